@@ -1,0 +1,116 @@
+"""EMRS — electronic medical record of the psychiatry out-patient department."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import uuid
+
+from flask import Flask, g, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import config as config_module
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+__version__ = "1.0.0"
+
+BASE = config_module.BASE_DIR
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR),
+                template_folder=str(BASE / "templates"), static_folder=str(BASE / "static"))
+    app.config.from_mapping(config_module.from_environment())
+    if config:
+        app.config.update(config)
+        if "SQLALCHEMY_DATABASE_URI" in config and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = config_module.engine_options(config["SQLALCHEMY_DATABASE_URI"])
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_hooks(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    root = logging.getLogger("emrs")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - driver hook
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+
+def register_extensions(app: Flask) -> None:
+    # Import every model so that metadata (and Alembic) see the whole schema.
+    from . import models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE / "migrations"),
+                     render_as_batch=app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"),
+                     compare_type=True)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # our own session rows do the checking
+    csrf.init_app(app)
+    limiter.init_app(app)
+    os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
+
+
+def register_blueprints(app: Flask) -> None:
+    from .api import bp as api_bp
+    from .audit import bp as audit_bp
+    from .auth import bp as auth_bp
+    from .dashboard import bp as dashboard_bp
+    from .health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(dashboard_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(api_bp)
+    from .clinical import bp as clinical_bp
+    from .intake import bp as intake_bp
+    from .patients import bp as patients_bp
+    from .prescriptions import bp as prescriptions_bp
+    for domain_bp in (patients_bp, clinical_bp, intake_bp, prescriptions_bp):
+        app.register_blueprint(domain_bp)
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+
+
+def register_hooks(app: Flask) -> None:
+    from .auth.guard import enforce
+    from .web import after_request, before_request
+
+    app.before_request(before_request)
+    app.before_request(enforce)
+    app.after_request(after_request)
+
+    @app.context_processor
+    def _globals():
+        from .web import template_globals
+        return template_globals()
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from .web import register_errors
+    register_errors(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .commands import register
+    register(app)

@@ -1,0 +1,7 @@
+"""The JSON API (/api): thin adapters over the domain services, with the
+original system's envelopes and field names (domain/api-contract.md)."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+from . import root, session, users  # noqa: E402,F401

@@ -1,0 +1,94 @@
+"""Envelopes, input parsing and domain-error mapping for the JSON API."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import current_app, jsonify, request
+
+from ..errors import DomainError, ValidationError, field_error
+from ..extensions import db
+
+
+def ok(data=None, message: str | None = None, status: int = 200, **extra):
+    body: dict = {"success": True}
+    if message is not None:
+        body["message"] = message
+    if data is not None:
+        body["data"] = data
+    body.update(extra)
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
+
+
+def fail(message: str, status: int = 400, **extra):
+    body = {"success": False, "message": message}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
+
+
+def json_body(required: bool = True) -> dict:
+    """The request's JSON object. Malformed JSON or a non-object is a 400, never a 500."""
+    if not request.data and not required:
+        return {}
+    if not request.data:
+        raise ValidationError("Request body must be a JSON object")
+    if not request.is_json:
+        raise ValidationError("Content-Type must be application/json")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError("Malformed JSON: the request body must be a JSON object")
+    return data
+
+
+def pagination(default_limit: int = 10, max_limit: int = 1000) -> tuple[int, int]:
+    errors = []
+    try:
+        page = int(request.args.get("page", 1))
+        if page < 1 or page > 10_000_000:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(field_error("page", "page must be a positive integer", request.args.get("page"), "query"))
+        page = 1
+    try:
+        limit = int(request.args.get("limit", default_limit))
+        if limit < 1 or limit > 1000:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors.append(field_error("limit", "limit must be an integer from 1 to 1000", request.args.get("limit"), "query"))
+        limit = default_limit
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    return page, min(limit, max_limit)
+
+
+def page_object(page: int, limit: int, total: int) -> dict:
+    return {"page": page, "limit": limit, "total": total, "pages": -(-total // limit) if limit else 0}
+
+
+def string_field(data: dict, name: str, required: bool = True):
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ValidationError("Validation failed", errors=[field_error(name, f"{name} is required", value)])
+    return value
+
+
+def handles_domain_errors(view):
+    """Map DomainError to the contract's envelope; the transaction is rolled back."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except DomainError as exc:
+            db.session.rollback()
+            extra = {}
+            if exc.errors:
+                extra["errors"] = exc.errors
+            if exc.code:
+                extra["code"] = exc.code
+            return fail(exc.message, exc.status, **extra)
+    return wrapper

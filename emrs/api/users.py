@@ -1,0 +1,242 @@
+"""/api/users — login, OTP, password reset, own account, user administration."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, request
+from sqlalchemy import select
+
+from ..auth import service
+from ..auth.guard import principal
+from ..auth.models import LoginOTP, User
+from ..errors import AuthFailed, Forbidden, ValidationError, field_error
+from ..extensions import db, limiter
+from ..models_base import utcnow
+from . import bp
+from .envelope import handles_domain_errors, json_body, ok, page_object, pagination, string_field
+from .session import login_complete_response
+
+
+def _auth_limit():
+    return current_app.config["RATELIMIT_AUTH"]
+
+
+def parse_id(raw: str, name: str = "id") -> int:
+    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise ValidationError("Validation failed", errors=[field_error(name, "Valid integer ID is required", raw, "params")])
+    return int(raw)
+
+
+def _int_field(data: dict, name: str) -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() \
+            or len(str(value)) > 9 or int(value) < 1:
+        raise ValidationError("Validation failed", errors=[field_error(name, f"{name} must be a positive integer", value)])
+    return int(value)
+
+
+# ------------------------------------------------------------------ login
+
+@bp.post("/users/login", endpoint="users_login")
+@limiter.limit(_auth_limit)
+@handles_domain_errors
+def users_login():
+    data = json_body()
+    user = service.authenticate(data.get("email"), data.get("password"))
+    method = service.second_factor_method(user)
+    if method is None:
+        return login_complete_response(user)
+    if method == "totp":
+        return ok({"user_id": user.id, "email": user.email, "method": "totp", "expires_in": 30},
+                  "Enter the code from your authenticator app.")
+    lifetime = service.send_login_otp(user)
+    return ok({"user_id": user.id, "email": user.email, "method": "email", "expires_in": lifetime},
+              "OTP sent to your email. Please check your inbox.")
+
+
+@bp.post("/users/verify-login-otp", endpoint="users_verify_login_otp")
+@limiter.limit(_auth_limit)
+@handles_domain_errors
+def users_verify_login_otp():
+    data = json_body()
+    user_id = _int_field(data, "user_id")
+    otp = data.get("otp")
+    if isinstance(otp, int) and not isinstance(otp, bool):
+        otp = f"{otp:06d}"
+    if not isinstance(otp, str):
+        raise ValidationError("Validation failed", errors=[field_error("otp", "otp must be a 6-digit string", otp)])
+    user = db.session.get(User, user_id)
+    if user is None or not user.two_factor_enabled:
+        raise AuthFailed(service.INVALID_OTP)
+    service.verify_second_factor(user, otp)
+    return login_complete_response(user)
+
+
+@bp.post("/users/resend-login-otp", endpoint="users_resend_login_otp")
+@limiter.limit(lambda: current_app.config["RATELIMIT_OTP_RESEND"])
+@handles_domain_errors
+def users_resend_login_otp():
+    data = json_body()
+    user = db.session.get(User, _int_field(data, "user_id"))
+    # Only for a login that passed the password step in the last 10 minutes.
+    recent = user is not None and db.session.execute(select(LoginOTP.id).where(
+        LoginOTP.user_id == user.id, LoginOTP.created_at > utcnow() - timedelta(minutes=10)).limit(1)).first()
+    if not recent or not user.is_active:
+        raise AuthFailed("Please sign in with your email and password first")
+    lifetime = service.send_login_otp(user)
+    return ok({"user_id": user.id, "expires_in": lifetime}, "A new OTP was sent to your email.")
+
+
+# ------------------------------------------------------------------ password reset
+
+@bp.post("/users/forgot-password", endpoint="users_forgot_password")
+@limiter.limit(_auth_limit)
+@handles_domain_errors
+def users_forgot_password():
+    data = json_body()
+    token, expires = service.request_password_reset(data.get("email"))
+    return ok({"token": token, "expires_at": expires.isoformat()}, service.FORGOT_MESSAGE)
+
+
+@bp.post("/users/verify-otp", endpoint="users_verify_otp")
+@limiter.limit(_auth_limit)
+@handles_domain_errors
+def users_verify_otp():
+    data = json_body()
+    user = service.verify_reset_code(data.get("token"), data.get("otp"))
+    return ok({"token": data.get("token"), "user": {"name": user.name, "email": user.email}},
+              "OTP verified successfully")
+
+
+@bp.post("/users/reset-password", endpoint="users_reset_password")
+@limiter.limit(_auth_limit)
+@handles_domain_errors
+def users_reset_password():
+    data = json_body()
+    service.reset_password(data.get("token"), data.get("newPassword", data.get("new_password")))
+    return ok(message="Password reset successfully. You can now log in with your new password.")
+
+
+# ------------------------------------------------------------------ own account
+
+@bp.get("/users/profile", endpoint="users_profile")
+def users_profile():
+    return ok({"user": principal().public()})
+
+
+@bp.put("/users/profile", endpoint="users_profile_update")
+@handles_domain_errors
+def users_profile_update():
+    user = principal()
+    data = json_body()
+    service.update_user(user, {k: v for k, v in data.items() if k in ("name", "email", "mobile", "designation")},
+                        actor=user, own_profile=True)
+    return ok({"user": user.public()}, "Profile updated successfully")
+
+
+@bp.put("/users/change-password", endpoint="users_change_password")
+@handles_domain_errors
+def users_change_password():
+    from flask import g
+    data = json_body()
+    sess = getattr(g, "api_session", None)
+    service.change_password(principal(), data.get("currentPassword"), data.get("newPassword"),
+                            keep_session_id=sess.id if sess else None)
+    return ok(message="Password changed successfully")
+
+
+@bp.post("/users/enable-2fa", endpoint="users_enable_2fa")
+@handles_domain_errors
+def users_enable_2fa():
+    user = principal()
+    if user.two_factor_enabled:
+        raise ValidationError("Two-factor authentication is already enabled")
+    service.set_second_factor(user, True, user)
+    return ok({"two_factor_enabled": True}, "Two-factor authentication enabled")
+
+
+@bp.post("/users/disable-2fa", endpoint="users_disable_2fa")
+@handles_domain_errors
+def users_disable_2fa():
+    user = principal()
+    if not user.two_factor_enabled:
+        raise ValidationError("Two-factor authentication is already disabled")
+    service.set_second_factor(user, False, user)  # refused unless the caller is an Admin
+    return ok({"two_factor_enabled": False}, "Two-factor authentication disabled")
+
+
+@bp.get("/users/doctors", endpoint="users_doctors")
+@handles_domain_errors
+def users_doctors():
+    page, limit = pagination(default_limit=100)
+    rows, total = service.list_users(page, limit, doctors_only=True)
+    return ok({"users": [u.public() for u in rows], "pagination": page_object(page, limit, total)})
+
+
+# ------------------------------------------------------------------ administration
+
+@bp.post("/users/register", endpoint="users_register")
+@handles_domain_errors
+def users_register():
+    data = json_body()
+    user = service.create_user(data, actor=principal())
+    return ok({"user": user.public()}, "User registered successfully", status=201)
+
+
+@bp.get("/users", endpoint="users_list")
+@handles_domain_errors
+def users_list():
+    page, limit = pagination()
+    role = request.args.get("role")
+    if role is not None and service.normalise_role(role) is None:
+        raise ValidationError("Validation failed", errors=[field_error("role", "Unknown role", role, "query")])
+    rows, total = service.list_users(page, limit, role=role)
+    return ok({"users": [u.public() for u in rows], "pagination": page_object(page, limit, total)})
+
+
+@bp.get("/users/stats", endpoint="users_stats")
+def users_stats():
+    return ok({"stats": service.user_stats()})
+
+
+@bp.get("/users/<user_id>", endpoint="users_get")
+@handles_domain_errors
+def users_get(user_id):
+    return ok({"user": service.get_user(parse_id(user_id)).public()})
+
+
+@bp.put("/users/<user_id>", endpoint="users_update")
+@handles_domain_errors
+def users_update(user_id):
+    user = service.get_user(parse_id(user_id))
+    data = json_body()
+    service.update_user(user, data, actor=principal())
+    return ok({"user": user.public()}, "User updated successfully")
+
+
+@bp.put("/users/<user_id>/activate", endpoint="users_activate")
+@handles_domain_errors
+def users_activate(user_id):
+    user = service.get_user(parse_id(user_id))
+    service.set_active(user, True, principal())
+    return ok({"user": user.public()}, "User activated successfully")
+
+
+@bp.put("/users/<user_id>/deactivate", endpoint="users_deactivate")
+@handles_domain_errors
+def users_deactivate(user_id):
+    user = service.get_user(parse_id(user_id))
+    service.set_active(user, False, principal())
+    return ok({"user": user.public()}, "User deactivated successfully")
+
+
+@bp.delete("/users/<user_id>", endpoint="users_delete")
+@handles_domain_errors
+def users_delete(user_id):
+    """Deliberate difference from the original: a user who may appear in the audit
+    trail and in clinical records is deactivated, not hard-deleted."""
+    user = service.get_user(parse_id(user_id))
+    if user.id == principal().id:
+        raise ValidationError("You cannot delete your own account")
+    service.set_active(user, False, principal())
+    return ok({"user": user.public(), "deactivated": True}, "User deleted successfully")

@@ -1,0 +1,52 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+
+from .models import ROLES
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired("Enter your e-mail address."), Length(max=255)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=200)])
+
+
+class OTPForm(FlaskForm):
+    otp = StringField("Code", validators=[DataRequired("Enter the 6-digit code."),
+                                          Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="The code is 6 digits.")])
+
+
+class EmailForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired("Enter your e-mail address."),
+                                             Email("Enter a valid e-mail address."), Length(max=255)])
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired("Enter a new password."), Length(max=200)])
+    confirm = PasswordField("Repeat new password", validators=[DataRequired("Repeat the new password.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+    password = PasswordField("New password", validators=[DataRequired("Enter a new password."), Length(max=200)])
+    confirm = PasswordField("Repeat new password", validators=[DataRequired("Repeat the new password.")])
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter a name."), Length(2, 255)])
+    email = EmailField("E-mail", validators=[DataRequired("Enter an e-mail address."), Length(max=255)])
+    mobile = StringField("Mobile", validators=[Optional(), Length(max=15)])
+    designation = StringField("Designation", validators=[Optional(), Length(max=100)])
+
+
+class UserForm(ProfileForm):
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    password = PasswordField("Initial password", validators=[Optional(), Length(max=200)])
+    two_factor_enabled = BooleanField("Require a login code (second factor)", default=True)
+
+
+class PasswordConfirmForm(FlaskForm):
+    password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+
+
+class EmptyForm(FlaskForm):
+    """CSRF-only form for POST buttons."""

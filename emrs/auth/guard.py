@@ -1,0 +1,144 @@
+"""Authentication of each request (browser session or bearer token) and the
+permission check against the one map."""
+from __future__ import annotations
+
+import logging
+
+from flask import g, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
+
+from ..errors import AuthFailed
+from ..extensions import db, login_manager
+from . import service
+from .models import User
+from .permissions import AUTH, PUBLIC, rule_for
+from .tokens import authenticate_bearer
+
+log = logging.getLogger("emrs.auth")
+
+
+def is_api_request() -> bool:
+    return request.blueprint == "api" or request.path.startswith("/api/") or request.path == "/api"
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """Browser sessions: the cookie carries a random session token checked against
+    its row on every request (inactivity, absolute lifetime, revocation)."""
+    raw = session.get("sid")
+    row = service.web_session_for(raw)
+    if row is None or str(row.user_id) != str(user_id):
+        return None
+    state = service.session_state(row)
+    if state != "ok":
+        if state in ("idle", "expired") and row.revoked_at is None:
+            service.revoke_session(row, "inactivity" if state == "idle" else "absolute_timeout")
+            db.session.commit()
+        g.session_expired = state in ("idle", "expired")
+        return None
+    if request.headers.get("X-EMRS-Background") != "1":
+        service.touch(row)
+    g.web_session = row
+    return row.user
+
+
+def _login_url() -> str:
+    target = request.full_path if request.method == "GET" else request.referrer
+    if request.headers.get("HX-Request"):
+        target = request.headers.get("HX-Current-URL") or target
+    nxt = _safe_next(target)
+    return url_for("auth.login", next=nxt) if nxt else url_for("auth.login")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths; strip scheme/host from HX-Current-URL."""
+    if not target:
+        return None
+    if "://" in target:
+        from urllib.parse import urlsplit
+        parts = urlsplit(target)
+        if parts.netloc != request.host:
+            return None
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if target.endswith("?"):
+        target = target[:-1]
+    if target.startswith("/login") or target.startswith("/logout"):
+        return None
+    return target
+
+
+safe_next = _safe_next
+
+
+def api_error(message: str, status: int, **extra):
+    body = {"success": False, "message": message}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return jsonify(body), status
+
+
+def _page_unauthenticated():
+    from flask import flash
+    if getattr(g, "session_expired", False):
+        session.pop("sid", None)
+        logout_user()
+        flash("Your session ended after a period of inactivity. Please sign in again — "
+              "you will return to the page you were on.", "warning")
+    else:
+        flash("Please sign in to continue.", "info")
+    url = _login_url()
+    if request.headers.get("HX-Request"):
+        resp = jsonify({"success": False, "message": "Authentication required"})
+        resp.status_code = 401
+        resp.headers["HX-Redirect"] = url
+        return resp
+    return redirect(url)
+
+
+def enforce():
+    """before_request: authenticate and check the permission map."""
+    g.principal = None
+    if request.method == "OPTIONS" and is_api_request():
+        return None  # CORS preflight, answered by the CORS hook
+    endpoint = request.endpoint
+    if endpoint is None:
+        return None  # routing failed: the 404/405 handlers answer
+    rule = rule_for(endpoint)
+    api = is_api_request()
+    if rule is None:
+        log.error("route %s has no entry in the permission map: refused", endpoint)
+        if api:
+            return api_error("Access denied", 403)
+        return render_template("errors/403.html"), 403
+    if api:
+        header = request.headers.get("Authorization")
+        if rule == PUBLIC and not header:
+            return None
+        try:
+            user, sess = authenticate_bearer(header)
+        except AuthFailed as exc:
+            if rule == PUBLIC:
+                return None
+            return api_error(exc.message, 401, code=exc.code)
+        g.principal = user
+        g.api_session = sess
+    else:
+        if current_user.is_authenticated:
+            g.principal = current_user._get_current_object()
+        if rule == PUBLIC:
+            return None
+        if g.principal is None:
+            return _page_unauthenticated()
+    if rule == AUTH:
+        return None
+    if not service.role_matches(g.principal.role, rule):
+        if api:
+            return api_error(f"Access denied. Required roles: {', '.join(sorted(rule))}. "
+                             f"Your role: {g.principal.role}", 403)
+        return render_template("errors/403.html"), 403
+    return None
+
+
+def principal() -> User | None:
+    return getattr(g, "principal", None)

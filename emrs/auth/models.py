@@ -1,0 +1,162 @@
+"""Accounts, sessions, one-time codes and tokens."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..models_base import TimestampMixin
+
+ADMIN = "Admin"
+FACULTY = "Faculty"
+RESIDENT = "Resident"
+PWO = "Psychiatric Welfare Officer"
+ROLES = (ADMIN, FACULTY, RESIDENT, PWO)
+DOCTOR_ROLES = (FACULTY, RESIDENT)
+
+
+class User(UserMixin, TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    role: Mapped[str] = mapped_column(String(50), nullable=False)
+    email: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
+    mobile: Mapped[str | None] = mapped_column(String(15), unique=True)
+    designation: Mapped[str | None] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    # E-mailed one-time code at login. On for every account unless an Admin turns it off.
+    two_factor_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
+                                                      server_default=db.true())
+    # Authenticator app (TOTP): base32 secret, confirmed once the user typed a valid code.
+    two_factor_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                server_default=db.false())
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
+                                             server_default=db.true())
+    last_login: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_login_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                                        server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        db.CheckConstraint(
+            "role IN ('Admin', 'Faculty', 'Resident', 'Psychiatric Welfare Officer')",
+            name="role_allowed",
+        ),
+    )
+
+    # Flask-Login: the flag it reads is is_active; ours is a real column of the same name.
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_doctor(self) -> bool:
+        return self.role in DOCTOR_ROLES
+
+    def public(self) -> dict:
+        """The user's public JSON (never the password or secrets)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "mobile": self.mobile,
+            "email": self.email,
+            "designation": self.designation,
+            "two_factor_enabled": self.two_factor_enabled,
+            "totp_enabled": self.totp_enabled,
+            "is_active": self.is_active,
+            "last_login": self.last_login.isoformat() if self.last_login else None,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+
+class UserSession(TimestampMixin, db.Model):
+    """One signed-in session: a browser login or an API token family.
+
+    The browser cookie carries a random token whose hash is stored here; an API
+    access token carries this row's id (claim ``sid``) and its refresh tokens
+    point here. Revoking the row ends the session everywhere, in every process.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # web | api
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    last_activity: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    device_info: Mapped[str | None] = mapped_column(String(255))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    __table_args__ = (
+        db.CheckConstraint("kind IN ('web', 'api')", name="kind_allowed"),
+    )
+
+
+class RefreshToken(TimestampMixin, db.Model):
+    """Opaque refresh token (stored as SHA-256), rotated on every use.
+
+    A token that was already rotated and is presented again means it was
+    copied: the whole session (token family) is revoked.
+    """
+
+    __tablename__ = "refresh_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         nullable=False, index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("user_sessions.id", ondelete="CASCADE"),
+                                            nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    device_info: Mapped[str | None] = mapped_column(String(255))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    last_activity: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    is_revoked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                             server_default=db.false())
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginOTP(TimestampMixin, db.Model):
+    """E-mailed login code: stored as an HMAC, single use, expiring, 5 tries."""
+
+    __tablename__ = "login_otps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         nullable=False)
+    otp_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                       server_default=db.false())
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+    __table_args__ = (Index("ix_login_otps_user_open", "user_id", "used"),)
+
+
+class PasswordResetToken(TimestampMixin, db.Model):
+    """Forgot-password: a token for the client, an e-mailed code; reset needs both,
+    and only after the code was verified."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    otp_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                       server_default=db.false())
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")

@@ -1,0 +1,85 @@
+"""The one permission map. Every page and API route is checked against it by
+``auth.guard.enforce`` before its view runs; an endpoint without an entry is
+refused (403), so a new route cannot be reachable by accident.
+
+Values: PUBLIC (no login), AUTH (any signed-in user) or a set of roles
+(roles-and-workflow.md §2; compared case-insensitively after trimming).
+Record-level rules (own proformas, assigned patients, files) live in the
+domain services, not here.
+"""
+from __future__ import annotations
+
+from .models import ADMIN, FACULTY, PWO, RESIDENT
+
+PUBLIC = "public"
+AUTH = "auth"
+ALL_ROLES = frozenset({ADMIN, FACULTY, RESIDENT, PWO})
+ADMIN_ONLY = frozenset({ADMIN})
+CLINICIANS = frozenset({ADMIN, FACULTY, RESIDENT})
+DOCTORS = frozenset({FACULTY, RESIDENT})
+STAFF_NOT_ADMIN = frozenset({PWO, FACULTY, RESIDENT})
+
+PERMISSIONS: dict[str, str | frozenset] = {
+    # infrastructure
+    "static": PUBLIC,
+    "health.health": PUBLIC,
+    # browser: sign in and account
+    "auth.login": PUBLIC,
+    "auth.login_otp": PUBLIC,
+    "auth.resend_otp": PUBLIC,
+    "auth.forgot_password": PUBLIC,
+    "auth.forgot_verify": PUBLIC,
+    "auth.reset_password": PUBLIC,
+    "auth.logout": AUTH,
+    "auth.profile": AUTH,
+    "auth.change_password": AUTH,
+    "auth.totp_setup": AUTH,
+    "auth.totp_remove": AUTH,
+    "auth.end_other_sessions": AUTH,
+    # browser: user administration
+    "auth.users": ADMIN_ONLY,
+    "auth.user_new": ADMIN_ONLY,
+    "auth.user_edit": ADMIN_ONLY,
+    "auth.user_set_active": ADMIN_ONLY,
+    "auth.user_set_otp": ADMIN_ONLY,
+    "auth.user_end_sessions": ADMIN_ONLY,
+    # browser: dashboard, audit
+    "dashboard.index": AUTH,
+    "audit.index": ADMIN_ONLY,
+    # API: root and index
+    "api.index": PUBLIC,
+    # API: login, OTP, reset (public by nature)
+    "api.users_login": PUBLIC,
+    "api.users_verify_login_otp": PUBLIC,
+    "api.users_resend_login_otp": PUBLIC,
+    "api.users_forgot_password": PUBLIC,
+    "api.users_verify_otp": PUBLIC,
+    "api.users_reset_password": PUBLIC,
+    # API: session (refresh and activity authenticate with the refresh cookie)
+    "api.session_refresh": PUBLIC,
+    "api.session_activity": PUBLIC,
+    "api.session_info": AUTH,
+    "api.session_logout": AUTH,
+    # API: own account
+    "api.users_profile": AUTH,
+    "api.users_profile_update": AUTH,
+    "api.users_change_password": AUTH,
+    "api.users_enable_2fa": AUTH,
+    "api.users_disable_2fa": AUTH,
+    "api.users_doctors": AUTH,
+    # API: user administration (LATER: register is Admin only)
+    "api.users_register": ADMIN_ONLY,
+    "api.users_list": ADMIN_ONLY,
+    "api.users_stats": ADMIN_ONLY,
+    "api.users_get": ADMIN_ONLY,
+    "api.users_update": ADMIN_ONLY,
+    "api.users_delete": ADMIN_ONLY,
+    "api.users_activate": ADMIN_ONLY,
+    "api.users_deactivate": ADMIN_ONLY,
+}
+
+
+def rule_for(endpoint: str | None):
+    if endpoint is None:
+        return None
+    return PERMISSIONS.get(endpoint)

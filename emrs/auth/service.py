@@ -1,0 +1,525 @@
+"""Accounts and authentication: the one place these rules live.
+
+Pages (auth/views.py) and the JSON API (api/users.py, api/session.py) both call
+these functions; neither re-implements a rule.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+import email_validator
+import pyotp
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import func, or_, select, update
+
+from ..audit import service as audit
+from ..errors import AuthFailed, Conflict, DomainError, Forbidden, Locked, NotFound, ValidationError, field_error
+from ..extensions import db
+from ..mail import send_mail
+from ..models_base import utcnow
+from .models import (ADMIN, DOCTOR_ROLES, ROLES, LoginOTP, PasswordResetToken, RefreshToken, User,
+                     UserSession)
+from .security import (check_password, hash_password, keyed_hash, new_numeric_code, new_token,
+                       password_problem, same)
+
+log = logging.getLogger("emrs.auth")
+
+# Hospital intranets use internal domains (.local, .internal): accept them.
+email_validator.SPECIAL_USE_DOMAIN_NAMES = [d for d in email_validator.SPECIAL_USE_DOMAIN_NAMES
+                                            if d not in ("local", "internal", "localhost")]
+
+INVALID_LOGIN = "Invalid email or password"
+DEACTIVATED = "Account is deactivated. Please contact administrator."
+INVALID_OTP = "Invalid or expired OTP"
+
+# Legacy role spellings of the original systems, accepted on input and stored canonically.
+_LEGACY_ROLES = {
+    "admin": ADMIN, "system administrator": ADMIN,
+    "faculty": "Faculty", "sr": "Faculty", "faculty (consultant)": "Faculty",
+    "faculty residents (senior resident (sr))": "Faculty",
+    "resident": "Resident", "jr": "Resident", "faculty residents (junior resident (jr))": "Resident",
+    "psychiatric welfare officer": "Psychiatric Welfare Officer",
+    "mwo": "Psychiatric Welfare Officer",
+}
+
+
+def normalise_role(role) -> str | None:
+    if not isinstance(role, str):
+        return None
+    return _LEGACY_ROLES.get(role.strip().lower())
+
+
+def role_matches(user_role: str | None, allowed) -> bool:
+    """Roles compare case-insensitively after trimming (roles-and-workflow.md §1)."""
+    canonical = normalise_role(user_role or "")
+    return canonical is not None and canonical in allowed
+
+
+def _minutes(ms: int) -> timedelta:
+    return timedelta(milliseconds=ms)
+
+
+def _aware(ts: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if ts is not None and ts.tzinfo is None:
+        from datetime import timezone
+        return ts.replace(tzinfo=timezone.utc)
+    return ts
+
+
+# --------------------------------------------------------------------------- users
+
+def normalise_email(email) -> str:
+    if not isinstance(email, str) or not email.strip():
+        raise ValidationError("Validation failed", errors=[field_error("email", "Valid email is required", email)])
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise ValidationError("Validation failed", errors=[field_error("email", "Valid email is required", email)])
+
+
+def get_user(user_id) -> User:
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.execute(select(User).where(func.lower(User.email) == email.lower())).scalar_one_or_none()
+
+
+_MOBILE = re.compile(r"^\+?[0-9]{10,14}$")
+
+
+def _clean_user_fields(data: dict, creating: bool) -> dict:
+    errors, out = [], {}
+    if "name" in data or creating:
+        name = data.get("name")
+        if not isinstance(name, str) or not 2 <= len(name.strip()) <= 255:
+            errors.append(field_error("name", "Name must be 2 to 255 characters", name))
+        else:
+            out["name"] = name.strip()
+    if "email" in data or creating:
+        try:
+            out["email"] = normalise_email(data.get("email"))
+        except ValidationError as e:
+            errors.extend(e.errors)
+    if "role" in data or creating:
+        role = normalise_role(data.get("role"))
+        if role is None:
+            errors.append(field_error("role", "Role must be one of: " + ", ".join(ROLES), data.get("role")))
+        else:
+            out["role"] = role
+    if "mobile" in data:
+        mobile = data.get("mobile")
+        if mobile in (None, ""):
+            out["mobile"] = None
+        elif not isinstance(mobile, str) or not _MOBILE.match(mobile.strip()):
+            errors.append(field_error("mobile", "Mobile must be 10 to 14 digits", mobile))
+        else:
+            out["mobile"] = mobile.strip()
+    if "designation" in data:
+        d = data.get("designation")
+        if d not in (None, "") and (not isinstance(d, str) or len(d) > 100):
+            errors.append(field_error("designation", "Designation must be at most 100 characters", d))
+        else:
+            out["designation"] = (d or "").strip() or None
+    if creating:
+        problem = password_problem(data.get("password"))
+        if problem:
+            errors.append(field_error("password", problem))
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    return out
+
+
+def _ensure_unique(email: str | None, mobile: str | None, exclude_id: int | None = None) -> None:
+    if email:
+        other = find_by_email(email)
+        if other is not None and other.id != exclude_id:
+            raise Conflict("User with this email already exists" if exclude_id is None else "Email already exists")
+    if mobile:
+        other = db.session.execute(select(User).where(User.mobile == mobile)).scalar_one_or_none()
+        if other is not None and other.id != exclude_id:
+            raise Conflict("Mobile number already belongs to another user")
+
+
+def create_user(data: dict, actor: User | None = None) -> User:
+    fields = _clean_user_fields(data, creating=True)
+    _ensure_unique(fields["email"], fields.get("mobile"))
+    user = User(password_hash=hash_password(data["password"]), **fields)
+    if "two_factor_enabled" in data and isinstance(data["two_factor_enabled"], bool):
+        user.two_factor_enabled = data["two_factor_enabled"]
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user_create", "users", user.id, user_id=actor.id if actor else None,
+                 details={"role": user.role})
+    db.session.commit()
+    return user
+
+
+def update_user(user: User, data: dict, actor: User, own_profile: bool = False) -> User:
+    allowed = {"name", "email", "mobile", "designation"} | (set() if own_profile else {"role"})
+    unknown = [k for k in data if k not in allowed]
+    fields = _clean_user_fields({k: v for k, v in data.items() if k in allowed}, creating=False)
+    if not fields:
+        raise ValidationError("No valid fields to update" + (f" (not changeable here: {', '.join(unknown)})" if unknown else ""))
+    if "role" in fields and user.id == actor.id and fields["role"] != user.role:
+        raise DomainError("You cannot change your own role")
+    _ensure_unique(fields.get("email"), fields.get("mobile"), exclude_id=user.id)
+    for k, v in fields.items():
+        setattr(user, k, v)
+    audit.record("user_update", "users", user.id, details={"fields": sorted(fields)})
+    db.session.commit()
+    return user
+
+
+def set_active(user: User, active: bool, actor: User) -> User:
+    if user.id == actor.id:
+        raise DomainError("You cannot " + ("activate" if active else "deactivate") + " your own account")
+    user.is_active = active
+    if not active:
+        end_all_sessions(user, reason="deactivated")
+    audit.record("user_activate" if active else "user_deactivate", "users", user.id)
+    db.session.commit()
+    return user
+
+
+def set_second_factor(user: User, enabled: bool, actor: User) -> User:
+    """Admins may turn the login code off for one account (integration service accounts)."""
+    if not enabled and actor.role != ADMIN:
+        raise Forbidden("Only an administrator can turn off the second factor for an account.")
+    user.two_factor_enabled = enabled
+    audit.record("user_2fa_on" if enabled else "user_2fa_off", "users", user.id, user_id=actor.id)
+    db.session.commit()
+    return user
+
+
+def list_users(page: int, limit: int, role: str | None = None, doctors_only: bool = False,
+               search: str | None = None):
+    q = select(User)
+    if doctors_only:
+        q = q.where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
+    if role:
+        canonical = normalise_role(role)
+        q = q.where(User.role == (canonical or role))
+    if search:
+        like = f"%{search.strip().lower()}%"
+        q = q.where(or_(func.lower(User.name).like(like), func.lower(User.email).like(like)))
+    total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.session.execute(
+        q.order_by(User.created_at.desc(), User.id.desc()).offset((page - 1) * limit).limit(limit)
+    ).scalars().all()
+    return rows, total
+
+
+def user_stats() -> list[dict]:
+    rows = db.session.execute(select(User.role, func.count(User.id)).group_by(User.role).order_by(User.role)).all()
+    return [{"role": r, "count": c} for r, c in rows]
+
+
+def change_password(user: User, current: str, new: str, keep_session_id: int | None = None) -> None:
+    if not isinstance(current, str) or not check_password(user.password_hash, current):
+        raise DomainError("Current password is incorrect")
+    problem = password_problem(new)
+    if problem:
+        raise ValidationError("Validation failed", errors=[field_error("newPassword", problem)])
+    user.password_hash = hash_password(new)
+    end_all_sessions(user, reason="password_changed", keep_id=keep_session_id)
+    audit.record("password_change", "users", user.id, user_id=user.id)
+    db.session.commit()
+
+
+# --------------------------------------------------------------------------- login
+
+def authenticate(email, password) -> User:
+    """Check e-mail + password, with lockout. Raises AuthFailed / Locked."""
+    try:
+        email = normalise_email(email)
+    except ValidationError:
+        raise
+    if not isinstance(password, str) or not password:
+        raise ValidationError("Validation failed", errors=[field_error("password", "Password is required")])
+    cfg = current_app.config
+    user = find_by_email(email)
+    now = utcnow()
+    if user is None:
+        check_password(None, password)
+        audit.record_now("login_failed", "users", None, details={"reason": "unknown_email"})
+        raise AuthFailed(INVALID_LOGIN)
+    locked_until = _aware(user.locked_until)
+    if locked_until and locked_until > now:
+        audit.record_now("login_locked", "users", user.id, user_id=user.id)
+        raise Locked(_locked_message(locked_until - now))
+    if not check_password(user.password_hash, password):
+        user.failed_login_attempts = (user.failed_login_attempts or 0) + 1
+        audit.record("login_failed", "users", user.id, user_id=user.id,
+                     details={"reason": "bad_password", "attempt": user.failed_login_attempts})
+        if user.failed_login_attempts >= cfg["LOGIN_MAX_FAILURES"]:
+            user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+            user.failed_login_attempts = 0
+            audit.record("account_locked", "users", user.id, user_id=user.id)
+            db.session.commit()
+            raise Locked(_locked_message(timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])))
+        db.session.commit()
+        raise AuthFailed(INVALID_LOGIN)
+    if not user.is_active:
+        audit.record_now("login_refused", "users", user.id, user_id=user.id, details={"reason": "deactivated"})
+        raise AuthFailed(DEACTIVATED)
+    user.failed_login_attempts = 0
+    user.locked_until = None
+    db.session.commit()
+    return user
+
+
+def _locked_message(remaining: timedelta) -> str:
+    minutes = max(1, int(remaining.total_seconds() // 60) + (1 if remaining.total_seconds() % 60 else 0))
+    return (f"Too many failed attempts. This account is locked for {minutes} more minute"
+            f"{'s' if minutes != 1 else ''}. Try again later or reset your password.")
+
+
+def second_factor_method(user: User) -> str | None:
+    """None when no second factor is required; 'totp' or 'email' otherwise."""
+    if not user.two_factor_enabled:
+        return None
+    return "totp" if user.totp_enabled and user.two_factor_secret else "email"
+
+
+def send_login_otp(user: User) -> int:
+    """Invalidate earlier codes, e-mail a new one. Returns its lifetime in seconds."""
+    cfg = current_app.config
+    db.session.execute(update(LoginOTP).where(LoginOTP.user_id == user.id, LoginOTP.used.is_(False))
+                       .values(used=True))
+    code = new_numeric_code()
+    lifetime = cfg["OTP_EXPIRATION_MS"] // 1000
+    db.session.add(LoginOTP(user_id=user.id, otp_hash=keyed_hash(f"login:{user.id}:{code}"),
+                            expires_at=utcnow() + timedelta(seconds=lifetime)))
+    audit.record("otp_sent", "users", user.id, user_id=user.id)
+    db.session.commit()
+    minutes = max(1, lifetime // 60)
+    send_mail(user.email, "Your EMRS login code",
+              f"Hello {user.name},\n\nYour EMRS login code is {code}\n\n"
+              f"It is valid for {minutes} minute{'s' if minutes != 1 else ''} and can be used once.\n"
+              "If you did not try to sign in, tell the department administrator.\n")
+    return lifetime
+
+
+def verify_second_factor(user: User, code) -> None:
+    """Accept an authenticator code (if enrolled) or the latest e-mailed code. Raises AuthFailed."""
+    cfg = current_app.config
+    code = code.strip().replace(" ", "") if isinstance(code, str) else ""
+    if not user.is_active:
+        raise AuthFailed(DEACTIVATED)
+    if not re.fullmatch(r"\d{6}", code):
+        audit.record_now("otp_failed", "users", user.id, user_id=user.id, details={"reason": "format"})
+        raise AuthFailed(INVALID_OTP)
+    if user.totp_enabled and user.two_factor_secret and pyotp.TOTP(user.two_factor_secret).verify(code, valid_window=1):
+        return
+    now = utcnow()
+    otp = db.session.execute(
+        select(LoginOTP).where(LoginOTP.user_id == user.id, LoginOTP.used.is_(False))
+        .order_by(LoginOTP.id.desc()).limit(1).with_for_update()
+    ).scalar_one_or_none()
+    if otp is None or _aware(otp.expires_at) <= now or otp.attempts >= cfg["OTP_MAX_ATTEMPTS"]:
+        audit.record_now("otp_failed", "users", user.id, user_id=user.id, details={"reason": "no_valid_code"})
+        raise AuthFailed(INVALID_OTP)
+    if same(otp.otp_hash, keyed_hash(f"login:{user.id}:{code}")):
+        otp.used = True
+        db.session.commit()
+        return
+    otp.attempts += 1
+    if otp.attempts >= cfg["OTP_MAX_ATTEMPTS"]:
+        otp.used = True  # burnt: a new code must be requested
+    audit.record("otp_failed", "users", user.id, user_id=user.id, details={"attempt": otp.attempts})
+    db.session.commit()
+    raise AuthFailed(INVALID_OTP)
+
+
+def complete_login(user: User, kind: str, ip: str | None, device: str | None) -> tuple[UserSession, str]:
+    """Open a session for a fully authenticated user. Returns (session, raw token)."""
+    cfg = current_app.config
+    now = utcnow()
+    raw = new_token(32)
+    row = UserSession(user_id=user.id, kind=kind, token_hash=keyed_hash(f"session:{raw}") if kind == "web" else None,
+                      last_activity=now, expires_at=now + _minutes(cfg["SESSION_ABSOLUTE_TIMEOUT_MS"]),
+                      ip_address=(ip or "")[:45] or None, device_info=(device or "")[:255] or None)
+    db.session.add(row)
+    user.last_login = now
+    db.session.flush()
+    audit.record("login", "users", user.id, user_id=user.id, details={"kind": kind, "session": row.id})
+    db.session.commit()
+    return row, raw
+
+
+# --------------------------------------------------------------------------- sessions
+
+def _inactivity() -> timedelta:
+    return _minutes(current_app.config["SESSION_INACTIVITY_TIMEOUT_MS"])
+
+
+def session_state(row: UserSession | None, now: datetime | None = None) -> str:
+    """'ok', 'revoked', 'idle' (inactivity) or 'expired' (absolute lifetime)."""
+    now = now or utcnow()
+    if row is None or row.revoked_at is not None:
+        return "revoked"
+    if now - _aware(row.last_activity) > _inactivity():
+        return "idle"
+    if now > _aware(row.expires_at):
+        return "expired"
+    if not row.user.is_active:
+        return "revoked"
+    return "ok"
+
+
+def revoke_session(row: UserSession, reason: str) -> None:
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        row.revoked_reason = reason[:40]
+    db.session.execute(update(RefreshToken).where(RefreshToken.session_id == row.id).values(is_revoked=True))
+
+
+def end_all_sessions(user: User, reason: str, keep_id: int | None = None) -> int:
+    rows = db.session.execute(select(UserSession).where(UserSession.user_id == user.id,
+                                                        UserSession.revoked_at.is_(None))).scalars().all()
+    n = 0
+    for row in rows:
+        if row.id != keep_id:
+            revoke_session(row, reason)
+            n += 1
+    return n
+
+
+def touch(row: UserSession, now: datetime | None = None) -> None:
+    """Record activity, at most every 30 seconds per session (one write, not one per request)."""
+    now = now or utcnow()
+    if now - _aware(row.last_activity) > timedelta(seconds=30):
+        row.last_activity = now
+        db.session.commit()
+
+
+def web_session_for(raw_token: str) -> UserSession | None:
+    if not raw_token or not isinstance(raw_token, str):
+        return None
+    return db.session.execute(select(UserSession).where(
+        UserSession.token_hash == keyed_hash(f"session:{raw_token}"))).scalar_one_or_none()
+
+
+def active_sessions(user: User) -> list[UserSession]:
+    now = utcnow()
+    rows = db.session.execute(select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None)).order_by(UserSession.last_activity.desc())
+    ).scalars().all()
+    return [r for r in rows if session_state(r, now) == "ok"]
+
+
+# --------------------------------------------------------------------------- authenticator app
+
+def totp_uri(user: User, secret: str) -> str:
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="EMRS PGIMER")
+
+
+def enrol_totp(user: User, secret: str, code) -> None:
+    if not isinstance(secret, str) or len(secret) < 16:
+        raise DomainError("Start the set-up again: the key has expired.")
+    code = code.strip().replace(" ", "") if isinstance(code, str) else ""
+    if not re.fullmatch(r"\d{6}", code) or not pyotp.TOTP(secret).verify(code, valid_window=1):
+        raise DomainError("That code does not match. Check the time on your phone and try the current code.")
+    user.two_factor_secret = secret
+    user.totp_enabled = True
+    audit.record("totp_enrolled", "users", user.id, user_id=user.id)
+    db.session.commit()
+
+
+def remove_totp(user: User, password) -> None:
+    if not isinstance(password, str) or not check_password(user.password_hash, password):
+        raise DomainError("Current password is incorrect")
+    user.two_factor_secret = None
+    user.totp_enabled = False
+    audit.record("totp_removed", "users", user.id, user_id=user.id)
+    db.session.commit()
+
+
+# --------------------------------------------------------------------------- password reset
+
+FORGOT_MESSAGE = "If an account with this email exists, a password reset OTP has been sent."
+
+
+def request_password_reset(email) -> tuple[str, datetime]:
+    """Start a reset. Returns a token for the client whether or not the account
+    exists, so the answer does not tell who has an account."""
+    email = normalise_email(email)
+    cfg = current_app.config
+    expires = utcnow() + _minutes(cfg["PASSWORD_RESET_TOKEN_EXPIRATION_MS"])
+    token = new_token(32)
+    user = find_by_email(email)
+    if user is None or not user.is_active:
+        audit.record_now("password_reset_unknown", "users", None)
+        return token, expires
+    db.session.execute(update(PasswordResetToken).where(PasswordResetToken.user_id == user.id,
+                                                        PasswordResetToken.used.is_(False)).values(used=True))
+    code = new_numeric_code()
+    db.session.add(PasswordResetToken(user_id=user.id, token_hash=keyed_hash(f"reset:{token}"),
+                                      otp_hash=keyed_hash(f"reset-otp:{token}:{code}"), expires_at=expires))
+    audit.record("password_reset_requested", "users", user.id, user_id=user.id)
+    db.session.commit()
+    minutes = cfg["PASSWORD_RESET_TOKEN_EXPIRATION_MS"] // 60000
+    send_mail(user.email, "EMRS password reset code",
+              f"Hello {user.name},\n\nYour EMRS password reset code is {code}\n\n"
+              f"It is valid for {minutes} minutes. If you did not ask to reset your password, "
+              "ignore this message; your password stays as it is.\n")
+    return token, expires
+
+
+def _reset_row(token) -> PasswordResetToken | None:
+    if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{64}", token):
+        return None
+    row = db.session.execute(select(PasswordResetToken).where(
+        PasswordResetToken.token_hash == keyed_hash(f"reset:{token}")).with_for_update()).scalar_one_or_none()
+    if row is None or row.used or _aware(row.expires_at) <= utcnow():
+        return None
+    return row
+
+
+def verify_reset_code(token, code) -> User:
+    row = _reset_row(token)
+    code = code.strip() if isinstance(code, str) else ""
+    if row is None or row.attempts >= current_app.config["OTP_MAX_ATTEMPTS"]:
+        raise DomainError(INVALID_OTP)
+    if not same(row.otp_hash, keyed_hash(f"reset-otp:{token}:{code}")):
+        row.attempts += 1
+        audit.record("password_reset_otp_failed", "users", row.user_id, user_id=row.user_id)
+        db.session.commit()
+        raise DomainError(INVALID_OTP)
+    row.verified_at = utcnow()
+    db.session.commit()
+    return db.session.get(User, row.user_id)
+
+
+def reset_password(token, new_password) -> User:
+    row = _reset_row(token)
+    if row is None or row.verified_at is None:
+        raise DomainError("Invalid or expired reset token")
+    problem = password_problem(new_password)
+    if problem:
+        raise ValidationError("Validation failed", errors=[field_error("newPassword", problem)])
+    user = db.session.get(User, row.user_id)
+    if user is None:
+        raise NotFound("User not found")
+    user.password_hash = hash_password(new_password)
+    user.failed_login_attempts = 0
+    user.locked_until = None
+    row.used = True
+    end_all_sessions(user, reason="password_reset")
+    audit.record("password_reset", "users", user.id, user_id=user.id)
+    db.session.commit()
+    try:
+        send_mail(user.email, "Your EMRS password was changed",
+                  f"Hello {user.name},\n\nYour EMRS password was reset just now. If this was not you, "
+                  "tell the department administrator at once.\n")
+    except Exception:  # the reset stands; the confirmation is a courtesy
+        log.warning("reset confirmation mail could not be sent")
+    return user

@@ -1,0 +1,139 @@
+"""API tokens: short-lived JWT access tokens and rotating refresh tokens.
+
+Nothing about a login lives in one process's memory: the access token is
+verified with the shared secret plus one indexed look-up of its session row,
+and refresh tokens are rows in the database.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import jwt
+from flask import current_app
+from sqlalchemy import select
+
+from ..audit import service as audit
+from ..errors import AuthFailed
+from ..extensions import db
+from ..models_base import utcnow
+from .models import RefreshToken, User, UserSession
+from .security import keyed_hash, new_token
+from .service import _aware, revoke_session, session_state
+
+SESSION_EXPIRED = "SESSION_EXPIRED"
+
+
+def issue_access_token(user: User, session: UserSession) -> tuple[str, int]:
+    cfg = current_app.config
+    lifetime = cfg["ACCESS_TOKEN_EXPIRATION_SECONDS"]
+    now = utcnow()
+    claims = {"userId": user.id, "email": user.email, "role": user.role, "type": "access",
+              "sid": session.id, "iat": now, "exp": now + timedelta(seconds=lifetime)}
+    return jwt.encode(claims, cfg["JWT_SECRET"], algorithm="HS256"), lifetime
+
+
+def authenticate_bearer(header: str | None) -> tuple[User, UserSession]:
+    """Resolve `Authorization: Bearer …` to (user, session). Raises AuthFailed with
+    the contract's messages."""
+    if not header or not header.startswith("Bearer "):
+        raise AuthFailed("Access token required")
+    token = header[len("Bearer "):].strip()
+    try:
+        claims = jwt.decode(token, current_app.config["JWT_SECRET"], algorithms=["HS256"],
+                            options={"require": ["exp", "userId", "sid"]})
+    except jwt.ExpiredSignatureError:
+        raise AuthFailed("Token expired")
+    except jwt.PyJWTError:
+        raise AuthFailed("Invalid token")
+    if claims.get("type") != "access" or not isinstance(claims.get("userId"), int) \
+            or not isinstance(claims.get("sid"), int):
+        raise AuthFailed("Invalid token")
+    row = db.session.get(UserSession, claims["sid"])
+    if row is None or row.user_id != claims["userId"] or row.user.email != claims.get("email"):
+        raise AuthFailed("Invalid token - user not found")
+    state = session_state(row)
+    if state == "idle":
+        revoke_session(row, "inactivity")
+        db.session.commit()
+        raise AuthFailed("Session expired due to inactivity", code=SESSION_EXPIRED)
+    if state != "ok":
+        raise AuthFailed("Invalid token" if row.user.is_active else "Account is deactivated. Please contact administrator.")
+    return row.user, row
+
+
+def issue_refresh_token(session: UserSession, ip: str | None, device: str | None) -> str:
+    cfg = current_app.config
+    raw = new_token(64)
+    now = utcnow()
+    db.session.add(RefreshToken(user_id=session.user_id, session_id=session.id,
+                                token_hash=keyed_hash(f"refresh:{raw}"),
+                                last_activity=now,
+                                expires_at=now + timedelta(milliseconds=cfg["REFRESH_TOKEN_EXPIRATION_MS"]),
+                                ip_address=(ip or "")[:45] or None, device_info=(device or "")[:255] or None))
+    return raw
+
+
+def _find_refresh(raw: str | None) -> RefreshToken:
+    if not raw:
+        raise AuthFailed("Refresh token required")
+    if not isinstance(raw, str) or len(raw) != 128:
+        raise AuthFailed("Invalid or expired refresh token")
+    row = db.session.execute(select(RefreshToken).where(
+        RefreshToken.token_hash == keyed_hash(f"refresh:{raw}")).with_for_update()).scalar_one_or_none()
+    if row is None:
+        raise AuthFailed("Invalid or expired refresh token")
+    return row
+
+
+def _live_session_for(token: RefreshToken) -> UserSession:
+    session = db.session.get(UserSession, token.session_id)
+    if token.rotated_at is not None:
+        # A rotated token came back: it was copied. End the whole family.
+        revoke_session(session, "refresh_reuse")
+        audit.record("refresh_token_reuse", "user_sessions", session.id, user_id=token.user_id)
+        db.session.commit()
+        raise AuthFailed("Invalid or expired refresh token")
+    if token.is_revoked or _aware(token.expires_at) <= utcnow():
+        raise AuthFailed("Invalid or expired refresh token")
+    state = session_state(session)
+    if state == "idle":
+        revoke_session(session, "inactivity")
+        audit.record("session_expired", "user_sessions", session.id, user_id=token.user_id)
+        db.session.commit()
+        raise AuthFailed("Session expired due to inactivity", code=SESSION_EXPIRED)
+    if state != "ok":
+        if not session.user.is_active:
+            raise AuthFailed("User not found or inactive")
+        raise AuthFailed("Invalid or expired refresh token")
+    return session
+
+
+def rotate(raw: str | None, ip: str | None, device: str | None) -> tuple[User, UserSession, str]:
+    """Use a refresh token once: returns (user, session, new raw refresh token)."""
+    token = _find_refresh(raw)
+    session = _live_session_for(token)
+    now = utcnow()
+    token.rotated_at = now
+    token.is_revoked = True
+    session.last_activity = now
+    new_raw = issue_refresh_token(session, ip, device)
+    db.session.commit()
+    return session.user, session, new_raw
+
+
+def record_activity(raw: str | None) -> UserSession:
+    token = _find_refresh(raw)
+    session = _live_session_for(token)
+    now = utcnow()
+    session.last_activity = now
+    token.last_activity = now
+    db.session.commit()
+    return session
+
+
+def session_from_cookie(raw: str | None) -> UserSession | None:
+    try:
+        token = _find_refresh(raw)
+    except AuthFailed:
+        return None
+    return db.session.get(UserSession, token.session_id)

@@ -1,0 +1,422 @@
+"""Browser pages: sign in with a second factor, password reset, profile, user admin.
+Thin: parse the form, call auth.service, turn domain errors into messages."""
+from __future__ import annotations
+
+import time
+
+import pyotp
+import segno
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask_login import login_user, logout_user
+
+from ..errors import DomainError, ValidationError
+from ..extensions import db, limiter
+from . import bp, service
+from .forms import (ChangePasswordForm, EmailForm, EmptyForm, LoginForm, OTPForm, PasswordConfirmForm,
+                    ProfileForm, ResetForm, UserForm)
+from .guard import principal, safe_next
+from .models import User
+
+
+def _auth_limit():
+    return current_app.config["RATELIMIT_AUTH"]
+
+
+def _messages(exc: DomainError) -> list[str]:
+    if isinstance(exc, ValidationError) and exc.errors:
+        return [e["msg"] for e in exc.errors]
+    return [exc.message]
+
+
+def _client():
+    return request.remote_addr, request.headers.get("User-Agent", "")
+
+
+def _finish_login(user: User, nxt: str | None):
+    ip, ua = _client()
+    row, raw = service.complete_login(user, "web", ip, ua)
+    session.clear()
+    session["sid"] = raw
+    session.permanent = False
+    login_user(user)
+    g.principal = user
+    return redirect(safe_next(nxt) or url_for("dashboard.index"))
+
+
+# ------------------------------------------------------------------ sign in
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def login():
+    if principal() is not None:
+        return redirect(url_for("dashboard.index"))
+    form = LoginForm()
+    nxt = safe_next(request.values.get("next"))
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate(form.email.data, form.password.data)
+        except DomainError as exc:
+            error = " ".join(_messages(exc)) if not isinstance(exc, ValidationError) else service.INVALID_LOGIN
+        else:
+            method = service.second_factor_method(user)
+            if method is None:
+                return _finish_login(user, nxt)
+            session["pending_2fa"] = {"uid": user.id, "at": time.time(), "next": nxt, "method": method}
+            if method == "email":
+                try:
+                    service.send_login_otp(user)
+                except DomainError as exc:
+                    error = exc.message
+                    return render_template("auth/login.html", form=form, error=error, next=nxt), 503
+            return redirect(url_for("auth.login_otp"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form, error=error, next=nxt), status
+
+
+def _pending_user() -> User | None:
+    pending = session.get("pending_2fa")
+    if not pending:
+        return None
+    lifetime = current_app.config["OTP_EXPIRATION_MS"] / 1000
+    if time.time() - pending.get("at", 0) > max(lifetime, 600):
+        session.pop("pending_2fa", None)
+        return None
+    user = db.session.get(User, pending.get("uid"))
+    return user if user is not None and user.is_active else None
+
+
+@bp.route("/login/otp", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def login_otp():
+    user = _pending_user()
+    if user is None:
+        flash("Please sign in with your e-mail and password first.", "info")
+        return redirect(url_for("auth.login"))
+    pending = session["pending_2fa"]
+    form = OTPForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            service.verify_second_factor(user, form.otp.data)
+        except DomainError as exc:
+            error = "That code is not valid or has expired. Check the latest e-mail or ask for a new code."
+        else:
+            return _finish_login(user, pending.get("next"))
+    elif request.method == "POST":
+        error = " ".join(e for errs in form.errors.values() for e in errs)
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/otp.html", form=form, error=error, method=pending.get("method"),
+                           masked=_mask(user.email), resend_form=EmptyForm()), status
+
+
+def _mask(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return (local[:2] + "•" * max(1, len(local) - 2)) + "@" + domain
+
+
+@bp.post("/login/otp/resend")
+@limiter.limit(lambda: current_app.config["RATELIMIT_OTP_RESEND"])
+def resend_otp():
+    user = _pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    form = EmptyForm()
+    if form.validate_on_submit():
+        try:
+            service.send_login_otp(user)
+            session["pending_2fa"] = {**session["pending_2fa"], "method": "email", "at": time.time()}
+            flash("A new code was sent. Earlier codes no longer work.", "success")
+        except DomainError as exc:
+            flash(exc.message, "error")
+    return redirect(url_for("auth.login_otp"))
+
+
+@bp.post("/logout")
+def logout():
+    form = EmptyForm()
+    if form.validate_on_submit():
+        row = getattr(g, "web_session", None)
+        if row is not None:
+            service.revoke_session(row, "logout")
+            from ..audit import service as audit
+            audit.record("logout", "users", row.user_id, user_id=row.user_id)
+            db.session.commit()
+        logout_user()
+        session.clear()
+        flash("You have signed out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+# ------------------------------------------------------------------ password reset
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def forgot_password():
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            token, _expires = service.request_password_reset(form.email.data)
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            session["reset"] = {"token": token, "verified": False}
+            flash(service.FORGOT_MESSAGE, "info")
+            return redirect(url_for("auth.forgot_verify"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/forgot.html", form=form), status
+
+
+@bp.route("/forgot-password/verify", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def forgot_verify():
+    state = session.get("reset")
+    if not state:
+        return redirect(url_for("auth.forgot_password"))
+    form = OTPForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            service.verify_reset_code(state["token"], form.otp.data.replace(" ", ""))
+        except DomainError:
+            error = "That code is not valid or has expired."
+        else:
+            session["reset"] = {**state, "verified": True}
+            return redirect(url_for("auth.reset_password"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/forgot_verify.html", form=form, error=error), status
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def reset_password():
+    state = session.get("reset")
+    if not state or not state.get("verified"):
+        flash("Enter the code from the e-mail first.", "info")
+        return redirect(url_for("auth.forgot_password"))
+    form = ResetForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        if form.password.data != form.confirm.data:
+            errors.append("The two passwords do not match.")
+        else:
+            try:
+                service.reset_password(state["token"], form.password.data)
+            except DomainError as exc:
+                errors.extend(_messages(exc))
+            else:
+                session.pop("reset", None)
+                flash("Password reset. You can now sign in with your new password.", "success")
+                return redirect(url_for("auth.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/reset.html", form=form, errors=errors), status
+
+
+# ------------------------------------------------------------------ own profile
+
+@bp.route("/profile", methods=["GET", "POST"])
+def profile():
+    user = principal()
+    form = ProfileForm(obj=user)
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            service.update_user(user, {"name": form.name.data, "email": form.email.data,
+                                       "mobile": form.mobile.data, "designation": form.designation.data},
+                                actor=user, own_profile=True)
+        except DomainError as exc:
+            errors.extend(_messages(exc))
+        else:
+            flash("Profile saved.", "success")
+            return redirect(url_for("auth.profile"))
+    elif request.method == "POST":
+        errors.extend(e for errs in form.errors.values() for e in errs)
+    status = 422 if errors else 200
+    return render_template("auth/profile.html", form=form, errors=errors, user=user,
+                           sessions=service.active_sessions(user), current=getattr(g, "web_session", None),
+                           empty=EmptyForm()), status
+
+
+@bp.route("/profile/password", methods=["GET", "POST"])
+def change_password():
+    user = principal()
+    form = ChangePasswordForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        if form.password.data != form.confirm.data:
+            errors.append("The two new passwords do not match.")
+        else:
+            try:
+                current = getattr(g, "web_session", None)
+                service.change_password(user, form.current.data, form.password.data,
+                                        keep_session_id=current.id if current else None)
+            except DomainError as exc:
+                errors.extend(_messages(exc))
+            else:
+                flash("Password changed. Your other sessions were signed out.", "success")
+                return redirect(url_for("auth.profile"))
+    elif request.method == "POST":
+        errors.extend(e for errs in form.errors.values() for e in errs)
+    status = 422 if errors else 200
+    return render_template("auth/change_password.html", form=form, errors=errors), status
+
+
+@bp.route("/profile/authenticator", methods=["GET", "POST"])
+def totp_setup():
+    user = principal()
+    form = OTPForm()
+    error = None
+    secret = session.get("totp_pending")
+    if request.method == "GET" or not secret:
+        secret = pyotp.random_base32()
+        session["totp_pending"] = secret
+    if form.validate_on_submit():
+        try:
+            service.enrol_totp(user, secret, form.otp.data)
+        except DomainError as exc:
+            error = exc.message
+        else:
+            session.pop("totp_pending", None)
+            flash("Authenticator app set up. At sign-in, type the code it shows.", "success")
+            return redirect(url_for("auth.profile"))
+    uri = service.totp_uri(user, secret)
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+    grouped = " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    status = 422 if request.method == "POST" else 200
+    return render_template("auth/totp.html", form=form, error=error, qr=qr, secret=grouped), status
+
+
+@bp.post("/profile/authenticator/remove")
+def totp_remove():
+    form = PasswordConfirmForm()
+    if form.validate_on_submit():
+        try:
+            service.remove_totp(principal(), form.password.data)
+            flash("Authenticator app removed. Codes will come by e-mail.", "success")
+        except DomainError as exc:
+            flash(exc.message, "error")
+    else:
+        flash("Enter your current password to remove the authenticator app.", "error")
+    return redirect(url_for("auth.profile"))
+
+
+@bp.post("/profile/sessions/end-others")
+def end_other_sessions():
+    if EmptyForm().validate_on_submit():
+        current = getattr(g, "web_session", None)
+        n = service.end_all_sessions(principal(), "ended_by_user", keep_id=current.id if current else None)
+        db.session.commit()
+        flash(f"Signed out {n} other session{'s' if n != 1 else ''}.", "success")
+    return redirect(url_for("auth.profile"))
+
+
+# ------------------------------------------------------------------ user administration
+
+PAGE_SIZE = 25
+
+
+def _page_arg() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100000))
+    except ValueError:
+        return 1
+
+
+@bp.get("/admin/users")
+def users():
+    page = _page_arg()
+    q = (request.args.get("q") or "").strip()[:100]
+    role = request.args.get("role") or None
+    rows, total = service.list_users(page, PAGE_SIZE, role=role, search=q or None)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render_template("auth/users.html", users=rows, total=total, page=page, pages=pages, q=q,
+                           role=role, empty=EmptyForm())
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+def user_new():
+    form = UserForm()
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            user = service.create_user({"name": form.name.data, "email": form.email.data,
+                                        "mobile": form.mobile.data, "designation": form.designation.data,
+                                        "role": form.role.data, "password": form.password.data or "",
+                                        "two_factor_enabled": form.two_factor_enabled.data}, actor=principal())
+        except DomainError as exc:
+            errors.extend(_messages(exc))
+        else:
+            flash(f"User {user.name} created.", "success")
+            return redirect(url_for("auth.users"))
+    elif request.method == "POST":
+        errors.extend(e for errs in form.errors.values() for e in errs)
+    status = 422 if errors else 200
+    return render_template("auth/user_form.html", form=form, errors=errors, user=None), status
+
+
+@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
+def user_edit(user_id: int):
+    user = db.session.get(User, user_id)
+    if user is None:
+        return render_template("errors/error.html", status=404, title="Not found",
+                               message="No such user."), 404
+    form = UserForm(obj=user)
+    del form.password
+    del form.two_factor_enabled
+    errors: list[str] = []
+    if form.validate_on_submit():
+        try:
+            service.update_user(user, {"name": form.name.data, "email": form.email.data,
+                                       "mobile": form.mobile.data, "designation": form.designation.data,
+                                       "role": form.role.data}, actor=principal())
+        except DomainError as exc:
+            errors.extend(_messages(exc))
+        else:
+            flash("User saved.", "success")
+            return redirect(url_for("auth.users"))
+    elif request.method == "POST":
+        errors.extend(e for errs in form.errors.values() for e in errs)
+    status = 422 if errors else 200
+    return render_template("auth/user_form.html", form=form, errors=errors, user=user,
+                           empty=EmptyForm(), sessions=service.active_sessions(user)), status
+
+
+def _admin_action(user_id: int, action):
+    user = db.session.get(User, user_id)
+    if user is None:
+        flash("No such user.", "error")
+        return redirect(url_for("auth.users"))
+    if not EmptyForm().validate_on_submit():
+        flash("The form expired. Please try again.", "error")
+        return redirect(url_for("auth.users"))
+    try:
+        message = action(user)
+        flash(message, "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(request.form.get("back") if safe_next(request.form.get("back")) else url_for("auth.users"))
+
+
+@bp.post("/admin/users/<int:user_id>/active")
+def user_set_active(user_id: int):
+    active = request.form.get("active") == "1"
+    return _admin_action(user_id, lambda u: (service.set_active(u, active, principal()),
+                                             f"{u.name} {'activated' if active else 'deactivated'}.")[1])
+
+
+@bp.post("/admin/users/<int:user_id>/otp")
+def user_set_otp(user_id: int):
+    enabled = request.form.get("enabled") == "1"
+    return _admin_action(user_id, lambda u: (service.set_second_factor(u, enabled, principal()),
+                                             f"Login code {'required' if enabled else 'turned off'} for {u.name}.")[1])
+
+
+@bp.post("/admin/users/<int:user_id>/sessions/end")
+def user_end_sessions(user_id: int):
+    def act(u):
+        n = service.end_all_sessions(u, "ended_by_admin")
+        from ..audit import service as audit
+        audit.record("sessions_ended", "users", u.id, details={"count": n})
+        db.session.commit()
+        return f"Ended {n} session{'s' if n != 1 else ''} of {u.name}."
+    return _admin_action(user_id, act)

@@ -1,0 +1,168 @@
+"""Walk-in clinical proforma and the clinical option groups (entities.md §5, §6).
+
+Multi-select groups are TEXT columns holding the chosen labels joined with ", ".
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..models_base import TimestampMixin
+from ..serialize import column_dict
+
+# `from .models import *` (emrs/models.py) exports only the models.
+__all__ = ["ClinicalProforma", "ClinicalOption"]
+
+VISIT_TYPES = ("first_visit", "follow_up")
+DOCTOR_DECISIONS = ("simple_case", "complex_case")
+CASE_SEVERITIES = ("mild", "moderate", "severe", "critical")
+ICD_SYSTEMS = ("ICD-10", "ICD-11")
+
+# Multi-select option groups stored as ", "-joined labels (group key = column name).
+MULTI_SELECT_FIELDS = (
+    "mood", "behaviour", "speech", "thought", "perception", "somatic", "bio_functions",
+    "adjustment", "cognitive_function", "fits", "sexual_problem", "substance_use",
+    "associated_medical_surgical",
+    "mse_behaviour", "mse_affect", "mse_perception", "mse_cognitive_function",
+)
+
+
+def _in(column: str, values: tuple[str, ...], nullable: bool = False) -> str:
+    listed = ", ".join(f"'{v}'" for v in values)
+    check = f"{column} IN ({listed})"
+    return f"{column} IS NULL OR {check}" if nullable else check
+
+
+def _text():
+    return mapped_column(Text)
+
+
+class ClinicalProforma(TimestampMixin, db.Model):
+    __tablename__ = "clinical_proforma"
+
+    # --- header ---------------------------------------------------------------------
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_patient.id", ondelete="CASCADE"), nullable=False)
+    filled_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    visit_date: Mapped[dt.date] = mapped_column(Date, nullable=False, index=True)
+    visit_type: Mapped[str] = mapped_column(String(20), nullable=False, default="first_visit",
+                                            server_default="first_visit")
+    room_no: Mapped[str | None] = _text()
+    assigned_doctor: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+
+    # --- informant --------------------------------------------------------------------
+    informant_present: Mapped[bool | None] = mapped_column(Boolean)
+    nature_of_information: Mapped[str | None] = _text()
+
+    # --- onset & course -----------------------------------------------------------------
+    onset_duration: Mapped[str | None] = _text()
+    course: Mapped[str | None] = _text()
+    precipitating_factor: Mapped[str | None] = _text()
+    illness_duration: Mapped[str | None] = _text()
+    current_episode_since: Mapped[str | None] = _text()  # a date or free text, as typed
+
+    # --- complaints / history of present illness (multi-select) ------------------------
+    mood: Mapped[str | None] = _text()
+    behaviour: Mapped[str | None] = _text()
+    speech: Mapped[str | None] = _text()
+    thought: Mapped[str | None] = _text()
+    perception: Mapped[str | None] = _text()
+    somatic: Mapped[str | None] = _text()
+    bio_functions: Mapped[str | None] = _text()
+    adjustment: Mapped[str | None] = _text()
+    cognitive_function: Mapped[str | None] = _text()
+    fits: Mapped[str | None] = _text()
+    sexual_problem: Mapped[str | None] = _text()
+    substance_use: Mapped[str | None] = _text()
+
+    # --- additional history ---------------------------------------------------------------
+    past_history: Mapped[str | None] = _text()
+    family_history: Mapped[str | None] = _text()
+    associated_medical_surgical: Mapped[str | None] = _text()
+
+    # --- mental status examination -------------------------------------------------------
+    mse_behaviour: Mapped[str | None] = _text()
+    mse_affect: Mapped[str | None] = _text()
+    mse_thought: Mapped[str | None] = _text()
+    mse_delusions: Mapped[str | None] = _text()
+    mse_perception: Mapped[str | None] = _text()
+    mse_cognitive_function: Mapped[str | None] = _text()
+
+    # --- general physical examination ----------------------------------------------------
+    gpe: Mapped[str | None] = _text()
+
+    # --- diagnosis ----------------------------------------------------------------------
+    diagnosis: Mapped[str | None] = _text()
+    icd_code: Mapped[str | None] = _text()
+    icd_system: Mapped[str | None] = mapped_column(String(10))  # 'ICD-10' | 'ICD-11'
+    icd_title: Mapped[str | None] = _text()
+    case_severity: Mapped[str | None] = mapped_column(String(20))
+
+    # --- disposal -------------------------------------------------------------------------
+    disposal: Mapped[str | None] = _text()
+    workup_appointment: Mapped[dt.date | None] = mapped_column(Date)
+    referred_to: Mapped[str | None] = _text()
+    treatment_prescribed: Mapped[str | None] = _text()
+
+    # --- decision -------------------------------------------------------------------------
+    doctor_decision: Mapped[str] = mapped_column(String(20), nullable=False,
+                                                 default="simple_case",
+                                                 server_default="simple_case", index=True)
+    requires_adl_file: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                    server_default=db.false())
+    adl_reasoning: Mapped[str | None] = _text()
+    # use_alter: adl_files.clinical_proforma_id points back here (FK cycle).
+    adl_file_id: Mapped[int | None] = mapped_column(
+        ForeignKey("adl_files.id", ondelete="SET NULL", use_alter=True))
+
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
+                                            server_default=db.true())
+    # Optimistic locking: the service checks and increments it.
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+
+    __table_args__ = (
+        db.CheckConstraint(_in("visit_type", VISIT_TYPES), name="visit_type_allowed"),
+        db.CheckConstraint(_in("doctor_decision", DOCTOR_DECISIONS),
+                           name="doctor_decision_allowed"),
+        db.CheckConstraint(_in("case_severity", CASE_SEVERITIES, nullable=True),
+                           name="case_severity_allowed"),
+        db.CheckConstraint(_in("icd_system", ICD_SYSTEMS, nullable=True),
+                           name="icd_system_allowed"),
+        Index("ix_clinical_proforma_patient_id_visit_date", "patient_id", "visit_date"),
+    )
+
+    def to_dict(self) -> dict:
+        """All clinical_proforma columns (read endpoints add patient/doctor names)."""
+        return column_dict(self)
+
+
+class ClinicalOption(TimestampMixin, db.Model):
+    """One selectable label of a multi-select group (group key = proforma column name)."""
+
+    __tablename__ = "clinical_options"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    option_group: Mapped[str] = mapped_column(String(100), nullable=False)
+    option_label: Mapped[str] = mapped_column(String(255), nullable=False)
+    display_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                               server_default="0")
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
+                                            server_default=db.true())
+    is_system: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                            server_default=db.false())  # seeded: not deletable
+
+    __table_args__ = (db.UniqueConstraint("option_group", "option_label"),)
+
+    def to_dict(self) -> dict:
+        return column_dict(self)
+
+
+# Case-insensitive uniqueness of a label within its group.
+Index("uq_clinical_options_group_label_ci", ClinicalOption.option_group,
+      func.lower(ClinicalOption.option_label), unique=True)

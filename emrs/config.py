@@ -1,0 +1,124 @@
+"""Settings, read from the environment with the spec's variable names.
+
+Every variable is listed with its default in `.env.example`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return int(raw)
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _str(name: str, default: str | None = None) -> str | None:
+    raw = os.environ.get(name)
+    return default if raw is None or raw == "" else raw
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, or a random key kept in instance/ for local runs.
+
+    There is no hard-coded fallback: a key in the source would sign everyone's cookies.
+    """
+    key = _str("SECRET_KEY")
+    if key:
+        return key
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    import secrets
+
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def database_url() -> str:
+    url = _str("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'emrs.sqlite'}")
+    # Heroku-style URLs.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def from_environment() -> dict:
+    """Build the Flask config mapping from the environment."""
+    secret = _secret_key()
+    redis_url = _str("REDIS_URL")
+    url = database_url()
+    cfg = {
+        "SECRET_KEY": secret,
+        "JWT_SECRET": _str("JWT_SECRET", secret),
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
+        "REDIS_URL": redis_url,
+        "UPLOAD_FOLDER": _str("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
+        "MAIL_OUTBOX_DIR": _str("MAIL_OUTBOX_DIR", str(INSTANCE_DIR / "outbox")),
+        "EMAIL_HOST": _str("EMAIL_HOST"),
+        "EMAIL_PORT": _int("EMAIL_PORT", 587),
+        "EMAIL_USER": _str("EMAIL_USER"),
+        "EMAIL_PASSWORD": _str("EMAIL_PASSWORD"),
+        "EMAIL_FROM": _str("EMAIL_FROM", "EMRS PGIMER <emrs-noreply@localhost>"),
+        "EMAIL_USE_TLS": _bool("EMAIL_USE_TLS", True),
+        "CORS_ORIGIN": _str("CORS_ORIGIN", ""),
+        # Spec knobs (domain/api-contract.md §3.1).
+        "ACCESS_TOKEN_EXPIRATION_SECONDS": _int("ACCESS_TOKEN_EXPIRATION_SECONDS", 300),
+        "REFRESH_TOKEN_EXPIRATION_MS": _int("REFRESH_TOKEN_EXPIRATION_MS", 604_800_000),
+        "REFRESH_TOKEN_COOKIE_MAX_AGE_MS": _int("REFRESH_TOKEN_COOKIE_MAX_AGE_MS", 604_800_000),
+        "SESSION_INACTIVITY_TIMEOUT_MS": _int("SESSION_INACTIVITY_TIMEOUT_MS", 900_000),
+        "SESSION_ABSOLUTE_TIMEOUT_MS": _int("SESSION_ABSOLUTE_TIMEOUT_MS", 43_200_000),
+        "OTP_EXPIRATION_MS": _int("OTP_EXPIRATION_MS", _int("OTP_EXPIRATION_SECONDS", 300) * 1000),
+        "PASSWORD_RESET_TOKEN_EXPIRATION_MS": _int("PASSWORD_RESET_TOKEN_EXPIRATION_MS", 900_000),
+        "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
+        "OTP_MAX_ATTEMPTS": _int("OTP_MAX_ATTEMPTS", 5),
+        "PASSWORD_HASH_METHOD": _str("PASSWORD_HASH_METHOD", "scrypt"),
+        "RATELIMIT_AUTH": _str("RATELIMIT_AUTH", "20 per minute"),
+        "RATELIMIT_OTP_RESEND": _str("RATELIMIT_OTP_RESEND", "3 per minute"),
+        "RATELIMIT_STORAGE_URI": _str("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "HOSPITAL_NAME": _str("HOSPITAL_NAME", "PGIMER Chandigarh"),
+        "DEPARTMENT_NAME": _str("DEPARTMENT_NAME", "Department of Psychiatry"),
+        "EMRS_SERVICE_NAME": _str("EMRS_SERVICE_NAME", "emrs"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),
+        "SESSION_COOKIE_NAME": "emrs_session",
+        "REFRESH_COOKIE_SECURE": _bool("REFRESH_COOKIE_SECURE", False),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 220 * 1024 * 1024),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
+        "LOG_LEVEL": _str("LOG_LEVEL", "INFO"),
+    }
+    return cfg
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": _int("DB_POOL_SIZE", 10),
+        "max_overflow": _int("DB_MAX_OVERFLOW", 5),
+        "pool_timeout": _int("DB_POOL_TIMEOUT", 5),
+        "pool_recycle": 1800,
+        "connect_args": {"connect_timeout": _int("DB_CONNECT_TIMEOUT", 3)},
+    }

@@ -1,0 +1,45 @@
+"""Domain exceptions. Services raise them; pages turn them into messages and the
+API into envelopes with the same text and status."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 errors: list | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.code = code
+        self.errors = errors
+
+
+class ValidationError(DomainError):
+    """Bad input. ``errors`` holds per-field problems in the contract's shape."""
+    status = 400
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class Conflict(DomainError):
+    status = 409
+
+
+class AuthFailed(DomainError):
+    status = 401
+
+
+class Locked(DomainError):
+    status = 423
+
+
+def field_error(path: str, msg: str, value=None, location: str = "body") -> dict:
+    return {"type": "field", "value": value, "msg": msg, "path": path, "location": location}

@@ -1,0 +1,4 @@
+"""intake domain. Its pages and API routes arrive with its own issue; the models are here now."""
+from flask import Blueprint
+
+bp = Blueprint("intake", __name__, url_prefix="/intake")

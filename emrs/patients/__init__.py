@@ -1,0 +1,4 @@
+"""patients domain. Its pages and API routes arrive with its own issue; the models are here now."""
+from flask import Blueprint
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")

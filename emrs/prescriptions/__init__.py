@@ -1,0 +1,4 @@
+"""prescriptions domain. Its pages and API routes arrive with its own issue; the models are here now."""
+from flask import Blueprint
+
+bp = Blueprint("prescriptions", __name__, url_prefix="/prescriptions")

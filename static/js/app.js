@@ -1,0 +1,16 @@
+// EMRS front-end helpers. No inline scripts anywhere (CSP: script-src 'self').
+(function () {
+  "use strict";
+  // One-time code fields: keep digits only, submit when six are typed.
+  document.addEventListener("input", function (e) {
+    var el = e.target;
+    if (!el.classList || !el.classList.contains("otp-input")) return;
+    var digits = el.value.replace(/\D/g, "").slice(0, 6);
+    if (el.value !== digits) el.value = digits;
+    if (digits.length === 6 && el.form && !el.form.dataset.submitted) {
+      el.form.dataset.submitted = "1";
+      el.form.requestSubmit();
+    }
+  });
+  // An expired login inside an HTMX request: the server sends HX-Redirect (htmx follows it).
+})();

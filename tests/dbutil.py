@@ -1,0 +1,51 @@
+"""Test database helpers: a fresh, migrated database (SQLite file or a PostgreSQL
+schema) for each purpose, so tests never touch a developer's data."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+PG_PREFIXES = ("postgresql://", "postgresql+psycopg2://", "postgres://")
+
+
+def base_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL") or None
+    if url and url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+def is_pg(url: str | None) -> bool:
+    return bool(url) and url.startswith(PG_PREFIXES)
+
+
+def fresh_database(name: str) -> tuple[str, dict]:
+    """Return (url, engine options) of an empty database for ``name``.
+
+    PostgreSQL: a schema ``emrs_<name>`` (dropped and re-created) selected through
+    search_path. SQLite: a new file in a temporary directory.
+    """
+    url = base_url()
+    if is_pg(url):
+        schema = f"emrs_{name}"
+        eng = create_engine(url, isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        eng.dispose()
+        return url, {"connect_args": {"options": f"-csearch_path={schema}", "connect_timeout": 5},
+                     "pool_pre_ping": True}
+    path = Path(tempfile.mkdtemp(prefix=f"emrs-{name}-")) / "test.sqlite"
+    return f"sqlite:///{path}", {"connect_args": {"timeout": 15}}
+
+
+def drop_database(name: str) -> None:
+    url = base_url()
+    if is_pg(url):
+        eng = create_engine(url, isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "emrs_{name}" CASCADE'))
+        eng.dispose()
