@@ -10,6 +10,13 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
+try:  # a .env file in the checkout, if present; real environment variables win
+    from dotenv import load_dotenv
+
+    load_dotenv(BASE_DIR / ".env", override=False)
+except ImportError:  # pragma: no cover
+    pass
+
 
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
@@ -94,7 +101,7 @@ def from_environment() -> dict:
         "RATELIMIT_OTP_RESEND": _str("RATELIMIT_OTP_RESEND", "3 per minute"),
         "RATELIMIT_STORAGE_URI": _str("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
-        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_HEADERS_ENABLED": False,
         "HOSPITAL_NAME": _str("HOSPITAL_NAME", "PGIMER Chandigarh"),
         "DEPARTMENT_NAME": _str("DEPARTMENT_NAME", "Department of Psychiatry"),
         "EMRS_SERVICE_NAME": _str("EMRS_SERVICE_NAME", "emrs"),

@@ -116,6 +116,7 @@ def register_errors(app):
                 return api_envelope("Request body too large", 413)
             if status == 429:
                 resp = api_envelope("Too many requests. Please wait a moment and try again.", 429)
+                resp.headers["Retry-After"] = "60"
                 return resp
             return api_envelope(exc.description or exc.name, status)
         messages = {
@@ -125,7 +126,11 @@ def register_errors(app):
             429: ("Too many attempts", "Too many attempts in a short time. Wait a minute and try again."),
         }
         title, message = messages.get(status, (exc.name, exc.description or ""))
-        return render_template("errors/error.html", status=status, title=title, message=message), status
+        resp = app.make_response((render_template("errors/error.html", status=status, title=title,
+                                                  message=message), status))
+        if status == 429:
+            resp.headers["Retry-After"] = "60"
+        return resp
 
     @app.errorhandler(DBAPIError)
     def db_error(exc):

@@ -31,7 +31,7 @@ def make_config(name: str, **extra) -> dict:
     cfg = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-key-not-for-production",
-        "JWT_SECRET": "test-jwt-secret",
+        "JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
         "SQLALCHEMY_DATABASE_URI": url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "MAIL_OUTBOX_DIR": str(tmp / "outbox"),

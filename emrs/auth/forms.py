@@ -39,7 +39,7 @@ class ProfileForm(FlaskForm):
 
 
 class UserForm(ProfileForm):
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=list(ROLES))
     password = PasswordField("Initial password", validators=[Optional(), Length(max=200)])
     two_factor_enabled = BooleanField("Require a login code (second factor)", default=True)
 

@@ -56,6 +56,8 @@ def authenticate_bearer(header: str | None) -> tuple[User, UserSession]:
         revoke_session(row, "inactivity")
         db.session.commit()
         raise AuthFailed("Session expired due to inactivity", code=SESSION_EXPIRED)
+    if row.revoked_reason == "inactivity":  # already ended by an earlier request: same answer
+        raise AuthFailed("Session expired due to inactivity", code=SESSION_EXPIRED)
     if state != "ok":
         raise AuthFailed("Invalid token" if row.user.is_active else "Account is deactivated. Please contact administrator.")
     return row.user, row
@@ -93,6 +95,8 @@ def _live_session_for(token: RefreshToken) -> UserSession:
         audit.record("refresh_token_reuse", "user_sessions", session.id, user_id=token.user_id)
         db.session.commit()
         raise AuthFailed("Invalid or expired refresh token")
+    if session.revoked_reason == "inactivity":  # already ended by an earlier request: same answer
+        raise AuthFailed("Session expired due to inactivity", code=SESSION_EXPIRED)
     if token.is_revoked or _aware(token.expires_at) <= utcnow():
         raise AuthFailed("Invalid or expired refresh token")
     state = session_state(session)

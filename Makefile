@@ -1,0 +1,35 @@
+# EMRS — the two commands a newcomer runs: `make run` and `make test`.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+HOST    ?= 127.0.0.1
+PORT    ?= 5000
+export FLASK_APP := emrs
+
+.PHONY: run test venv migrate seed serve browser-deps clean
+
+$(BIN)/activate: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(BIN)/activate
+
+venv: $(BIN)/activate
+
+migrate: venv
+	$(BIN)/flask --app emrs db upgrade
+
+seed: migrate
+	$(BIN)/flask --app emrs seed-demo
+
+serve: venv
+	@echo "EMRS on http://$(HOST):$(PORT)  (login codes: $${MAIL_OUTBOX_DIR:-instance/outbox}/*.eml unless EMAIL_HOST is set)"
+	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 --call emrs:create_app
+
+run: seed serve
+
+test: venv
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache
