@@ -25,8 +25,9 @@ PASSWORD = "Passw0rd-test"
 ROLE_KEYS = {"admin": ADMIN, "faculty": FACULTY, "resident": RESIDENT, "pwo": PWO}
 
 
-def make_config(name: str, **extra) -> dict:
-    url, engine_options = fresh_database(name)
+def make_config(name: str, database: bool = True, **extra) -> dict:
+    """Test settings; ``database=False`` when the caller supplies its own database URL."""
+    url, engine_options = fresh_database(name) if database else ("sqlite://", {})
     tmp = Path(tempfile.mkdtemp(prefix=f"emrs-{name}-files-"))
     cfg = {
         "TESTING": True,

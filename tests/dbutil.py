@@ -22,15 +22,20 @@ def is_pg(url: str | None) -> bool:
     return bool(url) and url.startswith(PG_PREFIXES)
 
 
+def _schema(name: str) -> str:
+    """Per-process schema names, so two test runs on one database never collide."""
+    return f"emrs_{name}_{os.getpid()}"
+
+
 def fresh_database(name: str) -> tuple[str, dict]:
     """Return (url, engine options) of an empty database for ``name``.
 
-    PostgreSQL: a schema ``emrs_<name>`` (dropped and re-created) selected through
+    PostgreSQL: a schema ``emrs_<name>_<pid>`` (dropped and re-created) selected through
     search_path. SQLite: a new file in a temporary directory.
     """
     url = base_url()
     if is_pg(url):
-        schema = f"emrs_{name}"
+        schema = _schema(name)
         eng = create_engine(url, isolation_level="AUTOCOMMIT")
         with eng.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
@@ -47,5 +52,5 @@ def drop_database(name: str) -> None:
     if is_pg(url):
         eng = create_engine(url, isolation_level="AUTOCOMMIT")
         with eng.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "emrs_{name}" CASCADE'))
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{_schema(name)}" CASCADE'))
         eng.dispose()

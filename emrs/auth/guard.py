@@ -34,7 +34,7 @@ def load_user(user_id: str):
         if state in ("idle", "expired") and row.revoked_at is None:
             service.revoke_session(row, "inactivity" if state == "idle" else "absolute_timeout")
             db.session.commit()
-        g.session_expired = state in ("idle", "expired")
+        g.session_expired = state in ("idle", "expired") or row.revoked_reason in ("inactivity", "absolute_timeout")
         return None
     if request.headers.get("X-EMRS-Background") != "1":
         service.touch(row)
@@ -102,8 +102,8 @@ def enforce():
     if request.method == "OPTIONS" and is_api_request():
         return None  # CORS preflight, answered by the CORS hook
     endpoint = request.endpoint
-    if endpoint is None:
-        return None  # routing failed: the 404/405 handlers answer
+    if endpoint is None or endpoint == "static":
+        return None  # routing failed (404/405 handlers answer), or a public asset: no session work
     rule = rule_for(endpoint)
     api = is_api_request()
     if rule is None:

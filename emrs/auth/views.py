@@ -354,7 +354,7 @@ def user_new():
     return render_template("auth/user_form.html", form=form, errors=errors, user=None), status
 
 
-@bp.route("/admin/users/<int:user_id>/edit", methods=["GET", "POST"])
+@bp.route("/admin/users/<int(max=2147483647):user_id>/edit", methods=["GET", "POST"])
 def user_edit(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
@@ -397,21 +397,21 @@ def _admin_action(user_id: int, action):
     return redirect(request.form.get("back") if safe_next(request.form.get("back")) else url_for("auth.users"))
 
 
-@bp.post("/admin/users/<int:user_id>/active")
+@bp.post("/admin/users/<int(max=2147483647):user_id>/active")
 def user_set_active(user_id: int):
     active = request.form.get("active") == "1"
     return _admin_action(user_id, lambda u: (service.set_active(u, active, principal()),
                                              f"{u.name} {'activated' if active else 'deactivated'}.")[1])
 
 
-@bp.post("/admin/users/<int:user_id>/otp")
+@bp.post("/admin/users/<int(max=2147483647):user_id>/otp")
 def user_set_otp(user_id: int):
     enabled = request.form.get("enabled") == "1"
     return _admin_action(user_id, lambda u: (service.set_second_factor(u, enabled, principal()),
                                              f"Login code {'required' if enabled else 'turned off'} for {u.name}.")[1])
 
 
-@bp.post("/admin/users/<int:user_id>/sessions/end")
+@bp.post("/admin/users/<int(max=2147483647):user_id>/sessions/end")
 def user_end_sessions(user_id: int):
     def act(u):
         n = service.end_all_sessions(u, "ended_by_admin")

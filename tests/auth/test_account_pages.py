@@ -173,3 +173,12 @@ def test_dashboard_shows_real_figures(role_client, users):
     assert figure(after, "visits_waiting") == base["visits_waiting"] + 1
     assert figure(after, "files_out") == base["files_out"] + 1
     assert "assigned to you" in after
+
+
+def test_out_of_range_ids_are_404_not_500(role_client):
+    c = role_client("admin")
+    assert c.get("/admin/users/99999999999999999999/edit").status_code == 404
+    assert c.get("/admin/users/2147483647/edit").status_code == 404
+    assert c.post("/admin/users/99999999999999999999/active", data={"active": "0"}).status_code == 404
+    assert c.get("/admin/users?page=abc").status_code == 200
+    assert c.get("/audit/?user_id=abc&patient_id=99999999999999").status_code == 200

@@ -32,7 +32,7 @@ def test_a_route_missing_from_the_map_is_refused(app):
     # A throwaway app with one extra route that has no entry.
     from emrs import create_app
     from ..conftest import make_config
-    other = create_app({**make_config("unmapped"), "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+    other = create_app({**make_config("unmapped", database=False), "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                         "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"]})
     bp = Blueprint("extra", __name__)
     bp.add_url_rule("/extra", "unmapped", lambda: "secret")

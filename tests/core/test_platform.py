@@ -21,7 +21,7 @@ def test_health_reports_connected(client):
 @pytest.mark.no_rollback
 def test_health_with_database_down_is_503():
     url = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
-    app = create_app({**make_config("healthdown"), "SQLALCHEMY_DATABASE_URI": url,
+    app = create_app({**make_config("healthdown", database=False), "SQLALCHEMY_DATABASE_URI": url,
                       "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}})
     resp = app.test_client().get("/health")
     assert resp.status_code == 503
@@ -32,7 +32,7 @@ def test_health_with_database_down_is_503():
 @pytest.mark.no_rollback
 def test_api_with_database_down_is_503_envelope():
     url = "postgresql://postgres@127.0.0.1:1/nowhere"
-    app = create_app({**make_config("apidown"), "SQLALCHEMY_DATABASE_URI": url,
+    app = create_app({**make_config("apidown", database=False), "SQLALCHEMY_DATABASE_URI": url,
                       "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}}})
     resp = app.test_client().post("/api/users/login", json={"email": "a@b.example", "password": "x1234567"})
     assert resp.status_code == 503
@@ -144,7 +144,7 @@ def test_mail_goes_over_smtp_when_configured(app):
     ctl = aiosmtpd.Controller(Collect(), hostname="127.0.0.1", port=port)
     ctl.start()
     try:
-        smtp_app = create_app({**make_config("smtp"), "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        smtp_app = create_app({**make_config("smtp", database=False), "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
                                "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"],
                                "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": port, "EMAIL_USE_TLS": False})
         with smtp_app.app_context():
