@@ -35,6 +35,16 @@ def _user(app, email_addr, role):
         return user.id
 
 
+def _sign_in(page, app, addr, expect_url):
+    base = app.config["LIVE_URL"]
+    page.fill("#email", addr)
+    page.fill("#password", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(base + "/login/otp")
+    page.fill("#otp", _code(app, addr))  # the sixth digit submits the form (static/js/app.js)
+    page.wait_for_url(base + expect_url)
+
+
 @pytest.mark.parametrize("width,height,tag", [(1366, 768, "desktop"), (390, 844, "phone")])
 def test_login_with_otp_reaches_dashboard(live_app, browser, shot, width, height, tag):
     base = live_app.config["LIVE_URL"]
@@ -83,12 +93,7 @@ def test_inactivity_sends_user_back_after_login(live_app, browser):
     ctx = browser.new_context(viewport={"width": 1366, "height": 768})
     page = ctx.new_page()
     page.goto(base + "/login")
-    page.fill("#email", addr)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(base + "/login/otp")
-    page.fill("#otp", _code(live_app, addr))
-    page.wait_for_url(base + "/")
+    _sign_in(page, live_app, addr, "/")
     page.goto(base + "/profile")
     with live_app.app_context():
         for row in db.session.execute(select(UserSession).where(UserSession.user_id == uid)).scalars():
@@ -97,11 +102,6 @@ def test_inactivity_sends_user_back_after_login(live_app, browser):
     page.goto(base + "/profile/password")
     assert page.url.startswith(base + "/login?next=")
     assert "session ended after a period of inactivity" in page.content()
-    page.fill("#email", addr)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(base + "/login/otp")
-    page.fill("#otp", _code(live_app, addr))
-    page.wait_for_url(base + "/profile/password")
+    _sign_in(page, live_app, addr, "/profile/password")
     assert page.locator("h1").inner_text() == "Change password"
     ctx.close()
