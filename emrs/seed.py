@@ -9,7 +9,7 @@ from .auth import service as auth_service
 from .auth.models import ADMIN, FACULTY, PWO, RESIDENT, User
 from .extensions import db
 from .patients.models import Patient, PatientVisit
-from .web import today_ist
+from .timeutil import today_ist
 
 DEMO_PASSWORD = "Demo@2025"
 DEMO_USERS = [

@@ -6,8 +6,6 @@ import json
 import logging
 import time
 import uuid
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -15,17 +13,13 @@ from sqlalchemy.exc import OperationalError, DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .timeutil import today_ist
 
 log = logging.getLogger("emrs.request")
-IST = ZoneInfo("Asia/Kolkata")
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
        "form-action 'self'; frame-ancestors 'none'")
-
-
-def today_ist():
-    return datetime.now(IST).date()
 
 
 def before_request():

@@ -40,8 +40,16 @@ def fresh_database(name: str) -> tuple[str, dict]:
         with eng.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            # pg_trgm lives in public, shared by every test schema (the migration's
+            # CREATE EXTENSION IF NOT EXISTS then finds it there).
+            where = conn.execute(text("SELECT extnamespace::regnamespace::text FROM pg_extension "
+                                      "WHERE extname = 'pg_trgm'")).scalar()
+            if where is None:
+                conn.execute(text("CREATE EXTENSION pg_trgm WITH SCHEMA public"))
+            elif where != "public":
+                conn.execute(text("ALTER EXTENSION pg_trgm SET SCHEMA public"))
         eng.dispose()
-        return url, {"connect_args": {"options": f"-csearch_path={schema}", "connect_timeout": 5},
+        return url, {"connect_args": {"options": f"-csearch_path={schema},public", "connect_timeout": 5},
                      "pool_pre_ping": True}
     path = Path(tempfile.mkdtemp(prefix=f"emrs-{name}-")) / "test.sqlite"
     return f"sqlite:///{path}", {"connect_args": {"timeout": 15}}

@@ -76,6 +76,9 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.users_delete": ADMIN_ONLY,
     "api.users_activate": ADMIN_ONLY,
     "api.users_deactivate": ADMIN_ONLY,
+    # --- patients: registration, search, patient page, visits (issue 3) ---
+    # --- patients: files (issue 3) ---
+    # --- patients: statistics and export (issue 3) ---
 }
 
 

@@ -1,27 +1,19 @@
 """Figures for the dashboard, counted from the database (zero is a real figure)."""
 from __future__ import annotations
 
-from datetime import datetime, time, timezone
-
 from sqlalchemy import func, select
 
 from ..extensions import db
 from ..intake.models import IntakeRecord
 from ..patients.models import Patient, PatientVisit
-from ..web import IST, today_ist
-
-
-def _ist_day_bounds_utc(day):
-    start = datetime.combine(day, time.min, tzinfo=IST).astimezone(timezone.utc)
-    end = datetime.combine(day, time.max, tzinfo=IST).astimezone(timezone.utc)
-    return start, end
+from ..timeutil import ist_day_bounds_utc, today_ist
 
 
 def figures(user=None) -> dict:
     today = today_ist()
-    start, end = _ist_day_bounds_utc(today)
+    start, end = ist_day_bounds_utc(today)
     registered = db.session.execute(
-        select(func.count(Patient.id)).where(Patient.created_at >= start, Patient.created_at <= end)
+        select(func.count(Patient.id)).where(Patient.created_at >= start, Patient.created_at < end)
     ).scalar_one()
     waiting_q = select(func.count(PatientVisit.id)).where(
         PatientVisit.visit_date == today, PatientVisit.visit_status.in_(("scheduled", "in_progress")))

@@ -28,12 +28,7 @@ PATIENT_FILE_STATUSES = ("none", "created", "stored", "retrieved", "active")
 VISIT_TYPES = ("first_visit", "follow_up")
 VISIT_STATUSES = ("scheduled", "in_progress", "completed", "cancelled")
 
-IST = dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")  # India has no DST
-
-
-def today_ist() -> dt.date:
-    """'Today' for OPD purposes: the date in Asia/Kolkata."""
-    return dt.datetime.now(IST).date()
+from ..timeutil import today_ist  # noqa: E402  ('today' for OPD purposes is the IST date)
 
 
 def _in(column: str, values: tuple[str, ...], nullable: bool = False) -> str:
@@ -64,6 +59,8 @@ class Patient(TimestampMixin, db.Model):
     # --- 2.2 step 1: out-patient card ---------------------------------------------------
     date: Mapped[dt.date | None] = mapped_column("date", Date)
     name: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    # Consonant-skeleton key of the name for transliteration-tolerant search (names.py).
+    name_key: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     age: Mapped[int | None] = mapped_column(Integer)
     sex: Mapped[str | None] = mapped_column(String(10))
     contact_number: Mapped[str | None] = mapped_column(Text, index=True)
