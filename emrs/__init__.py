@@ -44,6 +44,8 @@ def configure_logging(app: Flask) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         root.addHandler(handler)
     root.setLevel(level)
+    # One line per event: servers such as waitress also configure the root logger.
+    root.propagate = bool(app.config.get("TESTING"))
 
 
 @event.listens_for(Engine, "connect")

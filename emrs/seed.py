@@ -9,6 +9,7 @@ from .auth import service as auth_service
 from .auth.models import ADMIN, FACULTY, PWO, RESIDENT, User
 from .extensions import db
 from .patients.models import Patient, PatientVisit
+from .patients.names import name_key
 from .timeutil import today_ist
 
 DEMO_PASSWORD = "Demo@2025"
@@ -43,7 +44,7 @@ def seed_demo() -> list[str]:
     for i, (cr, name, age, sex, mobile, father) in enumerate(DEMO_PATIENTS):
         if db.session.execute(select(Patient.id).where(Patient.cr_no == cr)).first():
             continue
-        p = Patient(cr_no=cr, name=name, age=age, sex=sex, contact_number=mobile, father_name=father,
+        p = Patient(cr_no=cr, name=name, name_key=name_key(name), age=age, sex=sex, contact_number=mobile, father_name=father,
                     date=today, department="Psychiatry", category="GEN", city="Chandigarh", state="Chandigarh",
                     country="India", filled_by=users[PWO].id, assigned_doctor_id=users[RESIDENT].id,
                     assigned_doctor_name=users[RESIDENT].name, assigned_room="R-4")

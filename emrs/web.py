@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
-from .timeutil import today_ist
+from .timeutil import IST, today_ist
 
 log = logging.getLogger("emrs.request")
 
@@ -159,8 +159,18 @@ def _available_routes() -> list[str]:
             "/api/prescriptions"]
 
 
+class _AllowedEndpoints:
+    """`"endpoint" in allowed_endpoints` in templates asks the permission map."""
+
+    def __init__(self, check):
+        self._check = check
+
+    def __contains__(self, endpoint: str) -> bool:
+        return self._check(endpoint)
+
+
 def template_globals() -> dict:
-    from .auth.navigation import nav_items
-    return {"nav_items": nav_items(), "today_ist": today_ist(),
+    from .auth.navigation import allowed, nav_items
+    return {"nav_items": nav_items(), "allowed_endpoints": _AllowedEndpoints(allowed), "today_ist": today_ist(), "ist": IST,
             "hospital_name": current_app.config["HOSPITAL_NAME"],
             "department_name": current_app.config["DEPARTMENT_NAME"]}

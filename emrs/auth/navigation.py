@@ -10,6 +10,10 @@ from .service import role_matches
 # (label, endpoint). Later domains add their entries here.
 NAV = [
     ("Dashboard", "dashboard.index"),
+    ("Patients", "patients.index"),
+    ("Today's patients", "patients.today"),
+    ("Register", "patients.new"),
+    ("Statistics", "patients.stats"),
     ("Users", "auth.users"),
     ("Audit trail", "audit.index"),
 ]
@@ -27,14 +31,23 @@ def allowed(endpoint: str) -> bool:
     return rule == AUTH or role_matches(user.role, rule)
 
 
+def _active(endpoint: str) -> bool:
+    current = request.endpoint or ""
+    if current == endpoint:
+        return True
+    if endpoint == "auth.users":
+        return current.startswith("auth.user")
+    if endpoint == "patients.index":  # the patient pages belong to "Patients"
+        return current.startswith("patients.") and current not in ("patients.today", "patients.new",
+                                                                    "patients.stats")
+    return False
+
+
 def nav_items() -> list[dict]:
     if getattr(g, "principal", None) is None:
         return []
     items = []
     for label, endpoint in NAV:
         if allowed(endpoint):
-            items.append({"label": label, "url": url_for(endpoint),
-                          "active": request.endpoint == endpoint or
-                          (request.endpoint or "").startswith(endpoint.rsplit(".", 1)[0] + ".user")
-                          and endpoint == "auth.users"})
+            items.append({"label": label, "url": url_for(endpoint), "active": _active(endpoint)})
     return items

@@ -2,13 +2,31 @@
 rules live; pages (patients/views.py) and the API (api/patients.py) call these."""
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+import json
+import re
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from ..audit import service as audit
-from ..errors import NotFound
+from ..auth.models import ADMIN, DOCTOR_ROLES, FACULTY, User
+from ..errors import Conflict, DomainError, NotFound, ValidationError, field_error
 from ..extensions import db
-from .models import Patient
+from ..intake.models import IntakeRecord
+from ..clinical.models import ClinicalProforma
+from ..numbering import service as numbering
+from ..timeutil import today_ist
+from . import fields as F
+from .models import Patient, PatientVisit
+from .names import name_key, normalise_name
 
+PAGE_MAX = 100
+COUNT_CAP = 10_000
+
+
+# --------------------------------------------------------------------------- reading
 
 def get_patient(patient_id: int, *, audit_action: str | None = "patient_view",
                 include_archived: bool = False) -> Patient:
@@ -17,5 +35,583 @@ def get_patient(patient_id: int, *, audit_action: str | None = "patient_view",
     if patient is None or (not patient.is_active and not include_archived):
         raise NotFound("Patient not found")
     if audit_action:
-        audit.record(audit_action, "registered_patient", patient.id, patient_id=patient.id)
+        audit.record_now(audit_action, "registered_patient", patient.id, patient_id=patient.id)
     return patient
+
+
+def find_by_number(kind: str, number: str) -> Patient:
+    column = {"cr": Patient.cr_no, "psy": Patient.psy_no, "adl": Patient.adl_no}[kind]
+    value = (number or "").strip().upper()
+    patient = None
+    if value and len(value) <= 50:
+        patient = db.session.execute(select(Patient).where(func.upper(column) == value, Patient.is_active.is_(True))
+                                     .order_by(Patient.id).limit(1)).scalar_one_or_none()
+        if patient is None and kind == "adl":
+            patient = db.session.execute(select(Patient).join(IntakeRecord, IntakeRecord.patient_id == Patient.id)
+                                         .where(func.upper(IntakeRecord.adl_no) == value, Patient.is_active.is_(True))
+                                         ).scalar_one_or_none()
+    if patient is None:
+        raise NotFound("Patient not found")
+    audit.record_now("patient_lookup", "registered_patient", patient.id, patient_id=patient.id, details={"by": kind})
+    return patient
+
+
+def has_intake_record(patient_id: int) -> bool:
+    return db.session.execute(select(exists().where(IntakeRecord.patient_id == patient_id))).scalar()
+
+
+def patient_dict(patient: Patient, extras: dict | None = None) -> dict:
+    """The API's patient object: every column plus the joined names (contract §5)."""
+    out = patient.to_dict()
+    out.pop("name_key", None)
+    out.pop("version", None)
+    out["version"] = patient.version
+    if extras is None:
+        extras = _extras_for([patient.id]).get(patient.id, {})
+    out.update(extras)
+    return out
+
+
+def _extras_for(ids: list[int]) -> dict[int, dict]:
+    """filled_by/doctor names and roles, last visit date, derived complexity, today's visit."""
+    if not ids:
+        return {}
+    today = today_ist()
+    filler, doctor = aliased(User), aliased(User)
+    last_visit = (select(PatientVisit.visit_date).where(PatientVisit.patient_id == Patient.id)
+                  .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1).scalar_subquery())
+    last_doctor = (select(PatientVisit.assigned_doctor_id).where(PatientVisit.patient_id == Patient.id,
+                                                                 PatientVisit.assigned_doctor_id.is_not(None))
+                   .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1).scalar_subquery())
+    today_status = (select(PatientVisit.visit_status).where(PatientVisit.patient_id == Patient.id,
+                                                            PatientVisit.visit_date == today)
+                    .order_by(PatientVisit.id.desc()).limit(1).scalar_subquery())
+    has_adl = exists().where(IntakeRecord.patient_id == Patient.id)
+    proforma_today = exists().where(ClinicalProforma.patient_id == Patient.id, ClinicalProforma.visit_date == today)
+    doctor_id = func.coalesce(Patient.assigned_doctor_id, last_doctor)
+    rows = db.session.execute(
+        select(Patient.id, filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit,
+               today_status, has_adl, proforma_today)
+        .select_from(Patient)
+        .outerjoin(filler, filler.id == Patient.filled_by)
+        .outerjoin(doctor, doctor.id == doctor_id)
+        .where(Patient.id.in_(ids))
+    ).all()
+    out = {}
+    for pid, f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro in rows:
+        out[pid] = {
+            "filled_by_name": f_name, "filled_by_role": f_role,
+            "assigned_doctor_id": d_id, "assigned_doctor_name": d_name, "assigned_doctor_role": d_role,
+            "last_assigned_date": last.isoformat() if last else None,
+            "has_adl_file": bool(adl), "case_complexity": "complex" if adl else "simple",
+            "visit_date": today.isoformat() if t_status else (last.isoformat() if last else None),
+            "visit_status": t_status, "has_visit_today": t_status is not None,
+            "has_proforma_today": bool(pro),
+        }
+    return out
+
+
+# --------------------------------------------------------------------------- writing
+
+def _normalise_numbers(values: dict) -> None:
+    for key in ("cr_no", "psy_no"):
+        if values.get(key):
+            values[key] = values[key].strip().upper().replace(" ", "")
+
+
+def _input(data: dict) -> dict:
+    data = dict(data)
+    if "mobile_no" in data and "contact_number" not in data:
+        data["contact_number"] = data.pop("mobile_no")  # alias accepted by the original
+    return data
+
+
+def _check_cr_free(cr_no: str | None, exclude_id: int | None = None) -> None:
+    if not cr_no:
+        return
+    other = db.session.execute(select(Patient.id).where(func.upper(Patient.cr_no) == cr_no.upper())).scalar()
+    if other is not None and other != exclude_id:
+        raise Conflict("CR number is already registered",
+                       errors=[field_error("cr_no", "CR number is already registered", cr_no)])
+
+
+def _doctor(doctor_id) -> User:
+    if isinstance(doctor_id, str) and doctor_id.strip().isdigit():
+        doctor_id = int(doctor_id)
+    if isinstance(doctor_id, bool) or not isinstance(doctor_id, int) or not 0 < doctor_id < 2**31:
+        raise ValidationError("Validation failed", errors=[field_error("assigned_doctor_id",
+                                                                       "Choose a doctor", doctor_id)])
+    user = db.session.get(User, doctor_id)
+    if user is None or not user.is_active or user.role not in DOCTOR_ROLES:
+        raise ValidationError("Validation failed", errors=[field_error(
+            "assigned_doctor_id", "The assigned doctor must be an active Faculty member or Resident", doctor_id)])
+    return user
+
+
+def register(data: dict, actor: User, *, step: str = "complete") -> Patient:
+    """Register a new patient. step='card' takes the out-patient card fields only;
+    'complete' takes card and record fields (POST /register-complete)."""
+    data = _input(data)
+    names = F.CARD_NAMES + (F.RECORD_NAMES if step == "complete" else ())
+    values, errors = F.clean(data, names, partial=False)
+    doctor = None
+    if data.get("assigned_doctor_id") not in (None, ""):
+        try:
+            doctor = _doctor(data.get("assigned_doctor_id"))
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    F.raise_if(errors)
+    values = {k: v for k, v in values.items() if v is not None}
+    _normalise_numbers(values)
+    values["name"] = normalise_name(values["name"])
+    _check_cr_free(values.get("cr_no"))
+    today = today_ist()
+    values.setdefault("date", today)
+    values.setdefault("department", "Psychiatry")
+    if not values.get("cr_no"):
+        values["cr_no"] = numbering.next_cr_no(values["date"].year)
+    if step == "complete" and "seen_in_walk_in_on" not in values:
+        values["seen_in_walk_in_on"] = values["date"]
+    patient = Patient(**values, name_key=name_key(values["name"]), filled_by=actor.id if actor else None)
+    if doctor is not None:
+        patient.assigned_doctor_id, patient.assigned_doctor_name = doctor.id, doctor.name
+    db.session.add(patient)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("CR number is already registered")
+    audit.record("patient_create", "registered_patient", patient.id, patient_id=patient.id,
+                 details={"step": step, "fields": sorted(values)})
+    db.session.commit()
+    return patient
+
+
+def update(patient: Patient, data: dict, actor: User, *, names=None, expected_version=None,
+           ignore_empty: bool = True) -> Patient:
+    """Update card/record fields. API rule: fields sent as null/'' are ignored, except
+    assigned doctor and room, which may be cleared; 400 if nothing remains. Pages send
+    ignore_empty=False (a cleared box clears the field) and the version they showed."""
+    data = _input(data)
+    if expected_version is not None and int(expected_version) != patient.version:
+        raise Conflict("This patient was changed by someone else while you were editing. "
+                       "Reload to see their changes; your values are kept in the form.", code="STALE")
+    allow_doctor = names is None or "assigned_doctor_id" in names
+    names = tuple(n for n in (names or (F.CARD_NAMES + F.RECORD_NAMES)) if n in F.ALL_FIELDS)
+    present = {k: v for k, v in data.items() if k in names}
+    values, errors = F.clean(present, names, partial=True)
+    if ignore_empty:
+        values = {k: v for k, v in values.items() if v is not None or k in F.CLEARABLE}
+    doctor_change = None
+    if not allow_doctor:
+        pass
+    elif "assigned_doctor_id" in data:
+        raw = data.get("assigned_doctor_id")
+        if raw in (None, ""):
+            doctor_change = "clear"
+        else:
+            try:
+                doctor_change = _doctor(raw)
+            except ValidationError as exc:
+                errors.extend(exc.errors)
+    elif allow_doctor and "assigned_doctor_name" in data and data.get("assigned_doctor_name") in (None, ""):
+        doctor_change = "clear"
+    F.raise_if(errors)
+    if "name" in values and values["name"] is None:
+        values.pop("name")
+    if not values and doctor_change is None:
+        raise ValidationError("No valid fields to update. All provided values were null or empty.")
+    _normalise_numbers(values)
+    if values.get("cr_no"):
+        _check_cr_free(values["cr_no"], exclude_id=patient.id)
+    elif "cr_no" in values:
+        values.pop("cr_no")  # the CR number is never cleared
+    changed = []
+    for k, v in values.items():
+        if k == "name":
+            v = normalise_name(v)
+            patient.name_key = name_key(v)
+        if getattr(patient, k) != v:
+            setattr(patient, k, v)
+            changed.append(k)
+    if doctor_change == "clear":
+        if patient.assigned_doctor_id is not None:
+            changed.append("assigned_doctor_id")
+        patient.assigned_doctor_id, patient.assigned_doctor_name = None, None
+    elif isinstance(doctor_change, User):
+        if patient.assigned_doctor_id != doctor_change.id:
+            changed.append("assigned_doctor_id")
+        patient.assigned_doctor_id, patient.assigned_doctor_name = doctor_change.id, doctor_change.name
+    if changed:
+        patient.version += 1
+    audit.record("patient_update", "registered_patient", patient.id, patient_id=patient.id,
+                 details={"fields": sorted(changed)})
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("CR number is already registered")
+    return patient
+
+
+def archive(patient: Patient, actor: User) -> dict:
+    """Patients are archived, never hard-deleted: the record and its history stay."""
+    if actor.role != ADMIN:
+        raise DomainError("Only an administrator can archive a patient", status=403)
+    patient.is_active = False
+    patient.version += 1
+    proformas = db.session.execute(select(func.count(ClinicalProforma.id)).where(
+        ClinicalProforma.patient_id == patient.id)).scalar_one()
+    intake = db.session.execute(select(func.count(IntakeRecord.id)).where(
+        IntakeRecord.patient_id == patient.id)).scalar_one()
+    audit.record("patient_archive", "registered_patient", patient.id, patient_id=patient.id)
+    db.session.commit()
+    return {"clinicalProformas": proformas, "adlFiles": intake}
+
+
+# --------------------------------------------------------------------------- duplicates
+
+def likely_duplicates(*, name=None, sex=None, age=None, mobile=None, cr_no=None, exclude_id=None,
+                      limit: int = 5) -> list[Patient]:
+    """Same CR or mobile; or a similar name with the same sex and an age within 3 years."""
+    conds = []
+    if cr_no and isinstance(cr_no, str) and cr_no.strip():
+        conds.append(func.upper(Patient.cr_no) == cr_no.strip().upper())
+    if mobile and isinstance(mobile, str) and len(re.sub(r"\D", "", mobile)) >= 10:
+        conds.append(Patient.contact_number == mobile.strip())
+    if name and isinstance(name, str) and len(name.strip()) >= 3:
+        key = name_key(name)
+        name_cond = or_(func.lower(Patient.name) == normalise_name(name).lower(), Patient.name_key == key)
+        extra = []
+        if sex in ("M", "F", "Other"):
+            extra.append(Patient.sex == sex)
+        try:
+            a = int(age)
+            extra.append(Patient.age.between(a - 3, a + 3))
+        except (TypeError, ValueError):
+            pass
+        conds.append(and_(name_cond, *extra))
+    if not conds:
+        return []
+    q = select(Patient).where(Patient.is_active.is_(True), or_(*conds))
+    if exclude_id:
+        q = q.where(Patient.id != exclude_id)
+    return list(db.session.execute(q.order_by(Patient.id.desc()).limit(limit)).scalars())
+
+
+# --------------------------------------------------------------------------- search & lists
+
+AGE_BANDS = {"0-17": (0, 17), "18-25": (18, 25), "26-35": (26, 35), "36-45": (36, 45), "46-55": (46, 55),
+             "56-65": (56, 65), "65+": (66, 150)}
+FILTER_KEYS = ("sex", "age_band", "date_from", "date_to", "doctor_id", "complexity", "has_adl_file",
+               "file_status", "room", "assigned_room")
+
+
+def parse_filters(args) -> tuple[dict, list]:
+    """Filters from a query string (pages and API). Returns (filters, errors)."""
+    out, errors = {}, []
+
+    def bad(name, msg):
+        errors.append(field_error(name, msg, (args.get(name) or "")[:50], "query"))
+
+    sex = (args.get("sex") or "").strip()
+    if sex:
+        if sex in ("M", "F", "Other"):
+            out["sex"] = sex
+        else:
+            bad("sex", "sex must be M, F or Other")
+    band = (args.get("age_band") or "").strip()
+    if band:
+        if band in AGE_BANDS:
+            out["age_band"] = band
+        else:
+            bad("age_band", "Unknown age band")
+    for key in ("date_from", "date_to"):
+        raw = (args.get(key) or "").strip()
+        if raw:
+            try:
+                out[key] = dt.date.fromisoformat(raw[:10])
+            except ValueError:
+                bad(key, f"{key} must be a date (YYYY-MM-DD)")
+    raw = (args.get("doctor_id") or args.get("assigned_doctor_id") or "").strip()
+    if raw:
+        if raw.isdigit() and len(raw) < 10:
+            out["doctor_id"] = int(raw)
+        else:
+            bad("doctor_id", "doctor_id must be a positive integer")
+    complexity = (args.get("complexity") or args.get("case_complexity") or "").strip()
+    if complexity:
+        if complexity in ("simple", "complex"):
+            out["complexity"] = complexity
+        else:
+            bad("complexity", "complexity must be simple or complex")
+    has_adl = (args.get("has_adl_file") or "").strip().lower()
+    if has_adl:
+        if has_adl in ("true", "false"):
+            out["complexity"] = "complex" if has_adl == "true" else "simple"
+        else:
+            bad("has_adl_file", "has_adl_file must be true or false")
+    status = (args.get("file_status") or "").strip()
+    if status:
+        if status in ("none", "created", "stored", "retrieved", "active", "archived"):
+            out["file_status"] = status
+        else:
+            bad("file_status", "Unknown file status")
+    room = (args.get("room") or args.get("assigned_room") or "").strip()
+    if room:
+        if len(room) <= 20:
+            out["room"] = room
+        else:
+            bad("room", "room must be at most 20 characters")
+    return out, errors
+
+
+def _apply_filters(q, filters: dict):
+    if "sex" in filters:
+        q = q.where(Patient.sex == filters["sex"])
+    if "age_band" in filters:
+        lo, hi = AGE_BANDS[filters["age_band"]]
+        q = q.where(Patient.age.between(lo, hi))
+    if "date_from" in filters:
+        q = q.where(Patient.date >= filters["date_from"])
+    if "date_to" in filters:
+        q = q.where(Patient.date <= filters["date_to"])
+    if "doctor_id" in filters:
+        q = q.where(Patient.assigned_doctor_id == filters["doctor_id"])
+    if "complexity" in filters:
+        has = exists().where(IntakeRecord.patient_id == Patient.id)
+        q = q.where(has if filters["complexity"] == "complex" else ~has)
+    if "file_status" in filters:
+        q = q.where(exists().where(IntakeRecord.patient_id == Patient.id,
+                                   IntakeRecord.file_status == filters["file_status"]))
+    if "room" in filters:
+        q = q.where(Patient.assigned_room == filters["room"])
+    return q
+
+
+def _is_pg() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def count(q) -> tuple[int, bool]:
+    """Exact count up to COUNT_CAP rows; beyond that the planner's estimate (flagged),
+    so a list page never counts a million rows."""
+    capped = db.session.execute(select(func.count()).select_from(q.limit(COUNT_CAP + 1).subquery())).scalar_one()
+    if capped <= COUNT_CAP:
+        return capped, False
+    if _is_pg():
+        compiled = q.compile(dialect=db.session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+        plan = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return max(int(plan[0]["Plan"]["Plan Rows"]), capped), True
+    return db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one(), False
+
+
+IDENT = re.compile(r"^[A-Za-z]{0,4}[-/ ]?\d[\w\-/]*$")
+
+
+def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = None):
+    """Ranked search: exact/prefix on CR, PSY, ADL numbers and mobile; names by substring,
+    typo and transliteration variants (trigrams on PostgreSQL, substring on SQLite).
+    Returns (patients, total, estimated)."""
+    term = (term or "").strip()
+    if len(term) < 2:
+        raise ValidationError("Search term must be at least 2 characters long")
+    term = term[:100]
+    compact = re.sub(r"[\s\-/]", "", term).upper()
+    conds, rank = [], []
+    if IDENT.match(term) or compact.isdigit():
+        prefix = compact + "%"
+        id_cols = [Patient.cr_no, Patient.psy_no, Patient.adl_no]
+        exact = or_(*(func.upper(c) == compact for c in id_cols), Patient.contact_number == compact)
+        conds.append(or_(*(func.upper(c).like(prefix) for c in id_cols),
+                         func.upper(Patient.contact_number).like(prefix)))
+        rank.append(case((exact, 2), else_=1))
+    lowered = normalise_name(term).lower()
+    if re.search(r"[A-Za-z]", term):
+        key = name_key(term)
+        if _is_pg():
+            name_l = func.lower(Patient.name)
+            conds.append(or_(name_l.like(f"%{_escape_like(lowered)}%"),
+                             literal(lowered).op("<%")(name_l),
+                             literal(key).op("<%")(Patient.name_key) if key else literal(False)))
+            score = func.greatest(func.word_similarity(lowered, name_l),
+                                  func.word_similarity(key, Patient.name_key) if key else 0)
+            rank.append(case((name_l == lowered, 2.0), else_=score))
+        else:
+            words_l = lowered.split()
+            keys = key.split()
+            by_words = and_(*(func.lower(Patient.name).like(f"%{_escape_like(w)}%", escape="\\") for w in words_l))
+            by_keys = and_(*(Patient.name_key.like(f"%{k}%") for k in keys)) if keys else literal(False)
+            conds.append(or_(by_words, by_keys))
+            rank.append(case((func.lower(Patient.name) == lowered, 2),
+                             (func.lower(Patient.name).like(f"{_escape_like(lowered)}%", escape="\\"), 1.5),
+                             (by_words, 1), else_=0.5))
+    q = select(Patient).where(Patient.is_active.is_(True), or_(*conds))
+    q = _apply_filters(q, filters or {})
+    total, estimated = count(q)
+    order = [r.desc() for r in rank] + [Patient.id.desc()]
+    rows = list(db.session.execute(q.order_by(*order).offset((page - 1) * limit).limit(limit)).scalars())
+    return rows, total, estimated
+
+
+def _escape_like(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_patients(page: int = 1, limit: int = 20, filters: dict | None = None, search_term: str | None = None,
+                  doctor_only: User | None = None):
+    """The patients list, newest first (or ranked when searching)."""
+    if search_term:
+        return search(search_term, page, limit, filters)
+    q = select(Patient).where(Patient.is_active.is_(True))
+    q = _apply_filters(q, filters or {})
+    if doctor_only is not None:
+        q = q.where(Patient.assigned_doctor_id == doctor_only.id)
+    total, estimated = count(q)
+    rows = list(db.session.execute(q.order_by(Patient.created_at.desc(), Patient.id.desc())
+                                   .offset((page - 1) * limit).limit(limit)).scalars())
+    return rows, total, estimated
+
+
+def with_extras(patients: list[Patient]) -> list[dict]:
+    extras = _extras_for([p.id for p in patients])
+    return [patient_dict(p, extras.get(p.id, {})) for p in patients]
+
+
+# --------------------------------------------------------------------------- visits
+
+def _visit_dict(v: PatientVisit, doctor: User | None = None) -> dict:
+    d = v.to_dict()
+    if doctor is not None:
+        d["doctor_name"], d["doctor_role"] = doctor.name, doctor.role
+    return d
+
+
+def _parse_date(value, name="visit_date") -> dt.date:
+    if value in (None, ""):
+        return today_ist()
+    try:
+        return F.clean_value(F.Field(name, "Visit date", "date"), value)
+    except ValueError:
+        raise ValidationError("Validation failed", errors=[field_error(name, "visit_date must be a date (YYYY-MM-DD)",
+                                                                       F._safe_echo(value))])
+
+
+def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=None, notes=None,
+           visit_type=None) -> PatientVisit:
+    """Send the patient to a doctor and room: a `scheduled` visit for that day
+    (first_visit when the patient has no earlier visit, else follow_up). A second
+    assignment on the same day moves the open visit instead of adding another."""
+    errors = []
+    try:
+        doctor = _doctor(doctor_id)
+    except ValidationError as exc:
+        doctor, errors = None, exc.errors
+    try:
+        day = _parse_date(visit_date)
+    except ValidationError as exc:
+        day, errors = None, errors + exc.errors
+    if room_no not in (None, "") and (not isinstance(room_no, str) or len(room_no.strip()) > 20):
+        errors.append(field_error("room_no", "Room must be text of at most 20 characters", F._safe_echo(room_no)))
+    if notes not in (None, "") and (not isinstance(notes, str) or len(notes) > 1000):
+        errors.append(field_error("notes", "Notes must be text of at most 1000 characters", None))
+    if visit_type not in (None, "", "first_visit", "follow_up"):
+        errors.append(field_error("visit_type", "visit_type must be first_visit or follow_up", F._safe_echo(visit_type)))
+    F.raise_if(errors)
+    room = (room_no or "").strip() or None
+    open_visit = db.session.execute(select(PatientVisit).where(
+        PatientVisit.patient_id == patient.id, PatientVisit.visit_date == day,
+        PatientVisit.visit_status.in_(("scheduled", "in_progress"))).order_by(PatientVisit.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if open_visit is not None:
+        visit = open_visit
+        visit.assigned_doctor_id, visit.room_no = doctor.id, room or visit.room_no
+        if notes:
+            visit.notes = notes
+        action = "visit_reassign"
+    else:
+        earlier = db.session.execute(select(func.count(PatientVisit.id)).where(
+            PatientVisit.patient_id == patient.id)).scalar_one()
+        visit = PatientVisit(patient_id=patient.id, visit_date=day, assigned_doctor_id=doctor.id, room_no=room,
+                             visit_type=visit_type or ("follow_up" if earlier else "first_visit"),
+                             visit_status="scheduled", notes=notes or None)
+        db.session.add(visit)
+        action = "visit_create"
+    patient.assigned_doctor_id, patient.assigned_doctor_name = doctor.id, doctor.name
+    if room:
+        patient.assigned_room = room
+    db.session.flush()
+    audit.record(action, "patient_visits", visit.id, patient_id=patient.id,
+                 details={"doctor_id": doctor.id, "visit_date": day.isoformat()})
+    db.session.commit()
+    return visit
+
+
+def new_visit_for_existing(patient: Patient, actor: User) -> PatientVisit:
+    """Existing patient at the counter: a new visit with the same doctor and room."""
+    doctor_id = patient.assigned_doctor_id
+    if doctor_id is None:
+        last = db.session.execute(select(PatientVisit.assigned_doctor_id).where(
+            PatientVisit.patient_id == patient.id, PatientVisit.assigned_doctor_id.is_not(None))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1)).scalar()
+        doctor_id = last
+    if doctor_id is None:
+        raise ValidationError("This patient has no assigned doctor yet: assign a doctor and room",
+                              errors=[field_error("assigned_doctor_id", "Choose a doctor", None)])
+    return assign(patient, actor, doctor_id, room_no=patient.assigned_room)
+
+
+def complete_visit(patient: Patient, actor: User, visit_date=None) -> PatientVisit:
+    day = _parse_date(visit_date)
+    visits = db.session.execute(select(PatientVisit).where(
+        PatientVisit.patient_id == patient.id, PatientVisit.visit_date == day).order_by(PatientVisit.id.desc())
+    ).scalars().all()
+    if not visits:
+        raise NotFound("No visit record found for today. Please assign the patient first."
+                       if day == today_ist() else f"No visit record found for {day.isoformat()}.")
+    open_visits = [v for v in visits if v.visit_status in ("scheduled", "in_progress")]
+    if not open_visits:
+        raise NotFound("Visit for today is already marked as completed" if day == today_ist()
+                       else f"Visit for {day.isoformat()} is already marked as completed")
+    visit = open_visits[0]
+    visit.visit_status = "completed"
+    audit.record("visit_complete", "patient_visits", visit.id, patient_id=patient.id)
+    db.session.commit()
+    return visit
+
+
+def visit_history(patient: Patient) -> list[dict]:
+    doctor = aliased(User)
+    rows = db.session.execute(select(PatientVisit, doctor).outerjoin(doctor, doctor.id == PatientVisit.assigned_doctor_id)
+                              .where(PatientVisit.patient_id == patient.id)
+                              .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc())).all()
+    return [_visit_dict(v, d) if d is not None else {**_visit_dict(v), "doctor_name": None, "doctor_role": None}
+            for v, d in rows]
+
+
+def visits_count(patient: Patient) -> dict:
+    visits = db.session.execute(select(PatientVisit).where(PatientVisit.patient_id == patient.id)
+                                .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc())).scalars().all()
+    keys = ("id", "visit_date", "visit_type", "visit_status", "assigned_doctor_id", "room_no", "notes", "created_at")
+    return {"visit_count": len(visits), "visits": [{k: v.to_dict()[k] for k in keys} for v in visits],
+            "next_visit_number": len(visits) + 1}
+
+
+def todays_patients(user: User, show_all: bool = False, day: dt.date | None = None) -> list[dict]:
+    """Open visits of the day (IST): a doctor's own, or all for Faculty/Admin when asked."""
+    day = day or today_ist()
+    doctor = aliased(User)
+    q = (select(PatientVisit, Patient, doctor)
+         .join(Patient, Patient.id == PatientVisit.patient_id)
+         .outerjoin(doctor, doctor.id == PatientVisit.assigned_doctor_id)
+         .where(PatientVisit.visit_date == day, PatientVisit.visit_status.in_(("scheduled", "in_progress")),
+                Patient.is_active.is_(True)))
+    if not (show_all and may_see_all_today(user)):
+        q = q.where(PatientVisit.assigned_doctor_id == user.id)
+    rows = db.session.execute(q.order_by(PatientVisit.created_at, PatientVisit.id)).all()
+    return [{"visit": v, "patient": p, "doctor": d} for v, p, d in rows]
+
+
+def may_see_all_today(user: User) -> bool:
+    return user.role in (ADMIN, FACULTY)

@@ -1,0 +1,329 @@
+"""/api/patients, /api/patient-cards, /api/out-patient-records and /api/sessions
+(contract §5–6): adapters over emrs.patients.service."""
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy import select
+
+from ..auth.guard import principal
+from ..auth.models import User
+from ..clinical.models import ClinicalProforma
+from ..errors import ValidationError, field_error
+from ..extensions import db
+from ..intake.models import IntakeRecord
+from ..patients import fields as F
+from ..patients import service
+from . import bp
+from .envelope import fail, handles_domain_errors, json_body, ok, page_object, pagination
+from .users import parse_id
+
+
+def _patient(raw_id: str, audit_action="patient_view"):
+    return service.get_patient(parse_id(raw_id), audit_action=audit_action)
+
+
+def _list_response(rows, total, estimated, page, limit, key="patients", shape=None):
+    items = service.with_extras(rows)
+    if shape is not None:
+        items = [shape(p) for p in items]
+    pag = page_object(page, limit, total)
+    if estimated:
+        pag["estimated"] = True  # beyond 10,000 matches the total is the planner's estimate
+    return ok({key: items, "pagination": pag})
+
+
+def _list(key="patients", shape=None):
+    page, limit = pagination(default_limit=10)
+    limit = min(limit, service.PAGE_MAX)  # the patients list silently caps at 100
+    filters, errors = service.parse_filters(request.args)
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    single = request.args.get("id")
+    if single:
+        patient = _patient(single)
+        return ok({key: [shape(service.patient_dict(patient)) if shape else service.patient_dict(patient)],
+                   "pagination": page_object(1, limit, 1)})
+    term = (request.args.get("search") or "").strip()
+    if term and len(term) >= 2:
+        rows, total, est = service.search(term, page, limit, filters)
+    else:
+        rows, total, est = service.list_patients(page, limit, filters)
+    return _list_response(rows, total, est, page, limit, key, shape)
+
+
+# ------------------------------------------------------------------ patients
+
+@bp.get("/patients", endpoint="patients_list")
+@handles_domain_errors
+def patients_list():
+    return _list()
+
+
+@bp.get("/patients/search", endpoint="patients_search")
+@handles_domain_errors
+def patients_search():
+    page, limit = pagination(default_limit=10)
+    limit = min(limit, service.PAGE_MAX)
+    filters, errors = service.parse_filters(request.args)
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    rows, total, est = service.search(request.args.get("q", ""), page, limit, filters)
+    return _list_response(rows, total, est, page, limit)
+
+
+@bp.post("/patients", endpoint="patients_create")
+@handles_domain_errors
+def patients_create():
+    data = json_body()
+    actor = principal()
+    if data.get("patient_id") not in (None, ""):
+        patient = _patient(str(data.get("patient_id")), audit_action=None)
+        visit = service.new_visit_for_existing(patient, actor)
+        counts = service.visits_count(patient)
+        return ok({"patient": service.patient_dict(patient), "visit": visit.to_dict(),
+                   "visit_count": counts["visit_count"], "visit_type": visit.visit_type},
+                  "Visit record created successfully", status=201)
+    quick = {k: data.get(k) for k in ("name", "sex", "age", "cr_no", "psy_no", "contact_number", "mobile_no")
+             if k in data}
+    patient = service.register(quick, actor, step="card")
+    if data.get("assigned_room") or data.get("psy_no"):
+        service.update(patient, {k: data[k] for k in ("assigned_room", "psy_no") if data.get(k)}, actor)
+    return ok({"patient": service.patient_dict(patient)}, "Patient registered successfully", status=201)
+
+
+@bp.post("/patients/register-complete", endpoint="patients_register_complete")
+@handles_domain_errors
+def patients_register_complete():
+    patient = service.register(json_body(), principal(), step="complete")
+    return ok({"patient": service.patient_dict(patient)},
+              "Patient registered successfully with complete information", status=201)
+
+
+@bp.get("/patients/<patient_id>", endpoint="patients_get")
+@handles_domain_errors
+def patients_get(patient_id):
+    return ok({"patient": service.patient_dict(_patient(patient_id))})
+
+
+@bp.put("/patients/<patient_id>", endpoint="patients_update")
+@handles_domain_errors
+def patients_update(patient_id):
+    patient = _patient(patient_id, audit_action=None)
+    if request.mimetype == "multipart/form-data":
+        data = {k: v for k, v in request.form.items() if not k.startswith("files_to_remove")}
+        n_files = _multipart_files(patient)
+    else:
+        data, n_files = json_body(), 0
+    if data or not n_files:
+        service.update(patient, data, principal())
+    suffix = f" with {n_files} file(s)" if n_files else ""
+    return ok({"patient": service.patient_dict(patient)}, f"Patient updated successfully{suffix}")
+
+
+def _multipart_files(patient) -> int:
+    """Files sent with a multipart patient update go through the files service."""
+    from ..patients import files as files_service
+    storages = request.files.getlist("files") + request.files.getlist("attachments[]")
+    removed = request.form.getlist("files_to_remove") + request.form.getlist("files_to_remove[]")
+    changed = 0
+    if storages:
+        changed += len(files_service.upload(patient, storages, principal()))
+    for path in removed:
+        files_service.delete_file(patient, path, principal())
+        changed += 1
+    return changed
+
+
+@bp.delete("/patients/<patient_id>", endpoint="patients_delete")
+@handles_domain_errors
+def patients_delete(patient_id):
+    patient = _patient(patient_id, audit_action=None)
+    counts = service.archive(patient, principal())
+    # Contract shape (outside `data`). Deliberate difference: the patient is archived, not deleted.
+    return ok(message="Patient and all related records deleted successfully", deletedPatientId=str(patient.id),
+              deleted={"patient": True, **counts}, archived=True)
+
+
+@bp.get("/patients/<patient_id>/profile", endpoint="patients_profile")
+@handles_domain_errors
+def patients_profile(patient_id):
+    patient = _patient(patient_id)
+    return ok({"patient": service.patient_dict(patient), "visitHistory": service.visit_history(patient),
+               "clinicalRecords": _clinical_records(patient), "adlFiles": _adl_files(patient)})
+
+
+@bp.get("/patients/<patient_id>/visits", endpoint="patients_visits")
+@handles_domain_errors
+def patients_visits(patient_id):
+    patient = _patient(patient_id)
+    return ok({"patient": service.patient_dict(patient), "visitHistory": service.visit_history(patient)})
+
+
+@bp.get("/patients/<patient_id>/visits/count", endpoint="patients_visits_count")
+@handles_domain_errors
+def patients_visits_count(patient_id):
+    return ok(service.visits_count(_patient(patient_id)))
+
+
+@bp.post("/patients/<patient_id>/visits/complete", endpoint="patients_visits_complete")
+@handles_domain_errors
+def patients_visits_complete(patient_id):
+    patient = _patient(patient_id, audit_action=None)
+    data = json_body(required=False)
+    visit = service.complete_visit(patient, principal(), data.get("visit_date"))
+    return ok({"visit": visit.to_dict()}, "Visit marked as completed successfully")
+
+
+def _clinical_records(patient) -> list[dict]:
+    rows = db.session.execute(select(ClinicalProforma, User).outerjoin(User, User.id == ClinicalProforma.filled_by)
+                              .where(ClinicalProforma.patient_id == patient.id)
+                              .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())).all()
+    return [{**p.to_dict(), "doctor_name": u.name if u else None, "doctor_role": u.role if u else None}
+            for p, u in rows]
+
+
+def _adl_files(patient) -> list[dict]:
+    rows = db.session.execute(select(IntakeRecord, User).outerjoin(User, User.id == IntakeRecord.created_by)
+                              .where(IntakeRecord.patient_id == patient.id).order_by(IntakeRecord.id.desc())).all()
+    return [{**r.to_dict(), "created_by_name": u.name if u else None, "created_by_role": u.role if u else None}
+            for r, u in rows]
+
+
+@bp.get("/patients/<patient_id>/clinical-records", endpoint="patients_clinical_records")
+@handles_domain_errors
+def patients_clinical_records(patient_id):
+    patient = _patient(patient_id)
+    return ok({"patient": service.patient_dict(patient), "clinicalRecords": _clinical_records(patient)})
+
+
+@bp.get("/patients/<patient_id>/adl-files", endpoint="patients_adl_files")
+@handles_domain_errors
+def patients_adl_files(patient_id):
+    patient = _patient(patient_id)
+    return ok({"patient": service.patient_dict(patient), "adlFiles": _adl_files(patient)})
+
+
+@bp.post("/patients/assign", endpoint="patients_assign")
+@handles_domain_errors
+def patients_assign():
+    data = json_body()
+    if data.get("patient_id") in (None, "") or data.get("assigned_doctor_id") in (None, ""):
+        raise ValidationError("patient_id and assigned_doctor_id are required")
+    patient = _patient(str(data.get("patient_id")), audit_action=None)
+    visit = service.assign(patient, principal(), data.get("assigned_doctor_id"), data.get("room_no"),
+                           data.get("visit_date"), data.get("notes"))
+    return ok({"assignment": visit.to_dict()}, "Patient assigned successfully", status=201)
+
+
+def _by_number(kind, number):
+    return ok({"patient": service.patient_dict(service.find_by_number(kind, number))})
+
+
+@bp.get("/patients/cr/<path:cr_no>", endpoint="patients_by_cr")
+@handles_domain_errors
+def patients_by_cr(cr_no):
+    return _by_number("cr", cr_no)
+
+
+@bp.get("/patients/psy/<path:psy_no>", endpoint="patients_by_psy")
+@handles_domain_errors
+def patients_by_psy(psy_no):
+    return _by_number("psy", psy_no)
+
+
+@bp.get("/patients/adl/<path:adl_no>", endpoint="patients_by_adl")
+@handles_domain_errors
+def patients_by_adl(adl_no):
+    return _by_number("adl", adl_no)
+
+
+# ------------------------------------------------------------------ sessions (= visits)
+
+@bp.post("/sessions", endpoint="sessions_create")
+@handles_domain_errors
+def sessions_create():
+    data = json_body()
+    if data.get("patient_id") in (None, ""):
+        raise ValidationError("Validation failed", errors=[field_error("patient_id", "patient_id is required")])
+    patient = _patient(str(data.get("patient_id")), audit_action=None)
+    if data.get("assigned_doctor_id") in (None, ""):
+        visit = service.new_visit_for_existing(patient, principal())
+    else:
+        visit = service.assign(patient, principal(), data.get("assigned_doctor_id"), data.get("room_no"),
+                               data.get("visit_date"), data.get("notes"), data.get("visit_type"))
+    return ok({"visit": visit.to_dict()}, "Visit created successfully", status=201)
+
+
+@bp.get("/sessions/patient/<patient_id>", endpoint="sessions_by_patient")
+@handles_domain_errors
+def sessions_by_patient(patient_id):
+    return ok(service.visits_count(_patient(patient_id)))
+
+
+@bp.post("/sessions/patient/<patient_id>/complete", endpoint="sessions_complete")
+@handles_domain_errors
+def sessions_complete(patient_id):
+    return patients_visits_complete(patient_id)
+
+
+# ------------------------------------------------------------------ card / record views
+
+def _card(p: dict) -> dict:
+    keep = ("id", "cr_no", "filled_by", "filled_by_name", "created_at", "updated_at", "version") + F.CARD_NAMES
+    return {k: p.get(k) for k in keep}
+
+
+def _record(p: dict) -> dict:
+    keep = ("id", "cr_no", "name", "assigned_doctor_id", "assigned_doctor_name", "assigned_doctor_role",
+            "created_at", "updated_at", "version") + F.RECORD_NAMES
+    return {k: p.get(k) for k in keep}
+
+
+@bp.get("/patient-cards", endpoint="patient_cards_list")
+@handles_domain_errors
+def patient_cards_list():
+    return _list(key="patient_cards", shape=_card)
+
+
+@bp.post("/patient-cards", endpoint="patient_cards_create")
+@handles_domain_errors
+def patient_cards_create():
+    patient = service.register(json_body(), principal(), step="card")
+    return ok({"patient_card": _card(service.patient_dict(patient))}, "Patient card created successfully",
+              status=201)
+
+
+@bp.get("/patient-cards/<patient_id>", endpoint="patient_cards_get")
+@handles_domain_errors
+def patient_cards_get(patient_id):
+    return ok({"patient_card": _card(service.patient_dict(_patient(patient_id)))})
+
+
+@bp.put("/patient-cards/<patient_id>", endpoint="patient_cards_update")
+@handles_domain_errors
+def patient_cards_update(patient_id):
+    patient = _patient(patient_id, audit_action=None)
+    service.update(patient, json_body(), principal(), names=F.CARD_NAMES)
+    return ok({"patient_card": _card(service.patient_dict(patient))}, "Patient card updated successfully")
+
+
+@bp.get("/out-patient-records", endpoint="out_patient_records_list")
+@handles_domain_errors
+def out_patient_records_list():
+    return _list(key="out_patient_records", shape=_record)
+
+
+@bp.get("/out-patient-records/<patient_id>", endpoint="out_patient_records_get")
+@handles_domain_errors
+def out_patient_records_get(patient_id):
+    return ok({"out_patient_record": _record(service.patient_dict(_patient(patient_id)))})
+
+
+@bp.put("/out-patient-records/<patient_id>", endpoint="out_patient_records_update")
+@handles_domain_errors
+def out_patient_records_update(patient_id):
+    patient = _patient(patient_id, audit_action=None)
+    data = json_body()
+    service.update(patient, data, principal(), names=F.RECORD_NAMES + ("assigned_doctor_id",))
+    return ok({"out_patient_record": _record(service.patient_dict(patient))},
+              "Out-patient record updated successfully")

@@ -1,0 +1,561 @@
+"""Patient file attachments: upload, list, download, delete, statistics.
+
+The one place the rules live (api-contract.md §7, roles-and-workflow.md §3):
+pages (patients/files_views.py) and the API (api/patient_files.py) call these.
+
+* One ``PatientFile`` row per stored file; the on-disk name is random
+  (``secrets.token_hex(16)`` + an extension derived from the DETECTED type) and lives
+  under ``UPLOAD_FOLDER/<patient_id>/``. The uploader's file name is only displayed.
+* Types are decided from the content (magic bytes), never from the name or the
+  browser's Content-Type.
+* An upload is all-or-nothing: every file is checked first, then written, then the
+  rows are committed; on any failure the written files are removed and nothing is kept.
+* Admin and Psychiatric Welfare Officer may delete any file; Faculty and Resident only
+  the files they uploaded.
+"""
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import hashlib
+import io
+import logging
+import os
+import re
+import secrets
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from flask import current_app, has_request_context, url_for
+from sqlalchemy import func, select
+
+from .. import timeline
+from ..audit import service as audit
+from ..auth.models import ADMIN, PWO, User
+from ..auth.service import role_matches
+from ..errors import DomainError, Forbidden, NotFound, ValidationError, field_error
+from ..extensions import db
+from ..models_base import utcnow
+from ..timeutil import IST
+from .models import Patient, PatientFile
+
+log = logging.getLogger("emrs.patients.files")
+
+MAX_FILES = 20
+MAX_FILE_SIZE = 10 * 1024 * 1024  # 10 MB
+CHUNK = 64 * 1024
+
+TOO_MANY = "Too many files. Maximum 20 files allowed."
+TOO_LARGE = "File size exceeds 10MB limit"
+NO_FILES = "No files uploaded"
+NOT_IN_RECORD = "File not found in patient record"
+INVALID_PATH = "Invalid file path"
+NO_PERMISSION = ("You do not have permission to edit/delete these files. "
+                 "You can only edit/delete files you uploaded.")
+
+# Detected MIME type -> (stored extension, label shown to people)
+ALLOWED: dict[str, tuple[str, str]] = {
+    "image/jpeg": (".jpg", "JPEG image"),
+    "image/png": (".png", "PNG image"),
+    "image/gif": (".gif", "GIF image"),
+    "image/webp": (".webp", "WebP image"),
+    "application/pdf": (".pdf", "PDF document"),
+    "application/msword": (".doc", "Word document"),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (".docx", "Word document"),
+    "text/plain": (".txt", "Text file"),
+}
+ALLOWED_LIST = ("image/jpeg, image/jpg, image/png, image/gif, image/webp, application/pdf, "
+                "application/msword, application/vnd.openxmlformats-officedocument.wordprocessingml.document, "
+                "text/plain")
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+# What the file picker offers (the server still decides from the content).
+ACCEPT = ".jpg,.jpeg,.png,.gif,.webp,.pdf,.doc,.docx,.txt,image/*,application/pdf,text/plain"
+
+STORED_NAME_RE = re.compile(r"[0-9a-f]{32}\.[a-z]{3,4}")
+API_PATH_RE = re.compile(r"/?api/patient-files/(\d{1,10})/download/(\d{1,10})")
+
+
+def not_allowed_message(detected: str) -> str:
+    return f"File type {detected} is not allowed. Allowed types: {ALLOWED_LIST}"
+
+
+# ------------------------------------------------------------------ content sniffing
+
+def _is_utf8_text(stream) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    stream.seek(0)
+    try:
+        while True:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                decoder.decode(b"", final=True)
+                return True
+            if b"\x00" in chunk:
+                return False
+            decoder.decode(chunk)
+    except UnicodeDecodeError:
+        return False
+
+
+def _is_docx(stream) -> bool:
+    stream.seek(0)
+    try:
+        with zipfile.ZipFile(stream) as zf:  # reads the central directory only
+            return any(n.startswith("word/") for n in zf.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
+
+
+def sniff(stream, size: int) -> str:
+    """The MIME type of a seekable stream, decided from its bytes."""
+    if size == 0:
+        return "application/x-empty"
+    stream.seek(0)
+    head = stream.read(16)
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n") or head.startswith(b"\x89PNG"):
+        return "image/png"
+    if head.startswith(b"GIF87a") or head.startswith(b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "application/msword"
+    if head.startswith(b"PK\x03\x04"):
+        if _is_docx(stream):
+            return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        return "application/zip"
+    if head.startswith(b"MZ"):
+        return "application/x-msdownload"
+    if head.startswith(b"\x7fELF"):
+        return "application/x-executable"
+    if _is_utf8_text(stream):
+        return "text/plain"
+    return "application/octet-stream"
+
+
+def display_name(raw: str | None, ext: str) -> str:
+    """The uploader's file name for display only: no path parts, no control characters, ≤255."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    if not name or name in (".", ".."):
+        name = "file" + ext
+    if len(name) > 255:
+        stem, dot, suffix = name.rpartition(".")
+        if dot and 0 < len(suffix) <= 10:
+            name = stem[:254 - len(suffix)] + "." + suffix
+        else:
+            name = name[:255]
+    return name
+
+
+@dataclass
+class _Checked:
+    storage: object
+    stream: object
+    size: int
+    mime: str
+    ext: str
+    name: str
+    sha256: str
+
+
+def _stream_of(storage):
+    stream = storage.stream
+    try:
+        stream.seek(0, io.SEEK_END)
+        size = stream.tell()
+        stream.seek(0)
+        return stream, size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        data = stream.read(MAX_FILE_SIZE + 1)
+        return io.BytesIO(data), len(data)
+
+
+def _check(storage) -> _Checked:
+    raw_name = getattr(storage, "filename", None) or ""
+    shown = display_name(raw_name, "")
+    stream, size = _stream_of(storage)
+    if size > MAX_FILE_SIZE:
+        raise ValidationError(TOO_LARGE, errors=[field_error("files", TOO_LARGE, shown)])
+    mime = sniff(stream, size)
+    if mime not in ALLOWED:
+        msg = not_allowed_message(mime)
+        raise ValidationError(msg, errors=[field_error("files", msg, shown)])
+    ext = ALLOWED[mime][0]
+    digest = hashlib.sha256()
+    stream.seek(0)
+    for chunk in iter(lambda: stream.read(CHUNK), b""):
+        digest.update(chunk)
+    stream.seek(0)
+    return _Checked(storage, stream, size, mime, ext, display_name(raw_name, ext), digest.hexdigest())
+
+
+def _real_files(storages: Iterable) -> list:
+    """Drop the empty part a browser sends when no file was chosen."""
+    out = []
+    for s in storages or ():
+        if s is None:
+            continue
+        if not getattr(s, "filename", None):
+            stream, size = _stream_of(s)
+            if size == 0:
+                continue
+        out.append(s)
+    return out
+
+
+# ------------------------------------------------------------------ storage
+
+def upload_root() -> str:
+    return os.path.abspath(current_app.config["UPLOAD_FOLDER"])
+
+
+def patient_dir(patient_id: int) -> str:
+    return os.path.join(upload_root(), str(int(patient_id)))
+
+
+def stored_path(row: PatientFile) -> str:
+    """Absolute path of a stored file, computed only from the row (never from user input)."""
+    if not STORED_NAME_RE.fullmatch(row.stored_name or ""):
+        raise NotFound("File not found")
+    path = os.path.join(patient_dir(row.patient_id), row.stored_name)
+    root = upload_root()
+    if os.path.commonpath([root, os.path.abspath(path)]) != root:  # belt and braces
+        raise NotFound("File not found")
+    return path
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # pragma: no cover - disk trouble is logged, not shown
+        log.error("could not remove stored file %s: %s", os.path.basename(path), type(exc).__name__)
+
+
+# ------------------------------------------------------------------ permissions
+
+def can_delete(row: PatientFile, actor: User | None) -> bool:
+    if actor is None:
+        return False
+    if role_matches(actor.role, {ADMIN, PWO}):
+        return True
+    return row.uploaded_by is not None and row.uploaded_by == actor.id
+
+
+def can_edit(rows: list[PatientFile], actor: User | None) -> bool:
+    """Record-level flag of the contract: Admin/PWO always; a doctor when they uploaded
+    one of the patient's current files."""
+    if actor is None:
+        return False
+    if role_matches(actor.role, {ADMIN, PWO}):
+        return True
+    return any(r.uploaded_by == actor.id for r in rows)
+
+
+# ------------------------------------------------------------------ queries
+
+def _active_rows(patient_id: int) -> list[PatientFile]:
+    return list(db.session.execute(
+        select(PatientFile).where(PatientFile.patient_id == patient_id, PatientFile.is_deleted.is_(False))
+        .order_by(PatientFile.created_at.desc(), PatientFile.id.desc())
+    ).scalars())
+
+
+def current_files(patient: Patient) -> list[PatientFile]:
+    """The patient's files (not deleted), newest first, without an audit row."""
+    return _active_rows(patient.id)
+
+
+def find_file(patient: Patient, ref) -> PatientFile:
+    """A current file of this patient by id (int) or stored name; NotFound otherwise."""
+    q = select(PatientFile).where(PatientFile.patient_id == patient.id, PatientFile.is_deleted.is_(False))
+    if isinstance(ref, str) and ref.isdigit() and len(ref) <= 10:
+        ref = int(ref)
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        q = q.where(PatientFile.id == ref)
+    elif isinstance(ref, str) and STORED_NAME_RE.fullmatch(ref):
+        q = q.where(PatientFile.stored_name == ref)
+    else:
+        raise NotFound(NOT_IN_RECORD)
+    row = db.session.execute(q).scalar_one_or_none()
+    if row is None:
+        raise NotFound(NOT_IN_RECORD)
+    return row
+
+
+def resolve_path(patient: Patient, file_path) -> PatientFile:
+    """Map a client-supplied file path (as returned by the API) to one of the patient's files.
+
+    Anything path-like that is not exactly one of our paths is a 400 ``Invalid file path``;
+    a well-formed path that is not this patient's current file is a 404.
+    """
+    if not isinstance(file_path, str) or not file_path or len(file_path) > 300:
+        raise ValidationError(INVALID_PATH)
+    s = file_path.strip()
+    if (".." in s or "\\" in s or "%" in s or "\x00" in s or ":" in s
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in s)):
+        raise ValidationError(INVALID_PATH)
+    m = API_PATH_RE.fullmatch(s)
+    if m:
+        if int(m.group(1)) != patient.id:
+            raise NotFound(NOT_IN_RECORD)
+        return find_file(patient, int(m.group(2)))
+    if STORED_NAME_RE.fullmatch(s):
+        return find_file(patient, s)
+    if "/" in s:
+        raise ValidationError(INVALID_PATH)
+    raise NotFound(NOT_IN_RECORD)
+
+
+# ------------------------------------------------------------------ operations
+
+def _write(checked: list[_Checked], patient: Patient, actor: User | None,
+           written: list[str]) -> list[PatientFile]:
+    folder = patient_dir(patient.id)
+    os.makedirs(folder, exist_ok=True)
+    rows = []
+    for c in checked:
+        stored = secrets.token_hex(16) + c.ext
+        path = os.path.join(folder, stored)
+        c.stream.seek(0)
+        with open(path, "xb") as out:
+            written.append(path)
+            shutil.copyfileobj(c.stream, out, CHUNK)
+        row = PatientFile(patient_id=patient.id, stored_name=stored, original_name=c.name,
+                          mime_type=c.mime, size_bytes=c.size, sha256=c.sha256,
+                          uploaded_by=actor.id if actor is not None else None)
+        db.session.add(row)
+        rows.append(row)
+    return rows
+
+
+def _validate_all(storages) -> list[_Checked]:
+    files = _real_files(storages)
+    if not files:
+        raise ValidationError(NO_FILES)
+    if len(files) > MAX_FILES:
+        raise ValidationError(TOO_MANY)
+    return [_check(s) for s in files]
+
+
+def upload(patient: Patient, storages, actor: User | None) -> list[PatientFile]:
+    """Store several files for a patient, all or nothing. Returns the new rows."""
+    return update(patient, storages, [], actor, require_files=True)[0]
+
+
+def update(patient: Patient, storages, remove: list[PatientFile], actor: User | None,
+           require_files: bool = False) -> tuple[list[PatientFile], list[PatientFile]]:
+    """Add new files and soft-delete ``remove`` in one transaction (all or nothing).
+
+    Returns (added rows, removed rows)."""
+    files = _real_files(storages)
+    if require_files or not remove:
+        if not files:
+            raise ValidationError(NO_FILES)
+    for row in remove:
+        if row.patient_id != patient.id or row.is_deleted:
+            raise NotFound(NOT_IN_RECORD)
+        if not can_delete(row, actor):
+            raise Forbidden(NO_PERMISSION)
+    checked = _validate_all(files) if files else []
+    written: list[str] = []
+    removed_paths: list[str] = []
+    try:
+        added = _write(checked, patient, actor, written)
+        db.session.flush()
+        now = utcnow()
+        for row in remove:
+            row.is_deleted = True
+            row.deleted_at = now
+            row.deleted_by = actor.id if actor is not None else None
+            removed_paths.append(stored_path(row))
+            audit.record("patient_file_delete", "patient_files", row.id, patient_id=patient.id,
+                         details={"mime_type": row.mime_type, "size_bytes": row.size_bytes})
+        for row in added:
+            audit.record("patient_file_upload", "patient_files", row.id, patient_id=patient.id,
+                         details={"mime_type": row.mime_type, "size_bytes": row.size_bytes})
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        for path in written:
+            _unlink_quietly(path)
+        raise
+    for path in removed_paths:
+        _unlink_quietly(path)
+    return added, list(remove)
+
+
+def delete_file(patient: Patient, file_ref, actor: User | None) -> PatientFile:
+    """Soft-delete one file (by id, stored name or API path) and remove it from disk."""
+    if isinstance(file_ref, str) and not STORED_NAME_RE.fullmatch(file_ref) and not file_ref.isdigit():
+        row = resolve_path(patient, file_ref)
+    else:
+        row = find_file(patient, file_ref)
+    if not can_delete(row, actor):
+        raise Forbidden(NO_PERMISSION)
+    return update(patient, [], [row], actor)[1][0]
+
+
+@dataclass
+class FileView:
+    file: PatientFile
+    uploader_name: str | None
+    can_delete: bool
+
+    @property
+    def is_image(self) -> bool:
+        return self.file.mime_type in IMAGE_TYPES
+
+    @property
+    def kind(self) -> str:
+        return ALLOWED.get(self.file.mime_type, ("", "File"))[1]
+
+    @property
+    def short_kind(self) -> str:
+        return ALLOWED.get(self.file.mime_type, (".file", ""))[0].lstrip(".").upper()
+
+    @property
+    def size(self) -> str:
+        return human_size(self.file.size_bytes)
+
+    @property
+    def uploaded_at(self) -> str:
+        return _aware(self.file.created_at).astimezone(IST).strftime("%d %b %Y, %H:%M")
+
+
+@dataclass
+class FileListing:
+    patient: Patient
+    items: list[FileView] = field(default_factory=list)
+    can_edit: bool = False
+
+    @property
+    def files(self) -> list[PatientFile]:
+        return [v.file for v in self.items]
+
+
+def list_files(patient: Patient, actor: User | None, audit_read: bool = True) -> FileListing:
+    """The patient's current files with uploader names and permission flags (audited read)."""
+    rows = db.session.execute(
+        select(PatientFile, User.name).outerjoin(User, User.id == PatientFile.uploaded_by)
+        .where(PatientFile.patient_id == patient.id, PatientFile.is_deleted.is_(False))
+        .order_by(PatientFile.created_at.desc(), PatientFile.id.desc())
+    ).all()
+    items = [FileView(f, name, can_delete(f, actor)) for f, name in rows]
+    if audit_read:
+        audit.record("patient_files_view", "patient_files", None, patient_id=patient.id,
+                     details={"count": len(items)})
+        db.session.commit()
+    return FileListing(patient, items, can_edit([v.file for v in items], actor))
+
+
+def open_for_download(patient: Patient, file_id: int, actor: User | None) -> tuple[str, str, str]:
+    """(absolute path, MIME type, download name) of one current file; audited."""
+    row = find_file(patient, file_id)
+    path = stored_path(row)
+    if not os.path.isfile(path):
+        log.error("stored file missing for patient_files.id=%s", row.id)
+        raise NotFound("File not found")
+    audit.record("patient_file_download", "patient_files", row.id, patient_id=patient.id)
+    db.session.commit()
+    return path, row.mime_type, row.original_name
+
+
+def stats() -> dict:
+    """Counts over current (not deleted) files; a patient's files make one record."""
+    now = utcnow()
+    live = PatientFile.is_deleted.is_(False)
+    total_files, patients = db.session.execute(
+        select(func.count(PatientFile.id), func.count(func.distinct(PatientFile.patient_id))).where(live)
+    ).one()
+    month = db.session.execute(select(func.count(PatientFile.id)).where(
+        live, PatientFile.created_at >= now - dt.timedelta(days=30))).scalar_one()
+    week = db.session.execute(select(func.count(PatientFile.id)).where(
+        live, PatientFile.created_at >= now - dt.timedelta(days=7))).scalar_one()
+    return {"total_records": int(patients), "patients_with_files": int(patients),
+            "total_files": int(total_files), "files_this_month": int(month),
+            "files_this_week": int(week)}
+
+
+# ------------------------------------------------------------------ JSON shapes
+
+def api_path(row: PatientFile) -> str:
+    """The file's path in JSON: the authorised API download route."""
+    return f"/api/patient-files/{row.patient_id}/download/{row.id}"
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    value = _aware(value)
+    return value.isoformat() if value is not None else None
+
+
+def record_json(patient: Patient, rows: list[PatientFile]) -> dict | None:
+    """The contract's one-record-per-patient shape, synthesised from the file rows."""
+    if not rows:
+        return None
+    ordered = sorted(rows, key=lambda r: (_aware(r.created_at), r.id))
+    uploaders: list[int] = []
+    for r in ordered:
+        if r.uploaded_by is not None and r.uploaded_by not in uploaders:
+            uploaders.append(r.uploaded_by)
+    return {
+        "id": patient.id,
+        "patient_id": patient.id,
+        "attachment": [api_path(r) for r in ordered],
+        "role": [{"id": uid} for uid in uploaders],
+        "created_at": _iso(ordered[0].created_at),
+        "updated_at": _iso(max(_aware(r.updated_at or r.created_at) for r in ordered)),
+    }
+
+
+def file_json(row: PatientFile) -> dict:
+    return {"id": row.id, "path": api_path(row), "name": row.original_name, "mime_type": row.mime_type,
+            "size_bytes": row.size_bytes, "sha256": row.sha256, "uploaded_by": row.uploaded_by,
+            "created_at": _iso(row.created_at)}
+
+
+def human_size(n: int) -> str:
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+# ------------------------------------------------------------------ timeline
+
+def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
+    rows = db.session.execute(
+        select(PatientFile).where(PatientFile.patient_id == patient_id, PatientFile.is_deleted.is_(False))
+        .order_by(PatientFile.created_at.desc(), PatientFile.id.desc()).limit(limit)
+    ).scalars()
+    out = []
+    for r in rows:
+        url = None
+        if has_request_context():
+            url = url_for("patients.file_download", patient_id=patient_id, file_id=r.id)
+        out.append(timeline.TimelineEntry(
+            kind="file", id=r.id, when=_aware(r.created_at), title=r.original_name,
+            summary=f"{ALLOWED.get(r.mime_type, ('', 'File'))[1]} · {human_size(r.size_bytes)}",
+            url=url, badges=["file"]))
+    return out
+
+
+timeline.register("file", _timeline)
+
+__all__ = ["upload", "update", "list_files", "delete_file", "open_for_download", "stats",
+           "resolve_path", "find_file", "record_json", "api_path", "DomainError"]

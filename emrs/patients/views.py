@@ -1,0 +1,321 @@
+"""Patient pages: registration in two steps, edit, list and search, the patient
+page with its timeline, visits and Today's Patients. Thin: parse, call the service."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from .. import timeline
+from ..audit import service as audit
+from ..auth.guard import principal
+from ..auth.models import DOCTOR_ROLES, User
+from ..errors import Conflict, DomainError, ValidationError
+from ..extensions import db
+from . import bp, service
+from . import fields as F
+from .models import PatientVisit
+from ..timeutil import today_ist
+
+ID = "int(max=2147483647)"
+PAGE_SIZE = 20
+
+
+@bp.context_processor
+def _patient_fields():
+    return {"fields": F.ALL_FIELDS}
+
+
+def _htmx() -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
+
+
+def _field_errors(exc: DomainError) -> tuple[dict, list[str]]:
+    by_field = {}
+    for e in exc.errors or []:
+        by_field.setdefault(e.get("path"), []).append(e.get("msg"))
+    general = [] if exc.errors else [exc.message]
+    return by_field, general
+
+
+def _doctors() -> list[User]:
+    return list(db.session.execute(select(User).where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
+                                   .order_by(User.name)).scalars())
+
+
+def _patient_or_404(patient_id: int, audit_action="patient_view"):
+    try:
+        return service.get_patient(patient_id, audit_action=audit_action)
+    except DomainError:
+        abort(404)
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return max(1, min(int(raw), 100000)) if raw.isdigit() else 1
+
+
+# ------------------------------------------------------------------ list and search
+
+@bp.get("/", endpoint="index")
+def index():
+    term = (request.args.get("q") or "").strip()[:100]
+    filters, errors = service.parse_filters(request.args)
+    page = _page_arg()
+    rows, total, estimated, message = [], 0, False, None
+    if errors:
+        message = "; ".join(e["msg"] for e in errors)
+    elif term and len(term) < 2:
+        message = "Type at least 2 characters to search."
+    else:
+        rows, total, estimated = service.list_patients(page, PAGE_SIZE, filters, search_term=term or None)
+    items = service.with_extras(rows)
+    pages = max(1, -(-total // PAGE_SIZE))
+    export_args = {k: v for k, v in request.args.items() if k in service.FILTER_KEYS + ("q",) and v}
+    ctx = dict(items=items, total=total, estimated=estimated, page=page, pages=pages, q=term, filters=filters,
+               message=message, doctors=_doctors(), args=request.args, export_args=export_args)
+    if _htmx():
+        return render_template("patients/_results.html", **ctx)
+    return render_template("patients/index.html", **ctx)
+
+
+@bp.get("/quick-search", endpoint="quick_search")
+def quick_search():
+    """The header search box: the first matches as you type (from 2 characters)."""
+    term = (request.args.get("q") or "").strip()[:100]
+    if len(term) < 2:
+        return render_template("patients/_quick.html", items=[], term=term)
+    rows, total, _ = service.search(term, 1, 8)
+    return render_template("patients/_quick.html", items=rows, term=term, total=total)
+
+
+EXPORT_LIMIT = 10_000
+EXPORT_COLUMNS = [("cr_no", "CR No."), ("psy_no", "PSY No."), ("adl_no", "ADL No."), ("name", "Name"),
+                  ("age", "Age"), ("sex", "Sex"), ("contact_number", "Mobile"), ("father_name", "Father's name"),
+                  ("date", "Registered"), ("assigned_doctor_name", "Doctor"), ("assigned_room", "Room"),
+                  ("case_complexity", "Case"), ("city", "City"), ("district", "District"), ("state", "State")]
+
+
+@bp.get("/export.<any(csv, xlsx):fmt>", endpoint="export")
+def export(fmt: str):
+    """The current filtered list (at most 10,000 rows) as CSV or Excel. Audited."""
+    import csv
+    import io
+
+    from flask import Response
+    term = (request.args.get("q") or "").strip()[:100]
+    filters, errors = service.parse_filters(request.args)
+    if errors or (term and len(term) < 2):
+        flash("Fix the filters before exporting.", "error")
+        return redirect(url_for("patients.index"))
+    rows, total, _ = service.list_patients(1, EXPORT_LIMIT, filters, search_term=term or None)
+    items = service.with_extras(rows)
+    audit.record_now("patient_export", "registered_patient", None,
+                     details={"format": fmt, "rows": len(items), "filters": sorted(filters), "search": bool(term)})
+    header = [label for _, label in EXPORT_COLUMNS]
+    table = [[("" if p.get(k) is None else p.get(k)) for k, _ in EXPORT_COLUMNS] for p in items]
+    stamp = today_ist().isoformat()
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(header)
+        for row in table:
+            # A cell starting with = + - @ would be a formula in a spreadsheet: neutralise it.
+            writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+        resp = Response("\ufeff" + buf.getvalue(), mimetype="text/csv")
+    else:
+        from openpyxl import Workbook
+        wb = Workbook(write_only=True)
+        ws = wb.create_sheet("Patients")
+        ws.append(header)
+        for row in table:
+            ws.append([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+        out = io.BytesIO()
+        wb.save(out)
+        resp = Response(out.getvalue(),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp.headers["Content-Disposition"] = f'attachment; filename="patients-{stamp}.{fmt}"'
+    return resp
+
+
+# ------------------------------------------------------------------ registration
+
+@bp.route("/new", methods=["GET", "POST"], endpoint="new")
+def new():
+    values = dict(request.form) if request.method == "POST" else {"date": today_ist().isoformat(),
+                                                                   "department": "Psychiatry", "country": "India"}
+    field_errors, general = {}, []
+    if request.method == "POST":
+        try:
+            patient = service.register(F.form_values(request.form, F.CARD_NAMES), principal(), step="card")
+        except DomainError as exc:
+            field_errors, general = _field_errors(exc)
+        else:
+            flash(f"Out-patient card saved: {patient.name}, {patient.cr_no}. Now the out-patient record.", "success")
+            return redirect(url_for("patients.record_edit", patient_id=patient.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("patients/card_form.html", patient=None, values=values, field_errors=field_errors,
+                           general=general, groups=F.CARD_GROUPS), status
+
+
+@bp.get("/check-duplicates", endpoint="check_duplicates")
+def check_duplicates():
+    args = request.args
+    exclude = args.get("exclude_id")
+    matches = service.likely_duplicates(name=args.get("name"), sex=args.get("sex"), age=args.get("age"),
+                                        mobile=args.get("contact_number"), cr_no=args.get("cr_no"),
+                                        exclude_id=int(exclude) if exclude and exclude.isdigit() and len(exclude) < 10
+                                        else None)
+    return render_template("patients/_duplicates.html", matches=matches)
+
+
+def _edit(patient_id: int, names, groups, template: str, success_message: str, next_endpoint: str):
+    patient = _patient_or_404(patient_id, audit_action=None)
+    field_errors, general, conflict = {}, [], False
+    values = F.form_values(request.form, names) if request.method == "POST" else None
+    if request.method == "POST":
+        try:
+            data = dict(values)
+            if "assigned_doctor_id" in request.form:
+                data["assigned_doctor_id"] = request.form.get("assigned_doctor_id")
+                names = names + ("assigned_doctor_id",)
+            service.update(patient, data, principal(), names=names,
+                           expected_version=request.form.get("version") or patient.version, ignore_empty=False)
+        except Conflict as exc:
+            if exc.code == "STALE":
+                conflict = True
+                general = [exc.message]
+            else:
+                field_errors, general = _field_errors(exc)
+        except DomainError as exc:
+            field_errors, general = _field_errors(exc)
+        else:
+            flash(success_message, "success")
+            return redirect(url_for(next_endpoint, patient_id=patient.id))
+    else:
+        audit.record_now("patient_view", "registered_patient", patient.id, patient_id=patient.id,
+                         details={"page": template})
+        values = {n: getattr(patient, n) for n in names}
+    status = 409 if conflict else (422 if request.method == "POST" else 200)
+    return render_template(template, patient=patient, values=values, field_errors=field_errors, general=general,
+                           groups=groups, conflict=conflict, doctors=_doctors(),
+                           version=request.form.get("version") if conflict else patient.version), status
+
+
+@bp.route(f"/<{ID}:patient_id>/card", methods=["GET", "POST"], endpoint="card_edit")
+def card_edit(patient_id: int):
+    return _edit(patient_id, F.CARD_NAMES, F.CARD_GROUPS, "patients/card_form.html",
+                 "Out-patient card saved.", "patients.show")
+
+
+@bp.route(f"/<{ID}:patient_id>/record", methods=["GET", "POST"], endpoint="record_edit")
+def record_edit(patient_id: int):
+    return _edit(patient_id, F.RECORD_NAMES, F.RECORD_GROUPS, "patients/record_form.html",
+                 "Out-patient record saved.", "patients.show")
+
+
+# ------------------------------------------------------------------ patient page
+
+@bp.get(f"/<{ID}:patient_id>", endpoint="show")
+def show(patient_id: int):
+    patient = _patient_or_404(patient_id)
+    info = service.with_extras([patient])[0]
+    user = principal()
+    recent = audit.recent_for_patient(patient.id, 15) if user.role == "Admin" else None
+    open_visit = db.session.execute(select(PatientVisit).where(
+        PatientVisit.patient_id == patient.id, PatientVisit.visit_status.in_(("scheduled", "in_progress")))
+        .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
+    entries = timeline.entries(patient.id, 50)
+    return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
+                           doctors=_doctors(), open_visit=open_visit, label_of=F.label_of)
+
+
+@bp.get(f"/<{ID}:patient_id>/visits/<{ID}:visit_id>", endpoint="visit_detail")
+def visit_detail(patient_id: int, visit_id: int):
+    patient = _patient_or_404(patient_id, audit_action=None)
+    visit = db.session.get(PatientVisit, visit_id)
+    if visit is None or visit.patient_id != patient.id:
+        abort(404)
+    doctor = db.session.get(User, visit.assigned_doctor_id) if visit.assigned_doctor_id else None
+    audit.record_now("visit_view", "patient_visits", visit.id, patient_id=patient.id)
+    return render_template("patients/_visit_detail.html", visit=visit, doctor=doctor, patient=patient)
+
+
+@bp.post(f"/<{ID}:patient_id>/assign", endpoint="assign")
+def assign(patient_id: int):
+    patient = _patient_or_404(patient_id, audit_action=None)
+    try:
+        visit = service.assign(patient, principal(), request.form.get("assigned_doctor_id"),
+                               request.form.get("room_no"), request.form.get("visit_date") or None,
+                               request.form.get("notes") or None)
+    except DomainError as exc:
+        field_errors, general = _field_errors(exc)
+        flash(" ".join(general + [m for ms in field_errors.values() for m in ms]), "error")
+    else:
+        doctor = db.session.get(User, visit.assigned_doctor_id)
+        flash(f"Assigned to {doctor.name}" + (f", room {visit.room_no}" if visit.room_no else "") +
+              f" for {visit.visit_date.strftime('%d %b %Y')}.", "success")
+    return redirect(url_for("patients.show", patient_id=patient.id))
+
+
+@bp.post(f"/<{ID}:patient_id>/visits/complete", endpoint="complete_visit")
+def complete_visit(patient_id: int):
+    patient = _patient_or_404(patient_id, audit_action=None)
+    try:
+        service.complete_visit(patient, principal(), request.form.get("visit_date") or None)
+        flash(f"Visit of {patient.name} marked as completed.", "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    back = request.form.get("back")
+    return redirect(back if back in (url_for("patients.today"),) else url_for("patients.show", patient_id=patient.id))
+
+
+@bp.post(f"/<{ID}:patient_id>/archive", endpoint="archive")
+def archive(patient_id: int):
+    patient = _patient_or_404(patient_id, audit_action=None)
+    try:
+        service.archive(patient, principal())
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("patients.show", patient_id=patient.id))
+    flash(f"{patient.name} ({patient.cr_no}) archived. The record is kept.", "success")
+    return redirect(url_for("patients.index"))
+
+
+# ------------------------------------------------------------------ today's patients
+
+@bp.get("/today", endpoint="today")
+def today():
+    user = principal()
+    show_all = request.args.get("all") == "1" and service.may_see_all_today(user)
+    rows = service.todays_patients(user, show_all=show_all)
+    return render_template("patients/today.html", rows=rows, show_all=show_all,
+                           can_see_all=service.may_see_all_today(user))
+
+
+# ------------------------------------------------------------------ timeline: visits
+
+def _visit_entries(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
+    from datetime import datetime, time, timezone
+
+    from ..timeutil import IST
+    rows = db.session.execute(select(PatientVisit, User).outerjoin(User, User.id == PatientVisit.assigned_doctor_id)
+                              .where(PatientVisit.patient_id == patient_id)
+                              .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(limit)).all()
+    out = []
+    for v, doctor in rows:
+        when = datetime.combine(v.visit_date, time(9, 0), tzinfo=IST).astimezone(timezone.utc)
+        created = v.created_at if v.created_at.tzinfo else v.created_at.replace(tzinfo=timezone.utc)
+        if created.date() == when.date():
+            when = created
+        out.append(timeline.TimelineEntry(
+            kind="visit", id=v.id, when=when,
+            title=("First visit" if v.visit_type == "first_visit" else "Follow-up visit") +
+                  f" · {v.visit_date.strftime('%d %b %Y')}",
+            summary=" · ".join(x for x in [doctor.name if doctor else None,
+                                           f"room {v.room_no}" if v.room_no else None] if x),
+            detail_url=url_for("patients.visit_detail", patient_id=patient_id, visit_id=v.id),
+            badges=[v.visit_status]))
+    return out
+
+
+timeline.register("visit", _visit_entries)

@@ -1,0 +1,397 @@
+"""Patient files: content sniffing, the all-or-nothing upload service, permissions,
+audit, stats, timeline, and the /patients/<id>/files pages (panel, upload, download, delete)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import struct
+import uuid
+import zipfile
+import zlib
+
+import pytest
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+
+from emrs import timeline
+from emrs.audit.models import AuditLog
+from emrs.errors import Forbidden, ValidationError
+from emrs.extensions import db
+from emrs.patients import files as pf
+from emrs.patients.models import Patient, PatientFile
+
+MB = 1024 * 1024
+
+
+def png(width: int = 2, height: int = 2, rgb=(11, 93, 122)) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def jpeg() -> bytes:
+    # SOI + APP0/JFIF header: enough for a content check (not meant to be displayed).
+    return b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def pdf() -> bytes:
+    return (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+            b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+
+def docx() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        zf.writestr("word/document.xml", "<w:document/>")
+    return buf.getvalue()
+
+
+def plain_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("readme.txt", "hello")
+    return buf.getvalue()
+
+
+def gif() -> bytes:
+    return b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+
+
+def webp() -> bytes:
+    return b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00\x10\x07\x10\x11\x11\x88\x88\xfe\x07\x00"
+
+
+def doc() -> bytes:
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
+
+
+def exe() -> bytes:
+    return b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 100 + b"This program cannot be run in DOS mode"
+
+
+def text() -> bytes:
+    return "Referral letter — ਪੰਜਾਬੀ, हिन्दी\n".encode()
+
+
+def make_patient(name: str = "Gurpreet Kaur") -> Patient:
+    patient = Patient(name=name, sex="F", age=30, cr_no=f"CR{uuid.uuid4().hex[:10]}")
+    db.session.add(patient)
+    db.session.commit()
+    return patient
+
+
+def upload_parts(*items, field: str = "files") -> list:
+    """[(bytes, name), ...] -> the value of a multipart field for the test client."""
+    return [(io.BytesIO(data), name) for data, name in items]
+
+
+def storage(data: bytes, name: str) -> FileStorage:
+    return FileStorage(stream=io.BytesIO(data), filename=name, content_type="application/octet-stream")
+
+
+def rows_of(patient, include_deleted=False) -> list[PatientFile]:
+    q = select(PatientFile).where(PatientFile.patient_id == patient.id)
+    if not include_deleted:
+        q = q.where(PatientFile.is_deleted.is_(False))
+    return list(db.session.execute(q.order_by(PatientFile.id)).scalars())
+
+
+def files_on_disk(app, patient) -> list[str]:
+    folder = os.path.join(app.config["UPLOAD_FOLDER"], str(patient.id))
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def audit_actions(patient) -> list[str]:
+    return [a for (a,) in db.session.execute(
+        select(AuditLog.action).where(AuditLog.patient_id == patient.id).order_by(AuditLog.id)).all()]
+
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture(autouse=True)
+def upload_folder(app, tmp_path, monkeypatch):
+    """A fresh upload folder per test: the database rolls back, the disk would not."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    monkeypatch.setitem(app.config, "UPLOAD_FOLDER", str(folder))
+    return folder
+
+
+@pytest.fixture
+def patient(app):
+    return make_patient()
+
+
+# ------------------------------------------------------------------ content sniffing
+
+@pytest.mark.parametrize("data, mime", [
+    (png(), "image/png"), (jpeg(), "image/jpeg"), (gif(), "image/gif"), (webp(), "image/webp"),
+    (pdf(), "application/pdf"), (doc(), "application/msword"),
+    (docx(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    (text(), "text/plain"), (plain_zip(), "application/zip"), (exe(), "application/x-msdownload"),
+    (b"hello\x00world", "application/octet-stream"), (b"\xff\xfe\xfa bad utf8", "application/octet-stream"),
+    (b"", "application/x-empty"),
+])
+def test_type_is_decided_from_content(data, mime):
+    assert pf.sniff(io.BytesIO(data), len(data)) == mime
+
+
+def test_display_name_strips_paths_and_is_limited():
+    assert pf.display_name("../../etc/passwd", ".txt") == "passwd"
+    assert pf.display_name("C:\\\\Users\\\\x\\\\scan.png", ".png") == "scan.png"
+    assert pf.display_name("", ".pdf") == "file.pdf"
+    long = pf.display_name("a" * 400 + ".pdf", ".pdf")
+    assert len(long) == 255 and long.endswith(".pdf")
+
+
+# ------------------------------------------------------------------ service
+
+def test_upload_stores_random_names_with_detected_extension(app, ctx, patient, users):
+    added = pf.upload(patient, [storage(png(), "scan.PNG"), storage(pdf(), "letter.exe"),
+                                storage(text(), "notes")], users["resident"])
+    assert [r.mime_type for r in added] == ["image/png", "application/pdf", "text/plain"]
+    on_disk = files_on_disk(app, patient)
+    assert len(on_disk) == 3
+    for row in added:
+        assert re.fullmatch(r"[0-9a-f]{32}\.(png|pdf|txt)", row.stored_name)
+        assert row.stored_name in on_disk
+        assert row.uploaded_by == users["resident"].id
+        assert row.sha256 and row.size_bytes > 0
+    assert added[1].stored_name.endswith(".pdf") and added[1].original_name == "letter.exe"
+    with open(os.path.join(app.config["UPLOAD_FOLDER"], str(patient.id), added[0].stored_name), "rb") as fh:
+        assert fh.read() == png()
+
+
+def test_upload_is_all_or_nothing_when_one_file_is_bad(app, ctx, patient, users):
+    with pytest.raises(ValidationError) as exc:
+        pf.upload(patient, [storage(png(), "a.png"), storage(pdf(), "b.pdf"), storage(exe(), "c.png")],
+                  users["pwo"])
+    assert exc.value.message.startswith("File type application/x-msdownload is not allowed.")
+    assert "image/png" in exc.value.message and "application/pdf" in exc.value.message
+    assert rows_of(patient, include_deleted=True) == []
+    assert files_on_disk(app, patient) == []
+
+
+def test_files_written_are_removed_when_the_commit_fails(app, ctx, patient, users, monkeypatch):
+    def boom():
+        raise RuntimeError("database went away")
+    monkeypatch.setattr(db.session, "commit", boom)
+    with pytest.raises(RuntimeError):
+        pf.upload(patient, [storage(png(), "a.png"), storage(pdf(), "b.pdf")], users["pwo"])
+    monkeypatch.undo()
+    assert files_on_disk(app, patient) == []
+    assert rows_of(patient, include_deleted=True) == []
+
+
+def test_limits(app, ctx, patient, users):
+    with pytest.raises(ValidationError, match="^Too many files. Maximum 20 files allowed.$"):
+        pf.upload(patient, [storage(png(), f"{i}.png") for i in range(21)], users["pwo"])
+    with pytest.raises(ValidationError, match="^File size exceeds 10MB limit$"):
+        pf.upload(patient, [storage(pdf() + b"\0" * (10 * MB + 1 - len(pdf())), "big.pdf")], users["pwo"])
+    with pytest.raises(ValidationError, match="^No files uploaded$"):
+        pf.upload(patient, [], users["pwo"])
+    with pytest.raises(ValidationError, match="text/plain|application/octet-stream"):
+        pf.upload(patient, [storage(b"line one\x00line two", "notes.txt")], users["pwo"])
+    assert rows_of(patient, include_deleted=True) == [] and files_on_disk(app, patient) == []
+    # Exactly 10 MB and exactly 20 files are fine.
+    added = pf.upload(patient, [storage(pdf() + b"\0" * (10 * MB - len(pdf())), "ten.pdf")]
+                      + [storage(png(), f"{i}.png") for i in range(19)], users["pwo"])
+    assert len(added) == 20 and added[0].size_bytes == 10 * MB
+
+
+def test_delete_rules(app, ctx, patient, users, make_user):
+    from emrs.auth.models import FACULTY, RESIDENT
+    own = pf.upload(patient, [storage(png(), "mine.png")], users["resident"])[0]
+    other_resident = make_user(RESIDENT)
+    other_faculty = make_user(FACULTY)
+    for actor in (other_resident, other_faculty):
+        with pytest.raises(Forbidden, match="^You do not have permission to edit/delete these files"):
+            pf.delete_file(patient, own.id, actor)
+    listing = pf.list_files(patient, other_resident)
+    assert listing.can_edit is False and [v.can_delete for v in listing.items] == [False]
+    assert pf.list_files(patient, users["resident"]).can_edit is True
+    assert pf.list_files(patient, users["pwo"]).items[0].can_delete is True
+    path = pf.stored_path(own)
+    assert os.path.exists(path)
+    pf.delete_file(patient, own.stored_name, users["resident"])  # by stored name, own file
+    assert not os.path.exists(path)
+    row = db.session.get(PatientFile, own.id)
+    assert row.is_deleted and row.deleted_by == users["resident"].id and row.deleted_at is not None
+    # PWO and Admin may delete anybody's file.
+    a, b = pf.upload(patient, [storage(png(), "a.png"), storage(pdf(), "b.pdf")], other_faculty)
+    pf.delete_file(patient, a.id, users["pwo"])
+    pf.delete_file(patient, b.id, users["admin"])
+    assert rows_of(patient) == []
+
+
+def test_stats_counts(app, ctx, users):
+    p1, p2 = make_patient("Stats One"), make_patient("Stats Two")
+    make_patient("No Files")
+    pf.upload(p1, [storage(png(), "a.png"), storage(pdf(), "b.pdf")], users["pwo"])
+    old = pf.upload(p2, [storage(png(), "c.png"), storage(png(), "d.png"), storage(text(), "e.txt")], users["pwo"])
+    gone = pf.upload(p2, [storage(png(), "f.png")], users["pwo"])[0]
+    pf.delete_file(p2, gone.id, users["pwo"])
+    now = dt.datetime.now(dt.timezone.utc)
+    old[0].created_at = now - dt.timedelta(days=10)   # this month, not this week
+    old[1].created_at = now - dt.timedelta(days=45)   # neither
+    db.session.commit()
+    assert pf.stats() == {"total_records": 2, "patients_with_files": 2, "total_files": 5,
+                          "files_this_month": 4, "files_this_week": 3}
+
+
+def test_timeline_provider(app, ctx, patient, users):
+    assert "file" in timeline.kinds()
+    row = pf.upload(patient, [storage(pdf(), "Discharge summary.pdf")], users["faculty"])[0]
+    entries = [e for e in timeline.entries(patient.id) if e.kind == "file"]
+    assert len(entries) == 1
+    e = entries[0]
+    assert e.id == row.id and e.title == "Discharge summary.pdf"
+    assert e.summary.startswith("PDF document · ") and e.when.tzinfo is not None
+    assert e.url == f"/patients/{patient.id}/files/{row.id}"
+
+
+def test_every_operation_is_audited_with_the_patient(app, ctx, patient, users):
+    row = pf.upload(patient, [storage(png(), "a.png")], users["pwo"])[0]
+    pf.list_files(patient, users["pwo"])
+    pf.open_for_download(patient, row.id, users["pwo"])
+    pf.delete_file(patient, row.id, users["pwo"])
+    assert audit_actions(patient) == ["patient_file_upload", "patient_files_view",
+                                      "patient_file_download", "patient_file_delete"]
+
+
+# ------------------------------------------------------------------ pages
+
+def test_anonymous_gets_the_login_page_everywhere(client, patient):
+    base = f"/patients/{patient.id}/files"
+    for method, url in (("get", base), ("post", base), ("get", f"{base}/1"), ("post", f"{base}/1/delete")):
+        resp = getattr(client, method)(url)
+        assert resp.status_code == 302, (method, url)
+        assert resp.headers["Location"].startswith("/login"), (method, url)
+    resp = client.get(base, headers=HX)
+    assert resp.status_code == 401 and resp.headers["HX-Redirect"].startswith("/login")
+
+
+@pytest.mark.parametrize("key", ["admin", "pwo", "faculty", "resident"])
+def test_every_role_sees_the_panel(role_client, patient, key):
+    c = role_client(key)
+    full = c.get(f"/patients/{patient.id}/files")
+    assert full.status_code == 200
+    html = full.get_data(as_text=True)
+    assert "<html" in html and 'id="patient-files"' in html and "No files yet." in html
+    frag = c.get(f"/patients/{patient.id}/files", headers=HX)
+    body = frag.get_data(as_text=True)
+    assert frag.status_code == 200 and "<html" not in body
+    assert body.lstrip().startswith("{#") is False and 'id="patient-files"' in body
+    assert '<script src="/static/js/upload.js" defer></script>' in body
+    assert 'name="files" multiple' in body and "enctype=\"multipart/form-data\"" in body
+    assert "style=" not in body and "<script>" not in body
+    assert c.get("/patients/999999/files").status_code == 404
+
+
+def test_page_upload_several_files_returns_the_list(app, role_client, patient, users):
+    c = role_client("resident")
+    resp = c.post(f"/patients/{patient.id}/files", headers=HX, content_type="multipart/form-data",
+                  data={"files": upload_parts((png(), "chest scan.png"), (jpeg(), "photo.jpg"), (pdf(), "referral.pdf"))})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    html = resp.get_data(as_text=True)
+    assert 'id="patient-files-list"' in html and "<html" not in html
+    assert "3 file(s) uploaded successfully" in html
+    for name in ("chest scan.png", "photo.jpg", "referral.pdf"):
+        assert name in html
+    rows = rows_of(patient)
+    assert len(rows) == 3 and len(files_on_disk(app, patient)) == 3
+    png_row = next(r for r in rows if r.mime_type == "image/png")
+    # Thumbnail through the authorised route; uploader shown; delete allowed for own files.
+    assert f'<img src="/patients/{patient.id}/files/{png_row.id}"' in html
+    assert users["resident"].name in html
+    assert html.count('class="pf-delete"') == 3
+
+
+def test_page_upload_error_is_422_and_saves_nothing(app, role_client, patient):
+    c = role_client("pwo")
+    resp = c.post(f"/patients/{patient.id}/files", headers=HX, content_type="multipart/form-data",
+                  data={"files": upload_parts((png(), "ok.png"), (exe(), "setup.png"))})
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "File type application/x-msdownload is not allowed." in html and "setup.png" in html
+    assert "Nothing was saved." in html
+    assert rows_of(patient) == [] and files_on_disk(app, patient) == []
+    # Without HTMX: the whole page again, with the message.
+    resp = c.post(f"/patients/{patient.id}/files", content_type="multipart/form-data",
+                  data={"files": upload_parts((b"a\x00b", "notes.txt"))})
+    assert resp.status_code == 422 and "<html" in resp.get_data(as_text=True)
+    assert "is not allowed" in resp.get_data(as_text=True)
+    resp = c.post(f"/patients/{patient.id}/files", headers=HX, data={})
+    assert resp.status_code == 422 and "No files uploaded" in resp.get_data(as_text=True)
+
+
+def test_page_upload_without_htmx_redirects(role_client, patient):
+    c = role_client("faculty")
+    resp = c.post(f"/patients/{patient.id}/files", content_type="multipart/form-data",
+                  data={"files": upload_parts((pdf(), "a.pdf"))})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/patients/{patient.id}/files")
+    page = c.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "1 file(s) uploaded successfully" in page and "a.pdf" in page
+
+
+def test_page_download(app, ctx, role_client, client, patient, users):
+    img, doc_ = pf.upload(patient, [storage(png(), "scan.png"), storage(pdf(), "letter ü.pdf")], users["pwo"])
+    url = f"/patients/{patient.id}/files/{img.id}"
+    assert client.get(url).status_code == 302  # anonymous
+    c = role_client("resident")
+    resp = c.get(url)
+    assert resp.status_code == 200 and resp.data == png()
+    assert resp.mimetype == "image/png"
+    assert resp.headers["Content-Disposition"].startswith("inline") and "scan.png" in resp.headers["Content-Disposition"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in resp.headers["Cache-Control"]
+    resp = c.get(f"/patients/{patient.id}/files/{doc_.id}")
+    assert resp.status_code == 200 and resp.data == pdf()
+    assert resp.headers["Content-Disposition"].startswith("attachment")
+    assert "UTF-8''letter%20%C3%BC.pdf" in resp.headers["Content-Disposition"]
+    # Another patient's id, an unknown file, a deleted file: 404.
+    other = make_patient("Other Person")
+    assert c.get(f"/patients/{other.id}/files/{img.id}").status_code == 404
+    assert c.get(f"/patients/{patient.id}/files/99999999").status_code == 404
+    pf.delete_file(patient, img.id, users["pwo"])
+    assert c.get(url).status_code == 404
+    assert c.get(f"/patients/{patient.id}/files/2147483648").status_code == 404  # beyond int range
+
+
+def test_page_delete_permissions(app, ctx, role_client, patient, users, make_user):
+    from emrs.auth.models import FACULTY, RESIDENT
+    mine = pf.upload(patient, [storage(png(), "resident.png")], users["resident"])[0]
+    faculty_file = pf.upload(patient, [storage(pdf(), "faculty.pdf")], users["faculty"])[0]
+    # Another resident / faculty cannot delete; the button is not even shown.
+    resident2 = role_client("faculty")  # the faculty user did not upload mine
+    resp = resident2.post(f"/patients/{patient.id}/files/{mine.id}/delete", headers=HX)
+    assert resp.status_code == 403
+    assert "You do not have permission to edit/delete these files" in resp.get_data(as_text=True)
+    panel = resident2.get(f"/patients/{patient.id}/files", headers=HX).get_data(as_text=True)
+    assert panel.count('class="pf-delete"') == 1  # only the faculty user's own file
+    r = role_client("resident")
+    resp = r.post(f"/patients/{patient.id}/files/{faculty_file.id}/delete")
+    assert resp.status_code == 302  # no HTMX: flash + redirect, nothing deleted
+    assert "You do not have permission" in r.get(resp.headers["Location"]).get_data(as_text=True)
+    assert len(rows_of(patient)) == 2
+    # Own file: allowed.
+    resp = r.post(f"/patients/{patient.id}/files/{mine.id}/delete", headers=HX)
+    assert resp.status_code == 200 and "File deleted successfully" in resp.get_data(as_text=True)
+    assert "resident.png" not in resp.get_data(as_text=True)
+    # PWO may delete anyone's file.
+    resp = role_client("pwo").post(f"/patients/{patient.id}/files/{faculty_file.id}/delete", headers=HX)
+    assert resp.status_code == 200 and rows_of(patient) == []
+    assert files_on_disk(app, patient) == []
+    assert "patient_file_delete" in audit_actions(patient)
+
+
+def test_admin_deletes_any_file_from_the_page(ctx, role_client, patient, users):
+    f = pf.upload(patient, [storage(text(), "n.txt")], users["faculty"])[0]
+    resp = role_client("admin").post(f"/patients/{patient.id}/files/{f.id}/delete", headers=HX)
+    assert resp.status_code == 200 and rows_of(patient) == []
