@@ -35,7 +35,7 @@ from .. import timeline
 from ..audit import service as audit
 from ..auth.models import ADMIN, PWO, User
 from ..auth.service import role_matches
-from ..errors import DomainError, Forbidden, NotFound, ValidationError, field_error
+from ..errors import Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..models_base import utcnow
 from ..timeutil import IST
@@ -558,4 +558,4 @@ def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
 timeline.register("file", _timeline)
 
 __all__ = ["upload", "update", "list_files", "delete_file", "open_for_download", "stats",
-           "resolve_path", "find_file", "record_json", "api_path", "DomainError"]
+           "resolve_path", "find_file", "record_json", "api_path"]

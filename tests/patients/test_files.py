@@ -368,12 +368,12 @@ def test_page_delete_permissions(app, ctx, role_client, patient, users, make_use
     from emrs.auth.models import FACULTY, RESIDENT
     mine = pf.upload(patient, [storage(png(), "resident.png")], users["resident"])[0]
     faculty_file = pf.upload(patient, [storage(pdf(), "faculty.pdf")], users["faculty"])[0]
-    # Another resident / faculty cannot delete; the button is not even shown.
-    resident2 = role_client("faculty")  # the faculty user did not upload mine
-    resp = resident2.post(f"/patients/{patient.id}/files/{mine.id}/delete", headers=HX)
+    # Faculty cannot delete the resident's file; the button is not even shown.
+    faculty_c = role_client("faculty")  # the faculty user did not upload mine
+    resp = faculty_c.post(f"/patients/{patient.id}/files/{mine.id}/delete", headers=HX)
     assert resp.status_code == 403
     assert "You do not have permission to edit/delete these files" in resp.get_data(as_text=True)
-    panel = resident2.get(f"/patients/{patient.id}/files", headers=HX).get_data(as_text=True)
+    panel = faculty_c.get(f"/patients/{patient.id}/files", headers=HX).get_data(as_text=True)
     assert panel.count('class="pf-delete"') == 1  # only the faculty user's own file
     r = role_client("resident")
     resp = r.post(f"/patients/{patient.id}/files/{faculty_file.id}/delete")
