@@ -87,19 +87,21 @@ def _extras_for(ids: list[int]) -> dict[int, dict]:
                                                             PatientVisit.visit_date == today)
                     .order_by(PatientVisit.id.desc()).limit(1).scalar_subquery())
     has_adl = exists().where(IntakeRecord.patient_id == Patient.id)
+    intake_no = select(IntakeRecord.adl_no).where(IntakeRecord.patient_id == Patient.id).limit(1).scalar_subquery()
     proforma_today = exists().where(ClinicalProforma.patient_id == Patient.id, ClinicalProforma.visit_date == today)
     doctor_id = func.coalesce(Patient.assigned_doctor_id, last_doctor)
     rows = db.session.execute(
         select(Patient.id, filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit,
-               today_status, has_adl, proforma_today)
+               today_status, has_adl, proforma_today, func.coalesce(Patient.adl_no, intake_no))
         .select_from(Patient)
         .outerjoin(filler, filler.id == Patient.filled_by)
         .outerjoin(doctor, doctor.id == doctor_id)
         .where(Patient.id.in_(ids))
     ).all()
     out = {}
-    for pid, f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro in rows:
+    for pid, f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro, adl_no in rows:
         out[pid] = {
+            "adl_no": adl_no,
             "filled_by_name": f_name, "filled_by_role": f_role,
             "assigned_doctor_id": d_id, "assigned_doctor_name": d_name, "assigned_doctor_role": d_role,
             "last_assigned_date": last.isoformat() if last else None,
