@@ -111,7 +111,7 @@ def patients_update(patient_id):
     patient = _patient(patient_id, audit_action=None)
     if request.mimetype == "multipart/form-data":
         data = {k: v for k, v in request.form.items() if not k.startswith("files_to_remove")}
-        n_files = _multipart_files(patient)
+        n_files = _multipart_files(patient, data)
     else:
         data, n_files = json_body(), 0
     if data or not n_files:
@@ -120,18 +120,20 @@ def patients_update(patient_id):
     return ok({"patient": service.patient_dict(patient)}, f"Patient updated successfully{suffix}")
 
 
-def _multipart_files(patient) -> int:
-    """Files sent with a multipart patient update go through the files service."""
+def _multipart_files(patient, data: dict) -> int:
+    """Files sent with a multipart patient update: the fields are checked first, then the
+    new files and removals go through the files service in one transaction."""
     from ..patients import files as files_service
+    _values, errors = F.clean({k: v for k, v in data.items() if k in F.ALL_FIELDS},
+                              [k for k in data if k in F.ALL_FIELDS], partial=True)
+    F.raise_if(errors)
     storages = request.files.getlist("files") + request.files.getlist("attachments[]")
     removed = request.form.getlist("files_to_remove") + request.form.getlist("files_to_remove[]")
-    changed = 0
-    if storages:
-        changed += len(files_service.upload(patient, storages, principal()))
-    for path in removed:
-        files_service.delete_file(patient, path, principal())
-        changed += 1
-    return changed
+    rows = [files_service.resolve_path(patient, path) for path in removed]
+    if not storages and not rows:
+        return 0
+    added, gone = files_service.update(patient, storages, rows, principal())
+    return len(added) + len(gone)
 
 
 @bp.delete("/patients/<patient_id>", endpoint="patients_delete")

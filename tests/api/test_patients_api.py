@@ -211,3 +211,26 @@ def test_reads_are_audited_with_the_patient(client, h, users):
     rows = db.session.execute(select(AuditLog).where(AuditLog.patient_id == p["id"])).scalars().all()
     actions = {(r.action, r.user_id) for r in rows}
     assert ("patient_create", users["pwo"].id) in actions and ("patient_view", users["resident"].id) in actions
+
+
+def test_multipart_update_with_files_is_one_step(client, h):
+    import io
+    p = register(client, h["pwo"])
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    resp = client.put(f"/api/patients/{p['id']}", headers=h["pwo"], content_type="multipart/form-data",
+                      data={"psy_no": "PSY77", "files": (io.BytesIO(png), "scan.png")})
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["message"] == "Patient updated successfully with 1 file(s)"
+    assert resp.get_json()["data"]["patient"]["psy_no"] == "PSY77"
+    listed = client.get(f"/api/patient-files/{p['id']}", headers=h["pwo"]).get_json()["data"]["files"]
+    assert len(listed) == 1
+    # Bad field: nothing happens, not even the file.
+    resp = client.put(f"/api/patients/{p['id']}", headers=h["pwo"], content_type="multipart/form-data",
+                      data={"age": "999", "files": (io.BytesIO(png), "second.png")})
+    assert resp.status_code == 400
+    assert len(client.get(f"/api/patient-files/{p['id']}", headers=h["pwo"]).get_json()["data"]["files"]) == 1
+    # Remove the first file and add none.
+    resp = client.put(f"/api/patients/{p['id']}", headers=h["pwo"], content_type="multipart/form-data",
+                      data={"files_to_remove": listed[0]})
+    assert resp.status_code == 200
+    assert client.get(f"/api/patient-files/{p['id']}", headers=h["pwo"]).get_json()["data"]["files"] == []
