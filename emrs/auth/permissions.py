@@ -117,6 +117,19 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.out_patient_records_list": ALL_ROLES,
     "api.out_patient_records_get": ALL_ROLES,
     "api.out_patient_records_update": ALL_ROLES,
+    # --- clinical proformas (issue 4) ---
+    "api.proformas_create": ALL_ROLES,
+    "api.proformas_list": AUTH,
+    "api.proformas_mine": DOCTORS,
+    "api.proformas_complex": AUTH,
+    "api.proformas_stats": ADMIN_ONLY,
+    "api.proformas_decision_stats": AUTH,
+    "api.proformas_visit_trends": AUTH,
+    "api.proformas_by_patient": AUTH,
+    "api.proformas_last_visit": AUTH,
+    "api.proformas_get": AUTH,
+    "api.proformas_update": ALL_ROLES,
+    "api.proformas_delete": ALL_ROLES,
     # --- patients: files (issue 3) ---
     "patients.files": ALL_ROLES,
     "patients.files_upload": ALL_ROLES,
@@ -139,6 +152,27 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "patients.stats": ALL_ROLES,
     "api.patients_stats": ALL_ROLES,
     "api.patients_age_distribution": ALL_ROLES,
+    # --- drafts (issue 4) ---
+    "drafts.index": AUTH,  # a draft belongs to its user only (checked in drafts.service)
+    "drafts.save": AUTH,
+    "drafts.discard": AUTH,
+    "drafts.banner": AUTH,
+    # --- clinical: ICD and option groups (issue 4) ---
+    "clinical.icd_search": ALL_ROLES,
+    "api.icd_search": AUTH,
+    "clinical.options": ADMIN_ONLY | {FACULTY},
+    "clinical.options_add": ADMIN_ONLY | {FACULTY},
+    "clinical.options_move": ADMIN_ONLY | {FACULTY},
+    "clinical.options_retire": ADMIN_ONLY | {FACULTY},
+    "clinical.options_restore": ADMIN_ONLY | {FACULTY},
+    "api.clinical_options_all": AUTH,
+    "api.clinical_options_get": AUTH,
+    "api.clinical_options_add": AUTH,
+    "api.clinical_options_delete": CLINICIANS,
+    "api.proforma_options_all": AUTH,
+    "api.proforma_options_get": AUTH,
+    "api.proforma_options_add": AUTH,
+    "api.proforma_options_delete": CLINICIANS,
 }
 
 

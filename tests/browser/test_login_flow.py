@@ -26,11 +26,13 @@ def _code(app, to: str) -> str:
 
 
 def _user(app, email_addr, role):
+    """A user of the live app; the name comes from the e-mail so that names are unique."""
     from emrs.auth import service
+    name = "Dr " + " ".join(w.capitalize() for w in email_addr.split("@")[0].split("."))
     with app.app_context():
         user = service.find_by_email(email_addr)
         if user is None:
-            user = service.create_user({"email": email_addr, "name": f"Dr Browser {role}", "role": role,
+            user = service.create_user({"email": email_addr, "name": name, "role": role,
                                         "password": PASSWORD})
         return user.id
 

@@ -1,0 +1,99 @@
+#!/usr/bin/env python
+"""EXPLAIN (ANALYZE, BUFFERS) of the SQL the patients service really sends.
+
+    python bench/explain.py --database-url postgresql://postgres@127.0.0.1:5432/emrs_bench > bench/results/explain-1m.txt
+
+Calls emrs.patients.service.search() / list_patients() / _extras_for() inside an app context,
+captures every SELECT they send (SQLAlchemy `before_cursor_execute`), and runs
+EXPLAIN (ANALYZE, BUFFERS) on each with the same parameters.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CASES = [  # (kind, search term or None for the list)
+    ("name substring (common surname)", "sharma"),
+    ("name substring (fragment)", "malho"),
+    ("name, two words", "harpreet kaur"),
+    ("misspelled name", "Sandhoo"),
+    ("misspelled, swapped words", "Singh Gurpreet"),
+    ("misspelled full name", "Gurpreet Singh Sandhoo"),
+    ("CR exact", None),
+    ("CR prefix", None),
+    ("mobile exact", None),
+    ("list page 1", None),
+]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/emrs_bench")
+    ap.add_argument("--app-dir", default=os.environ.get("EMRS_APP_DIR") or str(ROOT))
+    ap.add_argument("--only", help="substring of a case name")
+    ns = ap.parse_args(argv)
+    os.environ.update({"DATABASE_URL": ns.database_url, "LOG_LEVEL": "WARNING", "RATELIMIT_ENABLED": "false",
+                       "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret-key-not-for-production")})
+    sys.path.insert(0, ns.app_dir)
+    from sqlalchemy import event, text
+
+    from emrs import create_app
+    from emrs.extensions import db
+    from emrs.patients import service
+
+    app = create_app()
+    with app.app_context():
+        row = db.session.execute(text("SELECT cr_no, contact_number FROM registered_patient "
+                                      "WHERE id = (SELECT max(id) / 2 FROM registered_patient)")).one()
+        terms = {"CR exact": row.cr_no, "CR prefix": row.cr_no[:-2], "mobile exact": row.contact_number}
+        captured: list[tuple[str, object]] = []
+        capturing = [False]
+
+        @event.listens_for(db.engine, "before_cursor_execute")
+        def _capture(conn, cursor, statement, parameters, context, executemany):
+            if capturing[0]:
+                captured.append((statement, parameters))
+
+        for kind, term in CASES:
+            if ns.only and ns.only not in kind:
+                continue
+            term = term or terms.get(kind)
+            captured.clear()
+            capturing[0] = True
+            if kind.startswith("list"):
+                rows, total, est = service.list_patients(1, 20)
+            else:
+                rows, total, est = service.search(term, 1, 10)
+            service.with_extras(rows)
+            capturing[0] = False
+            db.session.rollback()
+            print("=" * 100)
+            print(f"## {kind}: {term!r} -> {len(rows)} rows on the page, total {total}{' (estimated)' if est else ''}")
+            raw = db.session.connection().connection.dbapi_connection
+            for i, (sql, params) in enumerate(captured, 1):
+                if not sql.lstrip().upper().startswith("SELECT"):
+                    continue
+                cur = raw.cursor()
+                stmt = cur.mogrify(sql, params).decode()
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + stmt)
+                plan = "\n".join(r[0] for r in cur.fetchall())
+                cur.close()
+                print(f"\n--- statement {i}:\n{_short(stmt)}\n")
+                print(plan)
+            db.session.rollback()
+    return 0
+
+
+def _short(sql: str, width: int = 600) -> str:
+    one = re.sub(r"\s+", " ", sql)
+    one = re.sub(r"SELECT registered_patient\.id, .*? FROM", "SELECT registered_patient.<all columns> FROM", one)
+    return one if len(one) <= width else one[:width] + " …"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

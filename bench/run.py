@@ -1,0 +1,400 @@
+#!/usr/bin/env python
+"""Measure EMRS patient search, list and pages with concurrent HTTP clients.
+
+    python bench/run.py --database-url postgresql://postgres@127.0.0.1:5432/emrs_bench --label 1m
+
+Starts `waitress-serve --threads 16 --call emrs:create_app` on a free loopback port against the
+bench database (or uses --url of a running server), signs in as bench@emrs.local (API bearer
+token and a browser session through /login with its CSRF token), runs each scenario for a
+bounded time and request count after a warm-up, checks that misspelled names find the intended
+patient in the top 5, prints a Markdown table and writes bench/results/<label>.json.
+
+Client and server share the machine's cores: the numbers include the load generator's cost.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote, urlencode, urlsplit
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BENCH_EMAIL = "bench@emrs.local"
+BENCH_PASSWORD = os.environ.get("BENCH_PASSWORD", "Bench-Passw0rd-2025")
+
+NAME_TERMS = ["sharma", "sandhu", "gurpreet", "grewal", "harpreet kaur", "malhotra", "dhillon",
+              "sukhwinder singh", "gurpr", "malho", "rakesh kumar", "bains"]
+MISSPELT = [  # (query, words the intended patient's name must contain)
+    ("Sandhoo", ["sandhu"]), ("Shrma", ["sharma"]), ("Mahinder Singh Gill", ["mohinder", "singh", "gill"]),
+    ("Jaspreet Kour", ["jaspreet", "kaur"]), ("Singh Gurpreet", ["gurpreet", "singh"]),
+    ("Gurpreet Singh Sandhoo", ["gurpreet", "singh", "sandhu"]), ("Rakesh Shrma", ["rakesh", "sharma"]),
+    ("Grewal Sukhwinder Singh", ["sukhwinder", "singh", "grewal"]), ("Paramjeet Kour Dhilon",
+                                                                     ["paramjit", "kaur", "dhillon"]),
+    ("Harbhajan Singh Baines", ["harbhajan", "singh", "bains"]), ("Suneeta Devi Varma", ["sunita", "devi", "verma"]),
+    ("Mahinder", ["mohinder"]), ("Kour", ["kaur"]),
+]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ------------------------------------------------------------------------------ server
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(db_url: str, threads: int, extra_env: dict, app_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ)
+    env.update({"DATABASE_URL": db_url, "RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING",
+                "ACCESS_TOKEN_EXPIRATION_SECONDS": "3600",
+                "SECRET_KEY": env.get("SECRET_KEY", "bench-secret-key-not-for-production")})
+    env.update(extra_env)
+    exe = Path(sys.executable).parent / "waitress-serve"
+    cmd = [str(exe), f"--threads={threads}", f"--listen=127.0.0.1:{port}", "--connection-limit=200",
+           "--call", "emrs:create_app"]
+    proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=subprocess.DEVNULL, stderr=open(
+        RESULTS / "server.log", "ab"), start_new_session=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"waitress exited ({proc.returncode}); see bench/results/server.log")
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/login")
+            if c.getresponse().status in (200, 302):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("waitress did not start within 30 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+# ------------------------------------------------------------------------------ sign in
+
+class Site:
+    def __init__(self, base: str):
+        parts = urlsplit(base)
+        if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise SystemExit("loopback servers only")
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.token = None
+        self.cookie = None
+
+    def conn(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=30)
+
+    def api_login(self) -> None:
+        c = self.conn()
+        c.request("POST", "/api/users/login", json.dumps({"email": BENCH_EMAIL, "password": BENCH_PASSWORD}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse()
+        body = json.loads(r.read())
+        if r.status != 200 or "accessToken" not in body.get("data", {}):
+            raise SystemExit(f"API login failed: {r.status} {body}")
+        self.token = body["data"]["accessToken"]
+
+    def web_login(self) -> None:
+        c = self.conn()
+        c.request("GET", "/login")
+        r = c.getresponse()
+        html = r.read().decode()
+        cookie = _session_cookie(r)
+        m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or \
+            re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+        form = {"email": BENCH_EMAIL, "password": BENCH_PASSWORD}
+        if m:
+            form["csrf_token"] = m.group(1)
+        c.request("POST", "/login", urlencode(form), {"Content-Type": "application/x-www-form-urlencoded",
+                                                      "Cookie": cookie or ""})
+        r = c.getresponse()
+        r.read()
+        new = _session_cookie(r)
+        if r.status != 302 or not new:
+            raise SystemExit(f"web login failed: {r.status}")
+        self.cookie = new
+
+    def api_headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+
+    def web_headers(self) -> dict:
+        return {"Cookie": self.cookie, "Accept": "text/html"}
+
+    def get_json(self, path: str) -> tuple[int, dict]:
+        c = self.conn()
+        c.request("GET", path, headers=self.api_headers())
+        r = c.getresponse()
+        return r.status, json.loads(r.read() or b"{}")
+
+
+def _session_cookie(resp) -> str | None:
+    for k, v in resp.getheaders():
+        if k.lower() == "set-cookie" and v.startswith("emrs_session="):
+            return v.split(";", 1)[0]
+    return None
+
+
+# ------------------------------------------------------------------------------ load
+
+def percentile(sorted_ms: list[float], p: float) -> float:
+    if not sorted_ms:
+        return float("nan")
+    k = (len(sorted_ms) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(sorted_ms) - 1)
+    return sorted_ms[lo] + (sorted_ms[hi] - sorted_ms[lo]) * (k - lo)
+
+
+def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration: float, max_requests: int,
+             warmup: float) -> dict:
+    """`clients` threads, each with its own keep-alive connection, GET paths in rotation."""
+    lat: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    budget = [max_requests]
+    phase = {"record": False, "stop": False}
+
+    def worker(i: int):
+        conn = site.conn()
+        rng = random.Random(i)
+        n = rng.randrange(len(paths))
+        while not phase["stop"]:
+            path = paths[n % len(paths)]
+            n += 1
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                r = conn.getresponse()
+                r.read()
+                status = r.status
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = site.conn()
+            except (OSError, http.client.HTTPException):
+                status = 599
+                conn.close()
+                conn = site.conn()
+            dt_ms = (time.perf_counter() - t0) * 1000
+            if phase["record"]:
+                with lock:
+                    if budget[0] <= 0:
+                        break
+                    budget[0] -= 1
+                lat[i].append(dt_ms)
+                if not 200 <= status < 300:
+                    errors[i] += 1
+                    statuses[status] = statuses.get(status, 0) + 1
+        conn.close()
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(warmup)
+    phase["record"] = True
+    t_start = time.perf_counter()
+    end = t_start + duration
+    while time.perf_counter() < end and budget[0] > 0:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - t_start
+    phase["stop"] = True
+    for t in threads:
+        t.join(60)
+    all_ms = sorted(x for part in lat for x in part)
+    n = len(all_ms)
+    return {"clients": clients, "requests": n, "errors": sum(errors), "error_statuses": statuses,
+            "seconds": round(elapsed, 2), "rps": round(n / elapsed, 1) if elapsed else 0,
+            "p50_ms": round(percentile(all_ms, 50), 2), "p95_ms": round(percentile(all_ms, 95), 2),
+            "p99_ms": round(percentile(all_ms, 99), 2), "max_ms": round(all_ms[-1], 2) if all_ms else None,
+            "distinct_paths": len(set(paths))}
+
+
+# ------------------------------------------------------------------------------ inputs
+
+def sample_numbers(db_url: str, n_patients: int, k: int, rng: random.Random) -> tuple[list[str], list[str], list[int]]:
+    ids = rng.sample(range(1, n_patients + 1), min(k, n_patients))
+    conn = psycopg2.connect(db_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT id, cr_no, contact_number FROM registered_patient WHERE id = ANY(%s) ORDER BY id", (ids,))
+        rows = cur.fetchall()
+    conn.close()
+    return [r[1] for r in rows], [r[2] for r in rows], [r[0] for r in rows]
+
+
+def misspelling_check(site: Site, known: list[dict]) -> list[dict]:
+    out = []
+    for term, words in MISSPELT:
+        status, body = site.get_json("/api/patients/search?" + urlencode({"q": term, "limit": 5}))
+        names = [p["name"] for p in body.get("data", {}).get("patients", [])] if status == 200 else []
+        ids = [p["id"] for p in body.get("data", {}).get("patients", [])] if status == 200 else []
+        hit = None
+        for rank, name in enumerate(names, 1):
+            have = set(re.findall(r"[a-z]+", name.lower()))
+            if all(w in have for w in words):
+                hit = rank
+                break
+        seeded = [k for k in known if all(w in k["name"].lower().split() for w in words)
+                  and len(words) == len(k["name"].split())]
+        seeded_rank = next((i + 1 for i, pid in enumerate(ids) if seeded and pid == seeded[0]["id"]), None)
+        out.append({"query": term, "intended": " ".join(words), "top5": names, "found_at": hit,
+                    "pass": hit is not None, "seeded_patient_rank": seeded_rank})
+    return out
+
+
+def machine() -> dict:
+    info = {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release()}
+    try:
+        cpu = [l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")]
+        info["cpu_model"] = cpu[0] if cpu else None
+        mem = [l for l in open("/proc/meminfo") if l.startswith("MemTotal")]
+        info["mem_gb"] = round(int(mem[0].split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return info
+
+
+def _commit(app_dir: str) -> str | None:
+    marker = Path(app_dir) / ".bench-commit"  # written when the snapshot is taken
+    if marker.exists():
+        return marker.read_text().strip() + " (snapshot)"
+    try:
+        return subprocess.run(["git", "-C", str(app_dir), "rev-parse", "HEAD"], capture_output=True,
+                              text=True).stdout.strip() + " (+ working-tree changes, if any)"
+    except OSError:
+        return None
+
+
+# ------------------------------------------------------------------------------ main
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/emrs_bench")
+    ap.add_argument("--label", required=True)
+    ap.add_argument("--url", help="a running server on loopback (default: start waitress)")
+    ap.add_argument("--threads", type=int, default=16, help="waitress threads")
+    ap.add_argument("--duration", type=float, default=15, help="seconds measured per scenario")
+    ap.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per scenario")
+    ap.add_argument("--max-requests", type=int, default=50_000, help="cap per scenario")
+    ap.add_argument("--only", help="comma-separated scenario names")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--app-dir", default=os.environ.get("EMRS_APP_DIR") or str(ROOT),
+                    help="application source the server runs (default: this checkout)")
+    ap.add_argument("--env", action="append", default=[], help="extra KEY=VALUE for the server")
+    ns = ap.parse_args(argv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    dbname = urlsplit(ns.database_url).path.lstrip("/")
+    manifest_path = RESULTS / f"seed-{dbname}.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    conn = psycopg2.connect(ns.database_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT max(id), count(*) FROM registered_patient")
+        max_id, n_patients = cur.fetchone()
+        cur.execute("SELECT version()")
+        pg_version = cur.fetchone()[0]
+        timeline_ids = manifest.get("timeline_patient_ids") or []
+        if not timeline_ids:
+            cur.execute("SELECT patient_id FROM patient_visits GROUP BY patient_id HAVING count(*) >= 50 LIMIT 200")
+            timeline_ids = [r[0] for r in cur.fetchall()]
+    conn.close()
+    rng = random.Random(ns.seed)
+    crs, mobiles, ids = sample_numbers(ns.database_url, max_id, 400, rng)
+
+    extra_env = dict(kv.split("=", 1) for kv in ns.env)
+    proc = None
+    if ns.url:
+        base = ns.url
+    else:
+        proc, base = start_server(ns.database_url, ns.threads, extra_env, Path(ns.app_dir))
+        log(f"waitress on {base} (threads {ns.threads}, pid {proc.pid})")
+    site = Site(base)
+    results = {}
+    try:
+        site.api_login()
+        site.web_login()
+        q = lambda term, limit=10: "/api/patients/search?" + urlencode({"q": term, "limit": limit})
+        scenarios = [
+            ("search_name", "search by name substring", 1, "api",
+             [q(t) for t in NAME_TERMS]),
+            ("search_misspelt", "search by misspelled name", 1, "api", [q(t) for t, _ in MISSPELT]),
+            ("search_cr", "search by CR (exact and prefix)", 1, "api",
+             [q(c) for c in crs[:100]] + [q(c[:-2]) for c in crs[100:200]]),
+            ("search_mobile", "search by mobile", 1, "api", [q(m) for m in mobiles[:200]]),
+            ("patient_page", "patient page, 50-entry timeline", 16, "web",
+             [f"/patients/{i}" for i in timeline_ids]),
+            ("list", "GET /api/patients?page=1&limit=20", 16, "api", ["/api/patients?page=1&limit=20"]),
+            ("patient_by_id", "GET /api/patients/<id>", 16, "api", [f"/api/patients/{i}" for i in ids]),
+        ]
+        only = set(ns.only.split(",")) if ns.only else None
+        t_run = time.time()
+        for key, title, clients, kind, paths in scenarios:
+            if only and key not in only:
+                continue
+            if time.time() - t_run > 240:  # tokens live an hour on our server, 5 minutes by default
+                site.api_login()
+            headers = site.api_headers() if kind == "api" else site.web_headers()
+            # sanity: the first path answers 2xx before load
+            c = site.conn()
+            c.request("GET", paths[0], headers=headers)
+            r = c.getresponse()
+            r.read()
+            if not 200 <= r.status < 300:
+                raise SystemExit(f"{key}: {paths[0]} answered {r.status}")
+            res = run_load(site, paths, headers, clients, ns.duration, ns.max_requests, ns.warmup)
+            res["title"] = title
+            results[key] = res
+            log(f"{key:16} {clients:>2} clients  {res['requests']:>6} req  {res['errors']} err  "
+                f"p50 {res['p50_ms']:7.2f}  p95 {res['p95_ms']:7.2f}  p99 {res['p99_ms']:7.2f} ms  "
+                f"{res['rps']:8.1f} req/s")
+        check = misspelling_check(site, manifest.get("known_patients", []))
+    finally:
+        if proc is not None:
+            stop_server(proc)
+
+    out = {"label": ns.label, "patients": n_patients, "visits": manifest.get("visits"), "server": base if ns.url else
+           f"waitress-serve --threads {ns.threads} (DB pool defaults: DB_POOL_SIZE=10, DB_MAX_OVERFLOW=5)",
+           "server_env": extra_env, "app_dir": ns.app_dir, "app_commit": _commit(ns.app_dir), "postgres": pg_version, "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+           "duration_s": ns.duration, "warmup_s": ns.warmup, "scenarios": results, "misspelling_top5": check}
+    (RESULTS / f"{ns.label}.json").write_text(json.dumps(out, indent=2))
+    print()
+    print(f"### {ns.label}: {n_patients:,} patients, {manifest.get('visits') or '?'} visits\n")
+    print("| scenario | clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key, r in results.items():
+        print(f"| {r['title']} | {r['clients']} | {r['requests']} | {r['errors']} | {r['p50_ms']:.1f} | "
+              f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['rps']:.0f} |")
+    print("\n| misspelled query | intended (words) | found at | pass |")
+    print("|---|---|---:|---|")
+    for c in check:
+        print(f"| {c['query']} | {c['intended']} | {c['found_at'] or '-'} | {'pass' if c['pass'] else 'FAIL'} |")
+    print(f"\nwritten: {RESULTS / (ns.label + '.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

