@@ -91,7 +91,8 @@ def main(argv=None) -> int:
 
 def _short(sql: str, width: int = 600) -> str:
     one = re.sub(r"\s+", " ", sql)
-    one = re.sub(r"SELECT registered_patient\.id, .*? FROM", "SELECT registered_patient.<all columns> FROM", one)
+    one = re.sub(r"SELECT registered_patient\.id AS id, registered_patient\.cr_no AS cr_no, .*? FROM registered_patient",
+                 "SELECT registered_patient.<all columns> FROM registered_patient", one)
     return one if len(one) <= width else one[:width] + " …"
 
 

@@ -175,6 +175,7 @@ def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration
              warmup: float) -> dict:
     """`clients` threads, each with its own keep-alive connection, GET paths in rotation."""
     lat: list[list[float]] = [[] for _ in range(clients)]
+    by_path: dict[str, list[float]] = {}
     errors = [0] * clients
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -208,6 +209,7 @@ def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration
                         break
                     budget[0] -= 1
                 lat[i].append(dt_ms)
+                by_path.setdefault(path, []).append(dt_ms)
                 if not 200 <= status < 300:
                     errors[i] += 1
                     statuses[status] = statuses.get(status, 0) + 1
@@ -232,7 +234,10 @@ def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration
             "seconds": round(elapsed, 2), "rps": round(n / elapsed, 1) if elapsed else 0,
             "p50_ms": round(percentile(all_ms, 50), 2), "p95_ms": round(percentile(all_ms, 95), 2),
             "p99_ms": round(percentile(all_ms, 99), 2), "max_ms": round(all_ms[-1], 2) if all_ms else None,
-            "distinct_paths": len(set(paths))}
+            "distinct_paths": len(set(paths)),
+            # per path, when there are few: which terms are slow (median, count)
+            "per_path_p50_ms": {p: [round(percentile(sorted(v), 50), 1), len(v)] for p, v in sorted(by_path.items())}
+            if len(set(paths)) <= 30 else None}
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -366,6 +371,9 @@ def main(argv=None) -> int:
             if not 200 <= r.status < 300:
                 raise SystemExit(f"{key}: {paths[0]} answered {r.status}")
             res = run_load(site, paths, headers, clients, ns.duration, ns.max_requests, ns.warmup)
+            if proc is not None and proc.poll() is not None:
+                raise SystemExit(f"{key}: the server exited ({proc.returncode}) during the scenario "
+                                 "(killed from outside? see bench/results/server.log)")
             res["title"] = title
             results[key] = res
             log(f"{key:16} {clients:>2} clients  {res['requests']:>6} req  {res['errors']} err  "

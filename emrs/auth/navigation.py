@@ -13,6 +13,7 @@ NAV = [
     ("Patients", "patients.index"),
     ("Today's patients", "patients.today"),
     ("Register", "patients.new"),
+    ("Proformas", "clinical.proformas"),
     ("Statistics", "patients.stats"),
     ("Users", "auth.users"),
     ("Audit trail", "audit.index"),
@@ -37,6 +38,8 @@ def _active(endpoint: str) -> bool:
         return True
     if endpoint == "auth.users":
         return current.startswith("auth.user")
+    if endpoint == "clinical.proformas":
+        return current.startswith("clinical.proforma")
     if endpoint == "patients.index":  # the patient pages belong to "Patients"
         return current.startswith("patients.") and current not in ("patients.today", "patients.new",
                                                                     "patients.stats")

@@ -118,6 +118,11 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.out_patient_records_get": ALL_ROLES,
     "api.out_patient_records_update": ALL_ROLES,
     # --- clinical proformas (issue 4) ---
+    "clinical.proforma_new": CLINICIANS,
+    "clinical.proforma_edit": CLINICIANS,
+    "clinical.proforma_show": CLINICIANS,
+    "clinical.proforma_summary": CLINICIANS,
+    "clinical.proformas": CLINICIANS,
     "api.proformas_create": ALL_ROLES,
     "api.proformas_list": AUTH,
     "api.proformas_mine": DOCTORS,

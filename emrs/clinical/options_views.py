@@ -36,21 +36,21 @@ def options_page():
     return render_template("clinical/options.html", **ctx)
 
 
-def _finish(group: str, message: str, category: str, status: int = 200, label: str = ""):
+def _finish(group: str, message: str, category: str, label: str = ""):
     if _htmx():
-        return render_template("clinical/_options_list.html",
-                               **_context(group, message, category, label)), status
+        # htmx does not swap 4xx answers: a refusal is shown in the fragment, answered 200.
+        return render_template("clinical/_options_list.html", **_context(group, message, category, label))
     flash(message, category)
     return redirect(url_for("clinical.options", group=group))
 
 
 def _act(group: str, action, ok_message):
     if not svc.is_known(group):
-        return _finish(svc.KNOWN_GROUPS[0], "Unknown option group", "error", 400)
+        return _finish(svc.KNOWN_GROUPS[0], "Unknown option group", "error")
     try:
         row = action()
     except DomainError as exc:
-        return _finish(group, exc.message, "error", exc.status)
+        return _finish(group, exc.message, "error")
     return _finish(group, ok_message(row), "success")
 
 
@@ -58,14 +58,14 @@ def _act(group: str, action, ok_message):
 def options_add(group: str):
     label = request.form.get("label", "")
     if not svc.is_known(group):
-        return _finish(svc.KNOWN_GROUPS[0], "Unknown option group", "error", 400)
+        return _finish(svc.KNOWN_GROUPS[0], "Unknown option group", "error")
     try:
         row = svc.add(group, label, principal())
     except ValidationError as exc:
         msg = exc.errors[0]["msg"] if exc.errors else exc.message
-        return _finish(group, msg, "error", 422, label=label[:svc.MAX_LABEL])
+        return _finish(group, msg, "error", label=label[:svc.MAX_LABEL])
     except DomainError as exc:  # Conflict: "Option already exists"
-        return _finish(group, f"{exc.message}: “{' '.join(label.split())}”.", "error", exc.status,
+        return _finish(group, f"{exc.message}: “{' '.join(label.split())}”.", "error",
                        label=label[:svc.MAX_LABEL])
     return _finish(group, f"Added “{row.option_label}”.", "success")
 

@@ -17,10 +17,13 @@ Contract for a page that offers drafts (the proforma page, the intake-record pag
    None, render the form with ``values = draft["data"]`` (instead of the saved record)
    and include the banner *outside* the form::
 
-       {% include "drafts/_banner.html" %}   {# needs: draft, draft_key, draft_patient #}
+       {% include "drafts/_banner.html" %}   {# needs: draft; optional draft_next #}
 
-   ``draft["data"]`` maps each field name to a string, or to a list of strings for
-   multi-value fields (checkbox groups, multi-selects, repeated table rows).
+   ``draft["data"]`` maps each field name to a string, or to a list of strings when the
+   form sent the name more than once (checkbox groups, multi-selects, repeated table
+   rows): a multi-value field with one value comes back as a plain string, and an
+   unchecked checkbox group is absent, so read it as ``[v] if isinstance(v, str) else v``.
+   The banner's "Discard draft" posts to /drafts/discard and comes back to this page.
 3. Mark the form for autosave and load the script (no inline script)::
 
        <form method="post" data-autosave-key="proforma:new" data-autosave-patient="12"
@@ -212,11 +215,13 @@ def time_facts(draft: Draft) -> dict:
 
 def offer(user, patient_id, form_key: str) -> dict | None:
     """What a form page needs to offer the user's draft, or None:
-    ``{"data": {...}, "saved_at": ISO, "saved_at_local": "10:42", "saved_at_label": ...}``."""
+    ``{"data": {...}, "saved_at": ISO, "saved_at_local": "10:42", "saved_at_label": "10:42"
+    (or "10:42 on 3 Mar 2025" when not from today), "form_key": ..., "patient_id": ...}``."""
     draft = get(user, patient_id, form_key)
     if draft is None:
         return None
-    return {"data": dict(draft.data or {}), **time_facts(draft)}
+    return {"data": dict(draft.data or {}), "form_key": draft.form_key, "patient_id": draft.patient_id,
+            **time_facts(draft)}
 
 
 # Forms that know their page: prefix of the form key -> (label, url builder).

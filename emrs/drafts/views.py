@@ -105,8 +105,7 @@ def banner():
     draft = service.offer(principal(), patient_id, key)
     nxt = (safe_next(request.args.get("next")) or safe_next(request.headers.get("HX-Current-URL"))
            or safe_next(request.referrer))
-    return render_template("drafts/_banner.html", draft=draft, draft_key=key, draft_patient=patient_id,
-                           draft_next=nxt)
+    return render_template("drafts/_banner.html", draft=draft, draft_next=nxt)
 
 
 @bp.get("/", endpoint="index")

@@ -403,7 +403,7 @@ def count(q) -> tuple[int, bool]:
         return capped, False
     if _is_pg():
         compiled = q.compile(dialect=db.session.get_bind().dialect, compile_kwargs={"literal_binds": True})
-        plan = db.session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()
+        plan = db.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}").scalar()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return max(int(plan[0]["Plan"]["Plan Rows"]), capped), True
     return db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one(), False

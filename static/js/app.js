@@ -14,3 +14,16 @@
   });
   // An expired login inside an HTMX request: the server sends HX-Redirect (htmx follows it).
 })();
+
+// Long clinical forms (data-no-enter-submit): Enter in a one-line field must not
+// submit half a proforma. Enter still works in text areas and on buttons.
+document.addEventListener("keydown", function (e) {
+  if (e.key !== "Enter" || e.defaultPrevented) return;
+  var el = e.target;
+  if (!el || el.tagName !== "INPUT") return;
+  var form = el.form;
+  if (!form || !form.hasAttribute("data-no-enter-submit")) return;
+  var type = (el.getAttribute("type") || "text").toLowerCase();
+  if (type === "submit" || type === "button" || type === "checkbox" || type === "radio") return;
+  e.preventDefault();
+});

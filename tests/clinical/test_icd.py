@@ -118,6 +118,11 @@ def test_fragment_offers_a_typed_icd11_code(role_client):
     assert 'data-icd-title="Single episode depressive disorder"' in html
 
 
+def test_fragment_reads_the_picker_input_name(role_client):
+    html = role_client("resident").get("/clinical/icd-search?icd_query=F20").get_data(as_text=True)
+    assert 'data-icd-code="F20"' in html
+
+
 def test_fragment_short_query_is_empty_and_no_match_says_so(role_client):
     c = role_client("faculty")
     assert c.get("/clinical/icd-search?q=d").get_data(as_text=True).strip() == ""

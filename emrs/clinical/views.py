@@ -1,0 +1,272 @@
+"""Walk-in proforma pages: the form (autosaved drafts, pre-fill, ICD picker, 409 on a
+stale save), the read-only printable page, lists and the timeline entry."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from .. import timeline
+from ..auth.guard import principal
+from ..auth.models import DOCTOR_ROLES, User
+from ..drafts import service as drafts
+from ..errors import Conflict, DomainError, ValidationError
+from ..extensions import db
+from ..patients import service as patients
+from ..patients.models import PatientVisit
+from ..timeutil import today_ist
+from . import bp, options, service
+from .models import ClinicalProforma
+
+ID = "int(max=2147483647)"
+PAGE = 20
+
+SECTIONS = [
+    ("informant", "Informant"),
+    ("onset", "Onset and course"),
+    ("complaints", "Complaints"),
+    ("history", "Additional history"),
+    ("mse", "Mental status examination"),
+    ("gpe", "General physical examination"),
+    ("diagnosis", "Diagnosis"),
+    ("disposal", "Disposal"),
+    ("decision", "Decision"),
+]
+COMPLAINT_GROUPS = ("mood", "behaviour", "speech", "thought", "perception", "somatic", "bio_functions",
+                    "adjustment", "cognitive_function", "fits", "sexual_problem", "substance_use")
+MSE_GROUPS = ("mse_behaviour", "mse_affect", "mse_thought", "mse_perception", "mse_cognitive_function")
+
+
+def _form_data(form) -> dict:
+    """The page form as the service's input: checkbox groups + their 'Other' box."""
+    data = {}
+    for name in service.FIELDS:
+        if name in service.MULTI:
+            labels = form.getlist(name)
+            other = (form.get(f"{name}__other") or "").strip()
+            labels += [x.strip() for x in other.split(",") if x.strip()]
+            data[name] = labels
+        elif name in form:
+            data[name] = form.get(name)
+    return data
+
+
+def _values_for_form(row_or_dict) -> dict:
+    """What the template shows: lists for the groups, strings elsewhere."""
+    if isinstance(row_or_dict, dict):
+        src = row_or_dict
+        get = src.get
+    else:
+        get = lambda n: getattr(row_or_dict, n, None)  # noqa: E731
+    out = {}
+    for name in service.FIELDS:
+        v = get(name)
+        if name in service.MULTI:
+            if isinstance(v, list):
+                out[name] = [x for x in v if isinstance(x, str)]
+            else:
+                out[name] = service.split_labels(v)
+            other = get(f"{name}__other") if isinstance(row_or_dict, dict) else None
+            if isinstance(other, list):
+                other = ", ".join(other)
+            if other:
+                out[name] += service.split_labels(other)
+        elif isinstance(v, bool):
+            out[name] = "true" if v else "false"
+        elif v is None:
+            out[name] = ""
+        else:
+            out[name] = v.isoformat() if hasattr(v, "isoformat") else (v[0] if isinstance(v, list) and v else v)
+    return out
+
+
+def _doctors():
+    return list(db.session.execute(select(User).where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
+                                   .order_by(User.name)).scalars())
+
+
+def _render_form(patient, proforma, values, *, errors=None, general=None, status=200, draft=None, draft_key=None,
+                 previous=None, version=None, conflict=False):
+    return render_template(
+        "clinical/proforma_form.html", patient=patient, proforma=proforma, values=values,
+        field_errors=errors or {}, general=general or [], groups=options.groups(), sections=SECTIONS,
+        complaint_groups=COMPLAINT_GROUPS, mse_groups=MSE_GROUPS, group_label=options.group_label,
+        choices=service.CHOICES, onset_labels=service.ONSET_LABELS, doctors=_doctors(), draft=draft,
+        draft_key=draft_key, draft_patient=patient.id, previous=previous, conflict=conflict,
+        version=version if version is not None else (proforma.version if proforma else None),
+        patient_info=patients.with_extras([patient])[0]), status
+
+
+def _errors(exc: DomainError):
+    by_field = {}
+    for e in exc.errors or []:
+        by_field.setdefault(e.get("path"), []).append(e.get("msg"))
+    return by_field, ([] if exc.errors and exc.message == "Validation failed" else [exc.message])
+
+
+def _patient_or_404(patient_id, audit_action="patient_view"):
+    try:
+        return patients.get_patient(patient_id, audit_action=audit_action)
+    except DomainError:
+        abort(404)
+
+
+@bp.route("/proformas/new", methods=["GET", "POST"], endpoint="proforma_new")
+def proforma_new():
+    raw = request.values.get("patient_id", "")
+    if not raw.isdigit() or len(raw) > 9:
+        abort(404)
+    patient = _patient_or_404(int(raw), audit_action=None)
+    user = principal()
+    key = "proforma:new"
+    previous = service.last_for_patient(patient.id)
+    if request.method == "POST":
+        data = _form_data(request.form)
+        data["patient_id"] = patient.id
+        try:
+            proforma, record, _rx = service.create(data, user)
+        except DomainError as exc:
+            errors, general = _errors(exc)
+            return _render_form(patient, None, _values_for_form(data), errors=errors, general=general, status=422,
+                                draft_key=key, previous=previous)
+        drafts.discard(user, patient.id, key, reason="submitted")
+        flash("Walk-in proforma saved" + (f"; intake record {record.adl_no} is ready for the detailed work-up."
+                                          if record is not None else "."), "success")
+        return redirect(url_for("clinical.proforma_show", proforma_id=proforma.id))
+    from ..audit import service as audit
+    audit.record_now("proforma_form_open", "registered_patient", patient.id, patient_id=patient.id)
+    draft = drafts.offer(user, patient.id, key)
+    if draft:
+        values = _values_for_form(draft["data"])
+    elif request.args.get("prefill") == "1" and previous is not None:
+        values = _values_for_form(service.prefill_from(previous))
+        values["visit_type"] = "follow_up"
+        flash(f"Started from the proforma of {previous.visit_date.strftime('%d %b %Y')}: check every section.", "info")
+    else:
+        values = _values_for_form({})
+    if not values.get("visit_date"):
+        values["visit_date"] = today_ist().isoformat()
+    if not values.get("informant_present"):
+        values["informant_present"] = "true"
+    visit = db.session.execute(select(PatientVisit).where(PatientVisit.patient_id == patient.id,
+                                                          PatientVisit.visit_date == today_ist())
+                               .order_by(PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
+    if visit is not None:
+        values.setdefault("room_no", visit.room_no or "")
+        if not values.get("room_no"):
+            values["room_no"] = visit.room_no or ""
+        if not values.get("visit_type"):
+            values["visit_type"] = visit.visit_type
+    return _render_form(patient, None, values, draft=draft, draft_key=key, previous=previous)
+
+
+@bp.route(f"/proformas/<{ID}:proforma_id>/edit", methods=["GET", "POST"], endpoint="proforma_edit")
+def proforma_edit(proforma_id: int):
+    try:
+        row = service.get(proforma_id, audit_read=request.method == "GET")
+    except DomainError:
+        abort(404)
+    patient = _patient_or_404(row.patient_id, audit_action=None)
+    user = principal()
+    if not service.may_edit(row, user):
+        flash("You can only change proformas you created.", "error")
+        return redirect(url_for("clinical.proforma_show", proforma_id=row.id))
+    key = f"proforma:edit:{row.id}"
+    if request.method == "POST":
+        data = _form_data(request.form)
+        version = request.form.get("version")
+        try:
+            service.update(row, data, user, expected_version=version or row.version)
+        except Conflict as exc:
+            db.session.rollback()
+            return _render_form(patient, row, _values_for_form(data), general=[exc.message], status=409,
+                                draft_key=key, version=version, conflict=True)
+        except DomainError as exc:
+            db.session.rollback()
+            errors, general = _errors(exc)
+            return _render_form(patient, row, _values_for_form(data), errors=errors, general=general, status=422,
+                                draft_key=key, version=version)
+        drafts.discard(user, patient.id, key, reason="submitted")
+        flash("Proforma saved.", "success")
+        return redirect(url_for("clinical.proforma_show", proforma_id=row.id))
+    draft = drafts.offer(user, patient.id, key)
+    values = _values_for_form(draft["data"]) if draft else _values_for_form(row)
+    return _render_form(patient, row, values, draft=draft, draft_key=key)
+
+
+@bp.get(f"/proformas/<{ID}:proforma_id>", endpoint="proforma_show")
+def proforma_show(proforma_id: int):
+    try:
+        row = service.get(proforma_id)
+    except DomainError:
+        abort(404)
+    patient = _patient_or_404(row.patient_id, audit_action=None)
+    info = service.proforma_dict(row)
+    from ..intake.models import IntakeRecord
+    record = db.session.get(IntakeRecord, row.adl_file_id) if row.adl_file_id else None
+    from ..prescriptions import service as rx
+    return render_template("clinical/proforma_show.html", p=row, info=info, patient=patient,
+                           patient_info=patients.with_extras([patient])[0], record=record,
+                           rx=rx.for_proforma(row.id), groups_label=options.group_label, split=service.split_labels,
+                           onset_labels=service.ONSET_LABELS, can_edit=service.may_edit(row, principal()),
+                           complaint_groups=COMPLAINT_GROUPS, mse_groups=MSE_GROUPS)
+
+
+@bp.get(f"/proformas/<{ID}:proforma_id>/summary", endpoint="proforma_summary")
+def proforma_summary(proforma_id: int):
+    try:
+        row = service.get(proforma_id)
+    except DomainError:
+        abort(404)
+    return render_template("clinical/_proforma_summary.html", p=row, split=service.split_labels,
+                           group_label=options.group_label, complaint_groups=COMPLAINT_GROUPS)
+
+
+@bp.get("/proformas", endpoint="proformas")
+def proformas():
+    user = principal()
+    filters, errors = service.parse_filters(request.args)
+    view = request.args.get("view", "")
+    if view == "mine":
+        filters["filled_by"] = user.id
+    elif view == "complex":
+        filters["doctor_decision"] = "complex_case"
+    raw = request.args.get("page", "1")
+    page = int(raw) if raw.isdigit() and len(raw) < 6 and int(raw) > 0 else 1
+    rows, total = ([], 0) if errors else service.list_proformas(filters, page, PAGE)
+    return render_template("clinical/proformas.html", items=service.proforma_dicts(rows), total=total, page=page,
+                           pages=max(1, -(-total // PAGE)), filters=filters, view=view, args=request.args,
+                           errors=[e["msg"] for e in errors], doctors=_doctors())
+
+
+# ------------------------------------------------------------------ timeline entries
+
+def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
+    from datetime import timezone
+    from ..auth.navigation import allowed
+    rows = service.for_patient(patient_id)[:limit]
+    linkable = allowed("clinical.proforma_show")
+    out = []
+    for p in rows:
+        when = p.created_at if p.created_at.tzinfo else p.created_at.replace(tzinfo=timezone.utc)
+        out.append(timeline.TimelineEntry(
+            kind="proforma", id=p.id, when=when,
+            title=f"Walk-in proforma · {p.visit_date.strftime('%d %b %Y')}",
+            summary=" · ".join(x for x in [p.icd_code, (p.diagnosis or "")[:80] or None] if x),
+            url=url_for("clinical.proforma_show", proforma_id=p.id) if linkable else None,
+            detail_url=url_for("clinical.proforma_summary", proforma_id=p.id) if linkable else None,
+            badges=["complex" if p.doctor_decision == "complex_case" else "simple"]))
+    return out
+
+
+timeline.register("proforma", _timeline)
+
+
+def _draft_url(draft):
+    if draft.form_key == "proforma:new" and draft.patient_id:
+        return url_for("clinical.proforma_new", patient_id=draft.patient_id)
+    if draft.form_key.startswith("proforma:edit:"):
+        return url_for("clinical.proforma_edit", proforma_id=int(draft.form_key.rsplit(":", 1)[1]))
+    return None
+
+
+drafts.register_form("proforma", "Walk-in clinical proforma", _draft_url)
