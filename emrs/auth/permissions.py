@@ -123,6 +123,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "clinical.proforma_show": CLINICIANS,
     "clinical.proforma_summary": CLINICIANS,
     "clinical.proformas": CLINICIANS,
+    "clinical.proforma_stats": CLINICIANS,
     "api.proformas_create": ALL_ROLES,
     "api.proformas_list": AUTH,
     "api.proformas_mine": DOCTORS,

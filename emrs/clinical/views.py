@@ -270,3 +270,32 @@ def _draft_url(draft):
 
 
 drafts.register_form("proforma", "Walk-in clinical proforma", _draft_url)
+
+
+# ------------------------------------------------------------------ statistics
+
+@bp.get("/proformas/stats", endpoint="proforma_stats")
+def proforma_stats():
+    from .. import charts
+    period = request.args.get("period", "week")
+    if period not in service.PERIODS:
+        period = "week"
+    raw_user = request.args.get("user_id", "")
+    user_id = int(raw_user) if raw_user.isdigit() and len(raw_user) < 10 else None
+    decisions = service.decision_stats(user_id)
+    trends = service.visit_trends(period, user_id)
+    key = {"day": "date", "week": "week_start", "month": "month_start"}[period]
+    import datetime as _dt
+    fmt = {"day": "%d %b", "week": "%d %b", "month": "%b %Y"}[period]
+    series = [(_dt.date.fromisoformat(t[key]).strftime(fmt), t["count"]) for t in trends]
+    names = {"simple_case": "Simple", "complex_case": "Complex"}
+    mix = [(names[d["doctor_decision"]], d["count"]) for d in decisions]
+    title = {"day": "Proformas per day, last 7 days", "week": "Proformas per week, last 7 weeks",
+             "month": "Proformas per month, last 12 months"}[period]
+    return render_template(
+        "clinical/proforma_stats.html", period=period, user_id=user_id, doctors=_doctors(), mix=mix,
+        series=series, total=sum(n for _, n in mix),
+        mix_chart=charts.donut_or_bars(mix, title="Decision mix: simple and complex cases", chart_id="chart-mix"),
+        trend_chart=charts.bar_chart(series, title=title, horizontal=False, chart_id="chart-trend",
+                                     x_label={"day": "Day", "week": "Week starting", "month": "Month"}[period],
+                                     y_label="Proformas"))

@@ -117,3 +117,15 @@ def test_lists(role_client):
     assert "Amarjit Kaur" in c.get("/clinical/proformas?view=complex").get_data(as_text=True)
     assert "Amarjit Kaur" in c.get("/clinical/proformas?view=mine").get_data(as_text=True)
     assert "Amarjit Kaur" not in role_client("faculty").get("/clinical/proformas?view=mine").get_data(as_text=True)
+
+
+def test_stats_page(role_client):
+    p = _patient()
+    c = role_client("resident")
+    from emrs.timeutil import today_ist
+    _post(c, p.id, visit_date=today_ist().isoformat(), doctor_decision="complex_case")
+    for period in ("day", "week", "month"):
+        html = c.get(f"/clinical/proformas/stats?period={period}").get_data(as_text=True)
+        assert '<svg' in html and 'role="img"' in html and "Decision mix" in html
+        assert re.search(r"<td>Complex</td><td>1</td>", html)
+    assert role_client("pwo").get("/clinical/proformas/stats").status_code == 403
