@@ -14,6 +14,7 @@ NAV = [
     ("Today's patients", "patients.today"),
     ("Register", "patients.new"),
     ("Proformas", "clinical.proformas"),
+    ("Record room", "intake.record_room"),
     ("Statistics", "patients.stats"),
     ("Users", "auth.users"),
     ("Audit trail", "audit.index"),

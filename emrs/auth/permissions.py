@@ -136,6 +136,12 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.proformas_get": AUTH,
     "api.proformas_update": ALL_ROLES,
     "api.proformas_delete": ALL_ROLES,
+    # --- intake record: work-up pages (issue 5) ---
+    "intake.edit": CLINICIANS,
+    "intake.save_section": CLINICIANS,
+    "intake.show": CLINICIANS,
+    "intake.open_for_patient": CLINICIANS,
+    "intake.index": CLINICIANS,
     # --- patients: files (issue 3) ---
     "patients.files": ALL_ROLES,
     "patients.files_upload": ALL_ROLES,
@@ -179,6 +185,24 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.proforma_options_get": AUTH,
     "api.proforma_options_add": AUTH,
     "api.proforma_options_delete": CLINICIANS,
+    # --- intake record: file tracking and API (issue 5) ---
+    "intake.record_room": ALL_ROLES,
+    "intake.bulk_retrieve": ALL_ROLES,
+    "intake.bulk_return": ALL_ROLES,
+    "intake.file_store": ALL_ROLES,
+    "intake.file_retrieve": ALL_ROLES,
+    "intake.file_return": ALL_ROLES,
+    "intake.file_archive": ALL_ROLES,
+    "intake.movements": ALL_ROLES,
+    "intake.stats": ALL_ROLES,
+    # the same rules under both API prefixes (api.intake_* and api.adl_*)
+    **{f"api.{prefix}_{name}": AUTH
+       for prefix in ("intake", "adl")
+       for name in ("list", "create", "status_stats", "active", "to_retrieve", "bulk_retrieve", "bulk_return",
+                    "by_patient", "by_adl_no", "get", "update", "delete", "retrieve", "return", "archive",
+                    "movement_history")},
+    "api.intake_stats": ADMIN_ONLY,
+    "api.adl_stats": ADMIN_ONLY,
 }
 
 

@@ -1,4 +1,6 @@
-"""intake domain. Its pages and API routes arrive with its own issue; the models are here now."""
+"""Out-patient intake record (ADL file): the detailed work-up and the physical file."""
 from flask import Blueprint
 
 bp = Blueprint("intake", __name__, url_prefix="/intake")
+
+from . import views  # noqa: E402,F401

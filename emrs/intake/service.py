@@ -14,7 +14,9 @@ from ..extensions import db
 from ..numbering import service as numbering
 from ..patients.models import Patient
 from .models import (BOOL_FIELDS, DATE_FIELDS, INT_FIELDS, JSON_ARRAY_FIELDS, TEXT_FIELDS, WORKUP_FIELDS,
-                     FileMovement, IntakeRecord)
+                     WORKUP_SECTIONS, FileMovement, IntakeRecord)
+
+WORKUP_SECTIONS_BY_KEY = WORKUP_SECTIONS
 
 MAX_TEXT = 20_000
 MAX_ROWS = 50
@@ -137,8 +139,166 @@ def ensure_for_complex_case(patient: Patient, proforma, actor, workup: dict | No
     return record, created
 
 
+IMMUTABLE = ("id", "patient_id", "clinical_proforma_id", "adl_no", "created_by", "created_at", "updated_at")
+FILE_FIELDS = ("physical_file_location", "notes", "total_visits")
+
+
+def get(record_id: int, *, audit_read: bool = True, include_archived: bool = True) -> IntakeRecord:
+    """The intake record or NotFound("ADL file not found"); the read is audited."""
+    from ..errors import NotFound
+    record = db.session.get(IntakeRecord, record_id) if isinstance(record_id, int) else None
+    if record is None or (not include_archived and not record.is_active):
+        raise NotFound("ADL file not found")
+    if audit_read:
+        audit.record_now("intake_view", "adl_files", record.id, patient_id=record.patient_id)
+    return record
+
+
+def by_adl_no(adl_no: str) -> IntakeRecord:
+    from ..errors import NotFound
+    value = (adl_no or "").strip().upper()
+    record = db.session.execute(select(IntakeRecord).where(IntakeRecord.adl_no == value)).scalar_one_or_none() \
+        if value and len(value) <= 50 else None
+    if record is None:
+        raise NotFound("ADL file not found")
+    audit.record_now("intake_view", "adl_files", record.id, patient_id=record.patient_id)
+    return record
+
+
+def _file_values(data: dict, errors: list) -> dict:
+    out = {}
+    if "physical_file_location" in data:
+        v = data["physical_file_location"]
+        if v not in (None, "") and (not isinstance(v, str) or len(v) > 100):
+            errors.append(field_error("physical_file_location", "physical_file_location must be at most 100 characters"))
+        else:
+            out["physical_file_location"] = (v or "").strip() or None
+    if "notes" in data:
+        v = data["notes"]
+        if v not in (None, "") and (not isinstance(v, str) or len(v) > MAX_TEXT):
+            errors.append(field_error("notes", "notes must be text"))
+        else:
+            out["notes"] = v or None
+    if "total_visits" in data:
+        v = data["total_visits"]
+        if isinstance(v, bool) or not str(v).isdigit() or int(v) > 10000:
+            errors.append(field_error("total_visits", "total_visits must be a whole number"))
+        else:
+            out["total_visits"] = int(v)
+    return out
+
+
+def update_workup(record: IntakeRecord, data: dict, actor, expected_version=None, *,
+                  section: str | None = None) -> IntakeRecord:
+    """Save work-up fields (all, or one section's) — immutable keys are ignored, a stale
+    version is a 409, no valid field is a 400. File status moves go through the record
+    room functions (intake/files.py), not here."""
+    from ..errors import Conflict
+    if expected_version is None and "version" in data:
+        expected_version = data.get("version")
+    if expected_version not in (None, ""):
+        if isinstance(expected_version, bool) or not str(expected_version).isdigit():
+            raise ValidationError("Validation failed", errors=[field_error("version", "version must be an integer")])
+        if int(expected_version) != record.version:
+            raise Conflict("This intake record was changed by someone else after you opened it. "
+                           "Reload to see their changes; your unsaved values are kept.", code="STALE")
+    data = {k: v for k, v in data.items() if k not in IMMUTABLE}
+    if section is not None:
+        allowed = dict((s, f) for s, _t, f in WORKUP_SECTIONS_BY_KEY).get(section)
+        if allowed is None:
+            raise ValidationError("Unknown section")
+        data = {k: v for k, v in data.items() if k in allowed}
+    values, errors = coerce_workup(data)
+    file_values = _file_values(data, errors) if section is None else {}
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    if not values and not file_values:
+        raise ValidationError("No valid fields to update")
+    changed = []
+    for k, v in {**values, **file_values}.items():
+        if getattr(record, k) != v:
+            setattr(record, k, v)
+            changed.append(k)
+    if changed:
+        record.version += 1
+    audit.record("intake_update", "adl_files", record.id, patient_id=record.patient_id,
+                 details={"fields": sorted(changed), "section": section})
+    db.session.commit()
+    return record
+
+
+def upsert(data: dict, actor) -> tuple[IntakeRecord, bool]:
+    """POST /api/adl-files: create the patient's record, or update the existing one
+    (one per patient). Returns (record, created)."""
+    from ..errors import NotFound
+    raw = data.get("patient_id")
+    if raw in (None, ""):
+        raise ValidationError("Patient ID is required")
+    if isinstance(raw, bool) or not str(raw).isdigit() or len(str(raw)) > 9 or int(raw) < 1:
+        raise ValidationError("Validation failed", errors=[field_error("patient_id", "patient_id must be a positive integer")])
+    patient = db.session.get(Patient, int(raw))
+    if patient is None or not patient.is_active:
+        raise NotFound("Patient not found")
+    existing = for_patient(patient.id)
+    if existing is not None:
+        body = {k: v for k, v in data.items() if k not in IMMUTABLE and k != "file_status"}
+        try:
+            return update_workup(existing, body, actor), False
+        except ValidationError as exc:
+            if exc.message == "No valid fields to update":
+                return existing, False
+            raise
+    values, errors = coerce_workup(data)
+    file_values = _file_values(data, errors)
+    created_date = data.get("file_created_date")
+    if created_date not in (None, ""):
+        try:
+            created_date = dt.date.fromisoformat(str(created_date)[:10])
+        except ValueError:
+            errors.append(field_error("file_created_date", "file_created_date must be a date (YYYY-MM-DD)"))
+    proforma_id = data.get("clinical_proforma_id")
+    if proforma_id not in (None, "") and (isinstance(proforma_id, bool) or not str(proforma_id).isdigit()):
+        errors.append(field_error("clinical_proforma_id", "clinical_proforma_id must be a positive integer"))
+    status = data.get("file_status") or "created"
+    if status not in ("created", "stored"):
+        errors.append(field_error("file_status", "A new file starts as created or stored"))
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    from ..timeutil import today_ist
+    number = (data.get("adl_no") or "").strip().upper() if isinstance(data.get("adl_no"), str) else ""
+    year = (created_date or today_ist()).year
+    record = IntakeRecord(patient_id=patient.id, adl_no=number or _new_adl_no(year),
+                          created_by=actor.id if actor else None,
+                          clinical_proforma_id=int(proforma_id) if proforma_id not in (None, "") else None,
+                          file_status=status, file_created_date=created_date or today_ist(), is_active=True,
+                          **values, **file_values)
+    db.session.add(record)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ValidationError("Validation failed", errors=[field_error("adl_no", "ADL number already in use")])
+    db.session.add(FileMovement(adl_file_id=record.id, patient_id=patient.id, moved_by=actor.id if actor else None,
+                                movement_type="created", to_location="Record Room"))
+    patient.has_adl_file, patient.case_complexity = True, "complex"
+    if not patient.adl_no:
+        patient.adl_no = record.adl_no
+    audit.record("intake_create", "adl_files", record.id, patient_id=patient.id, details={"fields": sorted(values)})
+    db.session.commit()
+    return record, True
+
+
+def section_filled(record: IntakeRecord) -> dict[str, bool]:
+    """Which work-up sections have anything in them (for the section index)."""
+    out = {}
+    for key, _title, fields in WORKUP_SECTIONS_BY_KEY:
+        out[key] = any(getattr(record, f) not in (None, "", [], False) for f in fields)
+    return out
+
+
 def record_dict(record: IntakeRecord) -> dict:
     return record.to_dict()
 
 
-__all__ = ["for_patient", "coerce_workup", "ensure_for_complex_case", "record_dict", "TEXT_FIELDS"]
+__all__ = ["for_patient", "coerce_workup", "ensure_for_complex_case", "record_dict", "get", "by_adl_no",
+           "update_workup", "upsert", "section_filled", "TEXT_FIELDS"]

@@ -1,0 +1,204 @@
+"""Intake-record pages: the long work-up made bearable (a section index that shows what
+is filled, each section saved on its own with htmx, autosaved drafts per section,
+409 on a stale save), the read-only printable record, the list, the timeline entry."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from .. import timeline
+from ..auth.guard import principal
+from ..auth.models import User
+from ..drafts import service as drafts
+from ..drafts.models import Draft
+from ..errors import Conflict, DomainError
+from ..extensions import db
+from ..patients import service as patients
+from . import bp, form, service
+from .models import IntakeRecord
+
+ID = "int(max=2147483647)"
+PAGE = 25
+
+
+def _record_or_404(record_id: int, audit_read=True) -> IntakeRecord:
+    try:
+        return service.get(record_id, audit_read=audit_read)
+    except DomainError:
+        abort(404)
+
+
+def _section_drafts(user, record) -> dict:
+    rows = db.session.execute(select(Draft).where(Draft.user_id == user.id, Draft.patient_id == record.patient_id,
+                                                  Draft.form_key.like(f"intake:{record.id}:%"))).scalars().all()
+    out = {}
+    for d in rows:
+        out[d.form_key.rsplit(":", 1)[1]] = {"data": dict(d.data or {}), **drafts.time_facts(d)}
+    return out
+
+
+def _values(record, section_key: str, draft: dict | None) -> dict:
+    """Field values for a section: the draft's typing when there is one."""
+    values = {f: getattr(record, f) for f in form.section_fields(section_key)}
+    if draft:
+        parsed = form.parse_section(_MultiDict(draft["data"]), section_key)
+        values.update({k: v for k, v in parsed.items() if k in values})
+    return values
+
+
+class _MultiDict(dict):
+    """The draft's stored form (str or list of str per name) seen like request.form."""
+
+    def items(self, multi=False):
+        for k, v in super().items():
+            if isinstance(v, list):
+                for x in v:
+                    yield k, x
+            else:
+                yield k, v
+
+    def get(self, k, default=None):
+        v = super().get(k, default)
+        return v[0] if isinstance(v, list) and v else v
+
+
+@bp.get(f"/<{ID}:record_id>/edit", endpoint="edit")
+def edit(record_id: int):
+    record = _record_or_404(record_id)
+    patient = patients.get_patient(record.patient_id, audit_action=None, include_archived=True)
+    user = principal()
+    section_drafts = _section_drafts(user, record)
+    sections = form.sections()
+    values = {s["key"]: _values(record, s["key"], section_drafts.get(s["key"])) for s in sections}
+    return render_template("intake/edit.html", record=record, patient=patient, sections=sections, values=values,
+                           filled=service.section_filled(record), section_drafts=section_drafts,
+                           patient_info=patients.with_extras([patient])[0], errors={}, saved=None,
+                           blank_rows=form.BLANK_ROWS)
+
+
+@bp.post(f"/<{ID}:record_id>/section/<key>", endpoint="save_section")
+def save_section(record_id: int, key: str):
+    record = _record_or_404(record_id, audit_read=False)
+    if form.section_fields(key) is None:
+        abort(404)
+    section = next(s for s in form.sections() if s["key"] == key)
+    user = principal()
+    data = form.parse_section(request.form, key)
+    status, errors, message, conflict = 200, {}, None, False
+    try:
+        service.update_workup(record, data, user, expected_version=request.form.get("version"), section=key)
+    except Conflict as exc:
+        db.session.rollback()
+        status, message, conflict = 409, exc.message, True
+    except DomainError as exc:
+        db.session.rollback()
+        status = 422 if exc.status == 400 else exc.status
+        message = exc.message if not exc.errors else "Please correct the highlighted fields."
+        for e in exc.errors or []:
+            errors.setdefault(e.get("path"), []).append(e.get("msg"))
+    if status == 200:
+        drafts.discard(user, record.patient_id, f"intake:{record.id}:{key}", reason="submitted")
+        record = db.session.get(IntakeRecord, record.id)
+        values = {f: getattr(record, f) for f in form.section_fields(key)}
+    else:
+        values = {f: data.get(f) for f in form.section_fields(key)}
+    resp = make_response(render_template(
+        "intake/_section.html", record=record, s=section, v=values, errors=errors, message=message,
+        conflict=conflict, saved=status == 200, filled=service.section_filled(db.session.get(IntakeRecord, record.id)),
+        draft=None, blank_rows=form.BLANK_ROWS, oob=True), status)
+    return resp
+
+
+@bp.get(f"/<{ID}:record_id>", endpoint="show")
+def show(record_id: int):
+    record = _record_or_404(record_id)
+    patient = patients.get_patient(record.patient_id, audit_action=None, include_archived=True)
+    creator = db.session.get(User, record.created_by) if record.created_by else None
+    return render_template("intake/show.html", record=record, patient=patient, sections=form.sections(),
+                           filled=service.section_filled(record), creator=creator,
+                           patient_info=patients.with_extras([patient])[0])
+
+
+@bp.post("/open", endpoint="open_for_patient")
+def open_for_patient():
+    """Creating again opens the existing record (one per patient)."""
+    raw = request.form.get("patient_id", "")
+    if not raw.isdigit() or len(raw) > 9:
+        abort(404)
+    try:
+        record, created = service.upsert({"patient_id": int(raw)}, principal())
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("patients.index"))
+    if created:
+        flash(f"Intake record {record.adl_no} created.", "success")
+    return redirect(url_for("intake.edit", record_id=record.id))
+
+
+@bp.get("/", endpoint="index")
+def index():
+    args = request.args
+    q = select(IntakeRecord)
+    status = args.get("file_status", "")
+    if status in ("created", "stored", "retrieved", "active", "archived"):
+        q = q.where(IntakeRecord.file_status == status)
+    active = args.get("is_active", "")
+    if active in ("true", "false"):
+        q = q.where(IntakeRecord.is_active.is_(active == "true"))
+    creator = args.get("created_by", "")
+    if creator.isdigit() and len(creator) < 10:
+        q = q.where(IntakeRecord.created_by == int(creator))
+    for key, op in (("date_from", "__ge__"), ("date_to", "__le__")):
+        raw = args.get(key, "")
+        if raw:
+            try:
+                q = q.where(getattr(IntakeRecord.file_created_date, op)(dt.date.fromisoformat(raw[:10])))
+            except ValueError:
+                flash(f"{key.replace('_', ' ')} must be a date.", "warning")
+    raw_page = args.get("page", "1")
+    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100000 else 1
+    total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.session.execute(q.order_by(IntakeRecord.file_created_date.desc(), IntakeRecord.id.desc())
+                              .offset((page - 1) * PAGE).limit(PAGE)).scalars().all()
+    pids = [r.patient_id for r in rows]
+    from ..patients.models import Patient
+    names = dict(db.session.execute(select(Patient.id, Patient.name).where(Patient.id.in_(pids))).all()) if pids else {}
+    crs = dict(db.session.execute(select(Patient.id, Patient.cr_no).where(Patient.id.in_(pids))).all()) if pids else {}
+    creators = list(db.session.execute(select(User).where(User.role.in_(("Faculty", "Resident", "Admin")))
+                                       .order_by(User.name)).scalars())
+    return render_template("intake/index.html", rows=rows, names=names, crs=crs, total=total, page=page,
+                           pages=max(1, -(-total // PAGE)), args=args, creators=creators)
+
+
+# ------------------------------------------------------------------ timeline entry
+
+def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
+    from datetime import timezone
+
+    from ..auth.navigation import allowed
+    record = service.for_patient(patient_id)
+    if record is None:
+        return []
+    filled = service.section_filled(record)
+    when = record.updated_at if record.updated_at.tzinfo else record.updated_at.replace(tzinfo=timezone.utc)
+    link = allowed("intake.show")
+    return [timeline.TimelineEntry(
+        kind="intake", id=record.id, when=when, title=f"Intake record {record.adl_no}",
+        summary=f"{sum(filled.values())} of {len(filled)} sections filled · file {record.file_status}",
+        url=url_for("intake.show", record_id=record.id) if link else None,
+        badges=[record.file_status])]
+
+
+timeline.register("intake", _timeline)
+
+
+def _draft_url(draft):
+    parts = draft.form_key.split(":")
+    if len(parts) == 3 and parts[1].isdigit():
+        return url_for("intake.edit", record_id=int(parts[1])) + f"#sec-{parts[2]}"
+    return None
+
+
+drafts.register_form("intake", "Intake record (work-up)", _draft_url)
