@@ -131,6 +131,15 @@ def client(app):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_upload_folder(app, tmp_path):
+    """Files on disk are not rolled back with the database: each test gets its own folder."""
+    previous = app.config["UPLOAD_FOLDER"]
+    app.config["UPLOAD_FOLDER"] = str(tmp_path / "uploads")
+    yield
+    app.config["UPLOAD_FOLDER"] = previous
+
+
+@pytest.fixture(autouse=True)
 def outbox(app):
     """The mail outbox, emptied before each test."""
     box = Outbox(Path(app.config["MAIL_OUTBOX_DIR"]))

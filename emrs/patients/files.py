@@ -318,7 +318,7 @@ def resolve_path(patient: Patient, file_path) -> PatientFile:
 # ------------------------------------------------------------------ operations
 
 def _write(checked: list[_Checked], patient: Patient, actor: User | None,
-           written: list[str]) -> list[PatientFile]:
+           written: list[str], intake_record_id: int | None = None) -> list[PatientFile]:
     folder = patient_dir(patient.id)
     os.makedirs(folder, exist_ok=True)
     rows = []
@@ -331,7 +331,8 @@ def _write(checked: list[_Checked], patient: Patient, actor: User | None,
             shutil.copyfileobj(c.stream, out, CHUNK)
         row = PatientFile(patient_id=patient.id, stored_name=stored, original_name=c.name,
                           mime_type=c.mime, size_bytes=c.size, sha256=c.sha256,
-                          uploaded_by=actor.id if actor is not None else None)
+                          uploaded_by=actor.id if actor is not None else None,
+                          intake_record_id=intake_record_id)
         db.session.add(row)
         rows.append(row)
     return rows
@@ -346,13 +347,27 @@ def _validate_all(storages) -> list[_Checked]:
     return [_check(s) for s in files]
 
 
-def upload(patient: Patient, storages, actor: User | None) -> list[PatientFile]:
-    """Store several files for a patient, all or nothing. Returns the new rows."""
-    return update(patient, storages, [], actor, require_files=True)[0]
+def upload(patient: Patient, storages, actor: User | None, intake_record_id: int | None = None) -> list[PatientFile]:
+    """Store several files for a patient, all or nothing. Returns the new rows. With
+    ``intake_record_id`` (the patient's own intake record) they are its attachments."""
+    return update(patient, storages, [], actor, require_files=True, intake_record_id=intake_record_id)[0]
+
+
+def check_intake_record(patient: Patient, raw) -> int | None:
+    """The intake record id sent with an upload must be this patient's record."""
+    if raw in (None, ""):
+        return None
+    from ..intake.models import IntakeRecord
+    rid = int(raw) if isinstance(raw, (int, str)) and str(raw).isdigit() and len(str(raw)) < 10 else None
+    record = db.session.get(IntakeRecord, rid) if rid else None
+    if record is None or record.patient_id != patient.id:
+        raise ValidationError("The intake record does not belong to this patient")
+    return record.id
 
 
 def update(patient: Patient, storages, remove: list[PatientFile], actor: User | None,
-           require_files: bool = False) -> tuple[list[PatientFile], list[PatientFile]]:
+           require_files: bool = False, intake_record_id: int | None = None
+           ) -> tuple[list[PatientFile], list[PatientFile]]:
     """Add new files and soft-delete ``remove`` in one transaction (all or nothing).
 
     Returns (added rows, removed rows)."""
@@ -369,7 +384,7 @@ def update(patient: Patient, storages, remove: list[PatientFile], actor: User | 
     written: list[str] = []
     removed_paths: list[str] = []
     try:
-        added = _write(checked, patient, actor, written)
+        added = _write(checked, patient, actor, written, intake_record_id)
         db.session.flush()
         now = utcnow()
         for row in remove:

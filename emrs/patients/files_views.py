@@ -50,7 +50,9 @@ def _error_fragment(messages: list[str], status: int):
 def files(patient_id: int):
     patient = _patient(patient_id)
     listing = files_service.list_files(patient, principal())
+    raw = request.args.get("intake", "")
     ctx = dict(listing=listing, patient=patient, accept=files_service.ACCEPT,
+               intake_record_id=int(raw) if raw.isdigit() and len(raw) < 10 else None,
                max_files=files_service.MAX_FILES, max_size=files_service.MAX_FILE_SIZE)
     if _htmx():
         return render_template("patients/files/_panel.html", **ctx)
@@ -63,7 +65,8 @@ def files_upload(patient_id: int):
     actor = principal()
     storages = request.files.getlist("files")
     try:
-        added = files_service.upload(patient, storages, actor)
+        intake_id = files_service.check_intake_record(patient, request.form.get("intake_record_id"))
+        added = files_service.upload(patient, storages, actor, intake_record_id=intake_id)
     except DomainError as exc:
         if _htmx():
             return _error_fragment(_messages(exc), 422 if exc.status == 400 else exc.status)

@@ -111,3 +111,26 @@ def test_list_and_timeline(role_client):
     assert rec.adl_no in c.get("/intake/?file_status=created").get_data(as_text=True)
     assert rec.adl_no not in c.get("/intake/?file_status=stored").get_data(as_text=True)
     assert f"Intake record {rec.adl_no}" in c.get(f"/patients/{p.id}").get_data(as_text=True)
+
+
+def test_attachments_reuse_patient_files(role_client, app):
+    import io
+    c = role_client("resident")
+    p, rec = _record(c)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    resp = c.post(f"/patients/{p.id}/files", headers={"HX-Request": "true"}, content_type="multipart/form-data",
+                  data={"intake_record_id": str(rec.id), "files": (io.BytesIO(png), "ecg.png")})
+    assert resp.status_code == 200 and "intake record" in resp.get_data(as_text=True)
+    from emrs.patients.models import PatientFile
+    row = db.session.execute(select(PatientFile).where(PatientFile.patient_id == p.id)).scalar_one()
+    assert row.intake_record_id == rec.id
+    panel = c.get(f"/patients/{p.id}/files?intake={rec.id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f'name="intake_record_id" value="{rec.id}"' in panel and "ecg.png" in panel
+    # Another patient's intake record id is refused and nothing is stored.
+    other = Patient(name="Other One", sex="F", age=20, cr_no="CRTEST200002", name_key="othr on")
+    db.session.add(other)
+    db.session.commit()
+    resp = c.post(f"/patients/{other.id}/files", headers={"HX-Request": "true"}, content_type="multipart/form-data",
+                  data={"intake_record_id": str(rec.id), "files": (io.BytesIO(png), "x.png")})
+    assert resp.status_code == 422
+    assert db.session.execute(select(func.count(PatientFile.id)).where(PatientFile.patient_id == other.id)).scalar_one() == 0
