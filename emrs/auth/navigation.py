@@ -15,7 +15,6 @@ NAV = [
     ("Register", "patients.new"),
     ("Proformas", "clinical.proformas"),
     ("Record room", "intake.record_room"),
-    ("Statistics", "patients.stats"),
     ("Users", "auth.users"),
     ("Audit trail", "audit.index"),
 ]
