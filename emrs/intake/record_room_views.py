@@ -134,7 +134,7 @@ def movements(record_id: int):
     info = files.record_api_dict(record)
     history = _with_when(files.movement_history(record), "movement_date")
     if request.headers.get("HX-Request"):
-        return render_template("intake/_movements.html", record=record, info=info, history=history)
+        return render_template("intake/_movements.html", record=record, info=info, history=history, fragment=True)
     return render_template("intake/record_room_file.html", record=record, info=info, history=history)
 
 
@@ -142,7 +142,7 @@ def movements(record_id: int):
 def stats():
     counts = {d["file_status"]: d["count"] for d in files.status_stats()}
     shown = [s for s in INTAKE_FILE_STATUSES if s != "active" or counts.get(s)]
-    series = [(files.STATUS_LABELS[s], counts.get(s, 0)) for s in shown]
+    series = [(s.capitalize(), counts.get(s, 0)) for s in shown]  # short labels fit the chart's legend
     total = sum(counts.values())
     chart = charts.donut_or_bars(series, title="Intake files by status", chart_id="chart-file-status")
     return render_template("intake/stats.html", series=series, total=total, chart=chart,

@@ -430,7 +430,9 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
                          func.upper(Patient.contact_number).like(prefix)))
         rank.append(case((exact, 2), else_=1))
     lowered = normalise_name(term).lower()
-    if re.search(r"[A-Za-z]", term):
+    # Names have no digits: a term with a digit is a CR/PSY/ADL number or a mobile.
+    has_name = bool(re.search(r"[A-Za-z]", term)) and not (conds and re.search(r"\d", term))
+    if has_name:
         key = name_key(term)
         if _is_pg():
             name_l = func.lower(Patient.name)
@@ -449,12 +451,28 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
             rank.append(case((func.lower(Patient.name) == lowered, 2),
                              (func.lower(Patient.name).like(f"{_escape_like(lowered)}%", escape="\\"), 1.5),
                              (by_words, 1), else_=0.5))
+    if not conds:  # e.g. "@@" or "12-": nothing a patient can be found by
+        return [], 0, False
     q = select(Patient).where(Patient.is_active.is_(True), or_(*conds))
     q = _apply_filters(q, filters or {})
-    total, estimated = count(q)
     order = [r.desc() for r in rank] + [Patient.id.desc()]
+    if has_name and _is_pg():
+        # A common name matches hundreds of thousands of rows: rank the first CANDIDATES
+        # matches the trigram indexes return instead of scoring (and counting) them all.
+        # With a LIMIT the planner likes a sequential scan that evaluates the similarity
+        # operators row by row (seconds at 1M rows); the trigram index is always better.
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        pool = q.with_only_columns(Patient.id).limit(CANDIDATES).subquery()
+        ranked = select(Patient).where(Patient.id.in_(select(pool.c.id)))
+        total = db.session.execute(select(func.count()).select_from(pool)).scalar_one()
+        rows = list(db.session.execute(ranked.order_by(*order).offset((page - 1) * limit).limit(limit)).scalars())
+        return rows, total, total >= CANDIDATES
+    total, estimated = count(q)
     rows = list(db.session.execute(q.order_by(*order).offset((page - 1) * limit).limit(limit)).scalars())
     return rows, total, estimated
+
+
+CANDIDATES = 2000
 
 
 def _escape_like(s: str) -> str:
