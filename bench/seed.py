@@ -39,7 +39,7 @@ for _i, _a in enumerate(sys.argv):
         APP_DIR = Path(_a.split("=", 1)[1])
 sys.path.insert(0, str(APP_DIR))
 
-from emrs.patients.names import name_key  # noqa: E402  (the rule the service uses)
+from emrs.patients.names import name_key, name_tokens  # noqa: E402  (the rules the service uses)
 
 BENCH_EMAIL = "bench@emrs.local"
 BENCH_PASSWORD = os.environ.get("BENCH_PASSWORD", "Bench-Passw0rd-2025")
@@ -102,7 +102,7 @@ KNOWN_PATIENTS = [
     ("Sunita Devi Verma", 47, "F"), ("Harbhajan Singh Bains", 70, "M"),
 ]
 
-PATIENT_COLUMNS = ("id", "cr_no", "psy_no", "date", "name", "name_key", "age", "sex", "contact_number",
+PATIENT_COLUMNS = ("id", "cr_no", "psy_no", "date", "name", "name_key", "name_words", "age", "sex", "contact_number",
                    "father_name", "category", "department", "city", "district", "state", "country", "filled_by",
                    "assigned_doctor_id", "assigned_doctor_name", "assigned_room", "seen_in_walk_in_on",
                    "marital_status", "occupation", "religion", "has_adl_file", "case_complexity", "file_status",
@@ -196,12 +196,20 @@ class Generator:
         self.known_ids = {pid: kp for pid, kp in self.known_ids.items() if pid not in self.timeline_ids}
         self.today_visits = 0
         self.n_visits = 0
+        self.words_cache: dict[str, str] = {}
 
     def key(self, name: str) -> str:
         k = self.key_cache.get(name)
         if k is None:
             k = self.key_cache[name] = name_key(name)
         return k
+
+    def words(self, name: str) -> str:
+        """name_words as a PostgreSQL array literal for COPY (tokens are [a-z0-9~] only)."""
+        w = self.words_cache.get(name)
+        if w is None:
+            w = self.words_cache[name] = "{" + ",".join(name_tokens(name)) + "}"
+        return w
 
     def _v(self, word: str) -> str:
         alts = VARIANTS.get(word)
@@ -267,7 +275,7 @@ class Generator:
                 psy = f"PSY{year}{p:06d}"
             doc = c(self.doctors) if r() < 0.6 else None
             city, district, state = c(CITIES)
-            fields = (pid, f"CR{year}{cr:06d}", psy, reg_day, name, self.key(name), age, sex,
+            fields = (pid, f"CR{year}{cr:06d}", psy, reg_day, name, self.key(name), self.words(name), age, sex,
                       f"{ri(6, 9)}{ri(0, 999_999_999):09d}", c(FATHER) + (" Singh" if religion == "Sikh" else ""),
                       c(CATEGORIES), "Psychiatry", city, district, state, "India", self.filler,
                       doc[0] if doc else None, doc[1] if doc else None, c(ROOMS) if doc else None, reg_day,

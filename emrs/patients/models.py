@@ -11,7 +11,9 @@ from decimal import Decimal
 
 from sqlalchemy import (Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String,
                         Text)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
+import sqlalchemy as sa
 
 from ..extensions import db
 from ..models_base import TimestampMixin
@@ -61,6 +63,9 @@ class Patient(TimestampMixin, db.Model):
     name: Mapped[str] = mapped_column(Text, nullable=False, index=True)
     # Consonant-skeleton key of the name for transliteration-tolerant search (names.py).
     name_key: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    # Words of the name and their keys (names.name_tokens), GIN-indexed on PostgreSQL.
+    name_words: Mapped[list] = mapped_column(
+        sa.JSON().with_variant(ARRAY(Text), "postgresql"), nullable=False, default=list)
     age: Mapped[int | None] = mapped_column(Integer)
     sex: Mapped[str | None] = mapped_column(String(10))
     contact_number: Mapped[str | None] = mapped_column(Text, index=True)
@@ -225,3 +230,19 @@ class PatientFile(TimestampMixin, db.Model):
 
     def to_dict(self) -> dict:
         return column_dict(self)
+
+
+# The search keys follow the name on every write, whoever writes it.
+from sqlalchemy import event as _event  # noqa: E402
+from sqlalchemy import inspect as _inspect  # noqa: E402
+
+from .names import name_key as _name_key, name_tokens as _name_tokens  # noqa: E402
+
+
+@_event.listens_for(Patient, "before_insert")
+@_event.listens_for(Patient, "before_update")
+def _name_search_keys(_mapper, _connection, target: Patient) -> None:
+    state = _inspect(target)
+    if state.pending or state.attrs.name.history.has_changes() or not target.name_words:
+        target.name_key = _name_key(target.name or "")
+        target.name_words = _name_tokens(target.name or "")

@@ -51,3 +51,13 @@ def name_key(name: str) -> str:
 def normalise_name(name: str) -> str:
     """Trimmed, single-spaced; the spelling the staff typed is kept."""
     return re.sub(r"\s+", " ", (name or "").strip())
+
+
+def name_tokens(name: str) -> list[str]:
+    """What the word index of a patient holds: every prefix (2+ letters) of every
+    lower-case word — so as-you-type "gurpr" finds Gurpreet — and, marked with '~',
+    each word's key: 'Ram Singh' -> ['ra', 'ram', 'si', 'sin', 'sing', 'singh', '~rm', '~sng']."""
+    ws = words(name)
+    prefixes = [w[:i] for w in ws for i in range(2, len(w) + 1)] + [w for w in ws if len(w) == 1]
+    keys = ["~" + k for k in (word_key(w) for w in ws) if k]
+    return list(dict.fromkeys(prefixes + keys))

@@ -453,9 +453,13 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
                              (by_words, 1), else_=0.5))
     if not conds:  # e.g. "@@" or "12-": nothing a patient can be found by
         return [], 0, False
+    order = [r.desc() for r in rank] + [Patient.id.desc()]
+    if has_name and _is_pg() and not filters and page * limit <= 200:
+        found = _word_search(lowered, limit * page)
+        if len(found) >= limit * page or (found and not _looks_partial(lowered)):
+            return _word_page(found, page, limit, lowered)
     q = select(Patient).where(Patient.is_active.is_(True), or_(*conds))
     q = _apply_filters(q, filters or {})
-    order = [r.desc() for r in rank] + [Patient.id.desc()]
     if has_name and _is_pg():
         # A common name matches hundreds of thousands of rows: rank the first CANDIDATES
         # matches the trigram indexes return instead of scoring (and counting) them all.
@@ -470,6 +474,43 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
     total, estimated = count(q)
     rows = list(db.session.execute(q.order_by(*order).offset((page - 1) * limit).limit(limit)).scalars())
     return rows, total, estimated
+
+
+def _looks_partial(lowered: str) -> bool:
+    """A last word of 1–3 letters is still being typed: let the trigram search add more."""
+    last = lowered.split()[-1] if lowered.split() else ""
+    return len(last) <= 3
+
+
+def _word_search(lowered: str, want: int) -> list[int]:
+    """Ids from the word index (migration 0004), newest first: first the names whose
+    words start with every typed word, then names whose word keys match (spelling and
+    transliteration variants). Each query stops at `want` rows."""
+    from sqlalchemy.dialects.postgresql import array
+    ws = [w for w in re.split(r"[^a-z0-9]+", lowered) if w]
+    if not ws:
+        return []
+    base = select(Patient.id).where(Patient.is_active.is_(True))
+    # The column is JSON on SQLite, text[] on PostgreSQL: use the array operators by name.
+    exact = base.where(Patient.name_words.op("@>")(array(ws))).order_by(Patient.id.desc()).limit(want)
+    ids = list(db.session.execute(exact).scalars())
+    if len(ids) < want:
+        from .names import word_key
+        conds = [Patient.name_words.op("&&")(array([w, "~" + word_key(w)])) for w in ws]
+        fuzzy = base.where(*conds)
+        if ids:
+            fuzzy = fuzzy.where(Patient.id.not_in(ids))
+        ids += list(db.session.execute(fuzzy.order_by(Patient.id.desc()).limit(want - len(ids))).scalars())
+    return ids
+
+
+def _word_page(ids: list[int], page: int, limit: int, lowered: str):
+    chosen = ids[(page - 1) * limit: page * limit]
+    by_id = {p.id: p for p in db.session.execute(select(Patient).where(Patient.id.in_(chosen))).scalars()} \
+        if chosen else {}
+    rows = [by_id[i] for i in chosen if i in by_id]
+    full = len(ids) >= page * limit
+    return rows, len(ids) if not full else max(len(ids), page * limit + 1), full
 
 
 CANDIDATES = 2000

@@ -62,7 +62,7 @@ def downgrade():
         op.execute("DROP INDEX IF EXISTS ix_patient_name_trgm")
     else:
         for col in PREFIX_COLUMNS:
-            op.drop_index(f"ix_patient_{col}_prefix", table_name="registered_patient")
-        op.drop_index("ix_patient_name_key", table_name="registered_patient")
+            op.execute(f"DROP INDEX IF EXISTS ix_patient_{col}_prefix")
+        op.execute("DROP INDEX IF EXISTS ix_patient_name_key")
     with op.batch_alter_table("registered_patient", schema=None) as batch_op:
         batch_op.drop_column("name_key")
