@@ -108,7 +108,7 @@ def _rollback(request, app):
         conn = db.engine.connect()
         outer = conn.begin()
         original = db.session
-        db.session = db._make_scoped_session({"bind": conn, "join_transaction_mode": "create_savepoint",
+        db.session = db._make_scoped_session({"bind": conn, "join_transaction_mode": "create_savepoint", "expire_on_commit": False,
                                               "class_": _ConnectionBoundSession})
         try:
             yield

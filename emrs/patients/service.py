@@ -72,11 +72,11 @@ def patient_dict(patient: Patient, extras: dict | None = None) -> dict:
     return out
 
 
-def _extras_for(ids: list[int]) -> dict[int, dict]:
-    """filled_by/doctor names and roles, last visit date, derived complexity, today's visit."""
-    if not ids:
-        return {}
-    today = today_ist()
+def _extras_statement():
+    """Built once (statement construction costs more than running it): the joined
+    names, last visit, today's visit and derived complexity of a set of patients."""
+    from sqlalchemy import bindparam
+    today = bindparam("today")
     filler, doctor = aliased(User), aliased(User)
     last_visit = (select(PatientVisit.visit_date).where(PatientVisit.patient_id == Patient.id)
                   .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1).scalar_subquery())
@@ -90,14 +90,26 @@ def _extras_for(ids: list[int]) -> dict[int, dict]:
     intake_no = select(IntakeRecord.adl_no).where(IntakeRecord.patient_id == Patient.id).limit(1).scalar_subquery()
     proforma_today = exists().where(ClinicalProforma.patient_id == Patient.id, ClinicalProforma.visit_date == today)
     doctor_id = func.coalesce(Patient.assigned_doctor_id, last_doctor)
-    rows = db.session.execute(
-        select(Patient.id, filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit,
-               today_status, has_adl, proforma_today, func.coalesce(Patient.adl_no, intake_no))
-        .select_from(Patient)
-        .outerjoin(filler, filler.id == Patient.filled_by)
-        .outerjoin(doctor, doctor.id == doctor_id)
-        .where(Patient.id.in_(ids))
-    ).all()
+    return (select(Patient.id, filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit,
+                   today_status, has_adl, proforma_today, func.coalesce(Patient.adl_no, intake_no))
+            .select_from(Patient)
+            .outerjoin(filler, filler.id == Patient.filled_by)
+            .outerjoin(doctor, doctor.id == doctor_id)
+            .where(Patient.id.in_(bindparam("ids", expanding=True))))
+
+
+_EXTRAS = None
+
+
+def _extras_for(ids: list[int]) -> dict[int, dict]:
+    """filled_by/doctor names and roles, last visit date, derived complexity, today's visit."""
+    global _EXTRAS
+    if not ids:
+        return {}
+    if _EXTRAS is None:
+        _EXTRAS = _extras_statement()
+    today = today_ist()
+    rows = db.session.execute(_EXTRAS, {"ids": list(ids), "today": today}).all()
     out = {}
     for pid, f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro, adl_no in rows:
         out[pid] = {
