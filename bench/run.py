@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import psycopg2
 

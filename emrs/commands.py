@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from sqlalchemy import select
 
 from .errors import DomainError
 

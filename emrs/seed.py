@@ -1,12 +1,11 @@
 """Synthetic demo data. Every name and number here is made up."""
 from __future__ import annotations
 
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from .auth import service as auth_service
-from .auth.models import ADMIN, FACULTY, PWO, RESIDENT, User
+from .auth.models import ADMIN, FACULTY, PWO, RESIDENT
 from .extensions import db
 from .patients.models import Patient, PatientVisit
 from .patients.names import name_key

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import current_app, jsonify, request
+from flask import jsonify, request
 
 from ..errors import DomainError, ValidationError, field_error
 from ..extensions import db

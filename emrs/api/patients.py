@@ -14,7 +14,7 @@ from ..intake.models import IntakeRecord
 from ..patients import fields as F
 from ..patients import service
 from . import bp
-from .envelope import fail, handles_domain_errors, json_body, ok, page_object, pagination
+from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
 from .users import parse_id
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from ..auth import service
 from ..auth.guard import principal
 from ..auth.models import LoginOTP, User
-from ..errors import AuthFailed, Forbidden, ValidationError, field_error
+from ..errors import AuthFailed, ValidationError, field_error
 from ..extensions import db, limiter
 from ..models_base import utcnow
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok, page_object, pagination, string_field
+from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
 from .session import login_complete_response
 
 

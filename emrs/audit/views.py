@@ -1,7 +1,6 @@
 """Admin: the audit trail, filterable by user, patient and action."""
 from __future__ import annotations
 
-from datetime import datetime
 
 from flask import render_template, request
 from sqlalchemy import func, select

@@ -99,7 +99,7 @@ def login_otp():
     if form.validate_on_submit():
         try:
             service.verify_second_factor(user, form.otp.data)
-        except DomainError as exc:
+        except DomainError:
             error = "That code is not valid or has expired. Check the latest e-mail or ask for a new code."
         else:
             return _finish_login(user, pending.get("next"))

@@ -17,12 +17,13 @@ from sqlalchemy.orm import aliased
 
 from ..audit import service as audit
 from ..auth.models import ADMIN, DOCTOR_ROLES, FACULTY, RESIDENT, User
-from ..errors import Conflict, DomainError, Forbidden, NotFound, ValidationError, field_error
+from ..errors import Conflict, Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..intake import service as intake_service
 from ..intake.models import IntakeRecord
 from ..patients.models import Patient, PatientVisit
 from ..prescriptions import service as rx_service
+from ..querying import date_filters
 from ..timeutil import today_ist
 from .models import CASE_SEVERITIES, DOCTOR_DECISIONS, MULTI_SELECT_FIELDS, VISIT_TYPES, ClinicalProforma
 
@@ -405,13 +406,7 @@ def parse_filters(args) -> tuple[dict, list]:
     v = (args.get("room_no") or "").strip()
     if v:
         out["room_no"] = v[:10]
-    for key in ("date_from", "date_to"):
-        v = (args.get(key) or "").strip()
-        if v:
-            try:
-                out[key] = dt.date.fromisoformat(v[:10])
-            except ValueError:
-                errors.append(field_error(key, f"{key} must be a date (YYYY-MM-DD)", v[:20], "query"))
+    date_filters(args, out, errors)
     return out, errors
 
 

@@ -9,13 +9,12 @@ from .. import timeline
 from ..auth.guard import principal
 from ..auth.models import DOCTOR_ROLES, User
 from ..drafts import service as drafts
-from ..errors import Conflict, DomainError, ValidationError
+from ..errors import Conflict, DomainError
 from ..extensions import db
 from ..patients import service as patients
 from ..patients.models import PatientVisit
 from ..timeutil import today_ist
 from . import bp, options, service
-from .models import ClinicalProforma
 
 ID = "int(max=2147483647)"
 PAGE = 20

@@ -13,6 +13,7 @@ import datetime as dt
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
+from ..querying import date_filters
 from ..audit import service as audit
 from ..auth.models import User
 from ..clinical.models import ClinicalProforma
@@ -335,13 +336,7 @@ def parse_filters(args) -> tuple[dict, list]:
                 errors.append(field_error(name, f"{name} must be a positive integer", raw[:20], "query"))
             else:
                 filters[name] = int(raw)
-    for name in ("date_from", "date_to"):
-        raw = (args.get(name) or "").strip()
-        if raw:
-            try:
-                filters[name] = dt.date.fromisoformat(raw[:10])
-            except ValueError:
-                errors.append(field_error(name, f"{name} must be a date (YYYY-MM-DD)", raw[:20], "query"))
+    date_filters(args, filters, errors)
     return filters, errors
 
 

@@ -17,6 +17,7 @@ from ..extensions import db
 from ..intake.models import IntakeRecord
 from ..clinical.models import ClinicalProforma
 from ..numbering import service as numbering
+from ..querying import date_filters
 from ..timeutil import today_ist
 from . import fields as F
 from .models import Patient, PatientVisit
@@ -340,13 +341,7 @@ def parse_filters(args) -> tuple[dict, list]:
             out["age_band"] = band
         else:
             bad("age_band", "Unknown age band")
-    for key in ("date_from", "date_to"):
-        raw = (args.get(key) or "").strip()
-        if raw:
-            try:
-                out[key] = dt.date.fromisoformat(raw[:10])
-            except ValueError:
-                bad(key, f"{key} must be a date (YYYY-MM-DD)")
+    date_filters(args, out, errors)
     raw = (args.get("doctor_id") or args.get("assigned_doctor_id") or "").strip()
     if raw:
         if raw.isdigit() and len(raw) < 10:

@@ -9,7 +9,7 @@ from .. import timeline
 from ..audit import service as audit
 from ..auth.guard import principal
 from ..auth.models import DOCTOR_ROLES, User
-from ..errors import Conflict, DomainError, ValidationError
+from ..errors import Conflict, DomainError
 from ..extensions import db
 from . import bp, service
 from . import fields as F

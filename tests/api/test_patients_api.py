@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from emrs.audit.models import AuditLog
 from emrs.extensions import db
-from emrs.patients.models import Patient, PatientVisit
+from emrs.patients.models import Patient
 from emrs.timeutil import today_ist
 
 CARD = {"name": "Mohinder Singh", "age": 46, "sex": "M", "contact_number": "9876543210", "category": "GEN",

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from emrs.extensions import db
 from emrs.intake.models import FileMovement, IntakeRecord
-from emrs.patients.models import Patient, PatientVisit
+from emrs.patients.models import PatientVisit
 from emrs.timeutil import today_ist
 
 

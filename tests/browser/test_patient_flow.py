@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from .test_login_flow import PASSWORD, _sign_in, _user
+from .test_login_flow import _sign_in, _user
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_rollback]
 

@@ -5,7 +5,6 @@ import re
 import threading
 
 import pytest
-from sqlalchemy import text
 
 from emrs import create_app
 from emrs.extensions import db

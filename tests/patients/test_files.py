@@ -365,7 +365,6 @@ def test_page_download(app, ctx, role_client, client, patient, users):
 
 
 def test_page_delete_permissions(app, ctx, role_client, patient, users, make_user):
-    from emrs.auth.models import FACULTY, RESIDENT
     mine = pf.upload(patient, [storage(png(), "resident.png")], users["resident"])[0]
     faculty_file = pf.upload(patient, [storage(pdf(), "faculty.pdf")], users["faculty"])[0]
     # Faculty cannot delete the resident's file; the button is not even shown.
