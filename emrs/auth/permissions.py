@@ -142,6 +142,21 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "intake.show": CLINICIANS,
     "intake.open_for_patient": CLINICIANS,
     "intake.index": CLINICIANS,
+    # --- prescriptions (issue 6) ---
+    "prescriptions.edit": DOCTORS | ADMIN_ONLY,
+    "prescriptions.check": DOCTORS | ADMIN_ONLY,
+    "prescriptions.save_template": DOCTORS | ADMIN_ONLY,
+    "prescriptions.show": CLINICIANS,
+    "prescriptions.pdf": CLINICIANS,
+    "prescriptions.history": CLINICIANS,
+    "api.prescriptions_create": CLINICIANS,
+    "api.prescriptions_list": CLINICIANS,
+    "api.prescriptions_by_proforma": AUTH,
+    "api.prescriptions_by_patient": AUTH,
+    "api.prescriptions_get": AUTH,
+    "api.prescriptions_update": CLINICIANS,
+    "api.prescriptions_delete": CLINICIANS,
+    "api.prescriptions_pdf": AUTH,
     # --- patients: files (issue 3) ---
     "patients.files": ALL_ROLES,
     "patients.files_upload": ALL_ROLES,
@@ -203,6 +218,17 @@ PERMISSIONS: dict[str, str | frozenset] = {
                     "movement_history")},
     "api.intake_stats": ADMIN_ONLY,
     "api.adl_stats": ADMIN_ONLY,
+    # --- prescriptions: formulary (issue 6) ---
+    "prescriptions.formulary": ADMIN_ONLY | {FACULTY},
+    "prescriptions.formulary_add": ADMIN_ONLY | {FACULTY},
+    "prescriptions.formulary_retire": ADMIN_ONLY | {FACULTY},
+    "prescriptions.formulary_restore": ADMIN_ONLY | {FACULTY},
+    "prescriptions.medicine_search": CLINICIANS,
+    "api.medicines_list": CLINICIANS,
+    "api.medicines_search": CLINICIANS,
+    "api.medicines_get": CLINICIANS,
+    "api.medicines_create": ADMIN_ONLY | {FACULTY},
+    "api.medicines_delete": ADMIN_ONLY | {FACULTY},
 }
 
 

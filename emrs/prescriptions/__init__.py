@@ -1,4 +1,8 @@
-"""prescriptions domain. Its pages and API routes arrive with its own issue; the models are here now."""
+"""Prescriptions: formulary, the editor with drug-safety warnings, history and the printable PDF."""
 from flask import Blueprint
 
 bp = Blueprint("prescriptions", __name__, url_prefix="/prescriptions")
+
+from . import views  # noqa: E402,F401
+
+from . import formulary_views  # noqa: E402,F401  (issue 6: formulary)

@@ -43,6 +43,9 @@ class Prescription(TimestampMixin, db.Model):
     follow_up_date: Mapped[dt.date | None] = mapped_column(Date)
     advice: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Drug-safety warnings shown when it was saved, and the reason the doctor gave to go on.
+    warnings: Mapped[list] = mapped_column(JSON_TYPE, nullable=False, default=list, server_default=sa.text("'[]'"))
+    override_reason: Mapped[str | None] = mapped_column(Text)
     # Optimistic locking: the service checks and increments it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
 

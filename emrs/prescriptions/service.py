@@ -1,16 +1,25 @@
-"""Prescriptions: one row per proforma holding its medication lines (entities.md §8)."""
+"""Prescriptions: one row per proforma holding its medication lines (entities.md §8).
+
+The one place the rules live: lines normalised (`when`/`qty` aliases, lines without a
+medicine dropped), drug-safety warnings checked on every save (a save over a high or
+moderate warning needs an override reason, stored and audited), optimistic locking,
+"repeat last", templates, and the differences between consecutive prescriptions.
+"""
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import func, select
 
 from ..audit import service as audit
-from ..errors import ValidationError, field_error
+from ..errors import Conflict, DomainError, NotFound, ValidationError, field_error
 from ..extensions import db
-from .models import Prescription
+from .models import Prescription, PrescriptionTemplate
 
 LINE_KEYS = ("medicine", "dosage", "when_to_take", "frequency", "duration", "quantity", "details", "notes")
 MAX_LINES = 50
 MAX_FIELD = 500
+OVERRIDE_REQUIRED = "OVERRIDE_REQUIRED"
 
 
 def normalise_lines(lines) -> list[dict]:
@@ -43,12 +52,20 @@ def normalise_lines(lines) -> list[dict]:
                 raise ValidationError("Validation failed", errors=[field_error(
                     f"prescription[{i}].{key}", f"{key} must be text of at most {MAX_FIELD} characters")])
             item[key] = value.strip()
-        if not item["medicine"]:
-            continue
-        out.append(item)
-    for n, item in enumerate(out, start=1):
-        item["id"] = n
-    return [{"id": it["id"], **{k: it[k] for k in LINE_KEYS}} for it in out]
+        if item["medicine"]:
+            out.append(item)
+    return [{"id": n, **{k: it[k] for k in LINE_KEYS}} for n, it in enumerate(out, start=1)]
+
+
+# --------------------------------------------------------------------------- reading
+
+def get(rx_id: int, *, audit_read: bool = True) -> Prescription:
+    row = db.session.get(Prescription, rx_id) if isinstance(rx_id, int) else None
+    if row is None:
+        raise NotFound("Prescription not found")
+    if audit_read:
+        audit.record_now("prescription_view", "prescriptions", row.id, patient_id=row.patient_id)
+    return row
 
 
 def for_proforma(proforma_id: int) -> Prescription | None:
@@ -56,8 +73,165 @@ def for_proforma(proforma_id: int) -> Prescription | None:
                               ).scalar_one_or_none()
 
 
+def for_patient(patient_id: int) -> list[Prescription]:
+    """A patient's prescriptions, newest first (by the proforma's visit date)."""
+    from ..clinical.models import ClinicalProforma
+    return list(db.session.execute(
+        select(Prescription).join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id)
+        .where(Prescription.patient_id == patient_id, ClinicalProforma.is_active.is_(True))
+        .order_by(ClinicalProforma.visit_date.desc(), Prescription.id.desc())).scalars())
+
+
+def last_for_patient(patient_id: int, exclude_proforma_id: int | None = None) -> Prescription | None:
+    rows = [r for r in for_patient(patient_id) if r.clinical_proforma_id != exclude_proforma_id and r.lines]
+    return rows[0] if rows else None
+
+
+def list_prescriptions(filters: dict, page: int, limit: int):
+    from ..clinical.models import ClinicalProforma
+    q = select(Prescription)
+    if "patient_id" in filters:
+        q = q.where(Prescription.patient_id == filters["patient_id"])
+    if "clinical_proforma_id" in filters:
+        q = q.where(Prescription.clinical_proforma_id == filters["clinical_proforma_id"])
+    if "doctor_decision" in filters:
+        q = q.join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id).where(
+            ClinicalProforma.doctor_decision == filters["doctor_decision"])
+    total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = db.session.execute(q.order_by(Prescription.id.desc()).offset((page - 1) * limit).limit(limit)).scalars()
+    return list(rows), total
+
+
+def prescription_dict(row: Prescription) -> dict:
+    return row.to_dict()
+
+
+# --------------------------------------------------------------------------- safety
+
+def warnings_for(lines: list[dict], patient) -> list[dict]:
+    """Drug-safety warnings from the local rule table (prescriptions/safety.py), with the
+    formulary resolving brand names to generics and classes."""
+    from . import safety
+    resolve = None
+    try:
+        from .formulary import class_of
+        resolve = class_of
+    except ImportError:  # pragma: no cover - the formulary module is part of the product
+        resolve = None
+    return safety.check(lines, patient, resolve=resolve) if lines else []
+
+
+def _check_override(warnings: list[dict], reason) -> str | None:
+    from . import safety
+    if not safety.requires_override(warnings):
+        return None
+    if not isinstance(reason, str) or len(reason.strip()) < 5 or len(reason) > 1000:
+        raise DomainError("Drug-safety warnings need an override reason (at least 5 characters) to save",
+                          status=400, code=OVERRIDE_REQUIRED,
+                          errors=[field_error("override_reason", "Give the reason for going on despite the warnings")])
+    return reason.strip()
+
+
+# --------------------------------------------------------------------------- writing
+
+def _parse_id(raw, name: str) -> int:
+    if raw in (None, ""):
+        raise ValidationError(f"{name} is required")
+    if isinstance(raw, bool) or not str(raw).isdigit() or len(str(raw)) > 9 or int(raw) < 1:
+        raise ValidationError(f"{name} must be a valid integer")
+    return int(raw)
+
+
+def _extras(data: dict) -> dict:
+    out, errors = {}, []
+    if "follow_up_date" in data:
+        raw = data["follow_up_date"]
+        if raw in (None, ""):
+            out["follow_up_date"] = None
+        else:
+            try:
+                out["follow_up_date"] = dt.date.fromisoformat(str(raw)[:10])
+            except ValueError:
+                errors.append(field_error("follow_up_date", "follow_up_date must be a date (YYYY-MM-DD)"))
+    if "advice" in data:
+        raw = data["advice"]
+        if raw not in (None, "") and (not isinstance(raw, str) or len(raw) > 5000):
+            errors.append(field_error("advice", "advice must be text of at most 5000 characters"))
+        else:
+            out["advice"] = raw or None
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    return out
+
+
+def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:
+    """POST /api/prescriptions and the editor: one row per proforma (a new save replaces
+    the lines). Returns (row, warnings)."""
+    from ..clinical.models import ClinicalProforma
+    from ..patients.models import Patient
+    proforma_id = _parse_id(data.get("clinical_proforma_id"), "clinical_proforma_id")
+    raw_patient = data.get("patient_id")
+    patient_id = _parse_id(raw_patient, "patient_id") if raw_patient not in (None, "") else None
+    raw_lines = data.get("prescription")
+    lines = normalise_lines(raw_lines if raw_lines is not None else data.get("prescriptions"))
+    extras = _extras(data)
+    proforma = db.session.get(ClinicalProforma, proforma_id)
+    if proforma is None or not proforma.is_active:
+        raise NotFound("Clinical proforma not found")
+    if patient_id is not None and patient_id != proforma.patient_id:
+        raise ValidationError("patient_id does not match the proforma's patient")
+    patient = db.session.get(Patient, proforma.patient_id)
+    row = for_proforma(proforma.id)
+    expected = data.get("version")
+    if row is not None and expected not in (None, ""):
+        if not str(expected).isdigit() or int(expected) != row.version:
+            raise Conflict("This prescription was changed by someone else after you opened it. "
+                           "Reload to see their changes; your lines are kept.", code="STALE")
+    warnings = warnings_for(lines, patient)
+    reason = _check_override(warnings, data.get("override_reason"))
+    created = row is None
+    if created:
+        row = Prescription(patient_id=proforma.patient_id, clinical_proforma_id=proforma.id, lines=lines,
+                           created_by=actor.id if actor else None)
+        db.session.add(row)
+    else:
+        row.lines = list(lines)
+        row.version += 1
+    for k, v in extras.items():
+        setattr(row, k, v)
+    row.warnings = warnings
+    row.override_reason = reason
+    db.session.flush()
+    audit.record("prescription_create" if created else "prescription_update", "prescriptions", row.id,
+                 patient_id=row.patient_id, details={"lines": len(lines)})
+    if reason:
+        audit.record("prescription_override", "prescriptions", row.id, patient_id=row.patient_id,
+                     details={"rules": sorted({w["rule"] for w in warnings})})
+    db.session.commit()
+    return row, warnings
+
+
+def update(row: Prescription, data: dict, actor) -> tuple[Prescription, list[dict]]:
+    """PUT /api/prescriptions/:id — full replacement of the lines."""
+    body = dict(data)
+    body["clinical_proforma_id"] = row.clinical_proforma_id
+    if body.get("patient_id") in (None, ""):
+        body["patient_id"] = row.patient_id
+    if body.get("prescription") is None and body.get("prescriptions") is None:
+        raise ValidationError("prescription lines are required")
+    return save_for_proforma(body, actor)
+
+
+def delete(row: Prescription, actor) -> None:
+    audit.record("prescription_delete", "prescriptions", row.id, patient_id=row.patient_id)
+    db.session.delete(row)
+    db.session.commit()
+
+
 def replace_for_proforma(proforma, lines: list[dict], actor) -> Prescription:
-    """One row per proforma: a new save replaces the lines. Caller's transaction."""
+    """Lines sent inside a proforma request (contract §8). Caller's transaction; the
+    proforma API has no override reason, so warnings are stored for the doctor to see."""
+    from ..patients.models import Patient
     row = for_proforma(proforma.id)
     if row is None:
         row = Prescription(patient_id=proforma.patient_id, clinical_proforma_id=proforma.id, lines=lines,
@@ -69,10 +243,66 @@ def replace_for_proforma(proforma, lines: list[dict], actor) -> Prescription:
         row.lines = list(lines)
         row.version += 1
         action = "prescription_update"
-    audit.record(action, "prescriptions", row.id, patient_id=proforma.patient_id,
-                 details={"lines": len(lines)})
+    row.warnings = warnings_for(lines, db.session.get(Patient, proforma.patient_id))
+    audit.record(action, "prescriptions", row.id, patient_id=proforma.patient_id, details={"lines": len(lines)})
     return row
 
 
-def prescription_dict(row: Prescription) -> dict:
-    return row.to_dict()
+# --------------------------------------------------------------------------- history and templates
+
+def _dose(line: dict) -> tuple:
+    return (line.get("dosage", ""), line.get("when_to_take", ""), line.get("frequency", ""))
+
+
+def differences(previous: list[dict], current: list[dict]) -> dict:
+    """What changed between two prescriptions: added, stopped, dose changed, same
+    (medicines compared ignoring case)."""
+    prev = {l["medicine"].strip().lower(): l for l in previous or []}
+    cur = {l["medicine"].strip().lower(): l for l in current or []}
+    return {
+        "added": [cur[k] for k in cur if k not in prev],
+        "stopped": [prev[k] for k in prev if k not in cur],
+        "changed": [{"before": prev[k], "after": cur[k]} for k in cur if k in prev and _dose(prev[k]) != _dose(cur[k])],
+        "same": [cur[k] for k in cur if k in prev and _dose(prev[k]) == _dose(cur[k])],
+    }
+
+
+def history(patient_id: int) -> list[dict]:
+    """Each prescription with its differences from the one before it (oldest is compared with nothing)."""
+    rows = for_patient(patient_id)
+    out = []
+    for i, row in enumerate(rows):
+        before = rows[i + 1].lines if i + 1 < len(rows) else []
+        out.append({"row": row, "diff": differences(before, row.lines or []), "first": i + 1 == len(rows)})
+    return out
+
+
+def templates_for(user) -> list[PrescriptionTemplate]:
+    return list(db.session.execute(select(PrescriptionTemplate).where(
+        PrescriptionTemplate.created_by == user.id, PrescriptionTemplate.is_active.is_(True))
+        .order_by(PrescriptionTemplate.name)).scalars())
+
+
+def save_template(user, name, lines) -> PrescriptionTemplate:
+    if not isinstance(name, str) or not 2 <= len(name.strip()) <= 120:
+        raise ValidationError("Template name must be 2 to 120 characters")
+    lines = normalise_lines(lines)
+    if not lines:
+        raise ValidationError("A template needs at least one medicine")
+    row = db.session.execute(select(PrescriptionTemplate).where(
+        PrescriptionTemplate.created_by == user.id,
+        func.lower(PrescriptionTemplate.name) == name.strip().lower())).scalar_one_or_none()
+    if row is None:
+        row = PrescriptionTemplate(name=name.strip(), created_by=user.id, lines=lines)
+        db.session.add(row)
+    else:
+        row.lines, row.is_active = lines, True
+    db.session.commit()
+    return row
+
+
+def template_for(user, template_id) -> PrescriptionTemplate:
+    row = db.session.get(PrescriptionTemplate, template_id) if isinstance(template_id, int) else None
+    if row is None or row.created_by != user.id or not row.is_active:
+        raise NotFound("Template not found")
+    return row

@@ -1,0 +1,116 @@
+"""/api/prescriptions (contract §10): adapters over emrs.prescriptions.service."""
+from __future__ import annotations
+
+from flask import Response, request
+
+from ..auth.guard import principal
+from ..errors import ValidationError, field_error
+from ..prescriptions import service
+from . import bp
+from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
+from .users import parse_id
+
+
+def _dict(row, warnings=None):
+    d = service.prescription_dict(row)
+    if warnings is not None:
+        d["warnings"] = warnings
+    return d
+
+
+@bp.post("/prescriptions", endpoint="prescriptions_create")
+@handles_domain_errors
+def prescriptions_create():
+    row, warnings = service.save_for_proforma(json_body(), principal())
+    n = len(row.lines or [])
+    return ok({"prescription": _dict(row, warnings)},
+              f"Prescription created successfully with {n} medication(s)", status=201)
+
+
+@bp.get("/prescriptions", endpoint="prescriptions_list")
+@handles_domain_errors
+def prescriptions_list():
+    page, limit = pagination()
+    filters, errors = {}, []
+    for key in ("patient_id", "clinical_proforma_id"):
+        raw = (request.args.get(key) or "").strip()
+        if raw:
+            if raw.isdigit() and len(raw) < 10:
+                filters[key] = int(raw)
+            else:
+                errors.append(field_error(key, f"{key} must be a positive integer", raw[:20], "query"))
+    decision = (request.args.get("doctor_decision") or "").strip()
+    if decision:
+        if decision in ("simple_case", "complex_case"):
+            filters["doctor_decision"] = decision
+        else:
+            errors.append(field_error("doctor_decision", "doctor_decision must be simple_case or complex_case",
+                                      decision[:20], "query"))
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    rows, total = service.list_prescriptions(filters, page, limit)
+    return ok({"prescriptions": [_dict(r) for r in rows], "pagination": page_object(page, limit, total)},
+              "Prescriptions retrieved successfully")
+
+
+@bp.get("/prescriptions/by-proforma/<proforma_id>", endpoint="prescriptions_by_proforma")
+@handles_domain_errors
+def prescriptions_by_proforma(proforma_id):
+    row = service.for_proforma(parse_id(proforma_id, "clinical_proforma_id"))
+    if row is None:
+        return _not_found()
+    service.get(row.id)  # audited read
+    return ok({"prescription": _dict(row)})
+
+
+def _not_found():
+    from .envelope import fail
+    return fail("Prescription not found", 404)
+
+
+@bp.get("/prescriptions/by-patient/<patient_id>", endpoint="prescriptions_by_patient")
+@handles_domain_errors
+def prescriptions_by_patient(patient_id):
+    from ..patients import service as patients
+    patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="prescription_list_view")
+    return ok({"prescriptions": [_dict(r) for r in service.for_patient(patient.id)]})
+
+
+@bp.get("/prescriptions/<rx_id>", endpoint="prescriptions_get")
+@handles_domain_errors
+def prescriptions_get(rx_id):
+    override = (request.args.get("clinical_proforma_id") or "").strip()
+    if override:
+        row = service.for_proforma(parse_id(override, "clinical_proforma_id"))
+        if row is None:
+            return _not_found()
+        service.get(row.id)
+    else:
+        row = service.get(parse_id(rx_id))
+    return ok({"prescription": _dict(row)}, "Prescription retrieved successfully")
+
+
+@bp.put("/prescriptions/<rx_id>", endpoint="prescriptions_update")
+@handles_domain_errors
+def prescriptions_update(rx_id):
+    row = service.get(parse_id(rx_id), audit_read=False)
+    row, warnings = service.update(row, json_body(), principal())
+    return ok({"prescription": _dict(row, warnings)}, "Prescription updated successfully")
+
+
+@bp.delete("/prescriptions/<rx_id>", endpoint="prescriptions_delete")
+@handles_domain_errors
+def prescriptions_delete(rx_id):
+    row = service.get(parse_id(rx_id), audit_read=False)
+    service.delete(row, principal())
+    return ok(message="Prescription deleted successfully")
+
+
+@bp.get("/prescriptions/<rx_id>/pdf", endpoint="prescriptions_pdf")
+@handles_domain_errors
+def prescriptions_pdf(rx_id):
+    from ..prescriptions.printing import pdf_for
+    row = service.get(parse_id(rx_id))
+    data, filename = pdf_for(row, request.args.get("size"))
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})

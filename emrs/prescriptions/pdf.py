@@ -1,0 +1,239 @@
+"""The printed prescription: one PDF (WeasyPrint), A5 by default or A4.
+
+    render(prescription, proforma, patient, doctor, *, page_size=None) -> bytes
+
+Template templates/prescriptions/pdf.html (autoescaped), styles
+static/css/prescription-print.css. The fonts are named in the CSS (Noto Sans / Noto Sans
+Devanagari / Noto Sans Gurmukhi, Lohit fallbacks; Debian fonts-noto-core, fonts-lohit-deva,
+fonts-lohit-guru). Settings read from app.config: HOSPITAL_NAME, DEPARTMENT_NAME,
+PRESCRIPTION_PAGE_SIZE ("A5"), PRESCRIPTION_LOGO (a file path; ignored if missing),
+PDF_MAX_CONCURRENT (2), PDF_QUEUE_TIMEOUT (10 s).
+
+Speed: the font configuration and the parsed stylesheet (one per page size) are built once
+per process (``warm_up()`` does it ahead of the first print); images are cached between
+renders; whitespace-only text between tags is dropped; the cyclic GC pauses while rendering. Renders are limited to PDF_MAX_CONCURRENT at
+a time; a render that cannot start within PDF_QUEUE_TIMEOUT seconds raises DomainError 503.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gc
+import re
+import threading
+from pathlib import Path
+
+from flask import current_app, has_app_context
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ..errors import DomainError
+from . import instructions
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATE = "prescriptions/pdf.html"
+CSS_PATH = ROOT / "static" / "css" / "prescription-print.css"
+PAGE_SIZES = ("A5", "A4")
+DEFAULTS = {"HOSPITAL_NAME": "PGIMER Chandigarh", "DEPARTMENT_NAME": "Department of Psychiatry",
+            "PRESCRIPTION_PAGE_SIZE": "A5", "PRESCRIPTION_LOGO": None, "PDF_MAX_CONCURRENT": 2,
+            "PDF_QUEUE_TIMEOUT": 10}
+BUSY_MESSAGE = "The printer queue is busy; try again in a moment"
+
+_BETWEEN_TAGS = re.compile(r">[ \t]*\n\s*<")
+_lock = threading.Lock()
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_was_enabled = True
+_font_config = None
+_stylesheets: dict[str, object] = {}
+_image_cache: dict = {}
+_semaphore: threading.BoundedSemaphore | None = None
+_semaphore_size: int | None = None
+_standalone_env: Environment | None = None
+
+
+def _setting(name: str):
+    if has_app_context():
+        return current_app.config.get(name, DEFAULTS.get(name))
+    return DEFAULTS.get(name)
+
+
+def _weasy(page_size: str):
+    """(FontConfiguration, CSS) for this page size, built once per process."""
+    global _font_config
+    css = _stylesheets.get(page_size)
+    if css is not None:
+        return _font_config, css
+    with _lock:
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        if _font_config is None:
+            _font_config = FontConfiguration()
+        if page_size not in _stylesheets:
+            # A4: the same layout, a little larger type.
+            extra = "html { font-size: 10.5pt; }" if page_size == "A4" else ""
+            source = f"@page {{ size: {page_size}; }}\n" + CSS_PATH.read_text(encoding="utf-8") + extra
+            _stylesheets[page_size] = CSS(string=source, font_config=_font_config)
+        return _font_config, _stylesheets[page_size]
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """No cyclic-GC passes during a render (~50 ms): WeasyPrint allocates tens of thousands
+    of short-lived objects, and in a large process the collections they trigger cost ~10 %
+    of the render. Reference counting still frees memory; the collector resumes (if it was
+    on) when the last concurrent render ends."""
+    global _gc_depth, _gc_was_enabled
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _semaphore_for_app() -> threading.BoundedSemaphore:
+    """The module-level limit on concurrent renders (PDF_MAX_CONCURRENT, read once)."""
+    global _semaphore, _semaphore_size
+    if _semaphore is None:
+        with _lock:
+            if _semaphore is None:
+                _semaphore_size = max(1, int(_setting("PDF_MAX_CONCURRENT") or 2))
+                _semaphore = threading.BoundedSemaphore(_semaphore_size)
+    return _semaphore
+
+
+def _template():
+    global _standalone_env
+    if has_app_context():
+        return current_app.jinja_env.get_template(TEMPLATE)
+    if _standalone_env is None:
+        _standalone_env = Environment(loader=FileSystemLoader(str(ROOT / "templates")),
+                                      autoescape=select_autoescape(("html",)))
+    return _standalone_env.get_template(TEMPLATE)
+
+
+def _date(value) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.strftime("%d %b %Y")
+    return str(value or "")
+
+
+def _diagnosis(proforma) -> str:
+    if proforma is None:
+        return ""
+    diagnosis = (getattr(proforma, "diagnosis", None) or "").strip()
+    code = (getattr(proforma, "icd_code", None) or "").strip()
+    title = (getattr(proforma, "icd_title", None) or "").strip()
+    system = (getattr(proforma, "icd_system", None) or "").strip()
+    coded = " ".join(p for p in (system, code) if p)
+    if title and title.lower() != diagnosis.lower():
+        coded = f"{coded} {title}".strip() if coded else title
+    if diagnosis and coded:
+        return f"{diagnosis} ({coded})"
+    return diagnosis or coded
+
+
+def _age_sex(patient) -> str:
+    age = getattr(patient, "age", None)
+    sex = getattr(patient, "sex", None) or ""
+    age_text = f"{age} y" if age not in (None, "") else "—"
+    return f"{age_text} / {sex}" if sex else age_text
+
+
+def _allergies(patient) -> str:
+    text = (getattr(patient, "allergies", None) or "").strip()
+    return "" if text.lower() in ("", "nil", "none", "no", "na", "n/a", "nkda", "-") else text
+
+
+def _logo_url() -> str | None:
+    path = _setting("PRESCRIPTION_LOGO")
+    if not path:
+        return None
+    p = Path(path)
+    return p.resolve().as_uri() if p.is_file() else None
+
+
+def _lines(prescription) -> list[dict]:
+    out = []
+    for raw in (getattr(prescription, "lines", None) or []) if prescription is not None else []:
+        if not isinstance(raw, dict) or not str(raw.get("medicine") or "").strip():
+            continue
+        line = {k: ("" if raw.get(k) is None else str(raw.get(k))) for k in
+                ("medicine", "dosage", "when_to_take", "frequency", "duration", "quantity", "details", "notes")}
+        if not line["when_to_take"] and raw.get("when"):
+            line["when_to_take"] = str(raw["when"])
+        if not line["quantity"] and raw.get("qty") is not None:
+            line["quantity"] = str(raw["qty"])
+        line["say"] = instructions.describe(line)
+        out.append(line)
+    return out
+
+
+def _fetcher(logo_url: str | None):
+    """A URL fetcher that loads only the configured logo file: no network, no other files."""
+    from weasyprint.urls import URLFetcher
+
+    class LocalOnly(URLFetcher):
+        def fetch(self, url, headers=None):
+            if logo_url is None or url != logo_url:
+                raise ValueError(f"not fetched for a prescription: {url[:80]!r}")
+            return super().fetch(url, headers)
+
+    return LocalOnly(allowed_protocols=("file",))
+
+
+def html(prescription, proforma, patient, doctor) -> str:
+    """The prescription as HTML (what WeasyPrint lays out)."""
+    visit = getattr(proforma, "visit_date", None) if proforma is not None else None
+    return _template().render(
+        hospital_name=_setting("HOSPITAL_NAME") or "",
+        department_name=_setting("DEPARTMENT_NAME") or "",
+        logo_url=_logo_url(),
+        patient=patient,
+        age_sex=_age_sex(patient),
+        allergies=_allergies(patient),
+        visit_date=_date(visit or (getattr(prescription, "created_at", None) if prescription else None)),
+        diagnosis=_diagnosis(proforma),
+        lines=_lines(prescription),
+        advice=(getattr(prescription, "advice", None) or "").strip() if prescription is not None else "",
+        follow_up=_date(getattr(prescription, "follow_up_date", None)) if prescription is not None else "",
+        doctor_name=(getattr(doctor, "name", None) or "") if doctor is not None else "",
+        doctor_designation=((getattr(doctor, "designation", None) or getattr(doctor, "role", None) or "")
+                            if doctor is not None else ""),
+    )
+
+
+def render(prescription, proforma, patient, doctor, *, page_size: str | None = None) -> bytes:
+    """The PDF bytes. page_size "A5" (default: PRESCRIPTION_PAGE_SIZE) or "A4"."""
+    size = str(page_size or _setting("PRESCRIPTION_PAGE_SIZE") or "A5").upper()
+    if size not in PAGE_SIZES:
+        raise DomainError(f"Page size must be one of {', '.join(PAGE_SIZES)}", status=400)
+    # Whitespace between tags only makes anonymous boxes for WeasyPrint to lay out.
+    document = _BETWEEN_TAGS.sub("><", html(prescription, proforma, patient, doctor))
+    semaphore = _semaphore_for_app()
+    timeout = float(_setting("PDF_QUEUE_TIMEOUT") or 10)
+    if not semaphore.acquire(timeout=timeout):
+        raise DomainError(BUSY_MESSAGE, status=503, code="pdf_busy")
+    try:
+        from weasyprint import HTML
+
+        font_config, css = _weasy(size)
+        with _gc_paused():
+            return HTML(string=document, base_url=str(ROOT), url_fetcher=_fetcher(_logo_url())).write_pdf(
+                stylesheets=[css], font_config=font_config, cache=_image_cache)
+    finally:
+        semaphore.release()
+
+
+def warm_up() -> None:
+    """Build the font configuration and stylesheets now (the first render otherwise pays
+    ~0.7 s for fontconfig); call at start-up if the first print must be fast."""
+    for size in PAGE_SIZES:
+        _weasy(size)

@@ -1,0 +1,235 @@
+"""Prescription pages: the editor (lines added, removed and reordered in place, formulary
+picker, "repeat last", templates, live drug-safety warnings, override reason, drafts,
+409 on a stale save), the prescription page with its PDF, and the patient's history
+with what changed between prescriptions."""
+from __future__ import annotations
+
+import re
+from datetime import timezone
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+
+from .. import timeline
+from ..auth.guard import principal
+from ..clinical import service as proformas
+from ..clinical.models import ClinicalProforma
+from ..drafts import service as drafts
+from ..errors import Conflict, DomainError
+from ..extensions import db
+from ..patients import service as patients
+from . import bp, service
+from .service import LINE_KEYS, OVERRIDE_REQUIRED
+
+ID = "int(max=2147483647)"
+SUGGEST = {
+    "dosage": ["1-0-1", "1-1-1", "1-0-0", "0-1-0", "0-0-1", "1-1-0", "0-1-1", "1-0-1½", "½-0-½", "SOS", "STAT",
+               "OD", "BD", "TDS", "QID", "HS"],
+    "when_to_take": ["Before Food", "After Food", "With Food", "Empty Stomach", "Bedtime", "Morning", "Afternoon",
+                     "Evening", "Night", "Before Breakfast", "After Breakfast", "After Lunch", "After Dinner"],
+    "frequency": ["Once Daily", "Twice Daily", "Thrice Daily", "Four Times Daily", "Every 6 Hours",
+                  "Every 8 Hours", "Every 12 Hours", "Alternate Day", "Weekly", "SOS", "Tapering Dose"],
+    "duration": ["3 Days", "5 Days", "7 Days", "10 Days", "14 Days", "21 Days", "1 Month", "2 Months", "3 Months",
+                 "6 Months", "As Directed"],
+    "quantity": ["1", "2", "3", "5", "7", "10", "15", "20", "30", "60", "90", "100"],
+}
+_LINE = re.compile(r"^lines-(\d{1,2})-([a-z_]+)$")
+BLANK = 3
+
+
+def _lines_from_form(form) -> list[dict]:
+    rows: dict[int, dict] = {}
+    for name, value in form.items(multi=True):
+        m = _LINE.match(name)
+        if m and m.group(2) in LINE_KEYS:
+            rows.setdefault(int(m.group(1)), {})[m.group(2)] = value
+    return [rows[i] for i in sorted(rows)]
+
+
+class _Form(dict):
+    def items(self, multi=False):
+        for k, v in super().items():
+            for x in (v if isinstance(v, list) else [v]):
+                yield k, x
+
+    def get(self, k, default=None):
+        v = super().get(k, default)
+        return v[0] if isinstance(v, list) and v else v
+
+
+def _proforma_or_404(proforma_id: int):
+    try:
+        return proformas.get(proforma_id, audit_read=False)
+    except DomainError:
+        abort(404)
+
+
+def _render(proforma, patient, lines, *, row=None, status=200, errors=None, warnings=None, needs_override=False,
+            draft=None, conflict=False, values=None):
+    user = principal()
+    previous = service.last_for_patient(patient.id, exclude_proforma_id=proforma.id)
+    return render_template(
+        "prescriptions/edit.html", proforma=proforma, patient=patient,
+        patient_info=patients.with_extras([patient])[0], lines=lines, blank=BLANK, row=row,
+        suggest=SUGGEST, errors=errors or [], warnings=warnings if warnings is not None else
+        service.warnings_for(service.normalise_lines(lines), patient),
+        needs_override=needs_override, templates=service.templates_for(user), previous=previous,
+        draft=draft, draft_key=f"rx:{proforma.id}", draft_patient=patient.id, conflict=conflict,
+        values=values or {}, version=(values or {}).get("version") or (row.version if row else "")), status
+
+
+@bp.route(f"/proforma/<{ID}:proforma_id>", methods=["GET", "POST"], endpoint="edit")
+def edit(proforma_id: int):
+    proforma = _proforma_or_404(proforma_id)
+    patient = patients.get_patient(proforma.patient_id, audit_action=None)
+    row = service.for_proforma(proforma.id)
+    user = principal()
+    key = f"rx:{proforma.id}"
+    if request.method == "POST":
+        lines = _lines_from_form(request.form)
+        data = {"clinical_proforma_id": proforma.id, "patient_id": patient.id, "prescription": lines,
+                "follow_up_date": request.form.get("follow_up_date"), "advice": request.form.get("advice"),
+                "override_reason": request.form.get("override_reason"), "version": request.form.get("version")}
+        values = {k: request.form.get(k, "") for k in ("follow_up_date", "advice", "override_reason", "version")}
+        try:
+            row, _warnings = service.save_for_proforma(data, user)
+        except Conflict as exc:
+            db.session.rollback()
+            return _render(proforma, patient, lines, row=row, status=409, errors=[exc.message], conflict=True,
+                           values=values)
+        except DomainError as exc:
+            db.session.rollback()
+            needs = exc.code == OVERRIDE_REQUIRED
+            msgs = [exc.message] if needs or not exc.errors else [e["msg"] for e in exc.errors]
+            return _render(proforma, patient, lines, row=row, status=422, errors=msgs, needs_override=needs,
+                           values=values)
+        drafts.discard(user, patient.id, key, reason="submitted")
+        flash(f"Prescription saved ({len(row.lines)} medicine{'s' if len(row.lines) != 1 else ''}).", "success")
+        return redirect(url_for("prescriptions.show", rx_id=row.id))
+    from ..audit import service as audit
+    audit.record_now("prescription_form_open", "clinical_proforma", proforma.id, patient_id=patient.id)
+    draft = drafts.offer(user, patient.id, key)
+    values = {}
+    if draft:
+        form = _Form(draft["data"])
+        lines = _lines_from_form(form)
+        values = {k: form.get(k) or "" for k in ("follow_up_date", "advice")}
+    elif request.args.get("repeat") == "1":
+        previous = service.last_for_patient(patient.id, exclude_proforma_id=proforma.id)
+        lines = [dict(l) for l in (previous.lines if previous else [])]
+        if previous:
+            flash(f"Copied {len(lines)} line(s) from the prescription of "
+                  f"{_visit_date(previous).strftime('%d %b %Y')}: check each dose.", "info")
+    elif request.args.get("template", "").isdigit():
+        try:
+            tpl = service.template_for(user, int(request.args["template"]))
+            lines = [dict(l) for l in tpl.lines]
+            flash(f"Template “{tpl.name}” applied.", "info")
+        except DomainError:
+            lines = []
+            flash("Template not found.", "error")
+    else:
+        lines = [dict(l) for l in (row.lines if row else [])]
+        if row:
+            values = {"follow_up_date": row.follow_up_date.isoformat() if row.follow_up_date else "",
+                      "advice": row.advice or ""}
+    return _render(proforma, patient, lines, row=row, draft=draft, values=values)
+
+
+def _visit_date(rx_row):
+    p = db.session.get(ClinicalProforma, rx_row.clinical_proforma_id)
+    return p.visit_date
+
+
+@bp.post(f"/proforma/<{ID}:proforma_id>/check", endpoint="check")
+def check(proforma_id: int):
+    """Live drug-safety warnings while prescribing (htmx)."""
+    proforma = _proforma_or_404(proforma_id)
+    patient = patients.get_patient(proforma.patient_id, audit_action=None)
+    try:
+        lines = service.normalise_lines(_lines_from_form(request.form))
+    except DomainError:
+        lines = []
+    return render_template("prescriptions/_warnings.html", warnings=service.warnings_for(lines, patient))
+
+
+@bp.post(f"/proforma/<{ID}:proforma_id>/template", endpoint="save_template")
+def save_template(proforma_id: int):
+    _proforma_or_404(proforma_id)
+    try:
+        tpl = service.save_template(principal(), request.form.get("template_name"), _lines_from_form(request.form))
+        flash(f"Saved as template “{tpl.name}”.", "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("prescriptions.edit", proforma_id=proforma_id))
+
+
+@bp.get(f"/<{ID}:rx_id>", endpoint="show")
+def show(rx_id: int):
+    try:
+        row = service.get(rx_id)
+    except DomainError:
+        abort(404)
+    proforma = db.session.get(ClinicalProforma, row.clinical_proforma_id)
+    patient = patients.get_patient(row.patient_id, audit_action=None, include_archived=True)
+    from . import instructions
+    return render_template("prescriptions/show.html", row=row, proforma=proforma, patient=patient,
+                           patient_info=patients.with_extras([patient])[0],
+                           described=[instructions.describe(l) for l in row.lines or []])
+
+
+@bp.get(f"/<{ID}:rx_id>/pdf", endpoint="pdf")
+def pdf(rx_id: int):
+    from .printing import pdf_for
+    try:
+        row = service.get(rx_id)
+        data, filename = pdf_for(row, request.args.get("size"))
+    except DomainError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(exc.message, "error")
+        return redirect(url_for("prescriptions.show", rx_id=rx_id))
+    return Response(data, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@bp.get(f"/patient/<{ID}:patient_id>", endpoint="history")
+def history(patient_id: int):
+    try:
+        patient = patients.get_patient(patient_id, audit_action="prescription_list_view")
+    except DomainError:
+        abort(404)
+    items = service.history(patient.id)
+    dates = {it["row"].id: _visit_date(it["row"]) for it in items}
+    return render_template("prescriptions/history.html", patient=patient, items=items, dates=dates,
+                           patient_info=patients.with_extras([patient])[0])
+
+
+# ------------------------------------------------------------------ timeline
+
+def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
+    from ..auth.navigation import allowed
+    link = allowed("prescriptions.show")
+    out = []
+    for row in service.for_patient(patient_id)[:limit]:
+        when = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+        meds = [l["medicine"] for l in row.lines or []]
+        out.append(timeline.TimelineEntry(
+            kind="prescription", id=row.id, when=when,
+            title=f"Prescription · {len(meds)} medicine{'s' if len(meds) != 1 else ''}",
+            summary=", ".join(meds[:4]) + (" …" if len(meds) > 4 else ""),
+            url=url_for("prescriptions.show", rx_id=row.id) if link else None,
+            badges=["override"] if row.override_reason else []))
+    return out
+
+
+timeline.register("prescription", _timeline)
+
+
+def _draft_url(draft):
+    parts = draft.form_key.split(":")
+    if len(parts) == 2 and parts[1].isdigit():
+        return url_for("prescriptions.edit", proforma_id=int(parts[1]))
+    return None
+
+
+drafts.register_form("rx", "Prescription", _draft_url)

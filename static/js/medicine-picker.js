@@ -1,0 +1,192 @@
+// Medicine picker for prescription lines (formulary search as you type). No inline
+// scripts or styles (CSP); event delegation, so lines added later (cloned rows, HTMX
+// swaps) work with no set-up; safe to load twice.
+//
+// Markup contract (the page provides it; the server renders the results fragment):
+//
+//   <tr class="rx-line">                        (the "line": [data-med-line], .rx-line or tr;
+//     <td data-med-picker>                        without one, the picker's parent element)
+//       <input type="text" name="lines-0-medicine" autocomplete="off"      (name ends in "medicine")
+//              hx-get="/prescriptions/medicines/search"
+//              hx-trigger="input changed delay:200ms"
+//              hx-target="next .med-results">
+//       <div class="med-results"></div>
+//     </td>
+//     <td><input name="lines-0-dosage"></td>   (optional; name ends in "dosage")
+//   </tr>
+//
+// The request always carries the box's text as ?q= (added here on htmx:configRequest, so
+// hx-params="none" or any input name works). GET /prescriptions/medicines/search?q= answers
+// a list of
+//   <button type="button" class="med-option" data-medicine="Nexito" data-strengths="5mg, 10mg, 20mg">
+//     Nexito (Escitalopram) <small>5mg · 10mg · 20mg</small></button>
+// Clicking an option (or Enter on the highlighted one) writes data-medicine into the
+// medicine input (firing input/change events), empties the list and, when the line has an
+// EMPTY dosage input, shows the strengths as that input's placeholder (the previous
+// placeholder comes back when another medicine without strengths is picked). A bubbling
+// "medicine:picked" event is fired on the picker (detail = {medicine, generic, strengths}).
+// Keys in the medicine input: ArrowDown / ArrowUp move through the options, Enter picks
+// the highlighted one (and never submits the form while the list is open), Escape closes.
+// Free text is always allowed: nothing forces a pick.
+(function () {
+  "use strict";
+  if (window.EMRSMedicinePicker) return;
+  window.EMRSMedicinePicker = true;
+
+  var INPUT = "input[name$=medicine]";
+
+  function pickerOf(el) { return el && el.closest ? el.closest("[data-med-picker]") : null; }
+  function results(picker) { return picker.querySelector(".med-results"); }
+  function input(picker) { return picker.querySelector(INPUT); }
+  function options(picker) {
+    var box = results(picker);
+    return box ? Array.prototype.slice.call(box.querySelectorAll(".med-option[data-medicine]")) : [];
+  }
+  function lineOf(picker) {
+    return picker.closest("[data-med-line], .rx-line, tr") || picker.parentElement || picker;
+  }
+  function setExpanded(picker, open) {
+    var q = input(picker);
+    if (q && q.hasAttribute("role")) q.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  function isOpen(picker) {
+    var box = results(picker);
+    return !!(box && box.textContent.trim());
+  }
+
+  function close(picker) {
+    var box = results(picker);
+    if (box) box.textContent = "";
+    setExpanded(picker, false);
+    var q = input(picker);
+    if (q) q.removeAttribute("aria-activedescendant");
+  }
+
+  function hintStrengths(picker, strengths) {
+    var line = lineOf(picker);
+    var dosage = picker.querySelector("input[name$=dosage]") || line.querySelector("input[name$=dosage]");
+    if (!dosage || dosage.value) return;
+    if (!dosage.hasAttribute("data-med-placeholder")) {
+      dosage.setAttribute("data-med-placeholder", dosage.getAttribute("placeholder") || "");
+    }
+    dosage.setAttribute("placeholder", strengths || dosage.getAttribute("data-med-placeholder"));
+  }
+
+  function pick(picker, option) {
+    var medicine = option.getAttribute("data-medicine") || "";
+    var strengths = option.getAttribute("data-strengths") || "";
+    var q = input(picker);
+    if (q) {
+      q.value = medicine;
+      q.setAttribute("data-med-picked", medicine);  // the next "input" is ours, not the user's
+      q.dispatchEvent(new Event("change", { bubbles: true }));
+      q.focus();
+    }
+    close(picker);
+    hintStrengths(picker, strengths);
+    picker.dispatchEvent(new CustomEvent("medicine:picked", { bubbles: true,
+      detail: { medicine: medicine, generic: option.getAttribute("data-generic") || "", strengths: strengths } }));
+  }
+
+  function highlight(picker, index) {
+    var opts = options(picker);
+    var q = input(picker);
+    opts.forEach(function (o, i) {
+      var on = i === index;
+      o.classList.toggle("is-active", on);
+      o.setAttribute("aria-selected", on ? "true" : "false");
+      if (on && o.scrollIntoView) o.scrollIntoView({ block: "nearest" });
+    });
+    if (!q) return;
+    if (index >= 0 && opts[index]) {
+      if (!opts[index].id) opts[index].id = "med-opt-" + Math.random().toString(36).slice(2, 9);
+      q.setAttribute("aria-activedescendant", opts[index].id);
+    } else {
+      q.removeAttribute("aria-activedescendant");
+    }
+  }
+  function activeIndex(picker) {
+    var opts = options(picker);
+    for (var i = 0; i < opts.length; i++) if (opts[i].classList.contains("is-active")) return i;
+    return -1;
+  }
+
+  // Send the box's text as ?q=, whatever the input is called and whatever hx-params says.
+  document.addEventListener("htmx:configRequest", function (ev) {
+    var elt = ev.detail && ev.detail.elt;
+    if (!elt || !elt.matches || !elt.matches(INPUT) || !pickerOf(elt)) return;
+    if (ev.detail.verb && ev.detail.verb.toLowerCase() !== "get") return;
+    var params = ev.detail.parameters;
+    var value = elt.value || "";
+    if (params && typeof params.set === "function") params.set("q", value);
+    else if (params) params.q = value;
+  });
+
+  document.addEventListener("click", function (ev) {
+    var option = ev.target.closest ? ev.target.closest(".med-option[data-medicine]") : null;
+    var picker = pickerOf(option);
+    if (option && picker) {
+      ev.preventDefault();
+      pick(picker, option);
+      return;
+    }
+    // A click outside an open picker closes its list.
+    document.querySelectorAll("[data-med-picker]").forEach(function (p) {
+      if (!p.contains(ev.target) && isOpen(p)) close(p);
+    });
+  });
+
+  document.addEventListener("keydown", function (ev) {
+    var picker = pickerOf(ev.target);
+    if (!picker) return;
+    var inInput = ev.target.matches && ev.target.matches(INPUT);
+    var onOption = ev.target.classList && ev.target.classList.contains("med-option");
+    if (!inInput && !onOption) return;
+    var opts = options(picker);
+    var i = onOption ? opts.indexOf(ev.target) : activeIndex(picker);
+    if (ev.key === "ArrowDown" && opts.length) {
+      ev.preventDefault();
+      highlight(picker, (i + 1) % opts.length);
+    } else if (ev.key === "ArrowUp" && opts.length) {
+      ev.preventDefault();
+      highlight(picker, i <= 0 ? opts.length - 1 : i - 1);
+    } else if (ev.key === "Enter") {
+      if (i >= 0 && opts[i]) {
+        ev.preventDefault();  // never submit the prescription from the medicine box
+        pick(picker, opts[i]);
+      } else if (isOpen(picker)) {
+        ev.preventDefault();
+      }
+    } else if (ev.key === "Escape") {
+      if (isOpen(picker)) {
+        ev.preventDefault();
+        close(picker);
+      }
+    } else if (ev.key === "Tab" && isOpen(picker) && inInput) {
+      close(picker);  // leaving the box keeps the typed text
+    }
+  });
+
+  // New results arrived: mark the list open, highlight nothing yet. Results that arrive
+  // after a pick (a request already on its way) are dropped.
+  document.addEventListener("htmx:afterSwap", function (ev) {
+    var box = ev.target;
+    if (!box.classList || !box.classList.contains("med-results")) return;
+    var picker = pickerOf(box);
+    if (!picker) return;
+    var q = input(picker);
+    if (q && q.getAttribute("data-med-picked") !== null && q.value === q.getAttribute("data-med-picked")) {
+      close(picker);
+      return;
+    }
+    setExpanded(picker, options(picker).length > 0);
+    highlight(picker, -1);
+  });
+
+  // Typing again after a pick is a new search.
+  document.addEventListener("input", function (ev) {
+    if (ev.target.matches && ev.target.matches(INPUT) && pickerOf(ev.target)) {
+      ev.target.removeAttribute("data-med-picked");
+    }
+  }, true);
+})();

@@ -1,0 +1,117 @@
+"""The prescription editor, history and print pages."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from emrs.clinical.models import ClinicalProforma
+from emrs.extensions import db
+from emrs.patients.models import Patient
+from emrs.prescriptions.models import Prescription, PrescriptionTemplate
+
+
+def _proforma(users, day="2026-11-20", allergies=None):
+    p = Patient(name="Charanjit Singh", sex="M", age=58, cr_no=f"CRTEST3{day.replace('-', '')}",
+                allergies=allergies)
+    db.session.add(p)
+    db.session.flush()
+    pf = ClinicalProforma(patient_id=p.id, filled_by=users["resident"].id, visit_date=__import__("datetime").date.fromisoformat(day),
+                          visit_type="first_visit", diagnosis="Depression", icd_code="F32.1")
+    db.session.add(pf)
+    db.session.commit()
+    return p, pf
+
+
+def _lines(*meds):
+    data = {}
+    for i, (med, dose) in enumerate(meds):
+        data[f"lines-{i}-medicine"] = med
+        data[f"lines-{i}-dosage"] = dose
+        data[f"lines-{i}-when_to_take"] = "After Food"
+        data[f"lines-{i}-duration"] = "1 Month"
+    return data
+
+
+def test_prescribe_view_and_history(role_client, users):
+    p, pf = _proforma(users)
+    c = role_client("resident")
+    page = c.get(f"/prescriptions/proforma/{pf.id}").get_data(as_text=True)
+    assert 'name="lines-0-medicine"' in page and 'list="dl-dosage"' in page and "Add a medicine" in page
+    resp = c.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Escitalopram 10 mg", "0-0-1"),
+                                                                       ("Clonazepam 0.25 mg", "0-0-1")),
+                                                             "follow_up_date": "2026-12-20", "advice": "Walk daily"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
+    row = db.session.execute(select(Prescription).where(Prescription.clinical_proforma_id == pf.id)).scalar_one()
+    assert [l["medicine"] for l in row.lines] == ["Escitalopram 10 mg", "Clonazepam 0.25 mg"]
+    show = c.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Escitalopram 10 mg" in show and "Walk daily" in show and "Print (A5 PDF)" in show
+    assert re.search(r"[\u0900-\u097F]", show) and re.search(r"[\u0A00-\u0A7F]", show)  # Hindi and Punjabi lines
+    pdf = c.get(f"/prescriptions/{row.id}/pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    assert "Prescription ·" in c.get(f"/patients/{p.id}").get_data(as_text=True)
+
+
+def test_repeat_last_and_differences(role_client, users):
+    p, pf1 = _proforma(users)
+    c = role_client("resident")
+    c.post(f"/prescriptions/proforma/{pf1.id}", data=_lines(("Olanzapine 5 mg", "0-0-1"), ("Trihexyphenidyl 2 mg", "1-0-0")))
+    pf2 = ClinicalProforma(patient_id=p.id, filled_by=users["resident"].id,
+                           visit_date=__import__("datetime").date(2026, 12, 20), visit_type="follow_up")
+    db.session.add(pf2)
+    db.session.commit()
+    page = c.get(f"/prescriptions/proforma/{pf2.id}?repeat=1").get_data(as_text=True)
+    assert 'value="Olanzapine 5 mg"' in page and "Copied 2 line(s)" in page
+    c.post(f"/prescriptions/proforma/{pf2.id}", data=_lines(("Olanzapine 5 mg", "0-0-2"), ("Sodium Valproate 500 mg", "1-0-1")))
+    hist = c.get(f"/prescriptions/patient/{p.id}").get_data(as_text=True)
+    assert "Added: Sodium Valproate 500 mg" in hist and "Stopped: Trihexyphenidyl 2 mg" in hist
+    assert "Olanzapine 5 mg: 0-0-1 → 0-0-2" in hist
+
+
+def test_warning_needs_override_reason(role_client, users):
+    p, pf = _proforma(users)
+    c = role_client("resident")
+    data = _lines(("Lithium Carbonate 300 mg", "1-0-1"), ("Ibuprofen 400 mg", "SOS"))
+    warn = c.post(f"/prescriptions/proforma/{pf.id}/check", data=data).get_data(as_text=True)
+    assert "Drug-safety warnings" in warn and "ithium" in warn
+    resp = c.post(f"/prescriptions/proforma/{pf.id}", data=data)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'name="override_reason"' in html and 'value="Ibuprofen 400 mg"' in html
+    assert db.session.execute(select(Prescription).where(Prescription.clinical_proforma_id == pf.id)).first() is None
+    resp = c.post(f"/prescriptions/proforma/{pf.id}", data={**data, "override_reason": "Two days only, level normal"})
+    assert resp.status_code == 302
+    row = db.session.execute(select(Prescription).where(Prescription.clinical_proforma_id == pf.id)).scalar_one()
+    assert row.override_reason == "Two days only, level normal" and row.warnings
+
+
+def test_allergy_warning_from_the_patient_record(role_client, users):
+    p, pf = _proforma(users, allergies="Carbamazepine (rash)")
+    html = role_client("resident").post(f"/prescriptions/proforma/{pf.id}/check",
+                                        data=_lines(("Carbamazepine 200 mg", "1-0-1"))).get_data(as_text=True)
+    assert "Drug-safety warnings" in html and "llerg" in html
+
+
+def test_templates(role_client, users):
+    p, pf = _proforma(users)
+    c = role_client("resident")
+    c.post(f"/prescriptions/proforma/{pf.id}/template", data={"template_name": "Depression start",
+                                                              **_lines(("Sertraline 50 mg", "0-0-1"))})
+    tpl = db.session.execute(select(PrescriptionTemplate).where(PrescriptionTemplate.name == "Depression start")).scalar_one()
+    page = c.get(f"/prescriptions/proforma/{pf.id}?template={tpl.id}").get_data(as_text=True)
+    assert 'value="Sertraline 50 mg"' in page and "Template “Depression start” applied" in page
+    other = role_client("faculty").get(f"/prescriptions/proforma/{pf.id}?template={tpl.id}").get_data(as_text=True)
+    assert "Template not found" in other   # templates are a doctor's own
+
+
+def test_roles_and_stale_save(role_client, users):
+    p, pf = _proforma(users)
+    assert role_client("pwo").get(f"/prescriptions/proforma/{pf.id}").status_code == 403
+    a, b = role_client("resident"), role_client("faculty")
+    a.post(f"/prescriptions/proforma/{pf.id}", data=_lines(("Mirtazapine 7.5 mg", "0-0-1")))
+    row = db.session.execute(select(Prescription).where(Prescription.clinical_proforma_id == pf.id)).scalar_one()
+    v = row.version
+    assert b.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Mirtazapine 15 mg", "0-0-1")),
+                                                            "version": str(v)}).status_code == 302
+    resp = a.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Mirtazapine 30 mg", "0-0-1")),
+                                                            "version": str(v)})
+    assert resp.status_code == 409 and 'value="Mirtazapine 30 mg"' in resp.get_data(as_text=True)
