@@ -687,7 +687,10 @@ def todays_patients(user: User, show_all: bool = False, day: dt.date | None = No
     if not (show_all and may_see_all_today(user)):
         q = q.where(PatientVisit.assigned_doctor_id == user.id)
     rows = db.session.execute(q.order_by(PatientVisit.created_at, PatientVisit.id)).all()
-    return [{"visit": v, "patient": p, "doctor": d} for v, p, d in rows]
+    proformas = dict(db.session.execute(select(ClinicalProforma.patient_id, func.max(ClinicalProforma.id)).where(
+        ClinicalProforma.patient_id.in_([p.id for _, p, _ in rows] or [0]), ClinicalProforma.visit_date == day,
+        ClinicalProforma.is_active.is_(True)).group_by(ClinicalProforma.patient_id)).all())
+    return [{"visit": v, "patient": p, "doctor": d, "proforma_id": proformas.get(p.id)} for v, p, d in rows]
 
 
 def may_see_all_today(user: User) -> bool:

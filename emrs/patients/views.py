@@ -225,8 +225,13 @@ def show(patient_id: int):
         PatientVisit.patient_id == patient.id, PatientVisit.visit_status.in_(("scheduled", "in_progress")))
         .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
     entries = timeline.entries(patient.id, 50)
+    from ..clinical.models import ClinicalProforma
+    latest_proforma = db.session.execute(select(ClinicalProforma.id).where(
+        ClinicalProforma.patient_id == patient.id, ClinicalProforma.is_active.is_(True))
+        .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc()).limit(1)).scalar()
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
-                           doctors=_doctors(), open_visit=open_visit, label_of=F.label_of)
+                           doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
+                           latest_proforma=latest_proforma)
 
 
 @bp.get(f"/<{ID}:patient_id>/visits/<{ID}:visit_id>", endpoint="visit_detail")

@@ -115,3 +115,15 @@ def test_roles_and_stale_save(role_client, users):
     resp = a.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Mirtazapine 30 mg", "0-0-1")),
                                                             "version": str(v)})
     assert resp.status_code == 409 and 'value="Mirtazapine 30 mg"' in resp.get_data(as_text=True)
+
+
+def test_reachable_from_patient_page_and_todays_patients(role_client, users):
+    from emrs.patients.models import PatientVisit
+    from emrs.timeutil import today_ist
+    p, pf = _proforma(users, day=today_ist().isoformat())
+    db.session.add(PatientVisit(patient_id=p.id, visit_date=today_ist(), visit_type="follow_up",
+                                visit_status="scheduled", assigned_doctor_id=users["resident"].id))
+    db.session.commit()
+    c = role_client("resident")
+    assert f"/prescriptions/proforma/{pf.id}" in c.get(f"/patients/{p.id}").get_data(as_text=True)
+    assert f"/prescriptions/proforma/{pf.id}" in c.get("/patients/today").get_data(as_text=True)
