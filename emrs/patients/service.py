@@ -409,8 +409,11 @@ def count(q) -> tuple[int, bool]:
     if capped <= COUNT_CAP:
         return capped, False
     if _is_pg():
-        compiled = q.compile(dialect=db.session.get_bind().dialect, compile_kwargs={"literal_binds": True})
-        plan = db.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}").scalar()
+        # The statement with its parameters bound by the driver (no user text is ever
+        # rendered into the SQL).
+        compiled = q.compile(dialect=db.session.get_bind().dialect)
+        plan = db.session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled}",
+                                                       dict(compiled.params)).scalar()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return max(int(plan[0]["Plan"]["Plan Rows"]), capped), True
     return db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one(), False

@@ -261,3 +261,14 @@ def test_large_result_counts_are_estimated_not_failing(client, h, monkeypatch):
         assert body["pagination"]["total"] == 4
     body = client.get("/api/patients", query_string={"limit": 1}, headers=h["pwo"]).get_json()["data"]
     assert body["pagination"]["total"] >= 4 and body["pagination"].get("estimated") is (True if pg else None)
+
+
+def test_estimated_count_with_hostile_terms(client, h, monkeypatch):
+    """The estimate path binds its parameters: quotes, % and backslashes change nothing."""
+    from emrs.patients import service
+    monkeypatch.setattr(service, "COUNT_CAP", 0)
+    register(client, h["pwo"], name="Quote Test", contact_number="9811100000")
+    for q in ["98111", "9811'; DROP TABLE users; --", "98%11", "98\\11", "Sex F", "'"]:
+        resp = client.get("/api/patients", query_string={"search": q, "sex": "M"}, headers=h["pwo"])
+        assert resp.status_code in (200, 400), resp.get_json()
+    assert client.get("/api/users/profile", headers=h["pwo"]).status_code == 200
