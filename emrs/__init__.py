@@ -30,18 +30,66 @@ def create_app(config: dict | None = None) -> Flask:
     configure_logging(app)
     register_extensions(app)
     register_blueprints(app)
+    from .services import configure as configure_services
+    configure_services(app)  # EMRS_SERVICES: which services' routes this process answers
     register_hooks(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
 
 
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line for the log files. A request line (already a JSON
+    object, emrs/web.py) is merged into it; any other message goes under "message"."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+        from datetime import datetime, timezone
+
+        out = {"ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat().replace("+00:00", "Z"),
+               "level": record.levelname, "logger": record.name}
+        message = record.getMessage()
+        parsed = None
+        if message.startswith("{"):
+            try:
+                parsed = json.loads(message)
+            except ValueError:
+                parsed = None
+        if isinstance(parsed, dict):
+            out.update(parsed)
+        else:
+            out["message"] = message
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
 def configure_logging(app: Flask) -> None:
+    """The "emrs" loggers write to stdout and, unless LOG_DIR is empty, to a rotating
+    JSON-lines file LOG_DIR/emrs.log. Safe to call for every app in one process: the
+    handlers are created once (the file handler is replaced when LOG_DIR changes)."""
+    from logging.handlers import RotatingFileHandler
+
     level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
     root = logging.getLogger("emrs")
-    if not root.handlers:
+    if not any(getattr(h, "_emrs_role", None) == "stdout" for h in root.handlers):
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler._emrs_role = "stdout"
+        root.addHandler(handler)
+    log_dir = app.config.get("LOG_DIR")
+    path = os.path.abspath(os.path.join(log_dir, "emrs.log")) if log_dir else None
+    for h in [h for h in root.handlers if getattr(h, "_emrs_role", None) == "file"]:
+        if h.baseFilename != path:
+            root.removeHandler(h)
+            h.close()
+    if path and not any(getattr(h, "_emrs_role", None) == "file" for h in root.handlers):
+        os.makedirs(log_dir, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=int(app.config.get("LOG_MAX_BYTES") or 10 * 1024 * 1024),
+                                      backupCount=int(app.config.get("LOG_BACKUPS") or 5), encoding="utf-8",
+                                      delay=True)
+        handler.setFormatter(JsonLineFormatter())
+        handler._emrs_role = "file"
         root.addHandler(handler)
     root.setLevel(level)
     # One line per event: servers such as waitress also configure the root logger.
@@ -99,7 +147,10 @@ def register_hooks(app: Flask) -> None:
     from .auth.guard import enforce
     from .web import after_request, before_request
 
+    from .services import refuse_disabled
+
     app.before_request(before_request)
+    app.before_request(refuse_disabled)  # before authentication: a disabled route is a 404
     app.before_request(enforce)
     app.after_request(after_request)
 

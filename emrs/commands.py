@@ -1,5 +1,7 @@
-"""CLI: `flask --app emrs users create …`, `flask --app emrs seed-demo`."""
+"""CLI: `flask --app emrs users create …`, `seed-demo`, `backup`, `restore`."""
 from __future__ import annotations
+
+import os
 
 import click
 from flask import Flask
@@ -39,3 +41,46 @@ def register(app: Flask) -> None:
         from .seed import seed_demo as run
         for line in run():
             click.echo(line)
+
+    @app.cli.command("backup")
+    @click.option("--output", "-o", default=None, type=click.Path(dir_okay=False),
+                  help="Where to write the backup (default: instance/backups/emrs-<UTC time>.dump|.sqlite).")
+    def backup_command(output):
+        """Back up the database (pg_dump custom format; SQLite: a consistent copy); print the file."""
+        from . import backup as backups
+        url, schema = _database(app)
+        target = output or backups.default_output(url, os.path.join(app.instance_path, "backups"))
+        try:
+            path = backups.backup(url, target, schema=schema)
+        except backups.BackupError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(str(path))
+
+    @app.cli.command("restore")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option("--yes", is_flag=True, help="Confirm: every table is replaced by the backup's contents.")
+    def restore_command(file, yes):
+        """Replace the database's contents with a backup made by `backup`."""
+        from . import backup as backups
+        if not os.path.isfile(file):
+            raise click.ClickException(f"backup file {file} does not exist")
+        if not yes:
+            raise click.ClickException("restore replaces every table of the database with the backup; "
+                                       "run again with --yes to confirm")
+        url, schema = _database(app)
+        from .extensions import db
+        with app.app_context():
+            db.engine.dispose()  # no pooled connection of this process holds a table open
+        try:
+            backups.restore(url, file, schema=schema)
+        except backups.BackupError as exc:
+            raise click.ClickException(str(exc))
+        click.echo(f"restored {file}")
+
+
+def _database(app: Flask) -> tuple[str, str | None]:
+    """The database URL and, on PostgreSQL, the schema selected by search_path (if any)."""
+    from .backup import is_postgres, schema_from_engine_options
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    schema = schema_from_engine_options(app.config.get("SQLALCHEMY_ENGINE_OPTIONS")) if is_postgres(url) else None
+    return url, schema

@@ -118,8 +118,25 @@ def from_environment() -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_HEADERS": ["X-CSRFToken", "X-CSRF-Token"],
         "LOG_LEVEL": _str("LOG_LEVEL", "INFO"),
+        # Rotating JSON-lines log files; LOG_DIR set to an empty string turns them off.
+        "LOG_DIR": _log_dir(),
+        "LOG_MAX_BYTES": _int("LOG_MAX_BYTES", 10 * 1024 * 1024),
+        "LOG_BACKUPS": _int("LOG_BACKUPS", 5),
+        # Which of the five services this process answers (emrs/services.py); empty = all.
+        "EMRS_SERVICES": _str("EMRS_SERVICES", ""),
     }
     return cfg
+
+
+def _log_dir() -> str:
+    """LOG_DIR: unset -> <checkout>/logs; empty -> "" (no log files); relative -> under the checkout."""
+    raw = os.environ.get("LOG_DIR")
+    if raw is None:
+        return str(BASE_DIR / "logs")
+    if raw.strip() == "":
+        return ""
+    path = Path(raw.strip())
+    return str(path if path.is_absolute() else BASE_DIR / path)
 
 
 def engine_options(url: str) -> dict:

@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from .extensions import db
+from .services import service_name
 
 bp = Blueprint("health", __name__)
 
@@ -21,7 +22,7 @@ def health():
         database, status = "disconnected", 503
     body = {
         "success": status == 200,
-        "service": current_app.config["EMRS_SERVICE_NAME"],
+        "service": service_name(current_app),
         "status": "running",
         "database": database,
         "timestamp": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),

@@ -37,6 +37,7 @@ def make_config(name: str, database: bool = True, **extra) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "MAIL_OUTBOX_DIR": str(tmp / "outbox"),
         "UPLOAD_FOLDER": str(tmp / "uploads"),
+        "LOG_DIR": str(tmp / "logs"),
         "EMAIL_HOST": None,
         "WTF_CSRF_ENABLED": False,
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",

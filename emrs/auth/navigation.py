@@ -2,7 +2,7 @@
 to those who may follow it."""
 from __future__ import annotations
 
-from flask import g, request, url_for
+from flask import current_app, g, request, url_for
 
 from .permissions import AUTH, PUBLIC, rule_for
 from .service import role_matches
@@ -21,6 +21,8 @@ NAV = [
 
 
 def allowed(endpoint: str) -> bool:
+    if endpoint in current_app.config.get("EMRS_DISABLED_ENDPOINTS", ()):
+        return False  # a service this process does not run (EMRS_SERVICES)
     user = getattr(g, "principal", None)
     rule = rule_for(endpoint)
     if rule is None:
