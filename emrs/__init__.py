@@ -28,6 +28,10 @@ def create_app(config: dict | None = None) -> Flask:
         if "SQLALCHEMY_DATABASE_URI" in config and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
             app.config["SQLALCHEMY_ENGINE_OPTIONS"] = config_module.engine_options(config["SQLALCHEMY_DATABASE_URI"])
     configure_logging(app)
+    hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
+    if hops > 0:  # trust exactly this many proxies for the client address and scheme
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     register_extensions(app)
     register_blueprints(app)
     from .services import configure as configure_services

@@ -105,6 +105,9 @@ def from_environment() -> dict:
         "HOSPITAL_NAME": _str("HOSPITAL_NAME", "PGIMER Chandigarh"),
         "DEPARTMENT_NAME": _str("DEPARTMENT_NAME", "Department of Psychiatry"),
         "EMRS_SERVICE_NAME": _str("EMRS_SERVICE_NAME", "emrs"),
+        # Behind a reverse proxy (the nginx gateway): how many proxies set X-Forwarded-For/-Proto.
+        # 0 = none (the default); 1 behind the compose gateway, so rate limits and audit see the client.
+        "PROXY_FIX_X_FOR": _int("PROXY_FIX_X_FOR", 0),
         "PRESCRIPTION_PAGE_SIZE": _str("PRESCRIPTION_PAGE_SIZE", "A5"),
         "PRESCRIPTION_LOGO": _str("PRESCRIPTION_LOGO"),
         "PDF_MAX_CONCURRENT": _int("PDF_MAX_CONCURRENT", 2),

@@ -163,3 +163,22 @@ def test_outbox_log_line_has_no_body(app, caplog):
         with caplog.at_level("INFO", logger="emrs.mail"):
             send_mail("a@test.emrs.local", "Your EMRS login code", "code 654321")
     assert "outbox" in caplog.text and "654321" not in caplog.text
+
+
+@pytest.mark.no_rollback
+def test_proxy_fix_only_when_configured():
+    """Behind the gateway the client address comes from X-Forwarded-For; without a proxy
+    setting, a forged header changes nothing."""
+    from flask import request as flask_request
+    for hops, expected in ((0, "10.0.0.9"), (1, "203.0.113.7")):
+        app = create_app({**make_config(f"proxy{hops}", database=False), "PROXY_FIX_X_FOR": hops})
+        client = app.test_client()
+        app.add_url_rule("/_addr_probe", "health.probe", lambda: flask_request.remote_addr)
+        from emrs.auth.permissions import PERMISSIONS
+        PERMISSIONS["health.probe"] = "public"
+        try:
+            body = client.get("/_addr_probe", environ_base={"REMOTE_ADDR": "10.0.0.9"},
+                              headers={"X-Forwarded-For": "203.0.113.7"}).get_data(as_text=True)
+        finally:
+            PERMISSIONS.pop("health.probe", None)
+        assert body == expected, (hops, body)
