@@ -20,6 +20,11 @@ NAV = [
 ]
 
 
+# Menu entries shown only to some of the roles that may use them (doctors register from the
+# patients list; the counter registers all day).
+NAV_ROLES = {"patients.new": ("Psychiatric Welfare Officer", "Admin")}
+
+
 def allowed(endpoint: str) -> bool:
     if endpoint in current_app.config.get("EMRS_DISABLED_ENDPOINTS", ()):
         return False  # a service this process does not run (EMRS_SERVICES)
@@ -52,7 +57,10 @@ def nav_items() -> list[dict]:
     if getattr(g, "principal", None) is None:
         return []
     items = []
+    role = g.principal.role
     for label, endpoint in NAV:
+        if endpoint in NAV_ROLES and role not in NAV_ROLES[endpoint]:
+            continue  # permitted, but not worth a place in this role's menu
         if allowed(endpoint):
             items.append({"label": label, "url": url_for(endpoint), "active": _active(endpoint)})
     return items
