@@ -158,29 +158,18 @@ def patient_files_stats():
     return ok({"stats": files_service.stats()})
 
 
-@bp.post("/patient-files/create", endpoint="patient_files_create")
-@handles_domain_errors
-def patient_files_create():
-    return _create()
-
-
-@bp.put("/patient-files/update/<patient_id>", endpoint="patient_files_update")
-@handles_domain_errors
-def patient_files_update(patient_id):
-    return _update(patient_id)
-
-
-@bp.get("/patient-files/<patient_id>", endpoint="patient_files_get")
-@handles_domain_errors
-def patient_files_get(patient_id):
-    return _get(patient_id)
-
-
-@bp.delete("/patient-files/delete/<patient_id>/<filepath:file_path>", endpoint="patient_files_delete",
-           merge_slashes=False)
-@handles_domain_errors
-def patient_files_delete(patient_id, file_path):
-    return _delete(patient_id, file_path)
+def _register_file_routes() -> None:
+    """The same four handlers under /api/patient-files (§7) and the /api/patients/files
+    aliases (§5); only the endpoint names differ."""
+    views = [("create", ["POST"], "/create", lambda: _create()),
+             ("update", ["PUT"], "/update/<patient_id>", lambda patient_id: _update(patient_id)),
+             ("get", ["GET"], "/<patient_id>", lambda patient_id: _get(patient_id)),
+             ("delete", ["DELETE"], "/delete/<patient_id>/<filepath:file_path>",
+              lambda patient_id, file_path: _delete(patient_id, file_path))]
+    for prefix, endpoint in (("/patient-files", "patient_files_{}"), ("/patients/files", "patients_files_{}_alias")):
+        for name, methods, path, view in views:
+            bp.add_url_rule(prefix + path, endpoint.format(name), handles_domain_errors(view), methods=methods,
+                            merge_slashes=False)
 
 
 @bp.get("/patient-files/<patient_id>/download/<file_id>", endpoint="patient_files_download")
@@ -195,29 +184,7 @@ def patient_files_download(patient_id, file_id):
 
 # ------------------------------------------------------------------ /api/patients aliases (§5)
 
-@bp.post("/patients/files/create", endpoint="patients_files_create_alias")
-@handles_domain_errors
-def patients_files_create_alias():
-    return _create()
-
-
-@bp.put("/patients/files/update/<patient_id>", endpoint="patients_files_update_alias")
-@handles_domain_errors
-def patients_files_update_alias(patient_id):
-    return _update(patient_id)
-
-
-@bp.get("/patients/files/<patient_id>", endpoint="patients_files_get_alias")
-@handles_domain_errors
-def patients_files_get_alias(patient_id):
-    return _get(patient_id)
-
-
-@bp.delete("/patients/files/delete/<patient_id>/<filepath:file_path>", endpoint="patients_files_delete_alias",
-           merge_slashes=False)
-@handles_domain_errors
-def patients_files_delete_alias(patient_id, file_path):
-    return _delete(patient_id, file_path)
+_register_file_routes()
 
 
 @bp.post("/patients/<patient_id>/files", endpoint="patients_files_upload")

@@ -18,6 +18,7 @@ ADMIN_ONLY = frozenset({ADMIN})
 CLINICIANS = frozenset({ADMIN, FACULTY, RESIDENT})
 DOCTORS = frozenset({FACULTY, RESIDENT})
 STAFF_NOT_ADMIN = frozenset({PWO, FACULTY, RESIDENT})
+SENIOR = frozenset({ADMIN, FACULTY})  # list keepers: option groups, formulary
 
 PERMISSIONS: dict[str, str | frozenset] = {
     # infrastructure
@@ -187,11 +188,11 @@ PERMISSIONS: dict[str, str | frozenset] = {
     # --- clinical: ICD and option groups (issue 4) ---
     "clinical.icd_search": ALL_ROLES,
     "api.icd_search": AUTH,
-    "clinical.options": ADMIN_ONLY | {FACULTY},
-    "clinical.options_add": ADMIN_ONLY | {FACULTY},
-    "clinical.options_move": ADMIN_ONLY | {FACULTY},
-    "clinical.options_retire": ADMIN_ONLY | {FACULTY},
-    "clinical.options_restore": ADMIN_ONLY | {FACULTY},
+    "clinical.options": SENIOR,
+    "clinical.options_add": SENIOR,
+    "clinical.options_move": SENIOR,
+    "clinical.options_retire": SENIOR,
+    "clinical.options_restore": SENIOR,
     "api.clinical_options_all": AUTH,
     "api.clinical_options_get": AUTH,
     "api.clinical_options_add": AUTH,
@@ -219,16 +220,16 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.intake_stats": ADMIN_ONLY,
     "api.adl_stats": ADMIN_ONLY,
     # --- prescriptions: formulary (issue 6) ---
-    "prescriptions.formulary": ADMIN_ONLY | {FACULTY},
-    "prescriptions.formulary_add": ADMIN_ONLY | {FACULTY},
-    "prescriptions.formulary_retire": ADMIN_ONLY | {FACULTY},
-    "prescriptions.formulary_restore": ADMIN_ONLY | {FACULTY},
+    "prescriptions.formulary": SENIOR,
+    "prescriptions.formulary_add": SENIOR,
+    "prescriptions.formulary_retire": SENIOR,
+    "prescriptions.formulary_restore": SENIOR,
     "prescriptions.medicine_search": CLINICIANS,
     "api.medicines_list": CLINICIANS,
     "api.medicines_search": CLINICIANS,
     "api.medicines_get": CLINICIANS,
-    "api.medicines_create": ADMIN_ONLY | {FACULTY},
-    "api.medicines_delete": ADMIN_ONLY | {FACULTY},
+    "api.medicines_create": SENIOR,
+    "api.medicines_delete": SENIOR,
 }
 
 

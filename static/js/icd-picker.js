@@ -71,28 +71,12 @@
   }
 
   function highlight(picker, index) {
-    var opts = options(picker);
-    opts.forEach(function (o, i) {
-      var on = i === index;
-      o.classList.toggle("is-active", on);
-      o.setAttribute("aria-selected", on ? "true" : "false");
-      if (on && o.scrollIntoView) o.scrollIntoView({ block: "nearest" });
-    });
-    var q = query(picker);
-    if (q) {
-      if (index >= 0 && opts[index]) {
-        if (!opts[index].id) opts[index].id = "icd-opt-" + Math.random().toString(36).slice(2, 9);
-        q.setAttribute("aria-activedescendant", opts[index].id);
-      } else {
-        q.removeAttribute("aria-activedescendant");
-      }
-    }
+    window.EMRSListbox.highlight(options(picker), index, query(picker));
   }
   function activeIndex(picker) {
-    var opts = options(picker);
-    for (var i = 0; i < opts.length; i++) if (opts[i].classList.contains("is-active")) return i;
-    return -1;
+    return window.EMRSListbox.activeIndex(options(picker));
   }
+
 
   document.addEventListener("click", function (ev) {
     var option = ev.target.closest ? ev.target.closest("[data-icd-code]") : null;
@@ -119,10 +103,10 @@
     if (onOption) i = opts.indexOf(ev.target);
     if (ev.key === "ArrowDown" && opts.length) {
       ev.preventDefault();
-      highlight(picker, (i + 1) % opts.length);
+      highlight(picker, window.EMRSListbox.step(opts, i, 1));
     } else if (ev.key === "ArrowUp" && opts.length) {
       ev.preventDefault();
-      highlight(picker, i <= 0 ? opts.length - 1 : i - 1);
+      highlight(picker, window.EMRSListbox.step(opts, i, -1));
     } else if (ev.key === "Enter") {
       if (i >= 0 && opts[i]) {
         ev.preventDefault();  // never submit the proforma from the search box

@@ -89,27 +89,12 @@
   }
 
   function highlight(picker, index) {
-    var opts = options(picker);
-    var q = input(picker);
-    opts.forEach(function (o, i) {
-      var on = i === index;
-      o.classList.toggle("is-active", on);
-      o.setAttribute("aria-selected", on ? "true" : "false");
-      if (on && o.scrollIntoView) o.scrollIntoView({ block: "nearest" });
-    });
-    if (!q) return;
-    if (index >= 0 && opts[index]) {
-      if (!opts[index].id) opts[index].id = "med-opt-" + Math.random().toString(36).slice(2, 9);
-      q.setAttribute("aria-activedescendant", opts[index].id);
-    } else {
-      q.removeAttribute("aria-activedescendant");
-    }
+    window.EMRSListbox.highlight(options(picker), index, input(picker));
   }
   function activeIndex(picker) {
-    var opts = options(picker);
-    for (var i = 0; i < opts.length; i++) if (opts[i].classList.contains("is-active")) return i;
-    return -1;
+    return window.EMRSListbox.activeIndex(options(picker));
   }
+
 
   // Send the box's text as ?q=, whatever the input is called and whatever hx-params says.
   document.addEventListener("htmx:configRequest", function (ev) {
@@ -146,10 +131,10 @@
     var i = onOption ? opts.indexOf(ev.target) : activeIndex(picker);
     if (ev.key === "ArrowDown" && opts.length) {
       ev.preventDefault();
-      highlight(picker, (i + 1) % opts.length);
+      highlight(picker, window.EMRSListbox.step(opts, i, 1));
     } else if (ev.key === "ArrowUp" && opts.length) {
       ev.preventDefault();
-      highlight(picker, i <= 0 ? opts.length - 1 : i - 1);
+      highlight(picker, window.EMRSListbox.step(opts, i, -1));
     } else if (ev.key === "Enter") {
       if (i >= 0 && opts[i]) {
         ev.preventDefault();  // never submit the prescription from the medicine box
