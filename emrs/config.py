@@ -101,6 +101,10 @@ def from_environment() -> dict:
         "RATELIMIT_OTP_RESEND": _str("RATELIMIT_OTP_RESEND", "3 per minute"),
         "RATELIMIT_STORAGE_URI": _str("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", True),
+        # Every /api request counts against its token's sign-in session (else the client address).
+        "RATELIMIT_API": _str("RATELIMIT_API", "600 per minute"),
+        # JSON bodies on the API (api-contract.md §1: 10 MB); uploads keep MAX_CONTENT_LENGTH.
+        "API_JSON_MAX_BYTES": _int("API_JSON_MAX_BYTES", 10 * 1024 * 1024),
         "RATELIMIT_HEADERS_ENABLED": False,
         "HOSPITAL_NAME": _str("HOSPITAL_NAME", "PGIMER Chandigarh"),
         "DEPARTMENT_NAME": _str("DEPARTMENT_NAME", "Department of Psychiatry"),

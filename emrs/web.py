@@ -25,6 +25,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 def before_request():
     g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
     g.started = time.perf_counter()
+    from .api.root import root_document, wants_root_document
+    if wants_root_document():
+        return root_document()
 
 
 def _is_api() -> bool:
@@ -54,8 +57,10 @@ def after_request(resp):
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     h["X-Request-ID"] = getattr(g, "request_id", "")
     if _is_api():
+        from .api.limits import conditional_get
         _cors(resp)
         h.setdefault("Cache-Control", "no-store")
+        resp = conditional_get(resp)
     elif request.endpoint != "static":
         # Pages may serve a full page or an HTMX fragment from one URL.
         resp.vary.add("HX-Request")
@@ -153,10 +158,8 @@ def register_errors(app):
 
 
 def _available_routes() -> list[str]:
-    return ["/api/users", "/api/session", "/api/sessions", "/api/patients", "/api/patient-cards",
-            "/api/out-patient-records", "/api/patient-files", "/api/clinical-proformas",
-            "/api/clinical-options", "/api/outpatient-intake-records", "/api/adl-files",
-            "/api/prescriptions"]
+    from .api.root import ENDPOINTS
+    return list(ENDPOINTS.values())
 
 
 class _AllowedEndpoints:

@@ -43,6 +43,7 @@ def make_config(name: str, database: bool = True, **extra) -> dict:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "RATELIMIT_AUTH": "1000 per minute",
         "RATELIMIT_OTP_RESEND": "1000 per minute",
+        "RATELIMIT_API": "100000 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
     }
     cfg.update(extra)

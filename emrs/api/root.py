@@ -1,16 +1,41 @@
+from flask import request
+
 from .. import __version__
+from ..services import API_PREFIXES, SERVICES
 from . import bp
 from .envelope import ok
+
+# The spec's ports of the five services (api-contract.md §11).
+SERVICE_PORTS = dict(zip(SERVICES, (3001, 3002, 3003, 3004, 3005)))
+# The resource prefixes of api-contract.md §11, as the root document names them.
+ENDPOINTS = {"users": "/api/users", "session": "/api/session", "sessions": "/api/sessions",
+             "patients": "/api/patients", "patientCards": "/api/patient-cards",
+             "outPatientRecords": "/api/out-patient-records", "patientFiles": "/api/patient-files",
+             "clinicalProformas": "/api/clinical-proformas", "clinicalOptions": "/api/clinical-options",
+             "outpatientIntakeRecords": "/api/outpatient-intake-records", "adlFiles": "/api/adl-files",
+             "prescriptions": "/api/prescriptions"}
+
+
+def root_document(**extra):
+    """What the original API answered at `GET /` (api-contract.md §1)."""
+    return ok(**extra, message="Welcome to EMRS PGIMER API", version=__version__, documentation="/api/docs",
+              health="/health", endpoints=ENDPOINTS)
+
+
+def wants_root_document() -> bool:
+    """`GET /` from an API client (an Accept header without text/html, as curl's `*/*`;
+    not HTMX) gets the JSON root; a browser, which always asks for text/html, gets the
+    dashboard."""
+    if request.path != "/" or request.method != "GET" or request.headers.get("HX-Request") \
+            or not request.headers.get("Accept"):
+        return False
+    return not any(mime == "text/html" for mime, _q in request.accept_mimetypes)
 
 
 @bp.get("", endpoint="index")
 @bp.get("/", endpoint="index")
 def index():
-    return ok(message="Welcome to EMRS PGIMER API", version=__version__, documentation="/api/docs",
-              health="/health",
-              endpoints={"users": "/api/users", "session": "/api/session", "sessions": "/api/sessions",
-                         "patients": "/api/patients", "patientCards": "/api/patient-cards",
-                         "outPatientRecords": "/api/out-patient-records", "patientFiles": "/api/patient-files",
-                         "clinicalProformas": "/api/clinical-proformas", "clinicalOptions": "/api/clinical-options",
-                         "outpatientIntakeRecords": "/api/outpatient-intake-records", "adlFiles": "/api/adl-files",
-                         "prescriptions": "/api/prescriptions"})
+    # As the original gateway did: the services and the prefixes each one serves.
+    return root_document(services=[{"name": name, "port": SERVICE_PORTS[name],
+                                    "prefixes": [p for p in API_PREFIXES[name] if p != "/api"]}
+                                   for name in SERVICES])
