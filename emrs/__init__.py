@@ -32,6 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
     if hops > 0:  # trust exactly this many proxies for the client address and scheme
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+    from .resilience import RetryIdempotentReads
+    app.wsgi_app = RetryIdempotentReads(app.wsgi_app, int(app.config.get("DB_READ_RETRIES") or 0),
+                                        float(app.config.get("DB_RETRY_DELAY_MS") or 0) / 1000)
     register_extensions(app)
     register_blueprints(app)
     from .services import configure as configure_services

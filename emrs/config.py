@@ -129,6 +129,10 @@ def from_environment() -> dict:
         "LOG_DIR": _log_dir(),
         "LOG_MAX_BYTES": _int("LOG_MAX_BYTES", 10 * 1024 * 1024),
         "LOG_BACKUPS": _int("LOG_BACKUPS", 5),
+        # A GET/HEAD that failed on a dead database connection is tried again this many times,
+        # DB_RETRY_DELAY_MS x attempt apart, before the client gets 503 (emrs/resilience.py).
+        "DB_READ_RETRIES": _int("DB_READ_RETRIES", 3),
+        "DB_RETRY_DELAY_MS": _int("DB_RETRY_DELAY_MS", 500),
         # Which of the five services this process answers (emrs/services.py); empty = all.
         "EMRS_SERVICES": _str("EMRS_SERVICES", ""),
     }

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError, DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .resilience import IDEMPOTENT, RETRY_HEADER
 from .timeutil import IST, today_ist
 
 log = logging.getLogger("emrs.request")
@@ -143,6 +144,8 @@ def register_errors(app):
                     "errors/error.html", status=503, title="Database unavailable",
                     message="The database is not answering. Please try again in a few seconds."), 503))
             resp.headers["Retry-After"] = "5"
+            if request.method in IDEMPOTENT:
+                resp.headers[RETRY_HEADER] = "1"  # RetryIdempotentReads tries once more
             return resp
         return internal_error(exc)
 

@@ -1,0 +1,50 @@
+"""Recovering from a database restart without restarting the app (issue 8 §2).
+
+Three layers: the pool pings a connection before lending it (``pool_pre_ping``, in
+config.engine_options), SQLAlchemy throws the whole pool away when one connection
+turns out dead, and this WSGI middleware retries an idempotent read (GET/HEAD) whose
+first attempt failed on a dead or unreachable database. The error handler
+(web.register_errors) marks such answers with RETRY_HEADER; the middleware tries
+again after a short pause, and only when every attempt failed does the client get the
+503 envelope (with Retry-After). Writes are never retried: a POST whose connection
+died may or may not have committed, and the client must decide.
+"""
+from __future__ import annotations
+
+import time
+
+RETRY_HEADER = "X-EMRS-Retry-Read"
+IDEMPOTENT = frozenset({"GET", "HEAD"})
+
+
+class RetryIdempotentReads:
+    def __init__(self, wsgi_app, attempts: int, delay: float):
+        self.wsgi_app = wsgi_app
+        self.attempts = max(0, attempts)
+        self.delay = max(0.0, delay)
+
+    def __call__(self, environ, start_response):
+        if self.attempts == 0 or environ.get("REQUEST_METHOD") not in IDEMPOTENT:
+            return self.wsgi_app(environ, start_response)
+        for attempt in range(self.attempts + 1):
+            captured: list = []
+
+            def capture(status, headers, exc_info=None):
+                captured[:] = [status, headers, exc_info]
+                return _no_write
+
+            result = self.wsgi_app(environ, capture)
+            status, headers, exc_info = captured
+            retry = any(name == RETRY_HEADER for name, _ in headers)
+            if retry and attempt < self.attempts:
+                if hasattr(result, "close"):
+                    result.close()
+                time.sleep(self.delay * (attempt + 1))
+                continue
+            start_response(status, [(n, v) for n, v in headers if n != RETRY_HEADER], exc_info)
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _no_write(_data):  # Flask never uses the legacy write() callable
+    raise RuntimeError("write() is not supported behind RetryIdempotentReads")
