@@ -96,6 +96,8 @@ def from_environment() -> dict:
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
         "OTP_MAX_ATTEMPTS": _int("OTP_MAX_ATTEMPTS", 5),
+        # Reset codes e-mailed per account per hour (beyond: the same answer, no code).
+        "RESET_CODES_PER_HOUR": _int("RESET_CODES_PER_HOUR", 5),
         "PASSWORD_HASH_METHOD": _str("PASSWORD_HASH_METHOD", "scrypt"),
         "RATELIMIT_AUTH": _str("RATELIMIT_AUTH", "20 per minute"),
         "RATELIMIT_OTP_RESEND": _str("RATELIMIT_OTP_RESEND", "3 per minute"),

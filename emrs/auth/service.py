@@ -256,24 +256,33 @@ def authenticate(email, password) -> User:
         audit.record_now("login_locked", "users", user.id, user_id=user.id)
         raise Locked(_locked_message(locked_until - now))
     if not check_password(user.password_hash, password):
-        user.failed_login_attempts = (user.failed_login_attempts or 0) + 1
         audit.record("login_failed", "users", user.id, user_id=user.id,
-                     details={"reason": "bad_password", "attempt": user.failed_login_attempts})
-        if user.failed_login_attempts >= cfg["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
-            user.failed_login_attempts = 0
-            audit.record("account_locked", "users", user.id, user_id=user.id)
-            db.session.commit()
-            raise Locked(_locked_message(timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])))
+                     details={"reason": "bad_password", "attempt": (user.failed_login_attempts or 0) + 1})
+        locked = _count_failure(user, now, "bad_password")
         db.session.commit()
-        raise AuthFailed(INVALID_LOGIN)
+        raise locked or AuthFailed(INVALID_LOGIN)
     if not user.is_active:
         audit.record_now("login_refused", "users", user.id, user_id=user.id, details={"reason": "deactivated"})
         raise AuthFailed(DEACTIVATED)
-    user.failed_login_attempts = 0
-    user.locked_until = None
-    db.session.commit()
+    # The failure count is kept until the login is complete (complete_login): wrong
+    # second-factor codes count against the same lockout as wrong passwords, so knowing
+    # the password does not buy unlimited guesses at the code.
     return user
+
+
+def _count_failure(user: User, now: datetime, reason: str) -> Locked | None:
+    """One more wrong password or code; at LOGIN_MAX_FAILURES the account locks.
+    Returns the Locked error to raise (after the caller's commit), or None."""
+    cfg = current_app.config
+    user.failed_login_attempts = (user.failed_login_attempts or 0) + 1
+    if user.failed_login_attempts < cfg["LOGIN_MAX_FAILURES"]:
+        return None
+    user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+    user.failed_login_attempts = 0
+    db.session.execute(update(LoginOTP).where(LoginOTP.user_id == user.id, LoginOTP.used.is_(False))
+                       .values(used=True))
+    audit.record("account_locked", "users", user.id, user_id=user.id, details={"reason": reason})
+    return Locked(_locked_message(timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])))
 
 
 def _locked_message(remaining: timedelta) -> str:
@@ -314,19 +323,25 @@ def verify_second_factor(user: User, code) -> None:
     code = code.strip().replace(" ", "") if isinstance(code, str) else ""
     if not user.is_active:
         raise AuthFailed(DEACTIVATED)
+    now = utcnow()
+    locked_until = _aware(user.locked_until)
+    if locked_until and locked_until > now:
+        audit.record_now("login_locked", "users", user.id, user_id=user.id)
+        raise Locked(_locked_message(locked_until - now))
     if not re.fullmatch(r"\d{6}", code):
         audit.record_now("otp_failed", "users", user.id, user_id=user.id, details={"reason": "format"})
         raise AuthFailed(INVALID_OTP)
     if user.totp_enabled and user.two_factor_secret and pyotp.TOTP(user.two_factor_secret).verify(code, valid_window=1):
         return
-    now = utcnow()
     otp = db.session.execute(
         select(LoginOTP).where(LoginOTP.user_id == user.id, LoginOTP.used.is_(False))
         .order_by(LoginOTP.id.desc()).limit(1).with_for_update()
     ).scalar_one_or_none()
     if otp is None or _aware(otp.expires_at) <= now or otp.attempts >= cfg["OTP_MAX_ATTEMPTS"]:
-        audit.record_now("otp_failed", "users", user.id, user_id=user.id, details={"reason": "no_valid_code"})
-        raise AuthFailed(INVALID_OTP)
+        audit.record("otp_failed", "users", user.id, user_id=user.id, details={"reason": "no_valid_code"})
+        locked = _count_failure(user, now, "bad_code")
+        db.session.commit()
+        raise locked or AuthFailed(INVALID_OTP)
     if same(otp.otp_hash, keyed_hash(f"login:{user.id}:{code}")):
         otp.used = True
         db.session.commit()
@@ -335,8 +350,9 @@ def verify_second_factor(user: User, code) -> None:
     if otp.attempts >= cfg["OTP_MAX_ATTEMPTS"]:
         otp.used = True  # burnt: a new code must be requested
     audit.record("otp_failed", "users", user.id, user_id=user.id, details={"attempt": otp.attempts})
+    locked = _count_failure(user, now, "bad_code")
     db.session.commit()
-    raise AuthFailed(INVALID_OTP)
+    raise locked or AuthFailed(INVALID_OTP)
 
 
 def complete_login(user: User, kind: str, ip: str | None, device: str | None) -> tuple[UserSession, str]:
@@ -349,6 +365,8 @@ def complete_login(user: User, kind: str, ip: str | None, device: str | None) ->
                       ip_address=(ip or "")[:45] or None, device_info=(device or "")[:255] or None)
     db.session.add(row)
     user.last_login = now
+    user.failed_login_attempts = 0
+    user.locked_until = None
     db.session.flush()
     audit.record("login", "users", user.id, user_id=user.id, details={"kind": kind, "session": row.id})
     db.session.commit()
@@ -458,6 +476,12 @@ def request_password_reset(email) -> tuple[str, datetime]:
     user = find_by_email(email)
     if user is None or not user.is_active:
         audit.record_now("password_reset_unknown", "users", None)
+        return token, expires
+    recent = db.session.scalar(select(func.count()).select_from(PasswordResetToken).where(
+        PasswordResetToken.user_id == user.id, PasswordResetToken.created_at >= utcnow() - timedelta(hours=1)))
+    if recent >= cfg["RESET_CODES_PER_HOUR"]:
+        # Same answer, no new code: guessing codes from many addresses gains nothing.
+        audit.record_now("password_reset_throttled", "users", user.id, user_id=user.id)
         return token, expires
     db.session.execute(update(PasswordResetToken).where(PasswordResetToken.user_id == user.id,
                                                         PasswordResetToken.used.is_(False)).values(used=True))
