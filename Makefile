@@ -6,7 +6,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 5000
 export FLASK_APP := emrs
 
-.PHONY: run test venv migrate seed serve browser-deps clean
+.PHONY: run test venv migrate seed serve browser-deps clean audit-deps
 
 $(BIN)/activate: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -31,5 +31,8 @@ run: seed serve
 test: venv
 	$(BIN)/pytest
 
+audit-deps:
+	bash .ci/audit-deps
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .venv-audit .pytest_cache
