@@ -25,6 +25,12 @@ def _patient_fields():
     return {"fields": F.ALL_FIELDS}
 
 
+@bp.app_template_filter("abha")
+def _abha_filter(value):
+    """An ABHA number as XX-XXXX-XXXX-XXXX, on any page."""
+    return F.format_abha(value) if value is not None else ""
+
+
 def _htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
 
