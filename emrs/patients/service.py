@@ -40,9 +40,6 @@ def get_patient(patient_id: int, *, audit_action: str | None = "patient_view",
     return patient
 
 
-NUMBER_KINDS = ("cr", "psy", "adl", "abha", "abha_address")
-
-
 def patients_by_number(kind: str, number: str, limit: int = 20) -> list[Patient]:
     """Active patients whose CR, PSY, ADL number (case-insensitive), ABHA number (any
     spacing) or ABHA address equals ``number``. Not audited: the caller audits what it shows."""

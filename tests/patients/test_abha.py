@@ -2,6 +2,8 @@
 case, shown XX-XXXX-XXXX-XXXX on pages and in the API, unique, found by search."""
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
@@ -128,8 +130,14 @@ def test_search_finds_a_patient_by_abha_number(client, h, role_client):
     for term in ("77-1234-5678-9012", "77123456789012", "77 1234 5678 9012"):
         found = client.get("/api/patients/search", query_string={"q": term}, headers=h["pwo"]).get_json()
         assert [p["id"] for p in found["data"]["patients"]] == [pid], term
-    page = role_client("pwo").get("/patients/", query_string={"q": "77-1234-5678-9012"}).get_data(as_text=True)
+    c = role_client("pwo")
+    page = c.get("/patients/", query_string={"q": "77-1234-5678-9012"}).get_data(as_text=True)
     assert f"/patients/{pid}" in page
+    quick = c.get("/patients/quick-search", query_string={"q": "77123456789012"}).get_data(as_text=True)
+    assert f"/patients/{pid}" in quick
+    export = c.get("/patients/export.csv", query_string={"q": "77-1234-5678-9012"}).get_data(as_text=True)
+    header, row = list(csv.reader(io.StringIO(export.lstrip("\ufeff"))))
+    assert row[header.index("ABHA number")] == "77-1234-5678-9012"
 
 
 def test_unique_index_refuses_a_duplicate_written_past_the_service(app, ctx):
