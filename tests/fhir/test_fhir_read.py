@@ -187,13 +187,15 @@ def test_name_search_pages_with_next_and_previous_links(client, h):
         ids.append(str(resp.get_json()["data"]["patient"]["id"]))
     first = fhir_body(client.get("/fhir/Patient", query_string={"name": "Kulwant", "_count": "2"},
                                  headers=h["resident"]))
-    assert first["total"] == 3 and len(first["entry"]) == 2
+    # On PostgreSQL the word index stops at the page asked for: the first page may only know
+    # that there is more (no total, a next link); SQLite counts.
+    assert first.get("total") in (None, 3) and len(first["entry"]) == 2
     assert _link(first, "previous") is None
     nxt = _link(first, "next")
     query = parse_qs(urlsplit(nxt).query)
     assert query == {"name": ["Kulwant"], "_count": ["2"], "_page": ["2"]}
     second = fhir_body(_get(client, nxt, h["resident"]))
-    assert len(second["entry"]) == 1 and _link(second, "next") is None
+    assert second["total"] == 3 and len(second["entry"]) == 1 and _link(second, "next") is None
     assert _link(second, "previous") is not None
     assert sorted(_ids(first) + _ids(second)) == sorted(ids)
     assert {r.patient_id for r in _audit("fhir_search")} == {int(i) for i in ids}
