@@ -265,11 +265,15 @@ def _audit(action: str, entity: str, entity_id, patient_id, **details) -> None:
     audit.record(action, entity, entity_id, patient_id=patient_id, details=details)
 
 
+# Each read builds its resources first, then commits its audit rows (a commit expires
+# the loaded rows: building after it would load every patient again).
+
 def read_patient(raw_id) -> dict:
     patient = active_patient(raw_id)
+    resource = patient_resources([patient])[0]
     _audit("fhir_read", "registered_patient", patient.id, patient.id, resource="Patient")
     db.session.commit()
-    return patient_resources([patient])[0]
+    return resource
 
 
 def _parse_token(value: str) -> tuple[list[str], str]:
@@ -318,12 +322,13 @@ def search_patients(*, identifier: str | None = None, name: str | None = None, p
             raise ValidationError("name must be at least 2 letters (no digits)")
         rows, total, estimated = patients.search(term, page, count)
         by = "name"
+    resources = patient_resources(rows)
     for p in rows:
         _audit("fhir_search", "registered_patient", p.id, p.id, resource="Patient", by=by)
     if not rows:
         _audit("fhir_search", "registered_patient", None, None, resource="Patient", by=by, matches=0)
     db.session.commit()
-    return patient_resources(rows), total, estimated
+    return resources, total, estimated
 
 
 # --- one patient's visits, diagnoses and prescriptions -----------------------------------
@@ -400,10 +405,11 @@ def everything(raw_id) -> list[dict]:
     patient = active_patient(raw_id)
     parts = {"Encounter": encounters(patient), "Condition": conditions(patient),
              "MedicationRequest": medications(patient)}
+    resources = patient_resources([patient]) + [r for rs in parts.values() for r in rs]
     _audit("fhir_everything", "registered_patient", patient.id, patient.id,
            **{k: len(v) for k, v in parts.items()})
     db.session.commit()
-    return patient_resources([patient]) + [r for rs in parts.values() for r in rs]
+    return resources
 
 
 # --------------------------------------------------------------------------- capability

@@ -168,6 +168,9 @@ class Patient(TimestampMixin, db.Model):
         Index("uq_registered_patient_abha_number", "abha_number", unique=True,
               postgresql_where=sa.text("abha_number IS NOT NULL"),
               sqlite_where=sa.text("abha_number IS NOT NULL")),
+        Index("ix_registered_patient_abha_address", "abha_address",
+              postgresql_where=sa.text("abha_address IS NOT NULL"),
+              sqlite_where=sa.text("abha_address IS NOT NULL")),
     )
 
     def to_dict(self) -> dict:

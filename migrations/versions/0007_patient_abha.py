@@ -15,6 +15,7 @@ branch_labels = None
 depends_on = None
 
 INDEX = "uq_registered_patient_abha_number"
+ADDRESS_INDEX = "ix_registered_patient_abha_address"
 
 
 def upgrade():
@@ -24,9 +25,14 @@ def upgrade():
     op.create_index(INDEX, "registered_patient", ["abha_number"], unique=True,
                     postgresql_where=sa.text("abha_number IS NOT NULL"),
                     sqlite_where=sa.text("abha_number IS NOT NULL"))
+    # Look-up by ABHA address (FHIR identifier search); not unique.
+    op.create_index(ADDRESS_INDEX, "registered_patient", ["abha_address"],
+                    postgresql_where=sa.text("abha_address IS NOT NULL"),
+                    sqlite_where=sa.text("abha_address IS NOT NULL"))
 
 
 def downgrade():
+    op.drop_index(ADDRESS_INDEX, table_name="registered_patient")
     op.drop_index(INDEX, table_name="registered_patient")
     if op.get_bind().dialect.name == "postgresql":
         op.drop_column("registered_patient", "abha_address")
