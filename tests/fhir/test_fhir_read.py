@@ -124,6 +124,22 @@ def test_no_or_bad_token_is_401_operation_outcome(client, role_client, clinical_
     assert _audit("fhir_read") == [] and _audit("fhir_search") == []
 
 
+def test_an_idle_session_says_session_expired_like_the_api(client, users, api_token, clinical_patient):
+    import datetime as dt
+
+    from emrs.auth.models import UserSession
+    token = api_token(users["resident"])
+    row = db.session.execute(select(UserSession).where(UserSession.user_id == users["resident"].id,
+                                                       UserSession.kind == "api")
+                             .order_by(UserSession.id.desc())).scalars().first()
+    row.last_activity = row.last_activity - dt.timedelta(hours=1)
+    db.session.commit()
+    resp = client.get(f"/fhir/Patient/{clinical_patient['patient']['id']}",
+                      headers={"Authorization": f"Bearer {token}"})
+    assert issue(resp, 401) == {"severity": "error", "code": "login", "details": {"text": "SESSION_EXPIRED"},
+                                "diagnostics": "Session expired due to inactivity"}
+
+
 def test_welfare_officer_is_refused_prescriptions_and_everything(client, h, clinical_patient):
     pid = clinical_patient["patient"]["id"]
     expected = ("Access denied. Required roles: Admin, Faculty, Resident. "

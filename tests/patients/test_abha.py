@@ -95,6 +95,10 @@ def test_api_create_get_update_show_the_formatted_number(client, h):
     assert got["abha_number"] == "12-3456-7890-1234"
     card = client.get(f"/api/patient-cards/{pid}", headers=h["pwo"]).get_json()["data"]["patient_card"]
     assert card["abha_number"] == "12-3456-7890-1234" and card["abha_address"] == "test.user@sbx"
+    quick = client.post("/api/patients", json={"name": "Quick Person", "abha_number": "12 3456 7890 0001",
+                                                "abha_address": "quick.person@abdm"}, headers=h["pwo"])
+    assert quick.status_code == 201
+    assert quick.get_json()["data"]["patient"]["abha_number"] == "12-3456-7890-0001"
     resp = client.put(f"/api/patients/{pid}", json={"abha_number": 12345678905678}, headers=h["pwo"])
     assert resp.status_code == 200 and resp.get_json()["data"]["patient"]["abha_number"] == "12-3456-7890-5678"
     assert db.session.get(Patient, pid).abha_number == "12345678905678"
