@@ -147,7 +147,10 @@ def register_blueprints(app: Flask) -> None:
     from .drafts import bp as drafts_bp; app.register_blueprint(drafts_bp)  # noqa: E702  (issue 4)
     for domain_bp in (patients_bp, clinical_bp, intake_bp, prescriptions_bp):
         app.register_blueprint(domain_bp)
+    from .fhir import bp as fhir_bp
+    app.register_blueprint(fhir_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+    csrf.exempt(fhir_bp)  # so does FHIR (read only)
 
 
 def register_hooks(app: Flask) -> None:

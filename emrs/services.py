@@ -36,10 +36,11 @@ API_PREFIXES: dict[str, tuple[str, ...]] = {
     PRESCRIPTION: ("/api/prescriptions", "/api/medicines"),
 }
 
-# Page blueprints owned by one service.
+# Blueprints outside /api owned by one service (FHIR R4 read access goes with the
+# patient record: /fhir).
 PAGE_BLUEPRINTS: dict[str, tuple[str, ...]] = {
     USER: ("audit",),
-    PATIENTS: ("patients",),
+    PATIENTS: ("patients", "fhir"),
     CLINICAL: ("clinical", "drafts"),
     INTAKE: ("intake",),
     PRESCRIPTION: ("prescriptions",),

@@ -35,6 +35,15 @@ def _is_api() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
+def _is_fhir() -> bool:
+    return request.path == "/fhir" or request.path.startswith("/fhir/")
+
+
+def _fhir_error(message: str, status: int):
+    from .fhir.outcome import outcome_response
+    return outcome_response(message, status)
+
+
 def _cors(resp):
     origin = request.headers.get("Origin")
     allowed = [o.strip() for o in (current_app.config.get("CORS_ORIGIN") or "").split(",") if o.strip()]
@@ -57,7 +66,7 @@ def after_request(resp):
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     h["X-Request-ID"] = getattr(g, "request_id", "")
-    if _is_api():
+    if _is_api() or _is_fhir():
         from .api.limits import conditional_get
         _cors(resp)
         h.setdefault("Cache-Control", "no-store")
@@ -98,6 +107,8 @@ def register_errors(app):
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         db.session.rollback()
+        if _is_fhir():
+            return _fhir_error("CSRF token missing or invalid", 400)
         if _is_api():
             return api_envelope("CSRF token missing or invalid", 400)
         return render_template("errors/error.html", status=400, title="Form expired",
@@ -108,6 +119,16 @@ def register_errors(app):
     def http_error(exc: HTTPException):
         db.session.rollback()
         status = exc.code or 500
+        if _is_fhir():
+            text = {404: f"Unknown FHIR path {request.path[:200]}: see GET /fhir/metadata",
+                    405: f"{request.method} is not supported here: this FHIR endpoint is read only",
+                    429: "Too many requests. Please wait a moment and try again."}.get(status, exc.description or exc.name)
+            resp = _fhir_error(text, status)
+            if status == 405 and getattr(exc, "valid_methods", None):
+                resp.headers["Allow"] = ", ".join(exc.valid_methods)
+            if status == 429:
+                resp.headers["Retry-After"] = "60"
+            return resp
         if _is_api():
             if status == 404:
                 return api_envelope(f"Route {request.path} not found", 404,
@@ -137,7 +158,9 @@ def register_errors(app):
         db.session.rollback()
         if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
             log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
-            if _is_api():
+            if _is_fhir():
+                resp = _fhir_error("Database connection timeout. Please try again.", 503)
+            elif _is_api():
                 resp = api_envelope("Database connection timeout. Please try again.", 503)
             else:
                 resp = app.make_response((render_template(
@@ -153,6 +176,8 @@ def register_errors(app):
     def internal_error(exc):
         db.session.rollback()
         log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
+        if _is_fhir():
+            return _fhir_error(f"Internal server error (reference {getattr(g, 'request_id', '')})", 500)
         if _is_api():
             return api_envelope("Internal server error", 500, error="Internal server error")
         return render_template("errors/error.html", status=500, title="Something went wrong",

@@ -47,8 +47,8 @@ def conditional_get(resp):
     """A 200 JSON answer to a GET carries a strong ETag of its body; a matching
     If-None-Match gets 304 with no body. The record is still read (and audited):
     the saving is the transfer, and a client can tell cheaply that nothing changed."""
-    if request.method != "GET" or resp.status_code != 200 or resp.mimetype != "application/json" \
-            or resp.direct_passthrough:
+    if request.method != "GET" or resp.status_code != 200 or resp.direct_passthrough \
+            or resp.mimetype not in ("application/json", "application/fhir+json"):
         return resp
     resp.set_etag(hashlib.sha256(resp.get_data()).hexdigest()[:32])
     return resp.make_conditional(request)

@@ -83,8 +83,8 @@ def patients_create():
         return ok({"patient": service.patient_dict(patient), "visit": visit.to_dict(),
                    "visit_count": counts["visit_count"], "visit_type": visit.visit_type},
                   "Visit record created successfully", status=201)
-    quick = {k: data.get(k) for k in ("name", "sex", "age", "cr_no", "psy_no", "contact_number", "mobile_no")
-             if k in data}
+    quick = {k: data.get(k) for k in ("name", "sex", "age", "cr_no", "psy_no", "contact_number", "mobile_no",
+                                      "abha_number", "abha_address") if k in data}
     patient = service.register(quick, actor, step="card")
     if data.get("assigned_room") or data.get("psy_no"):
         service.update(patient, {k: data[k] for k in ("assigned_room", "psy_no") if data.get(k)}, actor)

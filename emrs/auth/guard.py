@@ -21,6 +21,11 @@ def is_api_request() -> bool:
     return request.blueprint == "api" or request.path.startswith("/api/") or request.path == "/api"
 
 
+def is_fhir_request() -> bool:
+    """/fhir authenticates exactly like /api (bearer token) but answers in FHIR."""
+    return request.blueprint == "fhir" or request.path.startswith("/fhir/") or request.path == "/fhir"
+
+
 @login_manager.user_loader
 def load_user(user_id: str):
     """Browser sessions: the cookie carries a random session token checked against
@@ -73,6 +78,9 @@ safe_next = _safe_next
 
 
 def api_error(message: str, status: int, **extra):
+    if is_fhir_request():
+        from ..fhir.outcome import outcome_response
+        return outcome_response(message, status, code=extra.get("code"))
     body = {"success": False, "message": message}
     body.update({k: v for k, v in extra.items() if v is not None})
     return jsonify(body), status
@@ -99,13 +107,13 @@ def _page_unauthenticated():
 def enforce():
     """before_request: authenticate and check the permission map."""
     g.principal = None
-    if request.method == "OPTIONS" and is_api_request():
+    if request.method == "OPTIONS" and (is_api_request() or is_fhir_request()):
         return None  # CORS preflight, answered by the CORS hook
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # routing failed (404/405 handlers answer), or a public asset: no session work
     rule = rule_for(endpoint)
-    api = is_api_request()
+    api = is_api_request() or is_fhir_request()
     if rule is None:
         log.error("route %s has no entry in the permission map: refused", endpoint)
         if api:
@@ -130,7 +138,7 @@ def enforce():
             return None
         if g.principal is None:
             return _page_unauthenticated()
-    if rule == AUTH:
+    if rule in (AUTH, PUBLIC):  # a public route called with a valid token is still public
         return None
     if not service.role_matches(g.principal.role, rule):
         if api:

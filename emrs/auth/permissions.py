@@ -230,6 +230,17 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.medicines_get": CLINICIANS,
     "api.medicines_create": SENIOR,
     "api.medicines_delete": SENIOR,
+    # --- FHIR R4 read access (issue 7). Patient data for every role that reads patients;
+    # diagnoses as GET /api/clinical-proformas/patient/:id (every role); prescriptions as the
+    # prescriptions search GET /api/prescriptions (Admin, Faculty, Resident), so
+    # MedicationRequest and $everything (which includes them) are for clinicians.
+    "fhir.metadata": PUBLIC,
+    "fhir.patient_read": ALL_ROLES,
+    "fhir.patient_search": ALL_ROLES,
+    "fhir.encounter_search": ALL_ROLES,
+    "fhir.condition_search": ALL_ROLES,
+    "fhir.medication_request_search": CLINICIANS,
+    "fhir.patient_everything": CLINICIANS,
 }
 
 

@@ -18,6 +18,7 @@ class Field:
     name: str
     label: str
     kind: str = "text"            # text | choice | code_or_text | int | money | date | pin | mobile
+    #                               | abha_number | abha_address
     max_len: int | None = None
     choices: tuple = ()           # (code, label) pairs
     min: int | None = None
@@ -70,6 +71,8 @@ CARD_FIELDS: tuple[Field, ...] = (
     Field("age", "Age", "int", min=0, max=150),
     Field("sex", "Sex", "choice", choices=SEX),
     Field("contact_number", "Mobile", "mobile", max_len=20),
+    Field("abha_number", "ABHA number", "abha_number"),
+    Field("abha_address", "ABHA address", "abha_address"),
     Field("father_name", "Father's / husband's name", max_len=255),
     Field("category", "Category", "choice", choices=CATEGORY),
     Field("department", "Department", max_len=100),
@@ -149,6 +152,41 @@ CLEARABLE = ("assigned_doctor_id", "assigned_doctor_name", "assigned_room")
 _PIN = re.compile(r"^\d{6}$")
 _MOBILE = re.compile(r"^\+?[0-9][0-9 -]{8,18}[0-9]$")
 
+# ABHA (Ayushman Bharat Health Account). The number: 14 digits, typed with or without
+# spaces/hyphens, stored as the digits and shown XX-XXXX-XXXX-XXXX. The address: a
+# local part of 4 to 32 letters, digits, "." or "_" that starts and ends with a letter
+# or digit, then @abdm (production) or @sbx (ABDM sandbox); compared and stored lower-case.
+_ABHA_NUMBER = re.compile(r"^\d{14}$")
+_ABHA_ADDRESS = re.compile(r"^[a-z0-9][a-z0-9._]{2,30}[a-z0-9]@(abdm|sbx)$")
+ABHA_NUMBER_MESSAGE = "must be 14 digits, written XX-XXXX-XXXX-XXXX"
+ABHA_ADDRESS_MESSAGE = ("must be an ABHA address such as name@abdm: 4 to 32 letters, digits, dots or "
+                        "underscores, then @abdm or @sbx")
+
+
+def abha_digits(value) -> str:
+    """The 14 digits of an ABHA number typed with or without spaces/hyphens, else ValueError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(ABHA_NUMBER_MESSAGE)
+    digits = re.sub(r"[\s-]", "", value)
+    if not _ABHA_NUMBER.match(digits):
+        raise ValueError(ABHA_NUMBER_MESSAGE)
+    return digits
+
+
+def format_abha(value) -> str | None:
+    """XX-XXXX-XXXX-XXXX for 14 stored digits; anything else is returned as it is."""
+    if isinstance(value, str) and _ABHA_NUMBER.match(value):
+        return f"{value[:2]}-{value[2:6]}-{value[6:10]}-{value[10:]}"
+    return value
+
+
+def abha_address(value) -> str:
+    if not isinstance(value, str) or not _ABHA_ADDRESS.match(value.strip().lower()):
+        raise ValueError(ABHA_ADDRESS_MESSAGE)
+    return value.strip().lower()
+
 
 def _date(value):
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
@@ -189,6 +227,10 @@ def clean_value(f: Field, value):
         if not amount.is_finite() or amount < 0 or amount >= Decimal("1e13"):
             raise ValueError("must be 0 or more")
         return amount.quantize(Decimal("0.01"))
+    if f.kind == "abha_number":
+        return abha_digits(value)
+    if f.kind == "abha_address":
+        return abha_address(value)
     if f.kind == "date":
         d = _date(value)
         if not dt.date(1900, 1, 1) <= d <= dt.date(2100, 12, 31):
@@ -277,6 +319,7 @@ def label_of(name: str, code) -> str:
 # Sections of the two paper forms, in the order the counter fills them.
 CARD_GROUPS = [
     ("Identity", ("cr_no", "date", "name", "age", "sex", "contact_number", "father_name", "category")),
+    ("ABHA (Ayushman Bharat Health Account)", ("abha_number", "abha_address")),
     ("Clinic", ("department", "unit_consit", "room_no", "serial_no", "file_no", "unit_days")),
     ("Address", ("address_line", "city", "district", "state", "pin_code", "country")),
 ]

@@ -57,6 +57,10 @@ class Patient(TimestampMixin, db.Model):
     adl_no: Mapped[str | None] = mapped_column(String(50), unique=True)
     file_no: Mapped[str | None] = mapped_column(Text)
     serial_no: Mapped[str | None] = mapped_column(Text)
+    # ABHA (Ayushman Bharat Health Account): the 14 digits, unique when present (shown
+    # XX-XXXX-XXXX-XXXX), and the ABHA address (name@abdm), stored lower-case.
+    abha_number: Mapped[str | None] = mapped_column(String(14))
+    abha_address: Mapped[str | None] = mapped_column(String(64))
 
     # --- 2.2 step 1: out-patient card ---------------------------------------------------
     date: Mapped[dt.date | None] = mapped_column("date", Date)
@@ -161,6 +165,12 @@ class Patient(TimestampMixin, db.Model):
         db.CheckConstraint(_in("file_status", PATIENT_FILE_STATUSES),
                            name="file_status_allowed"),
         Index("ix_registered_patient_created_at", "created_at"),
+        Index("uq_registered_patient_abha_number", "abha_number", unique=True,
+              postgresql_where=sa.text("abha_number IS NOT NULL"),
+              sqlite_where=sa.text("abha_number IS NOT NULL")),
+        Index("ix_registered_patient_abha_address", "abha_address",
+              postgresql_where=sa.text("abha_address IS NOT NULL"),
+              sqlite_where=sa.text("abha_address IS NOT NULL")),
     )
 
     def to_dict(self) -> dict:

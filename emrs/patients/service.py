@@ -40,19 +40,37 @@ def get_patient(patient_id: int, *, audit_action: str | None = "patient_view",
     return patient
 
 
-def find_by_number(kind: str, number: str) -> Patient:
-    column = {"cr": Patient.cr_no, "psy": Patient.psy_no, "adl": Patient.adl_no}[kind]
+def patients_by_number(kind: str, number: str, limit: int = 20) -> list[Patient]:
+    """Active patients whose CR, PSY, ADL number (case-insensitive), ABHA number (any
+    spacing) or ABHA address equals ``number``. Not audited: the caller audits what it shows."""
     value = (number or "").strip().upper()
-    patient = None
-    if value and len(value) <= 50:
-        patient = db.session.execute(select(Patient).where(func.upper(column) == value, Patient.is_active.is_(True))
-                                     .order_by(Patient.id).limit(1)).scalar_one_or_none()
-        if patient is None and kind == "adl":
-            patient = db.session.execute(select(Patient).join(IntakeRecord, IntakeRecord.patient_id == Patient.id)
-                                         .where(func.upper(IntakeRecord.adl_no) == value, Patient.is_active.is_(True))
-                                         ).scalar_one_or_none()
-    if patient is None:
+    if not value or len(value) > 64:
+        return []
+    active = Patient.is_active.is_(True)
+    if kind == "abha":
+        try:
+            digits = F.abha_digits(value)
+        except ValueError:
+            return []
+        q = select(Patient).where(Patient.abha_number == digits, active)
+    elif kind == "abha_address":
+        q = select(Patient).where(Patient.abha_address == value.lower(), active)
+    else:
+        column = {"cr": Patient.cr_no, "psy": Patient.psy_no, "adl": Patient.adl_no}[kind]
+        q = select(Patient).where(func.upper(column) == value, active)
+    found = list(db.session.execute(q.order_by(Patient.id).limit(limit)).scalars())
+    if not found and kind == "adl":
+        found = list(db.session.execute(select(Patient).join(IntakeRecord, IntakeRecord.patient_id == Patient.id)
+                                        .where(func.upper(IntakeRecord.adl_no) == value, active)
+                                        .order_by(Patient.id).limit(limit)).scalars())
+    return found
+
+
+def find_by_number(kind: str, number: str) -> Patient:
+    found = patients_by_number(kind, number, limit=1)
+    if not found:
         raise NotFound("Patient not found")
+    patient = found[0]
     audit.record_now("patient_lookup", "registered_patient", patient.id, patient_id=patient.id, details={"by": kind})
     return patient
 
@@ -67,6 +85,7 @@ def patient_dict(patient: Patient, extras: dict | None = None) -> dict:
     out.pop("name_key", None)
     out.pop("version", None)
     out["version"] = patient.version
+    out["abha_number"] = F.format_abha(patient.abha_number)
     if extras is None:
         extras = _extras_for([patient.id]).get(patient.id, {})
     out.update(extras)
@@ -150,6 +169,24 @@ def _check_cr_free(cr_no: str | None, exclude_id: int | None = None) -> None:
                        errors=[field_error("cr_no", "CR number is already registered", cr_no)])
 
 
+ABHA_TAKEN = "ABHA number is already registered to another patient"
+
+
+def _check_abha_free(abha_number: str | None, exclude_id: int | None = None) -> None:
+    if not abha_number:
+        return
+    other = db.session.execute(select(Patient.id).where(Patient.abha_number == abha_number)).scalar()
+    if other is not None and other != exclude_id:
+        raise Conflict(ABHA_TAKEN, errors=[field_error("abha_number", ABHA_TAKEN, F.format_abha(abha_number))])
+
+
+def _unique_conflict(exc: IntegrityError) -> Conflict:
+    """A unique index refused the row (two desks saving at once): say which number."""
+    if "abha" in str(exc.orig).lower():
+        return Conflict(ABHA_TAKEN, errors=[field_error("abha_number", ABHA_TAKEN)])
+    return Conflict("CR number is already registered")
+
+
 def _doctor(doctor_id) -> User:
     if isinstance(doctor_id, str) and doctor_id.strip().isdigit():
         doctor_id = int(doctor_id)
@@ -180,6 +217,7 @@ def register(data: dict, actor: User, *, step: str = "complete") -> Patient:
     _normalise_numbers(values)
     values["name"] = normalise_name(values["name"])
     _check_cr_free(values.get("cr_no"))
+    _check_abha_free(values.get("abha_number"))
     today = today_ist()
     values.setdefault("date", today)
     values.setdefault("department", "Psychiatry")
@@ -193,9 +231,9 @@ def register(data: dict, actor: User, *, step: str = "complete") -> Patient:
     db.session.add(patient)
     try:
         db.session.flush()
-    except IntegrityError:
+    except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict("CR number is already registered")
+        raise _unique_conflict(exc)
     audit.record("patient_create", "registered_patient", patient.id, patient_id=patient.id,
                  details={"step": step, "fields": sorted(values)})
     db.session.commit()
@@ -241,6 +279,8 @@ def update(patient: Patient, data: dict, actor: User, *, names=None, expected_ve
         _check_cr_free(values["cr_no"], exclude_id=patient.id)
     elif "cr_no" in values:
         values.pop("cr_no")  # the CR number is never cleared
+    if values.get("abha_number"):
+        _check_abha_free(values["abha_number"], exclude_id=patient.id)
     changed = []
     for k, v in values.items():
         if k == "name":
@@ -263,9 +303,9 @@ def update(patient: Patient, data: dict, actor: User, *, names=None, expected_ve
                  details={"fields": sorted(changed)})
     try:
         db.session.commit()
-    except IntegrityError:
+    except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict("CR number is already registered")
+        raise _unique_conflict(exc)
     return patient
 
 
@@ -436,8 +476,11 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
         prefix = compact + "%"
         id_cols = [Patient.cr_no, Patient.psy_no, Patient.adl_no]
         exact = or_(*(func.upper(c) == compact for c in id_cols), Patient.contact_number == compact)
-        conds.append(or_(*(func.upper(c).like(prefix) for c in id_cols),
-                         func.upper(Patient.contact_number).like(prefix)))
+        by_number = [*(func.upper(c).like(prefix) for c in id_cols), func.upper(Patient.contact_number).like(prefix)]
+        if len(compact) == 14 and compact.isdigit():  # an ABHA number, with or without hyphens
+            exact = or_(exact, Patient.abha_number == compact)
+            by_number.append(Patient.abha_number == compact)
+        conds.append(or_(*by_number))
         rank.append(case((exact, 2), else_=1))
     lowered = normalise_name(term).lower()
     # Names have no digits: a term with a digit is a CR/PSY/ADL number or a mobile.

@@ -25,6 +25,12 @@ def _patient_fields():
     return {"fields": F.ALL_FIELDS}
 
 
+@bp.app_template_filter("abha")
+def _abha_filter(value):
+    """An ABHA number as XX-XXXX-XXXX-XXXX, on any page."""
+    return F.format_abha(value) if value is not None else ""
+
+
 def _htmx() -> bool:
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
 
@@ -90,7 +96,8 @@ def quick_search():
 
 EXPORT_LIMIT = 10_000
 EXPORT_COLUMNS = [("cr_no", "CR No."), ("psy_no", "PSY No."), ("adl_no", "ADL No."), ("name", "Name"),
-                  ("age", "Age"), ("sex", "Sex"), ("contact_number", "Mobile"), ("father_name", "Father's name"),
+                  ("age", "Age"), ("sex", "Sex"), ("contact_number", "Mobile"),
+                  ("abha_number", "ABHA number"), ("father_name", "Father's name"),
                   ("date", "Registered"), ("assigned_doctor_name", "Doctor"), ("assigned_room", "Room"),
                   ("case_complexity", "Case"), ("city", "City"), ("district", "District"), ("state", "State")]
 

@@ -46,6 +46,7 @@ SPEC_ROUTES = {
     "/api/outpatient-intake-records": "emrs_intake",
     "/api/adl-files": "emrs_intake",
     "/api/prescriptions": "emrs_prescription",
+    "/fhir": "emrs_patients",
     "/patients": "emrs_patients",
     "/clinical": "emrs_clinical",
     "/intake": "emrs_intake",

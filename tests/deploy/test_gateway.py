@@ -328,6 +328,11 @@ def test_each_prefix_reaches_its_service(gateway):
         status, headers, _ = request(gw, "GET", path)
         assert _upstream(headers) == where[service], (path, headers)
         assert status in (200, 302), (path, status)
+    # FHIR read access is served by the patient service, in FHIR.
+    for path in ("/fhir/metadata", "/fhir/Patient?name=Admin"):
+        status, headers, body = request(gw, "GET", path, headers=auth)
+        assert _upstream(headers) == where[PATIENTS], (path, headers)
+        assert status == 200 and body["resourceType"] in ("CapabilityStatement", "Bundle"), (path, body)
     # A service answers only its own routes: the patients process refuses the clinical API.
     status, _, body = request(ports[PATIENTS], "GET", "/api/clinical-proformas", headers=auth)
     assert status == 404 and body["success"] is False

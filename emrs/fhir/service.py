@@ -1,0 +1,457 @@
+"""FHIR R4 (4.0.1) read access: our rows as FHIR resources (plain JSON dicts), and the
+reads behind /fhir, each audited.
+
+Mapping:
+- Patient            <- registered_patient (archived patients are never returned)
+- Encounter          <- patient_visits (one OPD attendance)
+- Condition          <- the diagnosis of each walk-in clinical proforma (text + ICD-10/11 code)
+- MedicationRequest  <- one per medication line of a prescription
+
+Audit: every request that shows a patient's data writes one audit row per patient shown
+(action ``fhir_read``, ``fhir_search`` or ``fhir_everything``); a search that shows nobody
+writes one ``fhir_search`` row without a patient. Details carry the resource type and
+counts only, never names, identifiers typed by the caller or clinical text.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from .. import __version__
+from ..audit import service as audit
+from ..auth.models import User
+from ..clinical.models import ClinicalProforma
+from ..errors import NotFound, ValidationError
+from ..extensions import db
+from ..intake.models import IntakeRecord
+from ..patients import fields as F
+from ..patients import service as patients
+from ..patients.models import Patient, PatientVisit
+from ..prescriptions import instructions
+from ..prescriptions import service as prescriptions
+from ..serialize import json_value
+
+FHIR_VERSION = "4.0.1"
+
+# --- identifier and code systems -------------------------------------------------------
+# Our own numbers: one namespace per number under the hospital's domain.
+SID = "https://emrs.pgimer.edu.in/fhir/sid"
+CR_SYSTEM = f"{SID}/cr-number"              # Central Registration number (hospital MRN)
+PSY_SYSTEM = f"{SID}/psy-number"            # department's psychiatry registration number
+ADL_SYSTEM = f"{SID}/adl-number"            # intake record (ADL file) number
+PRESCRIPTION_SYSTEM = f"{SID}/prescription"  # groups the lines of one prescription
+# ABHA number: the system the ABDM (NDHM) FHIR implementation guide's examples use, with
+# the value written XX-XXXX-XXXX-XXXX. The guide names no system for ABHA addresses; we
+# use a path under the same host.
+ABHA_NUMBER_SYSTEM = "https://healthid.ndhm.gov.in"
+ABHA_ADDRESS_SYSTEM = "https://healthid.ndhm.gov.in/abha-address"
+ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
+ICD11_SYSTEM = "http://id.who.int/icd/release/11/mms"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+SNOMED = "http://snomed.info/sct"
+
+# identifier search: system -> kind of number (patients.service.patients_by_number)
+IDENTIFIER_KINDS = {CR_SYSTEM: "cr", PSY_SYSTEM: "psy", ADL_SYSTEM: "adl", ABHA_NUMBER_SYSTEM: "abha",
+                    ABHA_ADDRESS_SYSTEM: "abha_address"}
+
+GENDER = {"M": "male", "F": "female", "Other": "other"}
+MARITAL_CODES = {"single": ("S", "Never Married"), "married": ("M", "Married"), "remarried": ("M", "Married"),
+                 "widowed": ("W", "Widowed"), "divorced": ("D", "Divorced"),
+                 "separated": ("L", "Legally Separated")}
+ENCOUNTER_STATUS = {"scheduled": "planned", "in_progress": "in-progress", "completed": "finished",
+                    "cancelled": "cancelled"}
+SEVERITY = {"mild": ("255604002", "Mild"), "moderate": ("6736007", "Moderate"), "severe": ("24484000", "Severe")}
+
+SEARCH_LIMIT = 100   # identifier matches looked at per kind of number
+
+
+# --------------------------------------------------------------------------- mapping
+
+def _ref(resource_type: str, rid) -> dict:
+    return {"reference": f"{resource_type}/{rid}"}
+
+
+def _instant(value: dt.datetime | None) -> str | None:
+    return json_value(value) if value is not None else None
+
+
+def _identifier(use: str, system: str, value: str, text: str, code: str | None = None) -> dict:
+    kind = {"text": text}
+    if code:
+        kind["coding"] = [{"system": V2_0203, "code": code, "display": "Medical record number"}]
+    return {"use": use, "type": kind, "system": system, "value": value}
+
+
+def _organisation() -> dict:
+    cfg = current_app.config
+    return {"display": f"{cfg['DEPARTMENT_NAME']}, {cfg['HOSPITAL_NAME']}"}
+
+
+def patient_resource(p: Patient, adl_no: str | None = None) -> dict:
+    identifiers = []
+    if p.cr_no:
+        identifiers.append(_identifier("usual", CR_SYSTEM, p.cr_no, "CR No.", code="MR"))
+    if p.psy_no:
+        identifiers.append(_identifier("secondary", PSY_SYSTEM, p.psy_no, "PSY No."))
+    if adl_no or p.adl_no:
+        identifiers.append(_identifier("secondary", ADL_SYSTEM, p.adl_no or adl_no, "ADL No."))
+    if p.abha_number:
+        identifiers.append(_identifier("official", ABHA_NUMBER_SYSTEM, F.format_abha(p.abha_number), "ABHA number"))
+    if p.abha_address:
+        identifiers.append(_identifier("secondary", ABHA_ADDRESS_SYSTEM, p.abha_address, "ABHA address"))
+    out = {"resourceType": "Patient", "id": str(p.id),
+           "meta": {"versionId": str(p.version), "lastUpdated": _instant(p.updated_at or p.created_at)},
+           "identifier": identifiers, "active": bool(p.is_active),
+           "name": [{"use": "official", "text": p.name}]}
+    if p.contact_number:
+        out["telecom"] = [{"system": "phone", "value": p.contact_number, "use": "mobile"}]
+    if p.sex in GENDER:
+        out["gender"] = GENDER[p.sex]
+    address = {k: v for k, v in (("line", [p.address_line] if p.address_line else None), ("city", p.city),
+                                 ("district", p.district), ("state", p.state), ("postalCode", p.pin_code),
+                                 ("country", p.country)) if v}
+    if address:
+        out["address"] = [{"use": "home", **address}]
+    if p.marital_status:
+        code = MARITAL_CODES.get(p.marital_status)
+        if code:
+            out["maritalStatus"] = {"coding": [{"system": MARITAL, "code": code[0], "display": code[1]}],
+                                    "text": F.label_of("marital_status", p.marital_status)}
+        elif p.marital_status == "not_known":
+            out["maritalStatus"] = {"coding": [{"system": NULL_FLAVOR, "code": "UNK", "display": "unknown"}]}
+        else:
+            out["maritalStatus"] = {"text": F.label_of("marital_status", p.marital_status)}
+    out["managingOrganization"] = _organisation()
+    return out
+
+
+def encounter_resource(v: PatientVisit, doctor_name: str | None) -> dict:
+    out = {"resourceType": "Encounter", "id": str(v.id),
+           "meta": {"lastUpdated": _instant(v.updated_at or v.created_at)},
+           "status": ENCOUNTER_STATUS.get(v.visit_status, "unknown"),
+           "class": {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"},
+           "type": [{"text": "First visit" if v.visit_type == "first_visit" else "Follow-up visit"}],
+           "subject": _ref("Patient", v.patient_id),
+           "period": {"start": v.visit_date.isoformat()}}
+    if doctor_name:
+        out["participant"] = [{"individual": {"display": doctor_name}}]
+    if v.room_no:
+        out["location"] = [{"location": {"display": f"Room {v.room_no}"}}]
+    out["serviceProvider"] = _organisation()
+    return out
+
+
+def has_diagnosis(p: ClinicalProforma) -> bool:
+    return bool((p.diagnosis or "").strip() or (p.icd_code or "").strip())
+
+
+def condition_resource(p: ClinicalProforma, encounter_id: int | None, doctor_name: str | None) -> dict:
+    code: dict = {}
+    if p.icd_code:
+        system = ICD11_SYSTEM if p.icd_system == "ICD-11" else ICD10_SYSTEM
+        coding = {"system": system, "code": p.icd_code}
+        if p.icd_title:
+            coding["display"] = p.icd_title
+        code["coding"] = [coding]
+    code["text"] = (p.diagnosis or "").strip() or p.icd_title or p.icd_code
+    out = {"resourceType": "Condition", "id": str(p.id),
+           "meta": {"lastUpdated": _instant(p.updated_at or p.created_at)},
+           "category": [{"coding": [{"system": CONDITION_CATEGORY, "code": "encounter-diagnosis",
+                                     "display": "Encounter Diagnosis"}]}],
+           "code": code, "subject": _ref("Patient", p.patient_id)}
+    if p.case_severity:
+        sev = SEVERITY.get(p.case_severity)
+        out["severity"] = ({"coding": [{"system": SNOMED, "code": sev[0], "display": sev[1]}], "text": sev[1]}
+                           if sev else {"text": p.case_severity.capitalize()})
+    if encounter_id is not None:
+        out["encounter"] = _ref("Encounter", encounter_id)
+    out["recordedDate"] = p.visit_date.isoformat()
+    if doctor_name:
+        out["recorder"] = {"display": doctor_name}
+    return out
+
+
+def _line_text(line: dict) -> str:
+    parts = [str(line.get(k) or "").strip() for k in ("dosage", "when_to_take", "frequency", "duration")]
+    text = ", ".join(x for x in parts if x)
+    details = str(line.get("details") or "").strip()
+    if details:
+        text = f"{text}. {details}" if text else details
+    return text
+
+
+def medication_requests(rx, encounter_id: int | None, condition_id: int | None,
+                        doctor_name: str | None) -> list[dict]:
+    """One MedicationRequest per line of the prescription, id ``<prescription id>-<line no.>``."""
+    out = []
+    lines = [ln for ln in (rx.lines or []) if isinstance(ln, dict) and str(ln.get("medicine") or "").strip()]
+    for n, line in enumerate(lines, start=1):
+        line = {**line, "when_to_take": line.get("when_to_take") or line.get("when"),
+                "quantity": line.get("quantity") or line.get("qty")}
+        dosage: dict = {"sequence": 1}
+        text = _line_text(line)
+        if text:
+            dosage["text"] = text
+        say = instructions.describe(line).get("en")
+        if say:
+            dosage["patientInstruction"] = say
+        res = {"resourceType": "MedicationRequest", "id": f"{rx.id}-{n}",
+               "meta": {"lastUpdated": _instant(rx.updated_at or rx.created_at)},
+               "groupIdentifier": {"system": PRESCRIPTION_SYSTEM, "value": str(rx.id)},
+               # EMRS records what was prescribed at a visit, not whether the course was
+               # finished or stopped: R4's "unknown" says exactly that.
+               "status": "unknown", "intent": "order",
+               "medicationCodeableConcept": {"text": str(line["medicine"]).strip()},
+               "subject": _ref("Patient", rx.patient_id)}
+        if encounter_id is not None:
+            res["encounter"] = _ref("Encounter", encounter_id)
+        res["authoredOn"] = _instant(rx.created_at)
+        if doctor_name:
+            res["requester"] = {"display": doctor_name}
+        if condition_id is not None:
+            res["reasonReference"] = [_ref("Condition", condition_id)]
+        notes = [f"Quantity: {str(line['quantity']).strip()}" if str(line.get("quantity") or "").strip() else "",
+                 str(line.get("notes") or "").strip()]
+        if any(notes):
+            res["note"] = [{"text": t} for t in notes if t]
+        if len(dosage) > 1:
+            res["dosageInstruction"] = [dosage]
+        out.append(res)
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+def _names(user_ids) -> dict[int, str]:
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+def _adl_numbers(patient_ids: list[int]) -> dict[int, str]:
+    if not patient_ids:
+        return {}
+    return dict(db.session.execute(select(IntakeRecord.patient_id, IntakeRecord.adl_no)
+                                   .where(IntakeRecord.patient_id.in_(patient_ids))).all())
+
+
+def patient_resources(rows: list[Patient]) -> list[dict]:
+    adl = _adl_numbers([p.id for p in rows])
+    return [patient_resource(p, adl.get(p.id)) for p in rows]
+
+
+def parse_patient_id(raw) -> int | None:
+    """A path id or a `patient` search value (``12`` or ``Patient/12``) as an int, else None."""
+    raw = (raw or "").strip()
+    if raw.startswith("Patient/"):
+        raw = raw[len("Patient/"):]
+    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+
+
+def active_patient(raw_id) -> Patient:
+    """The patient of a read, or NotFound (unknown, malformed or archived id)."""
+    return patients.get_patient(parse_patient_id(raw_id), audit_action=None)
+
+
+def _audit(action: str, entity: str, entity_id, patient_id, **details) -> None:
+    audit.record(action, entity, entity_id, patient_id=patient_id, details=details)
+
+
+# Each read builds its resources first, then commits its audit rows (a commit expires
+# the loaded rows: building after it would load every patient again).
+
+def read_patient(raw_id) -> dict:
+    patient = active_patient(raw_id)
+    resource = patient_resources([patient])[0]
+    _audit("fhir_read", "registered_patient", patient.id, patient.id, resource="Patient")
+    db.session.commit()
+    return resource
+
+
+def _parse_token(value: str) -> tuple[list[str], str]:
+    """`system|value` or a bare value -> (kinds of number to look in, value)."""
+    if "|" in value:
+        system, number = value.split("|", 1)
+        if system and system not in IDENTIFIER_KINDS:
+            raise ValidationError(f"Unknown identifier system {system[:100]!r}. Known systems: "
+                                  + ", ".join(IDENTIFIER_KINDS))
+        kinds = [IDENTIFIER_KINDS[system]] if system else list(IDENTIFIER_KINDS.values())
+    else:
+        number, kinds = value, list(IDENTIFIER_KINDS.values())
+    number = number.strip()
+    if not number:
+        raise ValidationError("identifier needs a value: identifier=<system>|<value>")
+    if kinds == ["abha"]:
+        try:
+            F.abha_digits(number)
+        except ValueError as exc:
+            raise ValidationError(f"ABHA number {exc}")
+    if kinds == ["abha_address"]:
+        try:
+            F.abha_address(number)
+        except ValueError as exc:
+            raise ValidationError(f"ABHA address {exc}")
+    return kinds, number
+
+
+def search_patients(*, identifier: str | None = None, name: str | None = None, page: int = 1,
+                    count: int = 20) -> tuple[list[dict], int, bool]:
+    """Patients by identifier (exact) or by name (the register's ranked search).
+    Returns (Patient resources of the page, total, whether the total is an estimate)."""
+    if identifier is not None:
+        kinds, number = _parse_token(identifier)
+        found: dict[int, Patient] = {}
+        for kind in kinds:
+            for p in patients.patients_by_number(kind, number, limit=SEARCH_LIMIT):
+                found.setdefault(p.id, p)
+        rows = [found[i] for i in sorted(found)]
+        total, estimated = len(rows), False
+        rows = rows[(page - 1) * count: page * count]
+        by = "identifier"
+    else:
+        term = (name or "").strip()
+        if len(term) < 2 or re.search(r"\d", term) or not re.search(r"[^\W\d_]", term):
+            raise ValidationError("name must be at least 2 letters (no digits)")
+        rows, total, estimated = patients.search(term, page, count)
+        by = "name"
+    resources = patient_resources(rows)
+    for p in rows:
+        _audit("fhir_search", "registered_patient", p.id, p.id, resource="Patient", by=by)
+    if not rows:
+        _audit("fhir_search", "registered_patient", None, None, resource="Patient", by=by, matches=0)
+    db.session.commit()
+    return resources, total, estimated
+
+
+# --- one patient's visits, diagnoses and prescriptions -----------------------------------
+
+def _visits(patient_id: int) -> list[PatientVisit]:
+    return list(db.session.execute(select(PatientVisit).where(PatientVisit.patient_id == patient_id)
+                                   .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc())).scalars())
+
+
+def _proformas(patient_id: int) -> list[ClinicalProforma]:
+    return list(db.session.execute(select(ClinicalProforma).where(
+        ClinicalProforma.patient_id == patient_id, ClinicalProforma.is_active.is_(True),
+        or_(ClinicalProforma.diagnosis.is_not(None), ClinicalProforma.icd_code.is_not(None)))
+        .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())).scalars())
+
+
+def _encounter_of(patient_id: int) -> dict[int, int]:
+    """proforma id -> the visit it was written at."""
+    return dict(db.session.execute(select(PatientVisit.clinical_proforma_id, PatientVisit.id).where(
+        PatientVisit.patient_id == patient_id, PatientVisit.clinical_proforma_id.is_not(None))
+        .order_by(PatientVisit.id)).all())
+
+
+def encounters(patient: Patient) -> list[dict]:
+    visits = _visits(patient.id)
+    names = _names(v.assigned_doctor_id for v in visits)
+    return [encounter_resource(v, names.get(v.assigned_doctor_id)) for v in visits]
+
+
+def conditions(patient: Patient) -> list[dict]:
+    rows = [p for p in _proformas(patient.id) if has_diagnosis(p)]
+    visit_of = _encounter_of(patient.id)
+    names = _names(p.filled_by for p in rows)
+    return [condition_resource(p, visit_of.get(p.id), names.get(p.filled_by)) for p in rows]
+
+
+def medications(patient: Patient) -> list[dict]:
+    rows = prescriptions.for_patient(patient.id)
+    visit_of = _encounter_of(patient.id)
+    diagnosed = {p.id for p in _proformas(patient.id) if has_diagnosis(p)}
+    names = _names(r.created_by for r in rows)
+    out = []
+    for r in rows:
+        pid = r.clinical_proforma_id
+        out += medication_requests(r, visit_of.get(pid), pid if pid in diagnosed else None, names.get(r.created_by))
+    return out
+
+
+SEARCHES = {"Encounter": (encounters, "patient_visits"), "Condition": (conditions, "clinical_proforma"),
+            "MedicationRequest": (medications, "prescriptions")}
+
+
+def search_for_patient(resource_type: str, patient_ref: str) -> list[dict]:
+    """Encounter / Condition / MedicationRequest ?patient=<id>: all of the patient's.
+    An unknown or archived patient has none (a search never answers 404)."""
+    build, entity = SEARCHES[resource_type]
+    patient_id = parse_patient_id(patient_ref)
+    if patient_id is None:
+        raise ValidationError("patient must be a patient id, e.g. patient=12 or patient=Patient/12")
+    try:
+        patient = patients.get_patient(patient_id, audit_action=None)
+    except NotFound:
+        _audit("fhir_search", entity, None, None, resource=resource_type, matches=0)
+        db.session.commit()
+        return []
+    found = build(patient)
+    _audit("fhir_search", entity, None, patient.id, resource=resource_type, matches=len(found))
+    db.session.commit()
+    return found
+
+
+def everything(raw_id) -> list[dict]:
+    """Patient/<id>/$everything: the patient, then visits, diagnoses and prescriptions."""
+    patient = active_patient(raw_id)
+    parts = {"Encounter": encounters(patient), "Condition": conditions(patient),
+             "MedicationRequest": medications(patient)}
+    resources = patient_resources([patient]) + [r for rs in parts.values() for r in rs]
+    _audit("fhir_everything", "registered_patient", patient.id, patient.id,
+           **{k: len(v) for k, v in parts.items()})
+    db.session.commit()
+    return resources
+
+
+# --------------------------------------------------------------------------- capability
+
+SEARCH_PARAMS = {
+    "Patient": [("identifier", "token", "Exact match on <system>|<value> or a bare value (any of the systems): "
+                 f"CR No. {CR_SYSTEM}, PSY No. {PSY_SYSTEM}, ADL No. {ADL_SYSTEM}, ABHA number "
+                 f"{ABHA_NUMBER_SYSTEM} (14 digits, hyphens optional), ABHA address {ABHA_ADDRESS_SYSTEM}"),
+                ("name", "string", "The register's name search (at least 2 letters; spelling and "
+                 "transliteration variants found, best matches first)")],
+    "Encounter": [("patient", "reference", "The patient's visits (patient=<id> or Patient/<id>)")],
+    "Condition": [("patient", "reference", "Diagnoses of the patient's walk-in proformas, ICD-10/ICD-11 coded")],
+    "MedicationRequest": [("patient", "reference", "One per medication line of the patient's prescriptions")],
+}
+
+
+def capability_statement(base_url: str, date: str) -> dict:
+    cfg = current_app.config
+    resources = []
+    for rtype, params in SEARCH_PARAMS.items():
+        entry = {"type": rtype, "interaction": ([{"code": "read"}] if rtype == "Patient" else [])
+                 + [{"code": "search-type"}],
+                 "searchParam": [{"name": n, "type": t, "documentation": d} for n, t, d in params]}
+        if rtype == "Patient":
+            entry["operation"] = [{"name": "everything",
+                                   "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]
+        resources.append(entry)
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active", "date": date, "kind": "instance",
+        "publisher": f"{cfg['DEPARTMENT_NAME']}, {cfg['HOSPITAL_NAME']}",
+        "software": {"name": "EMRS", "version": __version__},
+        "implementation": {"description": "EMRS psychiatry out-patient record: FHIR R4 read access",
+                           "url": base_url},
+        "fhirVersion": FHIR_VERSION,
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": "Read only. Searches page with _count (at most 100, default 20) and _page; "
+                             "follow the Bundle's next link. Unknown search parameters are refused (400).",
+            "security": {"description": "Authorization: Bearer <accessToken>, the same token as /api "
+                                        "(POST /api/users/login). Every read is audited."},
+            "resource": resources,
+        }],
+    }

@@ -1,0 +1,168 @@
+"""/fhir: FHIR R4 read routes. Thin: check the query string, call the service, wrap the
+resources in a Bundle. Authentication (bearer token) and roles: auth.guard and the
+permission map, answering in OperationOutcome for these paths."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from functools import wraps
+from urllib.parse import urlencode
+
+from flask import request
+
+from ..errors import DomainError, ValidationError
+from ..extensions import db
+from . import bp, service
+from .outcome import fhir_response, outcome_response
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 100
+MAX_PAGE = 100_000
+JSON_FORMATS = ("json", "application/json", "application/fhir+json")
+# The date of the capability statement below: change it when the statement changes.
+CAPABILITY_DATE = "2026-11-27"
+
+
+def fhir_errors(view):
+    """A domain error becomes an OperationOutcome with the same message and status."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except DomainError as exc:
+            db.session.rollback()
+            return outcome_response(exc.message, exc.status)
+    return wrapper
+
+
+def _params(*allowed: str) -> dict[str, str]:
+    """The query string: only the named parameters (plus _format, and _count/_page where
+    given), each at most once. Anything else is a 400, not silently ignored."""
+    known = set(allowed) | {"_format"}
+    unknown = sorted(k for k in request.args if k not in known)
+    if unknown:
+        supported = ", ".join(sorted(known))
+        raise ValidationError(f"Unsupported parameter(s): {', '.join(u[:50] for u in unknown)}. "
+                              f"Supported here: {supported}")
+    for key in request.args:
+        if len(request.args.getlist(key)) > 1:
+            raise ValidationError(f"{key} may be given only once")
+    fmt = request.args.get("_format")
+    if fmt is not None and fmt.split(";")[0].strip() not in JSON_FORMATS:
+        raise DomainError("Only JSON is served: _format=json or application/fhir+json", status=406)
+    return {k: request.args[k] for k in request.args}
+
+
+def _int_param(params: dict, name: str, default: int, maximum: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip()
+    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise ValidationError(f"{name} must be a positive whole number")
+    return min(int(raw), maximum)
+
+
+def _paging(params: dict) -> tuple[int, int]:
+    count = _int_param(params, "_count", DEFAULT_COUNT, MAX_COUNT)  # larger asks are capped
+    page = _int_param(params, "_page", 1, MAX_PAGE)
+    return page, count
+
+
+def _base() -> str:
+    return request.url_root.rstrip("/") + bp.url_prefix
+
+
+def _url(params: dict) -> str:
+    query = urlencode({k: v for k, v in params.items() if k != "_format"})
+    return request.base_url + (f"?{query}" if query else "")
+
+
+def _bundle(resources: list[dict], *, total: int | None, params: dict | None = None, page: int = 1,
+            count: int | None = None, more: bool = False, modes: list[str] | None = None) -> dict:
+    base = _base()
+    links = [{"relation": "self", "url": request.url}]
+    if params is not None and count is not None:
+        if more:
+            links.append({"relation": "next", "url": _url({**params, "_count": str(count), "_page": str(page + 1)})})
+        if page > 1:
+            links.append({"relation": "previous",
+                          "url": _url({**params, "_count": str(count), "_page": str(page - 1)})})
+    bundle = {"resourceType": "Bundle", "id": str(uuid.uuid4()),
+              "meta": {"lastUpdated": dt.datetime.now(dt.timezone.utc).isoformat()},
+              "type": "searchset"}
+    if total is not None:
+        bundle["total"] = total
+    bundle["link"] = links
+    bundle["entry"] = [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
+                        "search": {"mode": (modes[i] if modes else "match")}}
+                       for i, r in enumerate(resources)]
+    return bundle
+
+
+# ------------------------------------------------------------------ routes
+
+@bp.get("/metadata", endpoint="metadata")
+@fhir_errors
+def metadata():
+    _params()
+    return fhir_response(service.capability_statement(_base(), CAPABILITY_DATE))
+
+
+@bp.get("/Patient/<patient_id>", endpoint="patient_read")
+@fhir_errors
+def patient_read(patient_id):
+    _params()
+    return fhir_response(service.read_patient(patient_id))
+
+
+@bp.get("/Patient", endpoint="patient_search")
+@fhir_errors
+def patient_search():
+    params = _params("identifier", "name", "_count", "_page")
+    page, count = _paging(params)
+    if ("identifier" in params) == ("name" in params):
+        raise ValidationError("Search patients by identifier=<system>|<value> or by name=<text> (one of the two)")
+    resources, total, estimated = service.search_patients(identifier=params.get("identifier"),
+                                                          name=params.get("name"), page=page, count=count)
+    more = page * count < total
+    return fhir_response(_bundle(resources, total=None if estimated else total, params=params, page=page,
+                                 count=count, more=more))
+
+
+def _for_patient(resource_type: str):
+    params = _params("patient", "_count", "_page")
+    page, count = _paging(params)
+    if not params.get("patient", "").strip():
+        raise ValidationError(f"{resource_type} search needs patient=<id>")
+    found = service.search_for_patient(resource_type, params["patient"])
+    shown = found[(page - 1) * count: page * count]
+    return fhir_response(_bundle(shown, total=len(found), params=params, page=page, count=count,
+                                 more=page * count < len(found)))
+
+
+@bp.get("/Encounter", endpoint="encounter_search")
+@fhir_errors
+def encounter_search():
+    return _for_patient("Encounter")
+
+
+@bp.get("/Condition", endpoint="condition_search")
+@fhir_errors
+def condition_search():
+    return _for_patient("Condition")
+
+
+@bp.get("/MedicationRequest", endpoint="medication_request_search")
+@fhir_errors
+def medication_request_search():
+    return _for_patient("MedicationRequest")
+
+
+@bp.get("/Patient/<patient_id>/$everything", endpoint="patient_everything")
+@fhir_errors
+def patient_everything(patient_id):
+    _params()
+    resources = service.everything(patient_id)
+    modes = ["match"] + ["include"] * (len(resources) - 1)
+    return fhir_response(_bundle(resources, total=1, modes=modes))
