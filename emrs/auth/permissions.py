@@ -240,6 +240,9 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "fhir.encounter_search": ALL_ROLES,
     "fhir.condition_search": ALL_ROLES,
     "fhir.medication_request_search": CLINICIANS,
+    "fhir.encounter_read": ALL_ROLES,
+    "fhir.condition_read": ALL_ROLES,
+    "fhir.medication_request_read": CLINICIANS,
     "fhir.patient_everything": CLINICIANS,
 }
 

@@ -32,6 +32,7 @@ from ..patients import service as patients
 from ..patients.models import Patient, PatientVisit
 from ..prescriptions import instructions
 from ..prescriptions import service as prescriptions
+from ..prescriptions.models import Prescription
 from ..serialize import json_value
 
 FHIR_VERSION = "4.0.1"
@@ -412,6 +413,30 @@ def everything(raw_id) -> list[dict]:
     return resources
 
 
+# The row behind each resource id of the other types, and where its patient is.
+OWNER_ROWS = {"Encounter": PatientVisit, "Condition": ClinicalProforma, "MedicationRequest": Prescription}
+
+
+def read_resource(resource_type: str, raw_id: str) -> dict:
+    """Encounter/<id>, Condition/<id>, MedicationRequest/<prescription id>-<line no.>:
+    built exactly as the patient's search builds it (the same resource either way)."""
+    model = OWNER_ROWS[resource_type]
+    match = re.fullmatch(r"(\d{1,9})(-\d{1,3})?", raw_id or "")
+    if match is None or bool(match.group(2)) != (resource_type == "MedicationRequest"):
+        raise NotFound(f"{resource_type}/{raw_id} not found")
+    patient_id = db.session.scalar(select(model.patient_id).where(model.id == int(match.group(1))))
+    if patient_id is None:
+        raise NotFound(f"{resource_type}/{raw_id} not found")
+    patient = patients.get_patient(patient_id, audit_action=None)  # archived: NotFound
+    build, entity = SEARCHES[resource_type]
+    for resource in build(patient):
+        if resource["id"] == raw_id:
+            _audit("fhir_read", entity, raw_id, patient.id, resource=resource_type)
+            db.session.commit()
+            return resource
+    raise NotFound(f"{resource_type}/{raw_id} not found")
+
+
 # --------------------------------------------------------------------------- capability
 
 SEARCH_PARAMS = {
@@ -430,8 +455,7 @@ def capability_statement(base_url: str, date: str) -> dict:
     cfg = current_app.config
     resources = []
     for rtype, params in SEARCH_PARAMS.items():
-        entry = {"type": rtype, "interaction": ([{"code": "read"}] if rtype == "Patient" else [])
-                 + [{"code": "search-type"}],
+        entry = {"type": rtype, "interaction": [{"code": "read"}, {"code": "search-type"}],
                  "searchParam": [{"name": n, "type": t, "documentation": d} for n, t, d in params]}
         if rtype == "Patient":
             entry["operation"] = [{"name": "everything",

@@ -159,6 +159,29 @@ def medication_request_search():
     return _for_patient("MedicationRequest")
 
 
+def _read(resource_type: str, resource_id: str):
+    _params()
+    return fhir_response(service.read_resource(resource_type, resource_id))
+
+
+@bp.get("/Encounter/<resource_id>", endpoint="encounter_read")
+@fhir_errors
+def encounter_read(resource_id):
+    return _read("Encounter", resource_id)
+
+
+@bp.get("/Condition/<resource_id>", endpoint="condition_read")
+@fhir_errors
+def condition_read(resource_id):
+    return _read("Condition", resource_id)
+
+
+@bp.get("/MedicationRequest/<resource_id>", endpoint="medication_request_read")
+@fhir_errors
+def medication_request_read(resource_id):
+    return _read("MedicationRequest", resource_id)
+
+
 @bp.get("/Patient/<patient_id>/$everything", endpoint="patient_everything")
 @fhir_errors
 def patient_everything(patient_id):

@@ -53,7 +53,7 @@ def test_capability_statement_is_public_and_lists_exactly_what_is_served(client)
     assert by_type["Patient"]["operation"] == [
         {"name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]
     for kind in ("Encounter", "Condition", "MedicationRequest"):
-        assert [i["code"] for i in by_type[kind]["interaction"]] == ["search-type"]
+        assert [i["code"] for i in by_type[kind]["interaction"]] == ["read", "search-type"]
         assert [(p["name"], p["type"]) for p in by_type[kind]["searchParam"]] == [("patient", "reference")]
     for system in (CR, PSY, ADL, ABHA, ABHA_ADDR):
         assert system in by_type["Patient"]["searchParam"][0]["documentation"]
@@ -350,6 +350,27 @@ def test_everything_bundle_holds_the_whole_record_and_validates(client, h, users
     assert [(r.patient_id, r.user_id) for r in rows] == [(pid, users["resident"].id)]
     assert rows[0].details == {"Encounter": 1, "Condition": 2, "MedicationRequest": 2}
     assert _audit("fhir_read") == [] and _audit("fhir_search") == []  # one row for the request
+
+
+def test_every_full_url_of_everything_reads_back_the_same_resource(client, h, users, clinical_patient):
+    pid = clinical_patient["patient"]["id"]
+    bundle = fhir_body(client.get(f"/fhir/Patient/{pid}/$everything", headers=h["resident"]))
+    for entry in bundle["entry"]:
+        resource = fhir_body(_get(client, entry["fullUrl"], h["resident"]))
+        assert resource == entry["resource"]
+    reads = _audit("fhir_read")
+    assert len(reads) == 6 and {r.patient_id for r in reads} == {pid}
+    line = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "MedicationRequest")
+    # The welfare officer may read visits and diagnoses, not prescriptions (as on /api).
+    assert client.get(f"/fhir/MedicationRequest/{line}", headers=h["pwo"]).status_code == 403
+    visit = next(e["resource"]["id"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Encounter")
+    assert fhir_body(client.get(f"/fhir/Encounter/{visit}", headers=h["pwo"]))["id"] == visit
+
+
+@pytest.mark.parametrize("path", ["/fhir/Encounter/999999", "/fhir/Condition/abc", "/fhir/MedicationRequest/12",
+                                  "/fhir/MedicationRequest/999999-1", "/fhir/Encounter/1-1"])
+def test_unknown_or_malformed_resource_ids_are_404(client, h, path):
+    assert issue(client.get(path, headers=h["resident"]), 404)["code"] == "not-found"
 
 
 def test_audit_rows_carry_no_search_text_or_clinical_text(client, h, clinical_patient):
