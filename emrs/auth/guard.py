@@ -130,8 +130,8 @@ def enforce():
             return None
         if g.principal is None:
             return _page_unauthenticated()
-    if rule == AUTH:
-        return None
+    if rule in (AUTH, PUBLIC):
+        return None  # PUBLIC: a caller who also sent a valid token is still welcome
     if not service.role_matches(g.principal.role, rule):
         if api:
             return api_error(f"Access denied. Required roles: {', '.join(sorted(rule))}. "
