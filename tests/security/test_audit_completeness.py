@@ -84,8 +84,8 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
             "patients.export", "clinical.proformas", "clinical.proforma_stats", "intake.index",
             "intake.record_room", "intake.stats", "dashboard.index"],
     DRAFTS: ["drafts.index", "drafts.banner", "drafts.save", "drafts.discard"],
-    "the audit trail itself (who did what to which record, never clinical content); reading it is an "
-    "administrator's check, not a read of a patient's record": ["audit.index"],
+    "the audit trail itself (who did what to which record, never clinical content), for the administrator; "
+    "its CSV export is audited (audit_export)": ["audit.index", "audit.patient", "audit.user", "audit.export"],
     "the empty registration form (the POST that registers is audited)": [("patients.new", "GET")],
     "saves the doctor's own prescription template (medicine lines); the proforma id only says which editor to "
     "return to": [("prescriptions.save_template", "POST")],
