@@ -164,7 +164,7 @@ def test_every_patient_route_writes_an_audit_row_with_the_patient(app, users, cl
             w.refresh()  # only writes change the world (reloading costs a query per object)
         expected = (w.patient2.id if "patient_id" in walk.ENDPOINT_IDS.get(rule.endpoint, {}) else w.patient.id)
         url = walk.url_for_rule(rule, w)
-        api = walk.is_api_rule(rule)
+        api = walk.is_api_rule(app, url, method)
         before = _max_audit_id()
         changed = method in walk.UNSAFE
         resp = (api_client if api else page).open(url, method=method, headers=headers if api else {},

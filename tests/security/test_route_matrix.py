@@ -44,9 +44,8 @@ def clients(app, users, outbox):
     return out
 
 
-def check_answer(rule, method, principal, resp, ran: bool, w, client) -> str | None:
+def check_answer(rule, method, principal, resp, ran: bool, api: bool, w, client) -> str | None:
     endpoint = rule.endpoint
-    api = walk.is_api_rule(rule)
     status = resp.status_code
     if status >= 500:
         return f"server error {status}"
@@ -119,13 +118,13 @@ def test_route_matrix(app, users, clients, principal, monkeypatch, capsys):
         if prepare is not None or changed:
             w.refresh()  # only writes change the world (reloading costs a query per object)
         url = walk.url_for_rule(rule, w)
-        api = walk.is_api_rule(rule)
+        api = walk.is_api_rule(app, url, method)
         client = api_client if api else page_client
         kwargs = walk.request_kwargs(rule.endpoint, method, w, api)
         mark = len(spy.called)
         changed = method in walk.UNSAFE
         resp = client.open(url, method=method, headers=api_headers if api else {}, **kwargs)
-        problem = check_answer(rule, method, principal, resp, spy.ran(rule.endpoint, mark), w, page_client)
+        problem = check_answer(rule, method, principal, resp, spy.ran(rule.endpoint, mark), api, w, page_client)
         if problem:
             problems.append(f"{method} {url} [{rule.endpoint}] as {principal}: {problem}")
         checked += 1

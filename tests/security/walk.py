@@ -417,8 +417,17 @@ def route_pairs(app) -> list:
     return sorted(pairs, key=key)
 
 
-def is_api_rule(rule) -> bool:
-    return rule.endpoint.startswith("api.") or rule.rule == "/api" or rule.rule.startswith("/api/")
+_API_RULES: dict = {}
+
+
+def is_api_rule(app, url: str, method: str) -> bool:
+    """Does the guard treat this request as an API call (bearer token, JSON envelopes)?"""
+    from emrs.auth.guard import is_api_request
+    key = (id(app), app.url_map.bind("localhost").match(url, method=method, return_rule=True)[0].rule, method)
+    if key not in _API_RULES:
+        with app.test_request_context(url, method=method):
+            _API_RULES[key] = is_api_request()
+    return _API_RULES[key]
 
 
 class ViewSpy:
