@@ -115,15 +115,22 @@ def _patient_ref(raw: str) -> int | None:
     found = db.session.execute(select(Patient.id).where(func.upper(Patient.cr_no) == raw.upper())).scalar()
     if found is not None:
         return found
-    return int(raw) if raw.isdigit() and len(raw) < 10 and int(raw) > 0 else None
+    return int(raw) if _is_id(raw) else None
+
+
+def _is_id(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and len(raw) < 10 and int(raw) > 0
 
 
 def _date(raw: str, label: str, errors: list[str]) -> dt.date | None:
     try:
-        return dt.date.fromisoformat(raw[:10])
+        day = dt.date.fromisoformat(raw[:10])
     except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:
         errors.append(f"{label} must be a date (YYYY-MM-DD).")
         return None
+    return day
 
 
 def parse_filters(args) -> tuple[Filters, list[str]]:
@@ -136,7 +143,7 @@ def parse_filters(args) -> tuple[Filters, list[str]]:
             errors.append(f"No patient with id or CR no. “{raw}”.")
     raw = (args.get("user_id") or "").strip()
     if raw:
-        if raw.isdigit() and len(raw) < 10:
+        if _is_id(raw):
             f.user_id = int(raw)
         else:
             errors.append("User must be chosen from the list.")

@@ -78,6 +78,10 @@ def test_filters(role_client, trail, users):
     ({"patient": "CR-NOPE"}, "No patient with id or CR no. “CR-NOPE”."),
     ({"user_id": "abc"}, "User must be chosen from the list."),
     ({"date_from": "2026-13-40"}, "From must be a date (YYYY-MM-DD)."),
+    ({"date_to": "9999-12-31"}, "To must be a date (YYYY-MM-DD)."),
+    ({"date_from": "0001-01-01"}, "From must be a date (YYYY-MM-DD)."),
+    ({"patient": "²"}, "No patient with id or CR no. “²”."),
+    ({"user_id": "²"}, "User must be chosen from the list."),
     ({"date_from": "2026-03-12", "date_to": "2026-03-01"}, "The From date is after the To date."),
 ])
 def test_bad_filters_say_why_and_show_nothing(role_client, trail, args, message):
@@ -99,6 +103,8 @@ def test_paging_keeps_the_filters(role_client, trail, users):
     assert "action=bulk_view" in older and "page=2" in older
     second = c.get(older).get_data(as_text=True)
     assert actions_on(second) == ["bulk_view"] * 5
+    odd = c.get("/audit/", query_string={"action": "bulk_view", "page": "²"}).get_data(as_text=True)
+    assert "Page 1 of 2" in odd  # a page number that is not one: the first page
 
 
 def test_one_patients_trail(role_client, trail):
