@@ -1,12 +1,14 @@
-"""Append-only audit trail. Nothing in the application updates or deletes these rows;
-the migration adds triggers that refuse UPDATE and DELETE at the database too."""
+"""Append-only audit trail. Nothing in the application updates or deletes these rows:
+a session that tries (a changed or deleted AuditLog at flush, or a bulk UPDATE/DELETE
+statement on it) raises AuditAppendOnly, and the database refuses UPDATE, DELETE and,
+on PostgreSQL, TRUNCATE with triggers (migrations 0001 and 0007)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, event
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..extensions import db
 from ..models_base import utcnow
@@ -43,3 +45,23 @@ class AuditLog(db.Model):
             "details": self.details,
             "created_at": self.created_at.isoformat() if self.created_at else None,
         }
+
+
+class AuditAppendOnly(RuntimeError):
+    """A code path tried to change or delete an audit row."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changed_audit_rows(session, _flush_context, _instances):
+    for obj in session.deleted:
+        if isinstance(obj, AuditLog):
+            raise AuditAppendOnly(f"audit_log is append-only: audit row {obj.id} cannot be deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AuditLog) and session.is_modified(obj):
+            raise AuditAppendOnly(f"audit_log is append-only: audit row {obj.id} cannot be changed")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_audit_statements(state):
+    if (state.is_update or state.is_delete) and any(m.class_ is AuditLog for m in state.all_mappers):
+        raise AuditAppendOnly("audit_log is append-only: bulk UPDATE/DELETE of audit rows is refused")

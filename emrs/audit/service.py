@@ -6,6 +6,9 @@ writes the clinical change and its audit row together, or neither.
 """
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, fields
+
 from flask import g, has_request_context, request
 from sqlalchemy import func, select
 
@@ -59,11 +62,14 @@ def record_now(*args, **kwargs) -> AuditLog:
     return row
 
 
-def recent_for_patient(patient_id: int, limit: int = 20) -> list[AuditLog]:
-    return list(db.session.execute(
-        select(AuditLog).where(AuditLog.patient_id == patient_id)
+def recent_for_patient(patient_id: int, limit: int = 20) -> list[tuple[AuditLog, str | None]]:
+    """The patient's latest audit rows with the name of who acted, newest first."""
+    from ..auth.models import User
+    return [tuple(r) for r in db.session.execute(
+        select(AuditLog, User.name).outerjoin(User, User.id == AuditLog.user_id)
+        .where(AuditLog.patient_id == patient_id)
         .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
-    ).scalars())
+    ).all()]
 
 
 def count(action: str | None = None, user_id: int | None = None) -> int:
@@ -73,3 +79,128 @@ def count(action: str | None = None, user_id: int | None = None) -> int:
     if user_id is not None:
         q = q.where(AuditLog.user_id == user_id)
     return db.session.execute(q).scalar_one()
+
+
+# ------------------------------------------------------------------ the admin's audit page
+
+PAGE_SIZE = 50
+
+
+@dataclass
+class Filters:
+    """What the audit page and its CSV export show. Dates are Asia/Kolkata days."""
+    patient_id: int | None = None
+    user_id: int | None = None
+    action: str | None = None
+    entity: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+    def query_args(self) -> dict:
+        """The filters as the page's query string (for paging and export links)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v is not None:
+                out["patient" if f.name == "patient_id" else f.name] = v.isoformat() if isinstance(v, dt.date) else v
+        return out
+
+    def names(self) -> list[str]:
+        return sorted(f.name for f in fields(self) if getattr(self, f.name) is not None)
+
+
+def _patient_ref(raw: str) -> int | None:
+    """A patient by CR no. (any case) or by id; ids of patients no longer registered still count."""
+    from ..patients.models import Patient
+    found = db.session.execute(select(Patient.id).where(func.upper(Patient.cr_no) == raw.upper())).scalar()
+    if found is not None:
+        return found
+    return int(raw) if _is_id(raw) else None
+
+
+def _is_id(raw: str) -> bool:
+    return raw.isascii() and raw.isdigit() and len(raw) < 10 and int(raw) > 0
+
+
+def _date(raw: str, label: str, errors: list[str]) -> dt.date | None:
+    try:
+        day = dt.date.fromisoformat(raw[:10])
+    except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:
+        errors.append(f"{label} must be a date (YYYY-MM-DD).")
+        return None
+    return day
+
+
+def parse_filters(args) -> tuple[Filters, list[str]]:
+    """Filters from a query string; bad values are reported and left out, never a 500."""
+    f, errors = Filters(), []
+    raw = (args.get("patient") or args.get("patient_id") or "").strip()[:50]
+    if raw:
+        f.patient_id = _patient_ref(raw)
+        if f.patient_id is None:
+            errors.append(f"No patient with id or CR no. “{raw}”.")
+    raw = (args.get("user_id") or "").strip()
+    if raw:
+        if _is_id(raw):
+            f.user_id = int(raw)
+        else:
+            errors.append("User must be chosen from the list.")
+    f.action = (args.get("action") or "").strip()[:40] or None
+    f.entity = (args.get("entity") or "").strip()[:50] or None
+    raw_from, raw_to = (args.get("date_from") or "").strip(), (args.get("date_to") or "").strip()
+    f.date_from = _date(raw_from, "From", errors) if raw_from else None
+    f.date_to = _date(raw_to, "To", errors) if raw_to else None
+    if f.date_from and f.date_to and f.date_from > f.date_to:
+        errors.append("The From date is after the To date.")
+        f.date_from = f.date_to = None
+    return f, errors
+
+
+def _conditions(f: Filters) -> list:
+    from ..timeutil import ist_day_bounds_utc
+    out = []
+    if f.patient_id is not None:
+        out.append(AuditLog.patient_id == f.patient_id)
+    if f.user_id is not None:
+        out.append(AuditLog.user_id == f.user_id)
+    if f.action:
+        out.append(AuditLog.action == f.action)
+    if f.entity:
+        out.append(AuditLog.entity == f.entity)
+    if f.date_from:
+        out.append(AuditLog.created_at >= ist_day_bounds_utc(f.date_from)[0])
+    if f.date_to:
+        out.append(AuditLog.created_at < ist_day_bounds_utc(f.date_to)[1])
+    return out
+
+
+def _rows_query(f: Filters):
+    from ..auth.models import User
+    from ..patients.models import Patient
+    return (select(AuditLog, User.name.label("user_name"), Patient.name.label("patient_name"),
+                   Patient.cr_no.label("patient_cr_no"))
+            .outerjoin(User, User.id == AuditLog.user_id)
+            .outerjoin(Patient, Patient.id == AuditLog.patient_id)
+            .where(*_conditions(f)).order_by(AuditLog.id.desc()))
+
+
+def search(f: Filters, page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list, int]:
+    """(rows of (AuditLog, user name, patient name, patient CR no.), total), newest first."""
+    total = db.session.execute(select(func.count(AuditLog.id)).where(*_conditions(f))).scalar_one()
+    rows = db.session.execute(_rows_query(f).offset((page - 1) * per_page).limit(per_page)).all()
+    return rows, total
+
+
+def export_rows(f: Filters):
+    """Every row of the filtered view, newest first, fetched in batches (for streaming)."""
+    yield from db.session.execute(_rows_query(f).execution_options(yield_per=500))
+
+
+def choices() -> dict[str, list[str]]:
+    """The actions and record kinds present in the trail (the page's select boxes)."""
+    return {"actions": list(db.session.execute(select(AuditLog.action).distinct().order_by(AuditLog.action))
+                            .scalars()),
+            "entities": list(db.session.execute(select(AuditLog.entity).distinct().order_by(AuditLog.entity))
+                             .scalars())}

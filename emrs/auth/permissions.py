@@ -47,6 +47,9 @@ PERMISSIONS: dict[str, str | frozenset] = {
     # browser: dashboard, audit
     "dashboard.index": AUTH,
     "audit.index": ADMIN_ONLY,
+    "audit.patient": ADMIN_ONLY,
+    "audit.user": ADMIN_ONLY,
+    "audit.export": ADMIN_ONLY,
     # API: root and index
     "api.index": PUBLIC,
     # API: login, OTP, reset (public by nature)

@@ -246,6 +246,8 @@ def upsert(data: dict, actor) -> tuple[IntakeRecord, bool]:
             return update_workup(existing, body, actor), False
         except ValidationError as exc:
             if exc.message == "No valid fields to update":
+                # Nothing to change: the caller is shown (or sent to) the existing record.
+                audit.record_now("intake_view", "adl_files", existing.id, patient_id=existing.patient_id)
                 return existing, False
             raise
     values, errors = coerce_workup(data)

@@ -11,10 +11,11 @@ from ..auth.guard import principal
 from ..auth.models import DOCTOR_ROLES, User
 from ..errors import Conflict, DomainError
 from ..extensions import db
+from ..spreadsheet import safe_cell
 from . import bp, service
 from . import fields as F
 from .models import PatientVisit
-from ..timeutil import today_ist
+from ..timeutil import ist_text, today_ist
 
 ID = "int(max=2147483647)"
 PAGE_SIZE = 20
@@ -126,8 +127,7 @@ def export(fmt: str):
         writer = csv.writer(buf)
         writer.writerow(header)
         for row in table:
-            # A cell starting with = + - @ would be a formula in a spreadsheet: neutralise it.
-            writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+            writer.writerow([safe_cell(v) for v in row])  # no formulas from patient data
         resp = Response("\ufeff" + buf.getvalue(), mimetype="text/csv")
     else:
         from openpyxl import Workbook
@@ -135,7 +135,7 @@ def export(fmt: str):
         ws = wb.create_sheet("Patients")
         ws.append(header)
         for row in table:
-            ws.append([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else v for v in row])
+            ws.append([safe_cell(v) for v in row])
         out = io.BytesIO()
         wb.save(out)
         resp = Response(out.getvalue(),
@@ -237,6 +237,7 @@ def show(patient_id: int):
         ClinicalProforma.patient_id == patient.id, ClinicalProforma.is_active.is_(True))
         .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc()).limit(1)).scalar()
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
+                           ist_time=ist_text,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
                            latest_proforma=latest_proforma)
 

@@ -1,0 +1,518 @@
+"""The route walk shared by the route x principal matrix (test_route_matrix.py) and the
+audit completeness test (test_audit_completeness.py).
+
+* ``build_world`` makes one of everything a route can name: two patients, a visit, a
+  stored file (real bytes on disk), a walk-in proforma filled by the resident, its
+  prescription, an intake record, a user-added option, a formulary medicine and a
+  throwaway user.
+* ``IDS`` maps every URL variable name to the id of the world to use. A rule with a
+  variable that is not in ``IDS`` fails both tests with a message that says to add it
+  here: a new route is walked from the day it exists.
+* ``BODIES`` holds the request body (or query) of the routes that need one to do their
+  work; other unsafe requests get a minimal empty body.
+* ``PREPARE`` puts the world in the state a route needs (an open visit to complete, a
+  fresh file to delete, an intake file in the record room to retrieve).
+* ``walk_order`` runs every (rule, method) pair, the destructive ones last and the ones
+  that end the caller's own session at the very end.
+
+Adding a route family later (``/fhir/...``, ``/api/openapi.json``) needs a line in
+``IDS`` for any new URL variable name and, for a write that should succeed, a line in
+``BODIES``.
+"""
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass, field
+from typing import Callable
+
+from flask import g
+from sqlalchemy import inspect, select
+from werkzeug.datastructures import FileStorage
+
+from emrs.auth.models import ADMIN, FACULTY, PWO, RESIDENT
+from emrs.auth.permissions import AUTH, PERMISSIONS, PUBLIC
+from emrs.auth.service import role_matches
+from emrs.extensions import db
+from emrs.timeutil import today_ist
+
+SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+# Free text sent to clinical fields during the walk: it must never show up in an audit row.
+FREE_TEXT = "Matrix-free-text-7Q9 feels low since the harvest"
+
+
+def png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    raw = b"".join(b"\x00" + bytes((11, 93, 122)) * 2 for _ in range(2))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+# ------------------------------------------------------------------ the world
+
+@dataclass
+class World:
+    users: dict
+    other_user: object
+    patient: object
+    patient2: object
+    visit: object
+    proforma: object
+    rx: object
+    intake: object
+    file: object
+    option: object
+    medicine: object
+    _snapshots: dict = field(default_factory=dict)
+
+    target_file: object = None  # the file a deleting route removes (a fresh one each time)
+
+    OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
+               "option", "medicine")
+
+    def refresh(self):
+        """Reload every object (requests change them); a row some route deleted for good
+        is kept as its last known values, so later routes still get its (now unknown) id."""
+        for name in self.OBJECTS:
+            obj = getattr(self, name)
+            model = obj.model if isinstance(obj, Gone) else type(obj)
+            fresh = db.session.get(model, obj.id if isinstance(obj, Gone) else inspect(obj).identity[0])
+            if fresh is None:
+                fresh = obj if isinstance(obj, Gone) else Gone(model, self._snapshots[name])
+            else:
+                self._snapshots[name] = {c.key: getattr(fresh, c.key) for c in fresh.__mapper__.column_attrs}
+            setattr(self, name, fresh)
+
+
+class Gone:
+    """A row deleted during the walk: its last column values."""
+
+    def __init__(self, model, values: dict):
+        self.model = model
+        self.__dict__.update(values)
+
+
+def _as(user):
+    g.principal = user
+
+
+def build_world(app, users) -> World:
+    """One of everything, made through the services (so it looks like real use)."""
+    from emrs.auth import service as auth_service
+    from emrs.clinical import options
+    from emrs.clinical import service as proformas
+    from emrs.intake import service as intake
+    from emrs.patients import files
+    from emrs.patients import service as patients
+    from emrs.prescriptions import formulary
+    from emrs.prescriptions import service as prescriptions
+
+    pwo, resident, admin = users["pwo"], users["resident"], users["admin"]
+    with app.test_request_context():
+        _as(admin)
+        other = auth_service.create_user({"email": "matrix-other@test.emrs.local", "name": "Matrix Other Resident",
+                                          "role": RESIDENT, "password": "Passw0rd-test"}, actor=admin)
+        option = options.add("mood", "Matrix test option", admin)
+        medicine = formulary.add("Matrixamine", "Test class", None, None, admin)
+        _as(pwo)
+        patient = patients.register({"name": "Matrix Patient One", "age": 40, "sex": "M", "psy_no": "PSY-MTX-1",
+                                     "assigned_doctor_id": resident.id}, pwo, step="complete")
+        patient2 = patients.register({"name": "Matrix Patient Two", "age": 33, "sex": "F"}, pwo, step="complete")
+        visit = patients.assign(patient, pwo, resident.id, room_no="R-1")
+        file_row = files.upload(patient, [FileStorage(io.BytesIO(png()), "scan.png")], pwo)[0]
+        _as(resident)
+        proforma, _record, _rx = proformas.create({"patient_id": patient.id, "visit_date": today_ist().isoformat(),
+                                                   "diagnosis": "Depressive episode"}, resident)
+        rx, _warnings = prescriptions.save_for_proforma(
+            {"clinical_proforma_id": proforma.id,
+             "prescription": [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]}, resident)
+        record, _created = intake.upsert({"patient_id": patient.id}, resident)
+        ids = dict(other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
+                   visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id)
+    from emrs.auth.models import User
+    from emrs.clinical.models import ClinicalOption, ClinicalProforma
+    from emrs.intake.models import IntakeRecord
+    from emrs.patients.models import Patient, PatientFile, PatientVisit
+    from emrs.prescriptions.models import Medicine, Prescription
+    get = db.session.get
+    return World(users=users, other_user=get(User, ids["other"]), patient=get(Patient, ids["patient"]),
+                 patient2=get(Patient, ids["patient2"]), visit=get(PatientVisit, ids["visit"]),
+                 proforma=get(ClinicalProforma, ids["proforma"]), rx=get(Prescription, ids["rx"]),
+                 intake=get(IntakeRecord, ids["record"]), file=get(PatientFile, ids["file"]),
+                 option=get(ClinicalOption, ids["option"]), medicine=get(Medicine, ids["medicine"]),
+                 target_file=get(PatientFile, ids["file"]))
+
+
+# ------------------------------------------------------------------ URL variables
+
+IDS: dict[str, Callable[[World], object]] = {
+    "patient_id": lambda w: w.patient.id,
+    "visit_id": lambda w: w.visit.id,
+    "file_id": lambda w: w.file.id,
+    "file_path": lambda w: w.file.stored_name,   # /api/patient-files/delete/<patient_id>/<file_path>
+    "file_ref": lambda w: str(w.file.id),        # /api/patients/<patient_id>/files/<file_ref>
+    "proforma_id": lambda w: w.proforma.id,
+    "record_id": lambda w: w.intake.id,
+    "rx_id": lambda w: w.rx.id,
+    "cr_no": lambda w: w.patient.cr_no,
+    "psy_no": lambda w: w.patient.psy_no,
+    "adl_no": lambda w: w.intake.adl_no,
+    "user_id": lambda w: w.other_user.id,       # never one of the signed-in principals
+    "medicine_id": lambda w: w.medicine.id,
+    "option_id": lambda w: w.option.id,
+    "group": lambda w: w.option.option_group,
+    "key": lambda w: "history_present_illness",  # an intake work-up section
+    "fmt": lambda w: "csv",
+    "filename": lambda w: "css/app.css",
+}
+
+# Routes that would spoil the shared patient for the rest of the walk use the second one.
+_TARGET_FILE = {"file_id": lambda w: w.target_file.id, "file_path": lambda w: w.target_file.stored_name,
+                "file_ref": lambda w: str(w.target_file.id)}
+ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
+    "patients.archive": {"patient_id": lambda w: w.patient2.id},
+    "api.patients_delete": {"patient_id": lambda w: w.patient2.id},
+    "patients.file_delete": _TARGET_FILE,
+    "api.patient_files_delete": _TARGET_FILE,
+    "api.patients_files_delete_alias": _TARGET_FILE,
+    "api.patients_files_remove": _TARGET_FILE,
+}
+
+
+class UnknownVariable(LookupError):
+    pass
+
+
+def url_for_rule(rule, w: World) -> str:
+    values = {}
+    for name in sorted(rule.arguments):
+        source = ENDPOINT_IDS.get(rule.endpoint, {}).get(name) or IDS.get(name)
+        if source is None:
+            raise UnknownVariable(
+                f"{rule.rule} ({rule.endpoint}) has the URL variable <{name}>, which the route walk does not know: "
+                f"add it to IDS in tests/security/walk.py")
+        values[name] = source(w)
+    built = rule.build(values, append_unknown=False)
+    assert built is not None, f"cannot build {rule.rule} from {values}"
+    return built[1]
+
+
+# ------------------------------------------------------------------ bodies
+
+def _multipart_png(**extra) -> dict:
+    return {"data": {**extra, "files": (io.BytesIO(png()), "scan.png")}, "content_type": "multipart/form-data"}
+
+
+def _card_form(w: World, names) -> dict:
+    values = {}
+    for n in names:
+        v = getattr(w.patient, n, None)
+        values[n] = "" if v is None else (v.isoformat() if hasattr(v, "isoformat") else str(v))
+    values["version"] = str(w.patient.version)
+    return {"data": values}
+
+
+def _card_names():
+    from emrs.patients import fields as F
+    return F.CARD_NAMES
+
+
+def _record_names():
+    from emrs.patients import fields as F
+    return F.RECORD_NAMES
+
+
+TODAY = lambda: today_ist().isoformat()  # noqa: E731
+LINES = [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]
+
+BODIES: dict[str, Callable[[World], dict]] = {
+    # pages: patients
+    "patients.new": lambda w: {"data": {"name": "Matrix New Patient", "age": "35", "sex": "M"}},
+    "patients.card_edit": lambda w: _card_form(w, _card_names()),
+    "patients.record_edit": lambda w: _card_form(w, _record_names()),
+    "patients.assign": lambda w: {"data": {"assigned_doctor_id": str(w.users["resident"].id), "room_no": "R-2"}},
+    "patients.files_upload": lambda w: _multipart_png(),
+    # pages: proforma, intake, prescriptions
+    "clinical.proforma_new": lambda w: {"query_string": {"patient_id": w.patient.id},
+                                        "data": {"visit_date": TODAY(), "diagnosis": FREE_TEXT}},
+    "clinical.proforma_edit": lambda w: {"data": {"version": str(w.proforma.version), "visit_date": TODAY(),
+                                                  "diagnosis": FREE_TEXT}},
+    "intake.save_section": lambda w: {"data": {"version": str(w.intake.version), "history_narrative": FREE_TEXT}},
+    "intake.open_for_patient": lambda w: {"data": {"patient_id": str(w.patient.id)}},
+    "intake.file_store": lambda w: {"data": {"location": "Shelf 4"}},
+    "intake.file_archive": lambda w: {"data": {"confirm": "yes"}},
+    "intake.bulk_retrieve": lambda w: {"data": {"file_ids": [str(w.intake.id)]}},
+    "intake.bulk_return": lambda w: {"data": {"file_ids": [str(w.intake.id)]}},
+    "prescriptions.edit": lambda w: {"data": {"lines-0-medicine": "Sertraline 50 mg", "lines-0-dosage": "1-0-0",
+                                              "advice": FREE_TEXT}},
+    "prescriptions.check": lambda w: {"data": {"lines-0-medicine": "Sertraline 50 mg"}},
+    "drafts.save": lambda w: {"data": {"_draft_key": "proforma:new", "_draft_patient": str(w.patient.id),
+                                       "diagnosis": FREE_TEXT}},
+    # API: patients and visits
+    "api.patients_search": lambda w: {"query_string": {"q": "Matrix"}},
+    "drafts.banner": lambda w: {"query_string": {"_draft_key": "proforma:new", "_draft_patient": w.patient.id}},
+    "drafts.discard": lambda w: {"data": {"_draft_key": "proforma:new", "_draft_patient": str(w.patient.id)}},
+    "api.patients_create": lambda w: {"json": {"name": "Matrix Api Patient", "age": 30, "sex": "F"}},
+    "api.patients_register_complete": lambda w: {"json": {"name": "Matrix Complete Patient", "age": 31, "sex": "M"}},
+    "api.patient_cards_create": lambda w: {"json": {"name": "Matrix Card Patient", "age": 32, "sex": "F"}},
+    "api.patients_update": lambda w: {"json": {"assigned_room": "R-9"}},
+    "api.patient_cards_update": lambda w: {"json": {"age": 41}},
+    "api.out_patient_records_update": lambda w: {"json": {"assigned_room": "R-8"}},
+    "api.patients_assign": lambda w: {"json": {"patient_id": w.patient.id, "assigned_doctor_id": w.users["resident"].id,
+                                               "room_no": "R-3"}},
+    "api.sessions_create": lambda w: {"json": {"patient_id": w.patient.id}},
+    # API: files
+    "api.patient_files_create": lambda w: _multipart_png(patient_id=str(w.patient.id)),
+    "api.patients_files_create_alias": lambda w: _multipart_png(patient_id=str(w.patient.id)),
+    "api.patients_files_upload": lambda w: _multipart_png(),
+    "api.patient_files_update": lambda w: {"json": {"files_to_remove": [f"/api/patient-files/{w.patient.id}/download/"
+                                                                        f"{w.target_file.id}"]}},
+    "api.patients_files_update_alias": lambda w: {"json": {"files_to_remove": [w.target_file.stored_name]}},
+    # API: proformas, intake, prescriptions
+    "api.proformas_create": lambda w: {"json": {"patient_id": w.patient.id, "visit_date": TODAY(),
+                                                "diagnosis": FREE_TEXT}},
+    "api.proformas_update": lambda w: {"json": {"diagnosis": FREE_TEXT}},
+    **{f"api.{p}_create": (lambda w: {"json": {"patient_id": w.patient.id, "history_narrative": FREE_TEXT}})
+       for p in ("intake", "adl")},
+    **{f"api.{p}_update": (lambda w: {"json": {"history_narrative": FREE_TEXT}}) for p in ("intake", "adl")},
+    **{f"api.{p}_bulk_{m}": (lambda w: {"json": {"file_ids": [w.intake.id]}})
+       for p in ("intake", "adl") for m in ("retrieve", "return")},
+    "api.prescriptions_create": lambda w: {"json": {"clinical_proforma_id": w.proforma.id, "prescription": LINES,
+                                                    "advice": FREE_TEXT}},
+    "api.prescriptions_update": lambda w: {"json": {"prescription": LINES}},
+    # API: reference lists
+    "api.clinical_options_add": lambda w: {"json": {"label": "Matrix added option"}},
+    "api.proforma_options_add": lambda w: {"json": {"label": "Matrix added option"}},
+    "api.clinical_options_delete": lambda w: {"json": {"id": w.option.id}},
+    "api.proforma_options_delete": lambda w: {"json": {"id": w.option.id}},
+}
+
+
+def request_kwargs(endpoint: str, method: str, w: World, api: bool) -> dict:
+    spec = BODIES.get(endpoint)
+    kw = dict(spec(w)) if spec else {}
+    if method not in UNSAFE:
+        kw.pop("data", None), kw.pop("json", None), kw.pop("content_type", None)
+    elif not spec:
+        kw = {"json": {}} if api else {"data": {}}
+    return kw
+
+
+# ------------------------------------------------------------------ state a route needs
+
+def _open_visit(w: World):
+    from emrs.patients.models import PatientVisit
+    open_ = db.session.execute(select(PatientVisit).where(
+        PatientVisit.patient_id == w.patient.id, PatientVisit.visit_date == today_ist(),
+        PatientVisit.visit_status.in_(("scheduled", "in_progress")))).first()
+    if open_ is None:
+        db.session.add(PatientVisit(patient_id=w.patient.id, visit_date=today_ist(), visit_type="follow_up",
+                                    visit_status="scheduled", assigned_doctor_id=w.users["resident"].id))
+        db.session.commit()
+
+
+def _fresh_file(w: World):
+    """A new file uploaded by the welfare officer, for a route that deletes one."""
+    from emrs.patients.models import PatientFile
+    from emrs.patients import files
+    from flask import current_app
+    with current_app.test_request_context():
+        row = files.upload(db.session.get(type(w.patient), w.patient.id),
+                           [FileStorage(io.BytesIO(png()), "scan.png")], w.users["pwo"])[0]
+        row_id = row.id
+    w.target_file = db.session.get(PatientFile, row_id)
+
+
+_counter = {"option": 0}
+
+
+def _fresh_option(w: World):
+    """A new user-added option, for a route that deletes one for good."""
+    from emrs.clinical import options
+    from emrs.clinical.models import ClinicalOption
+    from flask import current_app
+    with current_app.test_request_context():
+        _counter["option"] += 1
+        row = options.add("mood", f"Matrix option {_counter['option']}", w.users["admin"])
+        row_id = row.id
+    w.option = db.session.get(ClinicalOption, row_id)
+
+
+def _file_status(status: str):
+    def prepare(w: World):
+        record = db.session.get(type(w.intake), w.intake.id)
+        record.file_status, record.is_active = status, True
+        db.session.commit()
+        w.intake = record
+    return prepare
+
+
+def _patient2_active(w: World):
+    patient = db.session.get(type(w.patient), w.patient2.id)
+    patient.is_active = True
+    db.session.commit()
+
+
+PREPARE: dict[str, Callable[[World], None]] = {
+    "patients.archive": _patient2_active,
+    "api.patients_delete": _patient2_active,
+    "patients.complete_visit": _open_visit,
+    "api.patients_visits_complete": _open_visit,
+    "api.sessions_complete": _open_visit,
+    "patients.file_delete": _fresh_file,
+    "api.patient_files_delete": _fresh_file,
+    "api.patients_files_delete_alias": _fresh_file,
+    "api.patients_files_remove": _fresh_file,
+    "api.patient_files_update": _fresh_file,
+    "api.patients_files_update_alias": _fresh_file,
+    "api.clinical_options_delete": _fresh_option,
+    "api.proforma_options_delete": _fresh_option,
+    "intake.file_store": _file_status("created"),
+    "intake.file_retrieve": _file_status("stored"),
+    "intake.bulk_retrieve": _file_status("stored"),
+    "intake.file_return": _file_status("retrieved"),
+    "intake.bulk_return": _file_status("retrieved"),
+    "intake.file_archive": _file_status("stored"),
+    **{f"api.{p}_retrieve": _file_status("stored") for p in ("intake", "adl")},
+    **{f"api.{p}_bulk_retrieve": _file_status("stored") for p in ("intake", "adl")},
+    **{f"api.{p}_return": _file_status("retrieved") for p in ("intake", "adl")},
+    **{f"api.{p}_bulk_return": _file_status("retrieved") for p in ("intake", "adl")},
+    **{f"api.{p}_{m}": _file_status("stored") for p in ("intake", "adl") for m in ("archive", "delete")},
+}
+
+
+# ------------------------------------------------------------------ order
+
+# Run after every other route: they remove or retire a row the rest of the walk names.
+DESTRUCTIVE = [
+    "api.prescriptions_delete",
+    "api.proformas_delete",
+    "api.clinical_options_delete",
+    "api.proforma_options_delete",
+    "prescriptions.formulary_retire",
+    "prescriptions.formulary_restore",
+    "api.medicines_delete",
+    "api.users_delete",
+]
+# Run last of all: they end the caller's own session (API token, then browser session).
+SESSION_ENDING = ["api.session_logout", "auth.end_other_sessions", "auth.logout"]
+
+
+def route_pairs(app) -> list:
+    """Every (rule, method) of the app except HEAD/OPTIONS, in walk order."""
+    pairs = [(rule, method) for rule in app.url_map.iter_rules()
+             for method in sorted(rule.methods - SKIPPED_METHODS)]
+    last = DESTRUCTIVE + SESSION_ENDING
+
+    def key(pair):
+        rule, method = pair
+        rank = last.index(rule.endpoint) + 1 if rule.endpoint in last else 0
+        return rank, rule.rule, method
+    return sorted(pairs, key=key)
+
+
+_API_RULES: dict = {}
+
+
+def is_api_rule(app, url: str, method: str) -> bool:
+    """Does the guard treat this request as an API call (bearer token, JSON envelopes)?"""
+    from emrs.auth.guard import is_api_request
+    key = (id(app), app.url_map.bind("localhost").match(url, method=method, return_rule=True)[0].rule, method)
+    if key not in _API_RULES:
+        with app.test_request_context(url, method=method):
+            _API_RULES[key] = is_api_request()
+    return _API_RULES[key]
+
+
+class ViewSpy:
+    """Records which view functions ran, to tell the guard's refusal from the view's."""
+
+    def __init__(self, app, monkeypatch):
+        self.called: list[str] = []
+        for endpoint, view in list(app.view_functions.items()):
+            monkeypatch.setitem(app.view_functions, endpoint, self._wrap(endpoint, view))
+
+    def _wrap(self, endpoint, view):
+        @functools.wraps(view)  # same name: rate limits keyed on the view still apply
+        def wrapper(*args, **kwargs):
+            self.called.append(endpoint)
+            return view(*args, **kwargs)
+        return wrapper
+
+    def ran(self, endpoint: str, since: int) -> bool:
+        return endpoint in self.called[since:]
+
+
+# ------------------------------------------------------------------ who may do what
+
+ROLES = {"admin": ADMIN, "faculty": FACULTY, "resident": RESIDENT, "pwo": PWO}
+
+
+def permitted(endpoint: str, principal: str) -> bool:
+    """What the permission map says (principal: "anonymous" or a role key)."""
+    rule = PERMISSIONS[endpoint]
+    if rule in (PUBLIC, AUTH):
+        return rule == PUBLIC or principal != "anonymous"
+    return principal != "anonymous" and role_matches(ROLES[principal], rule)
+
+
+# ------------------------------------------------------------------ record-level rules
+# (endpoint, role) -> (reason, check(resp, world, page client) -> problem or None): a
+# role the permission map lets in, refused by a rule of the domain on this record.
+
+def _api_refused(message):
+    def check(resp, w, client):
+        body = resp.get_json(silent=True)
+        if resp.status_code != 403 or body != {"success": False, "message": message}:
+            return f"expected 403 {message!r}, got {resp.status_code} {body}"
+    return check
+
+
+def _file_kept(check):
+    def wrapped(resp, w, client):
+        from emrs.patients.models import PatientFile
+        problem = check(resp, w, client)
+        row = db.session.get(PatientFile, w.target_file.id)
+        if row.is_deleted:
+            return (problem or "") + " and the file was deleted"
+        return problem
+    return wrapped
+
+
+def _page_file_refused(resp, w, client):
+    expected = f"/patients/{w.patient.id}/files"
+    if resp.status_code != 302 or not resp.headers["Location"].endswith(expected):
+        return f"expected a redirect to {expected}, got {resp.status_code} {resp.headers.get('Location')}"
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    if "You do not have permission to edit/delete these files" not in page:
+        return "the files page does not show the refusal"
+
+
+from emrs.patients.files import NO_PERMISSION  # noqa: E402
+
+PROFORMA_OWN = "a welfare officer may change or delete only the proformas they created; this one was filled " \
+               "by the resident (roles-and-workflow.md §3, clinical.service.may_edit)"
+FILES_OWN = "a doctor may delete only the files they uploaded; this one was uploaded by the welfare officer " \
+            "(roles-and-workflow.md §3, patients.files.can_delete)"
+SECOND_FACTOR = "only an administrator may turn the login code off (auth.service.set_second_factor)"
+
+RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
+    ("api.proformas_update", "pwo"): (PROFORMA_OWN, _api_refused("You can only change proformas you created")),
+    ("api.proformas_delete", "pwo"): (PROFORMA_OWN, _api_refused("You can only delete proformas you created")),
+    **{(endpoint, role): (FILES_OWN, _file_kept(_api_refused(NO_PERMISSION)))
+       for endpoint in ("api.patient_files_delete", "api.patients_files_delete_alias", "api.patients_files_remove",
+                        "api.patient_files_update", "api.patients_files_update_alias")
+       for role in ("faculty", "resident")},
+    **{("patients.file_delete", role): (FILES_OWN, _file_kept(_page_file_refused)) for role in ("faculty", "resident")},
+    **{("api.users_disable_2fa", role): (SECOND_FACTOR, _api_refused(
+        "Only an administrator can turn off the second factor for an account."))
+       for role in ("faculty", "resident", "pwo")},
+}
+
+
