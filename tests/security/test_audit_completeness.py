@@ -40,6 +40,9 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
         ("api.intake_create", "POST"), ("api.adl_create", "POST"),
         ("api.intake_bulk_retrieve", "POST"), ("api.intake_bulk_return", "POST"),
         ("api.adl_bulk_retrieve", "POST"), ("api.adl_bulk_return", "POST"),
+        ("fhir.patient_search", "GET"), ("fhir.encounter_search", "GET"), ("fhir.condition_search", "GET"),
+        ("fhir.medication_request_search", "GET"), ("fhir.encounter_read", "GET"), ("fhir.condition_read", "GET"),
+        ("fhir.medication_request_read", "GET"),
     ]},
 }
 
@@ -55,7 +58,7 @@ LISTS = ("lists, search and statistics over many patients (identifiers or counts
 DRAFTS = ("a draft is the signed-in user's own unsaved typing, shown only to them; the record is audited when "
           "its form opens and when it is saved, and discarding a draft is audited")
 NOT_PATIENT_GROUPS: dict[str, list] = {
-    ACCOUNT: ["api.index", "health.health", "static", "api.session_activity", "api.session_info",
+    ACCOUNT: ["api.index", "health.health", "fhir.metadata", "static", "api.session_activity", "api.session_info",
               "api.session_logout", "api.session_refresh", "api.users_activate", "api.users_change_password",
               "api.users_deactivate", "api.users_delete", "api.users_disable_2fa", "api.users_doctors",
               "api.users_enable_2fa", "api.users_forgot_password", "api.users_get", "api.users_list",

@@ -44,6 +44,16 @@ def clients(app, users, outbox):
     return out
 
 
+def _fhir(rule) -> bool:
+    return rule.rule.startswith("/fhir/")
+
+
+def _outcome(code: str, diagnostics: str) -> dict:
+    """/fhir answers refusals as an OperationOutcome, with the same words as /api."""
+    return {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": code,
+                                                            "diagnostics": diagnostics}]}
+
+
 def check_answer(rule, method, principal, resp, ran: bool, api: bool, w, client) -> str | None:
     endpoint = rule.endpoint
     status = resp.status_code
@@ -56,7 +66,9 @@ def check_answer(rule, method, principal, resp, ran: bool, api: bool, w, client)
             return "the view ran for an anonymous request"
         if api:
             body = resp.get_json(silent=True)
-            if status != 401 or body != {"success": False, "message": "Access token required"}:
+            expected = (_outcome("login", "Access token required") if _fhir(rule)
+                        else {"success": False, "message": "Access token required"})
+            if status != 401 or body != expected:
                 return f"expected the 401 envelope, got {status} {body}"
             return None
         location = resp.headers.get("Location", "")
@@ -75,7 +87,7 @@ def check_answer(rule, method, principal, resp, ran: bool, api: bool, w, client)
             expected = (f"Access denied. Required roles: {', '.join(sorted(rule_roles))}. "
                         f"Your role: {ROLE_KEYS[principal]}")
             body = resp.get_json(silent=True)
-            if body != {"success": False, "message": expected}:
+            if body != (_outcome("forbidden", expected) if _fhir(rule) else {"success": False, "message": expected}):
                 return f"403 body {body}"
         elif "Not permitted" not in resp.get_data(as_text=True):
             return "403 without the Not permitted page"

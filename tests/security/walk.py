@@ -182,6 +182,10 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     "api.patient_files_delete": _TARGET_FILE,
     "api.patients_files_delete_alias": _TARGET_FILE,
     "api.patients_files_remove": _TARGET_FILE,
+    # FHIR resources of the other types are named by the row behind them.
+    "fhir.encounter_read": {"resource_id": lambda w: str(w.visit.id)},
+    "fhir.condition_read": {"resource_id": lambda w: str(w.proforma.id)},
+    "fhir.medication_request_read": {"resource_id": lambda w: f"{w.rx.id}-1"},
 }
 
 
@@ -256,6 +260,10 @@ BODIES: dict[str, Callable[[World], dict]] = {
                                        "diagnosis": FREE_TEXT}},
     # API: patients and visits
     "api.patients_search": lambda w: {"query_string": {"q": "Matrix"}},
+    "fhir.patient_search": lambda w: {"query_string": {"identifier": w.patient.cr_no}},
+    "fhir.encounter_search": lambda w: {"query_string": {"patient": w.patient.id}},
+    "fhir.condition_search": lambda w: {"query_string": {"patient": w.patient.id}},
+    "fhir.medication_request_search": lambda w: {"query_string": {"patient": w.patient.id}},
     "drafts.banner": lambda w: {"query_string": {"_draft_key": "proforma:new", "_draft_patient": w.patient.id}},
     "drafts.discard": lambda w: {"data": {"_draft_key": "proforma:new", "_draft_patient": str(w.patient.id)}},
     "api.patients_create": lambda w: {"json": {"name": "Matrix Api Patient", "age": 30, "sex": "F"}},
@@ -421,12 +429,13 @@ _API_RULES: dict = {}
 
 
 def is_api_rule(app, url: str, method: str) -> bool:
-    """Does the guard treat this request as an API call (bearer token, JSON envelopes)?"""
-    from emrs.auth.guard import is_api_request
+    """Does the guard treat this request as an API call (bearer token; JSON envelopes on
+    /api, OperationOutcome on /fhir)?"""
+    from emrs.auth.guard import is_api_request, is_fhir_request
     key = (id(app), app.url_map.bind("localhost").match(url, method=method, return_rule=True)[0].rule, method)
     if key not in _API_RULES:
         with app.test_request_context(url, method=method):
-            _API_RULES[key] = is_api_request()
+            _API_RULES[key] = is_api_request() or is_fhir_request()
     return _API_RULES[key]
 
 
