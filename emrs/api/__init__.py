@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-from . import clinical, root, session, patient_stats, users, patients, patient_files, icd, clinical_options, intake, prescriptions, medicines  # noqa: E402,F401
+from . import clinical, root, session, patient_stats, users, patients, patient_files, icd, clinical_options, intake, prescriptions, medicines, openapi  # noqa: E402,F401

@@ -270,15 +270,19 @@ def sessions_complete(patient_id):
 
 # ------------------------------------------------------------------ card / record views
 
+# The keys of the card (step 1) and record (step 2) views of a patient (the OpenAPI
+# document builds their schemas from these).
+CARD_KEYS = ("id", "cr_no", "filled_by", "filled_by_name", "created_at", "updated_at", "version") + F.CARD_NAMES
+RECORD_KEYS = ("id", "cr_no", "name", "assigned_doctor_id", "assigned_doctor_name", "assigned_doctor_role",
+               "created_at", "updated_at", "version") + F.RECORD_NAMES
+
+
 def _card(p: dict) -> dict:
-    keep = ("id", "cr_no", "filled_by", "filled_by_name", "created_at", "updated_at", "version") + F.CARD_NAMES
-    return {k: p.get(k) for k in keep}
+    return {k: p.get(k) for k in CARD_KEYS}
 
 
 def _record(p: dict) -> dict:
-    keep = ("id", "cr_no", "name", "assigned_doctor_id", "assigned_doctor_name", "assigned_doctor_role",
-            "created_at", "updated_at", "version") + F.RECORD_NAMES
-    return {k: p.get(k) for k in keep}
+    return {k: p.get(k) for k in RECORD_KEYS}
 
 
 @bp.get("/patient-cards", endpoint="patient_cards_list")
