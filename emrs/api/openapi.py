@@ -50,7 +50,10 @@ def null(schema: dict) -> dict:
     """The schema or JSON null."""
     t = schema.get("type")
     if isinstance(t, str) and "$ref" not in schema:
-        return {**schema, "type": [t, "null"]}
+        out = {**schema, "type": [t, "null"]}
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+        return out
     return {"anyOf": [schema, {"type": "null"}]}
 
 
@@ -1100,9 +1103,10 @@ def build_document(app) -> dict:
     disabled = app.config.get("EMRS_DISABLED_ENDPOINTS", ())
     paths: dict = {}
     used: set[str] = set()
-    for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("api.") or rule.endpoint in disabled:
-            continue
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("api.") and r.endpoint not in disabled]
+    # /api before /api/: the plain path keeps the plain operationId
+    rules.sort(key=lambda r: r.rule.endswith("/") and len(r.rule) > 1)
+    for rule in rules:
         endpoint = rule.endpoint[len("api."):]
         spec = operations.get(endpoint)
         if spec is None:
@@ -1111,9 +1115,11 @@ def build_document(app) -> dict:
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             op = _operation(endpoint, spec, path_params, method, rule)
             op_id = endpoint
-            if op_id in used:  # one endpoint, several paths or methods
-                op_id = f"{endpoint}_{method.lower()}" if f"{endpoint}_{method.lower()}" not in used else \
-                    f"{endpoint}_{'slash' if path.endswith('/') else len(used)}"
+            if op_id in used:  # one endpoint on several paths or methods: api.index answers /api and /api/
+                op_id = f"{endpoint}_slash" if path.endswith("/") and len(path) > 1 else f"{endpoint}_{method.lower()}"
+            n = 2
+            while op_id in used:
+                op_id, n = f"{endpoint}_{n}", n + 1
             used.add(op_id)
             op["operationId"] = op_id
             paths.setdefault(path, {})[method.lower()] = op
