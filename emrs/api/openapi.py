@@ -434,8 +434,8 @@ def _components() -> dict:
         "SafetyWarning": warning,
         "Medicine": medicine,
         "MedicineEntry": obj({"label": STR, "medicine": {**STR, "description": "The text written into a line."},
-                              "generic": STR, "brand": null(STR), "strengths": arr(STR), "drug_class": null(STR),
-                              "id": INT}, description="A medicine picker entry: a generic or one of its brands."),
+                              "generic": STR, "brand": null(STR), "strengths": arr(STR), "drug_class": null(STR)},
+                             description="A medicine picker entry: a generic or one of its brands."),
         "UserInput": obj({**user_fields, "password": {**password, "description": "≥ 8 characters with a letter "
                                                                                  "and a digit."},
                           "two_factor_enabled": BOOL}, required=("name", "email", "role", "password")),
@@ -764,7 +764,7 @@ def _operations() -> dict[str, Op]:
             query("search", {"type": "string", "maxLength": 100},
                   "Search term (≥ 2 characters): CR/PSY/ADL number, mobile or name (typo-tolerant)."),
             *_patient_filters(),
-            query("id", ID, "Only this patient.")),
+            query("id", ID, "Only this patient (404 when there is none).")), errors=(404,),
             response_example={"success": True, "data": {"patients": [], "pagination": {
                 "page": 1, "limit": 10, "total": 0, "pages": 0}}},
             description="Newest first, or ranked when searching. Totals are exact up to 10,000 matches; beyond "
@@ -853,7 +853,7 @@ def _operations() -> dict[str, Op]:
         "patient_cards_list": Op("Patient cards", "List patient cards", _list_of("patient_cards", "PatientCard"),
                                  params=(*page_params(10, cap=100),
                                          query("search", {"type": "string", "maxLength": 100}, "Search term."),
-                                         *_patient_filters(), query("id", ID, "Only this patient."))),
+                                         *_patient_filters(), query("id", ID, "Only this patient.")), errors=(404,)),
         "patient_cards_create": Op("Patient cards", "Create a patient card", obj({"patient_card": ref("PatientCard")}),
                                    status=201, message="Patient card created successfully", body="PatientCardInput",
                                    errors=(409,)),
@@ -865,7 +865,7 @@ def _operations() -> dict[str, Op]:
                                        _list_of("out_patient_records", "OutPatientRecord"),
                                        params=(*page_params(10, cap=100),
                                                query("search", {"type": "string", "maxLength": 100}, "Search term."),
-                                               *_patient_filters(), query("id", ID, "Only this patient."))),
+                                               *_patient_filters(), query("id", ID, "Only this patient.")), errors=(404,)),
         "out_patient_records_get": Op("Out-patient records", "One out-patient record",
                                       obj({"out_patient_record": ref("OutPatientRecord")})),
         "out_patient_records_update": Op("Out-patient records", "Update an out-patient record",

@@ -110,7 +110,8 @@ def patients_get(patient_id):
 def patients_update(patient_id):
     patient = _patient(patient_id, audit_action=None)
     if request.mimetype == "multipart/form-data":
-        data = {k: v for k, v in request.form.items() if not k.startswith("files_to_remove")}
+        # A part without a name (key None) is ignored like any unknown field.
+        data = {k: v for k, v in request.form.items() if k and not k.startswith("files_to_remove")}
         n_files = _multipart_files(patient, data)
     else:
         data, n_files = json_body(), 0
