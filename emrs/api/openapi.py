@@ -2,8 +2,9 @@
 docs page (GET /api/docs, vendored Swagger UI).
 
 Where each part comes from, so that the document cannot drift from the code:
-- paths and methods: ``app.url_map`` — every rule of the ``api`` blueprint (a route of a
-  service this process does not run, see emrs/services.py, is left out);
+- paths and methods: ``app.url_map`` — every rule of the ``api`` blueprint. In service mode
+  (emrs/services.py) every process still describes the whole API: behind the gateway the
+  document is fetched from the user service and must show what the gateway answers;
 - security: the permission map (emrs/auth/permissions.py): PUBLIC → none, else bearer;
 - object schemas: the models' columns (what ``to_dict()``/``column_dict`` return) plus the
   joined extras the services add; request schemas from the validation tables
@@ -1098,12 +1099,11 @@ def _operation(endpoint: str, spec: Op, path_params: list[dict], method: str, ru
 
 
 def build_document(app) -> dict:
-    """The document for ``app`` (every ``api.`` route it serves that OPERATIONS describes)."""
+    """The document for ``app`` (every ``api.`` route that OPERATIONS describes)."""
     operations = _operations()
-    disabled = app.config.get("EMRS_DISABLED_ENDPOINTS", ())
     paths: dict = {}
     used: set[str] = set()
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("api.") and r.endpoint not in disabled]
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")]
     # /api before /api/: the plain path keeps the plain operationId
     rules.sort(key=lambda r: r.rule.endswith("/") and len(r.rule) > 1)
     for rule in rules:
