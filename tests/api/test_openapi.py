@@ -206,11 +206,23 @@ class DocumentClient:
         escaped = path.replace("~", "~0").replace("/", "~1")
         return f"#/paths/{escaped}/{method}/responses/{status}/content/application~1json/schema"
 
-    def call(self, operation_id: str, path_params: dict | None = None, query: dict | None = None, body=None):
+    def call(self, operation_id: str, path_params: dict | None = None, query: dict | None = None, body=None,
+             form: dict | None = None):
         path, method, op = self.ops[operation_id]
         url = re.sub(r"\{(\w+)\}", lambda m: quote(str((path_params or {})[m.group(1)]), safe=""), path)
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token and op["security"] else {}
-        resp = self.http.open(url, method=method.upper(), query_string=query, json=body, headers=headers)
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token and {"bearerAuth": []} in op["security"] \
+            else {}
+        if form is not None:
+            assert "multipart/form-data" in op["requestBody"]["content"], operation_id
+            resp = self.http.open(url, method=method.upper(), data=form, headers=headers,
+                                  content_type="multipart/form-data")
+        else:
+            resp = self.http.open(url, method=method.upper(), query_string=query, json=body, headers=headers)
+        documented = op["responses"].get(str(resp.status_code), {})
+        if "content" in documented and "application/json" not in documented["content"]:
+            assert resp.mimetype in documented["content"] or "application/octet-stream" in documented["content"], \
+                (operation_id, resp.mimetype)
+            return resp.status_code, resp.data
         payload = resp.get_json()
         root = {**self.doc, "$ref": self._schema_pointer(path, method, resp.status_code, op)}
         errors = sorted(Draft202012Validator(root, format_checker=FormatChecker()).iter_errors(payload),
@@ -269,6 +281,81 @@ def test_a_client_generated_from_the_document_walks_a_visit(client, doc, users, 
     # Errors are described too: an unknown proforma is the documented 404 envelope.
     status, body = api.call("proformas_get", {"proforma_id": 999_999_999})
     assert status == 404 and body == {"success": False, "message": "Clinical proforma not found"}
+
+
+def test_the_richer_answers_match_the_document_too(client, doc, users, make_user, outbox, tmp_path):
+    """Answers the fuzzer rarely reaches: login without a code, session routes, a complex
+    case with its intake record and file moves, uploads, the PDF, archiving."""
+    import io
+    api = DocumentClient(client, doc)
+    status, body = api.call("index")
+    assert status == 200 and body["documentation"] == "/api/docs"
+    service_account = make_user("Faculty", otp=False)
+    status, body = api.call("users_login", body={"email": service_account.email, "password": PASSWORD})
+    assert status == 200 and body["data"]["expiresIn"] > 0  # Tokens straight away, no code
+    api.token = body["data"]["accessToken"]
+    _, body = api.call("session_info")
+    assert body["data"]["secondsUntilExpiry"] > 0
+    status, body = api.call("session_refresh")  # the refresh cookie from the login answer
+    assert status == 200
+    api.token = body["data"]["accessToken"]
+    assert api.call("session_activity")[0] == 200
+
+    status, body = api.call("patients_register_complete", body={"name": "Ekam Singh", "sex": "M", "age": 27})
+    patient = body["data"]["patient"]
+    status, body = api.call("proformas_create", body={"patient_id": patient["id"], "visit_date": today_ist().isoformat(),
+                                                      "doctor_decision": "complex_case", "informants": [
+                                                          {"name": "Mother", "relationship": "mother"}],
+                                                      "prescriptions": [{"medicine": "Lithium 300 mg"}]})
+    assert status == 201 and body["message"] == "Complex case with ADL file saved successfully"
+    assert body["prescriptions"]["count"] == 1  # the original's shape: a sibling of data
+    record, proforma = body["data"]["adl_file"], body["data"]["clinical_proforma"]
+    status, body = api.call("proformas_update", {"proforma_id": proforma["id"]}, body={"diagnosis": "Mania"})
+    assert status == 200 and body["data"]["adl_file"]["id"] == record["id"]
+    _, body = api.call("intake_update", {"record_id": record["id"]}, body={"file_status": "stored"})
+    assert body["data"]["adlFile"]["file_status"] == "stored"
+    _, body = api.call("adl_retrieve", {"record_id": record["id"]}, body={"notes": "OPD room 12"})
+    assert body["data"]["adlFile"]["file_status"] == "retrieved"
+    _, body = api.call("intake_active")
+    assert [f["id"] for f in body["data"]["activeFiles"]] == [record["id"]]
+    _, body = api.call("intake_bulk_return", body={"file_ids": [record["id"], 999_999]})
+    assert len(body["data"]["returned"]) == 1 and len(body["data"]["errors"]) == 1
+    _, body = api.call("adl_movement_history", {"record_id": record["id"]})
+    assert [m["movement_type"] for m in body["data"]["movementHistory"]][:2] == ["returned", "retrieved"]
+    _, body = api.call("patients_profile", {"patient_id": patient["id"]})
+    assert body["data"]["adlFiles"][0]["id"] == record["id"]
+    _, body = api.call("prescriptions_by_proforma", {"proforma_id": proforma["id"]})
+    status, pdf = api.call("prescriptions_pdf", {"rx_id": body["data"]["prescription"]["id"]}, query={"size": "A5"})
+    assert status == 200 and pdf.startswith(b"%PDF")
+
+    status, body = api.call("patient_files_create", form={
+        "patient_id": str(patient["id"]), "files": (io.BytesIO(b"discharge summary\n"), "summary.txt")})
+    assert status == 201 and body["data"]["file_details"][0]["mime_type"] == "text/plain"
+    path = body["data"]["files"][0]
+    _, body = api.call("patient_files_get", {"patient_id": patient["id"]})
+    assert body["data"]["files"] == [path] and body["data"]["record"]["attachment"] == [path]
+    status, data = api.call("patient_files_download", {"patient_id": patient["id"],
+                                                       "file_id": path.rsplit("/", 1)[1]})
+    assert status == 200 and data == b"discharge summary\n"
+    _, body = api.call("patients_files_delete_alias", {"patient_id": patient["id"], "file_path": path})
+    assert body["data"]["files"] == [] and body["data"]["record"] is None
+
+    status, body = api.call("users_verify_login_otp", body={"user_id": service_account.id, "otp": "000000"})
+    assert status == 401 and body["success"] is False
+    admin = DocumentClient(client, doc)
+    admin.token = api_login_token(client, outbox, users["admin"])
+    status, body = admin.call("patients_delete", {"patient_id": patient["id"]})
+    assert status == 200 and body["archived"] is True and body["deletedPatientId"] == str(patient["id"])
+    status, body = admin.call("users_get", {"user_id": 999_999_999})
+    assert status == 404
+    assert api.call("session_logout")[0] == 200
+    status, body = api.call("users_profile")
+    assert status == 401
+
+
+def api_login_token(client, outbox, user):
+    from ..conftest import api_login
+    return api_login(client, outbox, user)
 
 
 # ---------------------------------------------------------------------------- (d) schemathesis
