@@ -531,6 +531,7 @@ class Op:
     summary: str
     data: dict | None = None
     status: int = 200
+    also: tuple = ()  # other success statuses with the same body
     message: str | None = None
     params: tuple = ()
     body: str | dict | None = None
@@ -595,7 +596,8 @@ def _intake_ops(kind: str) -> dict:
                   "true: every record; otherwise only those linked to a complex-case proforma.")),
             description="Newest first; the date range is on file_created_date."),
         "create": Op(tag, say("Create (or update) the patient's intake record"), obj({"adl_file": ref("IntakeRecord")}),
-                     status=201, message="ADL file created successfully", body="IntakeRecordInput", errors=(404,),
+                     status=201, also=(200,), message="ADL file created successfully", body="IntakeRecordInput",
+                     errors=(404,),
                      description="201 when created; 200 \"ADL file updated successfully\" when the patient "
                                  "already had one (one record per patient)."),
         "stats": Op(tag, say("Intake record statistics"), obj({"stats": obj({
@@ -1079,9 +1081,13 @@ def _operation(endpoint: str, spec: Op, path_params: list[dict], method: str, ru
             if spec.data is None and not spec.extra:
                 media["example"] = example
         responses[str(spec.status)] = {"description": spec.message or "OK", "content": {"application/json": media}}
+        for status in spec.also:
+            responses[str(status)] = {"description": "OK", "content": {"application/json": {"schema": media["schema"]}}}
     codes = set(spec.errors)
+    if path_params:
+        codes.add(400)  # an id that is not a positive integer, a NUL character (emrs/web.py)
     if any(p["schema"].get("type") == "integer" for p in path_params):
-        codes |= {400, 404}
+        codes.add(404)
     if has_body:
         codes |= {400, 413}
     if spec.params:

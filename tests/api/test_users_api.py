@@ -98,6 +98,16 @@ def test_profile_bad_name_is_400(client, users, bearer):
     _validation_error(client.put("/api/users/profile", headers=bearer(users["pwo"]), json={"name": "x"}), "name")
 
 
+def test_nul_in_a_name_is_400(client, users, bearer):
+    """Regression (schemathesis on PostgreSQL): a name with NUL reached the database, a 500."""
+    h = bearer(users["admin"])
+    resp = client.post("/api/users/register", headers=h, json={"name": "Ram\x00 Lal", "email": "ram@test.emrs.local",
+                                                               "role": "Faculty", "password": "Passw0rd-new"})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["path"] == "name"
+    resp = client.put("/api/users/profile", headers=h, json={"designation": "Consultant\x00"})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["path"] == "designation"
+
+
 def test_profile_malformed_json_is_400(client, users, bearer):
     resp = client.put("/api/users/profile", headers=bearer(users["pwo"]), data="{oops",
                       content_type="application/json")
