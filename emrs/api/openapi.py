@@ -296,7 +296,8 @@ def _components() -> dict:
     file_fields = {"physical_file_location": null({"type": "string", "maxLength": 100}),
                    "notes": null({"type": "string", "maxLength": intake.MAX_TEXT}),
                    "total_visits": {"type": "integer", "minimum": 0, "maximum": 10000}}
-    intake_input = obj({"patient_id": ID, "clinical_proforma_id": null(ID), "adl_no": {"type": "string", "maxLength": 50},
+    intake_input = obj({"patient_id": ID, "clinical_proforma_id": null(ID),
+                        "adl_no": {"type": "string", "maxLength": 50},
                         "file_status": {"type": "string", "enum": ["created", "stored"]},
                         "file_created_date": null(DATE), **file_fields}, required=("patient_id",),
                        description="Creates the patient's intake record, or updates it when the patient has one.")
@@ -559,7 +560,7 @@ USER = obj({"user": ref("User")})
 FILES_AND_RECORD = obj({"files": arr(STR), "record": null(ref("PatientFileRecord"))})
 OPTIONAL_NOTE = obj({"notes": null({"type": "string", "maxLength": 1000}),
                      "note": {**null(STR), "description": "Alias of notes."}}, required=())
-ID_BODY = obj({"label": {"type": "string", "minLength": 1, "maxLength": 255}}, required=("label",))
+LABEL_BODY = obj({"label": {"type": "string", "minLength": 1, "maxLength": 255}}, required=("label",))
 
 
 def _files_multipart(with_patient: bool = False, removals: bool = False) -> dict:
@@ -644,7 +645,7 @@ def _option_ops(kind: str) -> dict:
         "get": Op(tag, say("One option group"), ref("ClinicalOptionGroup"),
                   description="An unknown group answers an empty list."),
         "add": Op(tag, say("Add a label to a group"), ref("ClinicalOptionGroup"), status=201,
-                  message="Option added", body=ID_BODY, body_required=False,
+                  message="Option added", body=LABEL_BODY, body_required=False,
                   description="201 with the unchanged list (message \"Option already exists\") when the label "
                               "is already there."),
         "delete": Op(tag, say("Remove a label from a group"), ref("ClinicalOptionGroup"), message="Option deleted",
@@ -868,7 +869,8 @@ def _operations() -> dict[str, Op]:
                                        _list_of("out_patient_records", "OutPatientRecord"),
                                        params=(*page_params(10, cap=100),
                                                query("search", {"type": "string", "maxLength": 100}, "Search term."),
-                                               *_patient_filters(), query("id", ID, "Only this patient.")), errors=(404,)),
+                                               *_patient_filters(), query("id", ID, "Only this patient.")),
+                                       errors=(404,)),
         "out_patient_records_get": Op("Out-patient records", "One out-patient record",
                                       obj({"out_patient_record": ref("OutPatientRecord")})),
         "out_patient_records_update": Op("Out-patient records", "Update an out-patient record",
@@ -1041,7 +1043,7 @@ TAGS = [
 
 # ============================================================================ the document
 
-def _operation(endpoint: str, spec: Op, path_params: list[dict], method: str, rule) -> dict:
+def _operation(endpoint: str, spec: Op, path_params: list[dict]) -> dict:
     rule_value = PERMISSIONS.get(f"api.{endpoint}")
     op: dict = {"operationId": endpoint, "tags": [spec.tag], "summary": spec.summary}
     who = ("Public." if rule_value == PUBLIC else "Any signed-in user." if rule_value == AUTH
@@ -1119,7 +1121,7 @@ def build_document(app) -> dict:
             continue  # undocumented: tests/api/test_openapi.py names it
         path, path_params = openapi_path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            op = _operation(endpoint, spec, path_params, method, rule)
+            op = _operation(endpoint, spec, path_params)
             op_id = endpoint
             if op_id in used:  # one endpoint on several paths or methods: api.index answers /api and /api/
                 op_id = f"{endpoint}_slash" if path.endswith("/") and len(path) > 1 else f"{endpoint}_{method.lower()}"

@@ -303,10 +303,9 @@ def test_the_richer_answers_match_the_document_too(client, doc, users, make_user
 
     status, body = api.call("patients_register_complete", body={"name": "Ekam Singh", "sex": "M", "age": 27})
     patient = body["data"]["patient"]
-    status, body = api.call("proformas_create", body={"patient_id": patient["id"], "visit_date": today_ist().isoformat(),
-                                                      "doctor_decision": "complex_case", "informants": [
-                                                          {"name": "Mother", "relationship": "mother"}],
-                                                      "prescriptions": [{"medicine": "Lithium 300 mg"}]})
+    status, body = api.call("proformas_create", body={
+        "patient_id": patient["id"], "visit_date": today_ist().isoformat(), "doctor_decision": "complex_case",
+        "informants": [{"name": "Mother", "relationship": "mother"}], "prescriptions": [{"medicine": "Lithium 300 mg"}]})
     assert status == 201 and body["message"] == "Complex case with ADL file saved successfully"
     assert body["prescriptions"]["count"] == 1  # the original's shape: a sibling of data
     record, proforma = body["data"]["adl_file"], body["data"]["clinical_proforma"]
@@ -444,7 +443,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(app, seeded, 
             strategy = st.one_of(operation.as_strategy(path_parameters=real), strategy)
 
         @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-                  derandomize=os.environ.get("EMRS_SCHEMATHESIS_RANDOM") != "1", suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink])
+                  derandomize=os.environ.get("EMRS_SCHEMATHESIS_RANDOM") != "1",
+                  suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.shrink])
         @given(case=strategy)
         def check(case):
             case.call_and_validate(headers=headers, checks=[not_a_server_error, response_schema_conformance,
