@@ -10,9 +10,10 @@ Where each part comes from, so that the document cannot drift from the code:
   joined extras the services add; request schemas from the validation tables
   (patients/fields.py, clinical/service.py, intake/models.py, prescriptions/...);
 - what an operation means (tag, summary, parameters, bodies, the ``data`` of its
-  success envelope, its error statuses): the one table ``OPERATIONS`` below, keyed by
-  endpoint. A route without an entry is missing from the document and
-  tests/api/test_openapi.py fails, naming it.
+  success envelope, its error statuses): the one table ``OPERATIONS``, keyed by endpoint
+  (built by ``_operations()``; the intake and option routes, registered by loops over two
+  prefixes, get their entries by the same loops). A route without an entry is missing
+  from the document and tests/api/test_openapi.py fails, naming it.
 """
 from __future__ import annotations
 
@@ -1023,6 +1024,9 @@ def _operations() -> dict[str, Op]:
     return ops
 
 
+# The table: endpoint (without "api.") -> Op.
+OPERATIONS: dict[str, Op] = _operations()
+
 TAGS = [
     ("Meta", "The index, this document and its docs page."),
     ("Users", "Login with OTP, password reset, own account, user administration."),
@@ -1108,7 +1112,6 @@ def _operation(endpoint: str, spec: Op, path_params: list[dict]) -> dict:
 
 def build_document(app) -> dict:
     """The document for ``app`` (every ``api.`` route that OPERATIONS describes)."""
-    operations = _operations()
     paths: dict = {}
     used: set[str] = set()
     rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")]
@@ -1116,7 +1119,7 @@ def build_document(app) -> dict:
     rules.sort(key=lambda r: r.rule.endswith("/") and len(r.rule) > 1)
     for rule in rules:
         endpoint = rule.endpoint[len("api."):]
-        spec = operations.get(endpoint)
+        spec = OPERATIONS.get(endpoint)
         if spec is None:
             continue  # undocumented: tests/api/test_openapi.py names it
         path, path_params = openapi_path(rule.rule)
