@@ -53,6 +53,15 @@ def test_get_profile(client, users, bearer):
     assert (u["id"], u["email"], u["role"], u["name"]) == (user.id, user.email, user.role, user.name)
 
 
+def test_user_timestamps_carry_their_utc_offset(client, users, bearer):
+    """Regression (the OpenAPI client test): on SQLite created_at/last_login came without
+    an offset, which is not an ISO-8601 timestamp in UTC."""
+    from datetime import datetime, timedelta
+    u = client.get("/api/users/profile", headers=bearer(users["faculty"])).get_json()["data"]["user"]
+    for key in ("created_at", "last_login"):
+        assert datetime.fromisoformat(u[key]).utcoffset() == timedelta(0), (key, u[key])
+
+
 def test_update_profile(client, users, bearer):
     user = users["resident"]
     resp = client.put("/api/users/profile", headers=bearer(user),
