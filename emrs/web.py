@@ -23,9 +23,18 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'")
 
 
+NUL_MESSAGE = "The address contains a NUL character, which is not allowed"
+
+
 def before_request():
     g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
     g.started = time.perf_counter()
+    # No path or query value is ever meant to hold NUL, and PostgreSQL refuses it in a
+    # string (a search term or number lookup with %00 was a 500): refuse it here, once.
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        if _is_api():
+            return api_envelope(NUL_MESSAGE, 400)
+        return render_template("errors/error.html", status=400, title="Bad address", message=NUL_MESSAGE), 400
     from .api.root import root_document, wants_root_document
     if wants_root_document():
         return root_document()

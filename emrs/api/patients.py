@@ -110,7 +110,8 @@ def patients_get(patient_id):
 def patients_update(patient_id):
     patient = _patient(patient_id, audit_action=None)
     if request.mimetype == "multipart/form-data":
-        data = {k: v for k, v in request.form.items() if not k.startswith("files_to_remove")}
+        # A part without a name (key None) is ignored like any unknown field.
+        data = {k: v for k, v in request.form.items() if k and not k.startswith("files_to_remove")}
         n_files = _multipart_files(patient, data)
     else:
         data, n_files = json_body(), 0
@@ -270,15 +271,19 @@ def sessions_complete(patient_id):
 
 # ------------------------------------------------------------------ card / record views
 
+# The keys of the card (step 1) and record (step 2) views of a patient (the OpenAPI
+# document builds their schemas from these).
+CARD_KEYS = ("id", "cr_no", "filled_by", "filled_by_name", "created_at", "updated_at", "version") + F.CARD_NAMES
+RECORD_KEYS = ("id", "cr_no", "name", "assigned_doctor_id", "assigned_doctor_name", "assigned_doctor_role",
+               "created_at", "updated_at", "version") + F.RECORD_NAMES
+
+
 def _card(p: dict) -> dict:
-    keep = ("id", "cr_no", "filled_by", "filled_by_name", "created_at", "updated_at", "version") + F.CARD_NAMES
-    return {k: p.get(k) for k in keep}
+    return {k: p.get(k) for k in CARD_KEYS}
 
 
 def _record(p: dict) -> dict:
-    keep = ("id", "cr_no", "name", "assigned_doctor_id", "assigned_doctor_name", "assigned_doctor_role",
-            "created_at", "updated_at", "version") + F.RECORD_NAMES
-    return {k: p.get(k) for k in keep}
+    return {k: p.get(k) for k in RECORD_KEYS}
 
 
 @bp.get("/patient-cards", endpoint="patient_cards_list")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from ..models_base import TimestampMixin
+from ..serialize import json_value
 
 ADMIN = "Admin"
 FACULTY = "Faculty"
@@ -57,21 +58,13 @@ class User(UserMixin, TimestampMixin, db.Model):
     def is_doctor(self) -> bool:
         return self.role in DOCTOR_ROLES
 
+    # The keys of the user's public JSON (the OpenAPI document's User schema is built from them).
+    PUBLIC_FIELDS = ("id", "name", "role", "mobile", "email", "designation", "two_factor_enabled",
+                     "totp_enabled", "is_active", "last_login", "created_at")
+
     def public(self) -> dict:
-        """The user's public JSON (never the password or secrets)."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "role": self.role,
-            "mobile": self.mobile,
-            "email": self.email,
-            "designation": self.designation,
-            "two_factor_enabled": self.two_factor_enabled,
-            "totp_enabled": self.totp_enabled,
-            "is_active": self.is_active,
-            "last_login": self.last_login.isoformat() if self.last_login else None,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
-        }
+        """The user's public JSON (never the password or secrets); timestamps ISO-8601 in UTC."""
+        return {k: json_value(getattr(self, k)) for k in self.PUBLIC_FIELDS}
 
 
 class UserSession(TimestampMixin, db.Model):

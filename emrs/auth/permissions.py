@@ -52,6 +52,8 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "audit.export": ADMIN_ONLY,
     # API: root and index
     "api.index": PUBLIC,
+    "api.openapi": PUBLIC,  # the OpenAPI document and its docs page describe, they answer no data
+    "api.docs": PUBLIC,
     # API: login, OTP, reset (public by nature)
     "api.users_login": PUBLIC,
     "api.users_verify_login_otp": PUBLIC,

@@ -99,7 +99,7 @@ def _clean_user_fields(data: dict, creating: bool) -> dict:
     errors, out = [], {}
     if "name" in data or creating:
         name = data.get("name")
-        if not isinstance(name, str) or not 2 <= len(name.strip()) <= 255:
+        if not isinstance(name, str) or not 2 <= len(name.strip()) <= 255 or "\x00" in name:
             errors.append(field_error("name", "Name must be 2 to 255 characters", name))
         else:
             out["name"] = name.strip()
@@ -124,7 +124,7 @@ def _clean_user_fields(data: dict, creating: bool) -> dict:
             out["mobile"] = mobile.strip()
     if "designation" in data:
         d = data.get("designation")
-        if d not in (None, "") and (not isinstance(d, str) or len(d) > 100):
+        if d not in (None, "") and (not isinstance(d, str) or len(d) > 100 or "\x00" in d):
             errors.append(field_error("designation", "Designation must be at most 100 characters", d))
         else:
             out["designation"] = (d or "").strip() or None

@@ -713,11 +713,14 @@ def visit_history(patient: Patient) -> list[dict]:
             for v, d in rows]
 
 
+VISIT_SUMMARY_KEYS = ("id", "visit_date", "visit_type", "visit_status", "assigned_doctor_id", "room_no", "notes",
+                      "created_at")
+
+
 def visits_count(patient: Patient) -> dict:
     visits = db.session.execute(select(PatientVisit).where(PatientVisit.patient_id == patient.id)
                                 .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc())).scalars().all()
-    keys = ("id", "visit_date", "visit_type", "visit_status", "assigned_doctor_id", "room_no", "notes", "created_at")
-    return {"visit_count": len(visits), "visits": [{k: v.to_dict()[k] for k in keys} for v in visits],
+    return {"visit_count": len(visits), "visits": [{k: v.to_dict()[k] for k in VISIT_SUMMARY_KEYS} for v in visits],
             "next_visit_number": len(visits) + 1}
 
 

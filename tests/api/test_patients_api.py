@@ -236,6 +236,17 @@ def test_multipart_update_with_files_is_one_step(client, h):
     assert client.get(f"/api/patient-files/{p['id']}", headers=h["pwo"]).get_json()["data"]["files"] == []
 
 
+
+def test_multipart_part_without_a_name_is_ignored(client, h):
+    """Regression (found by schemathesis): a form part with no name made a 500."""
+    p = register(client, h["pwo"])
+    body = (b'--XX\r\nContent-Disposition: form-data\r\n\r\nno name\r\n'
+            b'--XX\r\nContent-Disposition: form-data; name="psy_no"\r\n\r\nPSY88\r\n--XX--\r\n')
+    resp = client.put(f"/api/patients/{p['id']}", headers=h["pwo"], data=body,
+                      content_type="multipart/form-data; boundary=XX")
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["data"]["patient"]["psy_no"] == "PSY88"
+
 @pytest.mark.parametrize("q", ["@@", "--", "12-", "Ward 5 Kaur", "%%", "__", "' OR 1=1 --", "\\x00x"])
 def test_odd_search_terms_never_fail(client, h, q):
     register(client, h["pwo"], name="Ward Kaur")

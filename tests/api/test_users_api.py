@@ -53,6 +53,15 @@ def test_get_profile(client, users, bearer):
     assert (u["id"], u["email"], u["role"], u["name"]) == (user.id, user.email, user.role, user.name)
 
 
+def test_user_timestamps_carry_their_utc_offset(client, users, bearer):
+    """Regression (the OpenAPI client test): on SQLite created_at/last_login came without
+    an offset, which is not an ISO-8601 timestamp in UTC."""
+    from datetime import datetime, timedelta
+    u = client.get("/api/users/profile", headers=bearer(users["faculty"])).get_json()["data"]["user"]
+    for key in ("created_at", "last_login"):
+        assert datetime.fromisoformat(u[key]).utcoffset() == timedelta(0), (key, u[key])
+
+
 def test_update_profile(client, users, bearer):
     user = users["resident"]
     resp = client.put("/api/users/profile", headers=bearer(user),
@@ -96,6 +105,16 @@ def test_profile_bad_email_is_400(client, users, bearer, email):
 
 def test_profile_bad_name_is_400(client, users, bearer):
     _validation_error(client.put("/api/users/profile", headers=bearer(users["pwo"]), json={"name": "x"}), "name")
+
+
+def test_nul_in_a_name_is_400(client, users, bearer):
+    """Regression (schemathesis on PostgreSQL): a name with NUL reached the database, a 500."""
+    h = bearer(users["admin"])
+    resp = client.post("/api/users/register", headers=h, json={"name": "Ram\x00 Lal", "email": "ram@test.emrs.local",
+                                                               "role": "Faculty", "password": "Passw0rd-new"})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["path"] == "name"
+    resp = client.put("/api/users/profile", headers=h, json={"designation": "Consultant\x00"})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["path"] == "designation"
 
 
 def test_profile_malformed_json_is_400(client, users, bearer):

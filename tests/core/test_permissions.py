@@ -47,6 +47,16 @@ def test_navigation_shows_only_permitted_links(role_client):
     assert 'href="/admin/users"' not in resident and 'href="/audit/"' not in resident
 
 
+def test_a_public_api_route_answers_a_caller_with_a_token(client, users, bearer):
+    """Regression: the public rule was compared as a role list ("p, u, b, l, i, c") once a
+    valid token had authenticated the caller, so /api answered 403 to signed-in clients."""
+    for path in ("/api", "/api/openapi.json"):
+        resp = client.get(path, headers=bearer(users["admin"]))
+        assert resp.status_code == 200, (path, resp.get_json())
+    body = client.get("/api", headers=bearer(users["pwo"])).get_json()
+    assert body["success"] is True and body["message"] == "Welcome to EMRS PGIMER API"
+
+
 def test_role_check_is_case_insensitive_after_trimming():
     from emrs.auth.service import role_matches
     assert role_matches("  admin ", ADMIN_ONLY)

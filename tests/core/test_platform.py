@@ -120,6 +120,23 @@ def test_api_root_and_unknown_route(client):
     assert "/api/users" in resp.get_json()["availableRoutes"]
 
 
+@pytest.mark.parametrize("url", ["/api/patients?search=ab%00c", "/api/patients?assigned_room=1%002",
+                                 "/api/patients/cr/CR%00X", "/api/adl-files/adl/A%00B",
+                                 "/api/clinical-proformas?room_no=1%00"])
+def test_nul_in_the_address_is_a_400_not_a_500(client, users, bearer, url):
+    """Regression (schemathesis on PostgreSQL): PostgreSQL refuses NUL in a string, so a
+    search term or number lookup with %00 was a 500."""
+    resp = client.get(url, headers=bearer(users["admin"]))
+    assert resp.status_code == 400
+    assert resp.get_json() == {"success": False,
+                               "message": "The address contains a NUL character, which is not allowed"}
+
+
+def test_nul_in_a_page_address_is_a_400_page(role_client):
+    resp = role_client("pwo").get("/patients/?q=ab%00c")
+    assert resp.status_code == 400 and "contains a NUL character" in resp.get_data(as_text=True)
+
+
 def test_unknown_page_is_a_clear_404(client):
     resp = client.get("/no/such/page")
     assert resp.status_code == 404 and "There is no page at this address." in resp.get_data(as_text=True)
