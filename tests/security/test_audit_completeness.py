@@ -86,6 +86,8 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
             "patients.quick_search", "patients.check_duplicates", "patients.today", "patients.stats",
             "patients.export", "clinical.proformas", "clinical.proforma_stats", "intake.index",
             "intake.record_room", "intake.stats", "dashboard.index"],
+    "the API's own description (OpenAPI document, docs page, FHIR CapabilityStatement): no record data": [
+        "api.openapi", "api.docs"],
     DRAFTS: ["drafts.index", "drafts.banner", "drafts.save", "drafts.discard"],
     "the audit trail itself (who did what to which record, never clinical content), for the administrator; "
     "its CSV export is audited (audit_export)": ["audit.index", "audit.patient", "audit.user", "audit.export"],
