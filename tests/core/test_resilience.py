@@ -139,6 +139,42 @@ def test_a_connection_that_dies_after_the_last_statement_does_not_turn_the_answe
     assert client.get("/api/users/profile", headers=headers).status_code == 200
 
 
+def test_an_exhausted_connection_pool_is_a_503_not_a_500():
+    """Found by bench/opd_load.py (100 sign-ins at once, 16 server threads, 15 pooled
+    connections): the pool's timeout was an unhandled error."""
+    cfg = make_config("pool")
+    app = create_app({**cfg, "SQLALCHEMY_ENGINE_OPTIONS": {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "pool_size": 1,
+                                                          "max_overflow": 0, "pool_timeout": 0.2}})
+    from flask_migrate import upgrade
+    with app.app_context():
+        upgrade()
+        auth_service.create_user({"name": "Dr Pool", "email": "pool@test.emrs.local", "password": PASSWORD,
+                                  "role": FACULTY, "two_factor_enabled": False})
+        db.session.commit()
+        db.session.remove()
+    try:
+        client = app.test_client()
+        resp = client.post("/api/users/login", json={"email": "pool@test.emrs.local", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {resp.get_json()['data']['accessToken']}"}
+        assert client.post("/login", data={"email": "pool@test.emrs.local", "password": PASSWORD}).status_code == 302
+        with app.app_context():
+            held = db.engine.connect()  # the only connection, busy elsewhere
+        try:
+            api = client.get("/api/users/profile", headers=headers)
+            assert api.status_code == 503 and api.headers["Retry-After"] == "5"
+            assert api.get_json() == {"success": False, "message": "Database connection timeout. Please try again."}
+            page = client.get("/patients/")
+            assert page.status_code == 503 and "The server is very busy" in page.get_data(as_text=True)
+        finally:
+            held.close()
+        assert client.get("/api/users/profile", headers=headers).status_code == 200
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop_database("pool")
+
+
 def test_a_read_that_hits_a_dead_connection_is_retried(fresh_app):
     client = fresh_app.test_client()
     headers = _token(client)
