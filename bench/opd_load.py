@@ -11,7 +11,8 @@ UPLOAD_FOLDER in a temporary folder) and stops it at the end, also on Ctrl-C.
 (`--reuse-database` keeps an existing, e.g. seeded, database: only the accounts are added.)
 
 Each simulated user signs in twice (a bearer token for the JSON API, a browser session
-with its CSRF token), then loops until --duration:
+with its CSRF token; the users arrive spread over --ramp seconds and wait out a 503),
+then loops until --duration:
 
   register   POST /api/patients/register-complete
   search     the header quick search as the browser sends it (GET /patients/quick-search,
@@ -95,6 +96,7 @@ class SimUser(threading.Thread):
         self.api = Client(base, ns.timeout)   # keep-alive connection for the JSON API
         self.web = Client(base, ns.timeout)   # and one for the browser pages
         self.journeys = 0
+        self.sign_in_retries = 0
         self.patients: list[tuple[int, str, str]] = []  # (id, name, cr_no) this user registered
         self.failure: str | None = None
 
@@ -186,10 +188,23 @@ class SimUser(threading.Thread):
         self.journeys += self.phase["record"]
         self.think()
 
+    def sign_in(self) -> None:
+        """Staff arrive over --ramp seconds; a busy server's 503 is waited out (Retry-After)."""
+        time.sleep(self.rng.uniform(0, self.ns.ramp))
+        for attempt in range(10):
+            try:
+                self.api.api_login(self.email)
+                self.web.web_login(self.email)
+                return
+            except RuntimeError as exc:
+                self.sign_in_retries += 1
+                if attempt == 9 or not re.search(r"failed: (503|599)", str(exc)):
+                    raise
+                time.sleep(5)
+
     def run(self) -> None:
         try:
-            self.api.api_login(self.email)
-            self.web.web_login(self.email)
+            self.sign_in()
         except RuntimeError as exc:
             self.failure = str(exc)
             return
@@ -229,6 +244,7 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=600, help="seconds measured")
     ap.add_argument("--warmup", type=float, default=5, help="seconds before measuring (first PDF, templates)")
     ap.add_argument("--think", type=float, default=0.0, help="mean pause between actions, seconds")
+    ap.add_argument("--ramp", type=float, default=10, help="users sign in spread over this many seconds")
     ap.add_argument("--complex", type=float, default=0.2, help="share of complex-case proformas")
     ap.add_argument("--timeout", type=float, default=30, help="seconds per request")
     ap.add_argument("--threads", type=int, default=16, help="waitress threads")
@@ -260,7 +276,7 @@ def main(argv=None) -> int:
         for u in users:
             u.start()
         signed_in = 0
-        deadline = time.time() + 120
+        deadline = time.time() + 120 + ns.ramp
         while signed_in < len(users) and time.time() < deadline:
             if phase["ready"].acquire(timeout=1):
                 signed_in += 1
@@ -306,6 +322,7 @@ def main(argv=None) -> int:
               "complex_share": ns.complex, "timeout_s": ns.timeout, "waitress_threads": ns.threads,
               "server_env": ns.env, "database": ns.database_url, "reused_database": ns.reuse_database,
               "app_commit": git_commit(Path(ns.app_dir)), "machine": machine(), "loadavg_before_after": load,
+              "ramp_s": ns.ramp, "sign_in_retries": sum(u.sign_in_retries for u in users),
               "actions": summary, "totals": totals, "server_log": stack.server_errors(),
               "load_generator_failures": broken}
     path = write_json(f"opd-load-{label}.json", result)
