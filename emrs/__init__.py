@@ -155,7 +155,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from .auth.guard import enforce
-    from .web import after_request, before_request
+    from .web import after_request, before_request, end_session
 
     from .services import refuse_disabled
 
@@ -163,6 +163,7 @@ def register_hooks(app: Flask) -> None:
     app.before_request(refuse_disabled)  # before authentication: a disabled route is a 404
     app.before_request(enforce)
     app.after_request(after_request)
+    app.teardown_appcontext(end_session)  # runs before Flask-SQLAlchemy's own (reverse order)
 
     @app.context_processor
     def _globals():

@@ -1,4 +1,4 @@
-"""CLI: `flask --app emrs users create …`, `seed-demo`, `backup`, `restore`."""
+"""CLI: `flask --app emrs users create …`, `files sweep`, `seed-demo`, `backup`, `restore`."""
 from __future__ import annotations
 
 import os
@@ -34,6 +34,25 @@ def register(app: Flask) -> None:
             detail = "; ".join(f"{e['path']}: {e['msg']}" for e in (exc.errors or []))
             raise click.ClickException(exc.message + (f" ({detail})" if detail else ""))
         click.echo(user.id)
+
+    @app.cli.group("files")
+    def files():
+        """Stored patient files."""
+
+    @files.command("sweep")
+    @click.option("--older-than-minutes", default=60, show_default=True, type=click.IntRange(min=0),
+                  help="Only files last written at least this long ago (longer than any upload takes).")
+    @click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+    def files_sweep(older_than_minutes, dry_run):
+        """Remove stored files that no file row references (an upload killed before its commit)."""
+        import datetime as dt
+
+        from .patients import files as patient_files
+        paths = patient_files.sweep(dt.timedelta(minutes=older_than_minutes), dry_run=dry_run)
+        for path in paths:
+            click.echo(path)
+        click.echo(f"{'would remove' if dry_run else 'removed'} {len(paths)} unreferenced file(s) "
+                   f"older than {older_than_minutes} minute(s)")
 
     @app.cli.command("seed-demo")
     def seed_demo():

@@ -9,7 +9,8 @@ import uuid
 
 from flask import current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError, DBAPIError
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import OperationalError, DBAPIError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
@@ -94,14 +95,42 @@ def _log_request(resp):
         return
     started = getattr(g, "started", None)
     duration = round((time.perf_counter() - started) * 1000, 1) if started else None
-    user = getattr(g, "principal", None)
     # The URL rule, not the raw path: paths may carry identifiers, query strings may carry names.
     log.info(json.dumps({
         "request_id": getattr(g, "request_id", None), "method": request.method,
         "route": request.url_rule.rule if request.url_rule else None,
-        "status": resp.status_code, "duration_ms": duration,
-        "user_id": user.id if user is not None else None,
+        "status": resp.status_code, "duration_ms": duration, "user_id": _principal_id(),
     }))
+
+
+def end_session(_exc=None) -> None:
+    """Teardown: end the request's session. Ending it rolls back the open transaction; if the
+    database dropped the connection after the request's last statement (a restart), that
+    rollback fails — which must not turn the answer already given into a 500 (found by
+    bench/faults.py restart). The dead connection is discarded instead."""
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        log.error("database connection lost at the end of a request: %s",
+                  type(exc.orig).__name__ if exc.orig else type(exc).__name__)
+        db.session().invalidate()  # close without rolling back; the connection is not reused
+        db.session.remove()
+
+
+def _principal_id() -> int | None:
+    """The signed-in user's id from the identity map: after an error handler's rollback the
+    user object is expired, and reading ``user.id`` would ask a database that may be gone."""
+    user = getattr(g, "principal", None)
+    identity = sa_inspect(user).identity if user is not None else None
+    return identity[0] if identity else g.get("principal_id")
+
+
+def _page_without_database(**context) -> str:
+    """The error page drawn without touching the database that just failed: no signed-in
+    user (the rollback expired it; the menu would load it again) and no context processors
+    (Flask-Login's loads ``current_user``)."""
+    g.principal_id, g.principal = _principal_id(), None
+    return current_app.jinja_env.get_template("errors/error.html").render(**template_globals(), **context)
 
 
 def api_envelope(message: str, status: int, **extra):
@@ -162,24 +191,35 @@ def register_errors(app):
             resp.headers["Retry-After"] = "60"
         return resp
 
+    def unavailable(message: str):
+        if _is_fhir():
+            resp = _fhir_error("Database connection timeout. Please try again.", 503)
+        elif _is_api():
+            resp = api_envelope("Database connection timeout. Please try again.", 503)
+        else:
+            resp = app.make_response((_page_without_database(
+                status=503, title="Database unavailable", message=message), 503))
+        resp.headers["Retry-After"] = "5"
+        return resp
+
     @app.errorhandler(DBAPIError)
     def db_error(exc):
         db.session.rollback()
         if isinstance(exc, OperationalError) or getattr(exc, "connection_invalidated", False):
             log.error("database unavailable: %s", type(exc.orig).__name__ if exc.orig else type(exc).__name__)
-            if _is_fhir():
-                resp = _fhir_error("Database connection timeout. Please try again.", 503)
-            elif _is_api():
-                resp = api_envelope("Database connection timeout. Please try again.", 503)
-            else:
-                resp = app.make_response((render_template(
-                    "errors/error.html", status=503, title="Database unavailable",
-                    message="The database is not answering. Please try again in a few seconds."), 503))
-            resp.headers["Retry-After"] = "5"
+            resp = unavailable("The database is not answering. Please try again in a few seconds.")
             if request.method in IDEMPOTENT:
                 resp.headers[RETRY_HEADER] = "1"  # RetryIdempotentReads tries once more
             return resp
         return internal_error(exc)
+
+    @app.errorhandler(PoolTimeout)
+    def pool_timeout(exc):
+        """Overload: every pooled connection stayed busy for DB_POOL_TIMEOUT seconds (found
+        by bench/opd_load.py as a 500). A short wait was tried already; not retried here."""
+        db.session.rollback()
+        log.error("database connection pool exhausted (DB_POOL_TIMEOUT reached)")
+        return unavailable("The server is very busy. Please try again in a few seconds.")
 
     @app.errorhandler(Exception)
     def internal_error(exc):

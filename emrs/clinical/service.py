@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 
 from ..audit import service as audit
 from ..auth.models import ADMIN, DOCTOR_ROLES, FACULTY, RESIDENT, User
-from ..errors import Conflict, Forbidden, NotFound, ValidationError, field_error
+from ..errors import Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..intake import service as intake_service
 from ..intake.models import IntakeRecord
@@ -25,6 +25,7 @@ from ..patients.models import Patient, PatientVisit
 from ..prescriptions import service as rx_service
 from ..querying import date_filters
 from ..timeutil import today_ist
+from ..versioning import lock_for_edit
 from .models import CASE_SEVERITIES, DOCTOR_DECISIONS, MULTI_SELECT_FIELDS, VISIT_TYPES, ClinicalProforma
 
 NATURE = ("Reliable", "Unreliable", "Adequate", "Inadequate")
@@ -322,12 +323,8 @@ def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version
         raise Forbidden("You can only change proformas you created")
     if expected_version is None and "version" in data:
         expected_version = data.get("version")
-    if expected_version not in (None, ""):
-        if isinstance(expected_version, bool) or not str(expected_version).isdigit():
-            raise ValidationError("Validation failed", errors=[_err("version", "version must be an integer")])
-        if int(expected_version) != proforma.version:
-            raise Conflict("This proforma was changed by someone else after you opened it. "
-                           "Reload to see their changes; your unsaved values are kept.", code="STALE")
+    lock_for_edit(proforma, expected_version, "This proforma was changed by someone else after you opened it. "
+                                              "Reload to see their changes; your unsaved values are kept.")
     data = {k: v for k, v in data.items() if k not in IMMUTABLE}
     values, errors = clean(data, creating=False)
     _check_doctor(values, errors)

@@ -13,6 +13,7 @@ from ..errors import ValidationError, field_error
 from ..extensions import db
 from ..numbering import service as numbering
 from ..patients.models import Patient
+from ..versioning import lock_for_edit
 from .models import (BOOL_FIELDS, DATE_FIELDS, INT_FIELDS, JSON_ARRAY_FIELDS, TEXT_FIELDS, WORKUP_FIELDS,
                      WORKUP_SECTIONS, FileMovement, IntakeRecord)
 
@@ -126,6 +127,8 @@ def ensure_for_complex_case(patient: Patient, proforma, actor, workup: dict | No
             db.session.add(FileMovement(adl_file_id=record.id, patient_id=patient.id,
                                         moved_by=actor.id if actor else None, movement_type="created",
                                         to_location="Record Room", notes="Created from a complex-case proforma"))
+    if workup and not created:
+        lock_for_edit(record)  # the version counts every change, also two at once
     for k, v in (workup or {}).items():
         setattr(record, k, v)
     if workup and not created:
@@ -193,15 +196,10 @@ def update_workup(record: IntakeRecord, data: dict, actor, expected_version=None
     """Save work-up fields (all, or one section's) — immutable keys are ignored, a stale
     version is a 409, no valid field is a 400. File status moves go through the record
     room functions (intake/files.py), not here."""
-    from ..errors import Conflict
     if expected_version is None and "version" in data:
         expected_version = data.get("version")
-    if expected_version not in (None, ""):
-        if isinstance(expected_version, bool) or not str(expected_version).isdigit():
-            raise ValidationError("Validation failed", errors=[field_error("version", "version must be an integer")])
-        if int(expected_version) != record.version:
-            raise Conflict("This intake record was changed by someone else after you opened it. "
-                           "Reload to see their changes; your unsaved values are kept.", code="STALE")
+    lock_for_edit(record, expected_version, "This intake record was changed by someone else after you opened it. "
+                                            "Reload to see their changes; your unsaved values are kept.")
     data = {k: v for k, v in data.items() if k not in IMMUTABLE}
     if section is not None:
         allowed = dict((s, f) for s, _t, f in WORKUP_SECTIONS_BY_KEY).get(section)

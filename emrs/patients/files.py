@@ -10,6 +10,10 @@ pages (patients/files_views.py) and the API (api/patient_files.py) call these.
   browser's Content-Type.
 * An upload is all-or-nothing: every file is checked first, then written, then the
   rows are committed; on any failure the written files are removed and nothing is kept.
+  A process killed between writing and committing cannot clean up: its files stay on
+  disk without a row (never shown, never served). ``sweep()`` (`flask files sweep`, run
+  at start-up) removes such unreferenced files once they are older than any upload can
+  take. bench/faults.py sigkill checks this.
 * Admin and Psychiatric Welfare Officer may delete any file; Faculty and Resident only
   the files they uploaded.
 """
@@ -24,6 +28,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 import zipfile
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -419,6 +424,43 @@ def delete_file(patient: Patient, file_ref, actor: User | None) -> PatientFile:
     return update(patient, [], [row], actor)[1][0]
 
 
+SWEEP_BATCH = 500
+
+
+def sweep(older_than: dt.timedelta, dry_run: bool = False) -> list[str]:
+    """Remove stored files that no current file row references — left by an upload whose
+    process died before its commit, or by a deletion that died after its commit — if they
+    were last written before ``older_than`` ago (an upload in progress is never that old).
+    Only names this module gives files (``<patient id>/<32 hex>.<ext>``) are considered.
+    Returns the removed (or, with ``dry_run``, removable) paths relative to UPLOAD_FOLDER."""
+    root = upload_root()
+    cutoff = time.time() - older_than.total_seconds()
+    candidates: dict[tuple[int, str], str] = {}
+    if not os.path.isdir(root):
+        return []
+    for folder in os.scandir(root):
+        if not (folder.is_dir(follow_symlinks=False) and folder.name.isdigit() and len(folder.name) <= 10):
+            continue
+        for entry in os.scandir(folder.path):
+            if (entry.is_file(follow_symlinks=False) and STORED_NAME_RE.fullmatch(entry.name)
+                    and entry.stat(follow_symlinks=False).st_mtime < cutoff):
+                candidates[(int(folder.name), entry.name)] = entry.path
+    names = sorted({name for _pid, name in candidates})
+    for i in range(0, len(names), SWEEP_BATCH):
+        for pid, name in db.session.execute(
+                select(PatientFile.patient_id, PatientFile.stored_name).where(
+                    PatientFile.stored_name.in_(names[i:i + SWEEP_BATCH]), PatientFile.is_deleted.is_(False))):
+            candidates.pop((pid, name), None)
+    removed = []
+    for (pid, name), path in sorted(candidates.items()):
+        if not dry_run:
+            _unlink_quietly(path)
+        removed.append(f"{pid}/{name}")
+    if removed and not dry_run:
+        log.warning("removed %d stored file(s) without a file row", len(removed))
+    return removed
+
+
 @dataclass
 class FileView:
     file: PatientFile
@@ -572,5 +614,5 @@ def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
 
 timeline.register("file", _timeline)
 
-__all__ = ["upload", "update", "list_files", "delete_file", "open_for_download", "stats",
+__all__ = ["upload", "update", "list_files", "delete_file", "open_for_download", "stats", "sweep",
            "resolve_path", "find_file", "record_json", "api_path"]

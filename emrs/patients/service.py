@@ -19,6 +19,7 @@ from ..clinical.models import ClinicalProforma
 from ..numbering import service as numbering
 from ..querying import date_filters
 from ..timeutil import today_ist
+from ..versioning import lock_for_edit
 from . import fields as F
 from .models import Patient, PatientVisit
 from .names import name_key, normalise_name
@@ -246,9 +247,8 @@ def update(patient: Patient, data: dict, actor: User, *, names=None, expected_ve
     assigned doctor and room, which may be cleared; 400 if nothing remains. Pages send
     ignore_empty=False (a cleared box clears the field) and the version they showed."""
     data = _input(data)
-    if expected_version is not None and int(expected_version) != patient.version:
-        raise Conflict("This patient was changed by someone else while you were editing. "
-                       "Reload to see their changes; your values are kept in the form.", code="STALE")
+    lock_for_edit(patient, expected_version, "This patient was changed by someone else while you were editing. "
+                                             "Reload to see their changes; your values are kept in the form.")
     allow_doctor = names is None or "assigned_doctor_id" in names
     names = tuple(n for n in (names or (F.CARD_NAMES + F.RECORD_NAMES)) if n in F.ALL_FIELDS)
     present = {k: v for k, v in data.items() if k in names}

@@ -12,8 +12,9 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from ..audit import service as audit
-from ..errors import Conflict, DomainError, NotFound, ValidationError, field_error
+from ..errors import DomainError, NotFound, ValidationError, field_error
 from ..extensions import db
+from ..versioning import lock_for_edit
 from .models import Prescription, PrescriptionTemplate
 
 LINE_KEYS = ("medicine", "dosage", "when_to_take", "frequency", "duration", "quantity", "details", "notes")
@@ -182,11 +183,9 @@ def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:
         raise ValidationError("patient_id does not match the proforma's patient")
     patient = db.session.get(Patient, proforma.patient_id)
     row = for_proforma(proforma.id)
-    expected = data.get("version")
-    if row is not None and expected not in (None, ""):
-        if not str(expected).isdigit() or int(expected) != row.version:
-            raise Conflict("This prescription was changed by someone else after you opened it. "
-                           "Reload to see their changes; your lines are kept.", code="STALE")
+    if row is not None:
+        lock_for_edit(row, data.get("version"), "This prescription was changed by someone else after you opened "
+                                                "it. Reload to see their changes; your lines are kept.")
     warnings = warnings_for(lines, patient)
     reason = _check_override(warnings, data.get("override_reason"))
     created = row is None

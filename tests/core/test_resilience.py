@@ -63,6 +63,118 @@ class DropStatements:
         event.remove(self.engine, "before_cursor_execute", self._before)
 
 
+class DatabaseGoesAway:
+    """From the first statement that contains ``marker`` on, every statement fails as on a
+    database that has just shut down (the rest of the request, the error handler, retries)."""
+
+    def __init__(self, engine, marker):
+        self.engine, self.marker, self.gone = engine, marker, False
+        event.listen(engine, "before_cursor_execute", self._before)
+
+    def _before(self, conn, cursor, statement, *args):
+        self.gone = self.gone or self.marker in statement
+        if self.gone:
+            orig = self.engine.dialect.dbapi.OperationalError("the database system is shutting down")
+            raise exc.OperationalError(statement, None, orig, connection_invalidated=True)
+
+    def close(self):
+        event.remove(self.engine, "before_cursor_execute", self._before)
+
+
+def test_a_write_whose_database_goes_away_gets_the_503_envelope_not_a_500(fresh_app):
+    """Found by bench/faults.py restart: after the error handler's rollback the request log
+    line read the signed-in user's id, which reloaded the user from the vanished database."""
+    client = fresh_app.test_client()
+    headers = _token(client)
+    with fresh_app.app_context():
+        gone = DatabaseGoesAway(db.engine, "UPDATE users")
+    try:
+        resp = client.put("/api/users/profile", json={"name": "Dr Gone"}, headers=headers)
+        assert resp.status_code == 503, resp.get_data(as_text=True)[:300]
+        assert resp.get_json() == {"success": False, "message": "Database connection timeout. Please try again."}
+        assert resp.headers["Retry-After"] == "5"
+    finally:
+        gone.close()
+    assert client.get("/api/users/profile", headers=headers).get_json()["data"]["user"]["name"] == "Dr Retry"
+
+
+def test_a_page_whose_database_goes_away_gets_the_503_page_not_a_500(fresh_app):
+    """The same for pages: the 503 page is drawn without the menu, which would need the user."""
+    client = fresh_app.test_client()
+    resp = client.post("/login", data={"email": "retry@test.emrs.local", "password": PASSWORD})
+    assert resp.status_code == 302
+    assert client.get("/patients/").status_code == 200
+    with fresh_app.app_context():
+        gone = DatabaseGoesAway(db.engine, "registered_patient")
+    try:
+        resp = client.get("/patients/")
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 503, html[:300]
+        assert "Database unavailable" in html and "Please try again in a few seconds" in html
+        assert resp.headers["Retry-After"] == "5"
+    finally:
+        gone.close()
+    assert client.get("/patients/").status_code == 200
+
+
+def test_a_connection_that_dies_after_the_last_statement_does_not_turn_the_answer_into_a_500(fresh_app,
+                                                                                             monkeypatch):
+    """Found by bench/faults.py restart: the rollback that ends the request failed on the dead
+    connection and the exception escaped the application (the server answered 500)."""
+    client = fresh_app.test_client()
+    headers = _token(client)
+    with fresh_app.app_context():
+        dialect = db.engine.dialect
+    failed = []
+
+    def dying_rollback(dbapi_connection):
+        failed.append(1)
+        raise dialect.dbapi.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(dialect, "do_rollback", dying_rollback)
+    resp = client.get("/api/users/profile", headers=headers)
+    monkeypatch.undo()
+    assert failed
+    assert resp.status_code == 200 and resp.get_json()["data"]["user"]["email"] == "retry@test.emrs.local"
+    assert client.get("/api/users/profile", headers=headers).status_code == 200
+
+
+def test_an_exhausted_connection_pool_is_a_503_not_a_500():
+    """Found by bench/opd_load.py (100 sign-ins at once, 16 server threads, 15 pooled
+    connections): the pool's timeout was an unhandled error."""
+    cfg = make_config("pool")
+    app = create_app({**cfg, "SQLALCHEMY_ENGINE_OPTIONS": {**cfg["SQLALCHEMY_ENGINE_OPTIONS"], "pool_size": 1,
+                                                          "max_overflow": 0, "pool_timeout": 0.2}})
+    from flask_migrate import upgrade
+    with app.app_context():
+        upgrade()
+        auth_service.create_user({"name": "Dr Pool", "email": "pool@test.emrs.local", "password": PASSWORD,
+                                  "role": FACULTY, "two_factor_enabled": False})
+        db.session.commit()
+        db.session.remove()
+    try:
+        client = app.test_client()
+        resp = client.post("/api/users/login", json={"email": "pool@test.emrs.local", "password": PASSWORD})
+        headers = {"Authorization": f"Bearer {resp.get_json()['data']['accessToken']}"}
+        assert client.post("/login", data={"email": "pool@test.emrs.local", "password": PASSWORD}).status_code == 302
+        with app.app_context():
+            held = db.engine.connect()  # the only connection, busy elsewhere
+        try:
+            api = client.get("/api/users/profile", headers=headers)
+            assert api.status_code == 503 and api.headers["Retry-After"] == "5"
+            assert api.get_json() == {"success": False, "message": "Database connection timeout. Please try again."}
+            page = client.get("/patients/")
+            assert page.status_code == 503 and "The server is very busy" in page.get_data(as_text=True)
+        finally:
+            held.close()
+        assert client.get("/api/users/profile", headers=headers).status_code == 200
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop_database("pool")
+
+
 def test_a_read_that_hits_a_dead_connection_is_retried(fresh_app):
     client = fresh_app.test_client()
     headers = _token(client)

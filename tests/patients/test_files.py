@@ -7,6 +7,7 @@ import io
 import os
 import re
 import struct
+import time
 import uuid
 import zipfile
 import zlib
@@ -394,3 +395,59 @@ def test_admin_deletes_any_file_from_the_page(ctx, role_client, patient, users):
     f = pf.upload(patient, [storage(text(), "n.txt")], users["faculty"])[0]
     resp = role_client("admin").post(f"/patients/{patient.id}/files/{f.id}/delete", headers=HX)
     assert resp.status_code == 200 and rows_of(patient) == []
+
+
+# ------------------------------------------------------------------ files without a row
+
+def _age(path, minutes: float) -> None:
+    when = time.time() - minutes * 60
+    os.utime(path, (when, when))
+
+
+def test_sweep_removes_only_old_files_that_no_current_row_references(app, ctx, patient, users, upload_folder):
+    kept = pf.upload(patient, [storage(png(), "kept.png")], users["pwo"])[0]
+    deleted = pf.upload(patient, [storage(pdf(), "deleted.pdf")], users["pwo"])[0]
+    pf.delete_file(patient, deleted.id, users["pwo"])
+    # What a process killed between writing and committing leaves: the file, no row.
+    checked = pf._validate_all([storage(text(), "killed.txt"), storage(text(), "killed-just-now.txt")])
+    pf._write(checked, patient, users["pwo"], written := [])
+    db.session.rollback()
+    orphan, fresh = written
+    # ... and a file of a deleted row whose removal did not happen (killed after the commit).
+    leftover = os.path.join(upload_folder, str(patient.id), deleted.stored_name)
+    with open(leftover, "wb") as out:
+        out.write(pdf())
+    foreign = upload_folder / str(patient.id) / "readme.txt"  # not a name the app gives: never touched
+    foreign.write_text("left by an administrator")
+    for path in (pf.stored_path(kept), orphan, leftover, foreign):
+        _age(path, 90)
+    _age(fresh, 5)  # may still be an upload in progress
+
+    would = pf.sweep(dt.timedelta(minutes=60), dry_run=True)
+    assert sorted(would) == sorted(f"{patient.id}/{os.path.basename(p)}" for p in (orphan, leftover))
+    assert os.path.exists(orphan) and os.path.exists(leftover)
+
+    assert sorted(pf.sweep(dt.timedelta(minutes=60))) == sorted(would)
+    assert sorted(files_on_disk(app, patient)) == sorted([kept.stored_name, os.path.basename(fresh), "readme.txt"])
+    assert pf.sweep(dt.timedelta(minutes=60)) == []
+    path, mime, name = pf.open_for_download(patient, kept.id, users["pwo"])
+    assert open(path, "rb").read() == png() and name == "kept.png"
+
+
+def test_sweep_command(app, ctx, patient, users):
+    pf.upload(patient, [storage(png(), "kept.png")], users["pwo"])
+    pf._write(pf._validate_all([storage(text(), "killed.txt")]), patient, users["pwo"], written := [])
+    db.session.rollback()
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["files", "sweep", "--older-than-minutes", "0", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.splitlines() == [f"{patient.id}/{os.path.basename(written[0])}",
+                                       "would remove 1 unreferenced file(s) older than 0 minute(s)"]
+    assert len(files_on_disk(app, patient)) == 2
+    young = runner.invoke(args=["files", "sweep"])  # default: older than 60 minutes
+    assert young.output.splitlines() == ["removed 0 unreferenced file(s) older than 60 minute(s)"]
+    done = runner.invoke(args=["files", "sweep", "--older-than-minutes", "0"])
+    assert done.exit_code == 0 and done.output.splitlines()[-1] == "removed 1 unreferenced file(s) older than 0 minute(s)"
+    assert len(files_on_disk(app, patient)) == 1
+    bad = runner.invoke(args=["files", "sweep", "--older-than-minutes", "-5"])
+    assert bad.exit_code == 2 and "-5" in bad.output
