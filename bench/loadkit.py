@@ -25,9 +25,12 @@ import time
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 import psycopg2
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import seed  # noqa: E402  (one way to drop and create a bench database)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -334,13 +337,10 @@ def read_form(html: str, action_suffix: str | None = None, form_id: str | None =
 # ------------------------------------------------------------------------------ the stack
 
 def admin_url(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    dbname = parts.path.lstrip("/")
-    if not dbname or not dbname.replace("_", "").isalnum():
-        raise SystemExit(f"refusing odd database name {dbname!r}")
-    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+    """seed.admin_url, for loopback databases only (the fault scripts restart the server)."""
+    if urlsplit(url).hostname not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("loopback databases only")
-    return urlunsplit(parts._replace(path="/postgres")), dbname
+    return seed.admin_url(url)
 
 
 def default_restart_cmd(database_url: str) -> list[str]:
@@ -402,15 +402,8 @@ class Stack:
         return env
 
     def recreate_database(self) -> None:
-        maint, dbname = admin_url(self.url)
-        conn = psycopg2.connect(maint, connect_timeout=5)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
-                        "AND pid <> pg_backend_pid()", (dbname,))
-            cur.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
-            cur.execute(f'CREATE DATABASE "{dbname}"')
-        conn.close()
+        admin_url(self.url)  # loopback only
+        seed.recreate_database(self.url)
 
     def flask(self, *args: str) -> str:
         exe = BIN / "flask"
