@@ -16,7 +16,7 @@ from ..patients import files as files_service
 from ..patients.files_views import download_response
 from ..patients.service import get_patient
 from . import bp
-from .envelope import handles_domain_errors, ok
+from .envelope import handles_domain_errors, ok, parse_json
 from .users import parse_id
 
 class _FilePathConverter(PathConverter):
@@ -72,7 +72,7 @@ def _files_to_remove() -> list[str]:
     """files_to_remove as an array (JSON body), a JSON string, or repeated form fields."""
     values: list = []
     if request.is_json:
-        body = request.get_json(silent=True)
+        body = parse_json()
         if not isinstance(body, dict):
             raise ValidationError("Malformed JSON: the request body must be a JSON object")
         raw = body.get("files_to_remove", body.get("files_to_remove[]", []))

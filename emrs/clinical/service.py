@@ -25,7 +25,8 @@ from ..patients.models import Patient, PatientVisit
 from ..prescriptions import service as rx_service
 from ..querying import date_filters
 from ..timeutil import today_ist
-from .models import CASE_SEVERITIES, DOCTOR_DECISIONS, MULTI_SELECT_FIELDS, VISIT_TYPES, ClinicalProforma
+from .models import (CASE_SEVERITIES, DOCTOR_DECISIONS, ICD_SYSTEMS, MULTI_SELECT_FIELDS, VISIT_TYPES,
+                     ClinicalProforma)
 
 NATURE = ("Reliable", "Unreliable", "Adequate", "Inadequate")
 ONSET = ("<1_week", "1w_1m", ">1_month", "not_known")
@@ -167,6 +168,8 @@ def clean(data: dict, *, creating: bool) -> tuple[dict, list]:
     elif "icd_code" in values:
         values["icd_system"] = None
         values.setdefault("icd_title", None)
+    if values.get("icd_system") not in (None,) + ICD_SYSTEMS:
+        errors.append(_err("icd_system", f"icd_system must be one of: {', '.join(ICD_SYSTEMS)}", values["icd_system"]))
     if creating:
         if values.get("visit_date") is None and not any(e["path"] == "visit_date" for e in errors):
             errors.append(_err("visit_date", "visit_date is required"))

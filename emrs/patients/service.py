@@ -302,7 +302,8 @@ def likely_duplicates(*, name=None, sex=None, age=None, mobile=None, cr_no=None,
             extra.append(Patient.sex == sex)
         try:
             a = int(age)
-            extra.append(Patient.age.between(a - 3, a + 3))
+            if 0 <= a <= 150:  # a typed age; anything else would overflow the column's type
+                extra.append(Patient.age.between(a - 3, a + 3))
         except (TypeError, ValueError):
             pass
         conds.append(and_(name_cond, *extra))
