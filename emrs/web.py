@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 
-from flask import current_app, g, jsonify, render_template, request
+from flask import abort, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from .errors import NOT_STORABLE, storable
 from .extensions import db
 from .timeutil import IST, today_ist
 
@@ -22,9 +24,36 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'")
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 def before_request():
-    g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+    # A caller's id is kept only when it is a plain token: it goes into the audit trail and back out as a header.
+    raw = request.headers.get("X-Request-ID", "")
+    g.request_id = raw if _REQUEST_ID.fullmatch(raw) else uuid.uuid4().hex
     g.started = time.perf_counter()
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_unstorable_text():
+    """before_request, after authentication: a NUL byte or an unpaired surrogate in the
+    path, the query string or a form can be stored by no column (PostgreSQL refuses NUL
+    outright), so it is a 400 for every route. JSON bodies: api.envelope.parse_json."""
+    values = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+    sources = [request.args] + ([request.form] if request.mimetype in FORM_TYPES else [])
+    for source in sources:
+        for key, items in source.lists():
+            values.append(key)
+            values.extend(items)
+    if not all(storable(v) for v in values):
+        abort(400, description=NOT_STORABLE)
+
+
+def user_agent() -> str:
+    """The caller's User-Agent as stored (sessions, audit): printable, at most 255 characters."""
+    return "".join(ch for ch in request.headers.get("User-Agent", "")[:255] if ch.isprintable())
 
 
 def _is_api() -> bool:

@@ -7,7 +7,7 @@ from functools import wraps
 
 from flask import jsonify, request
 
-from ..errors import DomainError, ValidationError, field_error
+from ..errors import NOT_STORABLE, DomainError, ValidationError, field_error, storable
 from ..extensions import db
 
 
@@ -46,7 +46,6 @@ def json_body(required: bool = True) -> dict:
 
 
 MAX_JSON_DEPTH = 32
-NOT_STORABLE = "Text must not contain NUL characters or unpaired surrogates"
 
 
 def _no_constant(name):
@@ -83,13 +82,8 @@ def parse_json():
 
 
 def check_text(value: str) -> None:
-    """Refuse text that PostgreSQL/SQLite cannot store: NUL, unpaired surrogates."""
-    if "\x00" in value:
+    if not storable(value):
         raise ValidationError(NOT_STORABLE)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(NOT_STORABLE) from None
 
 
 def pagination(default_limit: int = 10, max_limit: int = 1000) -> tuple[int, int]:

@@ -51,7 +51,7 @@ def _uploaded() -> list:
 
 def _patient_id_field(raw) -> int:
     raw = (raw or "").strip() if isinstance(raw, str) else raw
-    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not isinstance(raw, str) or not raw.isdecimal() or len(raw) > 9 or int(raw) < 1:
         raise ValidationError(INVALID_PATIENT_ID)
     return int(raw)
 
@@ -208,7 +208,7 @@ def patients_files_list(patient_id):
 def patients_files_remove(patient_id, file_ref):
     """``file_ref``: the file id, its stored name or its path as returned by the API."""
     pid = parse_id(patient_id, "id")
-    if file_ref.isdigit():
+    if file_ref.isdecimal():
         ref = parse_id(file_ref, "file_id")
         patient = _patient(pid)
         row = files_service.find_file(patient, ref)

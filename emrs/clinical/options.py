@@ -115,7 +115,7 @@ def find(group: str, label_or_id) -> ClinicalOption | None:
         return None
     if isinstance(label_or_id, int) and not 0 < label_or_id < 2**31:  # beyond the id column
         return None
-    if isinstance(label_or_id, int) or (isinstance(label_or_id, str) and label_or_id.strip().isdigit()
+    if isinstance(label_or_id, int) or (isinstance(label_or_id, str) and label_or_id.strip().isdecimal()
                                         and len(label_or_id.strip()) <= 9):
         row = db.session.get(ClinicalOption, int(label_or_id))
         if row is not None and row.option_group == group:

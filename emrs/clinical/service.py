@@ -117,7 +117,7 @@ def clean(data: dict, *, creating: bool) -> tuple[dict, list]:
         elif name == "assigned_doctor":
             if raw in (None, ""):
                 values[name] = None
-            elif isinstance(raw, int) and not isinstance(raw, bool) or (isinstance(raw, str) and raw.isdigit()
+            elif isinstance(raw, int) and not isinstance(raw, bool) or (isinstance(raw, str) and raw.isdecimal()
                                                                         and len(raw) < 10):
                 values[name] = int(raw)
             else:
@@ -278,7 +278,7 @@ def create(data: dict, actor: User):
         if missing:
             raise ValidationError("Missing required fields", errors=[_err(k, f"{k} is required") for k in missing])
     raw_pid = data.get("patient_id")
-    if isinstance(raw_pid, bool) or not str(raw_pid).isdigit() or len(str(raw_pid)) > 9 or int(raw_pid) < 1:
+    if isinstance(raw_pid, bool) or not str(raw_pid).isdecimal() or len(str(raw_pid)) > 9 or int(raw_pid) < 1:
         raise ValidationError("Validation failed", errors=[_err("patient_id", "patient_id must be a positive integer",
                                                                 raw_pid)])
     values, errors = clean(data, creating=True)
@@ -326,7 +326,8 @@ def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version
     if expected_version is None and "version" in data:
         expected_version = data.get("version")
     if expected_version not in (None, ""):
-        if isinstance(expected_version, bool) or not str(expected_version).isdigit():
+        if isinstance(expected_version, bool) or not str(expected_version).isdecimal() \
+                or len(str(expected_version)) > 9:
             raise ValidationError("Validation failed", errors=[_err("version", "version must be an integer")])
         if int(expected_version) != proforma.version:
             raise Conflict("This proforma was changed by someone else after you opened it. "
@@ -402,7 +403,7 @@ def parse_filters(args) -> tuple[dict, list]:
     for key in ("filled_by", "patient_id"):
         v = (args.get(key) or "").strip()
         if v:
-            if v.isdigit() and len(v) < 10:
+            if v.isdecimal() and len(v) < 10:
                 out[key] = int(v)
             else:
                 errors.append(field_error(key, f"{key} must be a positive integer", v[:20], "query"))

@@ -151,7 +151,7 @@ def _check_cr_free(cr_no: str | None, exclude_id: int | None = None) -> None:
 
 
 def _doctor(doctor_id) -> User:
-    if isinstance(doctor_id, str) and doctor_id.strip().isdigit():
+    if isinstance(doctor_id, str) and doctor_id.strip().isdecimal() and len(doctor_id.strip()) < 10:
         doctor_id = int(doctor_id)
     if isinstance(doctor_id, bool) or not isinstance(doctor_id, int) or not 0 < doctor_id < 2**31:
         raise ValidationError("Validation failed", errors=[field_error("assigned_doctor_id",
@@ -208,6 +208,9 @@ def update(patient: Patient, data: dict, actor: User, *, names=None, expected_ve
     assigned doctor and room, which may be cleared; 400 if nothing remains. Pages send
     ignore_empty=False (a cleared box clears the field) and the version they showed."""
     data = _input(data)
+    if expected_version is not None and not (str(expected_version).isdecimal() and len(str(expected_version)) < 10):
+        raise ValidationError("Validation failed", errors=[field_error("version", "version must be a whole number",
+                                                                       F._safe_echo(expected_version))])
     if expected_version is not None and int(expected_version) != patient.version:
         raise Conflict("This patient was changed by someone else while you were editing. "
                        "Reload to see their changes; your values are kept in the form.", code="STALE")
@@ -345,7 +348,7 @@ def parse_filters(args) -> tuple[dict, list]:
     date_filters(args, out, errors)
     raw = (args.get("doctor_id") or args.get("assigned_doctor_id") or "").strip()
     if raw:
-        if raw.isdigit() and len(raw) < 10:
+        if raw.isdecimal() and len(raw) < 10:
             out["doctor_id"] = int(raw)
         else:
             bad("doctor_id", "doctor_id must be a positive integer")
@@ -433,7 +436,7 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
     term = term[:100]
     compact = re.sub(r"[\s\-/]", "", term).upper()
     conds, rank = [], []
-    if IDENT.match(term) or compact.isdigit():
+    if IDENT.match(term) or compact.isdecimal():
         prefix = compact + "%"
         id_cols = [Patient.cr_no, Patient.psy_no, Patient.adl_no]
         exact = or_(*(func.upper(c) == compact for c in id_cols), Patient.contact_number == compact)

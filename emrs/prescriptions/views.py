@@ -125,7 +125,7 @@ def edit(proforma_id: int):
         if previous:
             flash(f"Copied {len(lines)} line(s) from the prescription of "
                   f"{_visit_date(previous).strftime('%d %b %Y')}: check each dose.", "info")
-    elif request.args.get("template", "").isdigit():
+    elif request.args.get("template", "").isdecimal() and len(request.args["template"]) < 10:
         try:
             tpl = service.template_for(user, int(request.args["template"]))
             lines = [dict(l) for l in tpl.lines]
@@ -233,7 +233,7 @@ timeline.register("prescription", _timeline)
 
 def _draft_url(draft):
     parts = draft.form_key.split(":")
-    if len(parts) == 2 and parts[1].isdigit():
+    if len(parts) == 2 and parts[1].isdecimal():
         return url_for("prescriptions.edit", proforma_id=int(parts[1]))
     return None
 

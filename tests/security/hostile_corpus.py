@@ -107,6 +107,10 @@ NUMBERS = _p("numbers", [
     ("2**31", 2 ** 31),
     ("float", 1.5),
     ("digits as text", "99999999999999999999999"),
+    ("5,000 digits", RawJSON("9" * 5000)),   # beyond int()'s default digit limit
+    ("5,000 digits as text", "9" * 5000),
+    ("superscript digit", "\u00b2"),          # str.isdigit() is true, int() refuses it
+    ("Devanagari digits", "\u0967\u0968"),    # int() reads them as 12
 ])
 DATES = _p("dates", [
     ("30 February", "2025-02-30"),
@@ -231,12 +235,14 @@ PATH_PARAM_VALUES = [
     ("path", "../../etc/passwd"), ("path", "%2e%2e%2f%2e%2e%2fetc%2fpasswd"), ("path", "%2Fetc%2Fpasswd"),
     ("nul", "%00"), ("nul", "1%00"), ("sql", "1%27%20OR%201%3D1%20--"), ("markup", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
     ("numbers", "99999999999999999999999"), ("numbers", "-1"), ("numbers", "0"), ("numbers", "1e309"),
+    ("numbers", "%C2%B2"), ("numbers", "%E0%A5%A7"),
     ("unicode", "%ED%A0%80"), ("unicode", "%E0%A4%AE%E0%A5%8B"), ("huge", "9" * 5000),
 ]
 QUERY_VALUES = [
     ("markup", "<script>alert(1)</script>"), ("sql", "' OR 1=1 --"), ("path", "../../etc/passwd"),
     ("nul", "a\x00b"), ("unicode", "\u202e\U0001F600ਮੋ"), ("numbers", "99999999999999999999999"),
-    ("numbers", "-1"), ("numbers", "1e309"), ("dates", "2025-02-30"), ("huge", "Z" * 100_000),
+    ("numbers", "-1"), ("numbers", "1e309"), ("numbers", "\u00b2"), ("numbers", "9" * 5000), ("dates", "2025-02-30"),
+    ("huge", "Z" * 100_000),
     ("types", ["1", "2"]), ("control", "x\r\ny"),
 ]
 # Query parameter names the list endpoints read (derived from the services in hostile_support).

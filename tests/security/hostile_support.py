@@ -882,6 +882,8 @@ def send_api_case(w: World, rule, case: Case, before: dict) -> Outcome:
     elif "body" in spec:
         b = body_case(spec["body"], base, t.fields or ("unexpected",))
         data, ctype = b.data, b.content_type
+    elif "json" in spec:
+        data, ctype = json_bytes(spec["json"]), "application/json"
     elif kind == "json":
         data, ctype = json_bytes(base), "application/json"
     elif kind == "multipart":
@@ -953,7 +955,9 @@ def send_get_case(w: World, rule, case: Case, before: dict | None = None) -> Out
     client = app.test_client() if is_api or role is None else w.browser(role)
     headers = w.bearer(role) if is_api else {}
     path = url_for_rule(app, rule, w.path_values(), spec.get("path"))
-    if "query" in spec:
+    if isinstance(spec.get("query"), dict):
+        path += "?" + form_bytes(spec["query"]).decode()
+    elif "query" in spec:
         value = spec["query"]
         keys = HUGE_QUERY_KEYS if isinstance(value, str) and len(value) > 1000 else query_keys()
         path += "?" + form_bytes({k: value for k in keys}).decode()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from .hostile_support import (API_GROUPS, API_TARGETS, api_cases, destructive_last, group_of,  # noqa: F401
+from .hostile_support import (API_GROUPS, API_TARGETS, api_cases, body_problems, destructive_last, group_of,  # noqa: F401
                               hostile_world, report, run, send_api_case, write_rules)
 
 
@@ -28,3 +28,38 @@ def test_hostile_api_group(app, hostile_world, group):
     assert cases
     failures = run(hostile_world, cases, send_api_case)
     assert not failures, report(failures)
+
+
+HOSTILE_HEADERS = [
+    ("User-Agent", "Mozilla\x00<script>alert(1)</script>"),
+    ("User-Agent", "U" * 100_000),
+    ("X-Request-ID", "id\x00<script>alert(1)</script>"),
+    ("X-Request-ID", "\xe9" * 200),
+    ("X-Forwarded-For", "1.2.3.4, <script>, \x00"),
+]
+
+
+@pytest.mark.parametrize("name,value", HOSTILE_HEADERS, ids=[f"{n}-{i}" for i, (n, _v) in enumerate(HOSTILE_HEADERS)])
+def test_hostile_headers_on_audited_reads_and_sign_in(app, hostile_world, make_user, name, value):
+    """Request headers end up in the audit trail and the session rows (user agent,
+    request id): a NUL or 100 KB there is no reason for a 500."""
+    from emrs.audit.models import AuditLog
+    from emrs.auth.models import RESIDENT
+    from emrs.extensions import db
+    from sqlalchemy import select
+    from tests.conftest import PASSWORD
+    w = hostile_world
+    plain = make_user(RESIDENT, otp=False)
+    c = app.test_client()
+    responses = [
+        c.get(f"/api/patients/{w.patient_id}", headers={**w.bearer("faculty"), name: value}),
+        c.post("/api/users/login", json={"email": plain.email, "password": PASSWORD}, headers={name: value}),
+        app.test_client().post("/login", data={"email": plain.email, "password": PASSWORD}, headers={name: value}),
+        w.browser("faculty").get(f"/patients/{w.patient_id}", headers={name: value}),
+    ]
+    assert [r.status_code for r in responses] == [200, 200, 302, 200]
+    for r in responses:
+        assert body_problems(r) == []
+        assert "\x00" not in r.headers["X-Request-ID"] and len(r.headers["X-Request-ID"]) <= 64
+    row = db.session.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(1)).scalar_one()
+    assert row.action == "patient_view" and "\x00" not in (row.user_agent or "") + (row.request_id or "")
