@@ -35,13 +35,15 @@ def before_request():
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# File references in the URL are checked by the files service itself (400 "Invalid file path").
+SELF_CHECKED_ARGS = frozenset({"file_path", "file_ref"})
 
 
 def refuse_unstorable_text():
     """before_request, after authentication: a NUL byte or an unpaired surrogate in the
     path, the query string or a form can be stored by no column (PostgreSQL refuses NUL
     outright), so it is a 400 for every route. JSON bodies: api.envelope.parse_json."""
-    values = [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+    values = [v for k, v in (request.view_args or {}).items() if isinstance(v, str) and k not in SELF_CHECKED_ARGS]
     sources = [request.args] + ([request.form] if request.mimetype in FORM_TYPES else [])
     for source in sources:
         for key, items in source.lists():
