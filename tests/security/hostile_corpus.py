@@ -233,7 +233,8 @@ FORM_BODY_CASES = [
 # Values put into URL path parameters and query strings (already URL text).
 PATH_PARAM_VALUES = [
     ("path", "../../etc/passwd"), ("path", "%2e%2e%2f%2e%2e%2fetc%2fpasswd"), ("path", "%2Fetc%2Fpasswd"),
-    ("nul", "%00"), ("nul", "1%00"), ("sql", "1%27%20OR%201%3D1%20--"), ("markup", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+    ("nul", "%00"), ("nul", "1%00"), ("sql", "1%27%20OR%201%3D1%20--"),
+    ("markup", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
     ("numbers", "99999999999999999999999"), ("numbers", "-1"), ("numbers", "0"), ("numbers", "1e309"),
     ("numbers", "%C2%B2"), ("numbers", "%E0%A5%A7"),
     ("unicode", "%ED%A0%80"), ("unicode", "%E0%A4%AE%E0%A5%8B"), ("huge", "9" * 5000),

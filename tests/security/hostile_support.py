@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import inspect
 import io
@@ -26,9 +25,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote_from_bytes
 
-import pytest
 from flask import Flask
-from sqlalchemy import select
 from wtforms.fields.core import UnboundField
 
 from emrs.auth import forms as auth_forms
@@ -49,7 +46,6 @@ from emrs.timeutil import today_ist
 from .hostile_corpus import (BODY_CASES, FORM_BODY_CASES, PATH_PARAM_VALUES, QUERY_VALUES, VALUE_PAYLOADS, Case,
                              RawJSON, body_case, counts_by_category)
 
-PASSWORD = "Passw0rd-test"  # tests/conftest.py
 ROLE_ORDER = ("faculty", "admin", "resident", "pwo")
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 EMRS = Path(__file__).resolve().parents[2] / "emrs"
@@ -61,6 +57,8 @@ STACK_MARKERS = ("Traceback (most recent call last)", 'File "/', "sqlalchemy.exc
                  "UnicodeDecodeError", "OverflowError", "IntegrityError", "DataError", "ProgrammingError",
                  "OperationalError", "AttributeError", "TypeError:", "KeyError", "ValueError:", "[SQL:",
                  "NoneType")
+
+
 class _MarkupScan(HTMLParser):
     """What a browser would run: an event-handler attribute, a javascript: URL, an
     inline script (the templates have none: CSP allows script files only)."""
@@ -1015,22 +1013,3 @@ def destructive_last(case_or_endpoint) -> tuple:
                             "set_active")):
         return (2, e)
     return (1, e)
-
-
-# --------------------------------------------------------------------------- fixtures (imported by the test modules)
-
-@pytest.fixture
-def hostile_world(app, users, make_user) -> World:
-    return build_world(app, users, make_user)
-
-
-@pytest.fixture(scope="session")
-def hostile_csrf_app(app) -> Flask:
-    """The same database and code with CSRF protection on (the test config turns it off)."""
-    from emrs import create_app
-    from tests.conftest import FreshContextClient, make_config
-    other = create_app({**make_config("hostile_csrf", database=False, WTF_CSRF_ENABLED=True),
-                        "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-                        "SQLALCHEMY_ENGINE_OPTIONS": app.config["SQLALCHEMY_ENGINE_OPTIONS"]})
-    other.test_client_class = FreshContextClient
-    return other

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from .hostile_support import (API_GROUPS, API_TARGETS, api_cases, body_problems, destructive_last, group_of,  # noqa: F401
-                              hostile_world, report, run, send_api_case, write_rules)
+from .hostile_support import (API_GROUPS, API_TARGETS, api_cases, body_problems, destructive_last, group_of,
+                              report, run, send_api_case, write_rules)
 
 
 def test_every_api_write_route_has_a_corpus_target(app):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Response
 
 from .hostile_corpus import BODY_CASES, VALUE_PAYLOADS, counts_by_category
-from .hostile_support import (api_cases, body_problems, changed, get_cases, hostile_world, page_cases,  # noqa: F401
+from .hostile_support import (api_cases, body_problems, changed, get_cases, page_cases,
                               snapshot, unescaped_markup)
 from .test_hostile_properties import EXAMPLES
 

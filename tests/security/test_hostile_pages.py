@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from .hostile_support import (PAGE_GROUPS, PAGE_TARGETS, destructive_last, group_of, hostile_csrf_app,  # noqa: F401
-                              hostile_world, literal_form_keys, page_cases, report, run, send_page_case, write_rules)
+from .hostile_support import (PAGE_GROUPS, PAGE_TARGETS, destructive_last, group_of,
+                              literal_form_keys, page_cases, report, run, send_page_case, write_rules)
 
 
 def test_every_page_form_has_a_corpus_target(app):

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .hostile_corpus import Case, Payload, form_text, hostile_text, json_values
-from .hostile_support import (API_TARGETS, FRESH_BROWSER, FRESH_TOKEN, PAGE_TARGETS, destructive_last,  # noqa: F401
-                              hostile_world, json_bytes, query_keys, report, rule_of, send_api_case, send_get_case,
+from .hostile_support import (API_TARGETS, FRESH_BROWSER, FRESH_TOKEN, PAGE_TARGETS, destructive_last,
+                              query_keys, report, rule_of, send_api_case, send_get_case,
                               send_page_case, snapshot)
 
 EXAMPLES = {"api_fields": 120, "api_bodies": 50, "page_fields": 80, "queries": 60}

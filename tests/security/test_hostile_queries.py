@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .hostile_support import get_cases, hostile_world, query_keys, report, run, send_get_case  # noqa: F401
+from .hostile_support import get_cases, query_keys, report, run, send_get_case
 
 
 def test_query_keys_are_read_from_the_code():
