@@ -155,13 +155,14 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from .auth.guard import enforce
-    from .web import after_request, before_request, end_session
+    from .web import after_request, before_request, end_session, refuse_unstorable_text
 
     from .services import refuse_disabled
 
     app.before_request(before_request)
     app.before_request(refuse_disabled)  # before authentication: a disabled route is a 404
     app.before_request(enforce)
+    app.before_request(refuse_unstorable_text)  # NUL or a lone surrogate: a 400, never a database error
     app.after_request(after_request)
     app.teardown_appcontext(end_session)  # runs before Flask-SQLAlchemy's own (reverse order)
 

@@ -41,5 +41,20 @@ class Locked(DomainError):
     status = 423
 
 
+NOT_STORABLE = ("The request contains a character that cannot be stored (a NUL byte or an unpaired surrogate). "
+                "Nothing was saved.")
+
+
+def storable(text: str) -> bool:
+    """Text PostgreSQL and SQLite can hold: no NUL, no unpaired surrogate."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def field_error(path: str, msg: str, value=None, location: str = "body") -> dict:
     return {"type": "field", "value": value, "msg": msg, "path": path, "location": location}

@@ -28,7 +28,8 @@ def lock_for_edit(row, expected_version=None, message: str | None = None) -> Non
     db.session.refresh(row, with_for_update=True)
     if expected_version in (None, ""):
         return
-    if isinstance(expected_version, bool) or not str(expected_version).strip().isdigit():
+    if isinstance(expected_version, bool) or not str(expected_version).strip().isdecimal() \
+            or len(str(expected_version).strip()) > 9:
         raise ValidationError("Validation failed", errors=[field_error("version", "version must be an integer")])
     if int(str(expected_version).strip()) != row.version:
         raise Conflict(message or "This record was changed by someone else after you opened it. "

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 
-from flask import current_app, g, jsonify, render_template, request
+from flask import abort, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError, DBAPIError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from .errors import NOT_STORABLE, storable
 from .extensions import db
 from .resilience import IDEMPOTENT, RETRY_HEADER
 from .timeutil import IST, today_ist
@@ -24,21 +26,41 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'")
 
 
-NUL_MESSAGE = "The address contains a NUL character, which is not allowed"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def before_request():
-    g.request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+    # A caller's id is kept only when it is a plain token: it goes into the audit trail and back out as a header.
+    raw = request.headers.get("X-Request-ID", "")
+    g.request_id = raw if _REQUEST_ID.fullmatch(raw) else uuid.uuid4().hex
     g.started = time.perf_counter()
-    # No path or query value is ever meant to hold NUL, and PostgreSQL refuses it in a
-    # string (a search term or number lookup with %00 was a 500): refuse it here, once.
-    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
-        if _is_api():
-            return api_envelope(NUL_MESSAGE, 400)
-        return render_template("errors/error.html", status=400, title="Bad address", message=NUL_MESSAGE), 400
     from .api.root import root_document, wants_root_document
     if wants_root_document():
         return root_document()
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# File references in the URL are checked by the files service itself (400 "Invalid file path").
+SELF_CHECKED_ARGS = frozenset({"file_path", "file_ref"})
+
+
+def refuse_unstorable_text():
+    """before_request, after authentication: a NUL byte or an unpaired surrogate in the
+    path, the query string or a form can be stored by no column (PostgreSQL refuses NUL
+    outright), so it is a 400 for every route. JSON bodies: api.envelope.parse_json."""
+    values = [v for k, v in (request.view_args or {}).items() if isinstance(v, str) and k not in SELF_CHECKED_ARGS]
+    sources = [request.args] + ([request.form] if request.mimetype in FORM_TYPES else [])
+    for source in sources:
+        for key, items in source.lists():
+            values.append(key)
+            values.extend(items)
+    if not all(storable(v) for v in values):
+        abort(400, description=NOT_STORABLE)
+
+
+def user_agent() -> str:
+    """The caller's User-Agent as stored (sessions, audit): printable, at most 255 characters."""
+    return "".join(ch for ch in request.headers.get("User-Agent", "")[:255] if ch.isprintable())
 
 
 def _is_api() -> bool:

@@ -30,7 +30,7 @@ def _user_filter():
     raw = (request.args.get("user_id") or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    if not raw.isdecimal() or len(raw) > 9:
         raise ValidationError("Validation failed", errors=[field_error("user_id", "user_id must be a positive integer",
                                                                        raw[:20], "query")])
     return int(raw)

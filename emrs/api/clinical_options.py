@@ -52,7 +52,7 @@ def delete_option(group: str):
     if key is None or (isinstance(key, str) and not key.strip()):
         raise ValidationError("Label is required", errors=[field_error("label", "Label or id is required", None)])
     if "id" in data and data.get("id") is not None and (isinstance(key, bool) or not isinstance(key, int)):
-        if not (isinstance(key, str) and key.isdigit()):
+        if not (isinstance(key, str) and key.isdecimal() and len(key) < 10):
             raise ValidationError("Validation failed", errors=[field_error("id", "id must be a positive integer", key)])
         key = int(key)
     svc.delete(group, key, principal())

@@ -1,11 +1,13 @@
 """Envelopes, input parsing and domain-error mapping for the JSON API."""
 from __future__ import annotations
 
+import json
+import math
 from functools import wraps
 
 from flask import jsonify, request
 
-from ..errors import DomainError, ValidationError, field_error
+from ..errors import NOT_STORABLE, DomainError, ValidationError, field_error, storable
 from ..extensions import db
 
 
@@ -37,10 +39,51 @@ def json_body(required: bool = True) -> dict:
         raise ValidationError("Request body must be a JSON object")
     if not request.is_json:
         raise ValidationError("Content-Type must be application/json")
-    data = request.get_json(silent=True)
+    data = parse_json()
     if not isinstance(data, dict):
         raise ValidationError("Malformed JSON: the request body must be a JSON object")
     return data
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _no_constant(name):
+    raise ValueError(name)
+
+
+def parse_json():
+    """The request's JSON, or None when it is not JSON. Whatever the body, a client
+    error: nesting deeper than MAX_JSON_DEPTH (the decoder would otherwise hit Python's
+    recursion limit), NaN/Infinity, and text no database column can hold (NUL, unpaired
+    surrogates such as "\\ud800") are refused with a 400."""
+    try:
+        data = json.loads(request.get_data(cache=True), parse_constant=_no_constant)
+    except RecursionError:
+        raise ValidationError(f"Malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep")
+    except ValueError:  # includes UnicodeDecodeError
+        return None
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValidationError(f"Malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                check_text(key)
+                stack.append((item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            check_text(value)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError("Malformed JSON: numbers must be finite (1e309 is not)")
+    return data
+
+
+def check_text(value: str) -> None:
+    if not storable(value):
+        raise ValidationError(NOT_STORABLE)
 
 
 def pagination(default_limit: int = 10, max_limit: int = 1000) -> tuple[int, int]:

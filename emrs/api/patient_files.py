@@ -16,7 +16,7 @@ from ..patients import files as files_service
 from ..patients.files_views import download_response
 from ..patients.service import get_patient
 from . import bp
-from .envelope import handles_domain_errors, ok
+from .envelope import handles_domain_errors, ok, parse_json
 from .users import parse_id
 
 class _FilePathConverter(PathConverter):
@@ -51,7 +51,7 @@ def _uploaded() -> list:
 
 def _patient_id_field(raw) -> int:
     raw = (raw or "").strip() if isinstance(raw, str) else raw
-    if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not isinstance(raw, str) or not raw.isdecimal() or len(raw) > 9 or int(raw) < 1:
         raise ValidationError(INVALID_PATIENT_ID)
     return int(raw)
 
@@ -72,7 +72,7 @@ def _files_to_remove() -> list[str]:
     """files_to_remove as an array (JSON body), a JSON string, or repeated form fields."""
     values: list = []
     if request.is_json:
-        body = request.get_json(silent=True)
+        body = parse_json()
         if not isinstance(body, dict):
             raise ValidationError("Malformed JSON: the request body must be a JSON object")
         raw = body.get("files_to_remove", body.get("files_to_remove[]", []))
@@ -208,7 +208,7 @@ def patients_files_list(patient_id):
 def patients_files_remove(patient_id, file_ref):
     """``file_ref``: the file id, its stored name or its path as returned by the API."""
     pid = parse_id(patient_id, "id")
-    if file_ref.isdigit():
+    if file_ref.isdecimal():
         ref = parse_id(file_ref, "file_id")
         patient = _patient(pid)
         row = files_service.find_file(patient, ref)

@@ -85,9 +85,11 @@ def patients_create():
                   "Visit record created successfully", status=201)
     quick = {k: data.get(k) for k in ("name", "sex", "age", "cr_no", "psy_no", "contact_number", "mobile_no",
                                       "abha_number", "abha_address") if k in data}
+    extra = {k: data[k] for k in ("assigned_room", "psy_no") if data.get(k)}
+    F.raise_if(F.clean(extra, tuple(extra), partial=True)[1])  # checked before anything is saved
     patient = service.register(quick, actor, step="card")
-    if data.get("assigned_room") or data.get("psy_no"):
-        service.update(patient, {k: data[k] for k in ("assigned_room", "psy_no") if data.get(k)}, actor)
+    if extra:
+        service.update(patient, extra, actor)
     return ok({"patient": service.patient_dict(patient)}, "Patient registered successfully", status=201)
 
 

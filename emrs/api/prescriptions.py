@@ -35,7 +35,7 @@ def prescriptions_list():
     for key in ("patient_id", "clinical_proforma_id"):
         raw = (request.args.get(key) or "").strip()
         if raw:
-            if raw.isdigit() and len(raw) < 10:
+            if raw.isdecimal() and len(raw) < 10:
                 filters[key] = int(raw)
             else:
                 errors.append(field_error(key, f"{key} must be a positive integer", raw[:20], "query"))

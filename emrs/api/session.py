@@ -10,6 +10,7 @@ from ..auth import service, tokens
 from ..auth.models import User
 from ..errors import AuthFailed
 from ..extensions import db
+from ..web import user_agent
 from . import bp
 from .envelope import fail, handles_domain_errors, ok
 
@@ -17,7 +18,7 @@ COOKIE = "refreshToken"
 
 
 def _client():
-    return request.remote_addr, request.headers.get("User-Agent", "")
+    return request.remote_addr, user_agent()
 
 
 def set_refresh_cookie(resp, raw: str):

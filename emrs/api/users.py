@@ -22,14 +22,14 @@ def _auth_limit():
 
 
 def parse_id(raw: str, name: str = "id") -> int:
-    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not raw.isdecimal() or len(raw) > 9 or int(raw) < 1:
         raise ValidationError("Validation failed", errors=[field_error(name, "Valid integer ID is required", raw, "params")])
     return int(raw)
 
 
 def _int_field(data: dict, name: str) -> int:
     value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() \
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdecimal() \
             or len(str(value)) > 9 or int(value) < 1:
         raise ValidationError("Validation failed", errors=[field_error(name, f"{name} must be a positive integer", value)])
     return int(value)

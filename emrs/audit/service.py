@@ -13,13 +13,14 @@ from flask import g, has_request_context, request
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..web import user_agent
 from .models import AuditLog
 
 
 def _request_facts() -> dict:
     if not has_request_context():
         return {}
-    ua = request.headers.get("User-Agent", "")[:255] or None
+    ua = user_agent() or None
     return {
         "ip_address": (request.remote_addr or "")[:45] or None,
         "request_id": getattr(g, "request_id", None),

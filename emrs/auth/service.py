@@ -73,8 +73,10 @@ def _aware(ts: datetime | None) -> datetime | None:
 # --------------------------------------------------------------------------- users
 
 def normalise_email(email) -> str:
-    if not isinstance(email, str) or not email.strip():
-        raise ValidationError("Validation failed", errors=[field_error("email", "Valid email is required", email)])
+    # At most 320 characters (RFC 5321): the address parser takes seconds on megabytes.
+    if not isinstance(email, str) or not email.strip() or len(email) > 320:
+        echo = email if isinstance(email, (str, int, float)) and len(str(email)) <= 100 else None
+        raise ValidationError("Validation failed", errors=[field_error("email", "Valid email is required", echo)])
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:

@@ -11,6 +11,7 @@ from flask_login import login_user, logout_user
 
 from ..errors import DomainError, ValidationError
 from ..extensions import db, limiter
+from ..web import user_agent
 from . import bp, service
 from .forms import (ChangePasswordForm, EmailForm, EmptyForm, LoginForm, OTPForm, PasswordConfirmForm,
                     ProfileForm, ResetForm, UserForm)
@@ -29,7 +30,7 @@ def _messages(exc: DomainError) -> list[str]:
 
 
 def _client():
-    return request.remote_addr, request.headers.get("User-Agent", "")
+    return request.remote_addr, user_agent()
 
 
 def _finish_login(user: User, nxt: str | None):

@@ -64,6 +64,9 @@ def clean_label(label) -> str:
     """Trimmed (inner runs of spaces collapsed), 1–255 characters, no control characters."""
     if not isinstance(label, str) or not label.strip():
         raise ValidationError("Label is required", errors=[field_error("label", "Label is required", label)])
+    if len(label) > 10 * MAX_LABEL:  # not scanned character by character: megabytes would take seconds
+        raise ValidationError("Validation failed",
+                              errors=[field_error("label", f"Label must be at most {MAX_LABEL} characters", None)])
     text = " ".join(label.split())
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in label if ch not in " \t\n\r"):
         raise ValidationError("Validation failed",
@@ -110,7 +113,9 @@ def find(group: str, label_or_id) -> ClinicalOption | None:
     """An option of ``group`` by id (int or digit string) or by label (ignoring case)."""
     if isinstance(label_or_id, bool) or label_or_id is None:
         return None
-    if isinstance(label_or_id, int) or (isinstance(label_or_id, str) and label_or_id.strip().isdigit()
+    if isinstance(label_or_id, int) and not 0 < label_or_id < 2**31:  # beyond the id column
+        return None
+    if isinstance(label_or_id, int) or (isinstance(label_or_id, str) and label_or_id.strip().isdecimal()
                                         and len(label_or_id.strip()) <= 9):
         row = db.session.get(ClinicalOption, int(label_or_id))
         if row is not None and row.option_group == group:

@@ -26,7 +26,8 @@ from ..prescriptions import service as rx_service
 from ..querying import date_filters
 from ..timeutil import today_ist
 from ..versioning import lock_for_edit
-from .models import CASE_SEVERITIES, DOCTOR_DECISIONS, MULTI_SELECT_FIELDS, VISIT_TYPES, ClinicalProforma
+from .models import (CASE_SEVERITIES, DOCTOR_DECISIONS, ICD_SYSTEMS, MULTI_SELECT_FIELDS, VISIT_TYPES,
+                     ClinicalProforma)
 
 NATURE = ("Reliable", "Unreliable", "Adequate", "Inadequate")
 ONSET = ("<1_week", "1w_1m", ">1_month", "not_known")
@@ -117,7 +118,7 @@ def clean(data: dict, *, creating: bool) -> tuple[dict, list]:
         elif name == "assigned_doctor":
             if raw in (None, ""):
                 values[name] = None
-            elif isinstance(raw, int) and not isinstance(raw, bool) or (isinstance(raw, str) and raw.isdigit()
+            elif isinstance(raw, int) and not isinstance(raw, bool) or (isinstance(raw, str) and raw.isdecimal()
                                                                         and len(raw) < 10):
                 values[name] = int(raw)
             else:
@@ -168,6 +169,8 @@ def clean(data: dict, *, creating: bool) -> tuple[dict, list]:
     elif "icd_code" in values:
         values["icd_system"] = None
         values.setdefault("icd_title", None)
+    if values.get("icd_system") not in (None,) + ICD_SYSTEMS:
+        errors.append(_err("icd_system", f"icd_system must be one of: {', '.join(ICD_SYSTEMS)}", values["icd_system"]))
     if creating:
         if values.get("visit_date") is None and not any(e["path"] == "visit_date" for e in errors):
             errors.append(_err("visit_date", "visit_date is required"))
@@ -276,7 +279,7 @@ def create(data: dict, actor: User):
         if missing:
             raise ValidationError("Missing required fields", errors=[_err(k, f"{k} is required") for k in missing])
     raw_pid = data.get("patient_id")
-    if isinstance(raw_pid, bool) or not str(raw_pid).isdigit() or len(str(raw_pid)) > 9 or int(raw_pid) < 1:
+    if isinstance(raw_pid, bool) or not str(raw_pid).isdecimal() or len(str(raw_pid)) > 9 or int(raw_pid) < 1:
         raise ValidationError("Validation failed", errors=[_err("patient_id", "patient_id must be a positive integer",
                                                                 raw_pid)])
     values, errors = clean(data, creating=True)
@@ -396,7 +399,7 @@ def parse_filters(args) -> tuple[dict, list]:
     for key in ("filled_by", "patient_id"):
         v = (args.get(key) or "").strip()
         if v:
-            if v.isdigit() and len(v) < 10:
+            if v.isdecimal() and len(v) < 10:
                 out[key] = int(v)
             else:
                 errors.append(field_error(key, f"{key} must be a positive integer", v[:20], "query"))

@@ -112,7 +112,7 @@ def _patient_or_404(patient_id, audit_action="patient_view"):
 @bp.route("/proformas/new", methods=["GET", "POST"], endpoint="proforma_new")
 def proforma_new():
     raw = request.values.get("patient_id", "")
-    if not raw.isdigit() or len(raw) > 9:
+    if not raw.isdecimal() or len(raw) > 9:
         abort(404)
     patient = _patient_or_404(int(raw), audit_action=None)
     user = principal()
@@ -230,7 +230,7 @@ def proformas():
     elif view == "complex":
         filters["doctor_decision"] = "complex_case"
     raw = request.args.get("page", "1")
-    page = int(raw) if raw.isdigit() and len(raw) < 6 and int(raw) > 0 else 1
+    page = int(raw) if raw.isdecimal() and len(raw) < 6 and int(raw) > 0 else 1
     rows, total = ([], 0) if errors else service.list_proformas(filters, page, PAGE)
     return render_template("clinical/proformas.html", items=service.proforma_dicts(rows), total=total, page=page,
                            pages=max(1, -(-total // PAGE)), filters=filters, view=view, args=request.args,
@@ -280,7 +280,7 @@ def proforma_stats():
     if period not in service.PERIODS:
         period = "week"
     raw_user = request.args.get("user_id", "")
-    user_id = int(raw_user) if raw_user.isdigit() and len(raw_user) < 10 else None
+    user_id = int(raw_user) if raw_user.isdecimal() and len(raw_user) < 10 else None
     decisions = service.decision_stats(user_id)
     trends = service.visit_trends(period, user_id)
     key = {"day": "date", "week": "week_start", "month": "month_start"}[period]

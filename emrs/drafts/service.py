@@ -86,7 +86,7 @@ def check_patient_id(patient_id) -> int | None:
     if isinstance(patient_id, bool):
         raise ValidationError("Invalid patient id")
     if isinstance(patient_id, str):
-        if not patient_id.isdigit() or len(patient_id) > 10:
+        if not patient_id.isdecimal() or len(patient_id) > 10:
             raise ValidationError("Invalid patient id", errors=[field_error("_draft_patient",
                                                                             "Patient id must be a number")])
         patient_id = int(patient_id)

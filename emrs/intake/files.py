@@ -138,7 +138,7 @@ def _bulk(ids, actor, move, error_text: str, eligible_status: str):
     done, errors, seen = [], [], set()
     for raw in ids:
         label = str(raw)[:20]
-        if isinstance(raw, bool) or not str(raw).strip().isdigit() or len(str(raw).strip()) > 9 \
+        if isinstance(raw, bool) or not str(raw).strip().isdecimal() or len(str(raw).strip()) > 9 \
                 or int(str(raw).strip()) < 1:
             errors.append(f"File {label}: Not a valid file id")
             continue
@@ -332,7 +332,7 @@ def parse_filters(args) -> tuple[dict, list]:
     for name in ("created_by", "last_accessed_by"):
         raw = (args.get(name) or "").strip()
         if raw:
-            if not raw.isdigit() or len(raw) > 9:
+            if not raw.isdecimal() or len(raw) > 9:
                 errors.append(field_error(name, f"{name} must be a positive integer", raw[:20], "query"))
             else:
                 filters[name] = int(raw)

@@ -72,7 +72,8 @@ def _coerce(name: str, raw):
                 pass
         raise ValueError("must be a date (YYYY-MM-DD)")
     if name in INT_FIELDS:
-        if isinstance(raw, bool) or not str(raw).strip().isdigit() or int(str(raw).strip()) > 150:
+        if isinstance(raw, bool) or not str(raw).strip().isdecimal() or len(str(raw).strip()) > 3 \
+                or int(str(raw).strip()) > 150:
             raise ValueError("must be a whole number from 0 to 150")
         return int(str(raw).strip())
     if name in BOOL_FIELDS:
@@ -184,7 +185,7 @@ def _file_values(data: dict, errors: list) -> dict:
             out["notes"] = v or None
     if "total_visits" in data:
         v = data["total_visits"]
-        if isinstance(v, bool) or not str(v).isdigit() or int(v) > 10000:
+        if isinstance(v, bool) or not str(v).isdecimal() or len(str(v)) > 5 or int(v) > 10000:
             errors.append(field_error("total_visits", "total_visits must be a whole number"))
         else:
             out["total_visits"] = int(v)
@@ -232,7 +233,7 @@ def upsert(data: dict, actor) -> tuple[IntakeRecord, bool]:
     raw = data.get("patient_id")
     if raw in (None, ""):
         raise ValidationError("Patient ID is required")
-    if isinstance(raw, bool) or not str(raw).isdigit() or len(str(raw)) > 9 or int(raw) < 1:
+    if isinstance(raw, bool) or not str(raw).isdecimal() or len(str(raw)) > 9 or int(raw) < 1:
         raise ValidationError("Validation failed", errors=[field_error("patient_id", "patient_id must be a positive integer")])
     patient = db.session.get(Patient, int(raw))
     if patient is None or not patient.is_active:
@@ -257,7 +258,8 @@ def upsert(data: dict, actor) -> tuple[IntakeRecord, bool]:
         except ValueError:
             errors.append(field_error("file_created_date", "file_created_date must be a date (YYYY-MM-DD)"))
     proforma_id = data.get("clinical_proforma_id")
-    if proforma_id not in (None, "") and (isinstance(proforma_id, bool) or not str(proforma_id).isdigit()):
+    if proforma_id not in (None, "") and (isinstance(proforma_id, bool) or not str(proforma_id).isdecimal()
+                                          or len(str(proforma_id)) > 9):
         errors.append(field_error("clinical_proforma_id", "clinical_proforma_id must be a positive integer"))
     status = data.get("file_status") or "created"
     if status not in ("created", "stored"):

@@ -125,7 +125,7 @@ def show(record_id: int):
 def open_for_patient():
     """Creating again opens the existing record (one per patient)."""
     raw = request.form.get("patient_id", "")
-    if not raw.isdigit() or len(raw) > 9:
+    if not raw.isdecimal() or len(raw) > 9:
         abort(404)
     try:
         record, created = service.upsert({"patient_id": int(raw)}, principal())
@@ -148,7 +148,7 @@ def index():
     if active in ("true", "false"):
         q = q.where(IntakeRecord.is_active.is_(active == "true"))
     creator = args.get("created_by", "")
-    if creator.isdigit() and len(creator) < 10:
+    if creator.isdecimal() and len(creator) < 10:
         q = q.where(IntakeRecord.created_by == int(creator))
     for key, op in (("date_from", "__ge__"), ("date_to", "__le__")):
         raw = args.get(key, "")
@@ -158,7 +158,7 @@ def index():
             except ValueError:
                 flash(f"{key.replace('_', ' ')} must be a date.", "warning")
     raw_page = args.get("page", "1")
-    page = int(raw_page) if raw_page.isdigit() and 0 < int(raw_page) < 100000 else 1
+    page = int(raw_page) if raw_page.isdecimal() and len(raw_page) < 6 and 0 < int(raw_page) < 100000 else 1
     total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     rows = db.session.execute(q.order_by(IntakeRecord.file_created_date.desc(), IntakeRecord.id.desc())
                               .offset((page - 1) * PAGE).limit(PAGE)).scalars().all()
@@ -196,7 +196,7 @@ timeline.register("intake", _timeline)
 
 def _draft_url(draft):
     parts = draft.form_key.split(":")
-    if len(parts) == 3 and parts[1].isdigit():
+    if len(parts) == 3 and parts[1].isdecimal():
         return url_for("intake.edit", record_id=int(parts[1])) + f"#sec-{parts[2]}"
     return None
 

@@ -282,7 +282,7 @@ def current_files(patient: Patient) -> list[PatientFile]:
 def find_file(patient: Patient, ref) -> PatientFile:
     """A current file of this patient by id (int) or stored name; NotFound otherwise."""
     q = select(PatientFile).where(PatientFile.patient_id == patient.id, PatientFile.is_deleted.is_(False))
-    if isinstance(ref, str) and ref.isdigit() and len(ref) <= 10:
+    if isinstance(ref, str) and ref.isdecimal() and len(ref) <= 10:
         ref = int(ref)
     if isinstance(ref, int) and not isinstance(ref, bool):
         q = q.where(PatientFile.id == ref)
@@ -363,7 +363,7 @@ def check_intake_record(patient: Patient, raw) -> int | None:
     if raw in (None, ""):
         return None
     from ..intake.models import IntakeRecord
-    rid = int(raw) if isinstance(raw, (int, str)) and str(raw).isdigit() and len(str(raw)) < 10 else None
+    rid = int(raw) if isinstance(raw, (int, str)) and str(raw).isdecimal() and len(str(raw)) < 10 else None
     record = db.session.get(IntakeRecord, rid) if rid else None
     if record is None or record.patient_id != patient.id:
         raise ValidationError("The intake record does not belong to this patient")
@@ -415,7 +415,7 @@ def update(patient: Patient, storages, remove: list[PatientFile], actor: User | 
 
 def delete_file(patient: Patient, file_ref, actor: User | None) -> PatientFile:
     """Soft-delete one file (by id, stored name or API path) and remove it from disk."""
-    if isinstance(file_ref, str) and not STORED_NAME_RE.fullmatch(file_ref) and not file_ref.isdigit():
+    if isinstance(file_ref, str) and not STORED_NAME_RE.fullmatch(file_ref) and not file_ref.isdecimal():
         row = resolve_path(patient, file_ref)
     else:
         row = find_file(patient, file_ref)

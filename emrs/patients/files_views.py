@@ -52,7 +52,7 @@ def files(patient_id: int):
     listing = files_service.list_files(patient, principal())
     raw = request.args.get("intake", "")
     ctx = dict(listing=listing, patient=patient, accept=files_service.ACCEPT,
-               intake_record_id=int(raw) if raw.isdigit() and len(raw) < 10 else None,
+               intake_record_id=int(raw) if raw.isdecimal() and len(raw) < 10 else None,
                max_files=files_service.MAX_FILES, max_size=files_service.MAX_FILE_SIZE)
     if _htmx():
         return render_template("patients/files/_panel.html", **ctx)

@@ -189,7 +189,7 @@ def _unique_conflict(exc: IntegrityError) -> Conflict:
 
 
 def _doctor(doctor_id) -> User:
-    if isinstance(doctor_id, str) and doctor_id.strip().isdigit():
+    if isinstance(doctor_id, str) and doctor_id.strip().isdecimal() and len(doctor_id.strip()) < 10:
         doctor_id = int(doctor_id)
     if isinstance(doctor_id, bool) or not isinstance(doctor_id, int) or not 0 < doctor_id < 2**31:
         raise ValidationError("Validation failed", errors=[field_error("assigned_doctor_id",
@@ -342,7 +342,8 @@ def likely_duplicates(*, name=None, sex=None, age=None, mobile=None, cr_no=None,
             extra.append(Patient.sex == sex)
         try:
             a = int(age)
-            extra.append(Patient.age.between(a - 3, a + 3))
+            if 0 <= a <= 150:  # a typed age; anything else would overflow the column's type
+                extra.append(Patient.age.between(a - 3, a + 3))
         except (TypeError, ValueError):
             pass
         conds.append(and_(name_cond, *extra))
@@ -384,7 +385,7 @@ def parse_filters(args) -> tuple[dict, list]:
     date_filters(args, out, errors)
     raw = (args.get("doctor_id") or args.get("assigned_doctor_id") or "").strip()
     if raw:
-        if raw.isdigit() and len(raw) < 10:
+        if raw.isdecimal() and len(raw) < 10:
             out["doctor_id"] = int(raw)
         else:
             bad("doctor_id", "doctor_id must be a positive integer")
@@ -472,7 +473,7 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
     term = term[:100]
     compact = re.sub(r"[\s\-/]", "", term).upper()
     conds, rank = [], []
-    if IDENT.match(term) or compact.isdigit():
+    if IDENT.match(term) or compact.isdecimal():
         prefix = compact + "%"
         id_cols = [Patient.cr_no, Patient.psy_no, Patient.adl_no]
         exact = or_(*(func.upper(c) == compact for c in id_cols), Patient.contact_number == compact)

@@ -58,7 +58,7 @@ def _patient_or_404(patient_id: int, audit_action="patient_view"):
 
 def _page_arg() -> int:
     raw = request.args.get("page", "1")
-    return max(1, min(int(raw), 100000)) if raw.isdigit() else 1
+    return max(1, min(int(raw), 100000)) if raw.isdecimal() and len(raw) < 10 else 1
 
 
 # ------------------------------------------------------------------ list and search
@@ -170,7 +170,7 @@ def check_duplicates():
     exclude = args.get("exclude_id")
     matches = service.likely_duplicates(name=args.get("name"), sex=args.get("sex"), age=args.get("age"),
                                         mobile=args.get("contact_number"), cr_no=args.get("cr_no"),
-                                        exclude_id=int(exclude) if exclude and exclude.isdigit() and len(exclude) < 10
+                                        exclude_id=int(exclude) if exclude and exclude.isdecimal() and len(exclude) < 10
                                         else None)
     return render_template("patients/_duplicates.html", matches=matches)
 

@@ -263,6 +263,9 @@ def _clean_text(value, field: str, max_len: int, required: bool) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError("Validation failed", errors=[field_error(field, f"{field} must be text", value)])
+    if len(value) > 10 * max_len:  # not scanned character by character: megabytes would take seconds
+        raise ValidationError("Validation failed",
+                              errors=[field_error(field, f"{field} must be at most {max_len} characters", None)])
     if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in value if ch not in " \t\n\r"):
         raise ValidationError("Validation failed",
                               errors=[field_error(field, f"{field} must not contain control characters", None)])

@@ -138,7 +138,7 @@ def _check_override(warnings: list[dict], reason) -> str | None:
 def _parse_id(raw, name: str) -> int:
     if raw in (None, ""):
         raise ValidationError(f"{name} is required")
-    if isinstance(raw, bool) or not str(raw).isdigit() or len(str(raw)) > 9 or int(raw) < 1:
+    if isinstance(raw, bool) or not str(raw).isdecimal() or len(str(raw)) > 9 or int(raw) < 1:
         raise ValidationError(f"{name} must be a valid integer")
     return int(raw)
 
@@ -301,7 +301,8 @@ def save_template(user, name, lines) -> PrescriptionTemplate:
 
 
 def template_for(user, template_id) -> PrescriptionTemplate:
-    row = db.session.get(PrescriptionTemplate, template_id) if isinstance(template_id, int) else None
+    row = db.session.get(PrescriptionTemplate, template_id) \
+        if isinstance(template_id, int) and 0 < template_id < 2**31 else None
     if row is None or row.created_by != user.id or not row.is_active:
         raise NotFound("Template not found")
     return row

@@ -63,6 +63,13 @@ def _proforma_or_404(proforma_id: int):
         abort(404)
 
 
+def _warnings(lines, patient) -> list[dict]:
+    try:
+        return service.warnings_for(service.normalise_lines(lines), patient)
+    except DomainError:  # invalid lines: the form shows their errors instead
+        return []
+
+
 def _render(proforma, patient, lines, *, row=None, status=200, errors=None, warnings=None, needs_override=False,
             draft=None, conflict=False, values=None):
     user = principal()
@@ -70,8 +77,7 @@ def _render(proforma, patient, lines, *, row=None, status=200, errors=None, warn
     return render_template(
         "prescriptions/edit.html", proforma=proforma, patient=patient,
         patient_info=patients.with_extras([patient])[0], lines=lines, blank=BLANK, row=row,
-        suggest=SUGGEST, errors=errors or [], warnings=warnings if warnings is not None else
-        service.warnings_for(service.normalise_lines(lines), patient),
+        suggest=SUGGEST, errors=errors or [], warnings=warnings if warnings is not None else _warnings(lines, patient),
         needs_override=needs_override, templates=service.templates_for(user), previous=previous,
         draft=draft, draft_key=f"rx:{proforma.id}", draft_patient=patient.id, conflict=conflict,
         values=values or {}, version=(values or {}).get("version") or (row.version if row else "")), status
@@ -119,7 +125,7 @@ def edit(proforma_id: int):
         if previous:
             flash(f"Copied {len(lines)} line(s) from the prescription of "
                   f"{_visit_date(previous).strftime('%d %b %Y')}: check each dose.", "info")
-    elif request.args.get("template", "").isdigit():
+    elif request.args.get("template", "").isdecimal() and len(request.args["template"]) < 10:
         try:
             tpl = service.template_for(user, int(request.args["template"]))
             lines = [dict(l) for l in tpl.lines]
@@ -227,7 +233,7 @@ timeline.register("prescription", _timeline)
 
 def _draft_url(draft):
     parts = draft.form_key.split(":")
-    if len(parts) == 2 and parts[1].isdigit():
+    if len(parts) == 2 and parts[1].isdecimal():
         return url_for("prescriptions.edit", proforma_id=int(parts[1]))
     return None
 
