@@ -54,7 +54,7 @@ def refuse_unstorable_text():
         for key, items in source.lists():
             values.append(key)
             values.extend(items)
-    if not all(storable(v) for v in values):
+    if not all(storable(v) for v in values if isinstance(v, str)):  # a nameless multipart part has no key
         abort(400, description=NOT_STORABLE)
 
 

@@ -20,7 +20,7 @@ ID = "int(max=2147483647)"
 
 def _page() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 100000 else 1
+    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 6 and 0 < int(raw) < 100000 else 1
 
 
 def _users() -> list[User]:

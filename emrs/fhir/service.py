@@ -254,7 +254,7 @@ def parse_patient_id(raw) -> int | None:
     raw = (raw or "").strip()
     if raw.startswith("Patient/"):
         raw = raw[len("Patient/"):]
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 10 else None
 
 
 def active_patient(raw_id) -> Patient:

@@ -58,7 +58,7 @@ def _int_param(params: dict, name: str, default: int, maximum: int) -> int:
     if raw is None:
         return default
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 9 or int(raw) < 1:
         raise ValidationError(f"{name} must be a positive whole number")
     return min(int(raw), maximum)
 

@@ -478,7 +478,7 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
         id_cols = [Patient.cr_no, Patient.psy_no, Patient.adl_no]
         exact = or_(*(func.upper(c) == compact for c in id_cols), Patient.contact_number == compact)
         by_number = [*(func.upper(c).like(prefix) for c in id_cols), func.upper(Patient.contact_number).like(prefix)]
-        if len(compact) == 14 and compact.isdigit():  # an ABHA number, with or without hyphens
+        if len(compact) == 14 and compact.isascii() and compact.isdecimal():  # an ABHA number, with or without hyphens
             exact = or_(exact, Patient.abha_number == compact)
             by_number.append(Patient.abha_number == compact)
         conds.append(or_(*by_number))

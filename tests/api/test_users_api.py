@@ -112,9 +112,9 @@ def test_nul_in_a_name_is_400(client, users, bearer):
     h = bearer(users["admin"])
     resp = client.post("/api/users/register", headers=h, json={"name": "Ram\x00 Lal", "email": "ram@test.emrs.local",
                                                                "role": "Faculty", "password": "Passw0rd-new"})
-    assert resp.status_code == 400 and resp.get_json()["errors"][0]["path"] == "name"
+    assert resp.status_code == 400 and "cannot be stored" in resp.get_json()["message"]
     resp = client.put("/api/users/profile", headers=h, json={"designation": "Consultant\x00"})
-    assert resp.status_code == 400 and resp.get_json()["errors"][0]["path"] == "designation"
+    assert resp.status_code == 400 and "cannot be stored" in resp.get_json()["message"]
 
 
 def test_profile_malformed_json_is_400(client, users, bearer):

@@ -204,3 +204,9 @@ def test_only_the_admin(role_client, trail, users, key):
         resp = c.get(path)
         assert resp.status_code == 403 and "Not permitted" in resp.get_data(as_text=True), path
     assert db.session.execute(select(AuditLog).where(AuditLog.action == "audit_export")).first() is None
+
+
+def test_superscript_or_huge_page_numbers_fall_back_to_page_one(role_client):
+    for page in ("%C2%B2", "9" * 5000):
+        resp = role_client("admin").get(f"/audit/?page={page}")
+        assert resp.status_code == 200

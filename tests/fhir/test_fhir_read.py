@@ -380,3 +380,10 @@ def test_audit_rows_carry_no_search_text_or_clinical_text(client, h, clinical_pa
     for row in _audit("fhir_search") + _audit("fhir_everything"):
         text = str(row.details)
         assert "Gurnam" not in text and "depressive" not in text and "Sertraline" not in text
+
+
+@pytest.mark.parametrize("url,status", [("/fhir/Patient/%C2%B2", 404), ("/fhir/Encounter?patient=%C2%B2", 400),
+                                        ("/fhir/Patient?name=ab&_count=%C2%B2", 400),
+                                        ("/fhir/Patient/" + "9" * 5000, 404)])
+def test_superscript_and_huge_digits_are_refused_not_500(client, h, url, status):
+    assert client.get(url, headers=h["resident"]).status_code == status

@@ -201,7 +201,8 @@ class World:
                 "option_id": self.option_id, "group": "mood", "key": next(iter(_SECTION_FIELDS)),
                 "file_id": self.file_id, "file_path": self.file_path.lstrip("/"), "file_ref": str(self.file_id),
                 "adl_no": self.adl_no, "cr_no": self.cr_no, "psy_no": self.psy_no, "fmt": "csv",
-                "visit_id": self.visit_id}
+                "visit_id": self.visit_id,
+                "resource_id": str(self.visit_id)}  # /fhir/<type>/<id>: a visit's Encounter
 
 
 def issue_token(app: Flask, user: User) -> str:
