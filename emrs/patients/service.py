@@ -18,6 +18,7 @@ from ..intake.models import IntakeRecord
 from ..clinical.models import ClinicalProforma
 from ..numbering import service as numbering
 from ..querying import date_filters
+from ..serialize import row_shape
 from ..timeutil import today_ist
 from . import fields as F
 from .models import Patient, PatientVisit
@@ -73,9 +74,11 @@ def patient_dict(patient: Patient, extras: dict | None = None) -> dict:
     return out
 
 
-def _extras_statement():
+def _statements() -> dict:
     """Built once (statement construction costs more than running it): the joined
-    names, last visit, today's visit and derived complexity of a set of patients."""
+    names, last visit, today's visit and derived complexity of a set of patients —
+    alone ("extras", for patients already loaded), with the patient's columns as plain
+    rows ("dicts", for the API's patient objects) or with the Patient entity ("entity")."""
     from sqlalchemy import bindparam
     today = bindparam("today")
     filler, doctor = aliased(User), aliased(User)
@@ -91,39 +94,94 @@ def _extras_statement():
     intake_no = select(IntakeRecord.adl_no).where(IntakeRecord.patient_id == Patient.id).limit(1).scalar_subquery()
     proforma_today = exists().where(ClinicalProforma.patient_id == Patient.id, ClinicalProforma.visit_date == today)
     doctor_id = func.coalesce(Patient.assigned_doctor_id, last_doctor)
-    return (select(Patient.id, filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit,
-                   today_status, has_adl, proforma_today, func.coalesce(Patient.adl_no, intake_no))
-            .select_from(Patient)
-            .outerjoin(filler, filler.id == Patient.filled_by)
-            .outerjoin(doctor, doctor.id == doctor_id)
-            .where(Patient.id.in_(bindparam("ids", expanding=True))))
+    extras = (filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit, today_status, has_adl,
+              proforma_today, func.coalesce(Patient.adl_no, intake_no))
+
+    def build(*head):
+        return (select(*head, *extras).select_from(Patient)
+                .outerjoin(filler, filler.id == Patient.filled_by)
+                .outerjoin(doctor, doctor.id == doctor_id))
+
+    ids = Patient.id.in_(bindparam("ids", expanding=True))
+    table = Patient.__table__
+    return {"extras": build(Patient.id).where(ids),
+            "dicts": build(*table.c).where(ids),
+            "entity": build(Patient).where(Patient.id == bindparam("id"))}
 
 
-_EXTRAS = None
+_STATEMENTS: dict = {}
+
+
+def _statement(kind: str):
+    if not _STATEMENTS:
+        _STATEMENTS.update(_statements())
+    return _STATEMENTS[kind]
+
+
+def _extras(values, today: dt.date) -> dict:
+    """The extras of one patient from the statement's last ten values."""
+    f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro, adl_no = values
+    return {
+        "adl_no": adl_no,
+        "filled_by_name": f_name, "filled_by_role": f_role,
+        "assigned_doctor_id": d_id, "assigned_doctor_name": d_name, "assigned_doctor_role": d_role,
+        "last_assigned_date": last.isoformat() if last else None,
+        "has_adl_file": bool(adl), "case_complexity": "complex" if adl else "simple",
+        "visit_date": today.isoformat() if t_status else (last.isoformat() if last else None),
+        "visit_status": t_status, "has_visit_today": t_status is not None,
+        "has_proforma_today": bool(pro),
+    }
 
 
 def _extras_for(ids: list[int]) -> dict[int, dict]:
     """filled_by/doctor names and roles, last visit date, derived complexity, today's visit."""
-    global _EXTRAS
     if not ids:
         return {}
-    if _EXTRAS is None:
-        _EXTRAS = _extras_statement()
     today = today_ist()
-    rows = db.session.execute(_EXTRAS, {"ids": list(ids), "today": today}).all()
+    rows = db.session.execute(_statement("extras"), {"ids": list(ids), "today": today}).all()
+    return {row[0]: _extras(row[1:], today) for row in rows}
+
+
+def patient_dicts(ids: list[int]) -> list[dict]:
+    """patient_dict() of each patient, in the order of `ids` (missing ids are left out): the
+    columns and the extras in one statement, as plain rows (no ORM objects to build)."""
+    if not ids:
+        return []
+    today = today_ist()
+    shape = row_shape(Patient.__table__)
+    n = len(shape.names)
     out = {}
-    for pid, f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro, adl_no in rows:
-        out[pid] = {
-            "adl_no": adl_no,
-            "filled_by_name": f_name, "filled_by_role": f_role,
-            "assigned_doctor_id": d_id, "assigned_doctor_name": d_name, "assigned_doctor_role": d_role,
-            "last_assigned_date": last.isoformat() if last else None,
-            "has_adl_file": bool(adl), "case_complexity": "complex" if adl else "simple",
-            "visit_date": today.isoformat() if t_status else (last.isoformat() if last else None),
-            "visit_status": t_status, "has_visit_today": t_status is not None,
-            "has_proforma_today": bool(pro),
-        }
-    return out
+    # Core rows through the session's connection (its transaction): no ORM result machinery.
+    for row in db.session.connection().execute(_statement("dicts"), {"ids": list(ids), "today": today}):
+        d = shape.dict(row)
+        del d["name_key"]
+        d["version"] = d.pop("version")
+        d.update(_extras(row[n:], today))
+        out[d["id"]] = d
+    return [out[i] for i in ids if i in out]
+
+
+def read_patient(patient_id: int, *, audit_action: str = "patient_view") -> dict:
+    """get_patient() + patient_dict() of an active patient in one statement; the read is
+    audited in the same transaction. NotFound("Patient not found") otherwise."""
+    found = patient_dicts([patient_id]) if isinstance(patient_id, int) else []
+    if not found or not found[0]["is_active"]:
+        raise NotFound("Patient not found")
+    audit.record_now(audit_action, "registered_patient", patient_id, patient_id=patient_id)
+    return found[0]
+
+
+def patient_with_info(patient_id: int, *, audit_action: str | None = "patient_view") -> tuple[Patient, dict]:
+    """get_patient() and its patient_dict() (for pages) with one statement."""
+    today = today_ist()
+    row = db.session.execute(_statement("entity"), {"id": patient_id, "today": today}).first() \
+        if isinstance(patient_id, int) else None
+    if row is None or not row[0].is_active:
+        raise NotFound("Patient not found")
+    patient = row[0]
+    if audit_action:
+        audit.record_now(audit_action, "registered_patient", patient.id, patient_id=patient.id)
+    return patient, patient_dict(patient, _extras(row[1:], today))
 
 
 # --------------------------------------------------------------------------- writing
@@ -535,6 +593,27 @@ def list_patients(page: int = 1, limit: int = 20, filters: dict | None = None, s
     """The patients list, newest first (or ranked when searching)."""
     if search_term:
         return search(search_term, page, limit, filters)
+    q, total, estimated = _register(filters, doctor_only)
+    rows = list(db.session.execute(q.order_by(Patient.created_at.desc(), Patient.id.desc())
+                                   .offset((page - 1) * limit).limit(limit)).scalars())
+    return rows, total, estimated
+
+
+def list_patient_dicts(page: int = 1, limit: int = 20, filters: dict | None = None,
+                       search_term: str | None = None):
+    """list_patients() as patient_dict()s: the page's ids, then patient_dicts()."""
+    if search_term:
+        rows, total, estimated = search(search_term, page, limit, filters)
+        return with_extras(rows), total, estimated
+    q, total, estimated = _register(filters, None)
+    ids = list(db.session.execute(q.with_only_columns(Patient.id)
+                                  .order_by(Patient.created_at.desc(), Patient.id.desc())
+                                  .offset((page - 1) * limit).limit(limit)).scalars())
+    return patient_dicts(ids), total, estimated
+
+
+def _register(filters: dict | None, doctor_only: User | None):
+    """The list's query (without order and page) and its total."""
     q = select(Patient).where(Patient.is_active.is_(True))
     q = _apply_filters(q, filters or {})
     if doctor_only is not None:
@@ -549,9 +628,7 @@ def list_patients(page: int = 1, limit: int = 20, filters: dict | None = None, s
             total, estimated = int(rows_estimate), True
     if total is None:
         total, estimated = count(q)
-    rows = list(db.session.execute(q.order_by(Patient.created_at.desc(), Patient.id.desc())
-                                   .offset((page - 1) * limit).limit(limit)).scalars())
-    return rows, total, estimated
+    return q, total, estimated
 
 
 def with_extras(patients: list[Patient]) -> list[dict]:

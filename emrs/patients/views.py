@@ -61,14 +61,13 @@ def index():
     term = (request.args.get("q") or "").strip()[:100]
     filters, errors = service.parse_filters(request.args)
     page = _page_arg()
-    rows, total, estimated, message = [], 0, False, None
+    items, total, estimated, message = [], 0, False, None
     if errors:
         message = "; ".join(e["msg"] for e in errors)
     elif term and len(term) < 2:
         message = "Type at least 2 characters to search."
     else:
-        rows, total, estimated = service.list_patients(page, PAGE_SIZE, filters, search_term=term or None)
-    items = service.with_extras(rows)
+        items, total, estimated = service.list_patient_dicts(page, PAGE_SIZE, filters, search_term=term or None)
     pages = max(1, -(-total // PAGE_SIZE))
     export_args = {k: v for k, v in request.args.items() if k in service.FILTER_KEYS + ("q",) and v}
     ctx = dict(items=items, total=total, estimated=estimated, page=page, pages=pages, q=term, filters=filters,
@@ -107,8 +106,7 @@ def export(fmt: str):
     if errors or (term and len(term) < 2):
         flash("Fix the filters before exporting.", "error")
         return redirect(url_for("patients.index"))
-    rows, total, _ = service.list_patients(1, EXPORT_LIMIT, filters, search_term=term or None)
-    items = service.with_extras(rows)
+    items, total, _ = service.list_patient_dicts(1, EXPORT_LIMIT, filters, search_term=term or None)
     audit.record_now("patient_export", "registered_patient", None,
                      details={"format": fmt, "rows": len(items), "filters": sorted(filters), "search": bool(term)})
     header = [label for _, label in EXPORT_COLUMNS]
@@ -217,8 +215,10 @@ def record_edit(patient_id: int):
 
 @bp.get(f"/<{ID}:patient_id>", endpoint="show")
 def show(patient_id: int):
-    patient = _patient_or_404(patient_id)
-    info = service.with_extras([patient])[0]
+    try:
+        patient, info = service.patient_with_info(patient_id)
+    except DomainError:
+        abort(404)
     user = principal()
     recent = audit.recent_for_patient(patient.id, 15) if user.role == "Admin" else None
     open_visit = db.session.execute(select(PatientVisit).where(
