@@ -3,10 +3,11 @@ rules live; pages (patients/views.py) and the API (api/patients.py) call these."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, text
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -79,7 +80,6 @@ def _statements() -> dict:
     names, last visit, today's visit and derived complexity of a set of patients —
     alone ("extras", for patients already loaded), with the patient's columns as plain
     rows ("dicts", for the API's patient objects) or with the Patient entity ("entity")."""
-    from sqlalchemy import bindparam
     today = bindparam("today")
     filler, doctor = aliased(User), aliased(User)
     last_visit = (select(PatientVisit.visit_date).where(PatientVisit.patient_id == Patient.id)
@@ -745,6 +745,46 @@ def visit_history(patient: Patient) -> list[dict]:
                               .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc())).all()
     return [_visit_dict(v, d) if d is not None else {**_visit_dict(v), "doctor_name": None, "doctor_role": None}
             for v, d in rows]
+
+
+# Statements of the patient page, built once (functools.cache) with bound parameters:
+# building a statement and its cache key costs more than running these small queries.
+
+@functools.cache
+def _recent_visits():
+    return (select(PatientVisit.id, PatientVisit.visit_date, PatientVisit.visit_type, PatientVisit.visit_status,
+                   PatientVisit.room_no, PatientVisit.created_at, User.name.label("doctor_name"))
+            .outerjoin(User, User.id == PatientVisit.assigned_doctor_id)
+            .where(PatientVisit.patient_id == bindparam("patient_id"))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(bindparam("limit")))
+
+
+def recent_visits(patient_id: int, limit: int) -> list:
+    """The newest visits as plain rows (id, visit_date, visit_type, visit_status, room_no,
+    created_at, doctor_name), for the timeline."""
+    return db.session.connection().execute(_recent_visits(), {"patient_id": patient_id, "limit": limit}).all()
+
+
+@functools.cache
+def _open_visit():
+    return (select(PatientVisit).where(PatientVisit.patient_id == bindparam("patient_id"),
+                                       PatientVisit.visit_status.in_(("scheduled", "in_progress")))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1))
+
+
+def open_visit(patient_id: int) -> PatientVisit | None:
+    """The patient's newest scheduled or in-progress visit."""
+    return db.session.execute(_open_visit(), {"patient_id": patient_id}).scalar_one_or_none()
+
+
+@functools.cache
+def _active_doctors():
+    return select(User).where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True)).order_by(User.name)
+
+
+def active_doctors() -> list[User]:
+    """Who a patient can be sent to: active Faculty and Residents, by name."""
+    return list(db.session.execute(_active_doctors()).scalars())
 
 
 def visits_count(patient: Patient) -> dict:

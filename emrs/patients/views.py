@@ -3,12 +3,11 @@ page with its timeline, visits and Today's Patients. Thin: parse, call the servi
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from .. import timeline
 from ..audit import service as audit
 from ..auth.guard import principal
-from ..auth.models import DOCTOR_ROLES, User
+from ..auth.models import User
 from ..errors import Conflict, DomainError
 from ..extensions import db
 from . import bp, service
@@ -38,8 +37,7 @@ def _field_errors(exc: DomainError) -> tuple[dict, list[str]]:
 
 
 def _doctors() -> list[User]:
-    return list(db.session.execute(select(User).where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
-                                   .order_by(User.name)).scalars())
+    return service.active_doctors()
 
 
 def _patient_or_404(patient_id: int, audit_action="patient_view"):
@@ -221,14 +219,10 @@ def show(patient_id: int):
         abort(404)
     user = principal()
     recent = audit.recent_for_patient(patient.id, 15) if user.role == "Admin" else None
-    open_visit = db.session.execute(select(PatientVisit).where(
-        PatientVisit.patient_id == patient.id, PatientVisit.visit_status.in_(("scheduled", "in_progress")))
-        .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
+    open_visit = service.open_visit(patient.id)
     entries = timeline.entries(patient.id, 50)
-    from ..clinical.models import ClinicalProforma
-    latest_proforma = db.session.execute(select(ClinicalProforma.id).where(
-        ClinicalProforma.patient_id == patient.id, ClinicalProforma.is_active.is_(True))
-        .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc()).limit(1)).scalar()
+    from ..clinical import service as clinical
+    latest_proforma = clinical.latest_id(patient.id)
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
                            latest_proforma=latest_proforma)
@@ -302,13 +296,11 @@ def today():
 def _visit_entries(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
     from datetime import datetime, time, timezone
 
-    from ..timeutil import IST
-    rows = db.session.execute(select(PatientVisit, User).outerjoin(User, User.id == PatientVisit.assigned_doctor_id)
-                              .where(PatientVisit.patient_id == patient_id)
-                              .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(limit)).all()
+    detail_url = timeline.url_maker("patients.visit_detail", "visit_id", patient_id=patient_id)
+    nine_ist = time(3, 30, tzinfo=timezone.utc)  # 09:00 in India (no daylight saving) is 03:30 UTC
     out = []
-    for v, doctor in rows:
-        when = datetime.combine(v.visit_date, time(9, 0), tzinfo=IST).astimezone(timezone.utc)
+    for v in service.recent_visits(patient_id, limit):
+        when = datetime.combine(v.visit_date, nine_ist)
         created = v.created_at if v.created_at.tzinfo else v.created_at.replace(tzinfo=timezone.utc)
         if created.date() == when.date():
             when = created
@@ -316,9 +308,8 @@ def _visit_entries(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
             kind="visit", id=v.id, when=when,
             title=("First visit" if v.visit_type == "first_visit" else "Follow-up visit") +
                   f" · {v.visit_date.strftime('%d %b %Y')}",
-            summary=" · ".join(x for x in [doctor.name if doctor else None,
-                                           f"room {v.room_no}" if v.room_no else None] if x),
-            detail_url=url_for("patients.visit_detail", patient_id=patient_id, visit_id=v.id),
+            summary=" · ".join(x for x in [v.doctor_name, f"room {v.room_no}" if v.room_no else None] if x),
+            detail_url=detail_url(v.id),
             badges=[v.visit_status]))
     return out
 
