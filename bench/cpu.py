@@ -46,7 +46,8 @@ def by_package(prof: cProfile.Profile, n: int) -> str:
             key = "stdlib" if "/lib/python" in path else path
         sums[key] = sums.get(key, 0.0) + tt
     total = sum(sums.values())
-    lines = [f"    {v / n * 1000:7.3f} ms  {v / total:5.1%}  {k}" for k, v in sorted(sums.items(), key=lambda kv: -kv[1])]
+    ranked = sorted(sums.items(), key=lambda kv: -kv[1])
+    lines = [f"    {v / n * 1000:7.3f} ms  {v / total:5.1%}  {k}" for k, v in ranked]
     return "\n".join(lines[:25]) + f"\n    {total / n * 1000:7.3f} ms  total (profiled)"
 
 

@@ -463,7 +463,9 @@ def _is_pg() -> bool:
 def count(q) -> tuple[int, bool]:
     """Exact count up to COUNT_CAP rows; beyond that the planner's estimate (flagged),
     so a list page never counts a million rows."""
-    capped = db.session.execute(select(func.count()).select_from(q.limit(COUNT_CAP + 1).subquery())).scalar_one()
+    # Only the id is carried out of the capped subquery: the database need not form whole rows.
+    capped = db.session.execute(select(func.count()).select_from(
+        q.with_only_columns(Patient.id).limit(COUNT_CAP + 1).subquery())).scalar_one()
     if capped <= COUNT_CAP:
         return capped, False
     if _is_pg():
@@ -474,7 +476,8 @@ def count(q) -> tuple[int, bool]:
                                                        dict(compiled.params)).scalar()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return max(int(plan[0]["Plan"]["Plan Rows"]), capped), True
-    return db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one(), False
+    whole = select(func.count()).select_from(q.with_only_columns(Patient.id).subquery())
+    return db.session.execute(whole).scalar_one(), False
 
 
 IDENT = re.compile(r"^[A-Za-z]{0,4}[-/ ]?\d[\w\-/]*$")
