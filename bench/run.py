@@ -423,11 +423,13 @@ def machine_busy() -> tuple[float, float]:
 
 class Meter:
     """CPU seconds spent during the measured part of a scenario by the server processes, by the
-    database backends of the bench database, by the load generator (this process's threads, or
-    the wrk children) and by the whole machine (others' work included)."""
+    front (nginx), by the database backends of the bench database (found by their process
+    title and polled, so that connections opened and closed meanwhile count too), by the load
+    generator (this process's threads, or the wrk children) and by the whole machine."""
 
     def __init__(self, server_pids: list[int], front_pids: list[int], db_url: str):
-        self.server_pids, self.front_pids, self.db_url = server_pids, front_pids, db_url
+        self.server_pids, self.front_pids = server_pids, front_pids
+        self.title = f" {urlsplit(db_url).path.lstrip('/')} ".encode()
         self.result: dict = {}
 
     def _client(self) -> float:
@@ -435,32 +437,52 @@ class Meter:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return time.process_time() + children.ru_utime + children.ru_stime
 
+    def _backends(self) -> dict[int, float]:
+        out = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    title = Path(f"/proc/{entry}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if title.startswith(b"postgres: ") and self.title in title:
+                    out[int(entry)] = cpu_seconds([int(entry)])
+        return out
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.2):
+            for pid, cpu in self._backends().items():
+                self.last[pid] = cpu
+                self.first.setdefault(pid, 0.0)  # born during the window: all of its CPU counts
+        self.poll_cpu = time.thread_time()
+
     def start(self) -> None:
-        self.pg_pids = backend_pids(self.db_url)
+        self.first = self._backends()
+        self.last = dict(self.first)
+        self.done = threading.Event()
+        self.poller = threading.Thread(target=self._poll, daemon=True)
         self.t0 = time.perf_counter()
         self.c0 = self._sample()
+        self.poller.start()
 
     def _sample(self) -> tuple:
-        return (cpu_seconds(self.server_pids), cpu_seconds(self.front_pids), cpu_seconds(self.pg_pids),
-                self._client(), *machine_busy())
+        return (cpu_seconds(self.server_pids), cpu_seconds(self.front_pids), self._client(), *machine_busy())
 
     def stop(self) -> None:
         c1 = self._sample()
         wall = time.perf_counter() - self.t0
-        server, front, db, client, busy, total = [b - a for a, b in zip(self.c0, c1)]
+        self.done.set()
+        self.poller.join()
+        for pid, cpu in self._backends().items():
+            self.last[pid] = cpu
+            self.first.setdefault(pid, 0.0)
+        db = sum(self.last[pid] - self.first[pid] for pid in self.last)
+        server, front, client, busy, total = [b - a for a, b in zip(self.c0, c1)]
+        client -= self.poll_cpu  # the poller's own time is not the load generator's
         self.result = {"wall_s": round(wall, 2), "server_cpu_s": round(server, 2), "front_cpu_s": round(front, 2),
                        "db_cpu_s": round(db, 2), "client_cpu_s": round(client, 2), "machine_busy_s": round(busy, 2),
                        "machine_cores_busy": round(busy / total * (os.cpu_count() or 1), 2) if total else None,
-                       "others_cpu_s": round(busy - server - front - db - client, 2)}
-
-
-def backend_pids(db_url: str) -> list[int]:
-    conn = psycopg2.connect(db_url)
-    with conn.cursor() as cur:
-        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        pids = [r[0] for r in cur.fetchall()]
-    conn.close()
-    return pids
+                       "others_cpu_s": round(busy - server - front - db - client - self.poll_cpu, 2)}
 
 
 # ------------------------------------------------------------------------------ inputs

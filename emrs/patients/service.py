@@ -19,6 +19,7 @@ from ..intake.models import IntakeRecord
 from ..clinical.models import ClinicalProforma
 from ..numbering import service as numbering
 from ..querying import date_filters
+from ..prepared import Prepared
 from ..serialize import row_shape
 from ..timeutil import today_ist
 from . import fields as F
@@ -75,11 +76,10 @@ def patient_dict(patient: Patient, extras: dict | None = None) -> dict:
     return out
 
 
-def _statements() -> dict:
-    """Built once (statement construction costs more than running it): the joined
-    names, last visit, today's visit and derived complexity of a set of patients —
-    alone ("extras", for patients already loaded), with the patient's columns as plain
-    rows ("dicts", for the API's patient objects) or with the Patient entity ("entity")."""
+def _patients_statement(columns: str, postgresql: bool):
+    """The joined names, last visit, today's visit and derived complexity of a set of
+    patients (`:ids`), after the patient's id ("extras", for patients already loaded) or after
+    all the patient's columns ("rows", plain rows for patient_dicts())."""
     today = bindparam("today")
     filler, doctor = aliased(User), aliased(User)
     last_visit = (select(PatientVisit.visit_date).where(PatientVisit.patient_id == Patient.id)
@@ -94,28 +94,21 @@ def _statements() -> dict:
     intake_no = select(IntakeRecord.adl_no).where(IntakeRecord.patient_id == Patient.id).limit(1).scalar_subquery()
     proforma_today = exists().where(ClinicalProforma.patient_id == Patient.id, ClinicalProforma.visit_date == today)
     doctor_id = func.coalesce(Patient.assigned_doctor_id, last_doctor)
-    extras = (filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit, today_status, has_adl,
-              proforma_today, func.coalesce(Patient.adl_no, intake_no))
-
-    def build(*head):
-        return (select(*head, *extras).select_from(Patient)
-                .outerjoin(filler, filler.id == Patient.filled_by)
-                .outerjoin(doctor, doctor.id == doctor_id))
-
-    ids = Patient.id.in_(bindparam("ids", expanding=True))
-    table = Patient.__table__
-    return {"extras": build(Patient.id).where(ids),
-            "dicts": build(*table.c).where(ids),
-            "entity": build(Patient).where(Patient.id == bindparam("id"))}
+    head = (Patient.id,) if columns == "extras" else tuple(Patient.__table__.c)
+    ids = Patient.id == func.any(bindparam("ids")) if postgresql else Patient.id.in_(bindparam("ids", expanding=True))
+    return (select(*head, filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit, today_status,
+                   has_adl, proforma_today, func.coalesce(Patient.adl_no, intake_no))
+            .select_from(Patient)
+            .outerjoin(filler, filler.id == Patient.filled_by)
+            .outerjoin(doctor, doctor.id == doctor_id)
+            .where(ids))
 
 
-_STATEMENTS: dict = {}
-
-
-def _statement(kind: str):
-    if not _STATEMENTS:
-        _STATEMENTS.update(_statements())
-    return _STATEMENTS[kind]
+# Planned once per database connection (emrs/prepared.py): planning these costs PostgreSQL
+# several times what running them does.
+_PARAMS = (("ids", "int[]"), ("today", "date"))
+_EXTRAS = Prepared("emrs_patient_extras", lambda pg: _patients_statement("extras", pg), _PARAMS)
+_ROWS = Prepared("emrs_patient_rows", lambda pg: _patients_statement("rows", pg), _PARAMS)
 
 
 def _extras(values, today: dt.date) -> dict:
@@ -138,7 +131,7 @@ def _extras_for(ids: list[int]) -> dict[int, dict]:
     if not ids:
         return {}
     today = today_ist()
-    rows = db.session.execute(_statement("extras"), {"ids": list(ids), "today": today}).all()
+    rows = _EXTRAS.rows({"ids": list(ids), "today": today})
     return {row[0]: _extras(row[1:], today) for row in rows}
 
 
@@ -151,8 +144,7 @@ def patient_dicts(ids: list[int]) -> list[dict]:
     shape = row_shape(Patient.__table__)
     n = len(shape.names)
     out = {}
-    # Core rows through the session's connection (its transaction): no ORM result machinery.
-    for row in db.session.connection().execute(_statement("dicts"), {"ids": list(ids), "today": today}):
+    for row in _ROWS.rows({"ids": list(ids), "today": today}):
         d = shape.dict(row)
         del d["name_key"]
         d["version"] = d.pop("version")
@@ -169,19 +161,6 @@ def read_patient(patient_id: int, *, audit_action: str = "patient_view") -> dict
         raise NotFound("Patient not found")
     audit.record_now(audit_action, "registered_patient", patient_id, patient_id=patient_id)
     return found[0]
-
-
-def patient_with_info(patient_id: int, *, audit_action: str | None = "patient_view") -> tuple[Patient, dict]:
-    """get_patient() and its patient_dict() (for pages) with one statement."""
-    today = today_ist()
-    row = db.session.execute(_statement("entity"), {"id": patient_id, "today": today}).first() \
-        if isinstance(patient_id, int) else None
-    if row is None or not row[0].is_active:
-        raise NotFound("Patient not found")
-    patient = row[0]
-    if audit_action:
-        audit.record_now(audit_action, "registered_patient", patient.id, patient_id=patient.id)
-    return patient, patient_dict(patient, _extras(row[1:], today))
 
 
 # --------------------------------------------------------------------------- writing

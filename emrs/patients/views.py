@@ -214,15 +214,16 @@ def record_edit(patient_id: int):
 @bp.get(f"/<{ID}:patient_id>", endpoint="show")
 def show(patient_id: int):
     try:
-        patient, info = service.patient_with_info(patient_id)
+        info = service.read_patient(patient_id)  # the patient object of the API: columns and joined facts
     except DomainError:
         abort(404)
     user = principal()
-    recent = audit.recent_for_patient(patient.id, 15) if user.role == "Admin" else None
-    open_visit = service.open_visit(patient.id)
-    entries = timeline.entries(patient.id, 50)
+    recent = audit.recent_for_patient(patient_id, 15) if user.role == "Admin" else None
+    open_visit = service.open_visit(patient_id)
+    entries = timeline.entries(patient_id, 50)
     from ..clinical import service as clinical
-    latest_proforma = clinical.latest_id(patient.id)
+    latest_proforma = clinical.latest_id(patient_id)
+    patient = info  # the template reads the same fields from it (patient.name, patient.cr_no …)
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
                            latest_proforma=latest_proforma)
