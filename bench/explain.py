@@ -3,9 +3,12 @@
 
     python bench/explain.py --database-url postgresql://postgres@127.0.0.1:5432/emrs_bench > bench/results/explain-1m.txt
 
-Calls emrs.patients.service.search() / list_patients() / _extras_for() inside an app context,
-captures every SELECT they send (SQLAlchemy `before_cursor_execute`), and runs
-EXPLAIN (ANALYZE, BUFFERS) on each with the same parameters.
+Calls emrs.patients.service.search() + with_extras() and list_patient_dicts() (what the API
+sends) inside an app context, captures every SELECT they send (SQLAlchemy
+`before_cursor_execute`), and runs EXPLAIN (ANALYZE, BUFFERS) on each with the same parameters,
+in the same transaction (so a `SET LOCAL` the service sent applies). The patients statements
+are prepared once per connection (emrs/prepared.py): their `EXECUTE` is explained with the
+generic plan they run with, and the prepared text is printed once.
 """
 from __future__ import annotations
 
@@ -52,6 +55,7 @@ def main(argv=None) -> int:
                                       "WHERE id = (SELECT max(id) / 2 FROM registered_patient)")).one()
         terms = {"CR exact": row.cr_no, "CR prefix": row.cr_no[:-2], "mobile exact": row.contact_number}
         captured: list[tuple[str, object]] = []
+        shown: set[str] = set()
         capturing = [False]
 
         @event.listens_for(db.engine, "before_cursor_execute")
@@ -66,20 +70,31 @@ def main(argv=None) -> int:
             captured.clear()
             capturing[0] = True
             if kind.startswith("list"):
-                rows, total, est = service.list_patients(1, 20)
+                rows, total, est = service.list_patient_dicts(1, 20)
             else:
                 rows, total, est = service.search(term, 1, 10)
-            service.with_extras(rows)
+                service.with_extras(rows)
             capturing[0] = False
-            db.session.rollback()
             print("=" * 100)
             print(f"## {kind}: {term!r} -> {len(rows)} rows on the page, total {total}{' (estimated)' if est else ''}")
-            raw = db.session.connection().connection.dbapi_connection
+            raw = db.session.connection().connection.dbapi_connection  # the connection they ran on
             for i, (sql, params) in enumerate(captured, 1):
-                if not sql.lstrip().upper().startswith("SELECT"):
-                    continue
                 cur = raw.cursor()
                 stmt = cur.mogrify(sql, params).decode()
+                if stmt.startswith("SET LOCAL") and "; EXECUTE " in stmt:
+                    setting, execute = stmt.split("; ", 1)
+                    cur.execute(setting)
+                    name = execute.split()[1].split("(")[0]
+                    if name not in shown:
+                        shown.add(name)
+                        cur.execute("SELECT statement FROM pg_prepared_statements WHERE name = %s", (name,))
+                        print(f"\n--- prepared once per connection:\n{_short(cur.fetchone()[0], 2000)}")
+                    stmt = execute
+                elif not stmt.lstrip().upper().startswith("SELECT"):
+                    if stmt.lstrip().upper().startswith("SET LOCAL"):
+                        cur.execute(stmt)
+                    cur.close()
+                    continue
                 cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + stmt)
                 plan = "\n".join(r[0] for r in cur.fetchall())
                 cur.close()
@@ -93,6 +108,8 @@ def _short(sql: str, width: int = 600) -> str:
     one = re.sub(r"\s+", " ", sql)
     one = re.sub(r"SELECT registered_patient\.id AS id, registered_patient\.cr_no AS cr_no, .*? FROM registered_patient",
                  "SELECT registered_patient.<all columns> FROM registered_patient", one)
+    one = re.sub(r"SELECT registered_patient\.id, registered_patient\.cr_no, .*?, registered_patient\.version, ",
+                 "SELECT registered_patient.<all columns>, ", one)
     return one if len(one) <= width else one[:width] + " …"
 
 

@@ -9,7 +9,15 @@ token and a browser session through /login with its CSRF token), runs each scena
 bounded time and request count after a warm-up, checks that misspelled names find the intended
 patient in the top 5, prints a Markdown table and writes bench/results/<label>.json.
 
+    --processes N     N waitress processes, each on its own port (--threads each)
+    --front nginx     one nginx (1 worker, keep-alive upstreams) in front of them
+    --client wrk      drive the load with wrk (bench/wrk.lua) instead of Python threads: one wrk
+                      instance (1 thread) per process, the clients split between them, latency
+                      histograms merged
+
 Client and server share the machine's cores: the numbers include the load generator's cost.
+For each scenario the CPU time of the server processes, of the database's backends and of the
+client is recorded (from /proc), with the load average before it.
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -88,6 +97,69 @@ def start_server(db_url: str, threads: int, extra_env: dict, app_dir: Path) -> t
     raise SystemExit("waitress did not start within 30 s")
 
 
+def start_servers(db_url: str, n: int, threads: int, extra_env: dict, app_dir: Path) -> list:
+    """n waitress processes, started one after the other (each imports the application)."""
+    return [start_server(db_url, threads, extra_env, app_dir) for _ in range(n)]
+
+
+NGINX_CONF = """daemon off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    upstream emrs {{
+{servers}
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://emrs;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_buffering on;
+        }}
+    }}
+}}
+"""
+
+
+def start_nginx(bases: list[str]) -> tuple[subprocess.Popen, str]:
+    """One nginx worker balancing over the waitress processes (least connections)."""
+    port = free_port()
+    work = Path(tempfile.mkdtemp(prefix="emrs-bench-nginx-"))
+    servers = "        least_conn;\n" + "\n".join(f"        server {urlsplit(b).netloc};" for b in bases)
+    (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, servers=servers, port=port))
+    proc = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)], stdout=subprocess.DEVNULL,
+                            stderr=open(RESULTS / "server.log", "ab"), start_new_session=True)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/login")
+            if c.getresponse().status in (200, 302):
+                return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    stop_server(proc)
+    raise SystemExit(f"nginx did not start; see {work}/error.log")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)  # our own process group (start_new_session)
@@ -110,6 +182,12 @@ class Site:
 
     def conn(self) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(self.host, self.port, timeout=30)
+
+    def at(self, base: str) -> "Site":
+        """The same sign-in (token, cookie: rows in the shared database) on another process."""
+        other = Site(base)
+        other.token, other.cookie = self.token, self.cookie
+        return other
 
     def api_login(self) -> None:
         c = self.conn()
@@ -171,9 +249,10 @@ def percentile(sorted_ms: list[float], p: float) -> float:
     return sorted_ms[lo] + (sorted_ms[hi] - sorted_ms[lo]) * (k - lo)
 
 
-def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration: float, max_requests: int,
-             warmup: float) -> dict:
-    """`clients` threads, each with its own keep-alive connection, GET paths in rotation."""
+def run_load(sites: list[Site], paths: list[str], headers: dict, clients: int, duration: float, max_requests: int,
+             warmup: float, meter: Meter | None = None) -> dict:
+    """`clients` threads, each with its own keep-alive connection (to the sites in turn), GET
+    paths in rotation."""
     lat: list[list[float]] = [[] for _ in range(clients)]
     by_path: dict[str, list[float]] = {}
     errors = [0] * clients
@@ -183,6 +262,7 @@ def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration
     phase = {"record": False, "stop": False}
 
     def worker(i: int):
+        site = sites[i % len(sites)]
         conn = site.conn()
         rng = random.Random(i)
         n = rng.randrange(len(paths))
@@ -219,6 +299,8 @@ def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration
     for t in threads:
         t.start()
     time.sleep(warmup)
+    if meter:
+        meter.start()
     phase["record"] = True
     t_start = time.perf_counter()
     end = t_start + duration
@@ -226,11 +308,13 @@ def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration
         time.sleep(0.05)
     elapsed = time.perf_counter() - t_start
     phase["stop"] = True
+    if meter:
+        meter.stop()
     for t in threads:
         t.join(60)
     all_ms = sorted(x for part in lat for x in part)
     n = len(all_ms)
-    return {"clients": clients, "requests": n, "errors": sum(errors), "error_statuses": statuses,
+    return {"client": "python", "clients": clients, "requests": n, "errors": sum(errors), "error_statuses": statuses,
             "seconds": round(elapsed, 2), "rps": round(n / elapsed, 1) if elapsed else 0,
             "p50_ms": round(percentile(all_ms, 50), 2), "p95_ms": round(percentile(all_ms, 95), 2),
             "p99_ms": round(percentile(all_ms, 99), 2), "max_ms": round(all_ms[-1], 2) if all_ms else None,
@@ -238,6 +322,167 @@ def run_load(site: Site, paths: list[str], headers: dict, clients: int, duration
             # per path, when there are few: which terms are slow (median, count)
             "per_path_p50_ms": {p: [round(percentile(sorted(v), 50), 1), len(v)] for p, v in sorted(by_path.items())}
             if len(set(paths)) <= 30 else None}
+
+
+def run_wrk(bases: list[str], paths: list[str], header: tuple[str, str], clients: int, duration: float,
+            max_requests: int, warmup: float, meter: Meter | None = None) -> dict:
+    """wrk instances (one thread each), one per base with the clients split between them: a
+    warm-up run, then the measured run; latency histograms merged."""
+    bases = bases[:clients]
+    split = [clients // len(bases) + (1 if i < clients % len(bases) else 0) for i in range(len(bases))]
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as f:
+        f.write("\n".join(paths) + "\n")
+    script = str(Path(__file__).with_name("wrk.lua"))
+
+    def launch(seconds: float, budget: int) -> list[subprocess.Popen]:
+        return [subprocess.Popen(["wrk", "-t1", f"-c{c}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+                                  "-s", script, base, "--", f.name, header[0], header[1], str(budget)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for base, c in zip(bases, split)]
+
+    try:
+        if warmup > 0:
+            for p in launch(warmup, 0):
+                p.communicate(timeout=warmup + 60)
+        if meter:
+            meter.start()
+        outs = [p.communicate(timeout=duration + 60)[0] for p in launch(duration, max_requests // len(bases))]
+        if meter:
+            meter.stop()
+    finally:
+        os.unlink(f.name)
+    hist: dict[int, int] = {}
+    requests = errors = 0
+    rps = 0.0
+    seconds = 0.0
+    for out in outs:
+        lines = [l.split(" ", 2)[1:] for l in out.splitlines() if l.startswith("emrs-bench ")]
+        if not any(kind == "summary" for kind, _ in lines):
+            raise SystemExit(f"wrk gave no result:\n{out}")
+        for kind, rest in lines:
+            if kind == "summary":
+                v = {k: int(x) for k, x in (kv.split("=") for kv in rest.split())}
+                requests += v["requests"]
+                errors += v["non2xx"] + v["connect"] + v["read"] + v["write"] + v["timeout"]
+                rps += v["requests"] / (v["duration_us"] / 1e6)
+                seconds = max(seconds, v["duration_us"] / 1e6)
+            elif kind == "histogram":
+                for pair in rest.split():
+                    value, count = pair.split(":")
+                    hist[int(value)] = hist.get(int(value), 0) + int(count)
+    ms = sorted((value / 1000, count) for value, count in hist.items())
+    return {"client": "wrk", "clients": clients, "wrk_instances": len(bases), "requests": requests,
+            "errors": errors, "error_statuses": {}, "seconds": round(seconds, 2), "rps": round(rps, 1),
+            "p50_ms": round(hist_percentile(ms, 50), 2), "p95_ms": round(hist_percentile(ms, 95), 2),
+            "p99_ms": round(hist_percentile(ms, 99), 2), "max_ms": round(ms[-1][0], 2) if ms else None,
+            "distinct_paths": len(set(paths)), "per_path_p50_ms": None}
+
+
+def hist_percentile(values: list[tuple[float, int]], p: float) -> float:
+    """percentile() of the samples a sorted (value, count) histogram stands for."""
+    total = sum(c for _, c in values)
+    if not total:
+        return float("nan")
+    k = (total - 1) * p / 100
+    lo_rank, hi_rank = int(k), min(int(k) + 1, total - 1)
+    lo = hi = None
+    seen = 0
+    for value, count in values:
+        if lo is None and seen + count > lo_rank:
+            lo = value
+        if seen + count > hi_rank:
+            hi = value
+            break
+        seen += count
+    return lo + (hi - lo) * (k - int(k))
+
+
+# ------------------------------------------------------------------------------ CPU accounting
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of these processes and their threads (children not included)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / TICK
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot (/proc/stat)."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = v[3] + v[4]
+    return (sum(v) - idle) / TICK, sum(v) / TICK
+
+
+class Meter:
+    """CPU seconds spent during the measured part of a scenario by the server processes, by the
+    front (nginx), by the database backends of the bench database (found by their process
+    title and polled, so that connections opened and closed meanwhile count too), by the load
+    generator (this process's threads, or the wrk children) and by the whole machine."""
+
+    def __init__(self, server_pids: list[int], front_pids: list[int], db_url: str):
+        self.server_pids, self.front_pids = server_pids, front_pids
+        self.title = f" {urlsplit(db_url).path.lstrip('/')} ".encode()
+        self.result: dict = {}
+
+    def _client(self) -> float:
+        import resource
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
+
+    def _backends(self) -> dict[int, float]:
+        out = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    title = Path(f"/proc/{entry}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if title.startswith(b"postgres: ") and self.title in title:
+                    out[int(entry)] = cpu_seconds([int(entry)])
+        return out
+
+    def _poll(self) -> None:
+        while not self.done.wait(0.2):
+            for pid, cpu in self._backends().items():
+                self.last[pid] = cpu
+                self.first.setdefault(pid, 0.0)  # born during the window: all of its CPU counts
+        self.poll_cpu = time.thread_time()
+
+    def start(self) -> None:
+        self.first = self._backends()
+        self.last = dict(self.first)
+        self.done = threading.Event()
+        self.poller = threading.Thread(target=self._poll, daemon=True)
+        self.t0 = time.perf_counter()
+        self.c0 = self._sample()
+        self.poller.start()
+
+    def _sample(self) -> tuple:
+        return (cpu_seconds(self.server_pids), cpu_seconds(self.front_pids), self._client(), *machine_busy())
+
+    def stop(self) -> None:
+        c1 = self._sample()
+        wall = time.perf_counter() - self.t0
+        self.done.set()
+        self.poller.join()
+        for pid, cpu in self._backends().items():
+            self.last[pid] = cpu
+            self.first.setdefault(pid, 0.0)
+        db = sum(self.last[pid] - self.first[pid] for pid in self.last)
+        server, front, client, busy, total = [b - a for a, b in zip(self.c0, c1)]
+        client -= self.poll_cpu  # the poller's own time is not the load generator's
+        self.result = {"wall_s": round(wall, 2), "server_cpu_s": round(server, 2), "front_cpu_s": round(front, 2),
+                       "db_cpu_s": round(db, 2), "client_cpu_s": round(client, 2), "machine_busy_s": round(busy, 2),
+                       "machine_cores_busy": round(busy / total * (os.cpu_count() or 1), 2) if total else None,
+                       "others_cpu_s": round(busy - server - front - db - client - self.poll_cpu, 2)}
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -309,7 +554,12 @@ def main(argv=None) -> int:
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/emrs_bench")
     ap.add_argument("--label", required=True)
     ap.add_argument("--url", help="a running server on loopback (default: start waitress)")
-    ap.add_argument("--threads", type=int, default=16, help="waitress threads")
+    ap.add_argument("--threads", type=int, default=16, help="waitress threads (of each process)")
+    ap.add_argument("--processes", type=int, default=1, help="waitress processes, each on its own port")
+    ap.add_argument("--front", choices=("none", "nginx"), default="none",
+                    help="nginx: one nginx worker in front of the processes (the clients talk to it)")
+    ap.add_argument("--client", choices=("python", "wrk"), default="python",
+                    help="load generator: Python threads (one keep-alive connection each) or wrk")
     ap.add_argument("--duration", type=float, default=15, help="seconds measured per scenario")
     ap.add_argument("--warmup", type=float, default=3, help="seconds of warm-up per scenario")
     ap.add_argument("--max-requests", type=int, default=50_000, help="cap per scenario")
@@ -340,15 +590,25 @@ def main(argv=None) -> int:
     crs, mobiles, ids = sample_numbers(ns.database_url, max_id, 400, rng)
 
     extra_env = dict(kv.split("=", 1) for kv in ns.env)
-    proc = None
-    if ns.url:
-        base = ns.url
-    else:
-        proc, base = start_server(ns.database_url, ns.threads, extra_env, Path(ns.app_dir))
-        log(f"waitress on {base} (threads {ns.threads}, pid {proc.pid})")
-    site = Site(base)
+    servers: list[subprocess.Popen] = []
+    nginx = None
     results = {}
     try:
+        if ns.url:
+            bases = [ns.url]
+        else:
+            started = start_servers(ns.database_url, ns.processes, ns.threads, extra_env, Path(ns.app_dir))
+            servers = [proc for proc, _ in started]
+            bases = [base for _, base in started]
+            log(f"waitress x{ns.processes} on {', '.join(bases)} (threads {ns.threads} each, "
+                f"pids {', '.join(str(p.pid) for p in servers)})")
+            if ns.front == "nginx":
+                nginx, front = start_nginx(bases)
+                bases = [front]
+                log(f"nginx on {front} (pid {nginx.pid})")
+        site = Site(bases[0])
+        sites = [site.at(b) for b in bases]
+        front_pids = [nginx.pid] + _children(nginx.pid) if nginx else []
         site.api_login()
         site.web_login()
         q = lambda term, limit=10: "/api/patients/search?" + urlencode({"q": term, "limit": limit})
@@ -381,35 +641,60 @@ def main(argv=None) -> int:
             r.read()
             if not 200 <= r.status < 300:
                 raise SystemExit(f"{key}: {paths[0]} answered {r.status}")
-            res = run_load(site, paths, headers, clients, ns.duration, ns.max_requests, ns.warmup)
-            if proc is not None and proc.poll() is not None:
-                raise SystemExit(f"{key}: the server exited ({proc.returncode}) during the scenario "
-                                 "(killed from outside? see bench/results/server.log)")
+            load_before = os.getloadavg()
+            meter = Meter([p.pid for p in servers], front_pids, ns.database_url)
+            for s_ in sites:
+                s_.token = site.token
+            if ns.client == "wrk":
+                header = ("Authorization", f"Bearer {site.token}") if kind == "api" else ("Cookie", site.cookie)
+                res = run_wrk(bases, paths, header, clients, ns.duration, ns.max_requests, ns.warmup, meter)
+            else:
+                res = run_load(sites, paths, headers, clients, ns.duration, ns.max_requests, ns.warmup, meter)
+            for proc in servers + ([nginx] if nginx else []):
+                if proc.poll() is not None:
+                    raise SystemExit(f"{key}: a server exited ({proc.returncode}) during the scenario "
+                                     "(killed from outside? see bench/results/server.log)")
             res["title"] = title
+            res["load_avg_before"] = [round(x, 2) for x in load_before]
+            res["cpu"] = meter.result
+            if res["requests"] and meter.result:
+                n = res["requests"]
+                res["cpu_ms_per_request"] = {k: round(meter.result[f"{k}_cpu_s"] * 1000 / n, 2)
+                                             for k in ("server", "front", "db", "client", "others")}
             results[key] = res
+            per = res.get("cpu_ms_per_request", {})
             log(f"{key:16} {clients:>2} clients  {res['requests']:>6} req  {res['errors']} err  "
                 f"p50 {res['p50_ms']:7.2f}  p95 {res['p95_ms']:7.2f}  p99 {res['p99_ms']:7.2f} ms  "
-                f"{res['rps']:8.1f} req/s")
+                f"{res['rps']:8.1f} req/s  | load {load_before[0]:.2f}  CPU ms/req: server {per.get('server')} "
+                f"front {per.get('front')} db {per.get('db')} client {per.get('client')} others {per.get('others')}")
         check = misspelling_check(site, manifest.get("known_patients", []), ns.app_dir)
     finally:
-        if proc is not None:
+        for proc in ([nginx] if nginx else []) + servers:
             stop_server(proc)
 
     if ns.check_only and (RESULTS / f"{ns.label}.json").exists():
         prev = json.loads((RESULTS / f"{ns.label}.json").read_text())
         results = prev.get("scenarios", {})
-    out = {"label": ns.label, "patients": n_patients, "visits": manifest.get("visits"), "server": base if ns.url else
-           f"waitress-serve --threads {ns.threads} (DB pool defaults: DB_POOL_SIZE=10, DB_MAX_OVERFLOW=5)",
+    server = ns.url or (f"{ns.processes} x waitress-serve --threads {ns.threads}"
+                        + (" behind 1 nginx worker" if ns.front == "nginx" else "")
+                        + " (DB pool defaults per process: DB_POOL_SIZE=10, DB_MAX_OVERFLOW=5)")
+    out = {"label": ns.label, "patients": n_patients, "visits": manifest.get("visits"), "server": server,
+           "client": ns.client, "processes": ns.processes, "front": ns.front,
            "server_env": extra_env, "app_dir": ns.app_dir, "app_commit": _commit(ns.app_dir), "postgres": pg_version, "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
            "duration_s": ns.duration, "warmup_s": ns.warmup, "scenarios": results, "misspelling_top5": check}
     (RESULTS / f"{ns.label}.json").write_text(json.dumps(out, indent=2))
     print()
     print(f"### {ns.label}: {n_patients:,} patients, {manifest.get('visits') or '?'} visits\n")
-    print("| scenario | clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"{server}; client: {ns.client}\n")
+    print("| scenario | clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s | load before | "
+          "CPU ms/req server / front / db / client / others |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for key, r in results.items():
+        per = r.get("cpu_ms_per_request") or {}
+        cpu = " / ".join(f"{per.get(k, float('nan')):.2f}" for k in ("server", "front", "db", "client", "others"))
         print(f"| {r['title']} | {r['clients']} | {r['requests']} | {r['errors']} | {r['p50_ms']:.1f} | "
-              f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['rps']:.0f} |")
+              f"{r['p95_ms']:.1f} | {r['p99_ms']:.1f} | {r['rps']:.0f} | "
+              f"{(r.get('load_avg_before') or ['?'])[0]} | {cpu} |")
     print("\n| misspelled query | intended (words) | found at (any spelling) | intended spelling at | pass |")
     print("|---|---|---:|---:|---|")
     for c in check:

@@ -113,7 +113,7 @@ def after_request(resp):
 
 
 def _log_request(resp):
-    if request.endpoint == "static":
+    if request.endpoint == "static" or not log.isEnabledFor(logging.INFO):
         return
     started = getattr(g, "started", None)
     duration = round((time.perf_counter() - started) * 1000, 1) if started else None

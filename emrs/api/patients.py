@@ -22,8 +22,12 @@ def _patient(raw_id: str, audit_action="patient_view"):
     return service.get_patient(parse_id(raw_id), audit_action=audit_action)
 
 
-def _list_response(rows, total, estimated, page, limit, key="patients", shape=None):
-    items = service.with_extras(rows)
+def _read(raw_id: str) -> dict:
+    """The patient object of GET requests (the read audited)."""
+    return service.read_patient(parse_id(raw_id))
+
+
+def _list_response(items, total, estimated, page, limit, key="patients", shape=None):
     if shape is not None:
         items = [shape(p) for p in items]
     pag = page_object(page, limit, total)
@@ -40,15 +44,11 @@ def _list(key="patients", shape=None):
         raise ValidationError("Validation failed", errors=errors)
     single = request.args.get("id")
     if single:
-        patient = _patient(single)
-        return ok({key: [shape(service.patient_dict(patient)) if shape else service.patient_dict(patient)],
-                   "pagination": page_object(1, limit, 1)})
+        patient = _read(single)
+        return ok({key: [shape(patient) if shape else patient], "pagination": page_object(1, limit, 1)})
     term = (request.args.get("search") or "").strip()
-    if term and len(term) >= 2:
-        rows, total, est = service.search(term, page, limit, filters)
-    else:
-        rows, total, est = service.list_patients(page, limit, filters)
-    return _list_response(rows, total, est, page, limit, key, shape)
+    items, total, est = service.list_patient_dicts(page, limit, filters, term if len(term) >= 2 else None)
+    return _list_response(items, total, est, page, limit, key, shape)
 
 
 # ------------------------------------------------------------------ patients
@@ -68,7 +68,7 @@ def patients_search():
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     rows, total, est = service.search(request.args.get("q", ""), page, limit, filters)
-    return _list_response(rows, total, est, page, limit)
+    return _list_response(service.with_extras(rows), total, est, page, limit)
 
 
 @bp.post("/patients", endpoint="patients_create")
@@ -104,7 +104,7 @@ def patients_register_complete():
 @bp.get("/patients/<patient_id>", endpoint="patients_get")
 @handles_domain_errors
 def patients_get(patient_id):
-    return ok({"patient": service.patient_dict(_patient(patient_id))})
+    return ok({"patient": _read(patient_id)})
 
 
 @bp.put("/patients/<patient_id>", endpoint="patients_update")
@@ -305,7 +305,7 @@ def patient_cards_create():
 @bp.get("/patient-cards/<patient_id>", endpoint="patient_cards_get")
 @handles_domain_errors
 def patient_cards_get(patient_id):
-    return ok({"patient_card": _card(service.patient_dict(_patient(patient_id)))})
+    return ok({"patient_card": _card(_read(patient_id))})
 
 
 @bp.put("/patient-cards/<patient_id>", endpoint="patient_cards_update")
@@ -325,7 +325,7 @@ def out_patient_records_list():
 @bp.get("/out-patient-records/<patient_id>", endpoint="out_patient_records_get")
 @handles_domain_errors
 def out_patient_records_get(patient_id):
-    return ok({"out_patient_record": _record(service.patient_dict(_patient(patient_id)))})
+    return ok({"out_patient_record": _record(_read(patient_id))})
 
 
 @bp.put("/out-patient-records/<patient_id>", endpoint="out_patient_records_update")

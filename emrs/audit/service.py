@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
+import functools
 
 from flask import g, has_request_context, request
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..extensions import db
 from ..web import user_agent
+from ..models_base import utcnow
 from .models import AuditLog
 
 
@@ -36,14 +38,9 @@ def current_actor_id() -> int | None:
     return user.id if user is not None else None
 
 
-def record(action: str, entity: str, entity_id=None, patient_id: int | None = None,
-           user_id: int | None = None, details: dict | None = None) -> AuditLog:
-    """Add an audit row to the current transaction.
-
-    ``details`` must never carry passwords, codes, tokens or clinical free text:
-    field names and ids only.
-    """
-    row = AuditLog(
+def _values(action: str, entity: str, entity_id=None, patient_id: int | None = None,
+            user_id: int | None = None, details: dict | None = None) -> dict:
+    return dict(
         user_id=user_id if user_id is not None else current_actor_id(),
         action=action[:40],
         entity=entity[:50],
@@ -52,25 +49,47 @@ def record(action: str, entity: str, entity_id=None, patient_id: int | None = No
         details=details,
         **_request_facts(),
     )
+
+
+def record(action: str, entity: str, entity_id=None, patient_id: int | None = None,
+           user_id: int | None = None, details: dict | None = None) -> AuditLog:
+    """Add an audit row to the current transaction.
+
+    ``details`` must never carry passwords, codes, tokens or clinical free text:
+    field names and ids only.
+    """
+    row = AuditLog(**_values(action, entity, entity_id, patient_id, user_id, details))
     db.session.add(row)
     return row
 
 
-def record_now(*args, **kwargs) -> AuditLog:
-    """Record and commit at once (for events with no other write, such as a failed login)."""
-    row = record(*args, **kwargs)
+def record_now(*args, **kwargs) -> None:
+    """Record and commit at once (a read, or an event with no other write such as a failed
+    login). The row is inserted straight away in the current transaction (a plain INSERT
+    costs a fraction of the ORM's flush), then everything is committed together."""
+    values = _values(*args, **kwargs)
+    values["created_at"] = utcnow()
+    db.session.connection().execute(_insert(), values)
     db.session.commit()
-    return row
+
+
+@functools.cache
+def _insert():
+    return AuditLog.__table__.insert()
+
+
+@functools.cache  # built once: the patient page runs it on every view (Admin)
+def _recent_for_patient():
+    from ..auth.models import User
+    return (select(AuditLog, User.name).outerjoin(User, User.id == AuditLog.user_id)
+            .where(AuditLog.patient_id == bindparam("patient_id"))
+            .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(bindparam("limit")))
 
 
 def recent_for_patient(patient_id: int, limit: int = 20) -> list[tuple[AuditLog, str | None]]:
     """The patient's latest audit rows with the name of who acted, newest first."""
-    from ..auth.models import User
-    return [tuple(r) for r in db.session.execute(
-        select(AuditLog, User.name).outerjoin(User, User.id == AuditLog.user_id)
-        .where(AuditLog.patient_id == patient_id)
-        .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
-    ).all()]
+    return [tuple(r) for r in db.session.execute(_recent_for_patient(),
+                                                 {"patient_id": patient_id, "limit": limit}).all()]
 
 
 def count(action: str | None = None, user_id: int | None = None) -> int:

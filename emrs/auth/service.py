@@ -5,6 +5,7 @@ these functions; neither re-implements a rule.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ import email_validator
 import pyotp
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from ..audit import service as audit
 from ..errors import AuthFailed, Conflict, DomainError, Forbidden, Locked, NotFound, ValidationError, field_error
@@ -421,11 +422,21 @@ def touch(row: UserSession, now: datetime | None = None) -> None:
         db.session.commit()
 
 
+@functools.cache  # built once: every request of a signed-in browser runs one of these
+def _session_by(column: str):
+    return select(UserSession).where(getattr(UserSession, column) == bindparam("value"))
+
+
 def web_session_for(raw_token: str) -> UserSession | None:
     if not raw_token or not isinstance(raw_token, str):
         return None
-    return db.session.execute(select(UserSession).where(
-        UserSession.token_hash == keyed_hash(f"session:{raw_token}"))).scalar_one_or_none()
+    return db.session.execute(_session_by("token_hash"),
+                              {"value": keyed_hash(f"session:{raw_token}")}).scalar_one_or_none()
+
+
+def session_by_id(session_id: int) -> UserSession | None:
+    """The session row (with its user) of an API access token, read on every API request."""
+    return db.session.execute(_session_by("id"), {"value": session_id}).scalar_one_or_none()
 
 
 def active_sessions(user: User) -> list[UserSession]:

@@ -18,7 +18,7 @@ from ..extensions import db
 from ..models_base import utcnow
 from .models import RefreshToken, User, UserSession
 from .security import keyed_hash, new_token
-from .service import _aware, revoke_session, session_state
+from .service import _aware, revoke_session, session_by_id, session_state
 
 SESSION_EXPIRED = "SESSION_EXPIRED"
 
@@ -48,7 +48,7 @@ def authenticate_bearer(header: str | None) -> tuple[User, UserSession]:
     if claims.get("type") != "access" or not isinstance(claims.get("userId"), int) \
             or not isinstance(claims.get("sid"), int):
         raise AuthFailed("Invalid token")
-    row = db.session.get(UserSession, claims["sid"])
+    row = session_by_id(claims["sid"])
     if row is None or row.user_id != claims["userId"] or row.user.email != claims.get("email"):
         raise AuthFailed("Invalid token - user not found")
     state = session_state(row)

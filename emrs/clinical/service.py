@@ -10,9 +10,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from ..audit import service as audit
@@ -425,10 +426,21 @@ def list_proformas(filters: dict, page: int, limit: int):
     return list(rows), total
 
 
+@functools.cache  # built once (with its cache key): the patient page runs both on every view
+def _for_patient(latest_id: bool = False):
+    q = (select(ClinicalProforma.id if latest_id else ClinicalProforma).where(
+        ClinicalProforma.patient_id == bindparam("patient_id"), ClinicalProforma.is_active.is_(True))
+        .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc()))
+    return q.limit(1) if latest_id else q
+
+
 def for_patient(patient_id: int) -> list[ClinicalProforma]:
-    return list(db.session.execute(select(ClinicalProforma).where(
-        ClinicalProforma.patient_id == patient_id, ClinicalProforma.is_active.is_(True))
-        .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())).scalars())
+    return list(db.session.execute(_for_patient(), {"patient_id": patient_id}).scalars())
+
+
+def latest_id(patient_id: int) -> int | None:
+    """Id of the patient's newest active proforma (by visit date)."""
+    return db.session.execute(_for_patient(latest_id=True), {"patient_id": patient_id}).scalar()
 
 
 def stats() -> dict:

@@ -3,9 +3,10 @@ typed work-up fields. The proforma's complex decision creates or links it here."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit import service as audit
@@ -23,10 +24,15 @@ MAX_TEXT = 20_000
 MAX_ROWS = 50
 
 
+@functools.cache  # built once: the patient page runs it on every view
+def _for_patient():
+    return (select(IntakeRecord).where(IntakeRecord.patient_id == bindparam("patient_id"))
+            .order_by(IntakeRecord.id.desc()).limit(1))
+
+
 def for_patient(patient_id: int) -> IntakeRecord | None:
     """The patient's intake record (the newest, should the data ever hold two)."""
-    return db.session.execute(select(IntakeRecord).where(IntakeRecord.patient_id == patient_id)
-                              .order_by(IntakeRecord.id.desc()).limit(1)).scalar_one_or_none()
+    return db.session.execute(_for_patient(), {"patient_id": patient_id}).scalar_one_or_none()
 
 
 def coerce_workup(data: dict, location: str = "body") -> tuple[dict, list]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import functools
 import hashlib
 import io
 import logging
@@ -33,8 +34,8 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from flask import current_app, has_request_context, url_for
-from sqlalchemy import func, select
+from flask import current_app, has_request_context
+from sqlalchemy import bindparam, func, select
 
 from .. import timeline
 from ..audit import service as audit
@@ -595,16 +596,20 @@ def human_size(n: int) -> str:
 
 # ------------------------------------------------------------------ timeline
 
+@functools.cache  # built once: the patient page runs it on every view
+def _timeline_rows():
+    return (select(PatientFile).where(PatientFile.patient_id == bindparam("patient_id"),
+                                      PatientFile.is_deleted.is_(False))
+            .order_by(PatientFile.created_at.desc(), PatientFile.id.desc()).limit(bindparam("limit")))
+
+
 def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
-    rows = db.session.execute(
-        select(PatientFile).where(PatientFile.patient_id == patient_id, PatientFile.is_deleted.is_(False))
-        .order_by(PatientFile.created_at.desc(), PatientFile.id.desc()).limit(limit)
-    ).scalars()
+    rows = db.session.execute(_timeline_rows(), {"patient_id": patient_id, "limit": limit}).scalars().all()
+    download = timeline.url_maker("patients.file_download", "file_id", patient_id=patient_id) \
+        if rows and has_request_context() else None
     out = []
     for r in rows:
-        url = None
-        if has_request_context():
-            url = url_for("patients.file_download", patient_id=patient_id, file_id=r.id)
+        url = download(r.id) if download else None
         out.append(timeline.TimelineEntry(
             kind="file", id=r.id, when=_aware(r.created_at), title=r.original_name,
             summary=f"{ALLOWED.get(r.mime_type, ('', 'File'))[1]} · {human_size(r.size_bytes)}",

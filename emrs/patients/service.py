@@ -3,10 +3,11 @@ rules live; pages (patients/views.py) and the API (api/patients.py) call these."
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select, text
+from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -18,6 +19,8 @@ from ..intake.models import IntakeRecord
 from ..clinical.models import ClinicalProforma
 from ..numbering import service as numbering
 from ..querying import date_filters
+from ..prepared import Prepared
+from ..serialize import row_shape
 from ..timeutil import today_ist
 from ..versioning import lock_for_edit
 from . import fields as F
@@ -93,10 +96,10 @@ def patient_dict(patient: Patient, extras: dict | None = None) -> dict:
     return out
 
 
-def _extras_statement():
-    """Built once (statement construction costs more than running it): the joined
-    names, last visit, today's visit and derived complexity of a set of patients."""
-    from sqlalchemy import bindparam
+def _patients_statement(columns: str, postgresql: bool):
+    """The joined names, last visit, today's visit and derived complexity of a set of
+    patients (`:ids`), after the patient's id ("extras", for patients already loaded) or after
+    all the patient's columns ("rows", plain rows for patient_dicts())."""
     today = bindparam("today")
     filler, doctor = aliased(User), aliased(User)
     last_visit = (select(PatientVisit.visit_date).where(PatientVisit.patient_id == Patient.id)
@@ -111,39 +114,73 @@ def _extras_statement():
     intake_no = select(IntakeRecord.adl_no).where(IntakeRecord.patient_id == Patient.id).limit(1).scalar_subquery()
     proforma_today = exists().where(ClinicalProforma.patient_id == Patient.id, ClinicalProforma.visit_date == today)
     doctor_id = func.coalesce(Patient.assigned_doctor_id, last_doctor)
-    return (select(Patient.id, filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit,
-                   today_status, has_adl, proforma_today, func.coalesce(Patient.adl_no, intake_no))
+    head = (Patient.id,) if columns == "extras" else tuple(Patient.__table__.c)
+    ids = Patient.id == func.any(bindparam("ids")) if postgresql else Patient.id.in_(bindparam("ids", expanding=True))
+    return (select(*head, filler.name, filler.role, doctor.id, doctor.name, doctor.role, last_visit, today_status,
+                   has_adl, proforma_today, func.coalesce(Patient.adl_no, intake_no))
             .select_from(Patient)
             .outerjoin(filler, filler.id == Patient.filled_by)
             .outerjoin(doctor, doctor.id == doctor_id)
-            .where(Patient.id.in_(bindparam("ids", expanding=True))))
+            .where(ids))
 
 
-_EXTRAS = None
+# Planned once per database connection (emrs/prepared.py): planning these costs PostgreSQL
+# several times what running them does.
+_PARAMS = (("ids", "int[]"), ("today", "date"))
+_EXTRAS = Prepared("emrs_patient_extras", lambda pg: _patients_statement("extras", pg), _PARAMS)
+_ROWS = Prepared("emrs_patient_rows", lambda pg: _patients_statement("rows", pg), _PARAMS)
+
+
+def _extras(values, today: dt.date) -> dict:
+    """The extras of one patient from the statement's last ten values."""
+    f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro, adl_no = values
+    return {
+        "adl_no": adl_no,
+        "filled_by_name": f_name, "filled_by_role": f_role,
+        "assigned_doctor_id": d_id, "assigned_doctor_name": d_name, "assigned_doctor_role": d_role,
+        "last_assigned_date": last.isoformat() if last else None,
+        "has_adl_file": bool(adl), "case_complexity": "complex" if adl else "simple",
+        "visit_date": today.isoformat() if t_status else (last.isoformat() if last else None),
+        "visit_status": t_status, "has_visit_today": t_status is not None,
+        "has_proforma_today": bool(pro),
+    }
 
 
 def _extras_for(ids: list[int]) -> dict[int, dict]:
     """filled_by/doctor names and roles, last visit date, derived complexity, today's visit."""
-    global _EXTRAS
     if not ids:
         return {}
-    if _EXTRAS is None:
-        _EXTRAS = _extras_statement()
     today = today_ist()
-    rows = db.session.execute(_EXTRAS, {"ids": list(ids), "today": today}).all()
+    rows = _EXTRAS.rows({"ids": list(ids), "today": today})
+    return {row[0]: _extras(row[1:], today) for row in rows}
+
+
+def patient_dicts(ids: list[int]) -> list[dict]:
+    """patient_dict() of each patient, in the order of `ids` (missing ids are left out): the
+    columns and the extras in one statement, as plain rows (no ORM objects to build)."""
+    if not ids:
+        return []
+    today = today_ist()
+    shape = row_shape(Patient.__table__)
+    n = len(shape.names)
     out = {}
-    for pid, f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro, adl_no in rows:
-        out[pid] = {
-            "adl_no": adl_no,
-            "filled_by_name": f_name, "filled_by_role": f_role,
-            "assigned_doctor_id": d_id, "assigned_doctor_name": d_name, "assigned_doctor_role": d_role,
-            "last_assigned_date": last.isoformat() if last else None,
-            "has_adl_file": bool(adl), "case_complexity": "complex" if adl else "simple",
-            "visit_date": today.isoformat() if t_status else (last.isoformat() if last else None),
-            "visit_status": t_status, "has_visit_today": t_status is not None,
-            "has_proforma_today": bool(pro),
-        }
-    return out
+    for row in _ROWS.rows({"ids": list(ids), "today": today}):
+        d = shape.dict(row)
+        del d["name_key"]
+        d["version"] = d.pop("version")
+        d.update(_extras(row[n:], today))
+        out[d["id"]] = d
+    return [out[i] for i in ids if i in out]
+
+
+def read_patient(patient_id: int, *, audit_action: str = "patient_view") -> dict:
+    """get_patient() + patient_dict() of an active patient in one statement; the read is
+    audited in the same transaction. NotFound("Patient not found") otherwise."""
+    found = patient_dicts([patient_id]) if isinstance(patient_id, int) else []
+    if not found or not found[0]["is_active"]:
+        raise NotFound("Patient not found")
+    audit.record_now(audit_action, "registered_patient", patient_id, patient_id=patient_id)
+    return found[0]
 
 
 # --------------------------------------------------------------------------- writing
@@ -446,7 +483,9 @@ def _is_pg() -> bool:
 def count(q) -> tuple[int, bool]:
     """Exact count up to COUNT_CAP rows; beyond that the planner's estimate (flagged),
     so a list page never counts a million rows."""
-    capped = db.session.execute(select(func.count()).select_from(q.limit(COUNT_CAP + 1).subquery())).scalar_one()
+    # Only the id is carried out of the capped subquery: the database need not form whole rows.
+    capped = db.session.execute(select(func.count()).select_from(
+        q.with_only_columns(Patient.id).limit(COUNT_CAP + 1).subquery())).scalar_one()
     if capped <= COUNT_CAP:
         return capped, False
     if _is_pg():
@@ -457,7 +496,8 @@ def count(q) -> tuple[int, bool]:
                                                        dict(compiled.params)).scalar()
         plan = json.loads(plan) if isinstance(plan, str) else plan
         return max(int(plan[0]["Plan"]["Plan Rows"]), capped), True
-    return db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one(), False
+    whole = select(func.count()).select_from(q.with_only_columns(Patient.id).subquery())
+    return db.session.execute(whole).scalar_one(), False
 
 
 IDENT = re.compile(r"^[A-Za-z]{0,4}[-/ ]?\d[\w\-/]*$")
@@ -579,6 +619,27 @@ def list_patients(page: int = 1, limit: int = 20, filters: dict | None = None, s
     """The patients list, newest first (or ranked when searching)."""
     if search_term:
         return search(search_term, page, limit, filters)
+    q, total, estimated = _register(filters, doctor_only)
+    rows = list(db.session.execute(q.order_by(Patient.created_at.desc(), Patient.id.desc())
+                                   .offset((page - 1) * limit).limit(limit)).scalars())
+    return rows, total, estimated
+
+
+def list_patient_dicts(page: int = 1, limit: int = 20, filters: dict | None = None,
+                       search_term: str | None = None):
+    """list_patients() as patient_dict()s: the page's ids, then patient_dicts()."""
+    if search_term:
+        rows, total, estimated = search(search_term, page, limit, filters)
+        return with_extras(rows), total, estimated
+    q, total, estimated = _register(filters, None)
+    ids = list(db.session.execute(q.with_only_columns(Patient.id)
+                                  .order_by(Patient.created_at.desc(), Patient.id.desc())
+                                  .offset((page - 1) * limit).limit(limit)).scalars())
+    return patient_dicts(ids), total, estimated
+
+
+def _register(filters: dict | None, doctor_only: User | None):
+    """The list's query (without order and page) and its total."""
     q = select(Patient).where(Patient.is_active.is_(True))
     q = _apply_filters(q, filters or {})
     if doctor_only is not None:
@@ -593,9 +654,7 @@ def list_patients(page: int = 1, limit: int = 20, filters: dict | None = None, s
             total, estimated = int(rows_estimate), True
     if total is None:
         total, estimated = count(q)
-    rows = list(db.session.execute(q.order_by(Patient.created_at.desc(), Patient.id.desc())
-                                   .offset((page - 1) * limit).limit(limit)).scalars())
-    return rows, total, estimated
+    return q, total, estimated
 
 
 def with_extras(patients: list[Patient]) -> list[dict]:
@@ -716,6 +775,46 @@ def visit_history(patient: Patient) -> list[dict]:
 
 VISIT_SUMMARY_KEYS = ("id", "visit_date", "visit_type", "visit_status", "assigned_doctor_id", "room_no", "notes",
                       "created_at")
+
+
+# Statements of the patient page, built once (functools.cache) with bound parameters:
+# building a statement and its cache key costs more than running these small queries.
+
+@functools.cache
+def _recent_visits():
+    return (select(PatientVisit.id, PatientVisit.visit_date, PatientVisit.visit_type, PatientVisit.visit_status,
+                   PatientVisit.room_no, PatientVisit.created_at, User.name.label("doctor_name"))
+            .outerjoin(User, User.id == PatientVisit.assigned_doctor_id)
+            .where(PatientVisit.patient_id == bindparam("patient_id"))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(bindparam("limit")))
+
+
+def recent_visits(patient_id: int, limit: int) -> list:
+    """The newest visits as plain rows (id, visit_date, visit_type, visit_status, room_no,
+    created_at, doctor_name), for the timeline."""
+    return db.session.connection().execute(_recent_visits(), {"patient_id": patient_id, "limit": limit}).all()
+
+
+@functools.cache
+def _open_visit():
+    return (select(PatientVisit).where(PatientVisit.patient_id == bindparam("patient_id"),
+                                       PatientVisit.visit_status.in_(("scheduled", "in_progress")))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1))
+
+
+def open_visit(patient_id: int) -> PatientVisit | None:
+    """The patient's newest scheduled or in-progress visit."""
+    return db.session.execute(_open_visit(), {"patient_id": patient_id}).scalar_one_or_none()
+
+
+@functools.cache
+def _active_doctors():
+    return select(User).where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True)).order_by(User.name)
+
+
+def active_doctors() -> list[User]:
+    """Who a patient can be sent to: active Faculty and Residents, by name."""
+    return list(db.session.execute(_active_doctors()).scalars())
 
 
 def visits_count(patient: Patient) -> dict:

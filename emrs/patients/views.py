@@ -3,12 +3,11 @@ page with its timeline, visits and Today's Patients. Thin: parse, call the servi
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from .. import timeline
 from ..audit import service as audit
 from ..auth.guard import principal
-from ..auth.models import DOCTOR_ROLES, User
+from ..auth.models import User
 from ..errors import Conflict, DomainError
 from ..extensions import db
 from ..spreadsheet import safe_cell
@@ -45,8 +44,7 @@ def _field_errors(exc: DomainError) -> tuple[dict, list[str]]:
 
 
 def _doctors() -> list[User]:
-    return list(db.session.execute(select(User).where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
-                                   .order_by(User.name)).scalars())
+    return service.active_doctors()
 
 
 def _patient_or_404(patient_id: int, audit_action="patient_view"):
@@ -68,14 +66,13 @@ def index():
     term = (request.args.get("q") or "").strip()[:100]
     filters, errors = service.parse_filters(request.args)
     page = _page_arg()
-    rows, total, estimated, message = [], 0, False, None
+    items, total, estimated, message = [], 0, False, None
     if errors:
         message = "; ".join(e["msg"] for e in errors)
     elif term and len(term) < 2:
         message = "Type at least 2 characters to search."
     else:
-        rows, total, estimated = service.list_patients(page, PAGE_SIZE, filters, search_term=term or None)
-    items = service.with_extras(rows)
+        items, total, estimated = service.list_patient_dicts(page, PAGE_SIZE, filters, search_term=term or None)
     pages = max(1, -(-total // PAGE_SIZE))
     export_args = {k: v for k, v in request.args.items() if k in service.FILTER_KEYS + ("q",) and v}
     ctx = dict(items=items, total=total, estimated=estimated, page=page, pages=pages, q=term, filters=filters,
@@ -115,8 +112,7 @@ def export(fmt: str):
     if errors or (term and len(term) < 2):
         flash("Fix the filters before exporting.", "error")
         return redirect(url_for("patients.index"))
-    rows, total, _ = service.list_patients(1, EXPORT_LIMIT, filters, search_term=term or None)
-    items = service.with_extras(rows)
+    items, total, _ = service.list_patient_dicts(1, EXPORT_LIMIT, filters, search_term=term or None)
     audit.record_now("patient_export", "registered_patient", None,
                      details={"format": fmt, "rows": len(items), "filters": sorted(filters), "search": bool(term)})
     header = [label for _, label in EXPORT_COLUMNS]
@@ -224,18 +220,17 @@ def record_edit(patient_id: int):
 
 @bp.get(f"/<{ID}:patient_id>", endpoint="show")
 def show(patient_id: int):
-    patient = _patient_or_404(patient_id)
-    info = service.with_extras([patient])[0]
+    try:
+        info = service.read_patient(patient_id)  # the patient object of the API: columns and joined facts
+    except DomainError:
+        abort(404)
     user = principal()
-    recent = audit.recent_for_patient(patient.id, 15) if user.role == "Admin" else None
-    open_visit = db.session.execute(select(PatientVisit).where(
-        PatientVisit.patient_id == patient.id, PatientVisit.visit_status.in_(("scheduled", "in_progress")))
-        .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
-    entries = timeline.entries(patient.id, 50)
-    from ..clinical.models import ClinicalProforma
-    latest_proforma = db.session.execute(select(ClinicalProforma.id).where(
-        ClinicalProforma.patient_id == patient.id, ClinicalProforma.is_active.is_(True))
-        .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc()).limit(1)).scalar()
+    recent = audit.recent_for_patient(patient_id, 15) if user.role == "Admin" else None
+    open_visit = service.open_visit(patient_id)
+    entries = timeline.entries(patient_id, 50)
+    from ..clinical import service as clinical
+    latest_proforma = clinical.latest_id(patient_id)
+    patient = info  # the template reads the same fields from it (patient.name, patient.cr_no …)
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
                            ist_time=ist_text,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
@@ -310,13 +305,11 @@ def today():
 def _visit_entries(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
     from datetime import datetime, time, timezone
 
-    from ..timeutil import IST
-    rows = db.session.execute(select(PatientVisit, User).outerjoin(User, User.id == PatientVisit.assigned_doctor_id)
-                              .where(PatientVisit.patient_id == patient_id)
-                              .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(limit)).all()
+    detail_url = timeline.url_maker("patients.visit_detail", "visit_id", patient_id=patient_id)
+    nine_ist = time(3, 30, tzinfo=timezone.utc)  # 09:00 in India (no daylight saving) is 03:30 UTC
     out = []
-    for v, doctor in rows:
-        when = datetime.combine(v.visit_date, time(9, 0), tzinfo=IST).astimezone(timezone.utc)
+    for v in service.recent_visits(patient_id, limit):
+        when = datetime.combine(v.visit_date, nine_ist)
         created = v.created_at if v.created_at.tzinfo else v.created_at.replace(tzinfo=timezone.utc)
         if created.date() == when.date():
             when = created
@@ -324,9 +317,8 @@ def _visit_entries(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
             kind="visit", id=v.id, when=when,
             title=("First visit" if v.visit_type == "first_visit" else "Follow-up visit") +
                   f" · {v.visit_date.strftime('%d %b %Y')}",
-            summary=" · ".join(x for x in [doctor.name if doctor else None,
-                                           f"room {v.room_no}" if v.room_no else None] if x),
-            detail_url=url_for("patients.visit_detail", patient_id=patient_id, visit_id=v.id),
+            summary=" · ".join(x for x in [v.doctor_name, f"room {v.room_no}" if v.room_no else None] if x),
+            detail_url=detail_url(v.id),
             badges=[v.visit_status]))
     return out
 

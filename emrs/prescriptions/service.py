@@ -8,8 +8,9 @@ moderate warning needs an override reason, stored and audited), optimistic locki
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..audit import service as audit
 from ..errors import DomainError, NotFound, ValidationError, field_error
@@ -74,13 +75,17 @@ def for_proforma(proforma_id: int) -> Prescription | None:
                               ).scalar_one_or_none()
 
 
+@functools.cache  # built once: the patient page runs it on every view
+def _for_patient():
+    from ..clinical.models import ClinicalProforma
+    return (select(Prescription).join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id)
+            .where(Prescription.patient_id == bindparam("patient_id"), ClinicalProforma.is_active.is_(True))
+            .order_by(ClinicalProforma.visit_date.desc(), Prescription.id.desc()))
+
+
 def for_patient(patient_id: int) -> list[Prescription]:
     """A patient's prescriptions, newest first (by the proforma's visit date)."""
-    from ..clinical.models import ClinicalProforma
-    return list(db.session.execute(
-        select(Prescription).join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id)
-        .where(Prescription.patient_id == patient_id, ClinicalProforma.is_active.is_(True))
-        .order_by(ClinicalProforma.visit_date.desc(), Prescription.id.desc())).scalars())
+    return list(db.session.execute(_for_patient(), {"patient_id": patient_id}).scalars())
 
 
 def last_for_patient(patient_id: int, exclude_proforma_id: int | None = None) -> Prescription | None:

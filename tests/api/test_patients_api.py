@@ -283,3 +283,26 @@ def test_estimated_count_with_hostile_terms(client, h, monkeypatch):
         resp = client.get("/api/patients", query_string={"search": q, "sex": "M"}, headers=h["pwo"])
         assert resp.status_code in (200, 400), resp.get_json()
     assert client.get("/api/users/profile", headers=h["pwo"]).status_code == 200
+
+
+def test_every_route_gives_the_same_patient_object(client, h, users):
+    """By id and the list read plain rows, search and writes the loaded patient: one shape,
+    every value (dates, timestamps, money, doctor and visit fields) the same."""
+    p = register(client, h["pwo"], patient_income="12500.50", date="2024-03-05", psy_no="PSY9",
+                 assigned_doctor_id=users["resident"].id)
+    client.post("/api/patients/assign", json={"patient_id": p["id"], "assigned_doctor_id": users["faculty"].id,
+                                              "room_no": "R-2"}, headers=h["pwo"])
+    by_id = client.get(f"/api/patients/{p['id']}", headers=h["pwo"]).get_json()["data"]["patient"]
+    listed = client.get("/api/patients", query_string={"limit": 5}, headers=h["pwo"]).get_json()["data"]["patients"]
+    single = client.get("/api/patients", query_string={"id": p["id"]}, headers=h["pwo"]).get_json()["data"]
+    found = client.get("/api/patients/search", query_string={"q": "PSY9"}, headers=h["pwo"]).get_json()["data"]
+    updated = client.put(f"/api/patients/{p['id']}", json={"age": 46}, headers=h["pwo"]).get_json()["data"]
+    assert [x for x in listed if x["id"] == p["id"]] == [by_id]
+    assert single["patients"] == [by_id] and found["patients"] == [by_id] and updated["patient"] == by_id
+    assert by_id["patient_income"] == 12500.5 and by_id["date"] == "2024-03-05"
+    assert by_id["created_at"].endswith("+00:00") and by_id["version"] == 1  # the PUT changed nothing
+    assert by_id["assigned_doctor_name"] == users["faculty"].name and by_id["has_visit_today"] is True
+    assert by_id["visit_status"] == "scheduled" and by_id["filled_by_name"] == users["pwo"].name
+    assert "name_key" not in by_id and by_id["is_active"] is True
+    card = client.get(f"/api/patient-cards/{p['id']}", headers=h["pwo"]).get_json()["data"]["patient_card"]
+    assert card["cr_no"] == by_id["cr_no"] and card["version"] == by_id["version"]

@@ -246,3 +246,32 @@ def test_every_server_connection_killed_the_next_read_still_answers(fresh_app):
     for _ in range(3):
         resp = client.get("/api/users/profile", headers=headers)
         assert resp.status_code == 200, resp.get_json()
+
+
+@pytest.mark.skipif(not is_pg(base_url()), reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_patient_reads_prepare_their_statements_again_on_new_connections(fresh_app):
+    """Patient reads run statements prepared once per connection (emrs/prepared.py): after a
+    restart every connection is new, and the statements are prepared again."""
+    client = fresh_app.test_client()
+    headers = _token(client)
+    resp = client.post("/api/patients", json={"name": "Gurpreet Kaur", "sex": "F", "age": 31}, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    pid = resp.get_json()["data"]["patient"]["id"]
+    first = client.get(f"/api/patients/{pid}", headers=headers)
+    assert first.status_code == 200
+    with fresh_app.app_context():  # every connection the pool holds (and a few more): this app's only
+        held = [db.engine.connect() for _ in range(3)]
+        pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar() for c in held]
+        for c in held:
+            c.close()
+    from sqlalchemy import create_engine
+    admin = create_engine(base_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.execute(text("SELECT count(*) FROM unnest(CAST(:pids AS int[])) AS p(pid) "
+                                   "WHERE pg_terminate_backend(p.pid)"), {"pids": pids}).scalar()
+    admin.dispose()
+    assert killed == 3
+    for _ in range(3):
+        again = client.get(f"/api/patients/{pid}", headers=headers)
+        assert again.status_code == 200, again.get_json()
+        assert again.get_json()["data"]["patient"] == first.get_json()["data"]["patient"]

@@ -1,0 +1,44 @@
+"""emrs.prepared: a read statement planned once per database connection gives the rows the
+same statement gives through SQLAlchemy, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import bindparam, func, select, text
+
+from emrs.auth.models import User
+from emrs.extensions import db
+from emrs.prepared import Prepared
+
+
+def _users_by_ids(postgresql: bool):
+    ids = User.id == func.any(bindparam("ids")) if postgresql else User.id.in_(bindparam("ids", expanding=True))
+    return (select(User.id, User.email, User.created_at, func.upper(User.role))
+            .where(ids, User.name != bindparam("not_named")).order_by(User.id).limit(5))
+
+
+USERS = Prepared("emrs_test_users", _users_by_ids, (("ids", "int[]"), ("not_named", "text")))
+
+
+def test_prepared_rows_are_the_statements_rows(ctx, users):
+    ids = sorted(u.id for u in users.values())
+    values = {"ids": ids, "not_named": users["pwo"].name}
+    plain = db.session.execute(_users_by_ids(False), values).all()
+    assert [tuple(r) for r in USERS.rows(values)] == [tuple(r) for r in plain]
+    assert len(plain) == 3 and users["pwo"].id not in [r[0] for r in plain]
+    again = USERS.rows({"ids": ids[:1], "not_named": "nobody"})  # the same statement, run again
+    assert [r[1] for r in again] == [users["admin"].email]
+    if db.session.get_bind().dialect.name == "postgresql":
+        prepared = db.session.execute(text("SELECT statement FROM pg_prepared_statements "
+                                           "WHERE name = 'emrs_test_users'")).scalar_one()
+        assert "any($1)" in prepared and "LIMIT 5" in prepared  # parameters by position, constants written in
+        assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == "force_generic_plan"  # this transaction
+
+
+def test_the_prepare_text_and_a_parameter_missing_from_the_statement():
+    from sqlalchemy.dialects import postgresql
+    sql = USERS._prepare_sql(postgresql.psycopg2.dialect())
+    assert sql.startswith("PREPARE emrs_test_users (int[], text) AS SELECT")
+    assert "users.id = any($1)" in sql and "users.name != $2" in sql and "LIMIT 5" in sql and "%(" not in sql
+    broken = Prepared("emrs_test_broken", _users_by_ids, (("ids", "int[]"), ("nobody", "text")))
+    with pytest.raises(ValueError, match="nobody"):
+        broken._prepare_sql(postgresql.psycopg2.dialect())
