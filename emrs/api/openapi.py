@@ -208,16 +208,14 @@ def _components() -> dict:
     from ..intake import service as intake
     from ..patients import fields as F
     from ..patients.models import Patient, PatientVisit
-    from ..patients.service import VISIT_SUMMARY_KEYS
+    from ..patients.service import INTERNAL_COLUMNS, VISIT_SUMMARY_KEYS
     from ..prescriptions import service as rx
     from ..prescriptions.models import Medicine, Prescription
     from .patients import CARD_KEYS, RECORD_KEYS
 
     labels = {name: f.label for name, f in F.ALL_FIELDS.items()}
     patient = model_schema(
-        Patient, exclude=("name_key",), descriptions=labels,
-        overrides={"name_words": {"type": "array", "items": STR,
-                                  "description": "Search tokens of the name (internal; may change)."}},
+        Patient, exclude=INTERNAL_COLUMNS, descriptions=labels,
         extra={
             "filled_by_name": null(STR), "filled_by_role": null(STR),
             "assigned_doctor_role": null(STR),

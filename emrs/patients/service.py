@@ -83,13 +83,22 @@ def has_intake_record(patient_id: int) -> bool:
     return db.session.execute(select(exists().where(IntakeRecord.patient_id == patient_id))).scalar()
 
 
+INTERNAL_COLUMNS = ("name_key", "name_words")  # search keys: not part of the patient object
+
+
+def _public(columns: dict) -> dict:
+    """A patient row's columns as the API shows them: no search keys, the ABHA number
+    as XX-XXXX-XXXX-XXXX, `version` last."""
+    for name in INTERNAL_COLUMNS:
+        columns.pop(name, None)
+    columns["version"] = columns.pop("version")
+    columns["abha_number"] = F.format_abha(columns.get("abha_number"))
+    return columns
+
+
 def patient_dict(patient: Patient, extras: dict | None = None) -> dict:
     """The API's patient object: every column plus the joined names (contract §5)."""
-    out = patient.to_dict()
-    out.pop("name_key", None)
-    out.pop("version", None)
-    out["version"] = patient.version
-    out["abha_number"] = F.format_abha(patient.abha_number)
+    out = _public(patient.to_dict())
     if extras is None:
         extras = _extras_for([patient.id]).get(patient.id, {})
     out.update(extras)
@@ -165,9 +174,7 @@ def patient_dicts(ids: list[int]) -> list[dict]:
     n = len(shape.names)
     out = {}
     for row in _ROWS.rows({"ids": list(ids), "today": today}):
-        d = shape.dict(row)
-        del d["name_key"]
-        d["version"] = d.pop("version")
+        d = _public(shape.dict(row))
         d.update(_extras(row[n:], today))
         out[d["id"]] = d
     return [out[i] for i in ids if i in out]

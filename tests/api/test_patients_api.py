@@ -306,3 +306,11 @@ def test_every_route_gives_the_same_patient_object(client, h, users):
     assert "name_key" not in by_id and by_id["is_active"] is True
     card = client.get(f"/api/patient-cards/{p['id']}", headers=h["pwo"]).get_json()["data"]["patient_card"]
     assert card["cr_no"] == by_id["cr_no"] and card["version"] == by_id["version"]
+
+
+def test_patient_object_carries_no_search_keys(client, h):
+    p = register(client, h["pwo"], abha_number="12 3456 7890 1234")
+    for body in (p, client.get(f"/api/patients/{p['id']}", headers=h["pwo"]).get_json()["data"]["patient"],
+                 client.get("/api/patients?limit=5", headers=h["pwo"]).get_json()["data"]["patients"][0]):
+        assert "name_key" not in body and "name_words" not in body
+        assert body["abha_number"] in ("12-3456-7890-1234", None)
