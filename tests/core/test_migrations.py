@@ -55,3 +55,19 @@ def test_audit_log_is_append_only_in_the_database(app, ctx):
         db.session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": row.id})
     assert "append-only" in str(exc.value)
     db.session.rollback()
+
+
+def test_name_words_has_fine_statistics_on_postgresql(app):
+    """Migration 0009: a misspelt word nobody has must be planned as rare (GIN index), not
+    as a walk over the whole register (bench/README.md)."""
+    from sqlalchemy import text
+
+    from emrs.extensions import db
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() >= "0009"
+            return
+        target = db.session.execute(text(
+            "SELECT a.attstattarget FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.oid = 'registered_patient'::regclass AND a.attname = 'name_words'")).scalar()
+        assert target == 1000
