@@ -140,6 +140,7 @@ def start_nginx(bases: list[str]) -> tuple[subprocess.Popen, str]:
     (work / "nginx.conf").write_text(NGINX_CONF.format(dir=work, servers=servers, port=port))
     proc = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)], stdout=subprocess.DEVNULL,
                             stderr=open(RESULTS / "server.log", "ab"), start_new_session=True)
+    proc.workdir = work  # removed after the run
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
@@ -671,6 +672,9 @@ def main(argv=None) -> int:
     finally:
         for proc in ([nginx] if nginx else []) + servers:
             stop_server(proc)
+        if nginx:
+            import shutil
+            shutil.rmtree(nginx.workdir, ignore_errors=True)
 
     if ns.check_only and (RESULTS / f"{ns.label}.json").exists():
         prev = json.loads((RESULTS / f"{ns.label}.json").read_text())

@@ -10,7 +10,9 @@ in the application is prepared). A new connection (after a restart or a recycle)
 it again: SQLAlchemy clears the connection's `info` when it replaces a connection.
 
 Other databases (SQLite) run the same statement through SQLAlchemy. Rows come back as plain
-tuples in the statement's column order.
+tuples in the statement's column order. Named prepared statements need the application to talk
+to PostgreSQL itself (as docker/compose.yaml does), not through a transaction-pooling proxy such
+as pgbouncer in transaction mode.
 """
 from __future__ import annotations
 
