@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from emrs.audit.models import AuditLog
 from emrs.extensions import db
@@ -270,6 +270,8 @@ def test_large_result_counts_are_estimated_not_failing(client, h, monkeypatch):
         assert body["pagination"]["total"] >= 2 and body["pagination"].get("estimated") is True
     else:
         assert body["pagination"]["total"] == 4
+    if pg:  # the plain list uses the table's row estimate: make it current (autovacuum may not have run)
+        db.session.execute(text("ANALYZE registered_patient"))
     body = client.get("/api/patients", query_string={"limit": 1}, headers=h["pwo"]).get_json()["data"]
     assert body["pagination"]["total"] >= 4 and body["pagination"].get("estimated") is (True if pg else None)
 
