@@ -70,6 +70,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _answers(port: int, seconds: float, proc) -> bool:
+    """Wait until GET /login on the loopback port answers (or the process exits)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/login")
+            if c.getresponse().status in (200, 302):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
 def start_server(db_url: str, threads: int, extra_env: dict, app_dir: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ)
@@ -82,17 +96,10 @@ def start_server(db_url: str, threads: int, extra_env: dict, app_dir: Path) -> t
            "--call", "emrs:create_app"]
     proc = subprocess.Popen(cmd, cwd=app_dir, env=env, stdout=subprocess.DEVNULL, stderr=open(
         RESULTS / "server.log", "ab"), start_new_session=True)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"waitress exited ({proc.returncode}); see bench/results/server.log")
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/login")
-            if c.getresponse().status in (200, 302):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
+    if _answers(port, 30, proc):
+        return proc, f"http://127.0.0.1:{port}"
+    if proc.poll() is not None:
+        raise SystemExit(f"waitress exited ({proc.returncode}); see bench/results/server.log")
     proc.terminate()
     raise SystemExit("waitress did not start within 30 s")
 
@@ -141,15 +148,8 @@ def start_nginx(bases: list[str]) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(["nginx", "-c", str(work / "nginx.conf"), "-p", str(work)], stdout=subprocess.DEVNULL,
                             stderr=open(RESULTS / "server.log", "ab"), start_new_session=True)
     proc.workdir = work  # removed after the run
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/login")
-            if c.getresponse().status in (200, 302):
-                return proc, f"http://127.0.0.1:{port}"
-        except OSError:
-            time.sleep(0.2)
+    if _answers(port, 10, proc):
+        return proc, f"http://127.0.0.1:{port}"
     stop_server(proc)
     raise SystemExit(f"nginx did not start; see {work}/error.log")
 
