@@ -251,9 +251,11 @@ def percentile(sorted_ms: list[float], p: float) -> float:
 
 
 def run_load(sites: list[Site], paths: list[str], headers: dict, clients: int, duration: float, max_requests: int,
-             warmup: float, meter: Meter | None = None) -> dict:
+             warmup: float, meter: Meter | None = None, think: float = 0.0) -> dict:
     """`clients` threads, each with its own keep-alive connection (to the sites in turn), GET
-    paths in rotation."""
+    paths in rotation. `think` > 0: after each answer the client pauses a random time, exponential
+    with that mean in seconds (a person reading the page), so the offered load is at most
+    clients / think requests per second; 0 is a closed loop (the next request at once)."""
     lat: list[list[float]] = [[] for _ in range(clients)]
     by_path: dict[str, list[float]] = {}
     errors = [0] * clients
@@ -294,6 +296,8 @@ def run_load(sites: list[Site], paths: list[str], headers: dict, clients: int, d
                 if not 200 <= status < 300:
                     errors[i] += 1
                     statuses[status] = statuses.get(status, 0) + 1
+            if think > 0:
+                time.sleep(min(rng.expovariate(1 / think), 10 * think))
         conn.close()
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
@@ -315,7 +319,7 @@ def run_load(sites: list[Site], paths: list[str], headers: dict, clients: int, d
         t.join(60)
     all_ms = sorted(x for part in lat for x in part)
     n = len(all_ms)
-    return {"client": "python", "clients": clients, "requests": n, "errors": sum(errors), "error_statuses": statuses,
+    return {"client": "python", "clients": clients, "think_s": think, "requests": n, "errors": sum(errors), "error_statuses": statuses,
             "seconds": round(elapsed, 2), "rps": round(n / elapsed, 1) if elapsed else 0,
             "p50_ms": round(percentile(all_ms, 50), 2), "p95_ms": round(percentile(all_ms, 95), 2),
             "p99_ms": round(percentile(all_ms, 99), 2), "max_ms": round(all_ms[-1], 2) if all_ms else None,
@@ -566,12 +570,16 @@ def main(argv=None) -> int:
     ap.add_argument("--max-requests", type=int, default=50_000, help="cap per scenario")
     ap.add_argument("--only", help="comma-separated scenario names")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="python client: mean pause (s, exponential) after each answer; 0 = closed loop")
     ap.add_argument("--app-dir", default=os.environ.get("EMRS_APP_DIR") or str(ROOT),
                     help="application source the server runs (default: this checkout)")
     ap.add_argument("--check-only", action="store_true",
                     help="only the misspelling check; update it in an existing bench/results/<label>.json")
     ap.add_argument("--env", action="append", default=[], help="extra KEY=VALUE for the server")
     ns = ap.parse_args(argv)
+    if ns.think and ns.client != "python":
+        ap.error("--think needs the python client (wrk has no pauses)")
     RESULTS.mkdir(parents=True, exist_ok=True)
     dbname = urlsplit(ns.database_url).path.lstrip("/")
     manifest_path = RESULTS / f"seed-{dbname}.json"
@@ -650,7 +658,8 @@ def main(argv=None) -> int:
                 header = ("Authorization", f"Bearer {site.token}") if kind == "api" else ("Cookie", site.cookie)
                 res = run_wrk(bases, paths, header, clients, ns.duration, ns.max_requests, ns.warmup, meter)
             else:
-                res = run_load(sites, paths, headers, clients, ns.duration, ns.max_requests, ns.warmup, meter)
+                res = run_load(sites, paths, headers, clients, ns.duration, ns.max_requests, ns.warmup, meter,
+                               think=ns.think)
             for proc in servers + ([nginx] if nginx else []):
                 if proc.poll() is not None:
                     raise SystemExit(f"{key}: a server exited ({proc.returncode}) during the scenario "
@@ -683,13 +692,13 @@ def main(argv=None) -> int:
                         + (" behind 1 nginx worker" if ns.front == "nginx" else "")
                         + " (DB pool defaults per process: DB_POOL_SIZE=10, DB_MAX_OVERFLOW=5)")
     out = {"label": ns.label, "patients": n_patients, "visits": manifest.get("visits"), "server": server,
-           "client": ns.client, "processes": ns.processes, "front": ns.front,
+           "client": ns.client, "think_s": ns.think, "processes": ns.processes, "front": ns.front,
            "server_env": extra_env, "app_dir": ns.app_dir, "app_commit": _commit(ns.app_dir), "postgres": pg_version, "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
            "duration_s": ns.duration, "warmup_s": ns.warmup, "scenarios": results, "misspelling_top5": check}
     (RESULTS / f"{ns.label}.json").write_text(json.dumps(out, indent=2))
     print()
     print(f"### {ns.label}: {n_patients:,} patients, {manifest.get('visits') or '?'} visits\n")
-    print(f"{server}; client: {ns.client}\n")
+    print(f"{server}; client: {ns.client}" + (f", mean pause {ns.think} s after each answer" if ns.think else "") + "\n")
     print("| scenario | clients | requests | errors | p50 ms | p95 ms | p99 ms | req/s | load before | "
           "CPU ms/req server / front / db / client / others |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")

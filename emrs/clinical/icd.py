@@ -22,7 +22,10 @@ _WORD = re.compile(r"[0-9a-z]+")
 
 # A few ICD-11 MMS (chapter 06) stem codes whose titles we show when typed by hand.
 # The full classification is WHO-licensed (CC BY-ND 3.0 IGO) and not shipped here; any
-# other well-formed ICD-11 code is still accepted, with no title.
+# other well-formed ICD-11 code is still accepted, with no title. Codes and titles checked
+# on 2026-11-27 against the WHO ICD-11 MMS preferred labels as published (CISMeF's ICD-11
+# pages and the chapter 06 listing): all 16 match, including WHO's own spellings
+# ("Generalised", "Post traumatic" without a hyphen).
 ICD11_TITLES = {
     "6A00": "Disorders of intellectual development",
     "6A02": "Autism spectrum disorder",
