@@ -116,7 +116,6 @@ def from_environment() -> dict:
         "PROXY_FIX_X_FOR": _int("PROXY_FIX_X_FOR", 0),
         "PRESCRIPTION_PAGE_SIZE": _str("PRESCRIPTION_PAGE_SIZE", "A5"),
         "PRESCRIPTION_LOGO": _str("PRESCRIPTION_LOGO"),
-        "PDF_MAX_CONCURRENT": _int("PDF_MAX_CONCURRENT", 2),
         "PDF_QUEUE_TIMEOUT": _int("PDF_QUEUE_TIMEOUT", 10),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

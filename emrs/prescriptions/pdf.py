@@ -7,12 +7,17 @@ static/css/prescription-print.css. The fonts are named in the CSS (Noto Sans / N
 Devanagari / Noto Sans Gurmukhi, Lohit fallbacks; Debian fonts-noto-core, fonts-lohit-deva,
 fonts-lohit-guru). Settings read from app.config: HOSPITAL_NAME, DEPARTMENT_NAME,
 PRESCRIPTION_PAGE_SIZE ("A5"), PRESCRIPTION_LOGO (a file path; ignored if missing),
-PDF_MAX_CONCURRENT (2), PDF_QUEUE_TIMEOUT (10 s).
+PDF_QUEUE_TIMEOUT (10 s).
 
 Speed: the font configuration and the parsed stylesheet (one per page size) are built once
 per process (``warm_up()`` does it ahead of the first print); images are cached between
-renders; whitespace-only text between tags is dropped; the cyclic GC pauses while rendering. Renders are limited to PDF_MAX_CONCURRENT at
-a time; a render that cannot start within PDF_QUEUE_TIMEOUT seconds raises DomainError 503.
+renders; whitespace-only text between tags is dropped; the cyclic GC pauses while rendering.
+
+One render at a time per process: Pango and fontconfig behind WeasyPrint are not safe to use
+from two threads at once. Two concurrent renders in one process crashed it (SIGSEGV/SIGABRT in
+libpangoft2, seen under the 50-user OPD load) or deadlocked it; tests/prescriptions/
+test_pdf_threads.py renders from 4 threads in a subprocess. A render that cannot start within
+PDF_QUEUE_TIMEOUT seconds raises DomainError 503; printing scales with server processes.
 """
 from __future__ import annotations
 
@@ -34,8 +39,7 @@ TEMPLATE = "prescriptions/pdf.html"
 CSS_PATH = ROOT / "static" / "css" / "prescription-print.css"
 PAGE_SIZES = ("A5", "A4")
 DEFAULTS = {"HOSPITAL_NAME": "PGIMER Chandigarh", "DEPARTMENT_NAME": "Department of Psychiatry",
-            "PRESCRIPTION_PAGE_SIZE": "A5", "PRESCRIPTION_LOGO": None, "PDF_MAX_CONCURRENT": 2,
-            "PDF_QUEUE_TIMEOUT": 10}
+            "PRESCRIPTION_PAGE_SIZE": "A5", "PRESCRIPTION_LOGO": None, "PDF_QUEUE_TIMEOUT": 10}
 BUSY_MESSAGE = "The printer queue is busy; try again in a moment"
 
 _BETWEEN_TAGS = re.compile(r">[ \t]*\n\s*<")
@@ -46,8 +50,7 @@ _gc_was_enabled = True
 _font_config = None
 _stylesheets: dict[str, object] = {}
 _image_cache: dict = {}
-_semaphore: threading.BoundedSemaphore | None = None
-_semaphore_size: int | None = None
+_render_lock = threading.Lock()  # one WeasyPrint render at a time in this process (see above)
 _standalone_env: Environment | None = None
 
 
@@ -96,17 +99,6 @@ def _gc_paused():
             _gc_depth -= 1
             if _gc_depth == 0 and _gc_was_enabled:
                 gc.enable()
-
-
-def _semaphore_for_app() -> threading.BoundedSemaphore:
-    """The module-level limit on concurrent renders (PDF_MAX_CONCURRENT, read once)."""
-    global _semaphore, _semaphore_size
-    if _semaphore is None:
-        with _lock:
-            if _semaphore is None:
-                _semaphore_size = max(1, int(_setting("PDF_MAX_CONCURRENT") or 2))
-                _semaphore = threading.BoundedSemaphore(_semaphore_size)
-    return _semaphore
 
 
 def _template():
@@ -217,9 +209,8 @@ def render(prescription, proforma, patient, doctor, *, page_size: str | None = N
         raise DomainError(f"Page size must be one of {', '.join(PAGE_SIZES)}", status=400)
     # Whitespace between tags only makes anonymous boxes for WeasyPrint to lay out.
     document = _BETWEEN_TAGS.sub("><", html(prescription, proforma, patient, doctor))
-    semaphore = _semaphore_for_app()
     timeout = float(_setting("PDF_QUEUE_TIMEOUT") or 10)
-    if not semaphore.acquire(timeout=timeout):
+    if not _render_lock.acquire(timeout=timeout):
         raise DomainError(BUSY_MESSAGE, status=503, code="pdf_busy")
     try:
         from weasyprint import HTML
@@ -229,11 +220,12 @@ def render(prescription, proforma, patient, doctor, *, page_size: str | None = N
             return HTML(string=document, base_url=str(ROOT), url_fetcher=_fetcher(_logo_url())).write_pdf(
                 stylesheets=[css], font_config=font_config, cache=_image_cache)
     finally:
-        semaphore.release()
+        _render_lock.release()
 
 
 def warm_up() -> None:
     """Build the font configuration and stylesheets now (the first render otherwise pays
     ~0.7 s for fontconfig); call at start-up if the first print must be fast."""
-    for size in PAGE_SIZES:
-        _weasy(size)
+    with _render_lock:
+        for size in PAGE_SIZES:
+            _weasy(size)
