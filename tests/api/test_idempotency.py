@@ -218,6 +218,17 @@ def test_an_unauthenticated_post_with_a_key_is_401(client):
     assert resp.status_code == 401 and keys() == []
 
 
+def test_browsers_on_an_allowed_origin_may_send_the_key_and_read_the_replay_header(app, client):
+    app.config["CORS_ORIGIN"] = "https://his.example.org"
+    try:
+        resp = client.open(URL, method="OPTIONS", headers={"Origin": "https://his.example.org",
+                                                           "Access-Control-Request-Method": "POST"})
+        assert "Idempotency-Key" in resp.headers["Access-Control-Allow-Headers"]
+        assert "Idempotent-Replayed" in resp.headers["Access-Control-Expose-Headers"]
+    finally:
+        app.config["CORS_ORIGIN"] = ""
+
+
 def test_a_failure_to_store_the_answer_does_not_change_it(client, h, monkeypatch, caplog):
     def broken(_claim_id, _resp):
         raise OperationalError("UPDATE idempotency_keys", {}, Exception("connection lost"))
