@@ -20,13 +20,14 @@ refresh ignore the header); keys are per user. The flow:
   commits. Answers over 1 MB store status and content type only and are replayed as the
   409. A failure while storing is logged (without the body) and the answer stands.
 
-The fingerprint is the SHA-256 of method, path, query string and the raw body; form and
-multipart bodies (whose boundary a client may choose anew on each send) are hashed as
+The fingerprint is the SHA-256 (an HMAC keyed with SECRET_KEY) of method, path, query
+string and the raw body; form and multipart bodies (whose boundary a client may choose anew on each send) are hashed as
 their parsed fields and files.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -106,7 +107,10 @@ def claim_or_replay():
 
 
 def fingerprint() -> str:
-    h = hashlib.sha256()
+    """HMAC-SHA256 (keyed with SECRET_KEY, as stored codes and tokens are) of the request:
+    a body may carry a password (users/register) or clinical text, and a plain hash of it
+    in a database dump could be checked against guesses."""
+    h = hmac.new(current_app.config["SECRET_KEY"].encode(), digestmod=hashlib.sha256)
     for part in (request.method.encode(), request.path.encode("utf-8", "backslashreplace"), request.query_string):
         h.update(part + b"\n")
     if request.mimetype in FORM_TYPES:

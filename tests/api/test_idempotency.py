@@ -2,6 +2,7 @@
 key answers the first answer again instead of creating a second record."""
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -48,7 +49,7 @@ def keys() -> list[IdempotencyKey]:
     return db.session.execute(select(IdempotencyKey).order_by(IdempotencyKey.id)).scalars().all()
 
 
-def test_a_retry_under_the_same_key_replays_the_first_answer(client, h):
+def test_a_retry_under_the_same_key_replays_the_first_answer(app, client, h):
     first = post(client, h["pwo"], "register-4711")
     assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
     assert patients() == 1
@@ -60,6 +61,9 @@ def test_a_retry_under_the_same_key_replays_the_first_answer(client, h):
     assert patients() == 1
     (row,) = keys()
     assert row.status_code == 201 and row.key == "register-4711" and len(row.fingerprint) == 64
+    # keyed with SECRET_KEY: a dump does not let anyone check guesses of a body (passwords, notes)
+    plain = hashlib.sha256(b"POST\n" + URL.encode() + b"\n\n" + json.dumps(CARD).encode()).hexdigest()
+    assert row.fingerprint == _fingerprint(app) != plain
 
 
 def test_the_same_key_for_a_different_request_is_422_and_creates_nothing(client, h):
