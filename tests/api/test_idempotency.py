@@ -355,3 +355,19 @@ def test_two_concurrent_requests_with_one_key_create_one_patient():
             db.session.remove()
             db.engine.dispose()
         drop_database("idem_concurrency")
+
+
+def test_the_openapi_document_describes_the_header_on_every_signed_in_post(client):
+    doc = client.get("/api/openapi.json").get_json()
+    param = doc["components"]["parameters"]["IdempotencyKey"]
+    assert (param["in"], param["name"], param["required"]) == ("header", "Idempotency-Key", False)
+    assert param["schema"]["pattern"] == "^[!-~]{1,128}$"
+    posts = [(path, op) for path, item in doc["paths"].items() for method, op in item.items() if method == "post"]
+    assert len(posts) > 30
+    for path, op in posts:
+        has = {"$ref": "#/components/parameters/IdempotencyKey"} in op.get("parameters", [])
+        assert has == (op["x-roles"] != "public"), path
+        if has:
+            assert {"400", "409", "422"} <= set(op["responses"]), path
+    assert doc["components"]["responses"]["UnprocessableEntity"]["content"]["application/json"]["example"] == \
+        {"success": False, "message": "Idempotency-Key was already used for a different request"}
