@@ -82,10 +82,10 @@ def _cors(resp):
     if origin and (origin in allowed or "*" in allowed):
         resp.headers["Access-Control-Allow-Origin"] = origin
         resp.headers["Access-Control-Allow-Credentials"] = "true"
-        resp.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After, X-Request-ID"
+        resp.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After, X-Request-ID, Idempotent-Replayed"
         if request.method == "OPTIONS":
             resp.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-            resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Request-ID"
+            resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Request-ID, Idempotency-Key"
             resp.headers["Access-Control-Max-Age"] = "600"
     resp.vary.add("Origin")
 

@@ -10,4 +10,9 @@ from .limits import api_limit, cap_body_size, rate_key  # noqa: E402
 limiter.limit(api_limit, key_func=rate_key)(bp)  # a budget per token (or client address)
 bp.before_request(cap_body_size)
 
+from .idempotency import claim_or_replay, store_response  # noqa: E402
+
+bp.before_request(claim_or_replay)  # after authentication (app hook) and the body size cap
+bp.after_request(store_response)
+
 from . import clinical, root, session, patient_stats, users, patients, patient_files, icd, clinical_options, intake, prescriptions, medicines, openapi  # noqa: E402,F401

@@ -128,6 +128,26 @@ def query(name: str, schema: dict, description: str, required: bool = False) -> 
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
+def idempotency_key_parameter() -> dict:
+    from .idempotency import HEADER, KEY_PATTERN
+    return {"name": HEADER, "in": "header", "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": KEY_PATTERN},
+            "description": (
+                "Optional, 1–128 printable ASCII characters (0x21–0x7E), per user. Send a new random key "
+                "(a UUID) with each new request and the same key when retrying it: within 24 hours the "
+                "same request under the same key is answered with the first answer (status, body, content "
+                "type) and `Idempotent-Replayed: true`, without running again. The same key with a "
+                "different request is a 422; a key whose first request's result is not known (still "
+                "running, or committed and answered 5xx) is a 409: look the record up. An invalid key is "
+                "a 400. Ignored on the public sign-in routes.")}
+
+
+IDEMPOTENCY_KEY = {"$ref": "#/components/parameters/IdempotencyKey"}
+REPLAYED = {"Idempotent-Replayed": {"schema": {"const": "true"},
+                                    "description": "Present when this is the stored answer to an earlier "
+                                                   "request with the same Idempotency-Key."}}
+
+
 def page_params(default: int = 10, cap: int | None = None) -> tuple:
     capped = f" (at most {cap} are returned per page)" if cap else ""
     return (query("page", {"type": "integer", "minimum": 1, "maximum": 10_000_000, "default": 1},
@@ -483,10 +503,16 @@ ERRORS = {
     403: ("Forbidden", "Your role may not do this, or the record is not yours to change.",
           {"success": False, "message": "Access denied. Required roles: Admin. Your role: Resident"}),
     404: ("NotFound", "No such record.", {"success": False, "message": "Patient not found"}),
-    409: ("Conflict", "A duplicate, or the record changed since you read it (code STALE).",
+    409: ("Conflict", "A duplicate, or the record changed since you read it (code STALE); on a POST with an "
+                      "Idempotency-Key: a request with this key was received before and its result is not "
+                      "known (still running, committed and answered 5xx, or an answer over 1 MB) — look the "
+                      "record up before sending it again.",
           {"success": False, "message": "CR number is already registered"}),
     413: ("PayloadTooLarge", "The request body is larger than the limit.",
           {"success": False, "message": "Request body too large"}),
+    422: ("UnprocessableEntity", "The Idempotency-Key was already used (by you, in the last 24 hours) for a "
+                                 "different request (method, path, query or body); nothing changed.",
+          {"success": False, "message": "Idempotency-Key was already used for a different request"}),
     423: ("Locked", "Too many failed logins: the account is locked for a while.",
           {"success": False, "message": "Account locked. Try again in 15 minutes."}),
     429: ("TooManyRequests", "Rate limited; see Retry-After.",
@@ -1045,7 +1071,7 @@ TAGS = [
 
 # ============================================================================ the document
 
-def _operation(endpoint: str, spec: Op, path_params: list[dict]) -> dict:
+def _operation(endpoint: str, spec: Op, path_params: list[dict], method: str = "GET") -> dict:
     rule_value = PERMISSIONS.get(f"api.{endpoint}")
     op: dict = {"operationId": endpoint, "tags": [spec.tag], "summary": spec.summary}
     who = ("Public." if rule_value == PUBLIC else "Any signed-in user." if rule_value == AUTH
@@ -1058,7 +1084,8 @@ def _operation(endpoint: str, spec: Op, path_params: list[dict]) -> dict:
         op["security"] = []
     else:
         op["security"] = [{"bearerAuth": []}]
-    params = list(path_params) + list(spec.params)
+    idempotent = method == "POST" and rule_value != PUBLIC  # emrs/api/idempotency.py
+    params = list(path_params) + list(spec.params) + ([IDEMPOTENCY_KEY] if idempotent else [])
     if params:
         op["parameters"] = params
     has_body = spec.body is not None or spec.multipart is not None
@@ -1087,7 +1114,12 @@ def _operation(endpoint: str, spec: Op, path_params: list[dict]) -> dict:
         responses[str(spec.status)] = {"description": spec.message or "OK", "content": {"application/json": media}}
         for status in spec.also:
             responses[str(status)] = {"description": "OK", "content": {"application/json": {"schema": media["schema"]}}}
+    if idempotent:
+        for status, response in responses.items():
+            response["headers"] = dict(REPLAYED)
     codes = set(spec.errors)
+    if idempotent:
+        codes |= {400, 409, 422}
     if path_params:
         codes.add(400)  # an id that is not a positive integer, a NUL character (emrs/web.py)
     if any(p["schema"].get("type") == "integer" for p in path_params):
@@ -1122,7 +1154,7 @@ def build_document(app) -> dict:
             continue  # undocumented: tests/api/test_openapi.py names it
         path, path_params = openapi_path(rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            op = _operation(endpoint, spec, path_params)
+            op = _operation(endpoint, spec, path_params, method)
             op_id = endpoint
             if op_id in used:  # one endpoint on several paths or methods: api.index answers /api and /api/
                 op_id = f"{endpoint}_slash" if path.endswith("/") and len(path) > 1 else f"{endpoint}_{method.lower()}"
@@ -1153,6 +1185,7 @@ def build_document(app) -> dict:
         "components": {
             "schemas": _components(),
             "responses": _error_responses(),
+            "parameters": {"IdempotencyKey": idempotency_key_parameter()},
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                                "description": "The access token from verify-login-otp or session/refresh."},

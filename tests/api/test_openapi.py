@@ -120,7 +120,7 @@ def _sample(param) -> str:
 
 
 def _concrete(path: str, op: dict) -> str:
-    values = {p["name"]: _sample(p) for p in op.get("parameters", []) if p["in"] == "path"}
+    values = {p["name"]: _sample(p) for p in op.get("parameters", []) if p.get("in") == "path"}
     return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
 
 

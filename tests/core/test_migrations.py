@@ -15,7 +15,7 @@ TABLES = {
     "users", "user_sessions", "refresh_tokens", "login_otps", "password_reset_tokens", "audit_log",
     "registered_patient", "patient_visits", "patient_files", "clinical_proforma", "clinical_options",
     "adl_files", "file_movements", "prescriptions", "medicines", "prescription_templates", "drafts",
-    "number_sequences",
+    "number_sequences", "idempotency_keys",
 }
 
 
