@@ -10,8 +10,8 @@ refresh ignore the header); keys are per user. The flow:
   as it was (status, body, content type) with ``Idempotent-Replayed: true``, audited, the
   view not run; no stored answer → 409 (still running, or committed and then answered
   5xx: the client must look the record up). Otherwise the claim row is added and flushed
-  in the request's transaction, without a commit, and the user's keys older than 24 h are
-  deleted (one indexed DELETE). A concurrent claim of the same key waits on the unique
+  in the request's transaction, without a commit, and keys older than 24 h are deleted
+  (this user's, and the oldest 100 of anybody's: two indexed DELETEs). A concurrent claim of the same key waits on the unique
   index and ends as the 409.
 - the services commit themselves: the claim commits with the view's write, or goes with
   its rollback (a validation error leaves no row: a retry runs again). A session listener
@@ -128,14 +128,22 @@ def fingerprint() -> str:
     return h.hexdigest()
 
 
+SWEEP_BATCH = 100  # other users' expired keys deleted per claim, oldest first
+
+
 def _delete_old_keys(user_id: int, cutoff) -> None:
-    """This user's keys older than 24 h, in one DELETE on the (user_id, created_at) index.
-    On PostgreSQL rows another request is deleting at the same moment are skipped, so two
-    requests of one user never wait on each other here."""
-    old = select(_TABLE.c.id).where(_TABLE.c.user_id == user_id, _TABLE.c.created_at < cutoff)
+    """Keys older than 24 h: all of this user's (the (user_id, created_at) index; the key
+    being claimed again may be one of them), and the oldest SWEEP_BATCH of anybody's (the
+    created_at index), so stored answers, which hold patient data, do not outlive 24 h by
+    much while anyone sends keys. On PostgreSQL rows another request is deleting at the same
+    moment are skipped, so two claims never wait on each other here."""
+    mine = select(_TABLE.c.id).where(_TABLE.c.user_id == user_id, _TABLE.c.created_at < cutoff)
+    oldest = (select(_TABLE.c.id).where(_TABLE.c.created_at < cutoff)
+              .order_by(_TABLE.c.created_at).limit(SWEEP_BATCH))
     if db.session.get_bind().dialect.name == "postgresql":
-        old = old.with_for_update(skip_locked=True)
-    db.session.execute(_TABLE.delete().where(_TABLE.c.id.in_(old)))
+        mine, oldest = mine.with_for_update(skip_locked=True), oldest.with_for_update(skip_locked=True)
+    for old in (mine, oldest):
+        db.session.execute(_TABLE.delete().where(_TABLE.c.id.in_(old)))
 
 
 def _replay(row: IdempotencyKey):

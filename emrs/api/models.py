@@ -16,7 +16,7 @@ class IdempotencyKey(db.Model):
     flushed) before the view runs, in the request's transaction: it commits with the
     view's write or disappears with its rollback. ``status_code`` is NULL until the
     answer is stored; ``response_body`` stays NULL when the answer was over 1 MB.
-    Kept 24 hours; a user's older rows are deleted when the user claims a new key."""
+    Kept 24 hours: every claim deletes the user's older rows and the oldest 100 of anybody's."""
     __tablename__ = "idempotency_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -32,4 +32,5 @@ class IdempotencyKey(db.Model):
     __table_args__ = (
         UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_id_key"),
         Index("ix_idempotency_keys_user_created", "user_id", "created_at"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
     )

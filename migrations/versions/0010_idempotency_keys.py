@@ -2,7 +2,8 @@
 
 One row per (user, key): the request's fingerprint, when it was first received and,
 once the write committed, the answer to replay (status, body, content type). Rows older
-than 24 hours are deleted when the same user claims a new key (index on user, time).
+than 24 hours are deleted when a key is claimed: the same user's (index on user, time) and the
+oldest 100 of anybody's (index on time).
 The same DDL on PostgreSQL (bytea) and SQLite (BLOB).
 
 Revision ID: 0010
@@ -34,8 +35,10 @@ def upgrade():
         sa.UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_id_key"),
     )
     op.create_index("ix_idempotency_keys_user_created", "idempotency_keys", ["user_id", "created_at"])
+    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")
     op.drop_index("ix_idempotency_keys_user_created", table_name="idempotency_keys")
     op.drop_table("idempotency_keys")

@@ -177,12 +177,15 @@ def test_a_key_older_than_24_hours_is_new_again(client, h, users):
     assert [(k.key, k.status_code) for k in keys()] == [("old-1", 201)]
 
 
-def test_old_keys_of_other_users_are_left_alone(client, h, users):
-    assert post(client, h["resident"], "theirs").status_code == 201
+def test_expired_keys_of_other_users_go_too_but_not_their_current_ones(client, h, users):
+    """Stored answers hold patient data: a user who never sends a key again must not keep
+    them for ever."""
+    assert post(client, h["resident"], "theirs-old").status_code == 201
     db.session.execute(update(IdempotencyKey).values(created_at=utcnow() - timedelta(days=2)))
     db.session.commit()
-    assert post(client, h["pwo"], "mine").status_code == 201
-    assert sorted(k.key for k in keys()) == ["mine", "theirs"]
+    assert post(client, h["resident"], "theirs-new", {**CARD, "name": "Second Person"}).status_code == 201
+    assert post(client, h["pwo"], "mine", {**CARD, "name": "Third Person"}).status_code == 201
+    assert sorted(k.key for k in keys()) == ["mine", "theirs-new"]
 
 
 def test_without_the_header_nothing_changes(client, h):
