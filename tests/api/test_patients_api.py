@@ -131,6 +131,10 @@ def test_search_by_cr_mobile_and_misspelled_names(client, h):
     assert ids("Shrma")[0] != a["id"] and len(ids("Shrma")) == 1
     resp = client.get("/api/patients/search", query_string={"q": "a"}, headers=h["pwo"])
     assert resp.status_code == 400 and resp.get_json()["message"] == "Search term must be at least 2 characters long"
+    # A common word (Kaur, Singh) is still required when the rarer words carry the search.
+    c = register(client, h["pwo"], name="Paramjit Kaur Dhillon", sex="F", age=40, contact_number="9812000002")
+    register(client, h["pwo"], name="Paramjit Singh Dhillon", age=41, contact_number="9812000003")
+    assert ids("Paramjeet Kour Dhilon") == [c["id"]]
     # The list endpoint searches too, with pagination.
     resp = client.get("/api/patients", query_string={"search": "simran", "limit": 500}, headers=h["pwo"])
     pag = resp.get_json()["data"]["pagination"]
