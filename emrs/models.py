@@ -8,3 +8,4 @@ from .numbering.models import *  # noqa: F401,F403
 from .patients.models import *  # noqa: F401,F403
 from .prescriptions.models import *  # noqa: F401,F403
 from .api.models import IdempotencyKey  # noqa: F401
+from .versioning import ClinicalVersion  # noqa: F401

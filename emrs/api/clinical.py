@@ -22,7 +22,7 @@ def _rx_block(rx) -> dict | None:
 
 def _list(filters):
     page, limit = pagination()
-    rows, total = service.list_proformas(filters, page, limit)
+    rows, total = service.list_proformas(filters, page, limit, principal())
     return ok({"proformas": service.proforma_dicts(rows), "pagination": page_object(page, limit, total)})
 
 
@@ -90,27 +90,44 @@ def proformas_visit_trends():
 @handles_domain_errors
 def proformas_by_patient(patient_id):
     patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="proforma_list_view")
-    return ok({"proformas": service.proforma_dicts(service.for_patient(patient.id))})
+    return ok({"proformas": service.proforma_dicts(service.for_patient(patient.id, principal()))})
 
 
 @bp.get(PREFIX + "/patient/<patient_id>/last-visit", endpoint="proformas_last_visit")
 @handles_domain_errors
 def proformas_last_visit(patient_id):
     patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="proforma_view")
-    last = service.last_for_patient(patient.id)
-    return ok({"proforma": service.proforma_dict(last) if last else None})
+    rows = service.for_patient(patient.id, principal())
+    return ok({"proforma": service.proforma_dict(rows[0]) if rows else None})
 
 
 @bp.get(PREFIX + "/<proforma_id>", endpoint="proformas_get")
 @handles_domain_errors
 def proformas_get(proforma_id):
-    return ok({"proforma": service.proforma_dict(service.get(parse_id(proforma_id)))})
+    return ok({"proforma": service.proforma_dict(service.get(parse_id(proforma_id), principal()))})
+
+
+@bp.get(PREFIX + "/<proforma_id>/versions", endpoint="proformas_versions")
+@handles_domain_errors
+def proformas_versions(proforma_id):
+    """Every version of the proforma, oldest first (EMRS addition)."""
+    row = service.get(parse_id(proforma_id), principal(), include_withdrawn=True)
+    return ok({"proforma_id": row.id, "versions": service.version_history(row)})
+
+
+@bp.post(PREFIX + "/<proforma_id>/restore", endpoint="proformas_restore")
+@handles_domain_errors
+def proformas_restore(proforma_id):
+    """Admin: undo a withdrawal (EMRS addition)."""
+    row = service.get(parse_id(proforma_id), principal(), audit_read=False, include_withdrawn=True)
+    service.restore(row, principal())
+    return ok({"proforma": service.proforma_dict(row)}, "Clinical proforma restored")
 
 
 @bp.put(PREFIX + "/<proforma_id>", endpoint="proformas_update")
 @handles_domain_errors
 def proformas_update(proforma_id):
-    row = service.get(parse_id(proforma_id), audit_read=False)
+    row = service.get(parse_id(proforma_id), principal(), audit_read=False)
     proforma, record, rx = service.update(row, json_body(), principal())
     return ok({"clinical_proforma": service.proforma_dict(proforma),
                "adl_file": record.to_dict() if record is not None else None,
@@ -120,6 +137,7 @@ def proformas_update(proforma_id):
 @bp.delete(PREFIX + "/<proforma_id>", endpoint="proformas_delete")
 @handles_domain_errors
 def proformas_delete(proforma_id):
-    row = service.get(parse_id(proforma_id), audit_read=False)
-    service.delete(row, principal())
+    row = service.get(parse_id(proforma_id), principal(), audit_read=False)
+    body = json_body(required=False)
+    service.withdraw(row, principal(), body.get("reason") or request.args.get("reason"))
     return ok(message="Clinical proforma deleted successfully")

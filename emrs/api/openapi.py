@@ -339,7 +339,10 @@ def _components() -> dict:
                                      "description": "Required (≥ 5 characters) when a high or moderate "
                                                     "drug-safety warning applies (else 400 OVERRIDE_REQUIRED)."},
                  "version": {"type": "integer", "minimum": 1,
-                             "description": "The version you read: a stale one is a 409."}}
+                             "description": "The version you read: a stale one is a 409."},
+                 "change_reason": {**null({"type": "string", "maxLength": 1000}),
+                                   "description": "Why this new version (≥ 5 characters): required when the current "
+                                                  "version was signed by someone else. The old version is kept."}}
     rx_input = obj({"patient_id": ID, "clinical_proforma_id": ID, "prescription": rx_lines,
                     "prescriptions": {**rx_lines, "description": "Alias of prescription."}, **rx_extras},
                    required=("clinical_proforma_id",))
@@ -377,9 +380,13 @@ def _components() -> dict:
                                      "sent flat in the same body."}
     proforma_update = {"allOf": [obj({**proforma_fields, **proforma_extras,
                                       "version": {"type": "integer", "minimum": 1,
-                                                  "description": "The version you read: a stale one is a 409."}},
+                                                  "description": "The version you read: a stale one is a 409."},
+                                      "change_reason": {**null({"type": "string", "maxLength": 1000}),
+                                                        "description": "Why (≥ 5 characters): required when "
+                                                                       "someone else wrote the current version."}},
                                      required=()), ref("IntakeWorkup")],
-                       "description": "Any proforma field; a complex case cannot become simple."}
+                       "description": "Any proforma field; a complex case cannot become simple. Every save keeps "
+                                      "the version it replaces (GET …/versions)."}
     password = {"type": "string", "minLength": 1, "maxLength": 256}
     user_fields = {"name": {"type": "string", "minLength": 2, "maxLength": 255},
                    "email": {"type": "string", "format": "email", "maxLength": 255},
@@ -973,9 +980,21 @@ def _operations() -> dict[str, Op]:
             body="ProformaUpdate", errors=(403, 409),
             description="Creates the intake record when the case just became complex; `prescriptions` "
                         "replaces the proforma's prescription."),
-        "proformas_delete": Op("Clinical proformas", "Delete a proforma", message="Clinical proforma deleted "
-                               "successfully", errors=(403,), description="Soft delete; a linked intake record is "
-                                                                          "archived."),
+        "proformas_delete": Op("Clinical proformas", "Delete (withdraw) a proforma", message="Clinical proforma "
+                               "deleted successfully", errors=(403,), body_required=False,
+                               body=obj({"reason": {"type": "string", "maxLength": 1000}}),
+                               description="Withdraws the proforma: it stays, marked with who, when and why "
+                                           "(`reason` in the body or the query), and an Admin can restore it; a "
+                                           "linked intake record is archived. Who may: the author, Faculty over "
+                                           "Residents' records, an Admin."),
+        "proformas_versions": Op("Clinical proformas", "Every version of a proforma", obj({
+            "proforma_id": INT, "versions": arr(obj({
+                "version": INT, "fields": {"type": "object"}, "author_id": null(INT), "author_name": null(STR),
+                "authored_at": null(STR), "change_reason": null(STR), "superseded_at": null(STR),
+                "current": {"type": "boolean"}}))}),
+            description="Oldest first, the current version last; each names who wrote it and why."),
+        "proformas_restore": Op("Clinical proformas", "Restore a withdrawn proforma (Admin)",
+                                obj({"proforma": ref("Proforma")}), message="Clinical proforma restored"),
         # ---------------------------------------------------------------- ICD
         "icd_search": Op("Clinical proformas", "Search ICD-10 codes", obj({
             "results": arr(obj({"code": STR, "title": STR, "system": STR, "chapter": STR})),
@@ -1009,8 +1028,21 @@ def _operations() -> dict[str, Op]:
         "prescriptions_update": Op("Prescriptions", "Replace a prescription's lines", RX,
                                    message="Prescription updated successfully", body="PrescriptionUpdate",
                                    errors=(409,)),
-        "prescriptions_delete": Op("Prescriptions", "Delete a prescription",
-                                   message="Prescription deleted successfully"),
+        "prescriptions_delete": Op("Prescriptions", "Delete (withdraw) a prescription",
+                                   message="Prescription deleted successfully", errors=(403,), body_required=False,
+                                   body=obj({"reason": {"type": "string", "maxLength": 1000}}),
+                                   description="Withdraws it: the prescription stays, marked, is no longer listed "
+                                               "or printed, and an Admin can restore it."),
+        "prescriptions_versions": Op("Prescriptions", "Every version of a prescription", obj({
+            "prescription_id": INT, "withdrawn_at": null(STR), "versions": arr(obj({
+                "version": INT, "prescription": {"type": "array", "items": {"type": "object"}},
+                "follow_up_date": null(STR), "advice": null(STR), "signed_by": null(INT),
+                "signed_by_name": null(STR), "signed_at": null(STR), "change_reason": null(STR),
+                "superseded_at": null(STR), "current": {"type": "boolean"}}))}),
+            description="Oldest first, the current version last: a signed prescription is never edited in place; "
+                        "each version names its signer and the reason for the change."),
+        "prescriptions_restore": Op("Prescriptions", "Restore a withdrawn prescription (Admin)", RX,
+                                    message="Prescription restored"),
         "prescriptions_pdf": Op("Prescriptions", "The printable prescription (PDF)",
                                 params=(query("size", {"type": "string", "enum": ["A4", "A5"]}, "Page size."),),
                                 content={"application/pdf": {"schema": {"type": "string",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from ..auth import records
 from ..auth.guard import principal
 from ..errors import ValidationError, field_error
 from ..prescriptions import service
@@ -48,7 +49,7 @@ def prescriptions_list():
                                       decision[:20], "query"))
     if errors:
         raise ValidationError("Validation failed", errors=errors)
-    rows, total = service.list_prescriptions(filters, page, limit)
+    rows, total = service.list_prescriptions(filters, page, limit, principal())
     return ok({"prescriptions": [_dict(r) for r in rows], "pagination": page_object(page, limit, total)},
               "Prescriptions retrieved successfully")
 
@@ -56,10 +57,12 @@ def prescriptions_list():
 @bp.get("/prescriptions/by-proforma/<proforma_id>", endpoint="prescriptions_by_proforma")
 @handles_domain_errors
 def prescriptions_by_proforma(proforma_id):
-    row = service.for_proforma(parse_id(proforma_id, "clinical_proforma_id"))
+    clinical_proforma_id = parse_id(proforma_id, "clinical_proforma_id")
+    records.check(principal(), records.READ, records.PRESCRIPTION)
+    row = service.for_proforma(clinical_proforma_id)
     if row is None:
         return _not_found()
-    service.get(row.id)  # audited read
+    service.get(row.id, principal())  # audited read
     return ok({"prescription": _dict(row)})
 
 
@@ -72,6 +75,7 @@ def _not_found():
 @handles_domain_errors
 def prescriptions_by_patient(patient_id):
     from ..patients import service as patients
+    records.check(principal(), records.READ, records.PRESCRIPTION)
     patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="prescription_list_view")
     return ok({"prescriptions": [_dict(r) for r in service.for_patient(patient.id)]})
 
@@ -81,19 +85,20 @@ def prescriptions_by_patient(patient_id):
 def prescriptions_get(rx_id):
     override = (request.args.get("clinical_proforma_id") or "").strip()
     if override:
+        records.check(principal(), records.READ, records.PRESCRIPTION)
         row = service.for_proforma(parse_id(override, "clinical_proforma_id"))
         if row is None:
             return _not_found()
-        service.get(row.id)
+        service.get(row.id, principal())
     else:
-        row = service.get(parse_id(rx_id))
+        row = service.get(parse_id(rx_id), principal())
     return ok({"prescription": _dict(row)}, "Prescription retrieved successfully")
 
 
 @bp.put("/prescriptions/<rx_id>", endpoint="prescriptions_update")
 @handles_domain_errors
 def prescriptions_update(rx_id):
-    row = service.get(parse_id(rx_id), audit_read=False)
+    row = service.get(parse_id(rx_id), principal(), audit_read=False)
     row, warnings = service.update(row, json_body(), principal())
     return ok({"prescription": _dict(row, warnings)}, "Prescription updated successfully")
 
@@ -101,16 +106,36 @@ def prescriptions_update(rx_id):
 @bp.delete("/prescriptions/<rx_id>", endpoint="prescriptions_delete")
 @handles_domain_errors
 def prescriptions_delete(rx_id):
-    row = service.get(parse_id(rx_id), audit_read=False)
-    service.delete(row, principal())
+    """Withdraws the prescription (kept, marked, restorable by an Admin); the original deleted it."""
+    row = service.get(parse_id(rx_id), principal(), audit_read=False)
+    body = json_body(required=False)
+    service.withdraw(row, principal(), body.get("reason") or request.args.get("reason"))
     return ok(message="Prescription deleted successfully")
+
+
+@bp.get("/prescriptions/<rx_id>/versions", endpoint="prescriptions_versions")
+@handles_domain_errors
+def prescriptions_versions(rx_id):
+    """Every version of the prescription, oldest first, with its signer and reason (EMRS addition)."""
+    row = service.get(parse_id(rx_id), principal(), include_withdrawn=True)
+    return ok({"prescription_id": row.id, "withdrawn_at": _dict(row)["withdrawn_at"],
+               "versions": service.version_history(row)})
+
+
+@bp.post("/prescriptions/<rx_id>/restore", endpoint="prescriptions_restore")
+@handles_domain_errors
+def prescriptions_restore(rx_id):
+    """Admin: undo a withdrawal (EMRS addition)."""
+    row = service.get(parse_id(rx_id), principal(), audit_read=False, include_withdrawn=True)
+    service.restore(row, principal())
+    return ok({"prescription": _dict(row)}, "Prescription restored")
 
 
 @bp.get("/prescriptions/<rx_id>/pdf", endpoint="prescriptions_pdf")
 @handles_domain_errors
 def prescriptions_pdf(rx_id):
     from ..prescriptions.printing import pdf_for
-    row = service.get(parse_id(rx_id))
+    row = service.get(parse_id(rx_id), principal())
     data, filename = pdf_for(row, request.args.get("size"))
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})

@@ -73,6 +73,14 @@ def record_now(*args, **kwargs) -> None:
     db.session.commit()
 
 
+def record_list_read(action: str, entity: str, patient_ids) -> None:
+    """A list read of clinical records: one audit row per page, naming the patients it returned
+    (``details.patients``; ``patient_id`` too when the page is one patient's)."""
+    ids = sorted({int(p) for p in patient_ids if p is not None})
+    record_now(action, entity, None, patient_id=ids[0] if len(ids) == 1 else None,
+               details={"patients": ids, "count": len(ids)})
+
+
 @functools.cache
 def _insert():
     return AuditLog.__table__.insert()

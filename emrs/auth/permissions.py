@@ -142,6 +142,8 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.proformas_get": AUTH,
     "api.proformas_update": ALL_ROLES,
     "api.proformas_delete": ALL_ROLES,
+    "api.proformas_versions": AUTH,  # record level: a welfare officer reads only their own stubs
+    "api.proformas_restore": ADMIN_ONLY,
     # --- intake record: work-up pages (issue 5) ---
     "intake.edit": CLINICIANS,
     "intake.save_section": CLINICIANS,
@@ -157,12 +159,14 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "prescriptions.history": CLINICIANS,
     "api.prescriptions_create": CLINICIANS,
     "api.prescriptions_list": CLINICIANS,
-    "api.prescriptions_by_proforma": AUTH,
-    "api.prescriptions_by_patient": AUTH,
-    "api.prescriptions_get": AUTH,
+    "api.prescriptions_by_proforma": CLINICIANS,
+    "api.prescriptions_by_patient": CLINICIANS,
+    "api.prescriptions_get": CLINICIANS,
     "api.prescriptions_update": CLINICIANS,
     "api.prescriptions_delete": CLINICIANS,
-    "api.prescriptions_pdf": AUTH,
+    "api.prescriptions_versions": CLINICIANS,
+    "api.prescriptions_restore": ADMIN_ONLY,
+    "api.prescriptions_pdf": CLINICIANS,
     # --- patients: files (issue 3) ---
     "patients.files": ALL_ROLES,
     "patients.files_upload": ALL_ROLES,
@@ -236,17 +240,16 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.medicines_create": SENIOR,
     "api.medicines_delete": SENIOR,
     # --- FHIR R4 read access (issue 7). Patient data for every role that reads patients;
-    # diagnoses as GET /api/clinical-proformas/patient/:id (every role); prescriptions as the
-    # prescriptions search GET /api/prescriptions (Admin, Faculty, Resident), so
-    # MedicationRequest and $everything (which includes them) are for clinicians.
+    # diagnoses (Condition, from proformas) and prescriptions (MedicationRequest) and
+    # $everything for clinicians, as on every other door (auth/records.py).
     "fhir.metadata": PUBLIC,
     "fhir.patient_read": ALL_ROLES,
     "fhir.patient_search": ALL_ROLES,
     "fhir.encounter_search": ALL_ROLES,
-    "fhir.condition_search": ALL_ROLES,
+    "fhir.condition_search": CLINICIANS,
     "fhir.medication_request_search": CLINICIANS,
     "fhir.encounter_read": ALL_ROLES,
-    "fhir.condition_read": ALL_ROLES,
+    "fhir.condition_read": CLINICIANS,
     "fhir.medication_request_read": CLINICIANS,
     "fhir.patient_everything": CLINICIANS,
 }

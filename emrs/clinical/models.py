@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -55,6 +55,19 @@ class ClinicalProforma(TimestampMixin, db.Model):
     room_no: Mapped[str | None] = _text()
     assigned_doctor: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"))
+    # Amended, not overwritten: who made this version, when and why (earlier versions in
+    # clinical_versions); withdrawn, never deleted (is_active false + who, when, why).
+    amended_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    amended_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    change_reason: Mapped[str | None] = _text()
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    withdrawal_reason: Mapped[str | None] = _text()
+
+    @property
+    def author_id(self) -> int | None:
+        """Who wrote the current version: the last amender, else who opened it."""
+        return self.amended_by or self.filled_by
 
     # --- informant --------------------------------------------------------------------
     informant_present: Mapped[bool | None] = mapped_column(Boolean)

@@ -5,7 +5,10 @@
   or links the existing one (one per patient);
 - the day's visit gets the proforma and its visit type;
 - edits are checked against the version the editor saw (409, never a silent overwrite);
-- PWOs may change only proformas they created; doctors and Admins any.
+- who may read, open, amend and withdraw a proforma is decided in auth/records.py: a welfare
+  officer opens a visit stub (header fields only) and reads only their own stubs; amending or
+  withdrawing someone else's proforma follows seniority; every amendment keeps the version it
+  replaces (clinical_versions) and names who made it and why; nothing is hard-deleted.
 """
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from ..audit import service as audit
-from ..auth.models import ADMIN, DOCTOR_ROLES, FACULTY, RESIDENT, User
+from ..auth import records
+from ..auth.models import DOCTOR_ROLES, User
 from ..errors import Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..intake import service as intake_service
@@ -26,7 +30,8 @@ from ..patients.models import Patient, PatientVisit
 from ..prescriptions import service as rx_service
 from ..querying import date_filters
 from ..timeutil import today_ist
-from ..versioning import lock_for_edit
+from ..models_base import utcnow
+from ..versioning import clean_reason, keep_version, lock_for_edit, versions_of
 from .models import (CASE_SEVERITIES, DOCTOR_DECISIONS, ICD_SYSTEMS, MULTI_SELECT_FIELDS, VISIT_TYPES,
                      ClinicalProforma)
 
@@ -180,10 +185,13 @@ def clean(data: dict, *, creating: bool) -> tuple[dict, list]:
 
 # --------------------------------------------------------------------------- reading
 
-def get(proforma_id: int, *, audit_read: bool = True) -> ClinicalProforma:
+def get(proforma_id: int, reader, *, audit_read: bool = True, include_withdrawn: bool = False) -> ClinicalProforma:
+    """The proforma if ``reader`` may read it (403 otherwise); a withdrawn one only with
+    ``include_withdrawn`` (restore and history)."""
     row = db.session.get(ClinicalProforma, proforma_id) if isinstance(proforma_id, int) else None
-    if row is None or not row.is_active:
+    if row is None or (not row.is_active and not include_withdrawn):
         raise NotFound("Clinical proforma not found")
+    records.check(reader, records.READ, records.PROFORMA, row.filled_by)
     if audit_read:
         audit.record_now("proforma_view", "clinical_proforma", row.id, patient_id=row.patient_id)
     return row
@@ -234,7 +242,23 @@ def prefill_from(previous: ClinicalProforma) -> dict:
 # --------------------------------------------------------------------------- writing
 
 def may_edit(row: ClinicalProforma, actor: User) -> bool:
-    return actor.role in (ADMIN, FACULTY, RESIDENT) or row.filled_by == actor.id
+    return records.may(actor, records.AMEND, records.PROFORMA, row.author_id)
+
+
+def _stub_check(actor: User, data: dict, values: dict, workup: dict, lines) -> None:
+    """A welfare officer's proforma is the visit stub: header fields only."""
+    if not records.stub_only(actor):
+        return
+    clinical = sorted(k for k, v in values.items() if k not in records.STUB_FIELDS and v not in (None, ""))
+    if values.get("doctor_decision") == "complex_case":
+        clinical.append("doctor_decision")
+    if workup:
+        clinical.append("work-up fields")
+    if lines:
+        clinical.append("prescription")
+    if clinical:
+        raise Forbidden("A welfare officer opens the visit's proforma; its clinical content, the decision and "
+                        "prescriptions are written by a doctor. Not allowed here: " + ", ".join(clinical))
 
 
 def _link_visit(proforma: ClinicalProforma) -> None:
@@ -283,11 +307,13 @@ def create(data: dict, actor: User):
     if isinstance(raw_pid, bool) or not str(raw_pid).isdecimal() or len(str(raw_pid)) > 9 or int(raw_pid) < 1:
         raise ValidationError("Validation failed", errors=[_err("patient_id", "patient_id must be a positive integer",
                                                                 raw_pid)])
+    records.check(actor, records.CREATE, records.PROFORMA)
     values, errors = clean(data, creating=True)
     _check_doctor(values, errors)
     workup, lines, adl_no = _extras(data, errors)
     if errors:
         raise ValidationError("Validation failed", errors=errors)
+    _stub_check(actor, data, values, workup, lines)
     patient = db.session.get(Patient, int(raw_pid))
     if patient is None or not patient.is_active:
         raise NotFound("Patient not found")
@@ -303,7 +329,8 @@ def create(data: dict, actor: User):
         record, _created = intake_service.ensure_for_complex_case(patient, proforma, actor, workup, adl_no)
         proforma.adl_file_id = record.id
     _link_visit(proforma)
-    rx = rx_service.replace_for_proforma(proforma, lines, actor) if lines else None
+    rx = rx_service.replace_for_proforma(proforma, lines, actor, override=data.get("override_reason")) \
+        if lines else None
     audit.record("proforma_create", "clinical_proforma", proforma.id, patient_id=patient.id,
                  details={"decision": proforma.doctor_decision, "fields": sorted(values)})
     db.session.commit()
@@ -323,8 +350,7 @@ def _visit_type_for(patient_id: int, visit_date: dt.date) -> str:
 
 def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version=None):
     """Returns (proforma, intake record or None, prescription or None)."""
-    if not may_edit(proforma, actor):
-        raise Forbidden("You can only change proformas you created")
+    records.check(actor, records.AMEND, records.PROFORMA, proforma.author_id)
     if expected_version is None and "version" in data:
         expected_version = data.get("version")
     lock_for_edit(proforma, expected_version, "This proforma was changed by someone else after you opened it. "
@@ -335,12 +361,17 @@ def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version
     workup, lines, adl_no = _extras(data, errors)
     if errors:
         raise ValidationError("Validation failed", errors=errors)
+    _stub_check(actor, data, values, workup, lines)
+    why = clean_reason(data.get("change_reason", data.get("reason")),
+                       required=records.reason_required(actor, proforma.author_id))
     if "visit_date" in values and values["visit_date"] is None:
         values.pop("visit_date")
     if proforma.doctor_decision == "complex_case" and values.get("doctor_decision") == "simple_case":
         raise ValidationError(COMPLEX_IS_FINAL, errors=[_err("doctor_decision", COMPLEX_IS_FINAL, "simple_case")])
     if "doctor_decision" in values and values["doctor_decision"] is None:
         values.pop("doctor_decision")
+    keep_version("proforma", proforma, snapshot(proforma), proforma.author_id,
+                 proforma.amended_at or proforma.created_at, proforma.change_reason, actor)
     for k, v in values.items():
         setattr(proforma, k, v)
     record = None
@@ -352,8 +383,12 @@ def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version
             proforma.adl_file_id = record.id
         else:
             record = db.session.get(IntakeRecord, proforma.adl_file_id)
-    rx = rx_service.replace_for_proforma(proforma, lines, actor) if lines is not None else None
+    rx = rx_service.replace_for_proforma(proforma, lines, actor, override=data.get("override_reason"),
+                                         reason=data.get("change_reason", data.get("reason"))) \
+        if lines is not None else None
     proforma.version += 1
+    proforma.amended_by, proforma.amended_at = actor.id, utcnow()
+    proforma.change_reason = why
     _link_visit(proforma)
     audit.record("proforma_update", "clinical_proforma", proforma.id, patient_id=proforma.patient_id,
                  details={"fields": sorted(values), "decision": proforma.doctor_decision})
@@ -361,19 +396,57 @@ def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version
     return proforma, record, rx
 
 
-def delete(proforma: ClinicalProforma, actor: User) -> None:
-    """Soft delete; its intake record is archived (entities.md §5)."""
-    if not may_edit(proforma, actor):
-        raise Forbidden("You can only delete proformas you created")
+SNAPSHOT = FIELDS + ("change_reason",)
+
+
+def snapshot(proforma: ClinicalProforma) -> dict:
+    return {k: getattr(proforma, k) for k in SNAPSHOT}
+
+
+def withdraw(proforma: ClinicalProforma, actor: User, reason=None) -> None:
+    """DELETE: the proforma is withdrawn, never removed (its intake record is archived,
+    entities.md §5); an Admin can restore it."""
+    records.check(actor, records.WITHDRAW, records.PROFORMA, proforma.author_id)
+    why = clean_reason(reason, required=False, what="withdrawal")
+    lock_for_edit(proforma)
     proforma.is_active = False
+    proforma.withdrawn_at, proforma.withdrawn_by, proforma.withdrawal_reason = utcnow(), actor.id, why
     proforma.version += 1
     if proforma.adl_file_id:
         record = db.session.get(IntakeRecord, proforma.adl_file_id)
         if record is not None and record.file_status != "archived":
             record.file_status, record.is_active = "archived", False
             record.notes = ((record.notes or "") + " [DELETED]").strip()
-    audit.record("proforma_delete", "clinical_proforma", proforma.id, patient_id=proforma.patient_id)
+    audit.record("proforma_withdraw", "clinical_proforma", proforma.id, patient_id=proforma.patient_id)
     db.session.commit()
+
+
+def restore(proforma: ClinicalProforma, actor: User) -> ClinicalProforma:
+    records.check(actor, records.RESTORE, records.PROFORMA)
+    lock_for_edit(proforma)
+    if not proforma.is_active:
+        proforma.is_active = True
+        proforma.withdrawn_at = proforma.withdrawn_by = proforma.withdrawal_reason = None
+        proforma.version += 1
+        audit.record("proforma_restore", "clinical_proforma", proforma.id, patient_id=proforma.patient_id)
+    db.session.commit()
+    return proforma
+
+
+def version_history(proforma: ClinicalProforma) -> list[dict]:
+    """Every version, oldest first (the current one last): its fields, author, when, why."""
+    from ..serialize import json_value
+    kept = versions_of("proforma", proforma.id)
+    ids = {v.author_id for v in kept} | {proforma.author_id}
+    names = {u.id: u.name for u in db.session.execute(select(User).where(User.id.in_(ids - {None}))).scalars()}
+    out = [{"version": v.version, "fields": v.data, "author_id": v.author_id, "author_name": names.get(v.author_id),
+            "authored_at": json_value(v.authored_at), "change_reason": v.data.get("change_reason"),
+            "superseded_at": json_value(v.superseded_at), "current": False} for v in kept]
+    out.append({"version": proforma.version, "fields": {k: json_value(v) for k, v in snapshot(proforma).items()},
+                "author_id": proforma.author_id, "author_name": names.get(proforma.author_id),
+                "authored_at": json_value(proforma.amended_at or proforma.created_at),
+                "change_reason": proforma.change_reason, "superseded_at": None, "current": True})
+    return out
 
 
 # --------------------------------------------------------------------------- lists and statistics
@@ -411,8 +484,12 @@ def parse_filters(args) -> tuple[dict, list]:
     return out, errors
 
 
-def list_proformas(filters: dict, page: int, limit: int):
+def list_proformas(filters: dict, page: int, limit: int, reader):
+    """A page of proformas in the reader's scope (a welfare officer: their own stubs); the read
+    is audited, one row naming the patients on the page."""
     q = select(ClinicalProforma).where(ClinicalProforma.is_active.is_(True))
+    if not records.reads_all(reader, records.PROFORMA):
+        q = q.where(ClinicalProforma.filled_by == reader.id)
     for key in ("visit_type", "doctor_decision", "requires_adl_file", "filled_by", "room_no", "patient_id"):
         if key in filters:
             q = q.where(getattr(ClinicalProforma, key) == filters[key])
@@ -423,6 +500,7 @@ def list_proformas(filters: dict, page: int, limit: int):
     total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     rows = db.session.execute(q.order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())
                               .offset((page - 1) * limit).limit(limit)).scalars().all()
+    audit.record_list_read("proforma_list_view", "clinical_proforma", [r.patient_id for r in rows])
     return list(rows), total
 
 
@@ -434,8 +512,12 @@ def _for_patient(latest_id: bool = False):
     return q.limit(1) if latest_id else q
 
 
-def for_patient(patient_id: int) -> list[ClinicalProforma]:
-    return list(db.session.execute(_for_patient(), {"patient_id": patient_id}).scalars())
+def for_patient(patient_id: int, reader=None) -> list[ClinicalProforma]:
+    """A patient's proformas, newest first; with ``reader``, only those they may read."""
+    rows = list(db.session.execute(_for_patient(), {"patient_id": patient_id}).scalars())
+    if reader is not None and not records.reads_all(reader, records.PROFORMA):
+        rows = [r for r in rows if r.filled_by == reader.id]
+    return rows
 
 
 def latest_id(patient_id: int) -> int | None:

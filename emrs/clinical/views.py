@@ -9,7 +9,8 @@ from .. import timeline
 from ..auth.guard import principal
 from ..auth.models import DOCTOR_ROLES, User
 from ..drafts import service as drafts
-from ..errors import Conflict, DomainError
+from ..auth import records
+from ..errors import Conflict, DomainError, Forbidden
 from ..extensions import db
 from ..patients import service as patients
 from ..patients.models import PatientVisit
@@ -92,6 +93,7 @@ def _render_form(patient, proforma, values, *, errors=None, general=None, status
         choices=service.CHOICES, onset_labels=service.ONSET_LABELS, doctors=_doctors(), draft=draft,
         draft_key=draft_key, draft_patient=patient.id, previous=previous, conflict=conflict,
         version=version if version is not None else (proforma.version if proforma else None),
+        reason_required=proforma is not None and records.reason_required(principal(), proforma.author_id),
         patient_info=patients.with_extras([patient])[0]), status
 
 
@@ -100,6 +102,16 @@ def _errors(exc: DomainError):
     for e in exc.errors or []:
         by_field.setdefault(e.get("path"), []).append(e.get("msg"))
     return by_field, ([] if exc.errors and exc.message == "Validation failed" else [exc.message])
+
+
+def _proforma_or_abort(proforma_id: int, **kwargs):
+    """The proforma for this page: 404 when there is none, 403 when the user may not read it."""
+    try:
+        return service.get(proforma_id, principal(), **kwargs)
+    except Forbidden:
+        abort(403)
+    except DomainError:
+        abort(404)
 
 
 def _patient_or_404(patient_id, audit_action="patient_view"):
@@ -160,18 +172,16 @@ def proforma_new():
 
 @bp.route(f"/proformas/<{ID}:proforma_id>/edit", methods=["GET", "POST"], endpoint="proforma_edit")
 def proforma_edit(proforma_id: int):
-    try:
-        row = service.get(proforma_id, audit_read=request.method == "GET")
-    except DomainError:
-        abort(404)
+    row = _proforma_or_abort(proforma_id, audit_read=request.method == "GET")
     patient = _patient_or_404(row.patient_id, audit_action=None)
     user = principal()
     if not service.may_edit(row, user):
-        flash("You can only change proformas you created.", "error")
+        flash(records.message(user, records.AMEND, records.PROFORMA), "error")
         return redirect(url_for("clinical.proforma_show", proforma_id=row.id))
     key = f"proforma:edit:{row.id}"
     if request.method == "POST":
         data = _form_data(request.form)
+        data["change_reason"] = request.form.get("change_reason")
         version = request.form.get("version")
         try:
             service.update(row, data, user, expected_version=version or row.version)
@@ -194,10 +204,7 @@ def proforma_edit(proforma_id: int):
 
 @bp.get(f"/proformas/<{ID}:proforma_id>", endpoint="proforma_show")
 def proforma_show(proforma_id: int):
-    try:
-        row = service.get(proforma_id)
-    except DomainError:
-        abort(404)
+    row = _proforma_or_abort(proforma_id)
     patient = _patient_or_404(row.patient_id, audit_action=None)
     info = service.proforma_dict(row)
     from ..intake.models import IntakeRecord
@@ -207,15 +214,13 @@ def proforma_show(proforma_id: int):
                            patient_info=patients.with_extras([patient])[0], record=record,
                            rx=rx.for_proforma(row.id), groups_label=options.group_label, split=service.split_labels,
                            onset_labels=service.ONSET_LABELS, can_edit=service.may_edit(row, principal()),
-                           complaint_groups=COMPLAINT_GROUPS, mse_groups=MSE_GROUPS)
+                           complaint_groups=COMPLAINT_GROUPS, mse_groups=MSE_GROUPS,
+                           versions=service.version_history(row) if row.version > 1 else [])
 
 
 @bp.get(f"/proformas/<{ID}:proforma_id>/summary", endpoint="proforma_summary")
 def proforma_summary(proforma_id: int):
-    try:
-        row = service.get(proforma_id)
-    except DomainError:
-        abort(404)
+    row = _proforma_or_abort(proforma_id)
     return render_template("clinical/_proforma_summary.html", p=row, split=service.split_labels,
                            group_label=options.group_label, complaint_groups=COMPLAINT_GROUPS)
 
@@ -231,7 +236,7 @@ def proformas():
         filters["doctor_decision"] = "complex_case"
     raw = request.args.get("page", "1")
     page = int(raw) if raw.isdecimal() and len(raw) < 6 and int(raw) > 0 else 1
-    rows, total = ([], 0) if errors else service.list_proformas(filters, page, PAGE)
+    rows, total = ([], 0) if errors else service.list_proformas(filters, page, PAGE, user)
     return render_template("clinical/proformas.html", items=service.proforma_dicts(rows), total=total, page=page,
                            pages=max(1, -(-total // PAGE)), filters=filters, view=view, args=request.args,
                            errors=[e["msg"] for e in errors], doctors=_doctors())
@@ -243,14 +248,15 @@ def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
     from datetime import timezone
     from ..auth.navigation import allowed
     rows = service.for_patient(patient_id)[:limit]
-    linkable = allowed("clinical.proforma_show")
+    readable = records.reads_all(principal(), records.PROFORMA)  # a welfare officer sees no diagnosis
+    linkable = allowed("clinical.proforma_show") and readable
     out = []
     for p in rows:
         when = p.created_at if p.created_at.tzinfo else p.created_at.replace(tzinfo=timezone.utc)
         out.append(timeline.TimelineEntry(
             kind="proforma", id=p.id, when=when,
             title=f"Walk-in proforma · {p.visit_date.strftime('%d %b %Y')}",
-            summary=" · ".join(x for x in [p.icd_code, (p.diagnosis or "")[:80] or None] if x),
+            summary=" · ".join(x for x in [p.icd_code, (p.diagnosis or "")[:80] or None] if x) if readable else "",
             url=url_for("clinical.proforma_show", proforma_id=p.id) if linkable else None,
             detail_url=url_for("clinical.proforma_summary", proforma_id=p.id) if linkable else None,
             badges=["complex" if p.doctor_decision == "complex_case" else "simple"]))

@@ -22,9 +22,10 @@ from sqlalchemy import or_, select
 
 from .. import __version__
 from ..audit import service as audit
+from ..auth import records
 from ..auth.models import User
 from ..clinical.models import ClinicalProforma
-from ..errors import NotFound, ValidationError
+from ..errors import Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..intake.models import IntakeRecord
 from ..patients import fields as F
@@ -370,11 +371,11 @@ def medications(patient: Patient) -> list[dict]:
     rows = prescriptions.for_patient(patient.id)
     visit_of = _encounter_of(patient.id)
     diagnosed = {p.id for p in _proformas(patient.id) if has_diagnosis(p)}
-    names = _names(r.created_by for r in rows)
+    names = _names(r.signer_id for r in rows)
     out = []
     for r in rows:
         pid = r.clinical_proforma_id
-        out += medication_requests(r, visit_of.get(pid), pid if pid in diagnosed else None, names.get(r.created_by))
+        out += medication_requests(r, visit_of.get(pid), pid if pid in diagnosed else None, names.get(r.signer_id))
     return out
 
 
@@ -382,9 +383,22 @@ SEARCHES = {"Encounter": (encounters, "patient_visits"), "Condition": (condition
             "MedicationRequest": (medications, "prescriptions")}
 
 
-def search_for_patient(resource_type: str, patient_ref: str) -> list[dict]:
+# The clinical record behind a resource type: reading it follows auth/records.py.
+RECORD_KINDS = {"Condition": records.PROFORMA, "MedicationRequest": records.PRESCRIPTION}
+
+
+def _check_read(resource_type: str, reader) -> None:
+    kinds = RECORD_KINDS.values() if resource_type == "$everything" else \
+        [RECORD_KINDS[resource_type]] if resource_type in RECORD_KINDS else []
+    for kind in kinds:
+        if not records.reads_all(reader, kind):
+            raise Forbidden(records.message(reader, records.READ, kind))
+
+
+def search_for_patient(resource_type: str, patient_ref: str, reader) -> list[dict]:
     """Encounter / Condition / MedicationRequest ?patient=<id>: all of the patient's.
     An unknown or archived patient has none (a search never answers 404)."""
+    _check_read(resource_type, reader)
     build, entity = SEARCHES[resource_type]
     patient_id = parse_patient_id(patient_ref)
     if patient_id is None:
@@ -401,8 +415,9 @@ def search_for_patient(resource_type: str, patient_ref: str) -> list[dict]:
     return found
 
 
-def everything(raw_id) -> list[dict]:
+def everything(raw_id, reader) -> list[dict]:
     """Patient/<id>/$everything: the patient, then visits, diagnoses and prescriptions."""
+    _check_read("$everything", reader)
     patient = active_patient(raw_id)
     parts = {"Encounter": encounters(patient), "Condition": conditions(patient),
              "MedicationRequest": medications(patient)}
@@ -417,9 +432,10 @@ def everything(raw_id) -> list[dict]:
 OWNER_ROWS = {"Encounter": PatientVisit, "Condition": ClinicalProforma, "MedicationRequest": Prescription}
 
 
-def read_resource(resource_type: str, raw_id: str) -> dict:
+def read_resource(resource_type: str, raw_id: str, reader) -> dict:
     """Encounter/<id>, Condition/<id>, MedicationRequest/<prescription id>-<line no.>:
     built exactly as the patient's search builds it (the same resource either way)."""
+    _check_read(resource_type, reader)
     model = OWNER_ROWS[resource_type]
     match = re.fullmatch(r"(\d{1,9})(-\d{1,3})?", raw_id or "")
     if match is None or bool(match.group(2)) != (resource_type == "MedicationRequest"):

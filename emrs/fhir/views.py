@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import request
 
 from ..errors import DomainError, ValidationError
+from ..auth.guard import principal
 from ..extensions import db
 from . import bp, service
 from .outcome import fhir_response, outcome_response
@@ -135,7 +136,7 @@ def _for_patient(resource_type: str):
     page, count = _paging(params)
     if not params.get("patient", "").strip():
         raise ValidationError(f"{resource_type} search needs patient=<id>")
-    found = service.search_for_patient(resource_type, params["patient"])
+    found = service.search_for_patient(resource_type, params["patient"], principal())
     shown = found[(page - 1) * count: page * count]
     return fhir_response(_bundle(shown, total=len(found), params=params, page=page, count=count,
                                  more=page * count < len(found)))
@@ -161,7 +162,7 @@ def medication_request_search():
 
 def _read(resource_type: str, resource_id: str):
     _params()
-    return fhir_response(service.read_resource(resource_type, resource_id))
+    return fhir_response(service.read_resource(resource_type, resource_id, principal()))
 
 
 @bp.get("/Encounter/<resource_id>", endpoint="encounter_read")
@@ -186,6 +187,6 @@ def medication_request_read(resource_id):
 @fhir_errors
 def patient_everything(patient_id):
     _params()
-    resources = service.everything(patient_id)
+    resources = service.everything(patient_id, principal())
     modes = ["match"] + ["include"] * (len(resources) - 1)
     return fhir_response(_bundle(resources, total=1, modes=modes))

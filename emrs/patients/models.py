@@ -237,6 +237,8 @@ class PatientFile(TimestampMixin, db.Model):
                                              server_default=db.false())
     deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     deleted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A deleted scan stays on disk, restorable by an Admin, until purged after FILE_RETENTION_DAYS.
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     def to_dict(self) -> dict:
         return column_dict(self)

@@ -46,8 +46,21 @@ class Prescription(TimestampMixin, db.Model):
     # Drug-safety warnings shown when it was saved, and the reason the doctor gave to go on.
     warnings: Mapped[list] = mapped_column(JSON_TYPE, nullable=False, default=list, server_default=sa.text("'[]'"))
     override_reason: Mapped[str | None] = mapped_column(Text)
-    # Optimistic locking: the service checks and increments it.
+    # Optimistic locking: the service checks and increments it. Also the version number:
+    # earlier versions are kept in clinical_versions (a signed prescription is never edited in place).
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    # The signer of this version (printed on the PDF), when, and why this version was made.
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    signed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    change_reason: Mapped[str | None] = mapped_column(Text)
+    # Withdrawn, never deleted: the row stays, marked; an Admin can restore it.
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def signer_id(self) -> int | None:
+        return self.signed_by or self.created_by
 
     def to_dict(self) -> dict:
         """api-contract.md §8 shape: the lines under the key ``prescription``."""

@@ -11,7 +11,8 @@ def pdf_for(row, size: str | None = None) -> tuple[bytes, str]:
     from . import pdf
     proforma = db.session.get(ClinicalProforma, row.clinical_proforma_id)
     patient = db.session.get(Patient, row.patient_id)
-    doctor = db.session.get(User, row.created_by) if row.created_by else None
+    # The signer of this version: whoever made the current version signs what is printed.
+    doctor = db.session.get(User, row.signer_id) if row.signer_id else None
     page_size = size.upper() if isinstance(size, str) and size.upper() in ("A4", "A5") else None
     data = pdf.render(row, proforma, patient, doctor, page_size=page_size)
     name = f"prescription-{patient.cr_no or patient.id}-{proforma.visit_date.isoformat()}.pdf"

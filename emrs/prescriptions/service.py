@@ -13,9 +13,12 @@ import functools
 from sqlalchemy import bindparam, func, select
 
 from ..audit import service as audit
-from ..errors import DomainError, NotFound, ValidationError, field_error
+from ..auth import records
+from ..errors import Conflict, DomainError, NotFound, ValidationError, field_error
 from ..extensions import db
-from ..versioning import lock_for_edit
+from ..models_base import utcnow
+from ..serialize import json_value
+from ..versioning import clean_reason, keep_version, lock_for_edit, versions_of
 from .models import Prescription, PrescriptionTemplate
 
 LINE_KEYS = ("medicine", "dosage", "when_to_take", "frequency", "duration", "quantity", "details", "notes")
@@ -61,25 +64,35 @@ def normalise_lines(lines) -> list[dict]:
 
 # --------------------------------------------------------------------------- reading
 
-def get(rx_id: int, *, audit_read: bool = True) -> Prescription:
+WITHDRAWN = "This prescription was withdrawn. An administrator can restore it."
+
+
+def get(rx_id: int, reader, *, audit_read: bool = True, include_withdrawn: bool = False) -> Prescription:
+    """The prescription, if ``reader`` may read prescriptions (403 otherwise); a withdrawn
+    one only with ``include_withdrawn`` (the restore and history doors)."""
+    records.check(reader, records.READ, records.PRESCRIPTION)
     row = db.session.get(Prescription, rx_id) if isinstance(rx_id, int) else None
-    if row is None:
+    if row is None or (row.withdrawn_at is not None and not include_withdrawn):
         raise NotFound("Prescription not found")
     if audit_read:
         audit.record_now("prescription_view", "prescriptions", row.id, patient_id=row.patient_id)
     return row
 
 
-def for_proforma(proforma_id: int) -> Prescription | None:
-    return db.session.execute(select(Prescription).where(Prescription.clinical_proforma_id == proforma_id)
-                              ).scalar_one_or_none()
+def for_proforma(proforma_id: int, *, include_withdrawn: bool = False) -> Prescription | None:
+    row = db.session.execute(select(Prescription).where(Prescription.clinical_proforma_id == proforma_id)
+                             ).scalar_one_or_none()
+    if row is not None and row.withdrawn_at is not None and not include_withdrawn:
+        return None
+    return row
 
 
 @functools.cache  # built once: the patient page runs it on every view
 def _for_patient():
     from ..clinical.models import ClinicalProforma
     return (select(Prescription).join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id)
-            .where(Prescription.patient_id == bindparam("patient_id"), ClinicalProforma.is_active.is_(True))
+            .where(Prescription.patient_id == bindparam("patient_id"), ClinicalProforma.is_active.is_(True),
+                   Prescription.withdrawn_at.is_(None))
             .order_by(ClinicalProforma.visit_date.desc(), Prescription.id.desc()))
 
 
@@ -93,9 +106,12 @@ def last_for_patient(patient_id: int, exclude_proforma_id: int | None = None) ->
     return rows[0] if rows else None
 
 
-def list_prescriptions(filters: dict, page: int, limit: int):
+def list_prescriptions(filters: dict, page: int, limit: int, reader):
+    """A page of prescriptions (clinicians only); the read is audited, one row naming the
+    patients on the page."""
     from ..clinical.models import ClinicalProforma
-    q = select(Prescription)
+    records.check(reader, records.READ, records.PRESCRIPTION)
+    q = select(Prescription).where(Prescription.withdrawn_at.is_(None))
     if "patient_id" in filters:
         q = q.where(Prescription.patient_id == filters["patient_id"])
     if "clinical_proforma_id" in filters:
@@ -104,8 +120,10 @@ def list_prescriptions(filters: dict, page: int, limit: int):
         q = q.join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id).where(
             ClinicalProforma.doctor_decision == filters["doctor_decision"])
     total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.session.execute(q.order_by(Prescription.id.desc()).offset((page - 1) * limit).limit(limit)).scalars()
-    return list(rows), total
+    rows = list(db.session.execute(q.order_by(Prescription.id.desc()).offset((page - 1) * limit).limit(limit))
+                .scalars())
+    audit.record_list_read("prescription_list_view", "prescriptions", [r.patient_id for r in rows])
+    return rows, total
 
 
 def prescription_dict(row: Prescription) -> dict:
@@ -171,10 +189,10 @@ def _extras(data: dict) -> dict:
 
 
 def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:
-    """POST /api/prescriptions and the editor: one row per proforma (a new save replaces
-    the lines). Returns (row, warnings)."""
+    """POST /api/prescriptions and the editor: one prescription per proforma. The first save
+    creates it; a later save makes a new version (the old one is kept, see ``_write``).
+    Returns (row, warnings)."""
     from ..clinical.models import ClinicalProforma
-    from ..patients.models import Patient
     proforma_id = _parse_id(data.get("clinical_proforma_id"), "clinical_proforma_id")
     raw_patient = data.get("patient_id")
     patient_id = _parse_id(raw_patient, "patient_id") if raw_patient not in (None, "") else None
@@ -186,37 +204,65 @@ def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:
         raise NotFound("Clinical proforma not found")
     if patient_id is not None and patient_id != proforma.patient_id:
         raise ValidationError("patient_id does not match the proforma's patient")
-    patient = db.session.get(Patient, proforma.patient_id)
-    row = for_proforma(proforma.id)
-    if row is not None:
-        lock_for_edit(row, data.get("version"), "This prescription was changed by someone else after you opened "
-                                                "it. Reload to see their changes; your lines are kept.")
-    warnings = warnings_for(lines, patient)
-    reason = _check_override(warnings, data.get("override_reason"))
-    created = row is None
-    if created:
-        row = Prescription(patient_id=proforma.patient_id, clinical_proforma_id=proforma.id, lines=lines,
-                           created_by=actor.id if actor else None)
-        db.session.add(row)
+    row = _write(proforma, lines, extras, actor, override=data.get("override_reason"),
+                 reason=data.get("change_reason", data.get("reason")), version=data.get("version"))
+    db.session.commit()
+    return row, list(row.warnings or [])
+
+
+def _write(proforma, lines: list[dict], extras: dict, actor, *, override, reason, version=None) -> Prescription:
+    """Every door that writes prescription lines comes here (the prescription API and page,
+    and lines sent inside a proforma request): who may write (auth/records.py), the
+    drug-safety override, and amendment as a new version. The caller commits."""
+    from ..patients.models import Patient
+    row = for_proforma(proforma.id, include_withdrawn=True)
+    if row is None:
+        records.check(actor, records.CREATE, records.PRESCRIPTION)
     else:
+        records.check(actor, records.AMEND, records.PRESCRIPTION, row.signer_id)
+        lock_for_edit(row, version, "This prescription was changed by someone else after you opened "
+                                    "it. Reload to see their changes; your lines are kept.")
+        if row.withdrawn_at is not None:
+            raise Conflict(WITHDRAWN)
+    warnings = warnings_for(lines, db.session.get(Patient, proforma.patient_id))
+    override_reason = _check_override(warnings, override)
+    now = utcnow()
+    if row is None:
+        row = Prescription(patient_id=proforma.patient_id, clinical_proforma_id=proforma.id, lines=lines,
+                           created_by=actor.id, signed_by=actor.id, signed_at=now)
+        db.session.add(row)
+        action = "prescription_create"
+    else:
+        why = clean_reason(reason, required=records.reason_required(actor, row.signer_id))
+        keep_version("prescription", row, snapshot(row), row.signer_id, row.signed_at or row.updated_at,
+                     row.change_reason, actor)
         row.lines = list(lines)
         row.version += 1
+        row.signed_by, row.signed_at = actor.id, now
+        row.change_reason = why or "Corrected by the author"
+        action = "prescription_update"
     for k, v in extras.items():
         setattr(row, k, v)
     row.warnings = warnings
-    row.override_reason = reason
+    row.override_reason = override_reason
     db.session.flush()
-    audit.record("prescription_create" if created else "prescription_update", "prescriptions", row.id,
-                 patient_id=row.patient_id, details={"lines": len(lines)})
-    if reason:
+    audit.record(action, "prescriptions", row.id, patient_id=row.patient_id,
+                 details={"lines": len(lines), "version": row.version})
+    if override_reason:
         audit.record("prescription_override", "prescriptions", row.id, patient_id=row.patient_id,
                      details={"rules": sorted({w["rule"] for w in warnings})})
-    db.session.commit()
-    return row, warnings
+    return row
+
+
+SNAPSHOT = ("lines", "follow_up_date", "advice", "warnings", "override_reason", "change_reason")
+
+
+def snapshot(row: Prescription) -> dict:
+    return {k: getattr(row, k) for k in SNAPSHOT}
 
 
 def update(row: Prescription, data: dict, actor) -> tuple[Prescription, list[dict]]:
-    """PUT /api/prescriptions/:id — full replacement of the lines."""
+    """PUT /api/prescriptions/:id — a new version with the lines sent (full replacement)."""
     body = dict(data)
     body["clinical_proforma_id"] = row.clinical_proforma_id
     if body.get("patient_id") in (None, ""):
@@ -226,30 +272,51 @@ def update(row: Prescription, data: dict, actor) -> tuple[Prescription, list[dic
     return save_for_proforma(body, actor)
 
 
-def delete(row: Prescription, actor) -> None:
-    audit.record("prescription_delete", "prescriptions", row.id, patient_id=row.patient_id)
-    db.session.delete(row)
+def withdraw(row: Prescription, actor, reason=None) -> Prescription:
+    """DELETE: the prescription is withdrawn, never removed; it stays readable in its history
+    and an Admin can restore it."""
+    records.check(actor, records.WITHDRAW, records.PRESCRIPTION, row.signer_id)
+    lock_for_edit(row)
+    if row.withdrawn_at is None:
+        row.withdrawn_at, row.withdrawn_by = utcnow(), actor.id
+        row.withdrawal_reason = clean_reason(reason, required=False, what="withdrawal")
+        audit.record("prescription_withdraw", "prescriptions", row.id, patient_id=row.patient_id)
     db.session.commit()
-
-
-def replace_for_proforma(proforma, lines: list[dict], actor) -> Prescription:
-    """Lines sent inside a proforma request (contract §8). Caller's transaction; the
-    proforma API has no override reason, so warnings are stored for the doctor to see."""
-    from ..patients.models import Patient
-    row = for_proforma(proforma.id)
-    if row is None:
-        row = Prescription(patient_id=proforma.patient_id, clinical_proforma_id=proforma.id, lines=lines,
-                           created_by=actor.id if actor else None)
-        db.session.add(row)
-        db.session.flush()
-        action = "prescription_create"
-    else:
-        row.lines = list(lines)
-        row.version += 1
-        action = "prescription_update"
-    row.warnings = warnings_for(lines, db.session.get(Patient, proforma.patient_id))
-    audit.record(action, "prescriptions", row.id, patient_id=proforma.patient_id, details={"lines": len(lines)})
     return row
+
+
+def restore(row: Prescription, actor) -> Prescription:
+    records.check(actor, records.RESTORE, records.PRESCRIPTION)
+    lock_for_edit(row)
+    if row.withdrawn_at is not None:
+        row.withdrawn_at = row.withdrawn_by = row.withdrawal_reason = None
+        audit.record("prescription_restore", "prescriptions", row.id, patient_id=row.patient_id)
+    db.session.commit()
+    return row
+
+
+def replace_for_proforma(proforma, lines: list[dict], actor, override=None, reason=None) -> Prescription:
+    """Lines sent inside a proforma request (contract §8): the same rules as the prescription
+    API (prescribers only, the drug-safety override, versions). Caller's transaction."""
+    return _write(proforma, lines, {}, actor, override=override, reason=reason)
+
+
+def version_history(row: Prescription) -> list[dict]:
+    """Every version, oldest first: number, lines, signer, when, why; the current one last."""
+    from ..auth.models import User
+    kept = versions_of("prescription", row.id)
+    ids = {v.author_id for v in kept} | {row.signer_id}
+    names = {u.id: u.name for u in db.session.execute(select(User).where(User.id.in_(ids - {None}))).scalars()}
+    out = [{"version": v.version, "prescription": v.data.get("lines") or [], "follow_up_date": v.data.get("follow_up_date"),
+            "advice": v.data.get("advice"), "signed_by": v.author_id, "signed_by_name": names.get(v.author_id),
+            "signed_at": json_value(v.authored_at), "change_reason": v.data.get("change_reason"),
+            "superseded_at": json_value(v.superseded_at), "current": False} for v in kept]
+    out.append({"version": row.version, "prescription": list(row.lines or []),
+                "follow_up_date": json_value(row.follow_up_date), "advice": row.advice,
+                "signed_by": row.signer_id, "signed_by_name": names.get(row.signer_id),
+                "signed_at": json_value(row.signed_at or row.updated_at), "change_reason": row.change_reason,
+                "superseded_at": None, "current": True})
+    return out
 
 
 # --------------------------------------------------------------------------- history and templates

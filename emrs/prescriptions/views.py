@@ -4,17 +4,19 @@ picker, "repeat last", templates, live drug-safety warnings, override reason, dr
 with what changed between prescriptions."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import timezone
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
 from .. import timeline
+from ..auth import records
 from ..auth.guard import principal
 from ..clinical import service as proformas
 from ..clinical.models import ClinicalProforma
 from ..drafts import service as drafts
-from ..errors import Conflict, DomainError
+from ..errors import Conflict, DomainError, Forbidden
 from ..extensions import db
 from ..patients import service as patients
 from . import bp, service
@@ -58,7 +60,18 @@ class _Form(dict):
 
 def _proforma_or_404(proforma_id: int):
     try:
-        return proformas.get(proforma_id, audit_read=False)
+        return proformas.get(proforma_id, principal(), audit_read=False)
+    except Forbidden:
+        abort(403)
+    except DomainError:
+        abort(404)
+
+
+def _rx_or_abort(rx_id: int, **kwargs):
+    try:
+        return service.get(rx_id, principal(), **kwargs)
+    except Forbidden:
+        abort(403)
     except DomainError:
         abort(404)
 
@@ -80,7 +93,10 @@ def _render(proforma, patient, lines, *, row=None, status=200, errors=None, warn
         suggest=SUGGEST, errors=errors or [], warnings=warnings if warnings is not None else _warnings(lines, patient),
         needs_override=needs_override, templates=service.templates_for(user), previous=previous,
         draft=draft, draft_key=f"rx:{proforma.id}", draft_patient=patient.id, conflict=conflict,
-        values=values or {}, version=(values or {}).get("version") or (row.version if row else "")), status
+        values=values or {}, version=(values or {}).get("version") or (row.version if row else ""),
+        reason_required=row is not None and records.reason_required(user, row.signer_id),
+        may_write=records.may(user, records.AMEND, records.PRESCRIPTION, row.signer_id) if row is not None
+        else records.may(user, records.CREATE, records.PRESCRIPTION)), status
 
 
 @bp.route(f"/proforma/<{ID}:proforma_id>", methods=["GET", "POST"], endpoint="edit")
@@ -90,12 +106,17 @@ def edit(proforma_id: int):
     row = service.for_proforma(proforma.id)
     user = principal()
     key = f"rx:{proforma.id}"
+    if row is not None and not records.may(user, records.AMEND, records.PRESCRIPTION, row.signer_id):
+        flash(records.message(user, records.AMEND, records.PRESCRIPTION), "error")
+        return redirect(url_for("prescriptions.show", rx_id=row.id))
     if request.method == "POST":
         lines = _lines_from_form(request.form)
         data = {"clinical_proforma_id": proforma.id, "patient_id": patient.id, "prescription": lines,
                 "follow_up_date": request.form.get("follow_up_date"), "advice": request.form.get("advice"),
                 "override_reason": request.form.get("override_reason"), "version": request.form.get("version")}
-        values = {k: request.form.get(k, "") for k in ("follow_up_date", "advice", "override_reason", "version")}
+        data["change_reason"] = request.form.get("change_reason")
+        values = {k: request.form.get(k, "") for k in ("follow_up_date", "advice", "override_reason", "version",
+                                                         "change_reason")}
         try:
             row, _warnings = service.save_for_proforma(data, user)
         except Conflict as exc:
@@ -171,23 +192,47 @@ def save_template(proforma_id: int):
 
 @bp.get(f"/<{ID}:rx_id>", endpoint="show")
 def show(rx_id: int):
-    try:
-        row = service.get(rx_id)
-    except DomainError:
-        abort(404)
+    row = _rx_or_abort(rx_id, include_withdrawn=True)
     proforma = db.session.get(ClinicalProforma, row.clinical_proforma_id)
     patient = patients.get_patient(row.patient_id, audit_action=None, include_archived=True)
     from . import instructions
     return render_template("prescriptions/show.html", row=row, proforma=proforma, patient=patient,
                            patient_info=patients.with_extras([patient])[0],
-                           described=[instructions.describe(l) for l in row.lines or []])
+                           described=[instructions.describe(l) for l in row.lines or []],
+                           versions=_versions(row), shown_version=_shown_version(row), signer=_signer(row))
+
+
+def _versions(row) -> list[dict]:
+    """The prescription's versions with their times as IST text for the page."""
+    if row.version <= 1:
+        return []
+    from ..timeutil import ist_text
+    out = []
+    for v in service.version_history(row):
+        when = {k: ist_text(dt.datetime.fromisoformat(v[k]), "%d %b %Y, %H:%M") + " IST" if v[k] else ""
+                for k in ("signed_at", "superseded_at")}
+        out.append({**v, "signed_when": when["signed_at"], "replaced_when": when["superseded_at"]})
+    return out
+
+
+def _shown_version(row):
+    """?version=N shows an earlier version of the prescription (read-only)."""
+    raw = request.args.get("version", "")
+    if not raw.isdecimal() or len(raw) > 6 or int(raw) == row.version:
+        return None
+    return next((v for v in _versions(row) if v["version"] == int(raw)), None)
+
+
+def _signer(row):
+    from ..auth.models import User
+    return db.session.get(User, row.signer_id) if row.signer_id else None
 
 
 @bp.get(f"/<{ID}:rx_id>/pdf", endpoint="pdf")
 def pdf(rx_id: int):
     from .printing import pdf_for
+    row = _rx_or_abort(rx_id)
     try:
-        row = service.get(rx_id)
         data, filename = pdf_for(row, request.args.get("size"))
     except DomainError as exc:
         if exc.status == 404:
@@ -214,6 +259,8 @@ def history(patient_id: int):
 
 def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
     from ..auth.navigation import allowed
+    if not records.reads_all(principal(), records.PRESCRIPTION):
+        return []  # a welfare officer does not see prescriptions on the patient page either
     link = allowed("prescriptions.show")
     out = []
     for row in service.for_patient(patient_id)[:limit]:

@@ -106,8 +106,8 @@ CONTRACT = [
     ("GET", "/api/adl-files/patient/:patient_id", AUTH),
     ("POST", "/api/prescriptions", CLIN),
     ("GET", "/api/prescriptions", CLIN),
-    ("GET", "/api/prescriptions/by-proforma/:clinical_proforma_id", AUTH),
-    ("GET", "/api/prescriptions/:id", AUTH),
+    ("GET", "/api/prescriptions/by-proforma/:clinical_proforma_id", CLIN),  # narrowed: a PWO reads no prescription
+    ("GET", "/api/prescriptions/:id", CLIN),  # narrowed: as the pages and FHIR
     ("PUT", "/api/prescriptions/:id", CLIN),
     ("DELETE", "/api/prescriptions/:id", CLIN),
 ]

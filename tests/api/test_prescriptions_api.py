@@ -7,12 +7,13 @@ from sqlalchemy import select
 
 from emrs.audit.models import AuditLog
 from emrs.extensions import db
+from emrs.prescriptions.models import Prescription
 from emrs.timeutil import today_ist
 
 
 @pytest.fixture
 def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
+    return {**{k: bearer(u) for k, u in users.items()}, **{f"{k}_id": u.id for k, u in users.items()}}
 
 
 @pytest.fixture
@@ -44,14 +45,22 @@ def test_create_shape_aliases_and_one_row_per_proforma(client, h, proforma):
                                                    "prescription": None}, headers=h["resident"])
     again = resp.get_json()["data"]["prescription"]
     assert again["id"] == rx["id"] and [l["medicine"] for l in again["prescription"]] == ["Sertraline 100 mg"]
-    by_proforma = client.get(f"/api/prescriptions/by-proforma/{proforma['id']}", headers=h["pwo"]).get_json()
+    by_proforma = client.get(f"/api/prescriptions/by-proforma/{proforma['id']}", headers=h["faculty"]).get_json()
     assert by_proforma["data"]["prescription"]["id"] == rx["id"]
-    by_id = client.get(f"/api/prescriptions/{rx['id']}", headers=h["pwo"]).get_json()
+    by_id = client.get(f"/api/prescriptions/{rx['id']}", headers=h["faculty"]).get_json()
     assert by_id["message"] == "Prescription retrieved successfully"
-    alias = client.get(f"/api/prescriptions/999999?clinical_proforma_id={proforma['id']}", headers=h["pwo"]).get_json()
+    alias = client.get(f"/api/prescriptions/999999?clinical_proforma_id={proforma['id']}",
+                       headers=h["faculty"]).get_json()
     assert alias["data"]["prescription"]["id"] == rx["id"]
-    by_patient = client.get(f"/api/prescriptions/by-patient/{proforma['patient_id']}", headers=h["pwo"]).get_json()
+    by_patient = client.get(f"/api/prescriptions/by-patient/{proforma['patient_id']}", headers=h["faculty"]).get_json()
     assert [r["id"] for r in by_patient["data"]["prescriptions"]] == [rx["id"]]
+    # A welfare officer reads no prescription on any of these doors (as on the pages and FHIR).
+    for url in (f"/api/prescriptions/by-proforma/{proforma['id']}", f"/api/prescriptions/{rx['id']}",
+                f"/api/prescriptions/999999?clinical_proforma_id={proforma['id']}",
+                f"/api/prescriptions/by-patient/{proforma['patient_id']}", f"/api/prescriptions/{rx['id']}/pdf",
+                f"/api/prescriptions/{rx['id']}/versions"):
+        refused = client.get(url, headers=h["pwo"])
+        assert refused.status_code == 403 and "prescription" not in refused.get_json().get("data", {}), url
     listed = client.get("/api/prescriptions", query_string={"patient_id": proforma["patient_id"]},
                         headers=h["faculty"]).get_json()["data"]
     assert listed["pagination"]["total"] == 1
@@ -107,16 +116,40 @@ def test_lithium_with_ibuprofen_needs_an_override_reason(client, h, proforma):
 def test_update_delete_and_stale_version(client, h, proforma):
     rx = client.post("/api/prescriptions", json={"clinical_proforma_id": proforma["id"], "prescription": LINES},
                      headers=h["resident"]).get_json()["data"]["prescription"]
-    resp = client.put(f"/api/prescriptions/{rx['id']}", json={"prescriptions": [{"medicine": "Fluoxetine 20 mg"}],
-                                                            "version": rx["version"]}, headers=h["faculty"])
+    change = {"prescriptions": [{"medicine": "Fluoxetine 20 mg"}], "version": rx["version"]}
+    # Faculty changing a Resident's prescription must say why; then it is version 2, signed by Faculty.
+    no_reason = client.put(f"/api/prescriptions/{rx['id']}", json=change, headers=h["faculty"])
+    assert no_reason.status_code == 400 and no_reason.get_json()["errors"][0]["path"] == "reason"
+    resp = client.put(f"/api/prescriptions/{rx['id']}", json={**change, "change_reason": "Switched after review"},
+                      headers=h["faculty"])
     assert resp.status_code == 200 and resp.get_json()["message"] == "Prescription updated successfully"
+    v2 = resp.get_json()["data"]["prescription"]
+    assert v2["version"] == rx["version"] + 1 and v2["signed_by"] == h["faculty_id"]
     stale = client.put(f"/api/prescriptions/{rx['id']}", json={"prescription": [{"medicine": "Other"}],
-                                                             "version": rx["version"]}, headers=h["resident"])
+                                                             "version": rx["version"], "change_reason": "Again"},
+                       headers=h["faculty"])
     assert stale.status_code == 409
-    assert client.put(f"/api/prescriptions/{rx['id']}", json={"advice": "x"}, headers=h["resident"]).status_code == 400
-    resp = client.delete(f"/api/prescriptions/{rx['id']}", headers=h["resident"])
+    assert client.put(f"/api/prescriptions/{rx['id']}", json={"advice": "x"}, headers=h["faculty"]).status_code == 400
+    # The Resident may neither rewrite nor withdraw the version Faculty signed.
+    assert client.put(f"/api/prescriptions/{rx['id']}", json={"prescription": [{"medicine": "Other"}],
+                                                            "change_reason": "I prefer mine"},
+                      headers=h["resident"]).status_code == 403
+    assert client.delete(f"/api/prescriptions/{rx['id']}", headers=h["resident"]).status_code == 403
+    versions = client.get(f"/api/prescriptions/{rx['id']}/versions", headers=h["resident"]).get_json()["data"]
+    assert [(v["version"], v["signed_by"], v["prescription"][0]["medicine"]) for v in versions["versions"]] == [
+        (rx["version"], h["resident_id"], "Sertraline 50 mg"), (v2["version"], h["faculty_id"], "Fluoxetine 20 mg")]
+    assert versions["versions"][-1]["change_reason"] == "Switched after review"
+    resp = client.delete(f"/api/prescriptions/{rx['id']}", json={"reason": "Written for the wrong visit"},
+                         headers=h["faculty"])
     assert resp.get_json()["message"] == "Prescription deleted successfully"
     assert client.get(f"/api/prescriptions/{rx['id']}", headers=h["resident"]).status_code == 404
+    assert client.get(f"/api/prescriptions/{rx['id']}/pdf", headers=h["faculty"]).status_code == 404
+    # Withdrawn, not deleted: still in its history, and an Admin (only) restores it.
+    row = db.session.get(Prescription, rx["id"])
+    assert row.withdrawal_reason == "Written for the wrong visit" and row.withdrawn_by == h["faculty_id"]
+    assert client.post(f"/api/prescriptions/{rx['id']}/restore", headers=h["faculty"]).status_code == 403
+    assert client.post(f"/api/prescriptions/{rx['id']}/restore", headers=h["admin"]).status_code == 200
+    assert client.get(f"/api/prescriptions/{rx['id']}", headers=h["resident"]).status_code == 200
 
 
 def test_pdf(client, h, proforma):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from emrs.audit.models import AuditLog
 from emrs.extensions import db
 from emrs.intake.models import FileMovement, IntakeRecord
 from emrs.patients.models import PatientVisit
@@ -121,19 +122,36 @@ def test_icd11_code_accepted_and_labelled(client, h, patient):
     assert p["icd_code"] == "6A70.1" and p["icd_system"] == "ICD-11"
 
 
+def stub(client, headers, patient_id, **over):
+    """The visit stub a welfare officer opens at registration: header fields only."""
+    body = {"patient_id": patient_id, "visit_date": today_ist().isoformat(), "visit_type": "first_visit", **over}
+    return client.post("/api/clinical-proformas", json=body, headers=headers)
+
+
 def test_record_level_rules(client, h, users, patient):
-    mine = create(client, h["pwo"], patient["id"]).get_json()["data"]["proforma"]
+    # A welfare officer opens a stub, but writes no clinical content into it.
+    refused = create(client, h["pwo"], patient["id"])
+    assert refused.status_code == 403 and "written by a doctor" in refused.get_json()["message"]
+    mine = stub(client, h["pwo"], patient["id"]).get_json()["data"]["proforma"]
     theirs = create(client, h["resident"], patient["id"]).get_json()["data"]["proforma"]
-    assert client.put(f"/api/clinical-proformas/{mine['id']}", json={"gpe": "BP 120/80"},
+    assert client.put(f"/api/clinical-proformas/{mine['id']}", json={"room_no": "7"},
                       headers=h["pwo"]).status_code == 200
-    resp = client.put(f"/api/clinical-proformas/{theirs['id']}", json={"gpe": "x"}, headers=h["pwo"])
+    assert client.put(f"/api/clinical-proformas/{mine['id']}", json={"gpe": "BP 120/80"},
+                      headers=h["pwo"]).status_code == 403
+    resp = client.put(f"/api/clinical-proformas/{theirs['id']}", json={"room_no": "8"}, headers=h["pwo"])
     assert resp.status_code == 403
     assert client.delete(f"/api/clinical-proformas/{theirs['id']}", headers=h["pwo"]).status_code == 403
-    # immutable keys are ignored
+    # The welfare officer reads their own stub, not the doctor's proforma.
+    assert client.get(f"/api/clinical-proformas/{theirs['id']}", headers=h["pwo"]).status_code == 403
+    # immutable keys are ignored; the doctor fills the stub without being asked for a reason
     client.put(f"/api/clinical-proformas/{mine['id']}", json={"patient_id": 1, "filled_by": users["admin"].id,
                                                              "gpe": "y"}, headers=h["faculty"])
     got = client.get(f"/api/clinical-proformas/{mine['id']}", headers=h["pwo"]).get_json()["data"]["proforma"]
-    assert got["patient_id"] == patient["id"] and got["filled_by"] == users["pwo"].id
+    assert got["patient_id"] == patient["id"] and got["filled_by"] == users["pwo"].id and got["gpe"] == "y"
+    assert got["amended_by"] == users["faculty"].id
+    # Now Faculty wrote it: the welfare officer can no longer change it.
+    assert client.put(f"/api/clinical-proformas/{mine['id']}", json={"room_no": "9"},
+                      headers=h["pwo"]).status_code == 403
     assert client.get("/api/clinical-proformas/my-proformas", headers=h["pwo"]).status_code == 403
     mine_list = client.get("/api/clinical-proformas/my-proformas", headers=h["resident"]).get_json()["data"]
     assert [p["id"] for p in mine_list["proformas"]] == [theirs["id"]]
@@ -156,15 +174,18 @@ def test_lists_filters_stats_and_trends(client, h, users, patient):
     create(client, h["resident"], patient["id"], visit_date="2026-01-05")
     create(client, h["faculty"], patient["id"], doctor_decision="complex_case", visit_date="2026-01-06")
     lst = client.get("/api/clinical-proformas", query_string={"doctor_decision": "complex_case"},
-                     headers=h["pwo"]).get_json()["data"]
+                     headers=h["resident"]).get_json()["data"]
     assert lst["pagination"]["total"] == 1 and lst["proformas"][0]["doctor_decision"] == "complex_case"
     lst = client.get("/api/clinical-proformas", query_string={"date_from": "2026-01-06", "date_to": "2026-01-06"},
-                     headers=h["pwo"]).get_json()["data"]
+                     headers=h["resident"]).get_json()["data"]
     assert lst["pagination"]["total"] == 1
+    # A welfare officer's list holds only the stubs they opened.
+    assert client.get("/api/clinical-proformas", headers=h["pwo"]).get_json()["data"]["pagination"]["total"] == 0
     assert client.get("/api/clinical-proformas", query_string={"visit_type": "bogus"},
                       headers=h["pwo"]).status_code == 400
-    cx = client.get("/api/clinical-proformas/complex-cases", headers=h["pwo"]).get_json()["data"]["proformas"]
+    cx = client.get("/api/clinical-proformas/complex-cases", headers=h["resident"]).get_json()["data"]["proformas"]
     assert len(cx) == 1
+    assert client.get("/api/clinical-proformas/complex-cases", headers=h["pwo"]).get_json()["data"]["proformas"] == []
     ds = client.get("/api/clinical-proformas/decision-stats", headers=h["pwo"]).get_json()["data"]["decisionStats"]
     assert {d["doctor_decision"]: d["count"] for d in ds} == {"simple_case": 1, "complex_case": 1}
     ds = client.get("/api/clinical-proformas/decision-stats", query_string={"user_id": users["faculty"].id},
@@ -176,7 +197,19 @@ def test_lists_filters_stats_and_trends(client, h, users, patient):
         assert len(trends) == n and key in trends[0]
     assert client.get("/api/clinical-proformas/visit-trends", query_string={"period": "year"},
                       headers=h["pwo"]).status_code == 400
-    by_patient = client.get(f"/api/clinical-proformas/patient/{patient['id']}", headers=h["pwo"]).get_json()
+    by_patient = client.get(f"/api/clinical-proformas/patient/{patient['id']}", headers=h["resident"]).get_json()
     assert [p["visit_date"] for p in by_patient["data"]["proformas"]] == ["2026-01-06", "2026-01-05"]
-    last = client.get(f"/api/clinical-proformas/patient/{patient['id']}/last-visit", headers=h["pwo"]).get_json()
+    last = client.get(f"/api/clinical-proformas/patient/{patient['id']}/last-visit", headers=h["resident"]).get_json()
     assert last["data"]["proforma"]["visit_date"] == "2026-01-06"
+    # The welfare officer's view of the patient holds no doctor's proforma.
+    assert client.get(f"/api/clinical-proformas/patient/{patient['id']}", headers=h["pwo"]).get_json()[
+        "data"]["proformas"] == []
+    assert client.get(f"/api/clinical-proformas/patient/{patient['id']}/last-visit", headers=h["pwo"]).get_json()[
+        "data"]["proforma"] is None
+    # Every page of the list is audited, naming the patients it returned.
+    rows = db.session.execute(select(AuditLog).where(AuditLog.action == "proforma_list_view",
+                                                     AuditLog.entity == "clinical_proforma")
+                              .order_by(AuditLog.id)).scalars().all()
+    assert [(r.user_id, r.details["patients"]) for r in rows][:3] == [
+        (users["resident"].id, [patient["id"]]), (users["resident"].id, [patient["id"]]), (users["pwo"].id, [])]
+    assert rows[0].patient_id == patient["id"]

@@ -74,17 +74,25 @@ def test_complex_cannot_go_back_and_stale_save_is_409(role_client):
     _post(a, p.id, doctor_decision="complex_case")
     row = db.session.execute(select(ClinicalProforma).where(ClinicalProforma.patient_id == p.id)).scalar_one()
     form = {"version": str(row.version), "visit_date": "2026-11-20", "doctor_decision": "complex_case",
-            "gpe": "Faculty edit"}
+            "gpe": "Faculty edit", "change_reason": "Examined again at the review"}
+    # Faculty changing a Resident's proforma is asked why (the field is on the form).
+    page = b.get(f"/clinical/proformas/{row.id}/edit").get_data(as_text=True)
+    assert 'name="change_reason"' in page
     assert b.post(f"/clinical/proformas/{row.id}/edit", data=form).status_code == 302
-    resp = a.post(f"/clinical/proformas/{row.id}/edit", data={**form, "gpe": "Resident stale edit"})
+    resp = b.post(f"/clinical/proformas/{row.id}/edit", data={**form, "gpe": "Faculty stale edit"})
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 409 and "changed by someone else" in html and "Resident stale edit" in html
+    assert resp.status_code == 409 and "changed by someone else" in html and "Faculty stale edit" in html
     assert "Reload the saved version" in html
     assert db.session.get(ClinicalProforma, row.id).gpe == "Faculty edit"
     fresh = db.session.get(ClinicalProforma, row.id)
-    resp = a.post(f"/clinical/proformas/{row.id}/edit", data={**form, "version": str(fresh.version),
+    resp = b.post(f"/clinical/proformas/{row.id}/edit", data={**form, "version": str(fresh.version),
                                                               "doctor_decision": "simple_case"})
     assert resp.status_code == 422 and "cannot be changed back to a simple case" in resp.get_data(as_text=True)
+    # The Resident may not rewrite the version Faculty wrote: sent back to the read-only page.
+    resp = a.post(f"/clinical/proformas/{row.id}/edit", data={**form, "version": str(fresh.version),
+                                                              "gpe": "Resident overwrite"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/clinical/proformas/{row.id}")
+    assert db.session.get(ClinicalProforma, row.id).gpe == "Faculty edit"
 
 
 def test_draft_is_offered_and_cleared_on_submit(role_client, users):

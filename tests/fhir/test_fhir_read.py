@@ -144,11 +144,14 @@ def test_welfare_officer_is_refused_prescriptions_and_everything(client, h, clin
     pid = clinical_patient["patient"]["id"]
     expected = ("Access denied. Required roles: Admin, Faculty, Resident. "
                 "Your role: Psychiatric Welfare Officer")
-    for path, query in (("/fhir/MedicationRequest", {"patient": pid}), (f"/fhir/Patient/{pid}/$everything", {})):
+    for path, query in (("/fhir/MedicationRequest", {"patient": pid}), (f"/fhir/Patient/{pid}/$everything", {}),
+                        ("/fhir/Condition", {"patient": pid}),
+                        (f"/fhir/Condition/{clinical_patient['proforma']['id']}", {})):
         problem = issue(client.get(path, query_string=query, headers=h["pwo"]), 403)
         assert problem == {"severity": "error", "code": "forbidden", "diagnostics": expected}
-    # What the permission matrix lets every role read: patient, visits, diagnoses.
-    for path in (f"/fhir/Patient/{pid}", f"/fhir/Encounter?patient={pid}", f"/fhir/Condition?patient={pid}"):
+    # What every role reads: the patient and the visits. Diagnoses are clinical content, for
+    # clinicians on every door (the proforma pages and API refuse a welfare officer too).
+    for path in (f"/fhir/Patient/{pid}", f"/fhir/Encounter?patient={pid}"):
         assert client.get(path, headers=h["pwo"]).status_code == 200, path
     assert _audit("fhir_everything") == []
 
@@ -278,7 +281,7 @@ def test_encounters_are_the_patients_visits(client, h, users, clinical_patient):
 def test_conditions_carry_icd10_and_icd11_codes(client, h, clinical_patient):
     pid = clinical_patient["patient"]["id"]
     pro, old, visit = clinical_patient["proforma"], clinical_patient["old_proforma"], clinical_patient["visit"]
-    bundle = fhir_body(client.get("/fhir/Condition", query_string={"patient": pid}, headers=h["pwo"]))
+    bundle = fhir_body(client.get("/fhir/Condition", query_string={"patient": pid}, headers=h["resident"]))
     assert bundle["total"] == 2 and _ids(bundle) == [str(pro["id"]), str(old["id"])]  # newest first
     icd10, icd11 = (e["resource"] for e in bundle["entry"])
     assert icd10["code"]["coding"] == [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F32.1",

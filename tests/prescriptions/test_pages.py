@@ -110,11 +110,23 @@ def test_roles_and_stale_save(role_client, users):
     a.post(f"/prescriptions/proforma/{pf.id}", data=_lines(("Mirtazapine 7.5 mg", "0-0-1")))
     row = db.session.execute(select(Prescription).where(Prescription.clinical_proforma_id == pf.id)).scalar_one()
     v = row.version
+    # Faculty amends the Resident's prescription: a reason is needed, then it is a new version.
+    no_reason = b.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Mirtazapine 15 mg", "0-0-1")),
+                                                                 "version": str(v)})
+    assert no_reason.status_code == 422 and "Give the reason for the change" in no_reason.get_data(as_text=True)
     assert b.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Mirtazapine 15 mg", "0-0-1")),
-                                                            "version": str(v)}).status_code == 302
-    resp = a.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Mirtazapine 30 mg", "0-0-1")),
-                                                            "version": str(v)})
+                                                            "version": str(v), "change_reason": "Dose raised at review"}
+                  ).status_code == 302
+    # A second save based on the version the Faculty member first saw is stale: 409, lines kept.
+    resp = b.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Mirtazapine 30 mg", "0-0-1")),
+                                                            "version": str(v), "change_reason": "Dose raised again"})
     assert resp.status_code == 409 and 'value="Mirtazapine 30 mg"' in resp.get_data(as_text=True)
+    # The Resident may no longer change the Faculty-signed version: sent back to the prescription.
+    resp = a.post(f"/prescriptions/proforma/{pf.id}", data={**_lines(("Mirtazapine 45 mg", "0-0-1")),
+                                                            "version": str(v + 1)})
+    assert resp.status_code == 302 and f"/prescriptions/{row.id}" in resp.headers["Location"]
+    db.session.refresh(row)
+    assert row.lines[0]["medicine"] == "Mirtazapine 15 mg" and row.signed_by == users["faculty"].id
 
 
 def test_reachable_from_patient_page_and_todays_patients(role_client, users):
