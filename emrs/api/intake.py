@@ -33,15 +33,15 @@ def list_files():
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     include_all = (request.args.get("include_all") or "").strip().lower() in ("true", "1", "yes")
-    rows, total = files.list_records(filters, page, limit, include_all=include_all)
-    return ok({"files": files.record_api_dicts(rows), "pagination": page_object(page, limit, total)})
+    rows, total = files.list_records(filters, page, limit, include_all=include_all, reader=principal())
+    return ok({"files": files.record_api_dicts(rows, principal()), "pagination": page_object(page, limit, total)})
 
 
 def create_file():
     record, created = service.upsert(json_body(), principal())
     if created:
-        return ok({"adl_file": files.record_api_dict(record)}, "ADL file created successfully", status=201)
-    return ok({"adl_file": files.record_api_dict(record)}, "ADL file updated successfully")
+        return ok({"adl_file": files.record_api_dict(record, principal())}, "ADL file created successfully", status=201)
+    return ok({"adl_file": files.record_api_dict(record, principal())}, "ADL file updated successfully")
 
 
 def stats():
@@ -53,11 +53,11 @@ def status_stats():
 
 
 def active():
-    return ok({"activeFiles": files.active_files()})
+    return ok({"activeFiles": files.for_reader(files.active_files(), principal())})
 
 
 def to_retrieve():
-    return ok({"filesToRetrieve": files.all_to_retrieve()})
+    return ok({"filesToRetrieve": files.for_reader(files.all_to_retrieve(), principal())})
 
 
 def _ids():
@@ -70,30 +70,30 @@ def _ids():
 
 def bulk_retrieve():
     done, errors = files.bulk_retrieve(_ids(), principal())
-    return ok({"retrieved": files.record_api_dicts(done), "errors": errors},
+    return ok({"retrieved": files.record_api_dicts(done, principal()), "errors": errors},
               f"Retrieved {len(done)} files successfully")
 
 
 def bulk_return():
     done, errors = files.bulk_return(_ids(), principal())
-    return ok({"returned": files.record_api_dicts(done), "errors": errors},
+    return ok({"returned": files.record_api_dicts(done, principal()), "errors": errors},
               f"Returned {len(done)} files successfully")
 
 
 def by_patient(patient_id):
     patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="intake_list_view")
     record = service.for_patient(patient.id)
-    return ok({"adlFiles": files.record_api_dicts([record] if record is not None else [])})
+    return ok({"adlFiles": files.record_api_dicts([record] if record is not None else [], principal())})
 
 
 def by_adl_no(adl_no):
-    return ok({"adlFile": files.record_api_dict(service.by_adl_no(adl_no))})
+    return ok({"adlFile": files.record_api_dict(service.by_adl_no(adl_no), principal())})
 
 
 # ------------------------------------------------------------------ one record
 
 def get_file(record_id):
-    return ok({"adlFile": files.record_api_dict(_record(record_id))})
+    return ok({"adlFile": files.record_api_dict(_record(record_id), principal())})
 
 
 def update_file(record_id):
@@ -118,7 +118,7 @@ def update_file(record_id):
                 raise
         if store:
             files.store(record, principal(), location=location)
-    return ok({"adlFile": files.record_api_dict(record)}, "ADL file updated successfully")
+    return ok({"adlFile": files.record_api_dict(record, principal())}, "ADL file updated successfully")
 
 
 def delete_file(record_id):
@@ -128,22 +128,22 @@ def delete_file(record_id):
 
 def retrieve(record_id):
     record = files.retrieve(_record(record_id, audit_read=False), principal(), note=_note())
-    return ok({"adlFile": files.record_api_dict(record)}, "ADL file retrieved successfully")
+    return ok({"adlFile": files.record_api_dict(record, principal())}, "ADL file retrieved successfully")
 
 
 def return_file(record_id):
     record = files.return_file(_record(record_id, audit_read=False), principal(), note=_note())
-    return ok({"adlFile": files.record_api_dict(record)}, "ADL file returned to storage successfully")
+    return ok({"adlFile": files.record_api_dict(record, principal())}, "ADL file returned to storage successfully")
 
 
 def archive(record_id):
     record = files.archive(_record(record_id, audit_read=False), principal(), note=_note())
-    return ok({"adlFile": files.record_api_dict(record)}, "ADL file archived successfully")
+    return ok({"adlFile": files.record_api_dict(record, principal())}, "ADL file archived successfully")
 
 
 def movement_history(record_id):
     record = _record(record_id)
-    return ok({"adlFile": files.record_api_dict(record), "movementHistory": files.movement_history(record)})
+    return ok({"adlFile": files.record_api_dict(record, principal()), "movementHistory": files.movement_history(record)})
 
 
 def _note():

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 from flask import request
-from sqlalchemy import select
 
 from ..auth.guard import principal
-from ..auth.models import User
-from ..clinical.models import ClinicalProforma
 from ..errors import ValidationError, field_error
-from ..extensions import db
-from ..intake.models import IntakeRecord
 from ..patients import fields as F
 from ..patients import service
 from . import bp
@@ -180,18 +175,16 @@ def patients_visits_complete(patient_id):
 
 
 def _clinical_records(patient) -> list[dict]:
-    rows = db.session.execute(select(ClinicalProforma, User).outerjoin(User, User.id == ClinicalProforma.filled_by)
-                              .where(ClinicalProforma.patient_id == patient.id)
-                              .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())).all()
-    return [{**p.to_dict(), "doctor_name": u.name if u else None, "doctor_role": u.role if u else None}
-            for p, u in rows]
+    """The patient's proformas the caller may read (auth/records.py), with the doctor's name."""
+    from ..clinical import service as proformas
+    return proformas.proforma_dicts(proformas.for_patient(patient.id, principal()))
 
 
 def _adl_files(patient) -> list[dict]:
-    rows = db.session.execute(select(IntakeRecord, User).outerjoin(User, User.id == IntakeRecord.created_by)
-                              .where(IntakeRecord.patient_id == patient.id).order_by(IntakeRecord.id.desc())).all()
-    return [{**r.to_dict(), "created_by_name": u.name if u else None, "created_by_role": u.role if u else None}
-            for r, u in rows]
+    """The patient's intake record as the caller may see it (no work-up for a welfare officer)."""
+    from ..intake import files, service as intake
+    record = intake.for_patient(patient.id)
+    return files.record_api_dicts([record] if record is not None else [], principal())
 
 
 @bp.get("/patients/<patient_id>/clinical-records", endpoint="patients_clinical_records")

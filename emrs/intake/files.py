@@ -15,13 +15,14 @@ from sqlalchemy.orm import aliased
 
 from ..querying import date_filters
 from ..audit import service as audit
+from ..auth import records as rules
 from ..auth.models import User
 from ..clinical.models import ClinicalProforma
 from ..errors import NotFound, ValidationError, field_error
 from ..extensions import db
 from ..patients.models import Patient, PatientVisit
 from ..timeutil import today_ist
-from .models import INTAKE_FILE_STATUSES, FileMovement, IntakeRecord
+from .models import INTAKE_FILE_STATUSES, WORKUP_FIELDS, FileMovement, IntakeRecord
 
 RECORD_ROOM = "Record Room"
 DOCTOR_OFFICE = "Doctor Office"
@@ -123,7 +124,9 @@ def archive(record: IntakeRecord, actor, note=None, *, commit: bool = True) -> I
 
 
 def delete(record: IntakeRecord, actor) -> IntakeRecord:
-    """DELETE = archive, and the notes say so (nothing is removed)."""
+    """DELETE = withdraw the work-up: archive, and the notes say so (nothing is removed).
+    A clinician's act (auth/records.py), unlike moving the paper file."""
+    rules.check(actor, rules.WITHDRAW, rules.WORKUP, record.created_by)
     archive(record, actor, note="Deleted", commit=False)
     record.notes = (record.notes or "") + " [DELETED]"
     db.session.commit()
@@ -179,11 +182,26 @@ def _users_by_id(ids) -> dict[int, User]:
     return {u.id: u for u in db.session.execute(select(User).where(User.id.in_(ids))).scalars()}
 
 
-def record_api_dicts(records: list[IntakeRecord]) -> list[dict]:
+def record_api_dicts(rows: list[IntakeRecord], reader=None) -> list[dict]:
     """The contract's ADL object for each record: columns + patient, creator, last
-    accessor and the linked proforma's doctor and decision — one query for all rows."""
-    if not records:
+    accessor and the linked proforma's doctor and decision — one query for all rows.
+    A reader who may not read the work-up (a welfare officer) gets the record room's view:
+    the file's number, status and place, without the clinical sections."""
+    if not rows:
         return []
+    return for_reader(_record_api_dicts(rows), reader)
+
+
+def for_reader(dicts: list[dict], reader) -> list[dict]:
+    """Record objects as ``reader`` may see them: without the work-up's clinical sections
+    for whoever may not read them (auth/records.py)."""
+    if reader is None or rules.reads_all(reader, rules.WORKUP):
+        return dicts
+    hidden = set(WORKUP_FIELDS)
+    return [{k: v for k, v in d.items() if k not in hidden} for d in dicts]
+
+
+def _record_api_dicts(records: list[IntakeRecord]) -> list[dict]:
     creator, accessor, doctor = aliased(User), aliased(User), aliased(User)
     ids = [r.id for r in records]
     rows = db.session.execute(
@@ -208,8 +226,8 @@ def record_api_dicts(records: list[IntakeRecord]) -> list[dict]:
     return [{**r.to_dict(), **extras.get(r.id, {})} for r in records]
 
 
-def record_api_dict(record: IntakeRecord) -> dict:
-    return record_api_dicts([record])[0]
+def record_api_dict(record: IntakeRecord, reader=None) -> dict:
+    return record_api_dicts([record], reader)[0]
 
 
 def movement_history(record: IntakeRecord) -> list[dict]:
@@ -340,9 +358,10 @@ def parse_filters(args) -> tuple[dict, list]:
     return filters, errors
 
 
-def list_records(filters: dict, page: int = 1, limit: int = 10, include_all: bool = False
+def list_records(filters: dict, page: int = 1, limit: int = 10, include_all: bool = False, reader=None
                  ) -> tuple[list[IntakeRecord], int]:
-    """Newest first. Without include_all only records linked to a complex-case proforma."""
+    """Newest first. Without include_all only records linked to a complex-case proforma.
+    With ``reader`` the read is audited: one row per page naming the patients returned."""
     q = select(IntakeRecord)
     if not include_all:
         q = q.join(ClinicalProforma, ClinicalProforma.id == IntakeRecord.clinical_proforma_id).where(
@@ -362,6 +381,8 @@ def list_records(filters: dict, page: int = 1, limit: int = 10, include_all: boo
     total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     rows = db.session.execute(q.order_by(IntakeRecord.created_at.desc(), IntakeRecord.id.desc())
                               .limit(limit).offset((page - 1) * limit)).scalars().all()
+    if reader is not None:
+        audit.record_list_read("intake_list_view", "adl_files", [r.patient_id for r in rows])
     return list(rows), total
 
 
@@ -395,4 +416,4 @@ def get_for_move(record_id: int) -> IntakeRecord:
 __all__ = ["store", "retrieve", "return_file", "archive", "delete", "bulk_retrieve", "bulk_return",
            "to_retrieve", "all_to_retrieve", "active_files", "created_files", "recent_movements",
            "movement_history", "list_records", "parse_filters", "stats", "status_stats",
-           "record_api_dict", "record_api_dicts", "get_for_move", "STATUS_LABELS"]
+           "record_api_dict", "record_api_dicts", "for_reader", "get_for_move", "STATUS_LABELS"]

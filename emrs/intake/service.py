@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit import service as audit
+from ..auth import records
 from ..errors import ValidationError, field_error
 from ..extensions import db
 from ..numbering import service as numbering
@@ -215,6 +216,8 @@ def update_workup(record: IntakeRecord, data: dict, actor, expected_version=None
         data = {k: v for k, v in data.items() if k in allowed}
     values, errors = coerce_workup(data)
     file_values = _file_values(data, errors) if section is None else {}
+    if values:  # the clinical sections; where the paper file is (file_values) is the record room's
+        records.check(actor, records.AMEND, records.WORKUP, record.created_by)
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     if not values and not file_values:
@@ -245,6 +248,8 @@ def upsert(data: dict, actor) -> tuple[IntakeRecord, bool]:
     if patient is None or not patient.is_active:
         raise NotFound("Patient not found")
     existing = for_patient(patient.id)
+    if existing is None:  # opening an intake record makes the patient a complex case: a clinician's act
+        records.check(actor, records.CREATE, records.WORKUP)
     if existing is not None:
         body = {k: v for k, v in data.items() if k not in IMMUTABLE and k != "file_status"}
         try:

@@ -265,12 +265,40 @@ def test_put_ignores_immutable_keys_and_409_on_stale(client, h, users, P):
 
 def test_delete_is_archive(client, h, P):
     rec = stored_record(client, h, P)
-    resp = client.delete(f"{P}/{rec['id']}", headers=h["pwo"])
+    # Withdrawing the work-up is a clinician's act; a welfare officer moves the paper file only.
+    refused = client.delete(f"{P}/{rec['id']}", headers=h["pwo"])
+    assert refused.status_code == 403 and "clinicians" in refused.get_json()["message"]
+    assert db.session.get(IntakeRecord, rec["id"]).is_active is True
+    resp = client.delete(f"{P}/{rec['id']}", headers=h["resident"])
     assert resp.status_code == 200 and resp.get_json() == {"success": True,
                                                             "message": "ADL file deleted successfully"}
     row = db.session.get(IntakeRecord, rec["id"])
     assert row.file_status == "archived" and row.is_active is False and row.notes.endswith("[DELETED]")
-    assert client.delete(f"{P}/{rec['id']}", headers=h["pwo"]).get_json()["message"] == "File is already archived"
+    assert client.delete(f"{P}/{rec['id']}", headers=h["resident"]).get_json()["message"] == \
+        "File is already archived"
+
+
+def test_welfare_officer_moves_the_file_but_neither_reads_nor_writes_the_work_up(client, h, P):
+    rec = complex_record(client, h)
+    put = client.put(f"{P}/{rec['id']}", json={"mse_affect_subjective": "rewritten", "treatment_plan": "none"},
+                     headers=h["pwo"])
+    assert put.status_code == 403 and "clinicians" in put.get_json()["message"]
+    posted = client.post(P, json={"patient_id": rec["patient_id"], "diagnostic_formulation_summary": "mine"},
+                         headers=h["pwo"])
+    assert posted.status_code == 403, posted.get_json()
+    # Where the paper file is stays the record room's business.
+    assert client.put(f"{P}/{rec['id']}", json={"physical_file_location": "Rack 4"},
+                      headers=h["pwo"]).status_code == 200
+    row = db.session.get(IntakeRecord, rec["id"])
+    assert row.mse_affect_subjective is None and row.treatment_plan is None and row.diagnostic_formulation_summary is None
+    assert row.physical_file_location == "Rack 4"
+    # Reads: the record room's view, no clinical section, on every read door.
+    client.put(f"{P}/{rec['id']}", json={"diagnostic_formulation_summary": "Secret formulation"}, headers=h["resident"])
+    for url in (f"{P}/{rec['id']}", f"{P}/patient/{rec['patient_id']}", f"{P}?include_all=true",
+                f"/api/patients/{rec['patient_id']}/adl-files", f"{P}/active"):
+        text = client.get(url, headers=h["pwo"]).get_data(as_text=True)
+        assert "Secret formulation" not in text and '"diagnostic_formulation_summary"' not in text, url
+    assert "Secret formulation" in client.get(f"{P}/{rec['id']}", headers=h["resident"]).get_data(as_text=True)
 
 
 def test_get_by_patient_by_adl_no(client, h, P):
