@@ -77,6 +77,8 @@ def from_environment() -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(url),
         "REDIS_URL": redis_url,
         "UPLOAD_FOLDER": _str("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads")),
+        # A deleted scan stays on disk, restorable, this many days before an Admin may purge it.
+        "FILE_RETENTION_DAYS": _int("FILE_RETENTION_DAYS", 90),
         "MAIL_OUTBOX_DIR": _str("MAIL_OUTBOX_DIR", str(INSTANCE_DIR / "outbox")),
         "EMAIL_HOST": _str("EMAIL_HOST"),
         "EMAIL_PORT": _int("EMAIL_PORT", 587),

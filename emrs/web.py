@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from .errors import NOT_STORABLE, storable
 from .extensions import db
 from .resilience import IDEMPOTENT, RETRY_HEADER
-from .timeutil import IST, today_ist
+from .timeutil import IST, ist_text, today_ist
 
 log = logging.getLogger("emrs.request")
 
@@ -274,5 +274,6 @@ class _AllowedEndpoints:
 def template_globals() -> dict:
     from .auth.navigation import allowed, nav_items
     return {"nav_items": nav_items(), "allowed_endpoints": _AllowedEndpoints(allowed), "today_ist": today_ist(), "ist": IST,
+            "ist_time": ist_text,
             "hospital_name": current_app.config["HOSPITAL_NAME"],
             "department_name": current_app.config["DEPARTMENT_NAME"]}

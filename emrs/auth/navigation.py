@@ -17,6 +17,7 @@ NAV = [
     ("Record room", "intake.record_room"),
     ("Users", "auth.users"),
     ("Audit trail", "audit.index"),
+    ("Withdrawn", "clinical.withdrawn"),
 ]
 
 

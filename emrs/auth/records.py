@@ -25,7 +25,8 @@ The rules (README "Who may do what"):
   welfare officer's visit stub; never a Resident over Faculty's record, never one Faculty member
   over another's. An Admin may withdraw any record (a wrong patient, a duplicate) but amends
   only records they wrote. The work-up is one shared document of the patient, written section by
-  section by the clinicians who see them: any clinician amends it.
+  section by the clinicians who see them: any clinician amends it. A scanned file is removed by
+  its uploader, a welfare officer (they keep the patient's documents) or an Admin.
 * Restoring a withdrawn record and purging a withdrawn file: Admin only.
 """
 from __future__ import annotations
@@ -99,7 +100,7 @@ def may(actor, act: str, kind: str, author_id: int | None = None, author_role_: 
     if act == WITHDRAW and role == ADMIN:
         return True
     if kind == FILE:
-        return False  # someone else's scan: only its uploader or an Admin withdraws it
+        return role == PWO  # someone else's scan: the welfare officers keep the patient's documents
     if author_id is None:  # the author's account is gone: Faculty stands in (and Admin withdraws)
         return role == FACULTY
     written_by = author_role_ or author_role(author_id)

@@ -433,6 +433,28 @@ def restore(proforma: ClinicalProforma, actor: User) -> ClinicalProforma:
     return proforma
 
 
+def withdrawn(limit: int = 200) -> list[ClinicalProforma]:
+    """Withdrawn proformas, newest withdrawal first (the Admin's withdrawn-records page)."""
+    return list(db.session.execute(select(ClinicalProforma).where(ClinicalProforma.is_active.is_(False))
+                                   .order_by(ClinicalProforma.withdrawn_at.desc().nulls_last(),
+                                             ClinicalProforma.id.desc()).limit(limit)).scalars())
+
+
+def withdrawn_records() -> dict:
+    """What the Admin's withdrawn-records page shows: withdrawn proformas and prescriptions,
+    deleted (not yet purged) files, their patients and who withdrew them."""
+    from ..patients import files as patient_files
+    proformas, prescriptions, files = withdrawn(), rx_service.withdrawn(), patient_files.withdrawn()
+    patient_ids = {r.patient_id for r in (*proformas, *prescriptions, *files)} or {0}
+    user_ids = ({r.withdrawn_by for r in (*proformas, *prescriptions)} | {f.deleted_by for f in files}) - {None}
+    return {
+        "proformas": proformas, "prescriptions": prescriptions, "files": files,
+        "patients": {p.id: p for p in db.session.execute(select(Patient).where(Patient.id.in_(patient_ids)))
+                     .scalars()},
+        "names": dict(db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids or {0}))).all()),
+    }
+
+
 def version_history(proforma: ClinicalProforma) -> list[dict]:
     """Every version, oldest first (the current one last): its fields, author, when, why."""
     from ..serialize import json_value

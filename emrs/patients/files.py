@@ -39,9 +39,10 @@ from sqlalchemy import bindparam, func, select
 
 from .. import timeline
 from ..audit import service as audit
+from ..auth import records
 from ..auth.models import ADMIN, PWO, User
 from ..auth.service import role_matches
-from ..errors import Forbidden, NotFound, ValidationError, field_error
+from ..errors import DomainError, Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..models_base import utcnow
 from ..timeutil import IST
@@ -249,11 +250,8 @@ def _unlink_quietly(path: str) -> None:
 # ------------------------------------------------------------------ permissions
 
 def can_delete(row: PatientFile, actor: User | None) -> bool:
-    if actor is None:
-        return False
-    if role_matches(actor.role, {ADMIN, PWO}):
-        return True
-    return row.uploaded_by is not None and row.uploaded_by == actor.id
+    """Who may remove a scan: auth/records.py (its uploader, a welfare officer, an Admin)."""
+    return records.may(actor, records.WITHDRAW, records.FILE, row.uploaded_by)
 
 
 def can_edit(rows: list[PatientFile], actor: User | None) -> bool:
@@ -388,7 +386,6 @@ def update(patient: Patient, storages, remove: list[PatientFile], actor: User | 
             raise Forbidden(NO_PERMISSION)
     checked = _validate_all(files) if files else []
     written: list[str] = []
-    removed_paths: list[str] = []
     try:
         added = _write(checked, patient, actor, written, intake_record_id)
         db.session.flush()
@@ -397,7 +394,6 @@ def update(patient: Patient, storages, remove: list[PatientFile], actor: User | 
             row.is_deleted = True
             row.deleted_at = now
             row.deleted_by = actor.id if actor is not None else None
-            removed_paths.append(stored_path(row))
             audit.record("patient_file_delete", "patient_files", row.id, patient_id=patient.id,
                          details={"mime_type": row.mime_type, "size_bytes": row.size_bytes})
         for row in added:
@@ -409,13 +405,12 @@ def update(patient: Patient, storages, remove: list[PatientFile], actor: User | 
         for path in written:
             _unlink_quietly(path)
         raise
-    for path in removed_paths:
-        _unlink_quietly(path)
     return added, list(remove)
 
 
 def delete_file(patient: Patient, file_ref, actor: User | None) -> PatientFile:
-    """Soft-delete one file (by id, stored name or API path) and remove it from disk."""
+    """Soft-delete one file (by id, stored name or API path). The stored file stays on disk,
+    restorable by an Admin, until an Admin purges it after FILE_RETENTION_DAYS."""
     if isinstance(file_ref, str) and not STORED_NAME_RE.fullmatch(file_ref) and not file_ref.isdecimal():
         row = resolve_path(patient, file_ref)
     else:
@@ -423,6 +418,56 @@ def delete_file(patient: Patient, file_ref, actor: User | None) -> PatientFile:
     if not can_delete(row, actor):
         raise Forbidden(NO_PERMISSION)
     return update(patient, [], [row], actor)[1][0]
+
+
+def withdrawn(limit: int = 200) -> list[PatientFile]:
+    """Deleted files not yet purged, newest deletion first (the Admin's withdrawn-records page)."""
+    return list(db.session.execute(select(PatientFile).where(
+        PatientFile.is_deleted.is_(True), PatientFile.purged_at.is_(None))
+        .order_by(PatientFile.deleted_at.desc(), PatientFile.id.desc()).limit(limit)).scalars())
+
+
+def _deleted_row(file_id) -> PatientFile:
+    row = db.session.get(PatientFile, file_id) if isinstance(file_id, int) else None
+    if row is None or not row.is_deleted or row.purged_at is not None:
+        raise NotFound("No deleted file with that id")
+    return row
+
+
+def restore_file(file_id: int, actor: User) -> PatientFile:
+    """Admin: a deleted scan comes back to the patient's files."""
+    records.check(actor, records.RESTORE, records.FILE)
+    row = _deleted_row(file_id)
+    if not os.path.exists(stored_path(row)):
+        raise DomainError("The stored file is missing on disk; it cannot be restored", status=409)
+    row.is_deleted, row.deleted_at, row.deleted_by = False, None, None
+    audit.record("patient_file_restore", "patient_files", row.id, patient_id=row.patient_id)
+    db.session.commit()
+    return row
+
+
+def purge_due(row: PatientFile, now: dt.datetime | None = None) -> dt.datetime:
+    """When a deleted file may be purged: FILE_RETENTION_DAYS after its deletion."""
+    deleted = row.deleted_at if row.deleted_at.tzinfo else row.deleted_at.replace(tzinfo=dt.timezone.utc)
+    return deleted + dt.timedelta(days=current_app.config["FILE_RETENTION_DAYS"])
+
+
+def purge_file(file_id: int, actor: User) -> PatientFile:
+    """Admin: remove a deleted scan from disk for good, once its retention period is over.
+    The row stays (who uploaded, deleted and purged it, and when), so the trail is whole."""
+    records.check(actor, records.PURGE, records.FILE)
+    row = _deleted_row(file_id)
+    now = utcnow()
+    due = purge_due(row)
+    if now < due:
+        raise DomainError(f"Deleted files are kept {current_app.config['FILE_RETENTION_DAYS']} days; this one "
+                          f"can be purged from {due.date().isoformat()}", status=409)
+    row.purged_at = now
+    path = stored_path(row)
+    audit.record("patient_file_purge", "patient_files", row.id, patient_id=row.patient_id)
+    db.session.commit()
+    _unlink_quietly(path)
+    return row
 
 
 SWEEP_BATCH = 500
@@ -450,7 +495,7 @@ def sweep(older_than: dt.timedelta, dry_run: bool = False) -> list[str]:
     for i in range(0, len(names), SWEEP_BATCH):
         for pid, name in db.session.execute(
                 select(PatientFile.patient_id, PatientFile.stored_name).where(
-                    PatientFile.stored_name.in_(names[i:i + SWEEP_BATCH]), PatientFile.is_deleted.is_(False))):
+                    PatientFile.stored_name.in_(names[i:i + SWEEP_BATCH]), PatientFile.purged_at.is_(None))):
             candidates.pop((pid, name), None)
     removed = []
     for (pid, name), path in sorted(candidates.items()):

@@ -295,6 +295,13 @@ def restore(row: Prescription, actor) -> Prescription:
     return row
 
 
+def withdrawn(limit: int = 200) -> list[Prescription]:
+    """Withdrawn prescriptions, newest withdrawal first (the Admin's withdrawn-records page)."""
+    return list(db.session.execute(select(Prescription).where(Prescription.withdrawn_at.is_not(None))
+                                   .order_by(Prescription.withdrawn_at.desc(), Prescription.id.desc())
+                                   .limit(limit)).scalars())
+
+
 def replace_for_proforma(proforma, lines: list[dict], actor, override=None, reason=None) -> Prescription:
     """Lines sent inside a proforma request (contract §8): the same rules as the prescription
     API (prescribers only, the drug-safety override, versions). Caller's transaction."""

@@ -255,18 +255,22 @@ def test_delete_by_path(app, client, auth, patient):
     h = auth("resident")
     paths = create(client, h, patient.id, (png(), "a.png"), (pdf(), "b.pdf")).get_json()["data"]["files"]
     assert len(files_on_disk(app, patient)) == 2
+    rows = live_rows(patient)
     resp = client.delete(f"/api/patient-files/delete/{patient.id}/{quote(paths[0], safe='')}", headers=h)
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
     assert body["message"] == "File deleted successfully" and body["data"]["files"] == [paths[1]]
-    assert len(files_on_disk(app, patient)) == 1
+    assert len(live_rows(patient)) == 1
+    assert len(files_on_disk(app, patient)) == 2  # kept on disk, restorable, until an Admin purges it
     # Again: gone.
     error(client.delete(f"/api/patient-files/delete/{patient.id}/{quote(paths[0], safe='')}", headers=h),
           404, "File not found in patient record")
     # Unencoded path and the alias route.
     resp = client.delete(f"/api/patients/files/delete/{patient.id}{paths[1]}", headers=h)
     assert resp.status_code == 200 and resp.get_json()["data"]["files"] == []
-    assert files_on_disk(app, patient) == []
+    assert live_rows(patient) == [] and len(files_on_disk(app, patient)) == 2
+    # A deleted file is not served.
+    assert client.get(f"/api/patient-files/{patient.id}/download/{rows[0].id}", headers=h).status_code == 404
 
 
 @pytest.mark.parametrize("bad", ["../../etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "%252e%252e%252fetc",

@@ -221,9 +221,10 @@ def test_delete_rules(app, ctx, patient, users, make_user):
     path = pf.stored_path(own)
     assert os.path.exists(path)
     pf.delete_file(patient, own.stored_name, users["resident"])  # by stored name, own file
-    assert not os.path.exists(path)
+    assert os.path.exists(path)  # a scan is a record: kept on disk until an Admin purges it
     row = db.session.get(PatientFile, own.id)
     assert row.is_deleted and row.deleted_by == users["resident"].id and row.deleted_at is not None
+    assert pf.sweep(dt.timedelta(seconds=0)) == []  # the orphan sweep leaves a deleted, unpurged file alone
     # PWO and Admin may delete anybody's file.
     a, b = pf.upload(patient, [storage(png(), "a.png"), storage(pdf(), "b.pdf")], other_faculty)
     pf.delete_file(patient, a.id, users["pwo"])
@@ -387,7 +388,7 @@ def test_page_delete_permissions(app, ctx, role_client, patient, users, make_use
     # PWO may delete anyone's file.
     resp = role_client("pwo").post(f"/patients/{patient.id}/files/{faculty_file.id}/delete", headers=HX)
     assert resp.status_code == 200 and rows_of(patient) == []
-    assert files_on_disk(app, patient) == []
+    assert len(files_on_disk(app, patient)) == 2  # kept on disk until an Admin purges them
     assert "patient_file_delete" in audit_actions(patient)
 
 
@@ -413,7 +414,10 @@ def test_sweep_removes_only_old_files_that_no_current_row_references(app, ctx, p
     pf._write(checked, patient, users["pwo"], written := [])
     db.session.rollback()
     orphan, fresh = written
-    # ... and a file of a deleted row whose removal did not happen (killed after the commit).
+    # ... and a file of a purged row whose removal did not happen (killed after the commit).
+    # (A deleted but unpurged file is a record kept for restore: the sweep leaves it.)
+    deleted.purged_at = deleted.deleted_at
+    db.session.commit()
     leftover = os.path.join(upload_folder, str(patient.id), deleted.stored_name)
     with open(leftover, "wb") as out:
         out.write(pdf())
@@ -451,3 +455,43 @@ def test_sweep_command(app, ctx, patient, users):
     assert len(files_on_disk(app, patient)) == 1
     bad = runner.invoke(args=["files", "sweep", "--older-than-minutes", "-5"])
     assert bad.exit_code == 2 and "-5" in bad.output
+
+
+def test_a_deleted_scan_is_kept_restorable_and_purged_only_after_the_retention_period(
+        app, patient, users, role_client):
+    """Through the pages: a welfare officer deletes a scan; it disappears from the patient's
+    files but stays on disk; only an Admin sees it under Withdrawn, restores it, and purges it
+    once FILE_RETENTION_DAYS have passed."""
+    from emrs.audit.models import AuditLog
+    with app.app_context():
+        row = pf.upload(patient, [storage(png(), "referral.png")], users["pwo"])[0]
+        file_id, path = row.id, pf.stored_path(row)
+    pwo, admin, faculty = role_client("pwo"), role_client("admin"), role_client("faculty")
+    assert pwo.post(f"/patients/{patient.id}/files/{file_id}/delete").status_code == 302
+    assert os.path.exists(path)
+    assert "referral.png" not in pwo.get(f"/patients/{patient.id}/files").get_data(as_text=True)
+    assert faculty.get("/clinical/withdrawn").status_code == 403
+    page = admin.get("/clinical/withdrawn").get_data(as_text=True)
+    assert "referral.png" in page and "Restore" in page
+    # Too early to purge: refused with the date, the file stays.
+    admin.post(f"/clinical/withdrawn/file/{file_id}/purge")
+    assert os.path.exists(path)
+    assert "can be purged from" in admin.get("/clinical/withdrawn").get_data(as_text=True)
+    # Restored: back in the patient's files.
+    assert admin.post(f"/clinical/withdrawn/file/{file_id}/restore").status_code == 302
+    assert "referral.png" in pwo.get(f"/patients/{patient.id}/files").get_data(as_text=True)
+    # Deleted again, and the retention period has passed: the Admin purges it from disk.
+    assert pwo.post(f"/patients/{patient.id}/files/{file_id}/delete").status_code == 302
+    with app.app_context():
+        row = db.session.get(PatientFile, file_id)
+        row.deleted_at = row.deleted_at - dt.timedelta(days=app.config["FILE_RETENTION_DAYS"] + 1)
+        db.session.commit()
+    admin.post(f"/clinical/withdrawn/file/{file_id}/purge")
+    assert not os.path.exists(path)
+    with app.app_context():
+        row = db.session.get(PatientFile, file_id)
+        assert row.purged_at is not None and row.is_deleted
+        actions = [a for (a,) in db.session.execute(select(AuditLog.action).where(
+            AuditLog.entity == "patient_files", AuditLog.entity_id == str(file_id)).order_by(AuditLog.id))]
+        assert actions[-4:] == ["patient_file_delete", "patient_file_restore", "patient_file_delete",
+                                "patient_file_purge"]
