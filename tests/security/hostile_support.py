@@ -201,7 +201,7 @@ class World:
                 "option_id": self.option_id, "group": "mood", "key": next(iter(_SECTION_FIELDS)),
                 "file_id": self.file_id, "file_path": self.file_path.lstrip("/"), "file_ref": str(self.file_id),
                 "adl_no": self.adl_no, "cr_no": self.cr_no, "psy_no": self.psy_no, "fmt": "csv",
-                "visit_id": self.visit_id,
+                "visit_id": self.visit_id, "kind": "proforma",  # /clinical/withdrawn/<kind>/<record_id>/restore
                 "resource_id": str(self.visit_id)}  # /fhir/<type>/<id>: a visit's Encounter
 
 
@@ -310,6 +310,7 @@ _PROFORMA_FIELDS = clinical_service.FIELDS + ("patient_id", "adl_no", "version",
 _INTAKE_FIELDS = WORKUP_FIELDS + intake_service.FILE_FIELDS + ("patient_id", "file_status", "file_created_date",
                                                                "clinical_proforma_id", "adl_no", "version")
 _RX_FIELDS = ("clinical_proforma_id", "patient_id", "follow_up_date", "advice", "override_reason", "version",
+              "change_reason", "reason",
               "prescription") + LINES
 _MED_FIELDS = ("generic_name", "drug_class", "brand_names", "strengths", "name", "category", "brands",
                ("brand_names", 0), ("strengths", 0))
@@ -392,7 +393,9 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     # prescriptions and the formulary
     Target("api.prescriptions_create", _RX_FIELDS, _rx_body),
     Target("api.prescriptions_update", _RX_FIELDS, _rx_body),
-    Target("api.prescriptions_delete", (), kind="none"),
+    Target("api.prescriptions_delete", ("reason",), lambda w: {"reason": "Written for the wrong visit"}),
+    Target("api.prescriptions_restore", (), kind="none"),
+    Target("api.proformas_restore", (), kind="none"),
     Target("api.medicines_create", _MED_FIELDS, lambda w: {"generic_name": "Newzepam"}),
     Target("api.medicines_delete", (), kind="none"),
 ]}
@@ -413,7 +416,8 @@ def _section_inputs() -> tuple:
     return tuple(out)
 
 
-_PROFORMA_FORM = clinical_service.FIELDS + tuple(f"{m}__other" for m in clinical_service.MULTI) + ("version",)
+_PROFORMA_FORM = clinical_service.FIELDS + tuple(f"{m}__other" for m in clinical_service.MULTI) + ("version",
+                                                                                                 "change_reason")
 _RX_LINES_FORM = tuple(f"lines-0-{k}" for k in LINE_KEYS) + ("lines-99-medicine",)
 
 
@@ -463,6 +467,9 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            lambda w: {"generic_name": "Formulamine"}, kind="form"),
     Target("prescriptions.formulary_retire", ("filter",), lambda w: {}, kind="form"),
     Target("prescriptions.formulary_restore", ("filter",), lambda w: {}, kind="form"),
+    # withdrawn records (Admin)
+    Target("clinical.withdrawn_restore", (), lambda w: {}, kind="form"),
+    Target("clinical.withdrawn_purge", (), lambda w: {}, kind="form"),
     # proformas (the service's FIELDS plus the checkbox groups' "Other" boxes)
     Target("clinical.proforma_new", _PROFORMA_FORM,
            lambda w: {"visit_date": today_ist().isoformat(), "diagnosis": "Form diagnosis"}, kind="form",
@@ -497,7 +504,8 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("patients.files_upload", ("intake_record_id", "@filename", "@content"), lambda w: {}, kind="multipart"),
     Target("patients.file_delete", (), lambda w: {}, kind="form"),
     # prescriptions
-    Target("prescriptions.edit", ("follow_up_date", "advice", "override_reason", "version") + _RX_LINES_FORM,
+    Target("prescriptions.edit", ("follow_up_date", "advice", "override_reason", "version", "change_reason")
+           + _RX_LINES_FORM,
            lambda w: {"lines-0-medicine": "Fluoxetine", "lines-0-dosage": "1-0-0"}, kind="form"),
     Target("prescriptions.check", _RX_LINES_FORM, lambda w: {"lines-0-medicine": "Fluoxetine"}, kind="form"),
     Target("prescriptions.save_template", ("template_name",) + _RX_LINES_FORM,

@@ -84,7 +84,7 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
             "api.intake_to_retrieve", "api.intake_stats", "api.intake_status_stats", "api.adl_list",
             "api.adl_active", "api.adl_to_retrieve", "api.adl_stats", "api.adl_status_stats", "patients.index",
             "patients.quick_search", "patients.check_duplicates", "patients.today", "patients.stats",
-            "patients.export", "clinical.proformas", "clinical.proforma_stats", "intake.index",
+            "patients.export", "clinical.proformas", "clinical.proforma_stats", "clinical.withdrawn", "intake.index",
             "intake.record_room", "intake.stats", "dashboard.index"],
     "the API's own description (OpenAPI document, docs page, FHIR CapabilityStatement): no record data": [
         "api.openapi", "api.docs"],

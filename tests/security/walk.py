@@ -186,6 +186,9 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     "fhir.encounter_read": {"resource_id": lambda w: str(w.visit.id)},
     "fhir.condition_read": {"resource_id": lambda w: str(w.proforma.id)},
     "fhir.medication_request_read": {"resource_id": lambda w: f"{w.rx.id}-1"},
+    # The Admin's withdrawn-records page restores the resident's proforma (a no-op unless withdrawn).
+    "clinical.withdrawn_restore": {"kind": lambda w: "proforma", "record_id": lambda w: w.proforma.id},
+    "clinical.withdrawn_purge": _TARGET_FILE,
 }
 
 
@@ -233,6 +236,7 @@ def _record_names():
 
 
 TODAY = lambda: today_ist().isoformat()  # noqa: E731
+CHANGE_REASON = "Reviewed with the consultant"
 LINES = [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]
 
 BODIES: dict[str, Callable[[World], dict]] = {
@@ -246,7 +250,7 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "clinical.proforma_new": lambda w: {"query_string": {"patient_id": w.patient.id},
                                         "data": {"visit_date": TODAY(), "diagnosis": FREE_TEXT}},
     "clinical.proforma_edit": lambda w: {"data": {"version": str(w.proforma.version), "visit_date": TODAY(),
-                                                  "diagnosis": FREE_TEXT}},
+                                                  "diagnosis": FREE_TEXT, "change_reason": CHANGE_REASON}},
     "intake.save_section": lambda w: {"data": {"version": str(w.intake.version), "history_narrative": FREE_TEXT}},
     "intake.open_for_patient": lambda w: {"data": {"patient_id": str(w.patient.id)}},
     "intake.file_store": lambda w: {"data": {"location": "Shelf 4"}},
@@ -254,7 +258,7 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "intake.bulk_retrieve": lambda w: {"data": {"file_ids": [str(w.intake.id)]}},
     "intake.bulk_return": lambda w: {"data": {"file_ids": [str(w.intake.id)]}},
     "prescriptions.edit": lambda w: {"data": {"lines-0-medicine": "Sertraline 50 mg", "lines-0-dosage": "1-0-0",
-                                              "advice": FREE_TEXT}},
+                                              "advice": FREE_TEXT, "change_reason": CHANGE_REASON}},
     "prescriptions.check": lambda w: {"data": {"lines-0-medicine": "Sertraline 50 mg"}},
     "drafts.save": lambda w: {"data": {"_draft_key": "proforma:new", "_draft_patient": str(w.patient.id),
                                        "diagnosis": FREE_TEXT}},
@@ -285,15 +289,15 @@ BODIES: dict[str, Callable[[World], dict]] = {
     # API: proformas, intake, prescriptions
     "api.proformas_create": lambda w: {"json": {"patient_id": w.patient.id, "visit_date": TODAY(),
                                                 "diagnosis": FREE_TEXT}},
-    "api.proformas_update": lambda w: {"json": {"diagnosis": FREE_TEXT}},
+    "api.proformas_update": lambda w: {"json": {"diagnosis": FREE_TEXT, "change_reason": CHANGE_REASON}},
     **{f"api.{p}_create": (lambda w: {"json": {"patient_id": w.patient.id, "history_narrative": FREE_TEXT}})
        for p in ("intake", "adl")},
     **{f"api.{p}_update": (lambda w: {"json": {"history_narrative": FREE_TEXT}}) for p in ("intake", "adl")},
     **{f"api.{p}_bulk_{m}": (lambda w: {"json": {"file_ids": [w.intake.id]}})
        for p in ("intake", "adl") for m in ("retrieve", "return")},
     "api.prescriptions_create": lambda w: {"json": {"clinical_proforma_id": w.proforma.id, "prescription": LINES,
-                                                    "advice": FREE_TEXT}},
-    "api.prescriptions_update": lambda w: {"json": {"prescription": LINES}},
+                                                    "advice": FREE_TEXT, "change_reason": CHANGE_REASON}},
+    "api.prescriptions_update": lambda w: {"json": {"prescription": LINES, "change_reason": CHANGE_REASON}},
     # API: reference lists
     "api.clinical_options_add": lambda w: {"json": {"label": "Matrix added option"}},
     "api.proforma_options_add": lambda w: {"json": {"label": "Matrix added option"}},
@@ -361,6 +365,30 @@ def _file_status(status: str):
     return prepare
 
 
+def _withdrawn(what: str):
+    """The resident's proforma or prescription, withdrawn, for a route that restores it."""
+    def prepare(w: World):
+        from emrs.models_base import utcnow
+        row = db.session.get(type(w.proforma) if what == "proforma" else type(w.rx),
+                             w.proforma.id if what == "proforma" else w.rx.id)
+        row.withdrawn_at, row.withdrawn_by = utcnow(), w.users["admin"].id
+        if what == "proforma":
+            row.is_active = False
+        db.session.commit()
+    return prepare
+
+
+def _purgeable_file(w: World):
+    """A deleted file whose retention period is over, for the purge route."""
+    import datetime as dt
+    from flask import current_app
+    _fresh_file(w)
+    w.target_file.is_deleted = True
+    w.target_file.deleted_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(
+        days=current_app.config["FILE_RETENTION_DAYS"] + 1)
+    db.session.commit()
+
+
 def _patient2_active(w: World):
     patient = db.session.get(type(w.patient), w.patient2.id)
     patient.is_active = True
@@ -368,6 +396,10 @@ def _patient2_active(w: World):
 
 
 PREPARE: dict[str, Callable[[World], None]] = {
+    "api.proformas_restore": _withdrawn("proforma"),
+    "clinical.withdrawn_restore": _withdrawn("proforma"),
+    "api.prescriptions_restore": _withdrawn("prescription"),
+    "clinical.withdrawn_purge": _purgeable_file,
     "patients.archive": _patient2_active,
     "api.patients_delete": _patient2_active,
     "patients.complete_visit": _open_visit,
@@ -407,6 +439,10 @@ DESTRUCTIVE = [
     "prescriptions.formulary_restore",
     "api.medicines_delete",
     "api.users_delete",
+    # They withdraw the resident's proforma or prescription first (PREPARE), then restore it.
+    "api.proformas_restore",
+    "api.prescriptions_restore",
+    "clinical.withdrawn_restore",
 ]
 # Run last of all: they end the caller's own session (API token, then browser session).
 SESSION_ENDING = ["api.session_logout", "auth.end_other_sessions", "auth.logout"]
@@ -505,15 +541,77 @@ def _page_file_refused(resp, w, client):
 
 from emrs.patients.files import NO_PERMISSION  # noqa: E402
 
-PROFORMA_OWN = "a welfare officer may change or delete only the proformas they created; this one was filled " \
-               "by the resident (roles-and-workflow.md §3, clinical.service.may_edit)"
+PROFORMA_OWN = "a welfare officer reads, changes and withdraws only the visit stubs they opened; this proforma " \
+               "was written by the resident (auth/records.py)"
+PWO_STUB = "a welfare officer's proforma is a visit stub: no clinical content (auth/records.py STUB_FIELDS)"
+WORKUP_CLINICAL = "the work-up's clinical sections are written and withdrawn by clinicians only; a welfare officer " \
+                  "moves the paper file (auth/records.py)"
+ADMIN_NOT_AUTHOR = "an administrator withdraws and restores clinical records but amends only those they wrote; " \
+                   "this one is the resident's (auth/records.py)"
 FILES_OWN = "a doctor may delete only the files they uploaded; this one was uploaded by the welfare officer " \
             "(roles-and-workflow.md §3, patients.files.can_delete)"
 SECOND_FACTOR = "only an administrator may turn the login code off (auth.service.set_second_factor)"
 
+def _unchanged(check, what: str):
+    """The refusal, and the resident's record is still the resident's (no new version)."""
+    def wrapped(resp, w, client):
+        from emrs.clinical.models import ClinicalProforma
+        from emrs.prescriptions.models import Prescription
+        problem = check(resp, w, client)
+        row = db.session.get(ClinicalProforma if what == "proforma" else Prescription,
+                             w.proforma.id if what == "proforma" else w.rx.id)
+        author = row.author_id if what == "proforma" else row.signer_id
+        if author != w.users["resident"].id or (what == "proforma" and not row.is_active):
+            return (problem or "") + f" and the {what} was changed"
+        return problem
+    return wrapped
+
+
+def _page_sent_back(endpoint: str, message: str):
+    """A page refusal of a record-level rule: back to the record's read-only page, with the reason."""
+    def check(resp, w, client):
+        expected = (f"/clinical/proformas/{w.proforma.id}" if endpoint == "clinical.proforma_edit"
+                    else f"/prescriptions/{w.rx.id}")
+        if resp.status_code != 302 or not resp.headers["Location"].endswith(expected):
+            return f"expected a redirect to {expected}, got {resp.status_code} {resp.headers.get('Location')}"
+        from html import unescape
+        if message not in unescape(client.get(resp.headers["Location"]).get_data(as_text=True)):
+            return "the record's page does not show the reason"
+    return check
+
+
+def _msg(act, kind, author_role=None):
+    from emrs.auth import records
+    return records.message(None, act, kind)
+
+
+from emrs.auth import records as _rules  # noqa: E402
+
+_PWO_READ = _msg(_rules.READ, _rules.PROFORMA)
+_WORKUP_WRITE = _msg(_rules.AMEND, _rules.WORKUP)
+_NOT_YOURS = {k: _msg(_rules.AMEND, k) for k in (_rules.PROFORMA, _rules.PRESCRIPTION)}
+
 RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
-    ("api.proformas_update", "pwo"): (PROFORMA_OWN, _api_refused("You can only change proformas you created")),
-    ("api.proformas_delete", "pwo"): (PROFORMA_OWN, _api_refused("You can only delete proformas you created")),
+    ("api.proformas_update", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
+    ("api.proformas_delete", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
+    ("api.proformas_get", "pwo"): (PROFORMA_OWN, _api_refused(_PWO_READ)),
+    ("api.proformas_versions", "pwo"): (PROFORMA_OWN, _api_refused(_PWO_READ)),
+    ("api.proformas_create", "pwo"): (PWO_STUB, _api_refused(
+        "A welfare officer opens the visit's proforma; its clinical content, the decision and prescriptions are "
+        "written by a doctor. Not allowed here: diagnosis")),
+    **{(f"api.{p}_{act}", "pwo"): (WORKUP_CLINICAL, _api_refused(
+        _WORKUP_WRITE if act != "delete" else _msg(_rules.WITHDRAW, _rules.WORKUP)))
+       for p in ("intake", "adl") for act in ("create", "update", "delete")},
+    ("api.proformas_update", "admin"): (ADMIN_NOT_AUTHOR, _unchanged(_api_refused(
+        _NOT_YOURS[_rules.PROFORMA]), "proforma")),
+    ("api.prescriptions_create", "admin"): (ADMIN_NOT_AUTHOR, _unchanged(_api_refused(
+        _NOT_YOURS[_rules.PRESCRIPTION]), "prescription")),
+    ("api.prescriptions_update", "admin"): (ADMIN_NOT_AUTHOR, _unchanged(_api_refused(
+        _NOT_YOURS[_rules.PRESCRIPTION]), "prescription")),
+    ("clinical.proforma_edit", "admin"): (ADMIN_NOT_AUTHOR, _unchanged(_page_sent_back(
+        "clinical.proforma_edit", _NOT_YOURS[_rules.PROFORMA]), "proforma")),
+    ("prescriptions.edit", "admin"): (ADMIN_NOT_AUTHOR, _unchanged(_page_sent_back(
+        "prescriptions.edit", _NOT_YOURS[_rules.PRESCRIPTION]), "prescription")),
     **{(endpoint, role): (FILES_OWN, _file_kept(_api_refused(NO_PERMISSION)))
        for endpoint in ("api.patient_files_delete", "api.patients_files_delete_alias", "api.patients_files_remove",
                         "api.patient_files_update", "api.patients_files_update_alias")
