@@ -215,7 +215,26 @@ def proforma_show(proforma_id: int):
                            rx=rx.for_proforma(row.id), groups_label=options.group_label, split=service.split_labels,
                            onset_labels=service.ONSET_LABELS, can_edit=service.may_edit(row, principal()),
                            complaint_groups=COMPLAINT_GROUPS, mse_groups=MSE_GROUPS,
-                           versions=service.version_history(row) if row.version > 1 else [])
+                           versions=_versions(row))
+
+
+def _versions(row) -> list[dict]:
+    """The proforma's versions for its page, newest first: who, when (IST), why, and for each
+    earlier version the fields the next one changed, with the values they had."""
+    if row.version <= 1:
+        return []
+    import datetime as dt
+    from ..timeutil import ist_text
+    history = service.version_history(row)
+    out = []
+    for i, v in enumerate(history):
+        nxt = history[i + 1]["fields"] if i + 1 < len(history) else None
+        changed = [(k, v["fields"].get(k)) for k in service.SNAPSHOT
+                   if nxt is not None and k != "change_reason" and v["fields"].get(k) != nxt.get(k)]
+        when = ist_text(dt.datetime.fromisoformat(v["authored_at"]), "%d %b %Y, %H:%M") + " IST" \
+            if v["authored_at"] else ""
+        out.append({**v, "when": when, "changed": changed})
+    return out[::-1]
 
 
 @bp.get(f"/proformas/<{ID}:proforma_id>/summary", endpoint="proforma_summary")

@@ -49,9 +49,9 @@ def test_follow_up_proforma_survives_timeout_and_becomes_complex(live_app, brows
     from emrs.extensions import db
     from emrs.intake.models import IntakeRecord
     base = live_app.config["LIVE_URL"]
-    a_mail, b_mail = "resident.a@browser.emrs.local", "resident.b@browser.emrs.local"
+    a_mail, b_mail = "resident.a@browser.emrs.local", "faculty.b@browser.emrs.local"
     a_id = _user(live_app, a_mail, "Resident")
-    _user(live_app, b_mail, "Resident")
+    _user(live_app, b_mail, "Faculty")
     pid = _setup(live_app, a_id)
 
     ctx = browser.new_context(viewport={"width": 1366, "height": 768})
@@ -93,7 +93,8 @@ def test_follow_up_proforma_survives_timeout_and_becomes_complex(live_app, brows
         assert db.session.execute(select(func.count(IntakeRecord.id)).where(IntakeRecord.patient_id == pid)
                                   ).scalar_one() == 1
 
-    # Two residents edit the same proforma: the second save is refused.
+    # The resident and her consultant edit the same proforma: the second save is refused.
+    # (Another resident may not change it at all; Faculty may, saying why.)
     other = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
     other.goto(base + "/login")
     _sign_in(other, live_app, b_mail, "/")
@@ -103,6 +104,7 @@ def test_follow_up_proforma_survives_timeout_and_becomes_complex(live_app, brows
     page.click("#proforma-form button[type=submit]")
     page.wait_for_url(proforma_url)
     other.fill("#t-gpe", "BP 140/90 (resident B, stale)")
+    other.fill("#f-change_reason", "Examined again on the consultant's round")
     other.click("#proforma-form button[type=submit]")
     other.wait_for_load_state()
     assert "changed by someone else" in other.content()
