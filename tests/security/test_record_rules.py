@@ -222,3 +222,13 @@ def test_withdrawn_records_stay_and_only_an_admin_restores_them(client, world):
     actions = [a for (a,) in db.session.execute(select(AuditLog.action).where(
         AuditLog.entity == "clinical_proforma", AuditLog.entity_id == str(pf)).order_by(AuditLog.id))]
     assert actions.index("proforma_withdraw") < actions.index("proforma_restore")
+
+
+@pytest.mark.parametrize("path", ["profile", "clinical-records", "adl-files"])
+def test_the_patient_api_shows_a_welfare_officer_no_clinical_record(client, world, path):
+    pid = world["patient"]["id"]
+    pwo = client.get(f"/api/patients/{pid}/{path}", headers=world["h"]["pwo"])
+    assert pwo.status_code == 200 and b"Depression" not in pwo.data
+    if path != "adl-files":
+        doctor = client.get(f"/api/patients/{pid}/{path}", headers=world["h"]["resident"])
+        assert b"Depression" in doctor.data
