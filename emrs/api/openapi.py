@@ -772,7 +772,10 @@ def _operations() -> dict[str, Op]:
                                message="Two-factor authentication enabled", errors=(400,)),
         "users_disable_2fa": Op("Users", "Turn the e-mailed login code off (Admin)",
                                 obj({"two_factor_enabled": {"const": False}}),
-                                message="Two-factor authentication disabled", errors=(400, 403)),
+                                message="Two-factor authentication disabled", errors=(400, 403),
+                                body=obj({"currentPassword": STR}),
+                                description="Needs the caller's current password (`currentPassword`): a "
+                                            "stolen access token alone cannot remove the second factor."),
         "users_doctors": Op("Users", "Doctors (Faculty and Residents)", _list_of("users", "User"),
                             params=page_params(100)),
         # ---------------------------------------------------------------- users: administration

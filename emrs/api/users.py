@@ -180,9 +180,11 @@ def users_enable_2fa():
 @handles_domain_errors
 def users_disable_2fa():
     user = principal()
+    data = json_body(required=False)
     if not user.two_factor_enabled:
         raise ValidationError("Two-factor authentication is already disabled")
-    service.set_second_factor(user, False, user)  # refused unless the caller is an Admin
+    # Refused unless the caller is an Admin, and (own account) without the current password.
+    service.set_second_factor(user, False, user, password=data.get("currentPassword", data.get("password")))
     return ok({"two_factor_enabled": False}, "Two-factor authentication disabled")
 
 

@@ -196,10 +196,17 @@ def set_active(user: User, active: bool, actor: User) -> User:
     return user
 
 
-def set_second_factor(user: User, enabled: bool, actor: User) -> User:
-    """Admins may turn the login code off for one account (integration service accounts)."""
+def set_second_factor(user: User, enabled: bool, actor: User, password=None) -> User:
+    """Admins may turn the login code off for one account (integration service accounts).
+    Turning off one's own second factor also needs the current password (a stolen session
+    or access token alone cannot remove it)."""
     if not enabled and actor.role != ADMIN:
         raise Forbidden("Only an administrator can turn off the second factor for an account.")
+    if not enabled and user.id == actor.id and (
+            not isinstance(password, str) or not password or not check_password(user.password_hash, password)):
+        audit.record_now("user_2fa_off_refused", "users", user.id, user_id=actor.id, details={"reason": "password"})
+        raise DomainError("Current password is incorrect" if isinstance(password, str) and password
+                          else "Enter your current password to turn off the login code.")
     user.two_factor_enabled = enabled
     audit.record("user_2fa_on" if enabled else "user_2fa_off", "users", user.id, user_id=actor.id)
     db.session.commit()
