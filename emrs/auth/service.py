@@ -16,7 +16,7 @@ import email_validator
 import pyotp
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..audit import service as audit
@@ -362,6 +362,10 @@ def start_login(email, password, ip: str | None = None) -> LoginStart:
 def open_pending_login(user: User, method: str, ip: str | None) -> tuple[PendingLogin, str]:
     """Only after a correct password (start_login). Returns (row, raw token)."""
     now = utcnow()
+    # Rows older than a day say nothing any more (the code-guess budget looks back
+    # LOGIN_LOCKOUT_MINUTES): each password step tidies its own account's.
+    db.session.execute(delete(PendingLogin).where(PendingLogin.user_id == user.id,
+                                                  PendingLogin.created_at < now - timedelta(days=1)))
     raw = new_token(32)
     row = PendingLogin(user_id=user.id, token_hash=keyed_hash(f"pending-login:{raw}"), method=method,
                        ip_address=(ip or "")[:45] or None, created_at=now, attempts=0,

@@ -263,3 +263,20 @@ def test_page_and_api_share_the_pending_login_rules(app, client, outbox, users, 
         for _ in range(5):
             client.post(VERIFY, json={"user_id": user.id, "otp": _wrong(code)})
         assert client.post(VERIFY, json={"user_id": user.id, "otp": code}).status_code == 401
+
+
+def test_old_pending_logins_are_tidied_by_the_next_password_step(client, outbox, users):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from emrs.auth.models import PendingLogin
+    from emrs.models_base import utcnow
+    user = users["faculty"]
+    client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
+    row = db.session.execute(select(PendingLogin).where(PendingLogin.user_id == user.id)).scalars().one()
+    row.created_at = utcnow() - timedelta(days=2)
+    db.session.commit()
+    client.post(LOGIN, json={"email": user.email, "password": PASSWORD})
+    assert db.session.scalar(select(func.count()).select_from(PendingLogin)
+                             .where(PendingLogin.user_id == user.id)) == 1
