@@ -82,7 +82,10 @@ def _safe_next(target: str | None) -> str | None:
     else:
         return None  # still encoded after five rounds: not a link anyone means
     for candidate in (target, decoded):
-        if _UNSAFE_IN_NEXT.search(candidate):
+        # Raw: nothing unsafe anywhere (a CR/LF would split the header). Decoded: in the path
+        # (a space in a search term's query, "?q=ram%20kumar", is harmless).
+        judged = candidate if candidate is target else candidate.split("?", 1)[0].split("#", 1)[0]
+        if _UNSAFE_IN_NEXT.search(judged):
             return None
         if not candidate.startswith("/") or candidate.startswith("//"):
             return None

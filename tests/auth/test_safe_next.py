@@ -76,6 +76,7 @@ def test_next_never_leaves_the_site_without_a_code(client, outbox, make_user, pa
     ("/patients", "/patients"),
     ("/admin/users?q%3Dverma", "/admin/users?q=verma"),
     ("/patients/%3Fx", "/patients/?x"),
+    ("/patients?q%3Dram%2520kumar", "/patients?q=ram%20kumar"),
 ])
 def test_local_next_still_works(client, outbox, users, payload, expected):
     resp = browser_login(client, outbox, users["admin"], next_url=payload)
