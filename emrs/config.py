@@ -98,6 +98,11 @@ def from_environment() -> dict:
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
         "OTP_MAX_ATTEMPTS": _int("OTP_MAX_ATTEMPTS", 5),
+        # Seconds a correct password keeps its login open for the second factor.
+        "PENDING_LOGIN_SECONDS": _int("PENDING_LOGIN_SECONDS", 600),
+        # Seconds in which a just-rotated refresh token still returns its (same) successor:
+        # two tabs or a retried request refreshing at once are not taken for token theft.
+        "REFRESH_GRACE_SECONDS": _int("REFRESH_GRACE_SECONDS", 10),
         # Reset codes e-mailed per account per hour (beyond: the same answer, no code).
         "RESET_CODES_PER_HOUR": _int("RESET_CODES_PER_HOUR", 5),
         "PASSWORD_HASH_METHOD": _str("PASSWORD_HASH_METHOD", "scrypt"),

@@ -8,8 +8,11 @@ the message body.
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -61,3 +64,55 @@ def send_mail(to: str, subject: str, body: str) -> None:
     except (OSError, smtplib.SMTPException) as exc:
         log.error("mail: sending %r failed: %s", subject, type(exc).__name__)
         raise MailError("The e-mail could not be sent. Please try again or contact the administrator.") from exc
+
+
+# ------------------------------------------------------------------ in the background
+# A mail server can take seconds. Where the answer must not depend on whether a message
+# was sent (forgot-password: known and unknown e-mails answer alike, in the same time),
+# the message goes to a small per-process pool and the request does not wait for it.
+
+_pool = None
+_pool_pid = None
+_pending: set = set()
+_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool, _pool_pid
+    with _lock:
+        if _pool is None or _pool_pid != os.getpid():  # a forked worker makes its own
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="emrs-mail")
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _send_with_app(app, to: str, subject: str, body: str) -> None:
+    with app.app_context():
+        try:
+            send_mail(to, subject, body)
+        except MailError:
+            pass  # send_mail logged it (without the body)
+        except Exception:  # never lose the worker on a bug; never log the body
+            log.exception("mail: sending %r in the background failed", subject)
+
+
+def send_mail_in_background(to: str, subject: str, body: str) -> None:
+    """Queue the message; the caller does not wait (and never learns of a failure)."""
+    app = current_app._get_current_object()
+    future = _executor().submit(_send_with_app, app, to, subject, body)
+    with _lock:
+        _pending.add(future)
+    future.add_done_callback(lambda f: _discard(f))
+
+
+def _discard(future) -> None:
+    with _lock:
+        _pending.discard(future)
+
+
+def wait_for_background_mail(timeout: float = 10) -> None:
+    """Block until the queued messages were handed over (tests, and a clean shutdown)."""
+    with _lock:
+        futures = list(_pending)
+    if futures:
+        wait(futures, timeout=timeout)

@@ -158,6 +158,8 @@ class Outbox:
         self.path = path
 
     def messages(self, to: str | None = None) -> list[email.message.EmailMessage]:
+        from emrs.mail import wait_for_background_mail
+        wait_for_background_mail()  # forgot-password mails go out in the background
         if not self.path.exists():
             return []
         out = []

@@ -416,7 +416,10 @@ def _components() -> dict:
                       description="Login complete: the refresh token is set as the HttpOnly cookie "
                                   f"`{COOKIE}`."),
         "LoginChallenge": obj({"user_id": INT, "email": STR, "method": {"type": "string", "enum": ["email", "totp"]},
-                               "expires_in": {**INT, "description": "Seconds the code is valid."}},
+                               "expires_in": {**INT, "description": "Seconds the code is valid."},
+                               "login_token": {**STR, "description": "This pending login's token (also set as "
+                                               "the HttpOnly cookie `loginToken`, path /api/users): send it "
+                                               "with the code. Valid PENDING_LOGIN_SECONDS."}},
                               description="Password accepted; the second factor is needed."),
         "Patient": patient,
         "PatientCard": pick(patient, CARD_KEYS),
@@ -735,16 +738,23 @@ def _operations() -> dict[str, Op]:
                                       f"body (Tokens) and the refresh cookie `{COOKIE}` is set."),
         "users_verify_login_otp": Op("Users", "Complete the login with the one-time code", ref("Tokens"),
                                      message="Login successful",
-                                     body=obj({"user_id": ID, "otp": {"anyOf": [
+                                     body=obj({"user_id": ID, "login_token": STR, "otp": {"anyOf": [
                                          {"type": "string", "pattern": r"^\d{6}$"},
                                          {"type": "integer", "minimum": 0, "maximum": 999999}]}}),
                                      errors=(401,), limited=True, example={"user_id": 2, "otp": "123456"},
                                      response_example=tokens_example,
-                                     description=f"Sets the HttpOnly refresh cookie `{COOKIE}`. Codes are single "
-                                                 "use."),
+                                     description=f"Sets the HttpOnly refresh cookie `{COOKIE}`. A code is "
+                                                 "accepted only inside the pending login a correct password opened "
+                                                 "(its `login_token`, the `loginToken` cookie, or else the newest one "
+                                                 "of `user_id` opened from the same address); codes and authenticator "
+                                                 "time-steps are single use; 5 wrong codes close the pending login. "
+                                                 "Every refusal is the same 401."),
         "users_resend_login_otp": Op("Users", "Send a new login code", obj({"user_id": INT, "expires_in": INT}),
-                                     message="A new OTP was sent to your email.", body=obj({"user_id": ID}),
-                                     errors=(401,), limited=True),
+                                     message="A new OTP was sent to your email.",
+                                     body=obj({"user_id": ID, "login_token": STR}),
+                                     errors=(401,), limited=True,
+                                     description="Only from the pending login itself: its `login_token` in the body "
+                                                 "or the `loginToken` cookie. A bare `{user_id}` is refused (401)."),
         "users_forgot_password": Op("Users", "Start a password reset", obj({"token": STR, "expires_at": DATETIME}),
                                     message="If an account with this email exists, a password reset OTP has been "
                                             "sent.", body=obj({"email": STR}), limited=True,
@@ -769,7 +779,10 @@ def _operations() -> dict[str, Op]:
                                message="Two-factor authentication enabled", errors=(400,)),
         "users_disable_2fa": Op("Users", "Turn the e-mailed login code off (Admin)",
                                 obj({"two_factor_enabled": {"const": False}}),
-                                message="Two-factor authentication disabled", errors=(400, 403)),
+                                message="Two-factor authentication disabled", errors=(400, 403),
+                                body=obj({"currentPassword": STR}),
+                                description="Needs the caller's current password (`currentPassword`): a "
+                                            "stolen access token alone cannot remove the second factor."),
         "users_doctors": Op("Users", "Doctors (Faculty and Residents)", _list_of("users", "User"),
                             params=page_params(100)),
         # ---------------------------------------------------------------- users: administration

@@ -1,17 +1,12 @@
 """/api/users — login, OTP, password reset, own account, user administration."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import current_app, request
-from sqlalchemy import select
 
 from ..auth import service
 from ..auth.guard import principal
-from ..auth.models import LoginOTP, User
-from ..errors import AuthFailed, ValidationError, field_error
-from ..extensions import db, limiter
-from ..models_base import utcnow
+from ..errors import ValidationError, field_error
+from ..extensions import limiter
 from . import bp
 from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
 from .session import login_complete_response
@@ -37,21 +32,50 @@ def _int_field(data: dict, name: str) -> int:
 
 # ------------------------------------------------------------------ login
 
+LOGIN_COOKIE = "loginToken"
+LOGIN_COOKIE_PATH = "/api/users"
+
+
+def _set_login_cookie(resp, raw: str):
+    """The pending login's token for the browser client that sends the original {user_id, otp}:
+    HttpOnly, SameSite=Strict, only sent to /api/users/*."""
+    cfg = current_app.config
+    resp.set_cookie(LOGIN_COOKIE, raw, max_age=cfg["PENDING_LOGIN_SECONDS"], httponly=True, samesite="Strict",
+                    secure=cfg["REFRESH_COOKIE_SECURE"], path=LOGIN_COOKIE_PATH)
+    return resp
+
+
+def _clear_login_cookie(resp):
+    resp.delete_cookie(LOGIN_COOKIE, path=LOGIN_COOKIE_PATH, httponly=True, samesite="Strict")
+    return resp
+
+
+def _pending_from_request(data: dict, user_id: int | None):
+    """The pending login this request speaks for: ``login_token`` in the body, else the login
+    cookie, else (the original client's body) the newest open one of user_id from this address."""
+    if "login_token" in data:
+        return service.find_pending_login(token=data.get("login_token"), user_id=user_id)
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    pending = service.find_pending_login(token=cookie, user_id=user_id) if cookie else None
+    if pending is None and user_id is not None:
+        pending = service.find_pending_login(user_id=user_id, ip=request.remote_addr)
+    return pending
+
+
 @bp.post("/users/login", endpoint="users_login")
 @limiter.limit(_auth_limit)
 @handles_domain_errors
 def users_login():
     data = json_body()
-    user = service.authenticate(data.get("email"), data.get("password"))
-    method = service.second_factor_method(user)
-    if method is None:
+    start = service.start_login(data.get("email"), data.get("password"), request.remote_addr)
+    user = start.user
+    if start.method is None:
         return login_complete_response(user)
-    if method == "totp":
-        return ok({"user_id": user.id, "email": user.email, "method": "totp", "expires_in": 30},
-                  "Enter the code from your authenticator app.")
-    lifetime = service.send_login_otp(user)
-    return ok({"user_id": user.id, "email": user.email, "method": "email", "expires_in": lifetime},
-              "OTP sent to your email. Please check your inbox.")
+    body = {"user_id": user.id, "email": user.email, "method": start.method, "expires_in": start.expires_in,
+            "login_token": start.token}
+    if start.method == "totp":
+        return _set_login_cookie(ok(body, "Enter the code from your authenticator app."), start.token)
+    return _set_login_cookie(ok(body, "OTP sent to your email. Please check your inbox."), start.token)
 
 
 @bp.post("/users/verify-login-otp", endpoint="users_verify_login_otp")
@@ -59,31 +83,28 @@ def users_login():
 @handles_domain_errors
 def users_verify_login_otp():
     data = json_body()
-    user_id = _int_field(data, "user_id")
+    # user_id may be left out when the body carries the pending login's token.
+    user_id = _int_field(data, "user_id") if "user_id" in data or "login_token" not in data else None
     otp = data.get("otp")
     if isinstance(otp, int) and not isinstance(otp, bool):
         otp = f"{otp:06d}"
     if not isinstance(otp, str):
         raise ValidationError("Validation failed", errors=[field_error("otp", "otp must be a 6-digit string", otp)])
-    user = db.session.get(User, user_id)
-    if user is None or not user.two_factor_enabled:
-        raise AuthFailed(service.INVALID_OTP)
-    service.verify_second_factor(user, otp)
-    return login_complete_response(user)
+    user = service.verify_second_factor(_pending_from_request(data, user_id), otp)
+    return _clear_login_cookie(login_complete_response(user))
 
 
 @bp.post("/users/resend-login-otp", endpoint="users_resend_login_otp")
 @limiter.limit(lambda: current_app.config["RATELIMIT_OTP_RESEND"])
 @handles_domain_errors
 def users_resend_login_otp():
+    """Only from the pending login itself (its token in the body or the login cookie): a bare
+    {user_id} is refused, so nobody can replace the code someone else is typing."""
     data = json_body()
-    user = db.session.get(User, _int_field(data, "user_id"))
-    # Only for a login that passed the password step in the last 10 minutes.
-    recent = user is not None and db.session.execute(select(LoginOTP.id).where(
-        LoginOTP.user_id == user.id, LoginOTP.created_at > utcnow() - timedelta(minutes=10)).limit(1)).first()
-    if not recent or not user.is_active:
-        raise AuthFailed("Please sign in with your email and password first")
-    lifetime = service.send_login_otp(user)
+    user_id = _int_field(data, "user_id") if "user_id" in data or "login_token" not in data else None
+    token = data.get("login_token") if "login_token" in data else request.cookies.get(LOGIN_COOKIE)
+    pending = service.find_pending_login(token=token, user_id=user_id) if token else None
+    user, lifetime = service.resend_login_otp(pending)
     return ok({"user_id": user.id, "expires_in": lifetime}, "A new OTP was sent to your email.")
 
 
@@ -159,9 +180,11 @@ def users_enable_2fa():
 @handles_domain_errors
 def users_disable_2fa():
     user = principal()
+    data = json_body(required=False)
     if not user.two_factor_enabled:
         raise ValidationError("Two-factor authentication is already disabled")
-    service.set_second_factor(user, False, user)  # refused unless the caller is an Admin
+    # Refused unless the caller is an Admin, and (own account) without the current password.
+    service.set_second_factor(user, False, user, password=data.get("currentPassword", data.get("password")))
     return ok({"two_factor_enabled": False}, "Two-factor authentication disabled")
 
 

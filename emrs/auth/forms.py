@@ -15,6 +15,11 @@ class OTPForm(FlaskForm):
                                           Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="The code is 6 digits.")])
 
 
+class TOTPEnrolForm(OTPForm):
+    """Setting up an authenticator app changes the second factor: the current password too."""
+    password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")])
+
+
 def at_most(n: int, message: str):
     """Like Length(max=n) but stops the chain: the address parser takes seconds on megabytes."""
     def check(form, field):

@@ -3,6 +3,8 @@ permission check against the one map."""
 from __future__ import annotations
 
 import logging
+import re
+from urllib.parse import unquote, urlsplit
 
 from flask import g, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
@@ -55,21 +57,45 @@ def _login_url() -> str:
     return url_for("auth.login", next=nxt) if nxt else url_for("auth.login")
 
 
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\x7f-\x9f\\\u00a0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f\u2060"
+                             r"\u3000\ufeff]")
+
+
 def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths; strip scheme/host from HX-Current-URL."""
-    if not target:
+    """A path on this site, or None. ``next`` comes from the address bar, a form or
+    HX-Current-URL: percent-encoding is decoded (repeatedly) before judging, and any control
+    character, whitespace or backslash, a leading ``//``, a scheme or a host (other than this
+    site's own, which is stripped) refuses it. What survives starts with exactly one slash."""
+    if not target or not isinstance(target, str) or len(target) > 2000:
         return None
-    if "://" in target:
-        from urllib.parse import urlsplit
+    if "://" in target and not target.startswith("/"):
         parts = urlsplit(target)
-        if parts.netloc != request.host:
+        if parts.scheme not in ("http", "https") or parts.netloc != request.host:
             return None
         target = parts.path + (f"?{parts.query}" if parts.query else "")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
+    decoded = target
+    for _ in range(5):  # %252F → %2F → /: judge what any later decoder would see
+        step = unquote(decoded)
+        if step == decoded:
+            break
+        decoded = step
+    else:
+        return None  # still encoded after five rounds: not a link anyone means
+    for candidate in (target, decoded):
+        # Raw: nothing unsafe anywhere (a CR/LF would split the header). Decoded: in the path
+        # (a space in a search term's query, "?q=ram%20kumar", is harmless).
+        judged = candidate if candidate is target else candidate.split("?", 1)[0].split("#", 1)[0]
+        if _UNSAFE_IN_NEXT.search(judged):
+            return None
+        if not candidate.startswith("/") or candidate.startswith("//"):
+            return None
+        parts = urlsplit(candidate)
+        if parts.scheme or parts.netloc:
+            return None
     if target.endswith("?"):
         target = target[:-1]
-    if target.startswith("/login") or target.startswith("/logout"):
+    path = decoded.split("?", 1)[0]
+    if path.startswith("/login") or path.startswith("/logout"):
         return None
     return target
 

@@ -42,6 +42,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     failed_login_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
                                                         server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last authenticator time-step accepted (unix time // 30): each step is accepted once.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         db.CheckConstraint(
@@ -153,3 +155,30 @@ class PasswordResetToken(TimestampMixin, db.Model):
     used: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
                                        server_default=db.false())
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+
+
+class PendingLogin(db.Model):
+    """One login attempt between a correct password and the second factor.
+
+    Opened only when ``authenticate()`` accepted the password; the client holds a
+    random token (stored here as an HMAC). A code is accepted only inside an open,
+    unexpired pending login; wrong codes count here (at OTP_MAX_ATTEMPTS it closes),
+    not against the account, so nobody without the password can lock anyone out.
+    """
+
+    __tablename__ = "pending_logins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    method: Mapped[str] = mapped_column(String(10), nullable=False)  # email | totp
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        db.CheckConstraint("method IN ('email', 'totp')", name="method_allowed"),
+        Index("ix_pending_logins_user_created", "user_id", "created_at"),
+    )

@@ -6,11 +6,15 @@ and refresh tokens are rows in the database.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import timedelta
 
 import jwt
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..audit import service as audit
 from ..errors import AuthFailed
@@ -63,9 +67,9 @@ def authenticate_bearer(header: str | None) -> tuple[User, UserSession]:
     return row.user, row
 
 
-def issue_refresh_token(session: UserSession, ip: str | None, device: str | None) -> str:
+def issue_refresh_token(session: UserSession, ip: str | None, device: str | None, raw: str | None = None) -> str:
     cfg = current_app.config
-    raw = new_token(64)
+    raw = raw or new_token(64)
     now = utcnow()
     db.session.add(RefreshToken(user_id=session.user_id, session_id=session.id,
                                 token_hash=keyed_hash(f"refresh:{raw}"),
@@ -73,6 +77,13 @@ def issue_refresh_token(session: UserSession, ip: str | None, device: str | None
                                 expires_at=now + timedelta(milliseconds=cfg["REFRESH_TOKEN_EXPIRATION_MS"]),
                                 ip_address=(ip or "")[:45] or None, device_info=(device or "")[:255] or None))
     return raw
+
+
+def successor_of(raw: str) -> str:
+    """The token that replaces ``raw`` when it is rotated: a keyed HMAC of it (128 hex, like
+    any refresh token), so a second refresh with the same token can be given the same answer."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, f"refresh-successor:{raw}".encode(), hashlib.sha512).hexdigest()
 
 
 def _find_refresh(raw: str | None) -> RefreshToken:
@@ -87,14 +98,40 @@ def _find_refresh(raw: str | None) -> RefreshToken:
     return row
 
 
+def _grace_successor(token: RefreshToken, raw: str) -> tuple[RefreshToken, str] | None:
+    """A token rotated less than REFRESH_GRACE_SECONDS ago whose successor is still the live
+    one (two tabs, a retried request): that successor and its raw value. Otherwise None."""
+    grace = current_app.config["REFRESH_GRACE_SECONDS"]
+    if grace <= 0 or utcnow() - _aware(token.rotated_at) > timedelta(seconds=grace):
+        return None
+    successor_raw = successor_of(raw)
+    successor = db.session.execute(select(RefreshToken).where(
+        RefreshToken.token_hash == keyed_hash(f"refresh:{successor_raw}")).with_for_update()).scalar_one_or_none()
+    if successor is None or successor.session_id != token.session_id or successor.rotated_at is not None:
+        return None
+    return successor, successor_raw
+
+
+def _resolve(raw: str | None) -> tuple[RefreshToken, UserSession, str | None]:
+    """(the live token, its session, the successor's raw value when the presented token was
+    rotated within the grace window). A rotated token outside it means it was copied: the
+    whole family is revoked."""
+    token = _find_refresh(raw)
+    successor_raw = None
+    if token.rotated_at is not None:
+        found = _grace_successor(token, raw)
+        if found is None:
+            session = db.session.get(UserSession, token.session_id)
+            revoke_session(session, "refresh_reuse")
+            audit.record("refresh_token_reuse", "user_sessions", session.id, user_id=token.user_id)
+            db.session.commit()
+            raise AuthFailed("Invalid or expired refresh token")
+        token, successor_raw = found
+    return token, _live_session_for(token), successor_raw
+
+
 def _live_session_for(token: RefreshToken) -> UserSession:
     session = db.session.get(UserSession, token.session_id)
-    if token.rotated_at is not None:
-        # A rotated token came back: it was copied. End the whole family.
-        revoke_session(session, "refresh_reuse")
-        audit.record("refresh_token_reuse", "user_sessions", session.id, user_id=token.user_id)
-        db.session.commit()
-        raise AuthFailed("Invalid or expired refresh token")
     if session.revoked_reason == "inactivity":  # already ended by an earlier request: same answer
         raise AuthFailed("Session expired due to inactivity", code=SESSION_EXPIRED)
     if token.is_revoked or _aware(token.expires_at) <= utcnow():
@@ -113,21 +150,37 @@ def _live_session_for(token: RefreshToken) -> UserSession:
 
 
 def rotate(raw: str | None, ip: str | None, device: str | None) -> tuple[User, UserSession, str]:
-    """Use a refresh token once: returns (user, session, new raw refresh token)."""
-    token = _find_refresh(raw)
-    session = _live_session_for(token)
-    now = utcnow()
-    token.rotated_at = now
-    token.is_revoked = True
-    session.last_activity = now
-    new_raw = issue_refresh_token(session, ip, device)
-    db.session.commit()
-    return session.user, session, new_raw
+    """Use a refresh token once: returns (user, session, new raw refresh token). The same
+    token presented again within REFRESH_GRACE_SECONDS gets the same new token."""
+    for attempt in (1, 2):
+        token, session, successor_raw = _resolve(raw)
+        now = utcnow()
+        session.last_activity = now
+        if successor_raw is not None:
+            db.session.commit()
+            return session.user, session, successor_raw
+        # The UPDATE is the claim: of two requests racing without a row lock (SQLite), one rotates.
+        claimed = db.session.execute(
+            update(RefreshToken).where(RefreshToken.id == token.id, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=now, is_revoked=True).execution_options(synchronize_session=False)).rowcount
+        if claimed == 1:
+            set_committed_value(token, "rotated_at", now)
+            set_committed_value(token, "is_revoked", True)
+            try:
+                new_raw = issue_refresh_token(session, ip, device, raw=successor_of(raw))
+                db.session.commit()
+                return session.user, session, new_raw
+            except IntegrityError:
+                pass
+        db.session.rollback()
+        db.session.expire_all()
+        if attempt == 2:
+            break
+    raise AuthFailed("Invalid or expired refresh token")
 
 
 def record_activity(raw: str | None) -> UserSession:
-    token = _find_refresh(raw)
-    session = _live_session_for(token)
+    token, session, _successor = _resolve(raw)
     now = utcnow()
     session.last_activity = now
     token.last_activity = now

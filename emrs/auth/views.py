@@ -2,8 +2,6 @@
 Thin: parse the form, call auth.service, turn domain errors into messages."""
 from __future__ import annotations
 
-import time
-
 import pyotp
 import segno
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
@@ -14,7 +12,7 @@ from ..extensions import db, limiter
 from ..web import user_agent
 from . import bp, service
 from .forms import (ChangePasswordForm, EmailForm, EmptyForm, LoginForm, OTPForm, PasswordConfirmForm,
-                    ProfileForm, ResetForm, UserForm)
+                    ProfileForm, ResetForm, TOTPEnrolForm, UserForm)
 from .guard import principal, safe_next
 from .models import User
 
@@ -55,43 +53,40 @@ def login():
     nxt = safe_next(request.values.get("next"))
     error = None
     if form.validate_on_submit():
+        ip, _ua = _client()
         try:
-            user = service.authenticate(form.email.data, form.password.data)
+            start = service.start_login(form.email.data, form.password.data, ip)
         except DomainError as exc:
             error = " ".join(_messages(exc)) if not isinstance(exc, ValidationError) else service.INVALID_LOGIN
-        else:
-            method = service.second_factor_method(user)
-            if method is None:
-                return _finish_login(user, nxt)
-            session["pending_2fa"] = {"uid": user.id, "at": time.time(), "next": nxt, "method": method}
-            if method == "email":
-                try:
-                    service.send_login_otp(user)
-                except DomainError as exc:
-                    error = exc.message
-                    return render_template("auth/login.html", form=form, error=error, next=nxt), 503
-            return redirect(url_for("auth.login_otp"))
+            # A mail failure after the password step: the page says so (503), nothing else changes.
+            status = 503 if getattr(exc, "status", None) == 503 else 422
+            return render_template("auth/login.html", form=form, error=error, next=nxt), status
+        if start.method is None:
+            return _finish_login(start.user, nxt)
+        # The browser holds the pending login's raw token (in the signed session), never a bare id.
+        session["pending_2fa"] = {"token": start.token, "next": nxt, "method": start.method}
+        return redirect(url_for("auth.login_otp"))
     status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form, error=error, next=nxt), status
 
 
-def _pending_user() -> User | None:
-    pending = session.get("pending_2fa")
-    if not pending:
-        return None
-    lifetime = current_app.config["OTP_EXPIRATION_MS"] / 1000
-    if time.time() - pending.get("at", 0) > max(lifetime, 600):
+def _pending():
+    """(pending login row, its user) of this browser's password step, or (None, None)."""
+    state = session.get("pending_2fa")
+    token = state.get("token") if isinstance(state, dict) else None
+    row = service.find_pending_login(token=token) if token else None
+    user = db.session.get(User, row.user_id) if row is not None else None
+    if row is None or user is None or not user.is_active:
         session.pop("pending_2fa", None)
-        return None
-    user = db.session.get(User, pending.get("uid"))
-    return user if user is not None and user.is_active else None
+        return None, None
+    return row, user
 
 
 @bp.route("/login/otp", methods=["GET", "POST"])
 @limiter.limit(_auth_limit, methods=["POST"])
 def login_otp():
-    user = _pending_user()
-    if user is None:
+    row, user = _pending()
+    if row is None:
         flash("Please sign in with your e-mail and password first.", "info")
         return redirect(url_for("auth.login"))
     pending = session["pending_2fa"]
@@ -99,7 +94,7 @@ def login_otp():
     error = None
     if form.validate_on_submit():
         try:
-            service.verify_second_factor(user, form.otp.data)
+            service.verify_second_factor(row, form.otp.data)
         except DomainError:
             error = "That code is not valid or has expired. Check the latest e-mail or ask for a new code."
         else:
@@ -119,14 +114,14 @@ def _mask(email: str) -> str:
 @bp.post("/login/otp/resend")
 @limiter.limit(lambda: current_app.config["RATELIMIT_OTP_RESEND"])
 def resend_otp():
-    user = _pending_user()
-    if user is None:
+    row, _user = _pending()
+    if row is None:
         return redirect(url_for("auth.login"))
     form = EmptyForm()
     if form.validate_on_submit():
         try:
-            service.send_login_otp(user)
-            session["pending_2fa"] = {**session["pending_2fa"], "method": "email", "at": time.time()}
+            service.resend_login_otp(row)
+            session["pending_2fa"] = {**session["pending_2fa"], "method": "email"}
             flash("A new code was sent. Earlier codes no longer work.", "success")
         except DomainError as exc:
             flash(exc.message, "error")
@@ -265,7 +260,7 @@ def change_password():
 @bp.route("/profile/authenticator", methods=["GET", "POST"])
 def totp_setup():
     user = principal()
-    form = OTPForm()
+    form = TOTPEnrolForm()
     error = None
     secret = session.get("totp_pending")
     if request.method == "GET" or not secret:
@@ -273,7 +268,7 @@ def totp_setup():
         session["totp_pending"] = secret
     if form.validate_on_submit():
         try:
-            service.enrol_totp(user, secret, form.otp.data)
+            service.enrol_totp(user, secret, form.otp.data, form.password.data)
         except DomainError as exc:
             error = exc.message
         else:

@@ -140,10 +140,57 @@ def test_reuse_does_not_touch_other_sessions_of_the_user(app, client, outbox, si
     other_access = api_login(other, outbox, user)
     old = _cookie(client)
     assert client.post(REFRESH).status_code == 200
+    _after_grace(app, user)
     client.set_cookie("refreshToken", old)
     assert client.post(REFRESH).status_code == 401
     assert other.get(PROFILE, headers=_auth(other_access)).status_code == 200
     assert other.post(REFRESH).status_code == 200
+
+
+def _after_grace(app, user):
+    """Time travel: every rotated token of the user was rotated longer ago than the grace window."""
+    past = utcnow() - timedelta(seconds=app.config["REFRESH_GRACE_SECONDS"] + 1)
+    for row in db.session.execute(select(RefreshToken).where(RefreshToken.user_id == user.id,
+                                                             RefreshToken.rotated_at.is_not(None))).scalars():
+        row.rotated_at = past
+    db.session.commit()
+
+
+def test_two_refreshes_at_once_both_succeed_with_the_same_new_token(app, client, signed_in):
+    """Two tabs (or a retried request) refresh with the same cookie: not token theft."""
+    user, _ = signed_in
+    old = _cookie(client)
+    first = client.post(REFRESH)
+    assert first.status_code == 200, first.get_json()
+    new = _cookie(client)
+    client.set_cookie("refreshToken", old)
+    second = client.post(REFRESH)
+    assert second.status_code == 200, second.get_json()
+    assert _cookie(client) == new and new != old
+    for resp in (first, second):
+        token = resp.get_json()["data"]["accessToken"]
+        assert client.get(PROFILE, headers=_auth(token)).status_code == 200
+    row = _session_row(user)
+    assert row.revoked_at is None
+    # The shared new token goes on working (and rotates as usual).
+    assert client.post(REFRESH).status_code == 200
+    assert _cookie(client) not in (old, new)
+
+
+def test_reuse_after_the_grace_window_revokes_the_family(app, client, signed_in):
+    user, access = signed_in
+    old = _cookie(client)
+    assert client.post(REFRESH).status_code == 200
+    new = _cookie(client)
+    _after_grace(app, user)
+    client.set_cookie("refreshToken", old)
+    resp = client.post(REFRESH)
+    assert resp.status_code == 401
+    assert resp.get_json() == {"success": False, "message": "Invalid or expired refresh token"}
+    client.set_cookie("refreshToken", new)
+    assert client.post(REFRESH).status_code == 401
+    assert client.get(PROFILE, headers=_auth(access)).status_code == 401
+    assert _session_row(user).revoked_reason == "refresh_reuse"
 
 
 def test_refresh_without_cookie(client):

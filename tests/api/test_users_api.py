@@ -291,9 +291,22 @@ def test_disable_2fa_refused_for_non_admin(client, users, bearer, key):
     assert db.session.get(User, user.id).two_factor_enabled is True
 
 
+def test_disable_2fa_needs_the_current_password(client, users, bearer):
+    """Security issue, sign-in item 1: an access token alone does not remove the second factor."""
+    admin = users["admin"]
+    headers = bearer(admin)
+    for body in (None, {}, {"currentPassword": "wrong-pass1"}):
+        resp = client.post("/api/users/disable-2fa", headers=headers, json=body) if body is not None \
+            else client.post("/api/users/disable-2fa", headers=headers)
+        assert resp.status_code == 400, resp.get_json()
+        assert resp.get_json()["success"] is False
+        assert "current password" in resp.get_json()["message"].lower()
+        assert db.session.get(User, admin.id).two_factor_enabled is True
+
+
 def test_disable_2fa_as_admin(app, client, outbox, users, bearer):
     admin = users["admin"]
-    resp = client.post("/api/users/disable-2fa", headers=bearer(admin))
+    resp = client.post("/api/users/disable-2fa", headers=bearer(admin), json={"currentPassword": PASSWORD})
     assert resp.status_code == 200
     assert resp.get_json()["data"]["two_factor_enabled"] is False
     assert db.session.get(User, admin.id).two_factor_enabled is False

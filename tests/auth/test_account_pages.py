@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pyotp
 from sqlalchemy import select
@@ -50,9 +51,10 @@ def test_authenticator_app_enrolment_and_use(app, client, outbox, users):
     page = client.get("/profile/authenticator").get_data(as_text=True)
     assert "data:image/svg+xml" in page
     key = re.search(r'<code class="key">([A-Z2-7 ]+)</code>', page).group(1).replace(" ", "")
-    resp = client.post("/profile/authenticator", data={"otp": "000000" if pyotp.TOTP(key).now() != "000000" else "111111"})
+    wrong = "000000" if pyotp.TOTP(key).now() != "000000" else "111111"
+    resp = client.post("/profile/authenticator", data={"otp": wrong, "password": PASSWORD})
     assert resp.status_code == 422 and "does not match" in resp.get_data(as_text=True)
-    resp = client.post("/profile/authenticator", data={"otp": pyotp.TOTP(key).now()})
+    resp = client.post("/profile/authenticator", data={"otp": pyotp.TOTP(key).now(), "password": PASSWORD})
     assert resp.status_code == 302
     assert db.session.get(User, user.id).totp_enabled
     # Next sign-in: the app's code works and no e-mail is sent.
@@ -62,7 +64,8 @@ def test_authenticator_app_enrolment_and_use(app, client, outbox, users):
     assert resp.headers["Location"].endswith("/login/otp")
     assert "authenticator app" in other.get("/login/otp").get_data(as_text=True)
     assert len(outbox.messages(user.email)) == n_before
-    assert other.post("/login/otp", data={"otp": pyotp.TOTP(key).now()}).status_code == 302
+    # The code typed at set-up was used; the app's next code (30 s later, inside the accepted window) works.
+    assert other.post("/login/otp", data={"otp": pyotp.TOTP(key).at(time.time() + 30)}).status_code == 302
     # Removing it needs the password.
     resp = client.post("/profile/authenticator/remove", data={"password": "wrong-pass1"}, follow_redirects=True)
     assert "Current password is incorrect" in resp.get_data(as_text=True)

@@ -71,8 +71,10 @@ def test_five_wrong_codes_burn_the_code(client, outbox, users):
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(5):
         assert client.post("/login/otp", data={"otp": wrong}).status_code == 422
+    # The pending login is closed: the right code does not work, the password step starts again.
     resp = client.post("/login/otp", data={"otp": code})
-    assert resp.status_code == 422, "the right code must not work after 5 wrong tries"
+    assert resp.status_code == 302 and resp.headers["Location"] == "/login", "the right code must not work after 5 wrong tries"
+    assert client.get("/").status_code == 302
     failures = db.session.execute(select(AuditLog).where(AuditLog.action == "otp_failed",
                                                          AuditLog.user_id == user.id)).scalars().all()
     assert len(failures) >= 5

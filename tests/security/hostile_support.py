@@ -107,9 +107,10 @@ def body_problems(resp) -> list[str]:
 
 # --------------------------------------------------------------------------- snapshots
 
-EXCLUDED_TABLES = {"audit_log", "user_sessions", "refresh_tokens", "login_otps", "password_reset_tokens"}
+EXCLUDED_TABLES = {"audit_log", "user_sessions", "refresh_tokens", "login_otps", "password_reset_tokens",
+                   "pending_logins"}
 # Security bookkeeping a refused sign-in is meant to change (failure counter, lockout).
-EXCLUDED_COLUMNS = {"users": {"last_login", "failed_login_attempts", "locked_until", "updated_at"}}
+EXCLUDED_COLUMNS = {"users": {"last_login", "failed_login_attempts", "locked_until", "totp_last_step", "updated_at"}}
 
 
 @lru_cache(maxsize=1)
@@ -425,13 +426,20 @@ def _card_form(w):
     return {"name": "Form Patient", "sex": "F", "age": "33", "date": today_ist().isoformat()}
 
 
+def _pending_login(w) -> str:
+    """A real pending login of the welfare officer (as after a correct password): its raw token."""
+    from emrs.auth import service as auth_service
+    with w.app.test_request_context():
+        _row, raw = auth_service.open_pending_login(w.users["pwo"], "email", "127.0.0.1")
+    return raw
+
+
 PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     # sign-in and account (WTForms classes)
     Target("auth.login", form_fields(auth_forms.LoginForm) + ("next",),
            lambda w: {"email": w.users["pwo"].email, "password": "wrong"}, kind="form"),
     Target("auth.login_otp", form_fields(auth_forms.OTPForm), lambda w: {"otp": "000000"}, kind="form",
-           session=lambda w: {"pending_2fa": {"uid": w.users["pwo"].id, "at": __import__("time").time(),
-                                              "next": None, "method": "email"}}),
+           session=lambda w: {"pending_2fa": {"token": _pending_login(w), "next": None, "method": "email"}}),
     Target("auth.resend_otp", (), lambda w: {}, kind="form"),
     Target("auth.logout", (), lambda w: {}, kind="form"),
     Target("auth.forgot_password", form_fields(auth_forms.EmailForm), lambda w: {"email": "nobody@test.emrs.local"},

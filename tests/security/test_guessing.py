@@ -4,6 +4,11 @@ figures (with LOGIN_MAX_FAILURES=5, LOGIN_LOCKOUT_MINUTES=15, RATELIMIT_AUTH=20/
 RESET_CODES_PER_HOUR=5, 6-digit codes)."""
 from __future__ import annotations
 
+from sqlalchemy import func, select
+
+from emrs.auth.models import PendingLogin
+from emrs.extensions import db
+
 from ..conftest import PASSWORD
 
 
@@ -24,29 +29,51 @@ def test_password_guesses_per_account_are_capped_from_any_number_of_addresses(cl
     print(f"\nFIGURE password guesses evaluated per account per 15 min: {evaluated + 1} of 100 sent")
 
 
+def _evaluated_code_guesses(user) -> int:
+    """Wrong codes the app weighed: they count against the pending logins (only a correct
+    password opens one); the answers themselves are all the same 401."""
+    return db.session.scalar(select(func.coalesce(func.sum(PendingLogin.attempts), 0))
+                             .where(PendingLogin.user_id == user.id))
+
+
 def test_code_guesses_are_capped_even_with_the_right_password(client, users, outbox):
     user = users["resident"]
-    guesses = locked_at = 0
+    locked_at = None
     for i in range(100):
         login = client.post("/api/users/login", json={"email": user.email, "password": PASSWORD},
                             environ_base=_addr(i))
         if login.status_code == 423:
             locked_at = i
             break
+        token = login.get_json()["data"]["login_token"]
         code = outbox.last_code(user.email)
         wrong = "000000" if code != "000000" else "111111"
         for _ in range(10):
-            resp = client.post("/api/users/verify-login-otp", json={"user_id": user.id, "otp": wrong},
+            resp = client.post("/api/users/verify-login-otp", json={"login_token": token, "otp": wrong},
                                environ_base=_addr(i))
-            if resp.status_code != 401:
-                assert resp.status_code == 423
-                break
-            guesses += 1
-    assert guesses == 4 and locked_at == 1
+            assert resp.status_code == 401 and resp.get_json()["message"] == "Invalid or expired OTP"
+    guesses = _evaluated_code_guesses(user)
+    # Five wrong codes close the pending login; the next password step is locked (423).
+    assert guesses == 5 and locked_at == 1
     # The real code of the last login no longer works either.
+    resp = client.post("/api/users/verify-login-otp", json={"login_token": token, "otp": outbox.last_code(user.email)})
+    assert resp.status_code == 401
+    print(f"\nFIGURE code guesses evaluated per account per 15 min (password known): {guesses}")
+
+
+def test_code_guesses_without_the_password_are_never_evaluated(client, users, outbox):
+    user = users["faculty"]
+    answers = {client.post("/api/users/verify-login-otp", json={"user_id": user.id, "otp": f"{i:06d}"},
+                           environ_base=_addr(i)).status_code for i in range(100)}
+    assert answers == {401}
+    evaluated = _evaluated_code_guesses(user)
+    assert evaluated == 0
+    # Nothing changed for the owner: password and code sign in.
+    login = client.post("/api/users/login", json={"email": user.email, "password": PASSWORD})
+    assert login.status_code == 200
     resp = client.post("/api/users/verify-login-otp", json={"user_id": user.id, "otp": outbox.last_code(user.email)})
-    assert resp.status_code == 423
-    print(f"\nFIGURE code guesses evaluated per account per 15 min (password known): {guesses + 1}")
+    assert resp.status_code == 200
+    print(f"\nFIGURE anonymous code guesses evaluated (no password): {evaluated} of 100 sent, account unaffected")
 
 
 def test_password_spraying_from_one_address_is_rate_limited(app, client, make_user):
