@@ -277,3 +277,15 @@ def template_globals() -> dict:
             "ist_time": ist_text,
             "hospital_name": current_app.config["HOSPITAL_NAME"],
             "department_name": current_app.config["DEPARTMENT_NAME"]}
+
+
+def record_or_abort(fetch, *args, **kwargs):
+    """A page's record from its service getter: 403 when the user may not read it (the
+    service raised Forbidden), 404 for any other refusal (none, withdrawn, bad id)."""
+    from .errors import DomainError, Forbidden
+    try:
+        return fetch(*args, **kwargs)
+    except Forbidden:
+        abort(403)
+    except DomainError:
+        abort(404)

@@ -10,7 +10,8 @@ from ..auth.guard import principal
 from ..auth.models import DOCTOR_ROLES, User
 from ..drafts import service as drafts
 from ..auth import records
-from ..errors import Conflict, DomainError, Forbidden
+from ..errors import Conflict, DomainError
+from ..web import record_or_abort
 from ..extensions import db
 from ..patients import service as patients
 from ..patients.models import PatientVisit
@@ -106,12 +107,7 @@ def _errors(exc: DomainError):
 
 def _proforma_or_abort(proforma_id: int, **kwargs):
     """The proforma for this page: 404 when there is none, 403 when the user may not read it."""
-    try:
-        return service.get(proforma_id, principal(), **kwargs)
-    except Forbidden:
-        abort(403)
-    except DomainError:
-        abort(404)
+    return record_or_abort(service.get, proforma_id, principal(), **kwargs)
 
 
 def _patient_or_404(patient_id, audit_action="patient_view"):

@@ -16,7 +16,8 @@ from ..auth.guard import principal
 from ..clinical import service as proformas
 from ..clinical.models import ClinicalProforma
 from ..drafts import service as drafts
-from ..errors import Conflict, DomainError, Forbidden
+from ..errors import Conflict, DomainError
+from ..web import record_or_abort
 from ..extensions import db
 from ..patients import service as patients
 from . import bp, service
@@ -59,21 +60,11 @@ class _Form(dict):
 
 
 def _proforma_or_404(proforma_id: int):
-    try:
-        return proformas.get(proforma_id, principal(), audit_read=False)
-    except Forbidden:
-        abort(403)
-    except DomainError:
-        abort(404)
+    return record_or_abort(proformas.get, proforma_id, principal(), audit_read=False)
 
 
 def _rx_or_abort(rx_id: int, **kwargs):
-    try:
-        return service.get(rx_id, principal(), **kwargs)
-    except Forbidden:
-        abort(403)
-    except DomainError:
-        abort(404)
+    return record_or_abort(service.get, rx_id, principal(), **kwargs)
 
 
 def _warnings(lines, patient) -> list[dict]:
