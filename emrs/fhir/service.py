@@ -363,8 +363,8 @@ def encounters(patient: Patient) -> list[dict]:
 def conditions(patient: Patient) -> list[dict]:
     rows = [p for p in _proformas(patient.id) if has_diagnosis(p)]
     visit_of = _encounter_of(patient.id)
-    names = _names(p.filled_by for p in rows)
-    return [condition_resource(p, visit_of.get(p.id), names.get(p.filled_by)) for p in rows]
+    names = _names(p.author_id for p in rows)  # who wrote the current version records it
+    return [condition_resource(p, visit_of.get(p.id), names.get(p.author_id)) for p in rows]
 
 
 def medications(patient: Patient) -> list[dict]:

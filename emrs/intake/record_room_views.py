@@ -131,7 +131,7 @@ def movements(record_id: int):
     except DomainError:
         abort(404)
     audit.record_now("intake_movements_view", "adl_files", record.id, patient_id=record.patient_id)
-    info = files.record_api_dict(record)
+    info = files.record_api_dict(record, principal())
     history = _with_when(files.movement_history(record), "movement_date")
     if request.headers.get("HX-Request"):
         return render_template("intake/_movements.html", record=record, info=info, history=history, fragment=True)
