@@ -58,6 +58,13 @@ def refuse_unstorable_text():
         abort(400, description=NOT_STORABLE)
 
 
+def public_url(path: str) -> str:
+    """An absolute URL on PUBLIC_BASE_URL (config), for links that leave the page: FHIR
+    bundles, the capability statement. The request's Host header is never used."""
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "http://localhost").rstrip("/")
+    return base + "/" + path.lstrip("/")
+
+
 def user_agent() -> str:
     """The caller's User-Agent as stored (sessions, audit): printable, at most 255 characters."""
     return "".join(ch for ch in request.headers.get("User-Agent", "")[:255] if ch.isprintable())
