@@ -165,6 +165,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # our own session rows do the checking
+    # Flask-WTF's own hook runs before ours and reads (parses) the form of every POST, signed
+    # in or not: CSRF is checked by csrf_after_authentication (emrs/web.py) instead.
+    app.config["EMRS_CSRF_CHECK"] = app.config.get("WTF_CSRF_CHECK_DEFAULT", True)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     limiter.init_app(app)
     os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
@@ -197,13 +201,15 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from .auth.guard import enforce
-    from .web import after_request, before_request, end_session, refuse_unstorable_text
+    from .web import after_request, before_request, cap_anonymous_body, csrf_after_authentication, end_session, refuse_unstorable_text
 
     from .services import refuse_disabled
 
     app.before_request(before_request)
     app.before_request(refuse_disabled)  # before authentication: a disabled route is a 404
     app.before_request(enforce)
+    app.before_request(cap_anonymous_body)  # public forms: small bodies only
+    app.before_request(csrf_after_authentication)  # reads the form: never before the sign-in check
     app.before_request(refuse_unstorable_text)  # NUL or a lone surrogate: a 400, never a database error
     app.after_request(after_request)
     app.teardown_appcontext(end_session)  # runs before Flask-SQLAlchemy's own (reverse order)
