@@ -479,6 +479,8 @@ def _patient_field_input(f) -> dict:
         s = {"type": "string", "pattern": r"^\d{6}$"}
     elif f.kind == "mobile":
         s = {"type": "string", "pattern": r"^\+?[0-9][0-9 -]{8,18}[0-9]$"}
+    elif f.kind == "identifier":  # CR / PSY numbers (emrs/safetext.py)
+        s = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9/-]{0,49}$", "maxLength": 50}
     else:  # text, code_or_text
         s = {"type": "string"}
         if f.max_len:

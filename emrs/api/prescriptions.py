@@ -109,8 +109,10 @@ def prescriptions_delete(rx_id):
 @bp.get("/prescriptions/<rx_id>/pdf", endpoint="prescriptions_pdf")
 @handles_domain_errors
 def prescriptions_pdf(rx_id):
+    from ..downloads import content_disposition
     from ..prescriptions.printing import pdf_for
     row = service.get(parse_id(rx_id))
     data, filename = pdf_for(row, request.args.get("size"))
     return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})
+                    headers={"Content-Disposition": content_disposition(filename, inline=True),
+                             "Cache-Control": "no-store"})

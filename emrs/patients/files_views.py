@@ -100,6 +100,8 @@ def download_response(path: str, mime: str, name: str):
     resp = send_file(path, mimetype=("text/plain; charset=utf-8" if mime == "text/plain" else mime),
                      as_attachment=not inline, download_name=name, max_age=0, etag=False,
                      conditional=False)
+    from ..downloads import content_disposition
+    resp.headers["Content-Disposition"] = content_disposition(name, inline=inline)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     resp.headers["Cache-Control"] = "no-store"

@@ -8,6 +8,7 @@ from .. import timeline
 from ..audit import service as audit
 from ..auth.guard import principal
 from ..auth.models import User
+from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
 from ..extensions import db
 from ..spreadsheet import safe_cell
@@ -136,7 +137,7 @@ def export(fmt: str):
         wb.save(out)
         resp = Response(out.getvalue(),
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp.headers["Content-Disposition"] = f'attachment; filename="patients-{stamp}.{fmt}"'
+    resp.headers["Content-Disposition"] = content_disposition(f"patients-{stamp}.{fmt}")
     return resp
 
 
