@@ -214,6 +214,9 @@ def register_hooks(app: Flask) -> None:
     app.after_request(after_request)
     app.teardown_appcontext(end_session)  # runs before Flask-SQLAlchemy's own (reverse order)
 
+    from .submission import submission_field
+    app.jinja_env.globals["submission_field"] = submission_field  # one-time token of create forms
+
     @app.context_processor
     def _globals():
         from .web import template_globals

@@ -12,6 +12,7 @@ from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
 from ..extensions import db
 from ..spreadsheet import safe_cell
+from ..submission import once_per_submission
 from . import bp, service
 from . import fields as F
 from .models import PatientVisit
@@ -144,6 +145,7 @@ def export(fmt: str):
 # ------------------------------------------------------------------ registration
 
 @bp.route("/new", methods=["GET", "POST"], endpoint="new")
+@once_per_submission  # a second POST of the same form lands on the patient the first one registered
 def new():
     values = dict(request.form) if request.method == "POST" else {"date": today_ist().isoformat(),
                                                                    "department": "Psychiatry", "country": "India"}
