@@ -1,5 +1,5 @@
 """One-time submission tokens for page forms that create a record (registration, the
-walk-in proforma): the same form sent twice — a double click, a script, a flaky network
+walk-in proforma, a patient's file upload): the same form sent twice — a double click, a script, a flaky network
 resending — creates one record, and the second sender lands on it.
 
 The form carries a hidden ``_submission`` field with a random token (``submission_field()``
@@ -116,7 +116,13 @@ def once_per_submission(view):
             return resp
         try:
             if resp.status_code in (301, 302, 303) and resp.location:
-                claim.status_code, claim.response_body = resp.status_code, resp.location.encode()
+                landing = resp.location
+            elif 200 <= resp.status_code < 300:  # a fragment answer (a scripted upload): the form's page
+                landing = request.path
+            else:
+                landing = None
+            if landing:
+                claim.status_code, claim.response_body = resp.status_code, landing.encode()
                 claim.content_type = "text/uri-list"
             else:  # committed by something else (an audit row) while the form was refused
                 db.session.delete(claim)

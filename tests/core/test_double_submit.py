@@ -1,7 +1,7 @@
 """Item 13: page forms that create a record carry a one-time submission token; the same
 form POSTed twice (double click, script, a network resending) creates one record and the
-second POST lands on it. Forms covered: patient registration (/patients/new) and the
-walk-in proforma (/clinical/proformas/new)."""
+second POST lands on it. Forms covered: patient registration (/patients/new), the
+walk-in proforma (/clinical/proformas/new) and a patient's file upload (/patients/<id>/files)."""
 from __future__ import annotations
 
 import re
@@ -83,6 +83,29 @@ def test_proforma_sent_twice_creates_one_proforma(role_client, client, users, be
     second = c.post(f"/clinical/proformas/new?patient_id={pid}", data=form)
     assert second.status_code == 303 and second.headers["Location"] == first.headers["Location"]
     assert _count(ClinicalProforma, patient_id=pid) == 1
+
+
+def test_an_upload_sent_twice_stores_the_files_once(role_client, client, users, bearer):
+    from io import BytesIO
+
+    from emrs.patients.models import PatientFile
+    pid = client.post("/api/patients/register-complete", headers=bearer(users["pwo"]),
+                      json={"name": "Upload Twice", "age": 30, "sex": "F"}).get_json()["data"]["patient"]["id"]
+    c = role_client("resident")
+    token = _token(c.get(f"/patients/{pid}/files").get_data(as_text=True))
+    body = b"Referral letter: please see this patient.\n"
+
+    def send(**headers):
+        return c.post(f"/patients/{pid}/files", data={"_submission": token, "files": (BytesIO(body), "letter.txt")},
+                      content_type="multipart/form-data", headers=headers)
+
+    first = send(**{"HX-Request": "true"})  # as static/js/upload.js sends it
+    assert first.status_code == 200, first.get_data(as_text=True)[:500]
+    again = send(**{"HX-Request": "true"})
+    assert again.status_code == 303 and again.headers["Location"] == f"/patients/{pid}/files"
+    plain = send()
+    assert plain.status_code == 303
+    assert _count(PatientFile, patient_id=pid) == 1
 
 
 @pytest.mark.no_rollback
