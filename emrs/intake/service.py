@@ -50,6 +50,14 @@ def coerce_workup(data: dict, location: str = "body") -> tuple[dict, list]:
     return values, errors
 
 
+def _row_name(value: str) -> str:
+    from ..safetext import clean_name
+    try:
+        return clean_name(value)
+    except ValueError as exc:
+        raise ValueError(f"row names {exc}")
+
+
 def _coerce(name: str, raw):
     if name in JSON_ARRAY_FIELDS:
         if raw in (None, ""):
@@ -67,7 +75,9 @@ def _coerce(name: str, raw):
             if isinstance(item, dict) and any(not isinstance(v, (str, int, float, type(None))) or
                                               (isinstance(v, str) and len(v) > 1000) for v in item.values()):
                 raise ValueError("row values must be short text or numbers")
-        return raw
+        # Informants, residents, in-laws: a person's name follows the rules of names (emrs/safetext.py).
+        return [{**item, "name": _row_name(item["name"])} if isinstance(item, dict) and isinstance(item.get("name"), str)
+                else item for item in raw]
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return False if name in BOOL_FIELDS else None
     if name in DATE_FIELDS:

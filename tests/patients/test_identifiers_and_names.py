@@ -205,3 +205,16 @@ def test_pdf_prints_the_authors_registered_name(client, h, users, tmp_path):
     text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "rx.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert users["resident"].name in text and "Impostor" not in text
+
+
+def test_informant_and_relative_names_in_the_intake_record(client, h):
+    pid = _register(client, h).get_json()["data"]["patient"]["id"]
+    resp = client.post("/api/adl-files", headers=h["resident"], json={
+        "patient_id": pid, "informants": [{"relationship": "Father", "name": "Gurdev\u202e Singh"}]})
+    assert resp.status_code == 400 and "invisible or text-direction" in _errors(resp)["informants"]
+    resp = client.post("/api/adl-files", headers=h["resident"], json={
+        "patient_id": pid, "informants": [{"relationship": "Father", "name": "Rene\u0301 Singh"}],
+        "living_residents": [{"name": "Jose\u0301", "relationship": "Brother", "age": 30}]})
+    assert resp.status_code == 201, resp.get_json()
+    record = resp.get_json()["data"]["adl_file"]
+    assert record["informants"][0]["name"] == "René Singh" and record["living_residents"][0]["name"] == "José"
