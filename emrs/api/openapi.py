@@ -461,7 +461,11 @@ def _components() -> dict:
                                                                                  "and a digit."},
                           "two_factor_enabled": BOOL}, required=("name", "email", "role", "password")),
         "UserUpdate": obj(user_fields, required=()),
-        "ProfileUpdate": obj({k: user_fields[k] for k in ("name", "email", "mobile", "designation")}, required=()),
+        "ProfileUpdate": obj({**{k: user_fields[k] for k in ("name", "email", "mobile", "designation")},
+                              "name": {**user_fields["name"], "description": (
+                                  "Accepted only unchanged: the registered name is printed as the prescriber and "
+                                  "only an Admin changes it (PUT /api/users/{id}); any other value is a 400.")}},
+                             required=()),
     }
 
 
