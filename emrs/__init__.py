@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 import uuid
@@ -27,6 +28,13 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
         if "SQLALCHEMY_DATABASE_URI" in config and "SQLALCHEMY_ENGINE_OPTIONS" not in config:
             app.config["SQLALCHEMY_ENGINE_OPTIONS"] = config_module.engine_options(config["SQLALCHEMY_DATABASE_URI"])
+    # Statement parameters are patients' names and clinical text: no engine error message carries
+    # them (they would reach the log file with the exception), whoever supplied the options.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+                                               "hide_parameters": True}
+    for options in (app.config.get("SQLALCHEMY_BINDS") or {}).values():
+        if isinstance(options, dict):
+            options["hide_parameters"] = True
     configure_logging(app)
     hops = int(app.config.get("PROXY_FIX_X_FOR") or 0)
     if hops > 0:  # trust exactly this many proxies for the client address and scheme
@@ -43,6 +51,35 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+_PARAMETERS = re.compile(r"\[(?:SQL )?parameters: .*?\](?=\s*(?:\n|\(Background|$))", re.DOTALL)
+PARAMETERS_HIDDEN = "[parameters hidden]"
+
+
+def redact_parameters(text: str) -> str:
+    """A database error's text without its "[parameters: ...]" part (the statement stays)."""
+    return _PARAMETERS.sub(PARAMETERS_HIDDEN, text) if "parameters:" in text else text
+
+
+class RedactParameters(logging.Filter):
+    """Second line of defence behind hide_parameters: every record reaching an emrs handler
+    has the statement parameters of a database error removed from its message and its
+    exception text (an engine built elsewhere, a driver message quoting its arguments)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact_parameters(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[1] is not None:
+            if not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact_parameters(record.exc_text)
+            record.exc_info = None  # formatters use exc_text; the raw exception would be formatted again
+        elif record.exc_text:
+            record.exc_text = redact_parameters(record.exc_text)
+        return True
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -68,6 +105,8 @@ class JsonLineFormatter(logging.Formatter):
             out["message"] = message
         if record.exc_info:
             out["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            out["exception"] = record.exc_text
         return json.dumps(out, default=str)
 
 
@@ -98,6 +137,9 @@ def configure_logging(app: Flask) -> None:
         handler.setFormatter(JsonLineFormatter())
         handler._emrs_role = "file"
         root.addHandler(handler)
+    for h in root.handlers:
+        if getattr(h, "_emrs_role", None) and not any(isinstance(f, RedactParameters) for f in h.filters):
+            h.addFilter(RedactParameters())
     root.setLevel(level)
     # One line per event: servers such as waitress also configure the root logger.
     root.propagate = bool(app.config.get("TESTING"))
@@ -123,6 +165,10 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # our own session rows do the checking
+    # Flask-WTF's own hook runs before ours and reads (parses) the form of every POST, signed
+    # in or not: CSRF is checked by csrf_after_authentication (emrs/web.py) instead.
+    app.config["EMRS_CSRF_CHECK"] = app.config.get("WTF_CSRF_CHECK_DEFAULT", True)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
     limiter.init_app(app)
     os.makedirs(app.config["UPLOAD_FOLDER"], exist_ok=True)
@@ -155,16 +201,21 @@ def register_blueprints(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     from .auth.guard import enforce
-    from .web import after_request, before_request, end_session, refuse_unstorable_text
+    from .web import after_request, before_request, cap_anonymous_body, csrf_after_authentication, end_session, refuse_unstorable_text
 
     from .services import refuse_disabled
 
     app.before_request(before_request)
     app.before_request(refuse_disabled)  # before authentication: a disabled route is a 404
     app.before_request(enforce)
+    app.before_request(cap_anonymous_body)  # public forms: small bodies only
+    app.before_request(csrf_after_authentication)  # reads the form: never before the sign-in check
     app.before_request(refuse_unstorable_text)  # NUL or a lone surrogate: a 400, never a database error
     app.after_request(after_request)
     app.teardown_appcontext(end_session)  # runs before Flask-SQLAlchemy's own (reverse order)
+
+    from .submission import submission_field
+    app.jinja_env.globals["submission_field"] = submission_field  # one-time token of create forms
 
     @app.context_processor
     def _globals():

@@ -121,6 +121,9 @@ def from_environment() -> dict:
         # Behind a reverse proxy (the nginx gateway): how many proxies set X-Forwarded-For/-Proto.
         # 0 = none (the default); 1 behind the compose gateway, so rate limits and audit see the client.
         "PROXY_FIX_X_FOR": _int("PROXY_FIX_X_FOR", 0),
+        # The address users and integrators reach EMRS at (scheme://host[:port][/prefix]): absolute
+        # links given out (FHIR bundles) are built on it, never on the request's Host header.
+        "PUBLIC_BASE_URL": _str("PUBLIC_BASE_URL", "http://localhost"),
         "PRESCRIPTION_PAGE_SIZE": _str("PRESCRIPTION_PAGE_SIZE", "A5"),
         "PRESCRIPTION_LOGO": _str("PRESCRIPTION_LOGO"),
         "PDF_QUEUE_TIMEOUT": _int("PDF_QUEUE_TIMEOUT", 10),

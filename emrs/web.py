@@ -39,6 +39,29 @@ def before_request():
         return root_document()
 
 
+ANONYMOUS_MAX_BODY = 64 * 1024  # a sign-in, code or reset form is a few hundred bytes
+
+
+def cap_anonymous_body():
+    """before_request, after authentication: a request nobody signed in to (the public
+    forms: sign-in, code, password reset) may send at most ANONYMOUS_MAX_BODY bytes —
+    larger bodies are a 413 before anything is read (MAX_CONTENT_LENGTH is for uploads)."""
+    if getattr(g, "principal", None) is None and request.method not in IDEMPOTENT:
+        limit = min(ANONYMOUS_MAX_BODY, current_app.config.get("MAX_CONTENT_LENGTH") or ANONYMOUS_MAX_BODY)
+        if (request.content_length or 0) > limit:
+            abort(413)
+        request.max_content_length = limit  # a chunked body without a length stops there too
+
+
+def csrf_after_authentication():
+    """before_request, right after authentication (auth.guard.enforce): the CSRF check reads
+    the request's form, so it must not run for a request that is refused for want of a
+    sign-in — an anonymous caller's body (multipart up to MAX_CONTENT_LENGTH) is never read."""
+    if current_app.config.get("WTF_CSRF_ENABLED", True) and current_app.config.get("EMRS_CSRF_CHECK", True):
+        from .extensions import csrf
+        csrf.protect(apply_exemptions=True)
+
+
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # File references in the URL are checked by the files service itself (400 "Invalid file path").
 SELF_CHECKED_ARGS = frozenset({"file_path", "file_ref"})
@@ -56,6 +79,13 @@ def refuse_unstorable_text():
             values.extend(items)
     if not all(storable(v) for v in values if isinstance(v, str)):  # a nameless multipart part has no key
         abort(400, description=NOT_STORABLE)
+
+
+def public_url(path: str) -> str:
+    """An absolute URL on PUBLIC_BASE_URL (config), for links that leave the page: FHIR
+    bundles, the capability statement. The request's Host header is never used."""
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "http://localhost").rstrip("/")
+    return base + "/" + path.lstrip("/")
 
 
 def user_agent() -> str:

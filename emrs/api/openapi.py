@@ -471,7 +471,11 @@ def _components() -> dict:
                                                                                  "and a digit."},
                           "two_factor_enabled": BOOL}, required=("name", "email", "role", "password")),
         "UserUpdate": obj(user_fields, required=()),
-        "ProfileUpdate": obj({k: user_fields[k] for k in ("name", "email", "mobile", "designation")}, required=()),
+        "ProfileUpdate": obj({**{k: user_fields[k] for k in ("name", "email", "mobile", "designation")},
+                              "name": {**user_fields["name"], "description": (
+                                  "Accepted only unchanged: the registered name is printed as the prescriber and "
+                                  "only an Admin changes it (PUT /api/users/{id}); any other value is a 400.")}},
+                             required=()),
     }
 
 
@@ -489,6 +493,8 @@ def _patient_field_input(f) -> dict:
         s = {"type": "string", "pattern": r"^\d{6}$"}
     elif f.kind == "mobile":
         s = {"type": "string", "pattern": r"^\+?[0-9][0-9 -]{8,18}[0-9]$"}
+    elif f.kind == "identifier":  # CR / PSY numbers (emrs/safetext.py)
+        s = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9/-]{0,49}$", "maxLength": 50}
     else:  # text, code_or_text
         s = {"type": "string"}
         if f.max_len:

@@ -134,8 +134,10 @@ def prescriptions_restore(rx_id):
 @bp.get("/prescriptions/<rx_id>/pdf", endpoint="prescriptions_pdf")
 @handles_domain_errors
 def prescriptions_pdf(rx_id):
+    from ..downloads import content_disposition
     from ..prescriptions.printing import pdf_for
     row = service.get(parse_id(rx_id), principal())
     data, filename = pdf_for(row, request.args.get("size"))
     return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"', "Cache-Control": "no-store"})
+                    headers={"Content-Disposition": content_disposition(filename, inline=True),
+                             "Cache-Control": "no-store"})

@@ -10,6 +10,7 @@ from flask import Response, abort, flash, redirect, render_template, request, st
 from sqlalchemy import select
 
 from ..auth.models import User
+from ..downloads import content_disposition
 from ..extensions import db
 from ..spreadsheet import safe_cell
 from ..timeutil import IST, as_utc, ist_text, today_ist
@@ -107,6 +108,6 @@ def export():
 
     suffix = (f"-patient-{f.patient_id}" if f.patient_id else "") + (f"-user-{f.user_id}" if f.user_id else "")
     resp = Response(stream_with_context(generate()), mimetype="text/csv")
-    resp.headers["Content-Disposition"] = f'attachment; filename="audit{suffix}-{today_ist().isoformat()}.csv"'
+    resp.headers["Content-Disposition"] = content_disposition(f"audit{suffix}-{today_ist().isoformat()}.csv")
     resp.headers["Cache-Control"] = "no-store"
     return resp

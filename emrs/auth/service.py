@@ -21,6 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..audit import service as audit
 from ..errors import AuthFailed, Conflict, DomainError, Forbidden, Locked, NotFound, ValidationError, field_error
+from ..safetext import clean_name
 from ..extensions import db
 from ..mail import send_mail, send_mail_in_background
 from ..models_base import utcnow
@@ -102,6 +103,15 @@ def find_by_email(email: str) -> User | None:
 _MOBILE = re.compile(r"^\+?[0-9]{10,14}$")
 
 
+OWN_NAME_MESSAGE = ("Your name is your registered name (it is printed as the prescriber); only an "
+                    "administrator can change it, in user administration.")
+
+
+def _nfc(text: str) -> str:
+    import unicodedata
+    return unicodedata.normalize("NFC", text)
+
+
 def _clean_user_fields(data: dict, creating: bool) -> dict:
     errors, out = [], {}
     if "name" in data or creating:
@@ -109,7 +119,10 @@ def _clean_user_fields(data: dict, creating: bool) -> dict:
         if not isinstance(name, str) or not 2 <= len(name.strip()) <= 255 or "\x00" in name:
             errors.append(field_error("name", "Name must be 2 to 255 characters", name))
         else:
-            out["name"] = name.strip()
+            try:  # NFC; no invisible or text-direction characters (emrs/safetext.py)
+                out["name"] = clean_name(name)
+            except ValueError as exc:
+                errors.append(field_error("name", f"Name {exc}", None))
     if "email" in data or creating:
         try:
             out["email"] = normalise_email(data.get("email"))
@@ -171,6 +184,16 @@ def create_user(data: dict, actor: User | None = None) -> User:
 
 def update_user(user: User, data: dict, actor: User, own_profile: bool = False) -> User:
     allowed = {"name", "email", "mobile", "designation"} | (set() if own_profile else {"role"})
+    if own_profile and "name" in data:
+        # The name is the one printed as prescriber and shown in the audit trail: only an Admin
+        # changes it (user administration). Sending the registered name unchanged is fine.
+        name = data["name"]
+        same = isinstance(name, str) and _nfc(name.strip()) == user.name
+        if not same:
+            raise ValidationError("Validation failed", errors=[field_error("name", OWN_NAME_MESSAGE, None)])
+        data = {k: v for k, v in data.items() if k != "name"}
+        if not data:
+            return user
     unknown = [k for k in data if k not in allowed]
     fields = _clean_user_fields({k: v for k, v in data.items() if k in allowed}, creating=False)
     if not fields:

@@ -15,6 +15,7 @@ from ..web import record_or_abort
 from ..extensions import db
 from ..patients import service as patients
 from ..patients.models import PatientVisit
+from ..submission import once_per_submission
 from ..timeutil import today_ist
 from . import bp, options, service
 
@@ -118,6 +119,7 @@ def _patient_or_404(patient_id, audit_action="patient_view"):
 
 
 @bp.route("/proformas/new", methods=["GET", "POST"], endpoint="proforma_new")
+@once_per_submission  # a second POST of the same form lands on the proforma the first one saved
 def proforma_new():
     raw = request.values.get("patient_id", "")
     if not raw.isdecimal() or len(raw) > 9:

@@ -71,18 +71,28 @@ def _paging(params: dict) -> tuple[int, int]:
 
 
 def _base() -> str:
-    return request.url_root.rstrip("/") + bp.url_prefix
+    """The FHIR base on PUBLIC_BASE_URL: never the request's Host header, which the caller
+    chooses (links given out must not point a client, with its token, elsewhere)."""
+    from ..web import public_url
+    return public_url(bp.url_prefix)
 
 
 def _url(params: dict) -> str:
+    from ..web import public_url
     query = urlencode({k: v for k, v in params.items() if k != "_format"})
-    return request.base_url + (f"?{query}" if query else "")
+    return public_url(request.path) + (f"?{query}" if query else "")
+
+
+def _self_url() -> str:
+    from ..web import public_url
+    query = request.query_string.decode("latin-1")
+    return public_url(request.path) + (f"?{query}" if query else "")
 
 
 def _bundle(resources: list[dict], *, total: int | None, params: dict | None = None, page: int = 1,
             count: int | None = None, more: bool = False, modes: list[str] | None = None) -> dict:
     base = _base()
-    links = [{"relation": "self", "url": request.url}]
+    links = [{"relation": "self", "url": _self_url()}]
     if params is not None and count is not None:
         if more:
             links.append({"relation": "next", "url": _url({**params, "_count": str(count), "_page": str(page + 1)})})

@@ -51,6 +51,14 @@ def coerce_workup(data: dict, location: str = "body") -> tuple[dict, list]:
     return values, errors
 
 
+def _row_name(value: str) -> str:
+    from ..safetext import clean_name
+    try:
+        return clean_name(value)
+    except ValueError as exc:
+        raise ValueError(f"row names {exc}")
+
+
 def _coerce(name: str, raw):
     if name in JSON_ARRAY_FIELDS:
         if raw in (None, ""):
@@ -68,7 +76,9 @@ def _coerce(name: str, raw):
             if isinstance(item, dict) and any(not isinstance(v, (str, int, float, type(None))) or
                                               (isinstance(v, str) and len(v) > 1000) for v in item.values()):
                 raise ValueError("row values must be short text or numbers")
-        return raw
+        # Informants, residents, in-laws: a person's name follows the rules of names (emrs/safetext.py).
+        return [{**item, "name": _row_name(item["name"])} if isinstance(item, dict) and isinstance(item.get("name"), str)
+                else item for item in raw]
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return False if name in BOOL_FIELDS else None
     if name in DATE_FIELDS:
@@ -106,6 +116,22 @@ def _new_adl_no(year: int) -> str:
     raise RuntimeError("could not find a free ADL number")  # 36^8 values: never in practice
 
 
+def _checked_adl_no(value) -> str:
+    """A typed ADL number, upper-cased, in the record-number character set (emrs/safetext.py);
+    "" when none was given (one is then generated)."""
+    from ..safetext import identifier_problem
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    if not isinstance(value, str):
+        raise ValidationError("Validation failed", errors=[field_error("adl_no", "ADL number must be text")])
+    number = value.strip().upper()
+    problem = identifier_problem(number)
+    if problem:
+        raise ValidationError("Validation failed", errors=[field_error("adl_no", f"ADL number {problem}",
+                                                                       number[:60])])
+    return number
+
+
 def ensure_for_complex_case(patient: Patient, proforma, actor, workup: dict | None = None,
                             adl_no: str | None = None) -> tuple[IntakeRecord, bool]:
     """The patient's intake record for a complex decision: the existing one is linked
@@ -114,9 +140,7 @@ def ensure_for_complex_case(patient: Patient, proforma, actor, workup: dict | No
     record = for_patient(patient.id)
     created = record is None
     if created:
-        number = (adl_no or "").strip().upper() or _new_adl_no(proforma.visit_date.year)
-        if len(number) > 50:
-            raise ValidationError("Validation failed", errors=[field_error("adl_no", "adl_no is too long", None)])
+        number = _checked_adl_no(adl_no) or _new_adl_no(proforma.visit_date.year)
         if db.session.execute(select(IntakeRecord.id).where(IntakeRecord.adl_no == number)).first():
             raise ValidationError("Validation failed", errors=[field_error("adl_no", "ADL number already in use",
                                                                            number)])
@@ -278,7 +302,7 @@ def upsert(data: dict, actor) -> tuple[IntakeRecord, bool]:
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     from ..timeutil import today_ist
-    number = (data.get("adl_no") or "").strip().upper() if isinstance(data.get("adl_no"), str) else ""
+    number = _checked_adl_no(data.get("adl_no"))
     year = (created_date or today_ist()).year
     record = IntakeRecord(patient_id=patient.id, adl_no=number or _new_adl_no(year),
                           created_by=actor.id if actor else None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from ..errors import ValidationError, field_error
+from ..safetext import clean_name, identifier_problem
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Field:
     name: str
     label: str
     kind: str = "text"            # text | choice | code_or_text | int | money | date | pin | mobile
-    #                               | abha_number | abha_address
+    #                               | abha_number | abha_address | identifier | name
     max_len: int | None = None
     choices: tuple = ()           # (code, label) pairs
     min: int | None = None
@@ -65,15 +66,15 @@ REFERRED_BY = _c(("self", "Self"), ("medical_specialities_pgi", "Medical special
 _NOW_YEAR = dt.date.today().year
 
 CARD_FIELDS: tuple[Field, ...] = (
-    Field("cr_no", "CR No.", max_len=50),
+    Field("cr_no", "CR No.", "identifier", max_len=50),
     Field("date", "Date", "date"),
-    Field("name", "Name", max_len=255, required=True),
+    Field("name", "Name", "name", max_len=255, required=True),
     Field("age", "Age", "int", min=0, max=150),
     Field("sex", "Sex", "choice", choices=SEX),
     Field("contact_number", "Mobile", "mobile", max_len=20),
     Field("abha_number", "ABHA number", "abha_number"),
     Field("abha_address", "ABHA address", "abha_address"),
-    Field("father_name", "Father's / husband's name", max_len=255),
+    Field("father_name", "Father's / husband's name", "name", max_len=255),
     Field("category", "Category", "choice", choices=CATEGORY),
     Field("department", "Department", max_len=100),
     Field("unit_consit", "Unit / consultant", max_len=100),
@@ -90,7 +91,7 @@ CARD_FIELDS: tuple[Field, ...] = (
 )
 
 RECORD_FIELDS: tuple[Field, ...] = (
-    Field("psy_no", "PSY No.", max_len=50),
+    Field("psy_no", "PSY No.", "identifier", max_len=50),
     Field("special_clinic_no", "Special clinic no.", max_len=50),
     Field("seen_in_walk_in_on", "Seen in walk-in clinic on", "date"),
     Field("worked_up_on", "Worked up on", "date"),
@@ -107,7 +108,7 @@ RECORD_FIELDS: tuple[Field, ...] = (
     Field("religion", "Religion", "code_or_text", max_len=20, choices=RELIGION),
     Field("family_type", "Family type", "code_or_text", max_len=20, choices=FAMILY_TYPE),
     Field("locality", "Locality", "code_or_text", max_len=20, choices=LOCALITY),
-    Field("head_name", "Head of family: name", max_len=255),
+    Field("head_name", "Head of family: name", "name", max_len=255),
     Field("head_age", "Head of family: age", "int", min=0, max=150),
     Field("head_relationship", "Head of family: relationship", "code_or_text", max_len=50, choices=RELATIONSHIP),
     Field("head_education", "Head of family: education", "choice", choices=EDUCATION),
@@ -244,6 +245,13 @@ def clean_value(f: Field, value):
     value = value.strip()
     if "\x00" in value:
         raise ValueError("contains a character that is not allowed")
+    if f.kind == "identifier":  # CR / PSY numbers: emrs/safetext.py
+        problem = identifier_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+    if f.kind == "name":
+        value = clean_name(value)
     if f.kind == "choice":
         codes = {c.lower(): c for c, _ in f.choices}
         if value.lower() not in codes:

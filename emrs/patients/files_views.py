@@ -10,6 +10,7 @@ from flask import abort, flash, redirect, render_template, request, send_file, u
 
 from ..auth.guard import principal
 from ..errors import DomainError, NotFound, ValidationError
+from ..submission import once_per_submission
 from . import bp
 from . import files as files_service
 from .service import get_patient
@@ -60,6 +61,7 @@ def files(patient_id: int):
 
 
 @bp.post(f"/<{ID}:patient_id>/files", endpoint="files_upload")
+@once_per_submission  # the same upload sent twice stores the files once
 def files_upload(patient_id: int):
     patient = _patient(patient_id)
     actor = principal()
@@ -100,6 +102,8 @@ def download_response(path: str, mime: str, name: str):
     resp = send_file(path, mimetype=("text/plain; charset=utf-8" if mime == "text/plain" else mime),
                      as_attachment=not inline, download_name=name, max_age=0, etag=False,
                      conditional=False)
+    from ..downloads import content_disposition
+    resp.headers["Content-Disposition"] = content_disposition(name, inline=inline)
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     resp.headers["Cache-Control"] = "no-store"

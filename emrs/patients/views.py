@@ -8,9 +8,11 @@ from .. import timeline
 from ..audit import service as audit
 from ..auth.guard import principal
 from ..auth.models import User
+from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
 from ..extensions import db
 from ..spreadsheet import safe_cell
+from ..submission import once_per_submission
 from . import bp, service
 from . import fields as F
 from .models import PatientVisit
@@ -136,13 +138,14 @@ def export(fmt: str):
         wb.save(out)
         resp = Response(out.getvalue(),
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp.headers["Content-Disposition"] = f'attachment; filename="patients-{stamp}.{fmt}"'
+    resp.headers["Content-Disposition"] = content_disposition(f"patients-{stamp}.{fmt}")
     return resp
 
 
 # ------------------------------------------------------------------ registration
 
 @bp.route("/new", methods=["GET", "POST"], endpoint="new")
+@once_per_submission  # a second POST of the same form lands on the patient the first one registered
 def new():
     values = dict(request.form) if request.method == "POST" else {"date": today_ist().isoformat(),
                                                                    "department": "Psychiatry", "country": "India"}

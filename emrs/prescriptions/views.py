@@ -221,6 +221,7 @@ def _signer(row):
 
 @bp.get(f"/<{ID}:rx_id>/pdf", endpoint="pdf")
 def pdf(rx_id: int):
+    from ..downloads import content_disposition
     from .printing import pdf_for
     row = _rx_or_abort(rx_id)
     try:
@@ -231,7 +232,7 @@ def pdf(rx_id: int):
         flash(exc.message, "error")
         return redirect(url_for("prescriptions.show", rx_id=rx_id))
     return Response(data, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+                    headers={"Content-Disposition": content_disposition(filename, inline=True)})
 
 
 @bp.get(f"/patient/<{ID}:patient_id>", endpoint="history")

@@ -27,3 +27,26 @@ document.addEventListener("keydown", function (e) {
   if (type === "submit" || type === "button" || type === "checkbox" || type === "radio") return;
   e.preventDefault();
 });
+
+// Autosave copies of unsaved typing (static/js/autosave.js, "emrs-draft:u<user id>:...") on a
+// shared computer: a signed-in page drops every copy that is not the signed-in user's, and
+// signing out drops them all, so the next user is never offered the previous user's typing.
+(function () {
+  "use strict";
+  var PREFIX = "emrs-draft:";
+  function drop(keep) {
+    [window.sessionStorage, window.localStorage].forEach(function (store) {
+      try {
+        for (var i = store.length - 1; i >= 0; i--) {
+          var name = store.key(i);
+          if (name && name.indexOf(PREFIX) === 0 && (!keep || name.indexOf(keep) !== 0)) store.removeItem(name);
+        }
+      } catch (e) { /* storage unavailable */ }
+    });
+  }
+  var user = document.body && document.body.getAttribute("data-emrs-user");
+  if (user) drop(PREFIX + "u" + user + ":");
+  document.addEventListener("submit", function (e) {
+    if (e.target && e.target.hasAttribute && e.target.hasAttribute("data-emrs-logout")) drop(null);
+  });
+})();

@@ -13,8 +13,12 @@
 //   several times) to data-autosave-url after 1.5 s without typing, and every 15 s while
 //   there are unsaved changes (also after a failed save: "Not saved — will retry");
 // - a session that ended (401 + HX-Redirect): FIRST keep the form in sessionStorage under
-//   "emrs-draft:<key>:<patient>", then go to the sign-in page (which comes back here);
-// - on page load: a kept copy is put back into the fields, saved at once, then removed;
+//   "emrs-draft:u<user id>:<key>:<patient>", then go to the sign-in page (which comes back here);
+// - on page load: a kept copy *of the signed-in user* (body[data-emrs-user]) is put back into
+//   the fields, saved at once, then removed; copies of other users are never read (app.js
+//   drops them on every signed-in page), and signing out (form[data-emrs-logout]) sends the
+//   last typing by beacon, stops every form and drops every copy: on a shared computer the
+//   next user never gets the previous user's typing, nor saves it as theirs;
 // - leaving the page with unsaved changes: navigator.sendBeacon (CSRF token in the body);
 // - submitting the form stops autosaving (the server clears the draft when the record is
 //   saved); discarding the draft (form[data-draft-discard]) stops it too.
@@ -35,6 +39,7 @@
   var SKIP = { csrf_token: true, version: true };
   var all = [];
   var token = null;
+  var signingOut = false;
 
   function stored(name) { return !!name && name.charAt(0) !== "_" && !SKIP[name]; }
   function hasOwn(o, k) { return Object.prototype.hasOwnProperty.call(o, k); }
@@ -113,7 +118,23 @@
   }
 
   // ------------------------------------------------------------------ sessionStorage copy
-  function stashKey(key, patient) { return STASH_PREFIX + key + ":" + (patient || ""); }
+  // Keyed by the signed-in user: a copy is only ever restored for the user who typed it.
+  function currentUser() { return (document.body && document.body.getAttribute("data-emrs-user")) || ""; }
+
+  function stashKey(key, patient, user) {
+    return STASH_PREFIX + "u" + (user === undefined ? currentUser() : user) + ":" + key + ":" + (patient || "");
+  }
+
+  function dropAllStashes() {
+    [window.sessionStorage, window.localStorage].forEach(function (store) {
+      try {
+        for (var i = store.length - 1; i >= 0; i--) {
+          var name = store.key(i);
+          if (name && name.indexOf(STASH_PREFIX) === 0) store.removeItem(name);
+        }
+      } catch (e) { /* storage unavailable */ }
+    });
+  }
 
   function readStash(name) {
     try {
@@ -123,6 +144,7 @@
   }
 
   function writeStash(name, f, extra) {
+    if (signingOut || name.indexOf(STASH_PREFIX + "u:") === 0) return false; // no user: nobody to keep it for
     try {
       var body = { t: Date.now(), at: new Date().toISOString(), url: location.pathname + location.search, fields: f };
       if (extra) Object.keys(extra).forEach(function (k) { body[k] = extra[k]; });
@@ -398,6 +420,16 @@
   }
   document.addEventListener("input", onEdit);
   document.addEventListener("change", onEdit);
+
+  // Signing out: the last typing goes to the server as this user's draft (beacon, still
+  // signed in), then every form stops and every copy in this browser is dropped.
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (!f || !f.hasAttribute || !f.hasAttribute("data-emrs-logout")) return;
+    all.forEach(function (c) { c.beacon(); c.stop(); });
+    signingOut = true;
+    dropAllStashes();
+  });
 
   // Discarding the draft: stop saving this form, so nothing brings the draft back.
   document.addEventListener("submit", function (e) {

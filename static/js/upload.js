@@ -125,6 +125,16 @@
     form.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
+  // The form stays on the page after an upload: the next upload is a new submission
+  // (the server stores one upload per token, emrs/submission.py).
+  function newSubmissionToken(form) {
+    var input = form.querySelector("input[name=_submission]");
+    if (!input || !window.crypto || !window.crypto.getRandomValues) return;
+    var bytes = new Uint8Array(24);
+    window.crypto.getRandomValues(bytes);
+    input.value = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (!form.classList || !form.classList.contains("pf-upload")) return;
@@ -166,6 +176,7 @@
         }
         setError(panel, null, "");
         clearChosen(panel);
+        newSubmissionToken(form);
       } else if (xhr.status === 413) {
         setError(panel, null, "What you sent is larger than the limit. Nothing was saved.");
       } else if (xhr.responseText && /form-errors/.test(xhr.responseText)) {

@@ -182,7 +182,7 @@ def test_download_with_token(client, auth, patient):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     r = client.get(pdf_path, headers=auth("faculty"))
     assert r.status_code == 200 and r.data == pdf()
-    assert r.headers["Content-Disposition"] == "attachment; filename=letter.pdf"
+    assert r.headers["Content-Disposition"] == "attachment; filename=\"letter.pdf\"; filename*=UTF-8''letter.pdf"
     other = make_patient("Someone Else")
     fid = img_path.rsplit("/", 1)[1]
     error(client.get(f"/api/patient-files/{other.id}/download/{fid}", headers=auth("pwo")), 404,

@@ -161,8 +161,8 @@ def test_csv_export_of_the_filtered_view(role_client, trail, users):
     p1 = trail["p1"]
     resp = c.get("/audit/export.csv", query_string={"patient": "CR2026770001", "user_id": users["resident"].id})
     assert resp.status_code == 200 and resp.is_streamed and resp.mimetype == "text/csv"
-    assert re.fullmatch(rf'attachment; filename="audit-patient-{p1.id}-user-{users["resident"].id}-\d{{4}}-\d\d-\d\d\.csv"',
-                        resp.headers["Content-Disposition"])
+    name = rf'audit-patient-{p1.id}-user-{users["resident"].id}-\d{{4}}-\d\d-\d\d\.csv'
+    assert re.fullmatch(rf'attachment; filename="{name}"; filename\*=UTF-8\'\'{name}', resp.headers["Content-Disposition"])
     rows = _csv(resp)
     assert rows[0] == ["When (IST)", "User id", "User", "Action", "Record", "Record id", "Patient id",
                        "Patient CR no.", "Patient", "IP address", "Request id", "Details"]

@@ -97,7 +97,7 @@ def test_typing_survives_session_timeout_and_reload(live_app, browser, shot):
     addr = "resident.autosave@browser.emrs.local"
     uid = _user(live_app, addr, "Resident")
     pid = _patient(live_app)
-    stash = f"emrs-draft:{KEY}:{pid}"
+    stash = f"emrs-draft:u{uid}:{KEY}:{pid}"
 
     ctx = browser.new_context(viewport={"width": 1366, "height": 768})
     page = ctx.new_page()
@@ -197,4 +197,58 @@ def test_submit_stops_autosave(live_app, browser):
     page.wait_for_timeout(4000)  # longer than the debounce
     assert _draft_data(live_app, uid, pid)["chief_complaint"] == "Anxiety"
     assert page.evaluate("window.EMRSAutosave.controllers()[0].dirty()") is False  # paused
+    ctx.close()
+
+
+STASHES = """() => [sessionStorage, localStorage].flatMap(s => Object.keys(s)).filter(k => k.startsWith('emrs-draft:'))"""
+
+
+def test_a_shared_computer_never_gives_one_users_typing_to_the_next(live_app, browser):
+    """Item 12: user A types, A's session ends (typing kept in the tab); user B signs in on
+    the same browser and opens the same form: nothing of A's appears, nothing is saved as
+    B's, and A's copy is gone. Then B signs out: no copy of anybody's typing is left."""
+    from emrs.auth.models import UserSession
+    from emrs.extensions import db
+    from emrs.models_base import utcnow
+
+    base = live_app.config["LIVE_URL"]
+    a_addr, b_addr = "resident.shared-a@browser.emrs.local", "resident.shared-b@browser.emrs.local"
+    a_uid, b_uid = _user(live_app, a_addr, "Resident"), _user(live_app, b_addr, "Resident")
+    pid = _patient(live_app)
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = ctx.new_page()
+    page.goto(base + "/login?next=/drafts/")
+    _sign_in(page, live_app, a_addr, "/drafts/")
+    assert page.evaluate(INJECT, pid) is True
+    page.fill("#t-complaint", "Secret of user A")
+    _wait_saved(page)
+    _wait_for_draft(live_app, a_uid, pid, lambda d: d.get("chief_complaint") == "Secret of user A")
+
+    # A's session ends while A goes on typing: the typing is kept in this tab for A.
+    with live_app.app_context():
+        for row in db.session.execute(select(UserSession).where(UserSession.user_id == a_uid)).scalars():
+            row.last_activity = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    page.fill("#t-history", "Typed by A after the timeout")
+    page.wait_for_url("**/login?next=**", timeout=WAIT_MS)
+    stashes = page.evaluate(STASHES)
+    assert len(stashes) == 1 and "Typed by A" in page.evaluate(f"sessionStorage.getItem('{stashes[0]}')")
+    assert stashes == [f"emrs-draft:u{a_uid}:{KEY}:{pid}"]  # kept for A only
+
+    # B signs in on the same browser and opens the same form for the same patient.
+    _sign_in(page, live_app, b_addr, "/drafts/")
+    assert page.evaluate(INJECT, pid) is True
+    assert page.input_value("#t-complaint") == "" and page.input_value("#t-history") == ""
+    page.wait_for_timeout(4000)  # longer than the autosave debounce
+    assert _draft_data(live_app, b_uid, pid) is None  # nothing was saved as B's
+    assert page.evaluate(STASHES) == []  # A's copy was dropped, not offered
+    assert _draft_data(live_app, a_uid, pid)["chief_complaint"] == "Secret of user A"  # A's own draft stays A's
+
+    # B types and signs out: the typing is saved as B's draft, no copy stays in the browser.
+    page.fill("#t-complaint", "Typed by B")
+    page.evaluate("""() => sessionStorage.setItem('emrs-draft:u999999:proforma:new:1', '{"fields": {}}')""")
+    page.click("form[data-emrs-logout] button[type=submit]")
+    page.wait_for_url(base + "/login", timeout=WAIT_MS)
+    assert page.evaluate(STASHES) == []
+    _wait_for_draft(live_app, b_uid, pid, lambda d: d.get("chief_complaint") == "Typed by B")
     ctx.close()

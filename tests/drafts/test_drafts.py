@@ -299,9 +299,9 @@ def test_draft_content_is_never_logged(role_client, caplog):
 
 
 @pytest.mark.no_rollback
-def test_stale_csrf_token_gets_a_fresh_one(app):
-    """With CSRF on: a missing/stale token answers JSON with a fresh token (autosave.js
-    retries with it); with that token an anonymous script then gets 401 + HX-Redirect."""
+def test_anonymous_save_is_refused_before_the_csrf_check(app):
+    """With CSRF on, an anonymous script gets 401 + HX-Redirect whatever its token: the
+    sign-in check runs first and its body is never read (item 14)."""
     from emrs import create_app
 
     from ..conftest import make_config
@@ -311,14 +311,31 @@ def test_stale_csrf_token_gets_a_fresh_one(app):
     c = other.test_client()
     form = {"_draft_key": "proforma:new", "x": "typed"}
     resp = c.post("/drafts/save", headers={**HX, "X-CSRFToken": "stale"}, data=form)
-    assert resp.status_code == 400
-    body = resp.get_json()
-    assert body["code"] == "csrf" and body["csrf_token"]
-    resp = c.post("/drafts/save", headers={**HX, "X-CSRFToken": body["csrf_token"]}, data=form)
     assert resp.status_code == 401 and resp.headers["HX-Redirect"].startswith("/login")
-    # A beacon carries the token in the body instead of a header.
-    resp = c.post("/drafts/save", headers=HX, data={**form, "csrf_token": body["csrf_token"]})
+    resp = c.post("/drafts/save", headers=HX, data={**form, "csrf_token": "stale"})
     assert resp.status_code == 401
-    # A plain (non-script) discard with a stale token gets the usual page.
     resp = c.post("/drafts/discard", data={"_draft_key": "proforma:new"})
-    assert resp.status_code == 400 and "Form expired" in resp.get_data(as_text=True)
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+def test_stale_csrf_token_gets_a_fresh_one(app, client, users, outbox):
+    """Signed in, with CSRF on: a missing/stale token answers JSON with a fresh token
+    (autosave.js retries with it); a beacon may carry the token in the body."""
+    from ..conftest import browser_login
+    browser_login(client, outbox, users["resident"])
+    app.config["WTF_CSRF_ENABLED"] = True
+    try:
+        form = {"_draft_key": "proforma:new", "x": "typed"}
+        resp = client.post("/drafts/save", headers={**HX, "X-CSRFToken": "stale"}, data=form)
+        assert resp.status_code == 400
+        body = resp.get_json()
+        assert body["code"] == "csrf" and body["csrf_token"]
+        resp = client.post("/drafts/save", headers={**HX, "X-CSRFToken": body["csrf_token"]}, data=form)
+        assert resp.status_code in (200, 201, 204), resp.status_code
+        resp = client.post("/drafts/save", headers=HX, data={**form, "csrf_token": body["csrf_token"]})
+        assert resp.status_code in (200, 201, 204), resp.status_code
+        # A plain (non-script) discard with a stale token gets the usual page.
+        resp = client.post("/drafts/discard", data={"_draft_key": "proforma:new"})
+        assert resp.status_code == 400 and "Form expired" in resp.get_data(as_text=True)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = False
