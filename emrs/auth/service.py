@@ -105,6 +105,9 @@ _MOBILE = re.compile(r"^\+?[0-9]{10,14}$")
 
 OWN_NAME_MESSAGE = ("Your name is your registered name (it is printed as the prescriber); only an "
                     "administrator can change it, in user administration.")
+OWN_DESIGNATION_MESSAGE = ("Your designation is printed under your name on prescriptions; only an administrator "
+                           "can change it, in user administration.")
+PRINTED_FIELDS = {"name": OWN_NAME_MESSAGE, "designation": OWN_DESIGNATION_MESSAGE}
 
 
 def _nfc(text: str) -> str:
@@ -184,14 +187,17 @@ def create_user(data: dict, actor: User | None = None) -> User:
 
 def update_user(user: User, data: dict, actor: User, own_profile: bool = False) -> User:
     allowed = {"name", "email", "mobile", "designation"} | (set() if own_profile else {"role"})
-    if own_profile and "name" in data:
-        # The name is the one printed as prescriber and shown in the audit trail: only an Admin
-        # changes it (user administration). Sending the registered name unchanged is fine.
-        name = data["name"]
-        same = isinstance(name, str) and _nfc(name.strip()) == user.name
-        if not same:
-            raise ValidationError("Validation failed", errors=[field_error("name", OWN_NAME_MESSAGE, None)])
-        data = {k: v for k, v in data.items() if k != "name"}
+    if own_profile and PRINTED_FIELDS.keys() & set(data):
+        # Name and designation are printed as the prescriber and shown in the audit trail: only
+        # an Admin changes them (user administration). Sending them unchanged is fine.
+        for key, message in PRINTED_FIELDS.items():
+            if key not in data:
+                continue
+            value = data[key]
+            text = _nfc(value.strip()) if isinstance(value, str) else value
+            if (text or None) != (getattr(user, key) or None):
+                raise ValidationError("Validation failed", errors=[field_error(key, message, None)])
+        data = {k: v for k, v in data.items() if k not in PRINTED_FIELDS}
         if not data:
             return user
     unknown = [k for k in data if k not in allowed]

@@ -16,11 +16,15 @@ from ..conftest import PASSWORD, browser_login
 
 def test_profile_update_and_validation(role_client, users):
     c = role_client("resident")
-    name = users["resident"].name  # the registered name: only an Admin changes it
-    resp = c.post("/profile", data={"name": name, "email": users["resident"].email, "mobile": "",
-                                    "designation": "Senior Resident"})
+    name = users["resident"].name  # the registered name and designation: only an Admin changes them
+    designation = users["resident"].designation or ""
+    resp = c.post("/profile", data={"name": name, "email": users["resident"].email, "mobile": "9876501234",
+                                    "designation": designation})
     assert resp.status_code == 302
-    assert "Senior Resident" in c.get("/profile").get_data(as_text=True)
+    assert "9876501234" in c.get("/profile").get_data(as_text=True)
+    resp = c.post("/profile", data={"name": name, "email": users["resident"].email, "mobile": "",
+                                    "designation": designation})
+    assert resp.status_code == 302
     resp = c.post("/profile", data={"name": name, "email": users["admin"].email})
     assert resp.status_code == 422 and "Email already exists" in resp.get_data(as_text=True)
     resp = c.post("/profile", data={"name": name, "email": users["resident"].email, "mobile": "12ab"})

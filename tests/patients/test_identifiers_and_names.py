@@ -196,6 +196,21 @@ def test_user_cannot_rename_themselves_only_admin_can(client, h, users, role_cli
     assert db.session.get(User, res.id).name == "Dr Registered Name"
 
 
+def test_designation_printed_under_the_name_is_changed_by_an_admin_only(client, h, users, role_client):
+    res = users["resident"]
+    resp = client.put("/api/users/profile", headers=h["resident"], json={"designation": "Professor & Head"})
+    assert resp.status_code == 400 and "only an administrator" in _errors(resp)["designation"]
+    c = role_client("resident")
+    resp = c.post("/profile", data={"name": res.name, "email": res.email, "designation": "Professor & Head"})
+    assert resp.status_code == 422
+    assert db.session.get(User, res.id).designation != "Professor & Head"
+    assert client.put(f"/api/users/{res.id}", headers=h["admin"], json={"designation": "Senior Resident"}
+                      ).status_code == 200
+    # Sending it unchanged with other changes is fine.
+    assert client.put("/api/users/profile", headers=h["resident"], json={"designation": "Senior Resident",
+                                                                        "mobile": "9876543211"}).status_code == 200
+
+
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) not installed")
 def test_pdf_prints_the_authors_registered_name(client, h, users, tmp_path):
     _p, rx = _prescribed(client, h)
