@@ -474,7 +474,10 @@ def _components() -> dict:
         "ProfileUpdate": obj({**{k: user_fields[k] for k in ("name", "email", "mobile", "designation")},
                               "name": {**user_fields["name"], "description": (
                                   "Accepted only unchanged: the registered name is printed as the prescriber and "
-                                  "only an Admin changes it (PUT /api/users/{id}); any other value is a 400.")}},
+                                  "only an Admin changes it (PUT /api/users/{id}); any other value is a 400.")},
+                              "designation": {**user_fields["designation"], "description": (
+                                  "Accepted only unchanged: printed under the prescriber's name; only an Admin "
+                                  "changes it.")}},
                              required=()),
     }
 
