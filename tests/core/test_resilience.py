@@ -89,7 +89,7 @@ def test_a_write_whose_database_goes_away_gets_the_503_envelope_not_a_500(fresh_
     with fresh_app.app_context():
         gone = DatabaseGoesAway(db.engine, "UPDATE users")
     try:
-        resp = client.put("/api/users/profile", json={"designation": "Consultant Gone"}, headers=headers)
+        resp = client.put("/api/users/profile", json={"mobile": "9876512345"}, headers=headers)
         assert resp.status_code == 503, resp.get_data(as_text=True)[:300]
         assert resp.get_json() == {"success": False, "message": "Database connection timeout. Please try again."}
         assert resp.headers["Retry-After"] == "5"
