@@ -88,15 +88,42 @@ def store(record: IntakeRecord, actor, location=None, note=None, *, commit: bool
     return record
 
 
+def _destination(record: IntakeRecord) -> tuple[str, int | None]:
+    """Where a retrieved file goes: the room and doctor of the patient's open visit today
+    ("Room 7 · Dr Kaur"), else the doctors' office. Returns (place, doctor id or None)."""
+    row = db.session.execute(
+        select(PatientVisit.room_no, PatientVisit.assigned_doctor_id, User.name)
+        .outerjoin(User, User.id == PatientVisit.assigned_doctor_id)
+        .where(PatientVisit.patient_id == record.patient_id, PatientVisit.visit_date == today_ist(),
+               PatientVisit.visit_status.in_(OPEN_VISIT))
+        .order_by(PatientVisit.created_at.desc(), PatientVisit.id.desc()).limit(1)).first()
+    if row is None or not (row.room_no or row.name):
+        return DOCTOR_OFFICE, None
+    place = " · ".join(x for x in (f"Room {row.room_no}" if row.room_no else None, row.name) if x)
+    return place[:100], row.assigned_doctor_id
+
+
 def retrieve(record: IntakeRecord, actor, note=None, *, commit: bool = True) -> IntakeRecord:
-    """stored → retrieved: taken from the record room to the clinic."""
+    """stored → retrieved: taken from the record room to the clinic — to the room and doctor of
+    the patient's visit today when there is one. The file is then *with that doctor* (the
+    movement still names the clerk who moved it)."""
     if record.file_status != "stored":
         raise ValidationError(f"File is not available for retrieval. Current status: {record.file_status}")
     note = _clean_note(note)
+    place, doctor_id = _destination(record)
     record.file_status = "retrieved"
     _touch(record, actor)
-    _move(record, actor, "retrieved", RECORD_ROOM, DOCTOR_OFFICE, note, commit=commit)
+    if doctor_id is not None:
+        record.last_accessed_by = doctor_id
+    _move(record, actor, "retrieved", RECORD_ROOM, place, note, commit=commit)
     return record
+
+
+def _last_place(record: IntakeRecord) -> str:
+    """Where a retrieved file was taken (its last retrieval's destination)."""
+    return db.session.execute(select(FileMovement.to_location).where(
+        FileMovement.adl_file_id == record.id, FileMovement.movement_type == "retrieved")
+        .order_by(FileMovement.id.desc()).limit(1)).scalar() or DOCTOR_OFFICE
 
 
 def return_file(record: IntakeRecord, actor, note=None, *, commit: bool = True) -> IntakeRecord:
@@ -106,7 +133,7 @@ def return_file(record: IntakeRecord, actor, note=None, *, commit: bool = True) 
     note = _clean_note(note)
     record.file_status = "stored"
     _touch(record, actor)
-    _move(record, actor, "returned", DOCTOR_OFFICE, RECORD_ROOM, note, commit=commit)
+    _move(record, actor, "returned", _last_place(record), RECORD_ROOM, note, commit=commit)
     return record
 
 
@@ -115,7 +142,7 @@ def archive(record: IntakeRecord, actor, note=None, *, commit: bool = True) -> I
     if record.file_status == "archived":
         raise ValidationError("File is already archived")
     note = _clean_note(note)
-    came_from = DOCTOR_OFFICE if record.file_status == "retrieved" else RECORD_ROOM
+    came_from = _last_place(record) if record.file_status == "retrieved" else RECORD_ROOM
     record.file_status = "archived"
     record.is_active = False
     _touch(record, actor)

@@ -61,6 +61,11 @@ def test_welfare_officer_moves_a_file_through_the_record_room(live_app, browser,
     row = page.locator("#to-retrieve tr", has_text=adl_no)
     assert "Rack P-7" in row.inner_text() and "R-11" in row.inner_text()
     shot(page, f"record-room-{tag}")
+    # "Select all" ticks every file of the list (and clears them again).
+    page.locator("[data-select-all=bulk-retrieve]").check()
+    assert all(b.is_checked() for b in page.locator("input[form=bulk-retrieve]").all())
+    page.locator("[data-select-all=bulk-retrieve]").uncheck()
+    assert not any(b.is_checked() for b in page.locator("input[form=bulk-retrieve]").all())
     row.locator("input[type=checkbox]").check()
     page.get_by_role("button", name="Retrieve selected").click()
     page.wait_for_url(base + "/intake/record-room/bulk-retrieve")
@@ -68,9 +73,9 @@ def test_welfare_officer_moves_a_file_through_the_record_room(live_app, browser,
     shot(page, f"record-room-bulk-{tag}")
     page.get_by_role("link", name="Back to the record room").click()
 
-    # 3. out of the record room, with the welfare officer
+    # 3. out of the record room, with the doctor of today's visit (not the clerk who fetched it)
     out_row = page.locator("#out-of-room tr", has_text=adl_no)
-    assert f"Dr Pwo Room {tag.capitalize()}" in out_row.inner_text()
+    assert f"Dr Resident Room {tag.capitalize()}" in out_row.inner_text()
     assert page.locator("#to-retrieve tr", has_text=adl_no).count() == 0
     out_row.get_by_role("button", name="Return").click()
     page.wait_for_url(base + "/intake/record-room")
@@ -82,6 +87,7 @@ def test_welfare_officer_moves_a_file_through_the_record_room(live_app, browser,
     page.wait_for_url(base + f"/intake/{record_id}/movements")
     moves = page.locator(".rr-history tbody tr td[data-label=Move]").all_inner_texts()
     assert [m.strip() for m in moves] == ["returned", "retrieved", "stored", "created"]
+    assert "Room R-11" in page.locator(".rr-history").inner_text()
     shot(page, f"record-room-history-{tag}")
     assert not errors, errors
     ctx.close()

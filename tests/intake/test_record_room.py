@@ -112,7 +112,14 @@ def test_to_retrieve_today_active_files_and_lists(ctx, users):
     assert {today_patient.id, no_visit.id} <= {r["id"] for r in files.all_to_retrieve()}
     files.retrieve(today_patient, users["faculty"])
     out = {r["id"]: r for r in files.active_files()}
-    assert out[today_patient.id]["with_whom"] == users["faculty"].name and out[today_patient.id]["retrieved_at"]
+    # The file went to the room and doctor of today's visit, not "with" whoever clicked.
+    assert out[today_patient.id]["with_whom"] == doc.name and out[today_patient.id]["retrieved_at"]
+    moved = files.movement_history(today_patient)[0]
+    assert moved["to_location"] == f"Room R-9 · {doc.name}" and moved["moved_by_name"] == users["faculty"].name
+    # Without a visit today it goes to the doctors' office, with the person who took it.
+    files.retrieve(no_visit, pwo)
+    assert files.movement_history(no_visit)[0]["to_location"] == "Doctor Office"
+    assert {r["id"]: r for r in files.active_files()}[no_visit.id]["with_whom"] == pwo.name
     assert today_patient.id not in {r["id"] for r in files.to_retrieve()}
     # a completed visit no longer asks for the file
     files.return_file(today_patient, pwo)
@@ -171,7 +178,7 @@ def test_single_moves_and_flashes(role_client, users):
     c.post(f"/intake/{r.id}/retrieve")
     page = c.get("/intake/record-room").get_data(as_text=True)
     out = page.split('id="out-of-room"')[1].split('id="new-files"')[0]
-    assert r.adl_no in out and users["pwo"].name in out
+    assert r.adl_no in out and users["resident"].name in out  # with the doctor of today's visit
     c.post(f"/intake/{r.id}/return", data={"next": f"/intake/{r.id}/movements"})
     assert db.session.get(IntakeRecord, r.id).file_status == "stored"
     assert c.post("/intake/999999/retrieve").status_code == 404
