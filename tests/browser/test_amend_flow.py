@@ -62,6 +62,11 @@ def test_faculty_amends_a_residents_prescription_as_a_new_version(live_app, brow
     assert "version 2" in text and "Dose raised at the consultant's review" in text
     assert "Version 1" in text and "Dr Amend Resident" in text
     shot(page, f"rx-versions-{tag}")
+    # The proforma page with its prescription fits the screen (nothing scrolls sideways).
+    page.goto(f"{base}/clinical/proformas/{proforma_id}")
+    assert "Escitalopram 10 mg" in page.inner_text("main")
+    assert page.evaluate("document.documentElement.scrollWidth") == width
+    page.goto(f"{base}/prescriptions/{rx_id}")
     page.click("text=Version 1")
     page.wait_for_url(f"**/prescriptions/{rx_id}?version=1")
     old = page.inner_text(".rx-old-version")
