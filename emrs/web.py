@@ -301,10 +301,15 @@ class _AllowedEndpoints:
         return self._check(endpoint)
 
 
+def _now_utc():
+    import datetime as dt
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def template_globals() -> dict:
     from .auth.navigation import allowed, nav_items
     return {"nav_items": nav_items(), "allowed_endpoints": _AllowedEndpoints(allowed), "today_ist": today_ist(), "ist": IST,
-            "ist_time": ist_text,
+            "ist_time": ist_text, "now_utc": _now_utc,
             "hospital_name": current_app.config["HOSPITAL_NAME"],
             "department_name": current_app.config["DEPARTMENT_NAME"]}
 

@@ -53,3 +53,36 @@ def test_intake_sections_index_count_and_no_console_errors(live_app, browser, sh
     assert asked == ["beforeunload"] and "/intake/" in page.url
     assert errors == []
     ctx.close()
+
+
+def test_proforma_and_intake_record_print_on_a4_with_header_and_page_numbers(live_app, browser, tmp_path):
+    """The browser's print of the proforma and the intake record (Chromium's own PDF, as the
+    print dialog makes it): A4, the hospital header, the patient strip and "Page x of y"."""
+    import shutil
+    import subprocess
+    base = live_app.config["LIVE_URL"]
+    mail = "resident.print@browser.emrs.local"
+    doctor_id = _user(live_app, mail, "Resident")
+    record_id, adl_no = _setup(live_app, doctor_id)
+    from emrs.extensions import db
+    from emrs.intake.models import IntakeRecord
+    with live_app.app_context():
+        proforma_id = db.session.get(IntakeRecord, record_id).clinical_proforma_id
+    ctx = browser.new_context(viewport={"width": 1366, "height": 768})
+    page = ctx.new_page()
+    page.goto(f"{base}/intake/{record_id}")
+    _sign_in(page, live_app, mail, f"/intake/{record_id}")
+    for url, name in ((f"/intake/{record_id}", "intake"), (f"/clinical/proformas/{proforma_id}", "proforma")):
+        page.goto(base + url)
+        assert page.is_visible("button[data-print]")
+        path = tmp_path / f"{name}.pdf"
+        page.pdf(path=str(path), format="A4", prefer_css_page_size=True)
+        if shutil.which("pdftotext"):
+            text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                                  check=True).stdout
+            assert live_app.config["HOSPITAL_NAME"] in text and "Paramjit Kaur Sandhu" in text, name
+            assert "Page 1 of" in text and adl_no in text, name
+            assert "Sign out" not in text and "Dashboard" not in text, name
+            info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+            assert "(A4)" in info, info
+    ctx.close()
