@@ -127,6 +127,10 @@ def from_environment() -> dict:
         "PRESCRIPTION_PAGE_SIZE": _str("PRESCRIPTION_PAGE_SIZE", "A5"),
         "PRESCRIPTION_LOGO": _str("PRESCRIPTION_LOGO"),
         "PDF_QUEUE_TIMEOUT": _int("PDF_QUEUE_TIMEOUT", 10),
+        # Prescription PDFs: rendered in worker processes, stored, served from the stored copy.
+        "PDF_WORKERS": _int("PDF_WORKERS", 1),
+        "PDF_CACHE_DIR": _str("PDF_CACHE_DIR", str(INSTANCE_DIR / "pdf-cache")),
+        "PDF_PRERENDER": _bool("PDF_PRERENDER", True),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", False),

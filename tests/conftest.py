@@ -45,6 +45,8 @@ def make_config(name: str, database: bool = True, **extra) -> dict:
         "RATELIMIT_OTP_RESEND": "1000 per minute",
         "RATELIMIT_API": "100000 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
+        "PDF_CACHE_DIR": str(tmp / "pdf-cache"),
+        "PDF_PRERENDER": False,  # tests/prescriptions/test_print_worker.py turns it on
     }
     cfg.update(extra)
     return cfg

@@ -336,7 +336,14 @@ def create(data: dict, actor: User):
     audit.record("proforma_create", "clinical_proforma", proforma.id, patient_id=patient.id,
                  details={"decision": proforma.doctor_decision, "fields": sorted(values)})
     db.session.commit()
+    _prerender(rx)
     return proforma, record, rx
+
+
+def _prerender(rx) -> None:
+    if rx is not None:
+        from ..prescriptions.printing import prerender
+        prerender(rx)
 
 
 def _visit_type_for(patient_id: int, visit_date: dt.date) -> str:
@@ -395,6 +402,7 @@ def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version
     audit.record("proforma_update", "clinical_proforma", proforma.id, patient_id=proforma.patient_id,
                  details={"fields": sorted(values), "decision": proforma.doctor_decision})
     db.session.commit()
+    _prerender(rx)
     return proforma, record, rx
 
 

@@ -202,14 +202,19 @@ def html(prescription, proforma, patient, doctor) -> str:
     )
 
 
-def render(prescription, proforma, patient, doctor, *, page_size: str | None = None) -> bytes:
-    """The PDF bytes. page_size "A5" (default: PRESCRIPTION_PAGE_SIZE) or "A4"."""
+def document(prescription, proforma, patient, doctor, page_size: str | None = None) -> tuple[str, str, str | None]:
+    """What one print is made of: (page size, the HTML, the logo's file URL). Everything the
+    PDF shows is in these three, so they also name a rendered copy (printing.py)."""
     size = str(page_size or _setting("PRESCRIPTION_PAGE_SIZE") or "A5").upper()
     if size not in PAGE_SIZES:
         raise DomainError(f"Page size must be one of {', '.join(PAGE_SIZES)}", status=400)
     # Whitespace between tags only makes anonymous boxes for WeasyPrint to lay out.
-    document = _BETWEEN_TAGS.sub("><", html(prescription, proforma, patient, doctor))
-    timeout = float(_setting("PDF_QUEUE_TIMEOUT") or 10)
+    return size, _BETWEEN_TAGS.sub("><", html(prescription, proforma, patient, doctor)), _logo_url()
+
+
+def to_pdf(document_html: str, size: str, logo_url: str | None, timeout: float | None = None) -> bytes:
+    """Lay out prepared HTML (``document``) as PDF bytes: one render at a time per process."""
+    timeout = float(timeout or _setting("PDF_QUEUE_TIMEOUT") or 10)
     if not _render_lock.acquire(timeout=timeout):
         raise DomainError(BUSY_MESSAGE, status=503, code="pdf_busy")
     try:
@@ -217,10 +222,16 @@ def render(prescription, proforma, patient, doctor, *, page_size: str | None = N
 
         font_config, css = _weasy(size)
         with _gc_paused():
-            return HTML(string=document, base_url=str(ROOT), url_fetcher=_fetcher(_logo_url())).write_pdf(
+            return HTML(string=document_html, base_url=str(ROOT), url_fetcher=_fetcher(logo_url)).write_pdf(
                 stylesheets=[css], font_config=font_config, cache=_image_cache)
     finally:
         _render_lock.release()
+
+
+def render(prescription, proforma, patient, doctor, *, page_size: str | None = None) -> bytes:
+    """The PDF bytes, rendered in this process. page_size "A5" (default: PRESCRIPTION_PAGE_SIZE) or "A4"."""
+    size, document_html, logo_url = document(prescription, proforma, patient, doctor, page_size)
+    return to_pdf(document_html, size, logo_url)
 
 
 def warm_up() -> None:

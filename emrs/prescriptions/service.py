@@ -207,6 +207,8 @@ def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:
     row = _write(proforma, lines, extras, actor, override=data.get("override_reason"),
                  reason=data.get("change_reason", data.get("reason")), version=data.get("version"))
     db.session.commit()
+    from .printing import prerender
+    prerender(row)  # the new version's PDF, rendered once in a print worker before the first print
     return row, list(row.warnings or [])
 
 
