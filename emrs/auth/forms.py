@@ -53,7 +53,9 @@ class ProfileForm(FlaskForm):
 
 
 class UserForm(ProfileForm):
-    role = SelectField("Role", choices=list(ROLES))
+    # A new account starts with no role chosen: the administrator picks one on purpose.
+    role = SelectField("Role", choices=[("", "Choose a role…")] + [(r, r) for r in ROLES],
+                       validators=[DataRequired("Choose a role.")])
     password = PasswordField("Initial password", validators=[Optional(), Length(max=200)])
     two_factor_enabled = BooleanField("Require a login code (second factor)", default=True)
 
