@@ -3,12 +3,18 @@ from __future__ import annotations
 
 from ..auth.models import User
 from ..clinical.models import ClinicalProforma
+from ..errors import DomainError
 from ..extensions import db
 from ..patients.models import Patient
+
+NOTHING_TO_PRINT = ("This prescription has no medicine, so there is nothing to print. "
+                    "Add at least one medicine first.")
 
 
 def pdf_for(row, size: str | None = None) -> tuple[bytes, str]:
     from . import pdf
+    if not any(isinstance(line, dict) and (line.get("medicine") or "").strip() for line in row.lines or []):
+        raise DomainError(NOTHING_TO_PRINT, status=422)
     proforma = db.session.get(ClinicalProforma, row.clinical_proforma_id)
     patient = db.session.get(Patient, row.patient_id)
     # The signer of this version: whoever made the current version signs what is printed.
