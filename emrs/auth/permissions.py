@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "auth.user_edit": ADMIN_ONLY,
     "auth.user_set_active": ADMIN_ONLY,
     "auth.user_set_otp": ADMIN_ONLY,
+    "auth.user_unlock": ADMIN_ONLY,
     "auth.user_end_sessions": ADMIN_ONLY,
     # browser: dashboard, audit
     "dashboard.index": AUTH,

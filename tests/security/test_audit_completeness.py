@@ -68,7 +68,7 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
               "auth.end_other_sessions", "auth.forgot_password", "auth.forgot_verify", "auth.login",
               "auth.login_otp", "auth.logout", "auth.profile", "auth.resend_otp", "auth.reset_password",
               "auth.totp_remove", "auth.totp_setup", "auth.user_edit", "auth.user_end_sessions", "auth.user_new",
-              "auth.user_set_active", "auth.user_set_otp", "auth.users"],
+              "auth.user_set_active", "auth.user_set_otp", "auth.user_unlock", "auth.users"],
     REFERENCE: ["api.clinical_options_add", "api.clinical_options_all", "api.clinical_options_delete",
                 "api.clinical_options_get", "api.proforma_options_add", "api.proforma_options_all",
                 "api.proforma_options_delete", "api.proforma_options_get", "api.icd_search", "clinical.icd_search",
