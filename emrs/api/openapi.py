@@ -797,6 +797,13 @@ def _operations() -> dict[str, Op]:
         "users_activate": Op("Users", "Activate a user", USER, message="User activated successfully"),
         "users_deactivate": Op("Users", "Deactivate a user", USER, message="User deactivated successfully",
                                description="Ends the user's sessions. Not your own account (400)."),
+        "users_unlock": Op("Users", "Unlock a locked account",
+                           obj({"user": ref("User"), "was_locked_until": null(DATETIME)}),
+                           message="User unlocked successfully",
+                           description="EMRS addition. Clears the lock that wrong passwords or wrong login codes "
+                                       "put on the account (`was_locked_until`: when it would have opened, UTC; "
+                                       "null and the message `User was not locked` when it was not locked). "
+                                       "Audited as `account_unlock`."),
         "users_delete": Op("Users", "Delete (deactivate) a user",
                            obj({"user": ref("User"), "deactivated": {"const": True}}),
                            message="User deleted successfully",

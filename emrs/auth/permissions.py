@@ -82,6 +82,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.users_update": ADMIN_ONLY,
     "api.users_delete": ADMIN_ONLY,
     "api.users_activate": ADMIN_ONLY,
+    "api.users_unlock": ADMIN_ONLY,
     "api.users_deactivate": ADMIN_ONLY,
     # --- patients: registration, search, patient page, visits (issue 3) ---
     "patients.index": ALL_ROLES,

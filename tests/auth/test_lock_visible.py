@@ -101,3 +101,24 @@ def test_only_an_admin_unlocks(app, client, outbox, users, role_client):
     assert db.session.execute(select(AuditLog).where(AuditLog.action == "account_unlock")).first() is None
     again = app.test_client().post("/login", data={"email": user.email, "password": PASSWORD})
     assert "locked until" in again.get_data(as_text=True)
+
+
+def test_api_unlock_is_admin_only_and_audited(app, client, outbox, users, bearer):
+    user = users["resident"]
+    _lock_by_codes(client, outbox, user)
+    for key in ("faculty", "resident", "pwo"):
+        if key == "resident":
+            continue  # locked: cannot sign in
+        resp = client.put(f"/api/users/{user.id}/unlock", headers=bearer(users[key]))
+        assert resp.status_code == 403
+    admin = bearer(users["admin"])
+    resp = client.put(f"/api/users/{user.id}/unlock", headers=admin)
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["message"] == "User unlocked successfully"
+    assert body["data"]["user"]["id"] == user.id and body["data"]["was_locked_until"]
+    again = client.put(f"/api/users/{user.id}/unlock", headers=admin).get_json()
+    assert again["message"] == "User was not locked" and again["data"]["was_locked_until"] is None
+    assert client.put("/api/users/999999/unlock", headers=admin).status_code == 404
+    rows = db.session.execute(select(AuditLog).where(AuditLog.action == "account_unlock")).scalars().all()
+    assert len(rows) == 2 and all(r.user_id == users["admin"].id and r.entity_id == str(user.id) for r in rows)
+    browser_login(app.test_client(), outbox, user)

@@ -342,6 +342,7 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
                       "password": "N3w-passw0rd!"}),
     Target("api.users_update", form_fields(auth_forms.ProfileForm) + ("role",), lambda w: {"designation": "SR"}),
     Target("api.users_activate", (), kind="none"),
+    Target("api.users_unlock", (), kind="none"),
     Target("api.users_deactivate", (), kind="none"),
     Target("api.users_delete", (), kind="none"),
     # patients (the field table)

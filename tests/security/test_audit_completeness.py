@@ -63,7 +63,7 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
               "api.users_deactivate", "api.users_delete", "api.users_disable_2fa", "api.users_doctors",
               "api.users_enable_2fa", "api.users_forgot_password", "api.users_get", "api.users_list",
               "api.users_login", "api.users_profile", "api.users_profile_update", "api.users_register",
-              "api.users_resend_login_otp", "api.users_reset_password", "api.users_stats", "api.users_update",
+              "api.users_resend_login_otp", "api.users_reset_password", "api.users_stats", "api.users_unlock", "api.users_update",
               "api.users_verify_login_otp", "api.users_verify_otp", "auth.change_password",
               "auth.end_other_sessions", "auth.forgot_password", "auth.forgot_verify", "auth.login",
               "auth.login_otp", "auth.logout", "auth.profile", "auth.resend_otp", "auth.reset_password",
