@@ -14,7 +14,7 @@ NOTHING_TO_PRINT = ("This prescription has no medicine, so there is nothing to p
 def pdf_for(row, size: str | None = None) -> tuple[bytes, str]:
     from . import pdf
     if not any(isinstance(line, dict) and (line.get("medicine") or "").strip() for line in row.lines or []):
-        raise DomainError(NOTHING_TO_PRINT, status=422)
+        raise DomainError(NOTHING_TO_PRINT, status=400)
     proforma = db.session.get(ClinicalProforma, row.clinical_proforma_id)
     patient = db.session.get(Patient, row.patient_id)
     # The signer of this version: whoever made the current version signs what is printed.

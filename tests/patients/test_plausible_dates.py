@@ -121,6 +121,9 @@ def test_unknown_income_stays_unknown_on_the_pages(role_client):
     assert resp.status_code == 302
     pid = int(re.search(r"/patients/(\d+)/record", resp.headers["Location"]).group(1))
     p = db.session.get(Patient, pid)
+    assert p.patient_income is None and p.family_income is None  # the card says nothing about income
+    form = c.get(f"/patients/{pid}/record").get_data(as_text=True)
+    assert not re.search(r'name="(patient|family)_income"[^>]*value="0', form)  # not offered as ₹0
     resp = c.post(f"/patients/{pid}/record", data={"version": str(p.version), "marital_status": "married",
                                                   "patient_income": "", "family_income": ""})
     assert resp.status_code == 302

@@ -85,7 +85,7 @@ def test_api_may_save_an_empty_prescription_but_never_prints_it(client, h, profo
     assert resp.get_json()["message"] == "Prescription created successfully with 0 medication(s)"
     rx_id = resp.get_json()["data"]["prescription"]["id"]
     pdf = client.get(f"/api/prescriptions/{rx_id}/pdf", headers=h["resident"])
-    assert pdf.status_code == 422 and pdf.mimetype == "application/json"
+    assert pdf.status_code == 400 and pdf.mimetype == "application/json"
     assert pdf.get_json() == {"success": False, "message": NOTHING_TO_PRINT}
 
 
@@ -98,7 +98,7 @@ def test_proforma_api_may_clear_the_lines_and_the_pdf_is_refused(client, h, prof
     resp = client.put(f"/api/clinical-proformas/{proforma.id}", json={"prescriptions": []}, headers=h["resident"])
     assert resp.status_code == 200, resp.get_json()
     assert _rx(proforma).lines == []
-    assert client.get(f"/api/prescriptions/{rx_id}/pdf", headers=h["resident"]).status_code == 422
+    assert client.get(f"/api/prescriptions/{rx_id}/pdf", headers=h["resident"]).status_code == 400
     page = role_client("resident").get(f"/prescriptions/{rx_id}/pdf", follow_redirects=True)
     assert page.mimetype == "text/html" and "nothing to print" in page.get_data(as_text=True)
 
