@@ -806,6 +806,13 @@ def _operations() -> dict[str, Op]:
         "users_activate": Op("Users", "Activate a user", USER, message="User activated successfully"),
         "users_deactivate": Op("Users", "Deactivate a user", USER, message="User deactivated successfully",
                                description="Ends the user's sessions. Not your own account (400)."),
+        "users_unlock": Op("Users", "Unlock a locked account",
+                           obj({"user": ref("User"), "was_locked_until": null(DATETIME)}),
+                           message="User unlocked successfully",
+                           description="EMRS addition. Clears the lock that wrong passwords or wrong login codes "
+                                       "put on the account (`was_locked_until`: when it would have opened, UTC; "
+                                       "null and the message `User was not locked` when it was not locked). "
+                                       "Audited as `account_unlock`."),
         "users_delete": Op("Users", "Delete (deactivate) a user",
                            obj({"user": ref("User"), "deactivated": {"const": True}}),
                            message="User deleted successfully",
@@ -855,6 +862,9 @@ def _operations() -> dict[str, Op]:
                                          status=201,
                                          message="Patient registered successfully with complete information",
                                          body="PatientInput", errors=(409,),
+                                         description="`date` (registration), `seen_in_walk_in_on` and "
+                                                     "`worked_up_on` are never after today (IST); an income not "
+                                                     "sent stays null (unknown), not 0.",
                                          example={"name": "Harjit Kaur", "sex": "F", "age": 52, "category": "GEN",
                                                   "contact_number": "9876543210", "city": "Mohali",
                                                   "marital_status": "married"}),
@@ -968,7 +978,12 @@ def _operations() -> dict[str, Op]:
                      "case_severity": "moderate", "doctor_decision": "simple_case"},
             description="Simple case: `data.proforma` and `data.prescriptions`. Complex case (message \"Complex "
                         "case with ADL file saved successfully\"): `data.clinical_proforma`, `data.adl_file` and "
-                        "`prescriptions` as a sibling of `data` (the original's shape)."),
+                        "`prescriptions` as a sibling of `data` (the original's shape). EMRS rules (400, nothing "
+                        "saved): `visit_date` is not after today (IST); a completed proforma — one that states "
+                        "`doctor_decision`, unless written by a welfare officer — needs at least one presenting "
+                        "complaint group, `diagnosis`/`icd_code`, or `disposal`/`referred_to` (a visit stub "
+                        "without `doctor_decision` may be empty); a flat `personal_birth_date` must agree with "
+                        "the patient's age (within a year)."),
         "proformas_list": Op("Clinical proformas", "List proformas", PROFORMA_LIST, params=(
             *page_params(),
             query("visit_type", {"type": "string", "enum": ["first_visit", "follow_up"]}, "Visit type."),
@@ -1033,7 +1048,10 @@ def _operations() -> dict[str, Op]:
                                        {"medicine": "Clonazepam 0.25 mg", "dosage": "0-0-1",
                                         "when_to_take": "Bedtime", "duration": "2 weeks"}]},
                                    description="One prescription per proforma: a new save replaces its lines. "
-                                               "`data.prescription.warnings` lists drug-safety warnings."),
+                                               "`data.prescription.warnings` lists drug-safety warnings. "
+                                               "`follow_up_date` is not before the proforma's `visit_date` (400). "
+                                               "Lines without a medicine are dropped (as in the original); a "
+                                               "prescription left with none is saved but never printed."),
         "prescriptions_list": Op("Prescriptions", "List prescriptions", _list_of("prescriptions", "Prescription"),
                                  message="Prescriptions retrieved successfully", params=(
                                      *page_params(), query("patient_id", ID, "Patient."),
@@ -1066,6 +1084,8 @@ def _operations() -> dict[str, Op]:
         "prescriptions_restore": Op("Prescriptions", "Restore a withdrawn prescription (Admin)", RX,
                                     message="Prescription restored"),
         "prescriptions_pdf": Op("Prescriptions", "The printable prescription (PDF)",
+                                description="400 `This prescription has no medicine, so there is nothing to "
+                                            "print. …` when it has no medicine line.",
                                 params=(query("size", {"type": "string", "enum": ["A4", "A5"]}, "Page size."),),
                                 content={"application/pdf": {"schema": {"type": "string",
                                                                         "contentMediaType": "application/pdf"}}}),

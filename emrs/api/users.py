@@ -253,6 +253,16 @@ def users_deactivate(user_id):
     return ok({"user": user.public()}, "User deactivated successfully")
 
 
+@bp.put("/users/<user_id>/unlock", endpoint="users_unlock")
+@handles_domain_errors
+def users_unlock(user_id):
+    """EMRS addition: an Admin opens an account locked by wrong passwords or codes (audited)."""
+    user = service.get_user(parse_id(user_id))
+    was = service.unlock(user, principal())
+    return ok({"user": user.public(), "was_locked_until": was.isoformat() if was else None},
+              "User unlocked successfully" if was else "User was not locked")
+
+
 @bp.delete("/users/<user_id>", endpoint="users_delete")
 @handles_domain_errors
 def users_delete(user_id):

@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "auth.user_edit": ADMIN_ONLY,
     "auth.user_set_active": ADMIN_ONLY,
     "auth.user_set_otp": ADMIN_ONLY,
+    "auth.user_unlock": ADMIN_ONLY,
     "auth.user_end_sessions": ADMIN_ONLY,
     # browser: dashboard, audit
     "dashboard.index": AUTH,
@@ -81,6 +82,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.users_update": ADMIN_ONLY,
     "api.users_delete": ADMIN_ONLY,
     "api.users_activate": ADMIN_ONLY,
+    "api.users_unlock": ADMIN_ONLY,
     "api.users_deactivate": ADMIN_ONLY,
     # --- patients: registration, search, patient page, visits (issue 3) ---
     "patients.index": ALL_ROLES,

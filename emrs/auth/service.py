@@ -296,7 +296,7 @@ def authenticate(email, password) -> User:
     locked_until = _aware(user.locked_until)
     if locked_until and locked_until > now:
         audit.record_now("login_locked", "users", user.id, user_id=user.id)
-        raise Locked(_locked_message(locked_until - now))
+        raise Locked(_locked_message(locked_until - now, now))
     if not check_password(user.password_hash, password):
         audit.record("login_failed", "users", user.id, user_id=user.id,
                      details={"reason": "bad_password", "attempt": (user.failed_login_attempts or 0) + 1})
@@ -311,7 +311,7 @@ def authenticate(email, password) -> User:
     remaining = _code_guess_lock(user, now)
     if remaining is not None:
         audit.record_now("login_locked", "users", user.id, user_id=user.id, details={"reason": "code_guesses"})
-        raise Locked(_locked_message(remaining))
+        raise Locked(_locked_message(remaining, now))
     return user
 
 
@@ -325,7 +325,7 @@ def _count_failure(user: User, now: datetime, reason: str) -> Locked | None:
     user.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
     user.failed_login_attempts = 0
     audit.record("account_locked", "users", user.id, user_id=user.id, details={"reason": reason})
-    return Locked(_locked_message(timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])))
+    return Locked(_locked_message(timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"]), now))
 
 
 def _code_guess_lock(user: User, now: datetime) -> timedelta | None:
@@ -352,10 +352,73 @@ def _code_guess_lock(user: User, now: datetime) -> timedelta | None:
     return window  # pragma: no cover
 
 
-def _locked_message(remaining: timedelta) -> str:
+def _locked_message(remaining: timedelta, now: datetime | None = None) -> str:
+    """'locked until 19:42 (India time)': the clock time a person can act on, and how long."""
+    from ..timeutil import ist_text
     minutes = max(1, int(remaining.total_seconds() // 60) + (1 if remaining.total_seconds() % 60 else 0))
-    return (f"Too many failed attempts. This account is locked for {minutes} more minute"
-            f"{'s' if minutes != 1 else ''}. Try again later or reset your password.")
+    until = ist_text((now or utcnow()) + remaining, "%H:%M")
+    return (f"Too many failed attempts. This account is locked until {until} (India time), "
+            f"{minutes} more minute{'s' if minutes != 1 else ''}. Try again then, reset your password, "
+            f"or ask an administrator to unlock it.")
+
+
+def locked_until(user: User, now: datetime | None = None) -> datetime | None:
+    """When the account opens again (aware UTC), or None when it is not locked: after wrong
+    passwords (``users.locked_until``) or after wrong codes in its pending logins."""
+    now = now or utcnow()
+    until = _aware(user.locked_until)
+    until = until if until and until > now else None
+    remaining = _code_guess_lock(user, now)
+    if remaining is not None and (until is None or now + remaining > until):
+        until = now + remaining
+    return until
+
+
+def locked_accounts(users: list[User]) -> dict[int, datetime]:
+    """{user id: locked until} of the given accounts that are locked now (the users page)."""
+    now = utcnow()
+    return {u.id: until for u in users if (until := locked_until(u, now)) is not None}
+
+
+def unlock(user: User, actor: User) -> datetime | None:
+    """An administrator opens a locked account: the wrong-password count and lock are cleared
+    and the wrong codes of its pending logins stop counting (those sign-in attempts close). The
+    audit trail keeps every failed attempt and records the unlock. Returns the lock it lifted."""
+    now = utcnow()
+    was = locked_until(user, now)
+    user.locked_until = None
+    user.failed_login_attempts = 0
+    db.session.execute(delete(PendingLogin).where(PendingLogin.user_id == user.id, PendingLogin.attempts > 0))
+    audit.record("account_unlock", "users", user.id, user_id=actor.id if actor else None,
+                 details={"locked_until": was.isoformat() if was else None})
+    db.session.commit()
+    return was
+
+
+@dataclass(frozen=True)
+class CodeRefusal:
+    message: str
+    locked: bool        # the account is locked: no code can be tried now
+    closed: bool        # this sign-in is closed: start again with the password
+
+
+def code_refusal(pending: PendingLogin | None) -> CodeRefusal:
+    """What the code page tells the person who typed a wrong code (they proved the password):
+    the tries left, or that this sign-in closed, or that the account is locked and until when.
+    The API keeps the contract's single answer (``INVALID_OTP``)."""
+    cfg = current_app.config
+    now = utcnow()
+    user = db.session.get(User, pending.user_id) if pending is not None else None
+    if user is not None:
+        until = locked_until(user, now)
+        if until is not None:
+            return CodeRefusal(_locked_message(until - now, now), True, True)
+    if pending is None or not _pending_open(pending, now):
+        return CodeRefusal("This sign-in has closed (too many wrong codes, or it expired). "
+                           "Start again with your e-mail and password.", False, True)
+    left = cfg["OTP_MAX_ATTEMPTS"] - (pending.attempts or 0)
+    return CodeRefusal(f"That code is not valid or has expired. Check the latest e-mail or ask for a new code. "
+                       f"{left} more tr{'ies' if left != 1 else 'y'} before this sign-in closes.", False, False)
 
 
 def second_factor_method(user: User) -> str | None:

@@ -91,19 +91,24 @@ def login_otp():
         return redirect(url_for("auth.login"))
     pending = session["pending_2fa"]
     form = OTPForm()
-    error = None
+    error, closed = None, False
     if form.validate_on_submit():
         try:
             service.verify_second_factor(row, form.otp.data)
         except DomainError:
-            error = "That code is not valid or has expired. Check the latest e-mail or ask for a new code."
+            refusal = service.code_refusal(row)
+            error, closed = refusal.message, refusal.closed
+            if closed:
+                session.pop("pending_2fa", None)
         else:
             return _finish_login(user, pending.get("next"))
     elif request.method == "POST":
         error = " ".join(e for errs in form.errors.values() for e in errs)
-    status = 422 if request.method == "POST" else 200
+    if request.method == "POST":
+        form.otp.data = ""  # a refused code never stays in the field (it would be sent again)
+    status = (423 if closed and "locked" in (error or "") else 422) if request.method == "POST" else 200
     return render_template("auth/otp.html", form=form, error=error, method=pending.get("method"),
-                           masked=_mask(user.email), resend_form=EmptyForm()), status
+                           masked=_mask(user.email), resend_form=EmptyForm(), closed=closed), status
 
 
 def _mask(email: str) -> str:
@@ -326,7 +331,14 @@ def users():
     rows, total = service.list_users(page, PAGE_SIZE, role=role, search=q or None)
     pages = max(1, -(-total // PAGE_SIZE))
     return render_template("auth/users.html", users=rows, total=total, page=page, pages=pages, q=q,
-                           role=role, empty=EmptyForm())
+                           role=role, empty=EmptyForm(), locked=_lock_times(service.locked_accounts(rows)))
+
+
+def _lock_times(locked: dict) -> dict:
+    """{user id: 'HH:MM'} in India time ('05 Dec, HH:MM' when not today)."""
+    from ..timeutil import IST, ist_text, today_ist
+    return {uid: ist_text(t, "%H:%M" if t.astimezone(IST).date() == today_ist() else "%d %b, %H:%M")
+            for uid, t in locked.items()}
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -405,6 +417,14 @@ def user_set_otp(user_id: int):
     enabled = request.form.get("enabled") == "1"
     return _admin_action(user_id, lambda u: (service.set_second_factor(u, enabled, principal()),
                                              f"Login code {'required' if enabled else 'turned off'} for {u.name}.")[1])
+
+
+@bp.post("/admin/users/<int(max=2147483647):user_id>/unlock")
+def user_unlock(user_id: int):
+    def act(u):
+        was = service.unlock(u, principal())
+        return f"{u.name} unlocked." if was else f"{u.name} was not locked; failed attempts were reset."
+    return _admin_action(user_id, act)
 
 
 @bp.post("/admin/users/<int(max=2147483647):user_id>/sessions/end")

@@ -56,6 +56,16 @@ SIMPLE_CREATED = "Simple Walk-in Clinical Proforma saved successfully"
 COMPLEX_CREATED = "Complex case with ADL file saved successfully"
 COMPLEX_IS_FINAL = "A complex case cannot be changed back to a simple case"
 
+# A completed ("final") proforma says why the patient came, what they have, or what was done:
+# at least one presenting complaint, a diagnosis, or a disposal. See ``_check_complete``.
+COMPLAINT_FIELDS = ("mood", "behaviour", "speech", "thought", "perception", "somatic", "bio_functions",
+                    "adjustment", "cognitive_function", "fits", "sexual_problem", "substance_use")
+DIAGNOSIS_FIELDS = ("diagnosis", "icd_code")
+DISPOSAL_FIELDS = ("disposal", "referred_to")
+CONTENT_FIELDS = COMPLAINT_FIELDS + DIAGNOSIS_FIELDS + DISPOSAL_FIELDS
+EMPTY_FINAL = ("A completed proforma needs at least one of: a presenting complaint, a diagnosis or a disposal. "
+               "Fill in one of them; an unfinished proforma stays a draft.")
+
 
 # --------------------------------------------------------------------------- validation
 
@@ -105,6 +115,10 @@ def clean(data: dict, *, creating: bool) -> tuple[dict, list]:
         raw = data[name]
         if name in ("visit_date", "workup_appointment"):
             values[name] = _date(name, raw, errors)
+            if name == "visit_date" and values[name] is not None and values[name] > today_ist():
+                errors.append(_err(name, f"visit_date cannot be after today ({today_ist().strftime('%d %b %Y')}, "
+                                         f"India time): a proforma records a visit that has happened", raw))
+                values[name] = None
         elif name in CHOICES:
             if raw in (None, ""):
                 values[name] = None
@@ -261,6 +275,35 @@ def _stub_check(actor: User, data: dict, values: dict, workup: dict, lines) -> N
                         "prescriptions are written by a doctor. Not allowed here: " + ", ".join(clinical))
 
 
+def _has_content(get) -> bool:
+    return any(get(name) not in (None, "") for name in CONTENT_FIELDS)
+
+
+def _check_complete(actor: User, data: dict, proforma: ClinicalProforma | None, values: dict) -> None:
+    """Refuse a completed proforma with none of presenting complaint, diagnosis or disposal.
+
+    Completed ("final") means a doctor states the case decision: ``doctor_decision`` is in the
+    request (the page's form always sends it; an integrator sends it when the doctor has seen the
+    patient) and the writer is not a welfare officer. A visit stub (header fields only, no
+    decision) stays allowed, as the original contract's clients create them; unfinished work on
+    the page lives in the drafts table, which may be empty. A proforma that already had content
+    is never emptied by an amendment either."""
+    if records.stub_only(actor):
+        return
+    final = data.get("doctor_decision") not in (None, "")
+    had_content = proforma is not None and _has_content(lambda n: getattr(proforma, n))
+    if not (final or had_content):
+        return
+
+    def after(name):
+        if name in values:
+            return values[name]
+        return getattr(proforma, name) if proforma is not None else None
+    if _has_content(after):
+        return
+    raise ValidationError(EMPTY_FINAL, errors=[_err(n, EMPTY_FINAL) for n in ("diagnosis", "disposal")])
+
+
 def _link_visit(proforma: ClinicalProforma) -> None:
     visit = db.session.execute(select(PatientVisit).where(
         PatientVisit.patient_id == proforma.patient_id, PatientVisit.visit_date == proforma.visit_date)
@@ -316,6 +359,7 @@ def create(data: dict, actor: User):
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     _stub_check(actor, data, values, workup, lines)
+    _check_complete(actor, data, None, values)
     patient = db.session.get(Patient, int(raw_pid))
     if patient is None or not patient.is_active:
         raise NotFound("Patient not found")
@@ -371,6 +415,7 @@ def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     _stub_check(actor, data, values, workup, lines)
+    _check_complete(actor, data, proforma, values)
     why = clean_reason(data.get("change_reason", data.get("reason")),
                        required=records.reason_required(actor, proforma.author_id))
     if "visit_date" in values and values["visit_date"] is None:

@@ -107,6 +107,39 @@ def _coerce(name: str, raw):
     return text
 
 
+def age_on(birth: dt.date, day: dt.date) -> int:
+    """Completed years from ``birth`` to ``day``."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def birth_date_errors(birth: dt.date | None, age: int | None, registered_on: dt.date | None,
+                      *, path: str = "personal_birth_date") -> list:
+    """A date of birth must have happened and agree with the age on the patient's card: the
+    age written on the registration date, or the age today (the card may have been corrected
+    since), give or take a year."""
+    from ..timeutil import today_ist
+    if birth is None:
+        return []
+    today = today_ist()
+    if birth > today:
+        return [field_error(path, f"Date of birth cannot be after today ({today.strftime('%d %b %Y')}, India time)",
+                            birth.isoformat())]
+    if age is None:
+        return []
+    then = age_on(birth, registered_on) if registered_on and registered_on >= birth else None
+    now = age_on(birth, today)
+    if (then is not None and abs(then - age) <= 1) or abs(now - age) <= 1:
+        return []
+    return [field_error(path, f"Date of birth {birth.strftime('%d %b %Y')} makes the patient {now} years old, "
+                              f"but the patient's card says age {age}. Correct the date of birth or the age.",
+                        birth.isoformat())]
+
+
+def _check_birth_date(values: dict, patient: Patient | None, errors: list) -> None:
+    if patient is not None and "personal_birth_date" in values:
+        errors.extend(birth_date_errors(values["personal_birth_date"], patient.age, patient.date))
+
+
 def _new_adl_no(year: int) -> str:
     for _ in range(10):
         candidate = numbering.random_adl_no(year)
@@ -137,6 +170,10 @@ def ensure_for_complex_case(patient: Patient, proforma, actor, workup: dict | No
     """The patient's intake record for a complex decision: the existing one is linked
     and updated, never duplicated; otherwise a new one (status `created`). Runs in the
     caller's transaction. Returns (record, created)."""
+    bad_birth: list = []
+    _check_birth_date(workup or {}, patient, bad_birth)
+    if bad_birth:
+        raise ValidationError(bad_birth[0]["msg"], errors=bad_birth)
     record = for_patient(patient.id)
     created = record is None
     if created:
@@ -239,6 +276,7 @@ def update_workup(record: IntakeRecord, data: dict, actor, expected_version=None
             raise ValidationError("Unknown section")
         data = {k: v for k, v in data.items() if k in allowed}
     values, errors = coerce_workup(data)
+    _check_birth_date(values, db.session.get(Patient, record.patient_id), errors)
     file_values = _file_values(data, errors) if section is None else {}
     if values:  # the clinical sections; where the paper file is (file_values) is the record room's
         records.check(actor, records.AMEND, records.WORKUP, record.created_by)
@@ -285,6 +323,7 @@ def upsert(data: dict, actor) -> tuple[IntakeRecord, bool]:
                 return existing, False
             raise
     values, errors = coerce_workup(data)
+    _check_birth_date(values, patient, errors)
     file_values = _file_values(data, errors)
     created_date = data.get("file_created_date")
     if created_date not in (None, ""):

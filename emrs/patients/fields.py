@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from ..errors import ValidationError, field_error
 from ..safetext import clean_name, identifier_problem
+from ..timeutil import today_ist
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Field:
     min: int | None = None
     max: int | None = None
     required: bool = False
+    past: bool = False            # a date that has happened: never after today (IST)
 
 
 def _c(*pairs):
@@ -67,7 +69,7 @@ _NOW_YEAR = dt.date.today().year
 
 CARD_FIELDS: tuple[Field, ...] = (
     Field("cr_no", "CR No.", "identifier", max_len=50),
-    Field("date", "Date", "date"),
+    Field("date", "Registration date", "date", past=True),
     Field("name", "Name", "name", max_len=255, required=True),
     Field("age", "Age", "int", min=0, max=150),
     Field("sex", "Sex", "choice", choices=SEX),
@@ -93,8 +95,8 @@ CARD_FIELDS: tuple[Field, ...] = (
 RECORD_FIELDS: tuple[Field, ...] = (
     Field("psy_no", "PSY No.", "identifier", max_len=50),
     Field("special_clinic_no", "Special clinic no.", max_len=50),
-    Field("seen_in_walk_in_on", "Seen in walk-in clinic on", "date"),
-    Field("worked_up_on", "Worked up on", "date"),
+    Field("seen_in_walk_in_on", "Seen in walk-in clinic on", "date", past=True),
+    Field("worked_up_on", "Worked up on", "date", past=True),
     Field("allergies", "Drug allergies", max_len=500),
     Field("age_group", "Age group", "choice", choices=AGE_GROUP),
     Field("marital_status", "Marital status", "choice", max_len=20, choices=MARITAL),
@@ -202,6 +204,15 @@ def _date(value):
     raise ValueError("must be a date (YYYY-MM-DD)")
 
 
+def not_after_today(d: dt.date) -> dt.date:
+    """A date that has happened (a registration, a visit): never after today's IST date."""
+    today = today_ist()
+    if d > today:
+        raise ValueError(f"cannot be after today ({today.strftime('%d %b %Y')}, India time); "
+                         f"{d.strftime('%d %b %Y')} has not come yet")
+    return d
+
+
 def clean_value(f: Field, value):
     """Return the cleaned value or raise ValueError(message). '' and None become None."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -236,6 +247,8 @@ def clean_value(f: Field, value):
         d = _date(value)
         if not dt.date(1900, 1, 1) <= d <= dt.date(2100, 12, 31):
             raise ValueError("must be a real date")
+        if f.past:
+            not_after_today(d)
         return d
     if not isinstance(value, str):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and f.kind in ("text", "pin", "mobile"):

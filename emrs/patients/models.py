@@ -39,9 +39,15 @@ def _in(column: str, values: tuple[str, ...], nullable: bool = False) -> str:
     return f"{column} IS NULL OR {check}" if nullable else check
 
 
+def _unknown():
+    return None
+
+
 def _money():
-    """Monthly rupees, numeric(15,2), default 0."""
-    return mapped_column(Numeric(15, 2), default=0, server_default="0")
+    """Monthly rupees, numeric(15,2); NULL when not known, never a default of 0. Migration 0016
+    drops the old server default on PostgreSQL; SQLite keeps it in the table (dropping it means
+    rebuilding the table), so the insert always names the value, NULL included."""
+    return mapped_column(Numeric(15, 2), default=_unknown)
 
 
 class Patient(TimestampMixin, db.Model):

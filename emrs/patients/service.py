@@ -245,6 +245,18 @@ def _doctor(doctor_id) -> User:
     return user
 
 
+def _age_against_birth_date(patient: Patient, age: int, registered_on) -> list:
+    """A new age must agree with the date of birth in the patient's intake record, if any."""
+    from ..intake.service import birth_date_errors
+    birth = db.session.execute(select(IntakeRecord.personal_birth_date).where(
+        IntakeRecord.patient_id == patient.id)).scalar()
+    errors = birth_date_errors(birth, age, registered_on, path="age")
+    for e in errors:
+        e["msg"], e["value"] = e["msg"].replace("Correct the date of birth or the age.",
+                                                "Correct the age or the date of birth in the intake record."), age
+    return errors
+
+
 def register(data: dict, actor: User, *, step: str = "complete") -> Patient:
     """Register a new patient. step='card' takes the out-patient card fields only;
     'complete' takes card and record fields (POST /register-complete)."""
@@ -313,6 +325,8 @@ def update(patient: Patient, data: dict, actor: User, *, names=None, expected_ve
                 errors.extend(exc.errors)
     elif allow_doctor and "assigned_doctor_name" in data and data.get("assigned_doctor_name") in (None, ""):
         doctor_change = "clear"
+    if values.get("age") is not None and values["age"] != patient.age:
+        errors.extend(_age_against_birth_date(patient, values["age"], values.get("date") or patient.date))
     F.raise_if(errors)
     if "name" in values and values["name"] is None:
         values.pop("name")
@@ -693,13 +707,19 @@ def _visit_dict(v: PatientVisit, doctor: User | None = None) -> dict:
 
 
 def _parse_date(value, name="visit_date") -> dt.date:
+    """A visit's date: today (IST) when not given; never a day after today."""
     if value in (None, ""):
         return today_ist()
     try:
-        return F.clean_value(F.Field(name, "Visit date", "date"), value)
+        day = F.clean_value(F.Field(name, "Visit date", "date"), value)
     except ValueError:
         raise ValidationError("Validation failed", errors=[field_error(name, "visit_date must be a date (YYYY-MM-DD)",
                                                                        F._safe_echo(value))])
+    try:
+        return F.not_after_today(day)
+    except ValueError as exc:
+        message = f"Visit date {exc}"
+        raise ValidationError(message, errors=[field_error(name, message, F._safe_echo(value))])
 
 
 def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=None, notes=None,

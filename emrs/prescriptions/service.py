@@ -177,15 +177,41 @@ def _extras(data: dict) -> dict:
                 out["follow_up_date"] = dt.date.fromisoformat(str(raw)[:10])
             except ValueError:
                 errors.append(field_error("follow_up_date", "follow_up_date must be a date (YYYY-MM-DD)"))
+            else:
+                errors.extend(_follow_up_errors(out["follow_up_date"], data.get("clinical_proforma_id")))
     if "advice" in data:
         raw = data["advice"]
         if raw not in (None, "") and (not isinstance(raw, str) or len(raw) > 5000):
             errors.append(field_error("advice", "advice must be text of at most 5000 characters"))
         else:
             out["advice"] = raw or None
+    if data.get("require_medicine") is True:
+        raw_lines = data.get("prescription")
+        try:
+            named = normalise_lines(raw_lines if raw_lines is not None else data.get("prescriptions"))
+        except ValidationError:
+            named = [None]  # a bad shape is reported by the caller's own check
+        if not named:
+            errors.append(field_error("prescription", NO_MEDICINE))
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     return out
+
+
+NO_MEDICINE = "Add at least one medicine: a prescription without any medicine is not saved or printed."
+
+
+def _follow_up_errors(follow_up: dt.date, proforma_id) -> list:
+    """The follow-up is on or after the visit the prescription belongs to."""
+    from ..clinical.models import ClinicalProforma
+    if isinstance(proforma_id, bool) or not str(proforma_id).isdecimal() or len(str(proforma_id)) > 9:
+        return []
+    proforma = db.session.get(ClinicalProforma, int(proforma_id))
+    if proforma is None or proforma.visit_date is None or follow_up >= proforma.visit_date:
+        return []
+    return [field_error("follow_up_date", f"The follow-up date ({follow_up.strftime('%d %b %Y')}) cannot be before "
+                                          f"the visit ({proforma.visit_date.strftime('%d %b %Y')})",
+                        follow_up.isoformat())]
 
 
 def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:

@@ -103,6 +103,7 @@ def edit(proforma_id: int):
     if request.method == "POST":
         lines = _lines_from_form(request.form)
         data = {"clinical_proforma_id": proforma.id, "patient_id": patient.id, "prescription": lines,
+                "require_medicine": True,  # the page saves no empty prescription (the API may: contract)
                 "follow_up_date": request.form.get("follow_up_date"), "advice": request.form.get("advice"),
                 "override_reason": request.form.get("override_reason"), "version": request.form.get("version")}
         data["change_reason"] = request.form.get("change_reason")

@@ -305,7 +305,7 @@ def test_the_richer_answers_match_the_document_too(client, doc, users, make_user
     patient = body["data"]["patient"]
     status, body = api.call("proformas_create", body={
         "patient_id": patient["id"], "visit_date": today_ist().isoformat(), "doctor_decision": "complex_case",
-        "informants": [{"name": "Mother", "relationship": "mother"}], "prescriptions": [{"medicine": "Lithium 300 mg"}]})
+        "diagnosis": "Bipolar disorder", "informants": [{"name": "Mother", "relationship": "mother"}], "prescriptions": [{"medicine": "Lithium 300 mg"}]})
     assert status == 201 and body["message"] == "Complex case with ADL file saved successfully"
     assert body["prescriptions"]["count"] == 1  # the original's shape: a sibling of data
     record, proforma = body["data"]["adl_file"], body["data"]["clinical_proforma"]
@@ -394,7 +394,7 @@ def seeded(app, users):
         today = today_ist().isoformat()
         simple, _, _ = clinical.create({"patient_id": first.id, "visit_date": today, "diagnosis": "Anxiety"}, doctor)
         complex_, record, _ = clinical.create({"patient_id": people[1].id, "visit_date": today,
-                                               "doctor_decision": "complex_case"}, doctor)
+                                               "doctor_decision": "complex_case", "diagnosis": "Mania"}, doctor)
         row, _ = rx.save_for_proforma({"clinical_proforma_id": simple.id, "prescription": [
             {"medicine": "Sertraline 50 mg", "dosage": "1-0-0"}, {"medicine": "Propranolol 10 mg"}]}, doctor)
         (stored,) = files_service.upload(first, [FileStorage(io.BytesIO(b"referral letter\n"), "referral.txt",

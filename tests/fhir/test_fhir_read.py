@@ -169,7 +169,8 @@ def test_writes_are_405_operation_outcome(client, h):
 def _complex_case(client, h, pid):
     """A complex-case proforma opens the intake record (ADL file): its ADL number."""
     resp = client.post("/api/clinical-proformas", headers=h["resident"], json={
-        "patient_id": pid, "visit_date": today_ist().isoformat(), "doctor_decision": "complex_case"})
+        "patient_id": pid, "visit_date": today_ist().isoformat(), "doctor_decision": "complex_case",
+        "diagnosis": "Schizophrenia"})
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()["data"]["adl_file"]["adl_no"]
 

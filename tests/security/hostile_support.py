@@ -342,6 +342,7 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
                       "password": "N3w-passw0rd!"}),
     Target("api.users_update", form_fields(auth_forms.ProfileForm) + ("role",), lambda w: {"designation": "SR"}),
     Target("api.users_activate", (), kind="none"),
+    Target("api.users_unlock", (), kind="none"),
     Target("api.users_deactivate", (), kind="none"),
     Target("api.users_delete", (), kind="none"),
     # patients (the field table)
@@ -466,6 +467,7 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("auth.user_set_active", ("active", "back"), lambda w: {"active": "1"}, kind="form"),
     Target("auth.user_set_otp", ("enabled", "back"), lambda w: {"enabled": "1"}, kind="form"),
     Target("auth.user_end_sessions", ("back",), lambda w: {}, kind="form"),
+    Target("auth.user_unlock", ("back",), lambda w: {}, kind="form"),
     # option groups and formulary
     Target("clinical.options_add", ("label",), lambda w: {"label": "Form option"}, kind="form"),
     Target("clinical.options_move", ("direction",), lambda w: {"direction": "up"}, kind="form"),
