@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, StopValidation
 
 from .models import ROLES
@@ -54,7 +55,7 @@ class ProfileForm(FlaskForm):
 
 class UserForm(ProfileForm):
     # A new account starts with no role chosen: the administrator picks one on purpose.
-    role = SelectField("Role", choices=[("", "Choose a role…")] + [(r, r) for r in ROLES],
+    role = SelectField("Role", choices=[SelectChoice("", "Choose a role…")] + [SelectChoice(r) for r in ROLES],
                        validators=[DataRequired("Choose a role.")])
     password = PasswordField("Initial password", validators=[Optional(), Length(max=200)])
     two_factor_enabled = BooleanField("Require a login code (second factor)", default=True)

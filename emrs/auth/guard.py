@@ -42,6 +42,8 @@ def load_user(user_id: str):
             service.revoke_session(row, "inactivity" if state == "idle" else "absolute_timeout")
             db.session.commit()
         g.session_expired = state in ("idle", "expired") or row.revoked_reason in ("inactivity", "absolute_timeout")
+        if g.session_expired:
+            g.expired_email = row.user.email
         return None
     if request.headers.get("X-EMRS-Background") != "1":
         service.touch(row)
@@ -117,6 +119,8 @@ def _page_unauthenticated():
     if getattr(g, "session_expired", False):
         session.pop("sid", None)
         logout_user()
+        if getattr(g, "expired_email", None):
+            session["login_email"] = g.expired_email  # the sign-in page offers the same account
         flash("Your session ended after a period of inactivity. Please sign in again — "
               "you will return to the page you were on.", "warning")
     else:

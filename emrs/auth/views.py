@@ -66,6 +66,9 @@ def login():
         # The browser holds the pending login's raw token (in the signed session), never a bare id.
         session["pending_2fa"] = {"token": start.token, "next": nxt, "method": start.method}
         return redirect(url_for("auth.login_otp"))
+    if request.method == "GET" and not form.email.data:
+        # After a password reset or a session that timed out, the e-mail is filled in already.
+        form.email.data = session.pop("login_email", None)
     status = 422 if request.method == "POST" else 200
     return render_template("auth/login.html", form=form, error=error, next=nxt), status
 
@@ -178,11 +181,11 @@ def forgot_verify():
     error = None
     if form.validate_on_submit():
         try:
-            service.verify_reset_code(state["token"], form.otp.data.replace(" ", ""))
+            reset_user = service.verify_reset_code(state["token"], form.otp.data.replace(" ", ""))
         except DomainError:
             error = "That code is not valid or has expired."
         else:
-            session["reset"] = {**state, "verified": True}
+            session["reset"] = {**state, "verified": True, "email": reset_user.email}
             return redirect(url_for("auth.reset_password"))
     status = 422 if request.method == "POST" else 200
     return render_template("auth/forgot_verify.html", form=form, error=error), status
@@ -206,7 +209,9 @@ def reset_password():
             except DomainError as exc:
                 errors.extend(_messages(exc))
             else:
-                session.pop("reset", None)
+                done = session.pop("reset", None) or {}
+                if done.get("email"):
+                    session["login_email"] = done["email"]  # the sign-in page starts at the password
                 flash("Password reset. You can now sign in with your new password.", "success")
                 return redirect(url_for("auth.login"))
     status = 422 if request.method == "POST" else 200

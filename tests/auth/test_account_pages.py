@@ -93,6 +93,10 @@ def test_password_reset_by_emailed_code(app, client, outbox, users):
     assert resp.status_code == 422 and "do not match" in resp.get_data(as_text=True)
     resp = client.post("/reset-password", data={"password": "Fresh-pass-9", "confirm": "Fresh-pass-9"})
     assert resp.status_code == 302 and resp.headers["Location"] == "/login"
+    # The sign-in page starts with the e-mail filled in and the cursor in the password.
+    page = client.get("/login").get_data(as_text=True)
+    assert f'value="{user.email}"' in page
+    assert f'value="{user.email}"' not in client.get("/login").get_data(as_text=True)  # once only
     browser_login(app.test_client(), outbox, user, password="Fresh-pass-9")
     assert outbox.messages(user.email)[-2]["Subject"] == "Your EMRS password was changed"
 

@@ -156,6 +156,7 @@ def test_inactivity_timeout_returns_to_page_after_login(app, client, outbox, use
     assert resp.headers["Location"] == "/login?next=/admin/users?q%3Dverma"
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "session ended after a period of inactivity" in page
+    assert f'value="{user.email}"' in page  # the same account is offered again
     row = db.session.get(UserSession, row.id)
     assert row.revoked_reason == "inactivity"
     # Signing in again goes back where the user was.
@@ -190,6 +191,7 @@ def test_logout_ends_the_session(client, outbox, users):
     cookie = client.get_cookie("emrs_session").value
     resp = client.post("/logout")
     assert resp.status_code == 302 and resp.headers["Location"] == "/login"
+    assert user.email not in client.get("/login").get_data(as_text=True)  # signing out leaves no trace
     assert client.get("/").status_code == 302
     # Replaying the old cookie does not bring the session back.
     client.set_cookie("emrs_session", cookie)
