@@ -22,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from ..audit import service as audit
 from ..errors import Conflict, NotFound, ValidationError, field_error
 from ..extensions import db
-from .lines import format_strength
 from .models import Medicine
 
 ENTITY = "medicines"
@@ -164,7 +163,7 @@ def _entries(rows) -> list[dict]:
     """Every generic and every brand of ``rows`` as picker entries, generic first."""
     out = []
     for m in rows:
-        strengths = [format_strength(x) for x in m.strengths or []]
+        strengths = list(m.strengths or [])
         forms = list(m.forms or [])
         out.append({"label": m.generic_name, "medicine": m.generic_name, "generic": m.generic_name,
                     "brand": None, "strengths": strengths, "forms": forms, "drug_class": m.drug_class, "id": m.id})
@@ -197,7 +196,7 @@ def search(q: str | None, limit: int = 12) -> list[dict]:
     matching brand alone is shown as "Brand (Generic)". De-duplicated by label.
 
     Each result: {label, medicine (the string written into the line), generic, brand
-    (None for the generic itself), strengths ("10 mg"), forms, drug_class}."""
+    (None for the generic itself), strengths (as stored: "10mg"), forms, drug_class}."""
     term = _norm(q or "").lower()[:100]
     if not term or limit <= 0:
         return []

@@ -49,12 +49,15 @@ def _raw_text(line: dict, key: str, i: int, errors: list) -> str:
 
 
 def _structured(raw: dict, item: dict, i: int, errors: list) -> dict | None:
-    """The line's structured fields checked and written in their one spelling (lines.py)."""
+    """The line's structured fields checked (lines.py). Additive for the original's clients: a
+    line sent without the ``strength`` key keeps its medicine text as sent ("Licab 300mg"; the
+    editor, which always sends the key, has "Licab 300mg" split into medicine and strength), and
+    timings, frequencies and a duration sent as text keep the sender's spelling once understood."""
     from . import lines as L
     from .formulary import resolve
     medicine, strength = item["medicine"], item["strength"]
-    if not strength:
-        medicine, strength = L.split_medicine(medicine)  # the original's "Licab 300mg"
+    if not strength and "strength" in raw:
+        medicine, strength = L.split_medicine(medicine)
     known = resolve(medicine)
     before = len(errors)
     out = {"medicine": medicine}
@@ -66,12 +69,15 @@ def _structured(raw: dict, item: dict, i: int, errors: list) -> dict | None:
              ("frequency", lambda: L.clean_frequency(item["frequency"])))
     for key, step in steps:
         try:
-            out[key] = step()
+            value = step()
+            out[key] = item[key] if key in ("when_to_take", "frequency") else value
         except L.LineError as exc:
             errors.append(field_error(f"prescription[{i}].{exc.key}", f"{name}: {exc.message}"))
     try:
-        out["duration"], out["duration_value"], out["duration_unit"] = L.clean_duration(
+        text, out["duration_value"], out["duration_unit"] = L.clean_duration(
             item["duration"], raw.get("duration_value"), item["duration_unit"])
+        by_parts = raw.get("duration_value") not in (None, "") or (item["duration_unit"] and text and not item["duration"])
+        out["duration"] = text if by_parts or not item["duration"] else item["duration"]
     except L.LineError as exc:
         errors.append(field_error(f"prescription[{i}].{exc.key}", f"{name}: {exc.message}"))
     if len(errors) > before:

@@ -269,6 +269,13 @@ def _rx_name(line) -> str:
     return service.line_name(line) if isinstance(line, dict) else ""
 
 
+@bp.app_template_filter("strength")
+def _strength(value) -> str:
+    """{{ "10mg"|strength }}: "10 mg"."""
+    from .lines import format_strength
+    return format_strength(value)
+
+
 @bp.app_template_filter("rx_change")
 def _rx_change(change) -> str:
     return service.change_text(change)

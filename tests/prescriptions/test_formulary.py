@@ -135,7 +135,7 @@ def test_migration_is_idempotent_and_downgrade_removes_the_seeded_rows(app, ctx)
 def test_brand_prefix_first_with_strengths(app, ctx):
     res = svc.search("nex")
     assert res[0] == {"label": "Nexito (Escitalopram)", "medicine": "Nexito", "generic": "Escitalopram",
-                      "brand": "Nexito", "strengths": ["5 mg", "10 mg", "20 mg"], "forms": ["tablet"],
+                      "brand": "Nexito", "strengths": ["5mg", "10mg", "20mg"], "forms": ["tablet"],
                       "drug_class": "antidepressants / ssri"}
 
 
