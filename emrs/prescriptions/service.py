@@ -56,10 +56,17 @@ def _structured(raw: dict, item: dict, i: int, errors: list) -> dict | None:
     from . import lines as L
     from .formulary import resolve
     medicine, strength = item["medicine"], item["strength"]
-    if not strength and "strength" in raw:
-        medicine, strength = L.split_medicine(medicine)
-    known = resolve(medicine)
     before = len(errors)
+    if "strength" in raw:
+        name, tail = L.split_medicine(medicine)
+        if tail and (not strength or L.format_strength(strength).lower() == tail.lower()):
+            medicine, strength = name, tail
+        elif tail:
+            errors.append(field_error(f"prescription[{i}].medicine", f"{name}: the medicine says {tail} and Strength "
+                                                                    f"says {L.format_strength(strength)}; write the "
+                                                                    f"strength only in the Strength field"))
+            return None
+    known = resolve(medicine)
     out = {"medicine": medicine}
     name = " ".join(medicine.split())[:60]
     steps = (("strength", lambda: L.clean_strength(strength, name, known)),

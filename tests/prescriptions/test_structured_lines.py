@@ -146,3 +146,11 @@ def test_the_migration_carries_the_data_file():
     assert mod.down_revision == "0012" and mod.revision == "0014"
     data = json.loads((ROOT / "emrs" / "data" / "formulary_structure.json").read_text(encoding="utf-8"))
     assert all(f in L.FORMS for forms in data["forms"].values() for f in forms)
+
+
+def test_a_strength_written_twice_must_agree(app, ctx):
+    line = service.normalise_lines([{"medicine": "Escitalopram 10 mg", "strength": "10mg", "dosage": "0-0-1"}])[0]
+    assert (line["medicine"], line["strength"]) == ("Escitalopram", "10 mg")
+    with pytest.raises(ValidationError) as err:
+        service.normalise_lines([{"medicine": "Escitalopram 10 mg", "strength": "5 mg", "dosage": "0-0-1"}])
+    assert err.value.errors[0]["path"] == "prescription[0].medicine" and "only in the Strength field" in err.value.message
