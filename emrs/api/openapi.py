@@ -306,7 +306,11 @@ def _components() -> dict:
                                 extra={"prescription": arr("PrescriptionLine")},
                                 description="The medication lines written on one proforma "
                                             "(one prescription per proforma).")
-    medicine = model_schema(Medicine, overrides={"brand_names": arr(STR), "strengths": arr(STR)},
+    medicine = model_schema(Medicine, overrides={"brand_names": arr(STR), "strengths": arr(STR),
+                                                 "forms": {**arr(STR), "description": "Forms it comes in, the usual "
+                                                                                      "one first."},
+                                                 "aliases": {**arr(STR), "description": "Other generic names of it "
+                                                                                        "(merged duplicates)."}},
                             description="A formulary entry.")
     user = model_schema(User, only=User.PUBLIC_FIELDS,
                         overrides={"role": {"type": "string", "enum": list(ROLES)}},
@@ -503,8 +507,11 @@ def _components() -> dict:
         "SafetyWarning": warning,
         "Medicine": medicine,
         "MedicineEntry": obj({"label": STR, "medicine": {**STR, "description": "The text written into a line."},
-                              "generic": STR, "brand": null(STR), "strengths": arr(STR), "drug_class": null(STR)},
-                             description="A medicine picker entry: a generic or one of its brands."),
+                              "generic": STR, "brand": null(STR), "strengths": arr(STR),
+                              "forms": {**arr(STR), "description": "The medicine's forms, the usual one first."},
+                              "drug_class": null(STR)},
+                             description="A medicine picker entry: a generic, one of its other names or one of its "
+                                         "brands."),
         "UserInput": obj({**user_fields, "password": {**password, "description": "≥ 8 characters with a letter "
                                                                                  "and a digit."},
                           "two_factor_enabled": BOOL}, required=("name", "email", "role", "password")),
@@ -1115,7 +1122,10 @@ def _operations() -> dict[str, Op]:
                                    "category": {**null(STR), "description": "Alias of drug_class."},
                                    "brand_names": {"anyOf": [arr(STR), STR, {"type": "null"}]},
                                    "brands": {"anyOf": [arr(STR), STR, {"type": "null"}]},
-                                   "strengths": {"anyOf": [arr(STR), STR, {"type": "null"}]}}, required=()),
+                                   "strengths": {"anyOf": [arr(STR), STR, {"type": "null"}]},
+                                   "forms": {"anyOf": [arr(STR), STR, {"type": "null"}],
+                                             "description": "tablet (default), capsule, syrup, injection …"}},
+                                   required=()),
                                errors=(409,)),
         "medicines_delete": Op("Medicines", "Retire a formulary entry", obj({"medicine": ref("Medicine")}),
                                message="Medicine retired", errors=(404,),

@@ -154,3 +154,36 @@ def test_a_strength_written_twice_must_agree(app, ctx):
     with pytest.raises(ValidationError) as err:
         service.normalise_lines([{"medicine": "Escitalopram 10 mg", "strength": "5 mg", "dosage": "0-0-1"}])
     assert err.value.errors[0]["path"] == "prescription[0].medicine" and "only in the Strength field" in err.value.message
+
+
+def test_a_new_medicine_has_forms(app, ctx, users):
+    row = formulary.add("Vilazodone", "antidepressants / others", "Vilafy", "20mg, 40mg", users["faculty"],
+                        forms="tab, Syrup")
+    assert row.forms == ["tablet", "syrup"] and row.aliases == []
+    assert formulary.add("Desvenlafaxine XR", forms=None).forms == ["tablet"]
+    with pytest.raises(ValidationError):
+        formulary.add("Something Else", forms="lozenge")
+
+
+def test_the_page_refuses_to_print_a_prescription_without_medicine(app, ctx, role_client, users):
+    import datetime as dt
+    from emrs.clinical.models import ClinicalProforma
+    from emrs.extensions import db
+    from emrs.patients.models import Patient
+    from emrs.prescriptions.models import Prescription
+    p = Patient(name="Empty Rx", sex="M", age=40, cr_no="CREMPTYRX1")
+    db.session.add(p)
+    db.session.flush()
+    pf = ClinicalProforma(patient_id=p.id, filled_by=users["resident"].id, visit_date=dt.date(2026, 12, 1),
+                          visit_type="first_visit")
+    db.session.add(pf)
+    db.session.flush()
+    rx = Prescription(patient_id=p.id, clinical_proforma_id=pf.id, created_by=users["resident"].id, lines=[])
+    db.session.add(rx)
+    db.session.commit()
+    c = role_client("resident")
+    page = c.get(f"/prescriptions/{rx.id}").get_data(as_text=True)
+    assert "Print (A5 PDF)" not in page and "nothing to print" in page
+    resp = c.get(f"/prescriptions/{rx.id}/pdf")
+    assert resp.status_code == 302
+    assert "no medicine" in c.get(resp.headers["Location"]).get_data(as_text=True)
