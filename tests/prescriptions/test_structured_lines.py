@@ -187,3 +187,34 @@ def test_the_page_refuses_to_print_a_prescription_without_medicine(app, ctx, rol
     resp = c.get(f"/prescriptions/{rx.id}/pdf")
     assert resp.status_code == 302
     assert "no medicine" in c.get(resp.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_editor_refuses_a_strength_in_dosage_and_500_years(app, ctx, role_client, users):
+    import datetime as dt
+    from emrs.clinical.models import ClinicalProforma
+    from emrs.extensions import db
+    from emrs.patients.models import Patient
+    p = Patient(name="Editor Refusals", sex="F", age=30, cr_no="CREDITREF1")
+    db.session.add(p)
+    db.session.flush()
+    pf = ClinicalProforma(patient_id=p.id, filled_by=users["resident"].id, visit_date=dt.date(2026, 12, 1),
+                          visit_type="first_visit")
+    db.session.add(pf)
+    db.session.commit()
+    c = role_client("resident")
+    base = {"lines-0-medicine": "Escitalopram", "lines-0-strength": "10 mg", "lines-0-form": "tablet",
+            "lines-0-dosage": "0-0-1", "lines-0-duration_value": "30", "lines-0-duration_unit": "days"}
+    resp = c.post(f"/prescriptions/proforma/{pf.id}", data={**base, "lines-0-dosage": "300mg 1-0-1"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "in the Strength field" in html and 'value="300mg 1-0-1"' in html
+    resp = c.post(f"/prescriptions/proforma/{pf.id}", data={**base, "lines-0-duration_value": "500"})
+    assert resp.status_code == 422 and "is too long: at most 1 year" in resp.get_data(as_text=True)
+    resp = c.post(f"/prescriptions/proforma/{pf.id}", data={**base, "lines-0-duration_value": "",
+                                                            "lines-0-duration": "500 years"})
+    assert resp.status_code == 422 and "“500 years” is too long" in resp.get_data(as_text=True)
+    # The live check says it on the line, before saving.
+    hint = c.post(f"/prescriptions/proforma/{pf.id}/check", data={**base, "lines-0-dosage": "300mg"}).get_data(as_text=True)
+    assert 'id="l0-hint" class="rx-hint has-error" hx-swap-oob="true"' in hint and "Strength field" in hint
+    ok = c.post(f"/prescriptions/proforma/{pf.id}/check", data=base).get_data(as_text=True)
+    assert "Escitalopram 10 mg</strong> · quantity 30 · Take 1 tablet at night, for 30 days." in ok
+    assert c.post(f"/prescriptions/proforma/{pf.id}", data=base).status_code == 302
