@@ -221,8 +221,11 @@ def clean_duration(text, value=None, unit=None) -> tuple[str, int | None, str]:
 
 def duration_parts(line: dict) -> tuple[str, str]:
     """(value, unit) to show in the editor for a stored line (older lines have only text)."""
+    unit = _text(line.get("duration_unit"))
     if line.get("duration_value") not in (None, ""):
-        return str(line["duration_value"]), line.get("duration_unit") or "days"
+        return str(line["duration_value"]), unit or "days"
+    if unit and _named(unit):
+        return "", _named(unit)
     try:
         text, value, unit = clean_duration(line.get("duration"))
     except LineError:

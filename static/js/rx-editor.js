@@ -37,7 +37,7 @@
   function clear(line) {
     line.querySelectorAll("input, select").forEach(function (el) {
       if (el.type === "hidden") el.remove();
-      else if (el.tagName === "SELECT") el.selectedIndex = el.name && /duration_unit$/.test(el.name) ? 0 : 0;
+      else if (el.tagName === "SELECT") el.selectedIndex = 0;
       else el.value = "";
     });
     var hint = line.querySelector(".rx-hint");
@@ -74,15 +74,17 @@
   });
 
   // A named duration (Continuous, As Directed …) has no number.
-  body.addEventListener("change", function (e) {
-    var el = e.target;
-    if (!el.name || !/duration_unit$/.test(el.name)) return;
+  function durationUnit(el) {
     var num = el.closest(".rx-line").querySelector("input[name$=duration_value]");
     if (!num) return;
     var named = ["days", "weeks", "months"].indexOf(el.value) < 0;
     num.disabled = named;
     if (named) num.value = "";
+  }
+  body.addEventListener("change", function (e) {
+    if (e.target.name && /duration_unit$/.test(e.target.name)) durationUnit(e.target);
   });
+  body.querySelectorAll("select[name$=duration_unit]").forEach(durationUnit);
 
   form.addEventListener("submit", renumber);
 })();

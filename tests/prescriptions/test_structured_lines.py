@@ -116,6 +116,9 @@ def test_older_lines_diff_against_structured_ones(app, ctx):
     diff = service.differences(old, new)
     assert not diff["added"] and not diff["stopped"] and [service.line_name(l) for l in diff["same"]] == ["Olanzapine 5 mg"]
     assert [service.change_text(c) for c in diff["changed"]] == ["Licab: 300 mg 1-0-1 → 400 mg 1-0-1"]
+    assert L.duration_parts({"duration_value": "", "duration_unit": "Continuous"}) == ("", "Continuous")
+    assert L.duration_parts({"duration": "2 weeks"}) == ("2", "weeks")
+    assert L.duration_parts({"duration": "As Directed"}) == ("", "As Directed")
     shown = service.editor_lines(old)
     assert (shown[1]["medicine"], shown[1]["strength"]) == ("Licab", "300 mg")
     assert shown[1]["strength_options"] == ["300 mg", "400 mg"]  # a brand of Lithium Carbonate
