@@ -64,7 +64,8 @@ def _first(data: dict, *names):
 def medicines_create():
     data = json_body()
     row = svc.add(_first(data, "generic_name", "name"), _first(data, "drug_class", "category"),
-                  _first(data, "brand_names", "brands"), _first(data, "strengths"), principal())
+                  _first(data, "brand_names", "brands"), _first(data, "strengths"), principal(),
+                  forms=_first(data, "forms"))
     return ok({"medicine": row.to_dict()}, "Medicine added", status=201)
 
 

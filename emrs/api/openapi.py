@@ -40,6 +40,32 @@ DATETIME = {"type": "string", "format": "date-time"}
 ID = {"type": "integer", "minimum": 1, "maximum": 999_999_999}  # what api.users.parse_id accepts
 
 
+def _rx_line_docs() -> dict:
+    from ..prescriptions import lines as L
+    return {
+        "medicine": "Generic or brand name (formulary, or as typed when not in it). \"Licab 300mg\" without a "
+                    "`strength` is split into medicine \"Licab\" and strength \"300 mg\".",
+        "strength": "Strength of one unit, e.g. \"10 mg\" (written with a space). For a formulary medicine with "
+                    "strengths it must be one of them; free text otherwise. Printed after the name: "
+                    "\"Escitalopram 10 mg\".",
+        "form": "One of: " + ", ".join(L.FORMS) + " (tab, cap, syp, inj … understood).",
+        "dosage": "A pattern morning-afternoon-night such as 1-0-1, ½-0-1, 0-0-1 (4 parts with evening), or OD, "
+                  "BD, TDS, QID, HS, SOS, STAT, Q6H, optionally with an amount (\"½ HS\", \"10 ml BD\"). A strength "
+                  "here (\"300mg\") is refused: send it as `strength`.",
+        "when_to_take": "Before Food, After Food, With Food, Empty Stomach, Bedtime, Morning, … (the instruction "
+                        "phrases; anything else goes in `details`).",
+        "frequency": "Once Daily, Twice Daily, Thrice Daily, Four Times Daily, Every N Hours, Alternate Day, Weekly, "
+                     "Monthly, SOS, Continuous, Once, Tapering Dose.",
+        "duration": "\"14 Days\", \"2 Weeks\", \"1 Month\" (at most " + L.MAX_DURATION + "), or Until Symptoms "
+                    "Subside, Continuous, As Directed. Saved in this spelling; ignored when `duration_value` is sent.",
+        "duration_value": "Number of `duration_unit`s (at most " + L.MAX_DURATION + "); wins over `duration`.",
+        "duration_unit": "days, weeks or months (or a named duration: Until Symptoms Subside, Continuous, "
+                         "As Directed).",
+        "quantity": "Units to dispense. When empty it is computed for tablets and capsules: per-day count of the "
+                    "dosage × frequency × days.",
+    }
+
+
 def ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -265,9 +291,14 @@ def _components() -> dict:
         "Out-patient intake record (ADL file): every column plus the patient, creator, last accessor and the "
         "linked proforma's doctor.")
     record_with_creator = extend("IntakeRecordRow", {"created_by_name": null(STR), "created_by_role": null(STR)})
-    line = obj({"id": INT, **{k: STR for k in rx.LINE_KEYS}},
+    line_docs = _rx_line_docs()
+    line = obj({"id": INT, **{k: {**STR, "description": line_docs[k]} if k in line_docs else STR
+                              for k in rx.LINE_KEYS if k != "duration_value"},
+                "duration_value": {**null(INT), "description": line_docs["duration_value"]}},
                required=("medicine",),
-               description="One medication line. Lines saved by this system have every key.")
+               description="One medication line. Lines saved by this system have every key; lines saved before "
+                           "strengths had a field (EMRS 0014) lack strength, form, duration_value and duration_unit "
+                           "(their medicine text may carry the strength, e.g. \"Licab 300mg\").")
     warning = obj({"rule": STR, "severity": {"type": "string", "enum": ["high", "moderate", "info"]},
                    "message": STR, "medicines": arr(STR)}, description="A drug-safety warning.")
     prescription = model_schema(Prescription, exclude=("prescriptions",),
@@ -275,7 +306,11 @@ def _components() -> dict:
                                 extra={"prescription": arr("PrescriptionLine")},
                                 description="The medication lines written on one proforma "
                                             "(one prescription per proforma).")
-    medicine = model_schema(Medicine, overrides={"brand_names": arr(STR), "strengths": arr(STR)},
+    medicine = model_schema(Medicine, overrides={"brand_names": arr(STR), "strengths": arr(STR),
+                                                 "forms": {**arr(STR), "description": "Forms it comes in, the usual "
+                                                                                      "one first."},
+                                                 "aliases": {**arr(STR), "description": "Other generic names of it "
+                                                                                        "(merged duplicates)."}},
                             description="A formulary entry.")
     user = model_schema(User, only=User.PUBLIC_FIELDS,
                         overrides={"role": {"type": "string", "enum": list(ROLES)}},
@@ -329,10 +364,17 @@ def _components() -> dict:
                          **file_fields}, required=())
     intake_update = {"allOf": [intake_update, ref("IntakeWorkup")]}
 
-    rx_line_input = obj({**{k: null({"type": "string", "maxLength": rx.MAX_FIELD}) for k in rx.LINE_KEYS},
+    rx_line_input = obj({**{k: {**null({"type": "string", "maxLength": rx.MAX_FIELD}),
+                                **({"description": line_docs[k]} if k in line_docs else {})}
+                            for k in rx.LINE_KEYS if k != "duration_value"},
+                         "duration_value": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 365},
+                                                      {"type": "string", "pattern": "^[0-9]{1,3}$"}, {"type": "null"}],
+                                            "description": line_docs["duration_value"]},
                          "when": {**null(STR), "description": "Alias of when_to_take."},
                          "qty": {**null(STR), "description": "Alias of quantity."}}, required=(),
-                        description="A line without `medicine` is dropped.")
+                        description="A line without `medicine` is dropped. The original's keys keep working; "
+                                    "`strength`, `form`, `duration_value` and `duration_unit` are EMRS additions. "
+                                    "A wrong field is a 400 whose `errors` name it (`prescription[0].dosage` …).")
     rx_lines = {"type": "array", "maxItems": rx.MAX_LINES, "items": ref("PrescriptionLineInput")}
     rx_extras = {"follow_up_date": null(DATE), "advice": null({"type": "string", "maxLength": 5000}),
                  "override_reason": {**null({"type": "string", "maxLength": 1000}),
@@ -465,8 +507,11 @@ def _components() -> dict:
         "SafetyWarning": warning,
         "Medicine": medicine,
         "MedicineEntry": obj({"label": STR, "medicine": {**STR, "description": "The text written into a line."},
-                              "generic": STR, "brand": null(STR), "strengths": arr(STR), "drug_class": null(STR)},
-                             description="A medicine picker entry: a generic or one of its brands."),
+                              "generic": STR, "brand": null(STR), "strengths": arr(STR),
+                              "forms": {**arr(STR), "description": "The medicine's forms, the usual one first."},
+                              "drug_class": null(STR)},
+                             description="A medicine picker entry: a generic, one of its other names or one of its "
+                                         "brands."),
         "UserInput": obj({**user_fields, "password": {**password, "description": "≥ 8 characters with a letter "
                                                                                  "and a digit."},
                           "two_factor_enabled": BOOL}, required=("name", "email", "role", "password")),
@@ -1106,7 +1151,10 @@ def _operations() -> dict[str, Op]:
                                    "category": {**null(STR), "description": "Alias of drug_class."},
                                    "brand_names": {"anyOf": [arr(STR), STR, {"type": "null"}]},
                                    "brands": {"anyOf": [arr(STR), STR, {"type": "null"}]},
-                                   "strengths": {"anyOf": [arr(STR), STR, {"type": "null"}]}}, required=()),
+                                   "strengths": {"anyOf": [arr(STR), STR, {"type": "null"}]},
+                                   "forms": {"anyOf": [arr(STR), STR, {"type": "null"}],
+                                             "description": "tablet (default), capsule, syrup, injection …"}},
+                                   required=()),
                                errors=(409,)),
         "medicines_delete": Op("Medicines", "Retire a formulary entry", obj({"medicine": ref("Medicine")}),
                                message="Medicine retired", errors=(404,),

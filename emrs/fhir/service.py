@@ -180,6 +180,15 @@ def condition_resource(p: ClinicalProforma, encounter_id: int | None, doctor_nam
     return out
 
 
+def _medication_text(line: dict) -> str:
+    """"Escitalopram 10 mg tablet": the name, its strength and form (older lines: as written)."""
+    from ..prescriptions.service import line_name
+    return " ".join(p for p in (line_name(line), str(line.get("form") or "").strip()) if p)
+
+
+UCUM_TIME = {"days": "d", "weeks": "wk", "months": "mo"}
+
+
 def _line_text(line: dict) -> str:
     parts = [str(line.get(k) or "").strip() for k in ("dosage", "when_to_take", "frequency", "duration")]
     text = ", ".join(x for x in parts if x)
@@ -210,7 +219,7 @@ def medication_requests(rx, encounter_id: int | None, condition_id: int | None,
                # EMRS records what was prescribed at a visit, not whether the course was
                # finished or stopped: R4's "unknown" says exactly that.
                "status": "unknown", "intent": "order",
-               "medicationCodeableConcept": {"text": str(line["medicine"]).strip()},
+               "medicationCodeableConcept": {"text": _medication_text(line)},
                "subject": _ref("Patient", rx.patient_id)}
         if encounter_id is not None:
             res["encounter"] = _ref("Encounter", encounter_id)
@@ -225,6 +234,16 @@ def medication_requests(rx, encounter_id: int | None, condition_id: int | None,
             res["note"] = [{"text": t} for t in notes if t]
         if len(dosage) > 1:
             res["dosageInstruction"] = [dosage]
+        dispense = {}
+        qty = str(line.get("quantity") or "").strip()
+        if qty.isdecimal() and len(qty) < 7:
+            dispense["quantity"] = {"value": int(qty), "unit": line.get("form") or "unit"}
+        value, unit = line.get("duration_value"), line.get("duration_unit")
+        if isinstance(value, int) and unit in UCUM_TIME:
+            dispense["expectedSupplyDuration"] = {"value": value, "unit": unit, "system": "http://unitsofmeasure.org",
+                                                  "code": UCUM_TIME[unit]}
+        if dispense:
+            res["dispenseRequest"] = dispense
         out.append(res)
     return out
 

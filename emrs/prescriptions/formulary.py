@@ -33,6 +33,7 @@ MAX_ITEMS = 40
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 MEDS_INDIA_FILE = DATA_DIR / "psychiatric_meds_india.json"
 MEDICINES_FILE = DATA_DIR / "medicines.json"
+STRUCTURE_FILE = DATA_DIR / "formulary_structure.json"
 
 # Keys that wrap the data without being a class, and keys that are not medicines at all.
 _WRAPPERS = frozenset({"psychiatric_medications", "medications", "medicines"})
@@ -109,6 +110,13 @@ def load_from_data(meds_india: dict, medicines: dict) -> list[dict]:
     return list(merged.values())
 
 
+def load_structure() -> dict:
+    """Forms per medicine and the merged duplicate generics (applied by migration 0014)."""
+    with STRUCTURE_FILE.open(encoding="utf-8") as f:
+        data = json.load(f)
+    return {k: data[k] for k in ("default_forms", "forms", "merge")}
+
+
 def load_data_files() -> list[dict]:
     """The flattened formulary from emrs/data (used by the ``seed`` tooling and tests)."""
     with MEDS_INDIA_FILE.open(encoding="utf-8") as a, MEDICINES_FILE.open(encoding="utf-8") as b:
@@ -140,18 +148,32 @@ def by_generic(name: str) -> Medicine | None:
     return db.session.execute(select(Medicine).where(func.lower(Medicine.generic_name) == text)).scalars().first()
 
 
+def by_name(name: str) -> Medicine | None:
+    """The entry whose generic name or one of whose aliases is ``name`` (any case)."""
+    text = _norm(name or "").lower()
+    if not text:
+        return None
+    found = by_generic(text)
+    if found is not None:
+        return found
+    return next((m for m in list_all(include_retired=True) if text in {a.lower() for a in m.aliases or []}), None)
+
+
 def _entries(rows) -> list[dict]:
     """Every generic and every brand of ``rows`` as picker entries, generic first."""
     out = []
     for m in rows:
         strengths = list(m.strengths or [])
+        forms = list(m.forms or [])
         out.append({"label": m.generic_name, "medicine": m.generic_name, "generic": m.generic_name,
-                    "brand": None, "strengths": strengths, "drug_class": m.drug_class, "id": m.id})
-        for brand in m.brand_names or []:
+                    "brand": None, "strengths": strengths, "forms": forms, "drug_class": m.drug_class, "id": m.id})
+        # Another generic name of it (an alias) is offered like a brand: "Lithium (Lithium Carbonate)".
+        for brand in [*(m.aliases or []), *(m.brand_names or [])]:
             if brand.lower() == m.generic_name.lower():
                 continue
             out.append({"label": f"{brand} ({m.generic_name})", "medicine": brand, "generic": m.generic_name,
-                        "brand": brand, "strengths": strengths, "drug_class": m.drug_class, "id": m.id})
+                        "brand": brand, "strengths": strengths, "forms": forms, "drug_class": m.drug_class,
+                        "id": m.id})
     return out
 
 
@@ -174,7 +196,7 @@ def search(q: str | None, limit: int = 12) -> list[dict]:
     matching brand alone is shown as "Brand (Generic)". De-duplicated by label.
 
     Each result: {label, medicine (the string written into the line), generic, brand
-    (None for the generic itself), strengths, drug_class}."""
+    (None for the generic itself), strengths (as stored: "10mg"), forms, drug_class}."""
     term = _norm(q or "").lower()[:100]
     if not term or limit <= 0:
         return []
@@ -201,7 +223,8 @@ def search(q: str | None, limit: int = 12) -> list[dict]:
         if label in seen:
             continue
         seen.add(label)
-        out.append({k: entry[k] for k in ("label", "medicine", "generic", "brand", "strengths", "drug_class")})
+        out.append({k: entry[k] for k in ("label", "medicine", "generic", "brand", "strengths", "forms",
+                                          "drug_class")})
         if len(out) >= limit:
             break
     return out
@@ -211,9 +234,10 @@ _TAIL = re.compile(r"\s*(\d[\d.,+/]*\s*(mg|mcg|µg|g|ml)?\b.*)$", re.IGNORECASE)
 
 
 def resolve(name: str | None) -> dict | None:
-    """A generic or brand name (any case; "Brand (Generic)" and a trailing strength such
-    as "Licab 300mg" are understood) -> {"generic", "drug_class", "brand", "id"} of the
-    formulary entry, retired ones included; None when the formulary does not know it."""
+    """A generic name, an alias or a brand name (any case; "Brand (Generic)" and a trailing
+    strength such as "Licab 300mg" are understood) -> {"generic", "drug_class", "brand", "id",
+    "strengths", "forms"} of the formulary entry, retired ones included; None when the
+    formulary does not know it."""
     text = _norm(name or "")
     if not text:
         return None
@@ -226,19 +250,25 @@ def resolve(name: str | None) -> dict | None:
         candidates.append(stripped)
     rows = list_all(include_retired=True)
     generics = {m.generic_name.lower(): m for m in rows}
+    for m in sorted(rows, key=lambda r: (not r.is_active, r.id)):
+        for a in m.aliases or []:
+            generics.setdefault(a.lower(), m)
     brands: dict[str, Medicine] = {}
     for m in sorted(rows, key=lambda r: (not r.is_active, r.id)):  # an active entry wins a shared brand
         for b in m.brand_names or []:
             brands.setdefault(b.lower(), m)
+
+    def found(m, brand):
+        return {"generic": m.generic_name, "drug_class": m.drug_class, "brand": brand, "id": m.id,
+                "strengths": list(m.strengths or []), "forms": list(m.forms or [])}
+
     for cand in candidates:
         low = cand.lower()
         if low in generics:
-            m = generics[low]
-            return {"generic": m.generic_name, "drug_class": m.drug_class, "brand": None, "id": m.id}
+            return found(generics[low], None)
         if low in brands:
             m = brands[low]
-            brand = next(b for b in m.brand_names if b.lower() == low)
-            return {"generic": m.generic_name, "drug_class": m.drug_class, "brand": brand, "id": m.id}
+            return found(m, next(b for b in m.brand_names if b.lower() == low))
     return None
 
 
@@ -306,17 +336,35 @@ def _audit(action: str, row: Medicine, actor, **details) -> None:
                  details={"generic_name": row.generic_name, **details})
 
 
-def add(generic_name, drug_class=None, brands=None, strengths=None, actor=None) -> Medicine:
-    """A new active formulary entry. The same generic name (ignoring case), active or
-    retired, is a Conflict (409) "Medicine already exists" (restore a retired one)."""
+def _clean_forms(value) -> list[str]:
+    from .lines import LineError, clean_form
+    out = []
+    for item in _clean_list(value, "forms"):
+        try:
+            form = clean_form(item)
+        except LineError as exc:
+            raise ValidationError("Validation failed", errors=[field_error("forms", exc.message, item)]) from None
+        if form not in out:
+            out.append(form)
+    return out
+
+
+def add(generic_name, drug_class=None, brands=None, strengths=None, actor=None, forms=None) -> Medicine:
+    """A new active formulary entry. The same generic name (ignoring case, or another name of
+    an existing entry), active or retired, is a Conflict (409) "Medicine already exists"
+    (restore a retired one). Forms default to tablet."""
     name = _clean_text(generic_name, "generic_name", MAX_GENERIC, required=True)
     klass = _clean_text(drug_class, "drug_class", MAX_CLASS, required=False)
     brand_list = [b for b in _clean_list(brands, "brand_names") if b.lower() != name.lower()]
     strength_list = _clean_list(strengths, "strengths")
-    if by_generic(name) is not None:
+    form_list = _clean_forms(forms) or ["tablet"]
+    existing = by_name(name)
+    if existing is not None:
+        if existing.generic_name.lower() != name.lower():
+            raise Conflict(f"Medicine already exists as another name of {existing.generic_name}")
         raise Conflict("Medicine already exists")
     row = Medicine(generic_name=name, drug_class=klass, brand_names=brand_list, strengths=strength_list,
-                   is_active=True)
+                   forms=form_list, aliases=[], is_active=True)
     try:
         with db.session.begin_nested():  # a concurrent add of the same name loses cleanly
             db.session.add(row)

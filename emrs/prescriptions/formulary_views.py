@@ -30,7 +30,7 @@ def _rows(term: str):
     if term:
         low = term.lower()
         rows = [m for m in rows if low in m.generic_name.lower() or low in (m.drug_class or "").lower()
-                or any(low in b.lower() for b in m.brand_names or [])]
+                or any(low in b.lower() for b in [*(m.brand_names or []), *(m.aliases or [])])]
     return rows
 
 
@@ -62,9 +62,11 @@ def _finish(message: str, category: str, form: dict | None = None):
 
 @bp.post("/formulary/add", endpoint="formulary_add")
 def formulary_add():
-    form = {k: request.form.get(k, "")[:2000] for k in ("generic_name", "drug_class", "brand_names", "strengths")}
+    form = {k: request.form.get(k, "")[:2000] for k in ("generic_name", "drug_class", "brand_names", "strengths",
+                                                         "forms")}
     try:
-        row = svc.add(form["generic_name"], form["drug_class"], form["brand_names"], form["strengths"], principal())
+        row = svc.add(form["generic_name"], form["drug_class"], form["brand_names"], form["strengths"], principal(),
+                      forms=form["forms"])
     except ValidationError as exc:
         msg = exc.errors[0]["msg"] if exc.errors else exc.message
         return _finish(msg, "error", form)

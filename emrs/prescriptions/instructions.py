@@ -6,7 +6,10 @@ Hindi (Devanagari) and Punjabi (Gurmukhi), for the printed prescription.
         "hi": "सुबह 1 गोली और रात को 1 गोली, खाना खाने के बाद, 1 महीने तक लें।",
         "pa": "ਸਵੇਰੇ 1 ਗੋਲੀ ਅਤੇ ਰਾਤ ਨੂੰ 1 ਗੋਲੀ, ਖਾਣਾ ਖਾਣ ਤੋਂ ਬਾਅਦ, 1 ਮਹੀਨੇ ਲਈ ਲਓ।"}
 
-Built from dosage + when_to_take + frequency + duration (options-and-formulary.md §4).
+Built from form + dosage + when_to_take + frequency + duration (options-and-formulary.md §4).
+Lines saved since 0014 hold only values these tables know (prescriptions/lines.py checks them
+on every save), so their sentences are built from the fields alone; the free-text fallback
+below only serves lines saved before.
 Every suggested value of §4 is in the phrase tables below; numbers of days/weeks/months/
 years and every-N-hours are parsed. A value the tables do not know is repeated verbatim in
 its place — never dropped, never guessed. A frequency or timing that only repeats what the
@@ -234,6 +237,15 @@ def _unit_for(medicine: str) -> str:
     return "tablet"
 
 
+def _unit_of(line: dict) -> str:
+    """The counting word: from the line's form (tablet, capsule; a syrup or an injection
+    counts doses), else guessed from the medicine's name as lines before forms were."""
+    form = _key(line.get("form"))
+    if form:
+        return form if form in ("tablet", "capsule") else "dose"
+    return _unit_for(_text(line.get("medicine")))
+
+
 def _dosage(raw: str, unit: str):
     """-> (phrases {lang: str} | None, info dict). info: kind, times, slots, same_when, same_freq."""
     text = _text(raw)
@@ -372,7 +384,7 @@ def _describe(line: dict) -> dict:
     if not any((dosage_raw, when_raw, freq_raw, duration_raw)):
         return {lang: "" for lang in LANGS}
 
-    unit = _unit_for(_text(line.get("medicine")))
+    unit = _unit_of(line)
     dose, info = _dosage(dosage_raw, unit)
     when, when_key = _when(when_raw)
     freq, freq_key, freq_info = _frequency(freq_raw)

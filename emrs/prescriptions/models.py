@@ -19,8 +19,9 @@ __all__ = ["Prescription", "Medicine", "PrescriptionTemplate"]
 JSON_TYPE = db.JSON().with_variant(JSONB(), "postgresql")
 
 # Keys of one medication line (element of Prescription.lines / PrescriptionTemplate.lines).
-LINE_KEYS = ("id", "medicine", "dosage", "when_to_take", "frequency", "duration", "quantity",
-             "details", "notes")
+# strength, form, duration_value and duration_unit since 0014 (older lines lack them).
+LINE_KEYS = ("id", "medicine", "strength", "form", "dosage", "when_to_take", "frequency", "duration",
+             "duration_value", "duration_unit", "quantity", "details", "notes")
 
 
 def _json_array():
@@ -79,6 +80,10 @@ class Medicine(TimestampMixin, db.Model):
     drug_class: Mapped[str | None] = mapped_column(String(120), index=True)
     brand_names: Mapped[list] = _json_array()
     strengths: Mapped[list] = _json_array()
+    # The forms it comes in (tablet, capsule, syrup, injection …), the usual one first.
+    forms: Mapped[list] = _json_array()
+    # Other generic names of the same medicine (merged duplicates: "Lithium" of "Lithium Carbonate").
+    aliases: Mapped[list] = _json_array()
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
                                             server_default=db.true())
 

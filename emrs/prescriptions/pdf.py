@@ -158,7 +158,11 @@ def _lines(prescription) -> list[dict]:
         if not isinstance(raw, dict) or not str(raw.get("medicine") or "").strip():
             continue
         line = {k: ("" if raw.get(k) is None else str(raw.get(k))) for k in
-                ("medicine", "dosage", "when_to_take", "frequency", "duration", "quantity", "details", "notes")}
+                ("medicine", "strength", "form", "dosage", "when_to_take", "frequency", "duration", "quantity",
+                 "details", "notes")}
+        # "Escitalopram 10 mg": the name with its strength (lines saved before strengths had a
+        # field print as they were written).
+        line["name"] = " ".join(p for p in (line["medicine"].strip(), line["strength"].strip()) if p)
         if not line["when_to_take"] and raw.get("when"):
             line["when_to_take"] = str(raw["when"])
         if not line["quantity"] and raw.get("qty") is not None:

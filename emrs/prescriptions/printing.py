@@ -162,7 +162,7 @@ def pdf_for(row, size: str | None = None) -> tuple[bytes, str]:
     """The PDF of the prescription's current version (the stored copy when there is one) and
     its download name. A prescription without any medicine is never printed."""
     if not any(isinstance(line, dict) and (line.get("medicine") or "").strip() for line in row.lines or []):
-        raise DomainError(NOTHING_TO_PRINT, status=400)
+        raise DomainError(NOTHING_TO_PRINT, status=400, code="NO_MEDICINE")
     proforma, patient, doctor = _gather(row)
     page_size = size.upper() if isinstance(size, str) and size.upper() in ("A4", "A5") else None
     size_, document_html, logo_url = pdf.document(row, proforma, patient, doctor, page_size)

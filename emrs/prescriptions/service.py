@@ -21,15 +21,85 @@ from ..serialize import json_value
 from ..versioning import clean_reason, keep_version, lock_for_edit, versions_of
 from .models import Prescription, PrescriptionTemplate
 
-LINE_KEYS = ("medicine", "dosage", "when_to_take", "frequency", "duration", "quantity", "details", "notes")
+# Keys of a stored line (after "id"). The original's keys, then what EMRS adds: strength, form
+# and the duration as a number + unit (lines saved before have none of these: readers use .get).
+LINE_KEYS = ("medicine", "strength", "form", "dosage", "when_to_take", "frequency", "duration",
+             "duration_value", "duration_unit", "quantity", "details", "notes")
+TEXT_KEYS = tuple(k for k in LINE_KEYS if k != "duration_value")
 MAX_LINES = 50
 MAX_FIELD = 500
 OVERRIDE_REQUIRED = "OVERRIDE_REQUIRED"
 
 
+def _raw_text(line: dict, key: str, i: int, errors: list) -> str:
+    value = line.get(key)
+    if value is None and key == "when_to_take":
+        value = line.get("when")
+    if value is None and key == "quantity":
+        value = line.get("qty")
+    if value is None:
+        value = ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or len(value) > MAX_FIELD or "\x00" in value:
+        errors.append(field_error(f"prescription[{i}].{key}",
+                                  f"{key} must be text of at most {MAX_FIELD} characters"))
+        return ""
+    return value.strip()
+
+
+def _structured(raw: dict, item: dict, i: int, errors: list) -> dict | None:
+    """The line's structured fields checked (lines.py). Additive for the original's clients: a
+    line sent without the ``strength`` key keeps its medicine text as sent ("Licab 300mg"; the
+    editor, which always sends the key, has "Licab 300mg" split into medicine and strength), and
+    timings, frequencies and a duration sent as text keep the sender's spelling once understood."""
+    from . import lines as L
+    from .formulary import resolve
+    medicine, strength = item["medicine"], item["strength"]
+    before = len(errors)
+    if "strength" in raw:
+        name, tail = L.split_medicine(medicine)
+        if tail and (not strength or L.format_strength(strength).lower() == tail.lower()):
+            medicine, strength = name, tail
+        elif tail:
+            errors.append(field_error(f"prescription[{i}].medicine", f"{name}: the medicine says {tail} and Strength "
+                                                                    f"says {L.format_strength(strength)}; write the "
+                                                                    f"strength only in the Strength field"))
+            return None
+    known = resolve(medicine)
+    out = {"medicine": medicine}
+    name = " ".join(medicine.split())[:60]
+    steps = (("strength", lambda: L.clean_strength(strength, name, known)),
+             ("form", lambda: L.clean_form(item["form"])),
+             ("dosage", lambda: L.clean_dosage(item["dosage"])),
+             ("when_to_take", lambda: L.clean_when(item["when_to_take"])),
+             ("frequency", lambda: L.clean_frequency(item["frequency"])))
+    for key, step in steps:
+        try:
+            value = step()
+            out[key] = item[key] if key in ("when_to_take", "frequency") else value
+        except L.LineError as exc:
+            errors.append(field_error(f"prescription[{i}].{exc.key}", f"{name}: {exc.message}"))
+    try:
+        text, out["duration_value"], out["duration_unit"] = L.clean_duration(
+            item["duration"], raw.get("duration_value"), item["duration_unit"])
+        by_parts = raw.get("duration_value") not in (None, "") or (item["duration_unit"] and text and not item["duration"])
+        out["duration"] = text if by_parts or not item["duration"] else item["duration"]
+    except L.LineError as exc:
+        errors.append(field_error(f"prescription[{i}].{exc.key}", f"{name}: {exc.message}"))
+    if len(errors) > before:
+        return None
+    out["details"], out["notes"] = item["details"], item["notes"]
+    out["quantity"] = item["quantity"] or L.compute_quantity(out)
+    return out
+
+
 def normalise_lines(lines) -> list[dict]:
-    """Accept the original's shapes: `when`/`qty` aliases, lines without a medicine
-    dropped, ids 1-based by position. Bad shapes are a 400, never a 500."""
+    """Accept the original's shapes (`when`/`qty` aliases, lines without a medicine dropped,
+    ids 1-based by position) and check each line's structured fields (prescriptions/lines.py:
+    strength from the formulary, form, a dosage pattern, known timings and frequencies, a
+    duration of at most a year); the quantity is computed when not given. Bad input is a
+    400 naming every wrong field, never a 500."""
     if lines is None:
         return []
     if not isinstance(lines, list):
@@ -37,28 +107,22 @@ def normalise_lines(lines) -> list[dict]:
     if len(lines) > MAX_LINES:
         raise ValidationError("Validation failed",
                               errors=[field_error("prescription", f"at most {MAX_LINES} medication lines")])
-    out = []
+    out, errors = [], []
     for i, line in enumerate(lines):
         if not isinstance(line, dict):
             raise ValidationError("Validation failed",
                                   errors=[field_error(f"prescription[{i}]", "each line must be an object")])
-        item = {}
-        for key in LINE_KEYS:
-            value = line.get(key)
-            if value is None and key == "when_to_take":
-                value = line.get("when")
-            if value is None and key == "quantity":
-                value = line.get("qty")
-            if value is None:
-                value = ""
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                value = str(value)
-            if not isinstance(value, str) or len(value) > MAX_FIELD or "\x00" in value:
-                raise ValidationError("Validation failed", errors=[field_error(
-                    f"prescription[{i}].{key}", f"{key} must be text of at most {MAX_FIELD} characters")])
-            item[key] = value.strip()
-        if item["medicine"]:
-            out.append(item)
+        before = len(errors)
+        item = {key: _raw_text(line, key, i, errors) for key in TEXT_KEYS}
+        if len(errors) > before or not item["medicine"]:
+            continue
+        checked = _structured(line, item, i, errors)
+        if checked is not None:
+            out.append(checked)
+    if errors:
+        first = errors[0]["msg"]
+        raise ValidationError(first if len(errors) == 1 else f"{first} (and {len(errors) - 1} more)",
+                              errors=errors)
     return [{"id": n, **{k: it[k] for k in LINE_KEYS}} for n, it in enumerate(out, start=1)]
 
 
@@ -356,21 +420,45 @@ def version_history(row: Prescription) -> list[dict]:
 
 # --------------------------------------------------------------------------- history and templates
 
+def _parts(line: dict) -> tuple[str, str]:
+    """(medicine, strength) of a line; an older line's "Olanzapine 5 mg" is split the same way."""
+    from .lines import format_strength, split_medicine
+    medicine, strength = str(line.get("medicine") or ""), str(line.get("strength") or "")
+    if not strength.strip():
+        return split_medicine(medicine)
+    return " ".join(medicine.split()), format_strength(strength)
+
+
+def _key(line: dict) -> str:
+    return _parts(line)[0].lower()
+
+
 def _dose(line: dict) -> tuple:
-    return (line.get("dosage", ""), line.get("when_to_take", ""), line.get("frequency", ""))
+    return (_parts(line)[1].lower(), str(line.get("form") or "").lower(), line.get("dosage", ""),
+            line.get("when_to_take", "") or line.get("when", ""), line.get("frequency", ""))
 
 
 def differences(previous: list[dict], current: list[dict]) -> dict:
-    """What changed between two prescriptions: added, stopped, dose changed, same
-    (medicines compared ignoring case)."""
-    prev = {l["medicine"].strip().lower(): l for l in previous or []}
-    cur = {l["medicine"].strip().lower(): l for l in current or []}
+    """What changed between two prescriptions: added, stopped, dose changed (strength, form,
+    dosage, timing or frequency), same. Medicines compared ignoring case, with an older
+    line's "Olanzapine 5 mg" read as Olanzapine at 5 mg."""
+    prev = {_key(l): l for l in previous or []}
+    cur = {_key(l): l for l in current or []}
     return {
         "added": [cur[k] for k in cur if k not in prev],
         "stopped": [prev[k] for k in prev if k not in cur],
         "changed": [{"before": prev[k], "after": cur[k]} for k in cur if k in prev and _dose(prev[k]) != _dose(cur[k])],
         "same": [cur[k] for k in cur if k in prev and _dose(prev[k]) == _dose(cur[k])],
     }
+
+
+def change_text(change: dict) -> str:
+    """"Olanzapine 5 mg: 0-0-1 → 0-0-2", or "Olanzapine: 5 mg 0-0-1 → 10 mg 0-0-1" when the strength changed."""
+    (name, before), (_n, after) = _parts(change["before"]), _parts(change["after"])
+    b, a = change["before"].get("dosage") or "—", change["after"].get("dosage") or "—"
+    if before.lower() == after.lower():
+        return f"{line_name({'medicine': name, 'strength': after})}: {b} → {a}"
+    return f"{name}: {before or '—'} {b} → {after or '—'} {a}"
 
 
 def history(patient_id: int) -> list[dict]:
@@ -413,3 +501,52 @@ def template_for(user, template_id) -> PrescriptionTemplate:
     if row is None or row.created_by != user.id or not row.is_active:
         raise NotFound("Template not found")
     return row
+
+
+# --------------------------------------------------------------------------- the editor
+
+def line_name(line: dict) -> str:
+    """"Escitalopram 10 mg": the medicine with its strength (older lines: the medicine as written)."""
+    return " ".join(p for p in (str(line.get("medicine") or "").strip(), str(line.get("strength") or "").strip())
+                    if p)
+
+
+def editor_lines(lines: list[dict]) -> list[dict]:
+    """Lines as the editor shows them: an older line's "Licab 300mg" split into medicine and
+    strength, its duration text as number + unit, and each line's strengths and forms from the
+    formulary (the strength box offers them)."""
+    from . import lines as L
+    from .formulary import resolve
+    out = []
+    for raw in lines or []:
+        line = {k: ("" if raw.get(k) is None else str(raw.get(k))) for k in TEXT_KEYS}
+        line["when_to_take"] = line["when_to_take"] or str(raw.get("when") or "")
+        line["quantity"] = line["quantity"] or str(raw.get("qty") or "")
+        if not line["strength"]:
+            line["medicine"], line["strength"] = L.split_medicine(line["medicine"])
+        value, unit = L.duration_parts(raw)
+        line["duration_value"], line["duration_unit"] = value, unit
+        line["duration_text"] = "" if (value or unit) else line["duration"]
+        known = resolve(line["medicine"]) if line["medicine"] else None
+        line["strength_options"] = [L.format_strength(x) for x in (known or {}).get("strengths") or []]
+        line["form_options"] = list((known or {}).get("forms") or [])
+        out.append(line)
+    return out
+
+
+def preview_lines(raw_lines: list[dict]) -> list[dict | None]:
+    """For the editor's live check: each line checked on its own -> None (no medicine yet) or
+    {"line": the saved shape or None, "errors": [...], "say": {en, hi, pa}}."""
+    from . import instructions
+    out = []
+    for raw in raw_lines:
+        if not isinstance(raw, dict) or not str(raw.get("medicine") or "").strip():
+            out.append(None)
+            continue
+        try:
+            line = normalise_lines([raw])[0]
+        except ValidationError as exc:
+            out.append({"line": None, "errors": [e["msg"] for e in exc.errors] or [exc.message], "say": {}})
+            continue
+        out.append({"line": line, "errors": [], "say": instructions.describe(line)})
+    return out

@@ -39,13 +39,30 @@ _LINE = re.compile(r"^lines-(\d{1,2})-([a-z_]+)$")
 BLANK = 3
 
 
-def _lines_from_form(form) -> list[dict]:
+def _indexed_lines(form) -> list[tuple[int, dict]]:
     rows: dict[int, dict] = {}
     for name, value in form.items(multi=True):
         m = _LINE.match(name)
         if m and m.group(2) in LINE_KEYS:
             rows.setdefault(int(m.group(1)), {})[m.group(2)] = value
-    return [rows[i] for i in sorted(rows)]
+    return [(i, rows[i]) for i in sorted(rows)]
+
+
+def _lines_from_form(form) -> list[dict]:
+    return [line for _i, line in _indexed_lines(form)]
+
+
+def _choices() -> dict:
+    """The editor's lists: forms, timings, frequencies and duration units (prescriptions/lines.py
+    accepts exactly these; anything else belongs in Details)."""
+    from . import instructions as ins
+    from . import lines as L
+    freq = [L._label(k) for k in ins.FREQUENCY]
+    hours = [f"Every {n} Hours" for n in (2, 4, 6, 8, 12)]
+    freq = freq[:5] + hours + freq[5:]
+    return {"forms": L.FORMS, "when": [L._label(k) for k in ins.WHEN], "frequency": freq,
+            "units": [("days", "days"), ("weeks", "weeks"), ("months", "months")],
+            "named": list(L.NAMED_DURATIONS.values())}
 
 
 class _Form(dict):
@@ -80,8 +97,8 @@ def _render(proforma, patient, lines, *, row=None, status=200, errors=None, warn
     previous = service.last_for_patient(patient.id, exclude_proforma_id=proforma.id)
     return render_template(
         "prescriptions/edit.html", proforma=proforma, patient=patient,
-        patient_info=patients.with_extras([patient])[0], lines=lines, blank=BLANK, row=row,
-        suggest=SUGGEST, errors=errors or [], warnings=warnings if warnings is not None else _warnings(lines, patient),
+        patient_info=patients.with_extras([patient])[0], lines=service.editor_lines(lines), blank=BLANK, row=row,
+        suggest=SUGGEST, choices=_choices(), errors=errors or [], warnings=warnings if warnings is not None else _warnings(lines, patient),
         needs_override=needs_override, templates=service.templates_for(user), previous=previous,
         draft=draft, draft_key=f"rx:{proforma.id}", draft_patient=patient.id, conflict=conflict,
         values=values or {}, version=(values or {}).get("version") or (row.version if row else ""),
@@ -164,11 +181,11 @@ def check(proforma_id: int):
     """Live drug-safety warnings while prescribing (htmx)."""
     proforma = _proforma_or_404(proforma_id)
     patient = patients.get_patient(proforma.patient_id, audit_action=None)
-    try:
-        lines = service.normalise_lines(_lines_from_form(request.form))
-    except DomainError:
-        lines = []
-    return render_template("prescriptions/_warnings.html", warnings=service.warnings_for(lines, patient))
+    indexed = _indexed_lines(request.form)
+    previews = service.preview_lines([line for _i, line in indexed])
+    lines = [p["line"] for p in previews if p and p["line"]]
+    return render_template("prescriptions/_check.html", warnings=service.warnings_for(lines, patient),
+                           previews=[(i, p) for (i, _l), p in zip(indexed, previews)])
 
 
 @bp.post(f"/proforma/<{ID}:proforma_id>/template", endpoint="save_template")
@@ -248,6 +265,24 @@ def history(patient_id: int):
                            patient_info=patients.with_extras([patient])[0])
 
 
+@bp.app_template_filter("rx_name")
+def _rx_name(line) -> str:
+    """{{ line|rx_name }}: "Escitalopram 10 mg"."""
+    return service.line_name(line) if isinstance(line, dict) else ""
+
+
+@bp.app_template_filter("strength")
+def _strength(value) -> str:
+    """{{ "10mg"|strength }}: "10 mg"."""
+    from .lines import format_strength
+    return format_strength(value)
+
+
+@bp.app_template_filter("rx_change")
+def _rx_change(change) -> str:
+    return service.change_text(change)
+
+
 # ------------------------------------------------------------------ timeline
 
 def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
@@ -258,7 +293,7 @@ def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
     out = []
     for row in service.for_patient(patient_id)[:limit]:
         when = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
-        meds = [l["medicine"] for l in row.lines or []]
+        meds = [service.line_name(l) for l in row.lines or []]
         out.append(timeline.TimelineEntry(
             kind="prescription", id=row.id, when=when,
             title=f"Prescription · {len(meds)} medicine{'s' if len(meds) != 1 else ''}",

@@ -21,9 +21,9 @@
 //   <button type="button" class="med-option" data-medicine="Nexito" data-strengths="5mg, 10mg, 20mg">
 //     Nexito (Escitalopram) <small>5mg · 10mg · 20mg</small></button>
 // Clicking an option (or Enter on the highlighted one) writes data-medicine into the
-// medicine input (firing input/change events), empties the list and, when the line has an
-// EMPTY dosage input, shows the strengths as that input's placeholder (the previous
-// placeholder comes back when another medicine without strengths is picked). A bubbling
+// medicine input (firing a change event), empties the list, fills the line's strength
+// datalist with data-strengths (clearing a strength the new medicine does not come in),
+// sets an empty form select to the first of data-forms, and moves focus to the strength. A bubbling
 // "medicine:picked" event is fired on the picker (detail = {medicine, generic, strengths}).
 // Keys in the medicine input: ArrowDown / ArrowUp move through the options, Enter picks
 // the highlighted one (and never submits the form while the list is open), Escape closes.
@@ -62,8 +62,26 @@
     if (q) q.removeAttribute("aria-activedescendant");
   }
 
-  function hintStrengths(picker, strengths) {
+  // The line's strength box offers the medicine's strengths (its datalist, and the first one
+  // as placeholder); its form select takes the medicine's usual form. Without a strength box
+  // (an older page), the strengths are hinted in an EMPTY dosage input's placeholder.
+  function offerStrengths(picker, strengths, forms) {
     var line = lineOf(picker);
+    var list = strengths ? strengths.split(/\s*,\s*/).filter(Boolean) : [];
+    var strength = line.querySelector("input[name$=strength]");
+    if (strength) {
+      var dl = strength.list || (strength.getAttribute("list") && document.getElementById(strength.getAttribute("list")));
+      if (dl) {
+        dl.textContent = "";
+        list.forEach(function (s) { var o = document.createElement("option"); o.value = s; dl.appendChild(o); });
+      }
+      if (strength.value && list.length && list.indexOf(strength.value) < 0) strength.value = "";
+      strength.setAttribute("placeholder", list.length ? list.join(" / ") : "e.g. 10 mg");
+      var form = line.querySelector("select[name$=form]");
+      var first = forms ? forms.split(/\s*,\s*/)[0] : "";
+      if (form && first && !form.value) form.value = first;
+      return;
+    }
     var dosage = picker.querySelector("input[name$=dosage]") || line.querySelector("input[name$=dosage]");
     if (!dosage || dosage.value) return;
     if (!dosage.hasAttribute("data-med-placeholder")) {
@@ -83,7 +101,10 @@
       q.focus();
     }
     close(picker);
-    hintStrengths(picker, strengths);
+    offerStrengths(picker, strengths, option.getAttribute("data-forms") || "");
+    var line = lineOf(picker);
+    var next = line.querySelector("input[name$=strength]");
+    if (next) next.focus();  // keyboard: pick, then the strength
     picker.dispatchEvent(new CustomEvent("medicine:picked", { bubbles: true,
       detail: { medicine: medicine, generic: option.getAttribute("data-generic") || "", strengths: strengths } }));
   }

@@ -277,7 +277,7 @@ def test_a_client_generated_from_the_document_walks_a_visit(client, doc, users, 
     _, body = api.call("prescriptions_get", {"rx_id": rx["id"]})
     lines = body["data"]["prescription"]["prescription"]
     assert [(l["medicine"], l["when_to_take"], l["quantity"]) for l in lines] == [
-        ("Escitalopram 10 mg", "After food", ""), ("Clonazepam 0.25 mg", "Bedtime", "14")]
+        ("Escitalopram 10 mg", "After food", "30"), ("Clonazepam 0.25 mg", "Bedtime", "14")]  # 0-0-1 × 1 month
     # Errors are described too: an unknown proforma is the documented 404 envelope.
     status, body = api.call("proformas_get", {"proforma_id": 999_999_999})
     assert status == 404 and body == {"success": False, "message": "Clinical proforma not found"}

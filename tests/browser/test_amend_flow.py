@@ -53,7 +53,8 @@ def test_faculty_amends_a_residents_prescription_as_a_new_version(live_app, brow
     _sign_in(page, live_app, faculty_mail, "/")
     page.goto(f"{base}/prescriptions/proforma/{proforma_id}")
     assert page.is_visible("#f-change_reason")
-    page.locator("input[name='lines-0-medicine']").fill("Escitalopram 10 mg")
+    assert page.input_value("input[name='lines-0-medicine']") == "Escitalopram"  # "Escitalopram 5 mg", split
+    page.locator("input[name='lines-0-strength']").fill("10 mg")
     page.fill("#f-change_reason", "Dose raised at the consultant's review")
     shot(page, f"rx-amend-reason-{tag}")
     page.click("#rx-form button[type=submit] >> text=Save prescription")

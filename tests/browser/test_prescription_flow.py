@@ -51,19 +51,21 @@ def test_prescribe_with_override_and_print(live_app, browser, shot, tmp_path):
     page.goto(f"{base}/prescriptions/proforma/{proforma_id}")
     page.click("text=Repeat last prescription")
     page.wait_for_url("**repeat=1")
-    assert page.input_value("input[name='lines-0-medicine']") == "Lithium Carbonate 300 mg"
+    # The earlier line "Lithium Carbonate 300 mg" comes back as medicine + strength.
+    assert page.input_value("input[name='lines-0-medicine']") == "Lithium Carbonate"
+    assert page.input_value("input[name='lines-0-strength']") == "300 mg"
     # A brand found by typing (formulary picker).
     page.click("#rx-add")
-    med = page.locator("tr.rx-line").nth(3).locator("input[name$='-medicine']")
+    med = page.locator(".rx-line").nth(3).locator("input[name$='-medicine']")
     med.fill("nexit")
     page.wait_for_selector(".med-results .med-option", timeout=5000)
     page.click(".med-results .med-option >> nth=0")
     assert med.input_value() == "Nexito"
-    page.locator("tr.rx-line").nth(3).locator("input[name$='-dosage']").fill("0-0-1")
+    page.locator(".rx-line").nth(3).locator("input[name$='-dosage']").fill("0-0-1")
     # Ibuprofen on the blank line: the live check warns about lithium.
-    page.locator("tr.rx-line").nth(2).locator("input[name$='-medicine']").fill("Ibuprofen 400 mg")
-    page.locator("tr.rx-line").nth(2).locator("input[name$='-dosage']").fill("SOS")
-    page.locator("tr.rx-line").nth(2).locator("input[name$='-dosage']").dispatch_event("change")
+    page.locator(".rx-line").nth(2).locator("input[name$='-medicine']").fill("Ibuprofen 400 mg")
+    page.locator(".rx-line").nth(2).locator("input[name$='-dosage']").fill("SOS")
+    page.locator(".rx-line").nth(2).locator("input[name$='-dosage']").dispatch_event("change")
     page.wait_for_selector("#rx-warnings .rx-warnings", timeout=5000)
     assert "ithium" in page.inner_text("#rx-warnings")
     shot(page, "rx-warning")

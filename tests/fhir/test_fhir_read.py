@@ -309,6 +309,11 @@ def test_one_medication_request_per_prescription_line(client, h, users, clinical
     assert first["dosageInstruction"][0]["text"] == "1-0-0, After Food, Once Daily, 1 Month. Do not stop suddenly"
     assert first["dosageInstruction"][0]["patientInstruction"].startswith("Take 1 tablet in the morning")
     assert [n["text"] for n in first["note"]] == ["Quantity: 30", "Review in 4 weeks"]
+    # The duration is also kept as a number + unit: the expected supply.
+    assert first["dispenseRequest"] == {"quantity": {"value": 30, "unit": "unit"},
+                                        "expectedSupplyDuration": {"value": 1, "unit": "months",
+                                                                   "system": "http://unitsofmeasure.org",
+                                                                   "code": "mo"}}
     assert first["subject"] == {"reference": f"Patient/{pid}"}
     assert first["encounter"] == {"reference": f"Encounter/{visit['id']}"}
     assert first["reasonReference"] == [{"reference": f"Condition/{pro['id']}"}]
@@ -316,7 +321,7 @@ def test_one_medication_request_per_prescription_line(client, h, users, clinical
     assert first["groupIdentifier"] == {"system": fhir.PRESCRIPTION_SYSTEM, "value": str(rx["id"])}
     assert second["medicationCodeableConcept"]["text"] == "Clonazepam 0.5 mg"
     assert second["dosageInstruction"][0]["text"] == "0-0-1, Bedtime, 2 Weeks"
-    assert "note" not in second
+    assert [n["text"] for n in second["note"]] == ["Quantity: 14"]  # computed: 0-0-1 for 2 weeks
     paged = fhir_body(client.get("/fhir/MedicationRequest", query_string={"patient": pid, "_count": 1},
                                  headers=h["faculty"]))
     assert paged["total"] == 2 and _ids(paged) == [f"{rx['id']}-1"] and _link(paged, "next")

@@ -30,11 +30,14 @@ INDIA_NAMES = _india_names(MEDS_INDIA["psychiatric_medications"])
 PLAIN_NAMES = [n for names in MEDICINES.values() for n in names]
 # 73 + 68 generics; 43 appear in both files (same spelling, ignoring case) -> 98 distinct.
 EXPECTED = 98
+# Migration 0014 merges 6 duplicate names into the entries they mean (Lithium -> Lithium Carbonate,
+# Benzhexol -> Trihexyphenidyl, four valproates -> Sodium Valproate).
+MERGED = {"lithium", "benzhexol", "valproate/divalproex", "valproate", "divalproex", "valproic acid"}
 
 
-def migration():
-    path = ROOT / "migrations" / "versions" / "0005_seed_formulary.py"
-    spec = importlib.util.spec_from_file_location("m0005", path)
+def migration(name="0005_seed_formulary"):
+    path = ROOT / "migrations" / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"m{name[:4]}", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -93,13 +96,13 @@ def test_migration_copy_matches_the_data_files_and_the_loader():
 
 def test_migration_seeded_every_generic_active(app, ctx):
     rows = list(db.session.execute(select(Medicine)).scalars())
-    assert len(rows) == EXPECTED
+    assert len(rows) == EXPECTED - len(MERGED)
     assert all(m.is_active for m in rows)
     names = {m.generic_name.lower() for m in rows}
-    assert names == {n.lower() for n in INDIA_NAMES + PLAIN_NAMES}
+    assert names == {n.lower() for n in INDIA_NAMES + PLAIN_NAMES} - MERGED
     esc = svc.by_generic("escitalopram")
     assert "Nexito" in esc.brand_names and esc.strengths == ["5mg", "10mg", "20mg"]
-    assert esc.drug_class == "antidepressants / ssri"
+    assert esc.drug_class == "antidepressants / ssri" and esc.forms == ["tablet"]
 
 
 def test_migration_is_idempotent_and_downgrade_removes_the_seeded_rows(app, ctx):
@@ -107,11 +110,14 @@ def test_migration_is_idempotent_and_downgrade_removes_the_seeded_rows(app, ctx)
     from alembic.operations import Operations
 
     mod = migration()
+    merge = migration("0014_formulary_forms_aliases")
     conn = db.session.connection()
     extra = Medicine(generic_name="Not In The Data", drug_class="x")
     db.session.add(extra)
     db.session.flush()
     with Operations.context(MigrationContext.configure(conn)):
+        merge.downgrade()  # the merged names come back as rows of their own
+        assert db.session.execute(select(func.count()).select_from(Medicine)).scalar() == EXPECTED + 1
         mod.upgrade()  # again: nothing added
         assert db.session.execute(select(func.count()).select_from(Medicine)).scalar() == EXPECTED + 1
         mod.downgrade()
@@ -119,6 +125,8 @@ def test_migration_is_idempotent_and_downgrade_removes_the_seeded_rows(app, ctx)
         assert left == ["Not In The Data"]
         mod.upgrade()
         assert db.session.execute(select(func.count()).select_from(Medicine)).scalar() == EXPECTED + 1
+        merge.upgrade()
+        assert db.session.execute(select(func.count()).select_from(Medicine)).scalar() == EXPECTED + 1 - len(MERGED)
     db.session.expire_all()
 
 
@@ -127,7 +135,7 @@ def test_migration_is_idempotent_and_downgrade_removes_the_seeded_rows(app, ctx)
 def test_brand_prefix_first_with_strengths(app, ctx):
     res = svc.search("nex")
     assert res[0] == {"label": "Nexito (Escitalopram)", "medicine": "Nexito", "generic": "Escitalopram",
-                      "brand": "Nexito", "strengths": ["5mg", "10mg", "20mg"],
+                      "brand": "Nexito", "strengths": ["5mg", "10mg", "20mg"], "forms": ["tablet"],
                       "drug_class": "antidepressants / ssri"}
 
 
@@ -161,7 +169,9 @@ def test_prefix_matches_come_before_substring_matches(app, ctx):
     assert labels[:5] == ["Zoloft (Sertraline)", "Zolpidem", "Ambien (Zolpidem)", "Zolfresh (Zolpidem)",
                           "Zolpid (Zolpidem)"]  # Zoloft: a brand prefix; Zolpidem with its brands
     assert labels[5:7] == ["Alprazolam", "Alprax (Alprazolam)"]  # then substrings ("alprazolam")
-    assert [r["label"] for r in svc.search("lit")] == ["Lithium", "Lithium Carbonate", "Licab (Lithium Carbonate)",
+    # One entry for lithium since the duplicates were merged; "Lithium" is another name of it.
+    assert [r["label"] for r in svc.search("lit")] == ["Lithium Carbonate", "Licab (Lithium Carbonate)",
+                                                       "Lithium (Lithium Carbonate)",
                                                        "Lithosun (Lithium Carbonate)"]
 
 
@@ -213,10 +223,12 @@ def test_add_duplicate_is_409(app, ctx, name):
 
 
 def test_add_duplicate_of_a_retired_one_is_409_too(app, ctx):
-    row = svc.by_generic("Lithium")
+    row = svc.by_generic("Lithium Carbonate")
     svc.retire(row.id)
     with pytest.raises(Conflict):
-        svc.add("lithium")
+        svc.add("lithium carbonate")
+    with pytest.raises(Conflict, match="another name of Lithium Carbonate"):
+        svc.add("lithium")  # a merged duplicate is an alias: not added again
 
 
 @pytest.mark.parametrize("kw", [{"generic_name": ""}, {"generic_name": "   "}, {"generic_name": None},
@@ -240,7 +252,8 @@ def test_retire_restore_are_idempotent_and_audited(app, ctx, users):
     assert actions == ["medicine_retire", "medicine_restore"]
     with pytest.raises(NotFound):
         svc.retire(999999)
-    assert len(svc.list_all()) == EXPECTED and len(svc.list_all(include_retired=True)) == EXPECTED
+    n = EXPECTED - len(MERGED)
+    assert len(svc.list_all()) == n and len(svc.list_all(include_retired=True)) == n
 
 
 # ------------------------------------------------------------------ pages
@@ -252,7 +265,7 @@ def test_admin_page_roles(role_client, role, status):
     if status == 200:
         html = resp.get_data(as_text=True)
         assert "Escitalopram" in html and "Nexito, Feliz-S, Stalopam" in html and "antidepressants / ssri" in html
-        assert "5mg · 10mg · 20mg" in html and html.count("Retire<span") == EXPECTED
+        assert "5mg · 10mg · 20mg" in html and html.count("Retire<span") == EXPECTED - len(MERGED)
         assert "<script>" not in html and "style=" not in html
 
 
@@ -265,8 +278,8 @@ def test_picker_fragment(role_client):
     c = role_client("resident")
     html = c.get("/prescriptions/medicines/search?q=nex").get_data(as_text=True)
     assert ('<button type="button" role="option" class="med-option med-brand"\n      data-medicine="Nexito" '
-            'data-generic="Escitalopram" data-strengths="5mg, 10mg, 20mg"') in html
-    assert "Nexito (Escitalopram) <small>5mg · 10mg · 20mg</small></button>" in html
+            'data-generic="Escitalopram" data-strengths="5 mg, 10 mg, 20 mg" data-forms="tablet"') in html
+    assert "Nexito (Escitalopram) <small>5 mg · 10 mg · 20 mg</small></button>" in html
     # htmx sending the input under its own name (hx-params default) works too
     html = c.get("/prescriptions/medicines/search?lines-0-medicine=escit").get_data(as_text=True)
     assert html.index('data-medicine="Escitalopram"') < html.index('data-medicine="Nexito"')

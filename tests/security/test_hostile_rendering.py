@@ -67,8 +67,11 @@ def store_everywhere(w) -> None:
         workup[name] = [{col: markup(j) for j, (col, _label) in enumerate(cols)}] if cols else [SCRIPT, BREAKOUT]
     _ok(c.put(f"/api/outpatient-intake-records/{w.record_id}", headers=h,
               json={**workup, "notes": SCRIPT, "physical_file_location": BREAKOUT}), "intake")
-    line = {k: markup(i) for i, k in enumerate(LINE_KEYS)}
-    line["medicine"] = "Sertraline " + SCRIPT
+    # The structured keys accept only what the instructions know (a pattern, a form, a timing …):
+    # markup goes into every free-text key of the line.
+    line = {k: markup(i) for i, k in enumerate(k for k in LINE_KEYS if k in ("details", "notes", "quantity"))}
+    line.update({"medicine": "Sertraline " + SCRIPT, "strength": "50 mg " + BREAKOUT, "form": "tablet",
+                 "dosage": "0-0-1", "when_to_take": "After Food", "frequency": "Once Daily", "duration": "1 Month"})
     _ok(c.put(f"/api/prescriptions/{w.rx_id}", headers=h,
               json={"prescription": [line], "advice": BREAKOUT, "override_reason": SCRIPT,
                     "follow_up_date": today_ist().isoformat()}), "prescription")
