@@ -30,6 +30,14 @@ CASES = [  # (kind, search term or None for the list)
     ("CR exact", None),
     ("CR prefix", None),
     ("mobile exact", None),
+    ("CR digits alone", None),
+    ("CR trailing 4 digits", None),
+    ("Gurmukhi full name", "ਹਰਜੀਤ ਸਿੰਘ ਢਿੱਲੋਂ"),
+    ("Devanagari word", "शर्मा"),
+    ("Gurmukhi, being typed", "ਹਰਜੀ"),
+    ("Latin variant of a Gurmukhi name", "Harjit Dhilon"),
+    ("Latin variant of a Devanagari name", "Rajesh Sarma"),
+    ("Devanagari for a Gurmukhi name", "हरजीत ढिल्लों"),
     ("list page 1", None),
 ]
 
@@ -53,7 +61,8 @@ def main(argv=None) -> int:
     with app.app_context():
         row = db.session.execute(text("SELECT cr_no, contact_number FROM registered_patient "
                                       "WHERE id = (SELECT max(id) / 2 FROM registered_patient)")).one()
-        terms = {"CR exact": row.cr_no, "CR prefix": row.cr_no[:-2], "mobile exact": row.contact_number}
+        terms = {"CR exact": row.cr_no, "CR prefix": row.cr_no[:-2], "mobile exact": row.contact_number,
+                 "CR digits alone": row.cr_no[2:], "CR trailing 4 digits": row.cr_no[-4:]}
         captured: list[tuple[str, object]] = []
         shown: set[str] = set()
         capturing = [False]

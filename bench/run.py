@@ -57,6 +57,39 @@ MISSPELT = [  # (query, words the intended patient's name must contain)
     ("Mahinder", ["mohinder"]), ("Kour", ["kaur"]),
 ]
 
+# Names written in Gurmukhi/Devanagari (bench/seed.py --native-share): by their own words, whole and
+# as they are typed, and across scripts (the other Indic script, Latin spellings of them).
+NATIVE_TERMS = ["ਹਰਜੀਤ ਸਿੰਘ ਢਿੱਲੋਂ", "राजेश कुमार शर्मा", "ਢਿੱਲੋਂ", "शर्मा", "ਗੁਰਪ੍ਰੀਤ ਕੌਰ", "ਸੰਧੂ", "ਹਰਜੀ",
+                "अग्रवाल", "सुनीता देवी", "ਬਰਾੜ", "मल्हो", "ਮਨਜੀਤ ਕੌਰ ਗਿੱਲ"]
+CROSS_TERMS = [  # (query, words every answer must have, by key)
+    ("Harjeet Dhillon", ["harjit", "dhillon"]), ("Harjit Dhilon", ["harjit", "dhillon"]),
+    ("Rajesh Sharma", ["rajesh", "sharma"]), ("Rajesh Sarma", ["rajesh", "sharma"]),
+    ("हरजीत ढिल्लों", ["harjit", "dhillon"]), ("ਰਾਜੇਸ਼ ਸ਼ਰਮਾ", ["rajesh", "sharma"]),
+    ("ਗੁਰਪ੍ਰੀਤ ਸੰਧੂ", ["gurpreet", "sandhu"]), ("Sukhvinder Brar", ["sukhwinder", "brar"]),
+    ("सुनीता वर्मा", ["sunita", "verma"]), ("Manjeet Kour Gill", ["manjit", "kaur", "gill"]),
+]
+
+
+def script_check(site, app_dir: str, limit: int = 20) -> list[dict]:
+    """Cross-script search: of the first `limit` answers, how many have every intended word (by
+    key, in any script) and how many of those are written in another script than the query."""
+    sys.path.insert(0, app_dir)
+    from emrs.patients.names import word_key, words as name_words
+
+    def scripts(text):
+        return {"gurmukhi" if "\u0a00" <= w[0] <= "\u0a7f" else "devanagari" if "\u0900" <= w[0] <= "\u097f"
+                else "latin" for w in name_words(text)}
+    out = []
+    for term, want in CROSS_TERMS:
+        status, body = site.get_json("/api/patients/search?" + urlencode({"q": term, "limit": limit}))
+        names = [p["name"] for p in body.get("data", {}).get("patients", [])] if status == 200 else []
+        keys = {word_key(w) for w in want}
+        matching = [n for n in names if keys <= {word_key(w) for w in name_words(n)}]
+        other = [n for n in matching if not scripts(n) & scripts(term)]
+        out.append({"query": term, "answers": len(names), "all_words_match": len(matching),
+                    "in_another_script": len(other), "examples": (other or matching)[:3]})
+    return out
+
 
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
@@ -628,6 +661,11 @@ def main(argv=None) -> int:
             ("search_cr", "search by CR (exact and prefix)", 1, "api",
              [q(c) for c in crs[:100]] + [q(c[:-2]) for c in crs[100:200]]),
             ("search_mobile", "search by mobile", 1, "api", [q(m) for m in mobiles[:200]]),
+            ("search_native", "search by Gurmukhi/Devanagari name", 1, "api", [q(t) for t in NATIVE_TERMS]),
+            ("search_cross", "search across scripts (Latin variants, other script)", 1, "api",
+             [q(t) for t, _ in CROSS_TERMS]),
+            ("search_digits", "search by CR digits alone and by trailing 4-6 digits", 1, "api",
+             [q(c[2:]) for c in crs[:100]] + [q(c[-(4 + i % 3):]) for i, c in enumerate(crs[100:200])]),
             ("patient_page", "patient page, 50-entry timeline", 16, "web",
              [f"/patients/{i}" for i in timeline_ids]),
             ("list", "GET /api/patients?page=1&limit=20", 16, "api", ["/api/patients?page=1&limit=20"]),
@@ -678,6 +716,7 @@ def main(argv=None) -> int:
                 f"{res['rps']:8.1f} req/s  | load {load_before[0]:.2f}  CPU ms/req: server {per.get('server')} "
                 f"front {per.get('front')} db {per.get('db')} client {per.get('client')} others {per.get('others')}")
         check = misspelling_check(site, manifest.get("known_patients", []), ns.app_dir)
+        scripts = script_check(site, ns.app_dir)
     finally:
         for proc in ([nginx] if nginx else []) + servers:
             stop_server(proc)
@@ -694,7 +733,8 @@ def main(argv=None) -> int:
     out = {"label": ns.label, "patients": n_patients, "visits": manifest.get("visits"), "server": server,
            "client": ns.client, "think_s": ns.think, "processes": ns.processes, "front": ns.front,
            "server_env": extra_env, "app_dir": ns.app_dir, "app_commit": _commit(ns.app_dir), "postgres": pg_version, "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-           "duration_s": ns.duration, "warmup_s": ns.warmup, "scenarios": results, "misspelling_top5": check}
+           "duration_s": ns.duration, "warmup_s": ns.warmup, "scenarios": results, "misspelling_top5": check,
+           "cross_script_top20": scripts}
     (RESULTS / f"{ns.label}.json").write_text(json.dumps(out, indent=2))
     print()
     print(f"### {ns.label}: {n_patients:,} patients, {manifest.get('visits') or '?'} visits\n")
@@ -713,6 +753,11 @@ def main(argv=None) -> int:
     for c in check:
         print(f"| {c['query']} | {c['intended']} | {c['found_at'] or '-'} | {c['exact_at'] or '-'} | "
               f"{'pass' if c['pass'] else 'FAIL'} |")
+    print("\n| cross-script query | answers (first 20) | with every word (by key) | of those in another script | e.g. |")
+    print("|---|---:|---:|---:|---|")
+    for c in scripts:
+        print(f"| {c['query']} | {c['answers']} | {c['all_words_match']} | {c['in_another_script']} | "
+              f"{', '.join(c['examples'][:2])} |")
     print(f"\nwritten: {RESULTS / (ns.label + '.json')}")
     return 0
 

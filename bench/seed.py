@@ -81,6 +81,23 @@ VARIANTS = {  # the same name written another way (about 1 in 8 names)
     "Goyal": ["Goel"], "Mittal": ["Mital"], "Om Parkash": ["Om Prakash"], "Krishan": ["Krishna"],
     "Kamla": ["Kamala"], "Geeta": ["Gita"], "Seema": ["Sima"], "Pooja": ["Puja"],
 }
+# Names written in Gurmukhi or Devanagari at the desk (--native-share of the names, 7 % by default):
+# the same structure, in the script of the family's usual language.
+GURMUKHI_MALE = ["ਗੁਰਪ੍ਰੀਤ", "ਹਰਪ੍ਰੀਤ", "ਮਨਪ੍ਰੀਤ", "ਜਸਪ੍ਰੀਤ", "ਅਮਨਦੀਪ", "ਮਨਦੀਪ", "ਹਰਜੀਤ", "ਜਸਵੀਰ", "ਸੁਖਵਿੰਦਰ",
+                 "ਹਰਭਜਨ", "ਕੁਲਵੰਤ", "ਬਲਵਿੰਦਰ", "ਗੁਰਦੀਪ", "ਜਗਦੀਪ", "ਪਰਮਜੀਤ", "ਰਣਜੀਤ", "ਸਤਨਾਮ", "ਬਲਦੇਵ",
+                 "ਗੁਰਮੀਤ", "ਕੁਲਦੀਪ", "ਮੋਹਿੰਦਰ", "ਸੁਖਦੇਵ", "ਤੇਜਿੰਦਰ"]
+GURMUKHI_FEMALE = ["ਸਿਮਰਨਜੀਤ", "ਰਾਜਵਿੰਦਰ", "ਕੁਲਵਿੰਦਰ", "ਬਲਜੀਤ", "ਹਰਜਿੰਦਰ", "ਜਸਬੀਰ", "ਮਨਜੀਤ", "ਨਵਨੀਤ",
+                   "ਪਰਮਿੰਦਰ", "ਰੁਪਿੰਦਰ", "ਸੁਰਜੀਤ", "ਹਰਲੀਨ", "ਜਸਲੀਨ", "ਕਮਲਜੀਤ", "ਸਿਮਰਨ", "ਅਮਰਜੀਤ", "ਗੁਰਪ੍ਰੀਤ"]
+GURMUKHI_SURNAMES = ["ਸੰਧੂ", "ਸਿੱਧੂ", "ਗਿੱਲ", "ਗਰੇਵਾਲ", "ਢਿੱਲੋਂ", "ਬੈਂਸ", "ਬਰਾੜ", "ਰੰਧਾਵਾ", "ਬਾਜਵਾ", "ਚੀਮਾ",
+                     "ਵਿਰਕ", "ਮਾਨ", "ਸੇਖੋਂ", "ਔਲਖ", "ਭੁੱਲਰ", "ਚਾਹਲ", "ਧਾਲੀਵਾਲ"]
+DEVANAGARI_MALE = ["राकेश", "रमेश", "सुरेश", "महेश", "राजेश", "अनिल", "सुनील", "विजय", "संजय", "अजय", "विनोद",
+                   "अशोक", "पवन", "दीपक", "पंकज", "रोहित", "अमित", "सुमित", "विकास", "नरेश", "मुकेश", "दिनेश",
+                   "मनोज", "गौरव"]
+DEVANAGARI_FEMALE = ["सुनीता", "अनीता", "गीता", "सीमा", "नीलम", "पूनम", "रेणु", "आशा", "उषा", "कमला", "सविता",
+                     "सरिता", "किरण", "पूजा", "प्रिया", "नेहा", "रितु", "मीना", "रेखा", "सुमन"]
+DEVANAGARI_SURNAMES = ["शर्मा", "वर्मा", "गुप्ता", "चौहान", "ठाकुर", "गर्ग", "बंसल", "गोयल", "अरोड़ा", "मल्होत्रा",
+                       "कपूर", "खन्ना", "मेहता", "जैन", "अग्रवाल", "मित्तल", "जोशी", "भाटिया", "चोपड़ा", "यादव",
+                       "मिश्रा", "पांडे"]
 FATHER = SIKH_MALE + HINDU_MALE
 CITIES = [("Chandigarh", "Chandigarh", "Chandigarh"), ("Mohali", "SAS Nagar", "Punjab"),
           ("Ludhiana", "Ludhiana", "Punjab"), ("Patiala", "Patiala", "Punjab"), ("Amritsar", "Amritsar", "Punjab"),
@@ -100,6 +117,7 @@ KNOWN_PATIENTS = [
     ("Gurpreet Singh Sandhu", 34, "M"), ("Rakesh Sharma", 45, "M"), ("Mohinder Singh Gill", 62, "M"),
     ("Jaspreet Kaur", 28, "F"), ("Sukhwinder Singh Grewal", 51, "M"), ("Paramjit Kaur Dhillon", 39, "F"),
     ("Sunita Devi Verma", 47, "F"), ("Harbhajan Singh Bains", 70, "M"),
+    ("ਹਰਜੀਤ ਸਿੰਘ ਢਿੱਲੋਂ", 46, "M"), ("राजेश कुमार शर्मा", 38, "M"),
 ]
 
 PATIENT_COLUMNS = ("id", "cr_no", "psy_no", "date", "name", "name_key", "name_words", "age", "sex", "contact_number",
@@ -197,6 +215,7 @@ class Generator:
         self.today_visits = 0
         self.n_visits = 0
         self.words_cache: dict[str, str] = {}
+        self.native_share = 0.0
 
     def key(self, name: str) -> str:
         k = self.key_cache.get(name)
@@ -205,7 +224,8 @@ class Generator:
         return k
 
     def words(self, name: str) -> str:
-        """name_words as a PostgreSQL array literal for COPY (tokens are [a-z0-9~] only)."""
+        """name_words as a PostgreSQL array literal for COPY (tokens are [a-z0-9~] and
+        Devanagari/Gurmukhi letters only: nothing to quote)."""
         w = self.words_cache.get(name)
         if w is None:
             w = self.words_cache[name] = "{" + ",".join(name_tokens(name)) + "}"
@@ -217,10 +237,26 @@ class Generator:
             return self.rng.choice(alts)
         return word
 
+    def native_name(self, sex: str) -> tuple[str, str]:
+        r, c = self.rng.random, self.rng.choice
+        if r() < 0.55:  # Sikh naming, in Gurmukhi
+            parts = [c(GURMUKHI_FEMALE), "ਕੌਰ"] if sex == "F" else [c(GURMUKHI_MALE), "ਸਿੰਘ"]
+            if r() < 0.7:
+                parts.append(c(GURMUKHI_SURNAMES))
+            return " ".join(parts), "Sikh"
+        if sex == "F":  # Hindu naming, in Devanagari
+            parts = [c(DEVANAGARI_FEMALE)] + (["देवी"] if r() < 0.2 else [])
+        else:
+            parts = [c(DEVANAGARI_MALE)] + (["कुमार"] if r() < 0.3 else [])
+        parts.append(c(DEVANAGARI_SURNAMES))
+        return " ".join(parts), "Hindu"
+
     def name(self, sex: str) -> tuple[str, str]:
         r = self.rng.random
         c = self.rng.choice
         v = self._v
+        if self.native_share and r() < self.native_share:
+            return self.native_name(sex)
         if r() < 0.55:  # Sikh naming
             religion = "Sikh"
             if sex == "F":
@@ -263,7 +299,7 @@ class Generator:
             known = self.known_ids.get(pid)
             if known:
                 name, age, sex = known
-                religion = "Sikh" if " Singh" in name or " Kaur" in name else "Hindu"
+                religion = "Sikh" if " Singh" in name or " Kaur" in name or "ਸਿੰਘ" in name else "Hindu"
             else:
                 sex = "M" if r() < 0.55 else ("F" if r() < 0.99 else "Other")
                 name, religion = self.name("F" if sex == "F" else "M")
@@ -326,6 +362,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeline-patients", type=int, default=200, help="patients given 50 visits each")
     ap.add_argument("--chunk", type=int, default=50_000)
     ap.add_argument("--seed", type=int, default=20250601)
+    ap.add_argument("--native-share", type=float, default=0.07,
+                    help="share of names written in Gurmukhi/Devanagari (0 = the earlier Latin-only data)")
     ap.add_argument("--app-dir", default=str(APP_DIR), help="application source (default: this checkout)")
     ap.add_argument("--index-mode", choices=("rebuild", "keep"), default="rebuild",
                     help="rebuild: drop the secondary indexes before COPY and re-create them (same "
@@ -345,6 +383,7 @@ def main(argv=None) -> int:
     today = dt.datetime.now(IST).date()
     gen = Generator(ns.seed, ns.patients, ns.visits_per_patient, users, today,
                     min(ns.timeline_patients, ns.patients))
+    gen.native_share = ns.native_share
     conn = psycopg2.connect(url)
     cur = conn.cursor()
     cur.execute("SET synchronous_commit = off")

@@ -7,7 +7,7 @@ import functools
 import json
 import re
 
-from sqlalchemy import and_, bindparam, case, exists, func, literal, or_, select, text
+from sqlalchemy import and_, bindparam, case, exists, func, literal, literal_column, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -25,6 +25,7 @@ from ..timeutil import today_ist
 from ..versioning import lock_for_edit
 from . import fields as F
 from .models import Patient, PatientVisit
+from . import names as N
 from .names import name_key, normalise_name
 
 PAGE_MAX = 100
@@ -394,7 +395,11 @@ def likely_duplicates(*, name=None, sex=None, age=None, mobile=None, cr_no=None,
         conds.append(Patient.contact_number == mobile.strip())
     if name and isinstance(name, str) and len(name.strip()) >= 3:
         key = name_key(name)
-        name_cond = or_(func.lower(Patient.name) == normalise_name(name).lower(), Patient.name_key == key)
+        if len(set(key.split())) >= 2:
+            # Every word key of the typed name (same name or same key included), any script.
+            name_cond = _has_word_keys(key.split())
+        else:
+            name_cond = or_(func.lower(Patient.name) == normalise_name(name).lower(), Patient.name_key == key)
         extra = []
         if sex in ("M", "F", "Other"):
             extra.append(Patient.sex == sex)
@@ -411,6 +416,21 @@ def likely_duplicates(*, name=None, sex=None, age=None, mobile=None, cr_no=None,
     if exclude_id:
         q = q.where(Patient.id != exclude_id)
     return list(db.session.execute(q.order_by(Patient.id.desc()).limit(limit)).scalars())
+
+
+def _has_word_keys(keys: list[str]):
+    """Names that have every one of these word keys (2 or more), in any order and script:
+    "Harjeet Dhillon" is a likely duplicate of "ਹਰਜੀਤ ਸਿੰਘ ਢਿੱਲੋਂ" and of "Harjit Singh Dhillon"."""
+    keys = list(dict.fromkeys(k for k in keys if k))
+    if len(keys) < 2:
+        return literal(False)
+    if _is_pg():
+        # All keys in one GIN containment (with a common key the planner then walks the newest
+        # rows instead of reading the rare key's whole posting list: 6 vs 32 ms for "Gurpreet Kaur").
+        from sqlalchemy.dialects.postgresql import array
+        return Patient.name_words.op("@>")(array(["~" + k for k in keys]))
+    padded = literal(" ").concat(Patient.name_key).concat(" ")
+    return and_(*(padded.like(f"% {k} %") for k in keys))
 
 
 # --------------------------------------------------------------------------- search & lists
@@ -542,11 +562,18 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
         if len(compact) == 14 and compact.isascii() and compact.isdecimal():  # an ABHA number, with or without hyphens
             exact = or_(exact, Patient.abha_number == compact)
             by_number.append(Patient.abha_number == compact)
+        if compact.isalnum() and compact.isascii() and re.search(r"\d", compact):
+            # A CR/PSY/ADL number by its body (the number without its letters in front:
+            # "2025000123" for CR2025000123) or by any 4+ trailing characters ("0123").
+            for c in id_cols:
+                body_equal, body_ends = _number_body_match(c, compact)
+                exact = or_(exact, body_equal)
+                by_number.append(body_ends if len(compact) >= 4 else body_equal)
         conds.append(or_(*by_number))
         rank.append(case((exact, 2), else_=1))
     lowered = normalise_name(term).lower()
     # Names have no digits: a term with a digit is a CR/PSY/ADL number or a mobile.
-    has_name = bool(re.search(r"[A-Za-z]", term)) and not (conds and re.search(r"\d", term))
+    has_name = N.has_letters(term) and not (conds and re.search(r"\d", term))
     if has_name:
         key = name_key(term)
         if _is_pg():
@@ -602,7 +629,7 @@ def _word_search(lowered: str, want: int) -> list[int]:
     words start with every typed word, then names whose word keys match (spelling and
     transliteration variants). Each query stops at `want` rows."""
     from sqlalchemy.dialects.postgresql import array
-    ws = [w for w in re.split(r"[^a-z0-9]+", lowered) if w]
+    ws = N.words(lowered)
     if not ws:
         return []
     base = select(Patient.id).where(Patient.is_active.is_(True))
@@ -643,6 +670,28 @@ CANDIDATES = 2000
 # Kumar/Kumari (in the 1M bench: 30 %, 25 %, 9 % of rows). _word_search leaves them out of
 # the index scan when the term has a rarer word.
 COMMON_WORD_KEYS = frozenset({"sng", "kr", "kmr"})
+
+
+NUMBER_BODY = "^[A-Z]+|[^0-9A-Z]"  # what is not the body of a CR/PSY/ADL number (migration 0015)
+
+
+def number_body(value: str | None) -> str | None:
+    """CR2025000123 -> 2025000123, ADL/2025/0042 -> 20250042: upper-case, without the letters
+    in front and without separators. SQLite calls it as emrs_number_body() (emrs/__init__.py)."""
+    return None if value is None else re.sub(NUMBER_BODY, "", value.upper())
+
+
+def _number_body_match(column, compact: str):
+    """(body equals the term, body ends with the term). PostgreSQL: the expressions of the
+    reversed-body indexes of migration 0015 (equality and a LIKE prefix on the reversed body,
+    both served by the b-tree); SQLite: the same rule in Python."""
+    if _is_pg():
+        body = func.regexp_replace(func.upper(column), literal_column(f"'{NUMBER_BODY}'"),
+                                   literal_column("''"), literal_column("'g'"))
+        rev, term = func.reverse(body), compact[::-1]
+        return rev == term, rev.like(term + "%")
+    body = func.emrs_number_body(column)
+    return body == compact, body.like("%" + compact)
 
 
 def _escape_like(s: str) -> str:
