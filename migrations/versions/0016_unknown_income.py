@@ -9,12 +9,12 @@ Existing rows are left as they are: a stored 0.00 may be a real nil income, and 
 tells it apart from a default.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 """
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
