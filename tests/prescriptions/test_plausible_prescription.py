@@ -86,7 +86,7 @@ def test_api_may_save_an_empty_prescription_but_never_prints_it(client, h, profo
     rx_id = resp.get_json()["data"]["prescription"]["id"]
     pdf = client.get(f"/api/prescriptions/{rx_id}/pdf", headers=h["resident"])
     assert pdf.status_code == 400 and pdf.mimetype == "application/json"
-    assert pdf.get_json() == {"success": False, "message": NOTHING_TO_PRINT}
+    assert pdf.get_json() == {"success": False, "message": NOTHING_TO_PRINT, "code": "NO_MEDICINE"}
 
 
 def test_proforma_api_may_clear_the_lines_and_the_pdf_is_refused(client, h, proforma, role_client):
