@@ -224,10 +224,18 @@ def _union(*lists):
     return out
 
 
+def _keep_name_index() -> None:
+    """SQLite's batch mode rebuilds the table and drops expression indexes: put back the
+    one-entry-per-name index of migration 0001 (a no-op on PostgreSQL, which alters in place)."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("CREATE UNIQUE INDEX IF NOT EXISTS uq_medicines_generic_name_ci ON medicines (lower(generic_name))")
+
+
 def upgrade():
     with op.batch_alter_table("medicines") as batch:
         batch.add_column(sa.Column("forms", JSON, server_default=sa.text("'[]'"), nullable=False))
         batch.add_column(sa.Column("aliases", JSON, server_default=sa.text("'[]'"), nullable=False))
+    _keep_name_index()
     bind = op.get_bind()
     rows = {r.generic_name.lower(): dict(r._mapping) for r in bind.execute(sa.select(medicines))}
     for group in STRUCTURE["merge"]:
@@ -272,3 +280,4 @@ def downgrade():
     with op.batch_alter_table("medicines") as batch:
         batch.drop_column("aliases")
         batch.drop_column("forms")
+    _keep_name_index()

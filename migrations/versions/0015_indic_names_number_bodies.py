@@ -79,11 +79,11 @@ def _backfill(pg: bool) -> None:
                             .order_by(table.c.id).limit(BATCH)).all()
         if not rows:
             break
-        todo = [r for r in rows if indic.search(r.name or "")]
-        if todo:
+        native = [r for r in rows if indic.search(r.name or "")]  # Latin names keep their keys
+        if native:
             bind.execute(table.update().where(table.c.id == sa.bindparam("pid"))
                          .values(name_key=sa.bindparam("key"), name_words=sa.bindparam("toks", type_=sa.JSON())),
-                         [{"pid": r.id, "key": name_key(r.name), "toks": name_tokens(r.name)} for r in todo])
+                         [{"pid": r.id, "key": name_key(r.name), "toks": name_tokens(r.name)} for r in native])
         last = rows[-1].id
 
 

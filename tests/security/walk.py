@@ -580,12 +580,11 @@ def _page_sent_back(endpoint: str, message: str):
     return check
 
 
-def _msg(act, kind, author_role=None):
-    from emrs.auth import records
-    return records.message(None, act, kind)
-
-
 from emrs.auth import records as _rules  # noqa: E402
+
+
+def _msg(act, kind):
+    return _rules.message(None, act, kind)
 
 _PWO_READ = _msg(_rules.READ, _rules.PROFORMA)
 _WORKUP_WRITE = _msg(_rules.AMEND, _rules.WORKUP)
