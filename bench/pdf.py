@@ -2,6 +2,7 @@
 lines, each with its English/Hindi/Punjabi instruction), rendered N times after a warm-up.
 
     .venv/bin/python bench/pdf.py [--n 200] [--lines 3] [--page-size A5]
+    .venv/bin/python bench/pdf.py --largest --n 5     # the largest prescription the service accepts
 
 Prints the median and p95 of emrs.prescriptions.pdf.render() in milliseconds. Needs no
 database: the model objects are built in memory inside an application context.
@@ -33,12 +34,28 @@ LINES = [
 ]
 
 
+def _largest():
+    """The largest prescription normalise_lines() and the advice check let through: MAX_LINES
+    lines whose medicine (off-formulary), details and notes are MAX_FIELD characters each."""
+    from emrs.prescriptions.models import Prescription
+    from emrs.prescriptions.service import MAX_ADVICE, MAX_FIELD, MAX_LINES
+    words = "take after food and avoid driving if drowsy " * 200
+    line = {"medicine": ("Escitalopram " + words)[:MAX_FIELD], "strength": "10 mg", "form": "Tablet",
+            "dosage": "1-0-1", "when_to_take": "After Food", "frequency": "Twice Daily", "duration": "1 Month",
+            "duration_value": 1, "duration_unit": "Month", "quantity": "60",
+            "details": words[:MAX_FIELD], "notes": words[:MAX_FIELD]}
+    return Prescription(lines=[dict(line, id=i) for i in range(1, MAX_LINES + 1)],
+                        follow_up_date=dt.date(2025, 7, 5), advice=(words * 3)[:MAX_ADVICE])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=200, help="timed renders (default 200)")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--lines", type=int, default=3, choices=range(len(LINES) + 1))
     ap.add_argument("--page-size", default="A5", choices=("A5", "A4"))
+    ap.add_argument("--largest", action="store_true",
+                    help="MAX_LINES lines, every text field and the advice at their caps")
     args = ap.parse_args()
 
     from emrs import create_app
@@ -56,6 +73,9 @@ def main() -> int:
                                 icd_system="ICD-11", icd_code="6A71.1")
     rx = Prescription(lines=[dict(line, id=i) for i, line in enumerate(LINES[:args.lines], 1)],
                       follow_up_date=dt.date(2025, 7, 5), advice="Regular sleep; no alcohol.")
+    if args.largest:
+        rx = _largest()
+        args.lines = len(rx.lines)
     doctor = User(name="Dr. Harjeet Singh", role="Resident", designation="Junior Resident", email="b@x")
 
     with app.app_context():

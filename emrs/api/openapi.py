@@ -364,7 +364,8 @@ def _components() -> dict:
                          **file_fields}, required=())
     intake_update = {"allOf": [intake_update, ref("IntakeWorkup")]}
 
-    rx_line_input = obj({**{k: {**null({"type": "string", "maxLength": rx.MAX_FIELD}),
+    rx_line_input = obj({**{k: {**null({"type": "string",
+                                         "maxLength": rx.MAX_MEDICINE if k == "medicine" else rx.MAX_FIELD}),
                                 **({"description": line_docs[k]} if k in line_docs else {})}
                             for k in rx.LINE_KEYS if k != "duration_value"},
                          "duration_value": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 365},
@@ -376,7 +377,7 @@ def _components() -> dict:
                                     "`strength`, `form`, `duration_value` and `duration_unit` are EMRS additions. "
                                     "A wrong field is a 400 whose `errors` name it (`prescription[0].dosage` …).")
     rx_lines = {"type": "array", "maxItems": rx.MAX_LINES, "items": ref("PrescriptionLineInput")}
-    rx_extras = {"follow_up_date": null(DATE), "advice": null({"type": "string", "maxLength": 5000}),
+    rx_extras = {"follow_up_date": null(DATE), "advice": null({"type": "string", "maxLength": rx.MAX_ADVICE}),
                  "override_reason": {**null({"type": "string", "maxLength": 1000}),
                                      "description": "Required (≥ 5 characters) when a high or moderate "
                                                     "drug-safety warning applies (else 400 OVERRIDE_REQUIRED)."},

@@ -26,8 +26,14 @@ from .models import Prescription, PrescriptionTemplate
 LINE_KEYS = ("medicine", "strength", "form", "dosage", "when_to_take", "frequency", "duration",
              "duration_value", "duration_unit", "quantity", "details", "notes")
 TEXT_KEYS = tuple(k for k in LINE_KEYS if k != "duration_value")
-MAX_LINES = 50
-MAX_FIELD = 500
+# What one prescription may hold: what a real one needs (a psychiatry OPD prescription has
+# rarely more than ten lines), so that the largest allowed one renders in well under 2 s
+# (bench/pdf.py --largest; bench/README.md "The largest prescription").
+MAX_LINES = 25
+MAX_FIELD = 500         # details, notes and the other text of a line
+MAX_MEDICINE = 200      # an off-formulary medicine's name
+MAX_ADVICE = 2000
+LIMITS = {"lines": MAX_LINES, "field": MAX_FIELD, "medicine": MAX_MEDICINE, "advice": MAX_ADVICE}
 OVERRIDE_REQUIRED = "OVERRIDE_REQUIRED"
 
 
@@ -41,9 +47,10 @@ def _raw_text(line: dict, key: str, i: int, errors: list) -> str:
         value = ""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or len(value) > MAX_FIELD or "\x00" in value:
+    cap = MAX_MEDICINE if key == "medicine" else MAX_FIELD
+    if not isinstance(value, str) or len(value) > cap or "\x00" in value:
         errors.append(field_error(f"prescription[{i}].{key}",
-                                  f"{key} must be text of at most {MAX_FIELD} characters"))
+                                  f"{key} must be text of at most {cap} characters"))
         return ""
     return value.strip()
 
@@ -245,8 +252,8 @@ def _extras(data: dict) -> dict:
                 errors.extend(_follow_up_errors(out["follow_up_date"], data.get("clinical_proforma_id")))
     if "advice" in data:
         raw = data["advice"]
-        if raw not in (None, "") and (not isinstance(raw, str) or len(raw) > 5000):
-            errors.append(field_error("advice", "advice must be text of at most 5000 characters"))
+        if raw not in (None, "") and (not isinstance(raw, str) or len(raw) > MAX_ADVICE):
+            errors.append(field_error("advice", f"advice must be text of at most {MAX_ADVICE} characters"))
         else:
             out["advice"] = raw or None
     if data.get("require_medicine") is True:

@@ -101,7 +101,7 @@ def _render(proforma, patient, lines, *, row=None, status=200, errors=None, warn
         suggest=SUGGEST, choices=_choices(), errors=errors or [], warnings=warnings if warnings is not None else _warnings(lines, patient),
         needs_override=needs_override, templates=service.templates_for(user), previous=previous,
         draft=draft, draft_key=f"rx:{proforma.id}", draft_patient=patient.id, conflict=conflict,
-        values=values or {}, version=(values or {}).get("version") or (row.version if row else ""),
+        values=values or {}, limits=service.LIMITS, version=(values or {}).get("version") or (row.version if row else ""),
         reason_required=row is not None and records.reason_required(user, row.signer_id),
         may_write=records.may(user, records.AMEND, records.PRESCRIPTION, row.signer_id) if row is not None
         else records.may(user, records.CREATE, records.PRESCRIPTION)), status

@@ -76,9 +76,14 @@ def test_bad_input(client, h, proforma):
     resp = post({"clinical_proforma_id": 99999999, "prescription": LINES})
     assert resp.status_code == 404 and resp.get_json()["message"] == "Clinical proforma not found"
     assert post({"clinical_proforma_id": proforma["id"], "prescription": "x"}).status_code == 400
-    assert post({"clinical_proforma_id": proforma["id"], "prescription": [{"medicine": "x"}] * 51}).status_code == 400
+    resp = post({"clinical_proforma_id": proforma["id"], "prescription": [{"medicine": "x"}] * 26})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["msg"] == "at most 25 medication lines"
     assert post({"clinical_proforma_id": proforma["id"], "prescription": [{"medicine": ["x"]}]}).status_code == 400
-    assert post({"clinical_proforma_id": proforma["id"], "prescription": [{"medicine": "x" * 501}]}).status_code == 400
+    resp = post({"clinical_proforma_id": proforma["id"], "prescription": [{"medicine": "x" * 201}]})
+    assert resp.status_code == 400 and "medicine must be text of at most 200 characters" in resp.get_json()["message"]
+    assert post({"clinical_proforma_id": proforma["id"], "prescription": [{"medicine": "Escitalopram", "details": "x" * 501}]}).status_code == 400
+    resp = post({"clinical_proforma_id": proforma["id"], "prescription": LINES, "advice": "x" * 2001})
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["msg"] == "advice must be text of at most 2000 characters"
     resp = post({"clinical_proforma_id": proforma["id"], "patient_id": proforma["patient_id"] + 1000,
                  "prescription": LINES})
     assert resp.status_code == 400

@@ -110,7 +110,7 @@ def test_validation_and_unknowns(client, h, patient):
     assert create(client, h["resident"], 99999999).status_code == 404
     assert create(client, h["resident"], "abc").status_code == 400
     assert create(client, h["resident"], patient["id"], prescriptions="x").status_code == 400
-    assert create(client, h["resident"], patient["id"], prescriptions=[{"medicine": "x"}] * 51).status_code == 400
+    assert create(client, h["resident"], patient["id"], prescriptions=[{"medicine": "x"}] * 26).status_code == 400
     assert client.get("/api/clinical-proformas/999999", headers=h["resident"]).get_json()["message"] == \
         "Clinical proforma not found"
     assert client.post("/api/clinical-proformas", data="{", content_type="application/json",
