@@ -254,3 +254,9 @@ def bearer(api_token):
     def _headers(user):
         return {"Authorization": f"Bearer {api_token(user)}"}
     return _headers
+
+
+@pytest.fixture
+def h(users, bearer):
+    """API headers per role: ``h["resident"]`` -> ``{"Authorization": "Bearer …"}``."""
+    return {k: bearer(u) for k, u in users.items()}

@@ -12,11 +12,6 @@ DEFAULTS = json.loads((Path(__file__).resolve().parents[2] / "emrs" / "data" / "
 PREFIXES = ["/api/clinical-options", "/api/clinical-proformas/options"]
 
 
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
 @pytest.mark.parametrize("prefix", PREFIXES)
 def test_get_group(client, h, prefix):
     resp = client.get(f"{prefix}/mood", headers=h["pwo"])

@@ -29,11 +29,6 @@ UNKNOWN = ("A request with this Idempotency-Key was already received and its res
            "look the record up before sending it again")
 
 
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
 def post(client, headers, key=None, body=None, url=URL):
     """The same bytes every time (a client retrying sends what it sent)."""
     extra = {} if key is None else {"Idempotency-Key": key}

@@ -10,6 +10,8 @@ from emrs.extensions import db
 from emrs.intake.models import FileMovement, IntakeRecord
 from emrs.timeutil import today_ist
 
+from ..factories import register_patient
+
 PREFIXES = ["/api/outpatient-intake-records", "/api/adl-files"]
 
 
@@ -18,20 +20,12 @@ def P(request):
     return request.param
 
 
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
 _n = {"i": 0}
 
 
 def patient(client, h, name="Gurpreet Kaur"):
     _n["i"] += 1
-    resp = client.post("/api/patients/register-complete", json={"name": f"{name} {_n['i']}", "age": 35, "sex": "F"},
-                       headers=h["pwo"])
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["data"]["patient"]
+    return register_patient(client, h["pwo"], name=f"{name} {_n['i']}", age=35)
 
 
 def complex_record(client, h, name="Gurpreet Kaur"):

@@ -8,11 +8,6 @@ from emrs.prescriptions import formulary as svc
 EXPECTED = 92  # 98 generic names, 6 of them merged into the entries they mean (migration 0014)
 
 
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
 def test_list_paginates_active_medicines(client, h):
     resp = client.get("/api/medicines?limit=10&page=2", headers=h["resident"])
     assert resp.status_code == 200

@@ -15,7 +15,8 @@ from emrs.auth.models import FACULTY, RESIDENT
 from emrs.extensions import db
 from emrs.patients.models import PatientFile
 
-from ..patients.test_files import (MB, docx, exe, files_on_disk, gif, jpeg, make_patient, pdf, png,
+from ..factories import patient_row as make_patient
+from ..patients.test_files import (MB, docx, exe, files_on_disk, gif, jpeg, pdf, png,
                                    text, upload_parts, webp)
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")

@@ -9,19 +9,14 @@ from emrs.extensions import db
 from emrs.patients.models import Patient
 from emrs.timeutil import today_ist
 
+from ..factories import register_patient
+
 CARD = {"name": "Mohinder Singh", "age": 46, "sex": "M", "contact_number": "9876543210", "category": "GEN",
         "father_name": "Gurdev Singh", "unit_days": "mon", "pin_code": "160012", "city": "Chandigarh"}
 
 
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
 def register(client, headers, **over):
-    resp = client.post("/api/patients/register-complete", json={**CARD, **over}, headers=headers)
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["data"]["patient"]
+    return register_patient(client, headers, **{**CARD, **over})
 
 
 def test_register_complete_generates_cr_and_sets_filled_by(client, h, users):
@@ -238,7 +233,6 @@ def test_multipart_update_with_files_is_one_step(client, h):
                       data={"files_to_remove": listed[0]})
     assert resp.status_code == 200
     assert client.get(f"/api/patient-files/{p['id']}", headers=h["pwo"]).get_json()["data"]["files"] == []
-
 
 
 def test_multipart_part_without_a_name_is_ignored(client, h):

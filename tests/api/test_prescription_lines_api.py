@@ -9,21 +9,14 @@ import subprocess
 
 import pytest
 
-from emrs.timeutil import today_ist
 
-
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
+from ..factories import create_proforma, register_patient
 
 
 @pytest.fixture
 def proforma(client, h):
-    p = client.post("/api/patients/register-complete", json={"name": "Harpreet Sandhu", "age": 34, "sex": "M"},
-                    headers=h["pwo"]).get_json()["data"]["patient"]
-    body = client.post("/api/clinical-proformas", json={"patient_id": p["id"], "visit_date": today_ist().isoformat(),
-                                                        "diagnosis": "Depression"}, headers=h["resident"])
-    return body.get_json()["data"]["proforma"]
+    p = register_patient(client, h["pwo"], name="Harpreet Sandhu", sex="M")
+    return create_proforma(client, h["resident"], p["id"])
 
 
 def _save(client, h, proforma, lines, who="resident"):

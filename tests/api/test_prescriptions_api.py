@@ -8,7 +8,8 @@ from sqlalchemy import select
 from emrs.audit.models import AuditLog
 from emrs.extensions import db
 from emrs.prescriptions.models import Prescription
-from emrs.timeutil import today_ist
+
+from ..factories import create_proforma, register_patient
 
 
 @pytest.fixture
@@ -18,11 +19,8 @@ def h(users, bearer):
 
 @pytest.fixture
 def proforma(client, h):
-    p = client.post("/api/patients/register-complete", json={"name": "Balwinder Kaur", "age": 41, "sex": "F"},
-                    headers=h["pwo"]).get_json()["data"]["patient"]
-    body = client.post("/api/clinical-proformas", json={"patient_id": p["id"], "visit_date": today_ist().isoformat(),
-                                                        "diagnosis": "Bipolar disorder"}, headers=h["resident"])
-    return body.get_json()["data"]["proforma"]
+    p = register_patient(client, h["pwo"], name="Balwinder Kaur", age=41)
+    return create_proforma(client, h["resident"], p["id"], diagnosis="Bipolar disorder")
 
 
 LINES = [{"medicine": "Sertraline 50 mg", "dosage": "0-0-1", "when": "After Food", "duration": "1 Month", "qty": "30"},

@@ -10,17 +10,12 @@ from emrs.intake.models import FileMovement, IntakeRecord
 from emrs.patients.models import PatientVisit
 from emrs.timeutil import today_ist
 
-
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
+from ..factories import register_patient
 
 
 @pytest.fixture
 def patient(client, h):
-    resp = client.post("/api/patients/register-complete", json={"name": "Kuldeep Singh", "age": 40, "sex": "M"},
-                       headers=h["pwo"])
-    return resp.get_json()["data"]["patient"]
+    return register_patient(client, h["pwo"], name="Kuldeep Singh", age=40, sex="M")
 
 
 def create(client, headers, patient_id, **over):

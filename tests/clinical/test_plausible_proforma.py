@@ -20,11 +20,6 @@ TODAY = today_ist().isoformat
 
 
 @pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
-@pytest.fixture
 def patient():
     p = Patient(name="Amarjit Kaur", sex="F", age=52, cr_no="CRTEST200001", name_key="amrjt kr")
     db.session.add(p)

@@ -46,11 +46,6 @@ def issue(resp, status: int) -> dict:
 
 
 @pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
-@pytest.fixture
 def clinical_patient(client, h, users):
     """Registered at the counter (with ABHA), sent to a resident today, seen with an
     ICD-10 diagnosis and given a two-line prescription; an older ICD-11 proforma too."""

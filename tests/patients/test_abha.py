@@ -21,11 +21,6 @@ def _register_page(c, **over):
     return int(re.search(r"/patients/(\d+)/record", resp.headers["Location"]).group(1))
 
 
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
 def test_page_registration_normalises_and_shows_abha(role_client):
     c = role_client("pwo")
     form = c.get("/patients/new").get_data(as_text=True)

@@ -8,7 +8,6 @@ import os
 import re
 import struct
 import time
-import uuid
 import zipfile
 import zlib
 
@@ -21,7 +20,9 @@ from emrs.audit.models import AuditLog
 from emrs.errors import Forbidden, ValidationError
 from emrs.extensions import db
 from emrs.patients import files as pf
-from emrs.patients.models import Patient, PatientFile
+from emrs.patients.models import PatientFile
+
+from ..factories import patient_row as make_patient
 
 MB = 1024 * 1024
 
@@ -77,13 +78,6 @@ def exe() -> bytes:
 
 def text() -> bytes:
     return "Referral letter — ਪੰਜਾਬੀ, हिन्दी\n".encode()
-
-
-def make_patient(name: str = "Gurpreet Kaur") -> Patient:
-    patient = Patient(name=name, sex="F", age=30, cr_no=f"CR{uuid.uuid4().hex[:10]}")
-    db.session.add(patient)
-    db.session.commit()
-    return patient
 
 
 def upload_parts(*items, field: str = "files") -> list:

@@ -21,11 +21,6 @@ BAD_NUMBERS = ["CR2025\n000123", 'CR"; filename="evil.exe', "CR 2025", "CR2025\u
                "-CR2025"]
 
 
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
 def _register(client, h, **over):
     return client.post("/api/patients/register-complete", headers=h["pwo"],
                        json={"name": "Harpreet Kaur", "age": 33, "sex": "F", **over})

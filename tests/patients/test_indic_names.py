@@ -4,7 +4,6 @@ search, FHIR, the duplicate warning); CR/PSY/ADL numbers by their body and trail
 from __future__ import annotations
 
 import importlib
-import re
 
 import pytest
 from sqlalchemy import text
@@ -13,20 +12,15 @@ from emrs.extensions import db
 from emrs.patients import names as N
 from emrs.patients.models import Patient
 
+from ..factories import register_patient
+
 GURMUKHI = "ਹਰਜੀਤ ਸਿੰਘ ਢਿੱਲੋਂ"
 DEVANAGARI = "राजेश कुमार शर्मा"
 CARD = {"age": 46, "sex": "M", "category": "GEN", "father_name": "Gurdev Singh", "city": "Patiala"}
 
 
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
 def register(client, headers, name, **over):
-    resp = client.post("/api/patients/register-complete", json={**CARD, "name": name, **over}, headers=headers)
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["data"]["patient"]["id"]
+    return register_patient(client, headers, **{**CARD, "name": name, **over})["id"]
 
 
 @pytest.fixture

@@ -14,12 +14,9 @@ from emrs.intake.models import IntakeRecord
 from emrs.patients.models import Patient, PatientVisit
 from emrs.timeutil import today_ist
 
+from ..factories import register_patient
+
 CARD = {"name": "Harjit Kaur Bains", "age": 40, "sex": "F"}
-
-
-@pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
 
 
 def _tomorrow() -> str:
@@ -36,9 +33,7 @@ def _messages(resp) -> str:
 
 
 def _register(client, headers, **over) -> dict:
-    resp = client.post("/api/patients/register-complete", json={**CARD, **over}, headers=headers)
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["data"]["patient"]
+    return register_patient(client, headers, **{**CARD, **over})
 
 
 # ------------------------------------------------------------------ registration date

@@ -20,11 +20,6 @@ BEFORE = (VISIT - dt.timedelta(days=1)).isoformat()
 
 
 @pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
-@pytest.fixture
 def proforma(users):
     p = Patient(name="Charanjit Singh", sex="M", age=58, cr_no="CRTEST400001")
     db.session.add(p)

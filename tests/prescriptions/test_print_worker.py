@@ -14,7 +14,8 @@ import pytest
 from emrs.extensions import db
 from emrs.patients.models import Patient
 from emrs.prescriptions import printing
-from emrs.timeutil import today_ist
+
+from ..factories import prescribed
 
 LINES = [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]
 
@@ -26,20 +27,9 @@ def cache_dir(app, tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def h(users, bearer):
-    return {k: bearer(u) for k, u in users.items()}
-
-
-@pytest.fixture
 def rx(client, h):
-    p = client.post("/api/patients/register-complete", json={"name": "Print Worker Patient", "age": 50, "sex": "M"},
-                    headers=h["pwo"]).get_json()["data"]["patient"]
-    pf = client.post("/api/clinical-proformas", json={"patient_id": p["id"], "visit_date": today_ist().isoformat(),
-                                                      "diagnosis": "Depression"}, headers=h["resident"])
-    pf = pf.get_json()["data"]["proforma"]
-    body = client.post("/api/prescriptions", json={"clinical_proforma_id": pf["id"], "prescription": LINES},
-                       headers=h["resident"]).get_json()["data"]["prescription"]
-    return {**body, "proforma_id": pf["id"]}
+    made = prescribed(client, h, patient={"name": "Print Worker Patient", "age": 50, "sex": "M"}, lines=LINES)
+    return {**made["prescription"], "proforma_id": made["proforma"]["id"]}
 
 
 def _copies(app, rx_id) -> list[Path]:
