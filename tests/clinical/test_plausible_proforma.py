@@ -13,18 +13,16 @@ from emrs.clinical.models import ClinicalProforma
 from emrs.clinical.service import EMPTY_FINAL
 from emrs.drafts.models import Draft
 from emrs.extensions import db
-from emrs.patients.models import Patient
 from emrs.timeutil import today_ist
+
+from ..factories import patient_row
 
 TODAY = today_ist().isoformat
 
 
 @pytest.fixture
 def patient():
-    p = Patient(name="Amarjit Kaur", sex="F", age=52, cr_no="CRTEST200001", name_key="amrjt kr")
-    db.session.add(p)
-    db.session.commit()
-    return p
+    return patient_row("Amarjit Kaur", age=52, cr_no="CRTEST200001", name_key="amrjt kr")
 
 
 def _count(pid) -> int:

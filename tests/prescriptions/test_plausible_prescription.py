@@ -8,12 +8,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from emrs.clinical.models import ClinicalProforma
 from emrs.extensions import db
-from emrs.patients.models import Patient
 from emrs.prescriptions.models import Prescription
 from emrs.prescriptions.printing import NOTHING_TO_PRINT
 from emrs.timeutil import today_ist
+
+from ..factories import patient_row, proforma_row
 
 VISIT = today_ist() - dt.timedelta(days=5)
 BEFORE = (VISIT - dt.timedelta(days=1)).isoformat()
@@ -21,14 +21,8 @@ BEFORE = (VISIT - dt.timedelta(days=1)).isoformat()
 
 @pytest.fixture
 def proforma(users):
-    p = Patient(name="Charanjit Singh", sex="M", age=58, cr_no="CRTEST400001")
-    db.session.add(p)
-    db.session.flush()
-    pf = ClinicalProforma(patient_id=p.id, filled_by=users["resident"].id, visit_date=VISIT,
-                          visit_type="first_visit", diagnosis="Depression")
-    db.session.add(pf)
-    db.session.commit()
-    return pf
+    p = patient_row("Charanjit Singh", sex="M", age=58, cr_no="CRTEST400001")
+    return proforma_row(p, users["resident"], visit_date=VISIT)
 
 
 def _rx(pf):
