@@ -13,7 +13,7 @@ from ..auth.guard import principal
 from ..errors import ValidationError
 from ..intake import files
 from ..intake import service
-from ..patients import service as patients
+from ..patients import reading as patients
 from . import bp
 from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
 from .users import parse_id

@@ -26,6 +26,7 @@ from ..errors import Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..intake import service as intake_service
 from ..intake.models import IntakeRecord
+from ..patients import visits
 from ..patients.models import Patient, PatientVisit
 from ..prescriptions import service as rx_service
 from ..querying import date_filters
@@ -305,9 +306,7 @@ def _check_complete(actor: User, data: dict, proforma: ClinicalProforma | None, 
 
 
 def _link_visit(proforma: ClinicalProforma) -> None:
-    visit = db.session.execute(select(PatientVisit).where(
-        PatientVisit.patient_id == proforma.patient_id, PatientVisit.visit_date == proforma.visit_date)
-        .order_by(PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
+    visit = visits.visit_on(proforma.patient_id, proforma.visit_date)
     if visit is not None:
         visit.clinical_proforma_id = proforma.id
         visit.visit_type = proforma.visit_type

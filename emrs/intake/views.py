@@ -15,7 +15,7 @@ from ..drafts import service as drafts
 from ..drafts.models import Draft
 from ..errors import Conflict, DomainError
 from ..extensions import db
-from ..patients import service as patients
+from ..patients import reading as patients
 from . import bp, form, service
 from .models import IntakeRecord
 

@@ -260,9 +260,9 @@ def test_odd_search_terms_never_fail(client, h, q):
 
 def test_large_result_counts_are_estimated_not_failing(client, h, monkeypatch):
     """Beyond the cap the total is an estimate (this path once failed on PostgreSQL)."""
-    from emrs.patients import service
-    monkeypatch.setattr(service, "COUNT_CAP", 2)
-    monkeypatch.setattr(service, "CANDIDATES", 2)
+    from emrs.patients import search
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    monkeypatch.setattr(search, "CANDIDATES", 2)
     for i in range(4):
         register(client, h["pwo"], name=f"Harpreet Kaur {chr(65 + i)}", contact_number=f"98765000{i:02d}")
     pg = db.session.get_bind().dialect.name == "postgresql"
@@ -282,8 +282,8 @@ def test_large_result_counts_are_estimated_not_failing(client, h, monkeypatch):
 
 def test_estimated_count_with_hostile_terms(client, h, monkeypatch):
     """The estimate path binds its parameters: quotes, % and backslashes change nothing."""
-    from emrs.patients import service
-    monkeypatch.setattr(service, "COUNT_CAP", 0)
+    from emrs.patients import search
+    monkeypatch.setattr(search, "COUNT_CAP", 0)
     register(client, h["pwo"], name="Quote Test", contact_number="9811100000")
     for q in ["98111", "9811'; DROP TABLE users; --", "98%11", "98\\11", "Sex F", "'"]:
         resp = client.get("/api/patients", query_string={"search": q, "sex": "M"}, headers=h["pwo"])
