@@ -79,13 +79,7 @@ def patients_create():
         return ok({"patient": reading.patient_dict(patient), "visit": visit.to_dict(),
                    "visit_count": counts["visit_count"], "visit_type": visit.visit_type},
                   "Visit record created successfully", status=201)
-    quick = {k: data.get(k) for k in ("name", "sex", "age", "cr_no", "psy_no", "contact_number", "mobile_no",
-                                      "abha_number", "abha_address") if k in data}
-    extra = {k: data[k] for k in ("assigned_room", "psy_no") if data.get(k)}
-    F.raise_if(F.clean(extra, tuple(extra), partial=True)[1])  # checked before anything is saved
-    patient = registration.register(quick, actor, step="card")
-    if extra:
-        registration.update(patient, extra, actor)
+    patient = registration.register(data, actor, step="quick")
     return ok({"patient": reading.patient_dict(patient)}, "Patient registered successfully", status=201)
 
 
@@ -150,7 +144,8 @@ def patients_delete(patient_id):
 def patients_profile(patient_id):
     patient = _patient(patient_id)
     return ok({"patient": reading.patient_dict(patient), "visitHistory": visits.visit_history(patient),
-               "clinicalRecords": _clinical_records(patient), "adlFiles": _adl_files(patient)})
+               "clinicalRecords": reading.clinical_records(patient.id, principal()),
+               "adlFiles": reading.intake_records(patient.id, principal())})
 
 
 @bp.get("/patients/<patient_id>/visits", endpoint="patients_visits")
@@ -175,31 +170,19 @@ def patients_visits_complete(patient_id):
     return ok({"visit": visit.to_dict()}, "Visit marked as completed successfully")
 
 
-def _clinical_records(patient) -> list[dict]:
-    """The patient's proformas the caller may read (auth/records.py), with the doctor's name."""
-    from ..clinical import service as proformas
-    return proformas.proforma_dicts(proformas.for_patient(patient.id, principal()))
-
-
-def _adl_files(patient) -> list[dict]:
-    """The patient's intake record as the caller may see it (no work-up for a welfare officer)."""
-    from ..intake import files, service as intake
-    record = intake.for_patient(patient.id)
-    return files.record_api_dicts([record] if record is not None else [], principal())
-
-
 @bp.get("/patients/<patient_id>/clinical-records", endpoint="patients_clinical_records")
 @handles_domain_errors
 def patients_clinical_records(patient_id):
     patient = _patient(patient_id)
-    return ok({"patient": reading.patient_dict(patient), "clinicalRecords": _clinical_records(patient)})
+    return ok({"patient": reading.patient_dict(patient),
+               "clinicalRecords": reading.clinical_records(patient.id, principal())})
 
 
 @bp.get("/patients/<patient_id>/adl-files", endpoint="patients_adl_files")
 @handles_domain_errors
 def patients_adl_files(patient_id):
     patient = _patient(patient_id)
-    return ok({"patient": reading.patient_dict(patient), "adlFiles": _adl_files(patient)})
+    return ok({"patient": reading.patient_dict(patient), "adlFiles": reading.intake_records(patient.id, principal())})
 
 
 @bp.post("/patients/assign", endpoint="patients_assign")

@@ -81,6 +81,15 @@ def _public(columns: dict) -> dict:
     return columns
 
 
+def patients_by_id(ids) -> dict[int, Patient]:
+    """The patients with these ids, archived ones too, by id. Not audited: the caller
+    shows a list (identifiers) and audits what it opens."""
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    return {p.id: p for p in db.session.execute(select(Patient).where(Patient.id.in_(ids))).scalars()}
+
+
 def patient_dict(patient: Patient, extras: dict | None = None) -> dict:
     """The API's patient object: every column plus the joined names (contract §5)."""
     out = _public(patient.to_dict())
@@ -176,6 +185,24 @@ def read_patient(patient_id: int, *, audit_action: str = "patient_view") -> dict
 
 
 def with_extras(patients: list[Patient]) -> list[dict]:
+    """patient_dict() of patients already loaded: their extras in one statement."""
     extras = _extras_for([p.id for p in patients])
     return [patient_dict(p, extras.get(p.id, {})) for p in patients]
+
+
+# The patient's records of the other domains, as the reader may see them (auth/records.py);
+# imported when called: those services import the patients models.
+
+def clinical_records(patient_id: int, reader) -> list[dict]:
+    """The patient's proformas ``reader`` may read, with the doctor's name."""
+    from ..clinical import service as proformas
+    return proformas.proforma_dicts(proformas.for_patient(patient_id, reader))
+
+
+def intake_records(patient_id: int, reader) -> list[dict]:
+    """The patient's intake record (none or one) as ``reader`` may see it: without the
+    work-up for whoever may not read it (a welfare officer)."""
+    from ..intake import record_room, service as intake
+    record = intake.for_patient(patient_id)
+    return record_room.record_api_dicts([record] if record is not None else [], reader)
 

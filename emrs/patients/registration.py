@@ -60,7 +60,6 @@ def _unique_conflict(exc: IntegrityError) -> Conflict:
     return Conflict("CR number is already registered")
 
 
-
 def _age_against_birth_date(patient: Patient, age: int, registered_on) -> list:
     """A new age must agree with the date of birth in the patient's intake record, if any."""
     from ..intake.service import birth_date_errors
@@ -73,14 +72,22 @@ def _age_against_birth_date(patient: Patient, age: int, registered_on) -> list:
     return errors
 
 
+# The registration counter's quick card (POST /api/patients): the card's identity fields
+# with the room and PSY number when given; no doctor (the counter assigns one with a visit).
+QUICK_NAMES = ("name", "sex", "age", "cr_no", "contact_number", "abha_number", "abha_address", "psy_no",
+               "assigned_room")
+STEP_NAMES = {"card": F.CARD_NAMES, "complete": F.CARD_NAMES + F.RECORD_NAMES, "quick": QUICK_NAMES}
+
+
 def register(data: dict, actor: User, *, step: str = "complete") -> Patient:
-    """Register a new patient. step='card' takes the out-patient card fields only;
-    'complete' takes card and record fields (POST /register-complete)."""
+    """Register a new patient: one commit, one audit row. step='card' takes the out-patient
+    card fields only; 'complete' card and record fields (POST /register-complete); 'quick'
+    the counter's QUICK_NAMES (POST /api/patients)."""
     data = _input(data)
-    names = F.CARD_NAMES + (F.RECORD_NAMES if step == "complete" else ())
+    names = STEP_NAMES[step]
     values, errors = F.clean(data, names, partial=False)
     doctor = None
-    if data.get("assigned_doctor_id") not in (None, ""):
+    if step != "quick" and data.get("assigned_doctor_id") not in (None, ""):
         try:
             doctor = doctor_to_assign(data.get("assigned_doctor_id"))
         except ValidationError as exc:

@@ -387,7 +387,9 @@ def parse_filters(args) -> tuple[dict, list]:
 
 def list_records(filters: dict, page: int = 1, limit: int = 10, include_all: bool = False, reader=None
                  ) -> tuple[list[IntakeRecord], int]:
-    """Newest first. Without include_all only records linked to a complex-case proforma.
+    """The intake records list of the page and the API: newest file first (the file's
+    created date, the date shown and filtered on; then the newest record). Without
+    include_all only records linked to a complex-case proforma (the API's default).
     With ``reader`` the read is audited: one row per page naming the patients returned."""
     q = select(IntakeRecord)
     if not include_all:
@@ -406,7 +408,7 @@ def list_records(filters: dict, page: int = 1, limit: int = 10, include_all: boo
     if "date_to" in filters:
         q = q.where(IntakeRecord.file_created_date <= filters["date_to"])
     total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.session.execute(q.order_by(IntakeRecord.created_at.desc(), IntakeRecord.id.desc())
+    rows = db.session.execute(q.order_by(IntakeRecord.file_created_date.desc(), IntakeRecord.id.desc())
                               .limit(limit).offset((page - 1) * limit)).scalars().all()
     if reader is not None:
         audit.record_list_read("intake_list_view", "adl_files", [r.patient_id for r in rows])
