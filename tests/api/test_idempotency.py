@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from emrs.api import idempotency
-from emrs.api.models import IdempotencyKey
+from emrs.idempotency_keys import IdempotencyKey
 from emrs.audit.models import AuditLog
 from emrs.extensions import db
 from emrs.models_base import utcnow
