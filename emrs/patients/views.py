@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from .. import timeline
 from ..audit import service as audit
 from ..auth.guard import principal
+from ..auth.navigation import allowed
 from ..auth import users
 from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
@@ -225,8 +226,7 @@ def show(patient_id: int):
         info = reading.read_patient(patient_id)  # the patient object of the API: columns and joined facts
     except DomainError:
         abort(404)
-    user = principal()
-    recent = audit.recent_for_patient(patient_id, 15) if user.role == "Admin" else None
+    recent = audit.recent_for_patient(patient_id, 15) if allowed("audit.patient") else None  # who reads the trail
     open_visit = visits.open_visit(patient_id)
     entries = timeline.entries(patient_id, 50)
     from ..clinical import service as clinical
