@@ -11,7 +11,7 @@ from sqlalchemy import and_, case, exists, func, literal, literal_column, or_, s
 from ..errors import ValidationError, field_error
 from ..extensions import db
 from ..intake.models import IntakeRecord
-from ..querying import date_filters
+from ..querying import date_filters, within_dates
 from . import names as N
 from .models import Patient
 from .names import name_key, normalise_name
@@ -137,10 +137,7 @@ def _apply_filters(q, filters: dict):
     if "age_band" in filters:
         lo, hi = AGE_BANDS[filters["age_band"]]
         q = q.where(Patient.age.between(lo, hi))
-    if "date_from" in filters:
-        q = q.where(Patient.date >= filters["date_from"])
-    if "date_to" in filters:
-        q = q.where(Patient.date <= filters["date_to"])
+    q = within_dates(q, Patient.date, filters)
     if "doctor_id" in filters:
         q = q.where(Patient.assigned_doctor_id == filters["doctor_id"])
     if "complexity" in filters:
