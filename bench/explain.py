@@ -3,7 +3,7 @@
 
     python bench/explain.py --database-url postgresql://postgres@127.0.0.1:5432/emrs_bench > bench/results/explain-1m.txt
 
-Calls emrs.patients.service.search() + with_extras() and list_patient_dicts() (what the API
+Calls emrs.patients.search.search() + reading.with_extras() and search.list_patient_dicts() (what the API
 sends) inside an app context, captures every SELECT they send (SQLAlchemy
 `before_cursor_execute`), and runs EXPLAIN (ANALYZE, BUFFERS) on each with the same parameters,
 in the same transaction (so a `SET LOCAL` the service sent applies). The patients statements
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
 
     from emrs import create_app
     from emrs.extensions import db
-    from emrs.patients import service
+    from emrs.patients import reading, search
 
     app = create_app()
     with app.app_context():
@@ -79,10 +79,10 @@ def main(argv=None) -> int:
             captured.clear()
             capturing[0] = True
             if kind.startswith("list"):
-                rows, total, est = service.list_patient_dicts(1, 20)
+                rows, total, est = search.list_patient_dicts(1, 20)
             else:
-                rows, total, est = service.search(term, 1, 10)
-                service.with_extras(rows)
+                rows, total, est = search.search(term, 1, 10)
+                reading.with_extras(rows)
             capturing[0] = False
             print("=" * 100)
             print(f"## {kind}: {term!r} -> {len(rows)} rows on the page, total {total}{' (estimated)' if est else ''}")

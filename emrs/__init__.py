@@ -152,8 +152,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - 
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
-        # CR/PSY/ADL numbers by their body (patients.service.number_body; an expression index on PostgreSQL).
-        from .patients.service import number_body
+        # CR/PSY/ADL numbers by their body (patients.search.number_body; an expression index on PostgreSQL).
+        from .patients.search import number_body
         dbapi_connection.create_function("emrs_number_body", 1, number_body, deterministic=True)
 
 

@@ -7,5 +7,5 @@ from .intake.models import *  # noqa: F401,F403
 from .numbering.models import *  # noqa: F401,F403
 from .patients.models import *  # noqa: F401,F403
 from .prescriptions.models import *  # noqa: F401,F403
-from .api.models import IdempotencyKey  # noqa: F401
+from .idempotency_keys import IdempotencyKey  # noqa: F401
 from .versioning import ClinicalVersion  # noqa: F401

@@ -1,7 +1,7 @@
 """Read statements that PostgreSQL plans once per connection instead of on every request.
 
 psycopg2 sends every statement as text, so PostgreSQL parses and plans it each time. For the
-statement that reads patients with their joined names and visit facts (emrs.patients.service)
+statement that reads patients with their joined names and visit facts (emrs.patients.reading)
 that is most of its cost: about 1 ms of the database's CPU planned each time against 0.2 ms
 with one generic plan (bench/README.md). A Prepared statement is sent once per database
 connection as `PREPARE name (types) AS …`, then run as `EXECUTE name(…)` with a generic plan

@@ -1,9 +1,20 @@
-"""Query-string filters shared by the domain lists (patients, proformas, intake records)."""
+"""Query-string filters shared by the domain lists (patients, proformas, intake records): parsed
+here, applied to a list's query with within_dates()."""
 from __future__ import annotations
 
 import datetime as dt
 
 from .errors import field_error
+
+
+def within_dates(q, column, filters: dict):
+    """``q`` limited to rows whose ``column`` lies within the filters' date_from and date_to
+    (both inclusive; either may be missing)."""
+    if "date_from" in filters:
+        q = q.where(column >= filters["date_from"])
+    if "date_to" in filters:
+        q = q.where(column <= filters["date_to"])
+    return q
 
 
 def date_filters(args, out: dict, errors: list, keys=("date_from", "date_to")) -> None:

@@ -6,7 +6,7 @@ The form carries a hidden ``_submission`` field with a random token (``submissio
 in templates). The view is wrapped with ``@once_per_submission``: on a POST with a token,
 the token is claimed as a row of ``idempotency_keys`` (key ``form:<token>``, per user) that is
 added and flushed in the request's transaction before the view runs — the same mechanism as
-the API's Idempotency-Key (emrs/api/idempotency.py). It commits with the record the view
+the API's Idempotency-Key (emrs/api/idempotency.py; the rows: emrs/idempotency_keys.py). It commits with the record the view
 creates, or disappears with its rollback (a validation error: the form comes back and can be
 sent again). After the view, the address the user was sent to (the new record) is stored on
 the row. A second POST with the same token then does not run the view: it is redirected to
@@ -23,10 +23,11 @@ import time
 
 from flask import current_app, flash, redirect, render_template, request
 from markupsafe import Markup, escape
-from sqlalchemy import inspect as sa_inspect, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
+from .idempotency_keys import TTL, IdempotencyKey, delete_expired, find
 
 FIELD = "_submission"
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -50,11 +51,6 @@ def _fingerprint() -> str:
     return h.hexdigest()
 
 
-def _table():
-    from .api.models import IdempotencyKey
-    return IdempotencyKey
-
-
 def _landing(row) -> str | None:
     if row is None or row.response_body is None:
         return None
@@ -70,17 +66,11 @@ def _already_sent(location: str | None):
                                    "again in a moment instead of sending it a second time."), 409
 
 
-def _find(user_id: int, key: str):
-    model = _table()
-    return db.session.execute(select(model).where(model.user_id == user_id, model.key == key)).scalar_one_or_none()
-
-
 def once_per_submission(view):
     """Wrap a page view that creates a record on POST (see the module docstring)."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        from .api.idempotency import TTL, _delete_old_keys
         from .auth.guard import principal
         from .models_base import utcnow
         from .timeutil import as_utc
@@ -89,15 +79,15 @@ def once_per_submission(view):
         user = principal()
         if not _valid(token) or user is None:
             return view(*args, **kwargs)
-        key, now, model = f"form:{token}", utcnow(), _table()
-        row = _find(user.id, key)
+        key, now = f"form:{token}", utcnow()
+        row = find(user.id, key)
         if row is not None:
             if as_utc(row.created_at) > now - TTL:
                 return _already_sent(_landing(row))
             db.session.delete(row)
             db.session.flush()
-        _delete_old_keys(user.id, now - TTL)
-        claim = model(user_id=user.id, key=key, fingerprint=_fingerprint(), created_at=now)
+        delete_expired(user.id, now - TTL)
+        claim = IdempotencyKey(user_id=user.id, key=key, fingerprint=_fingerprint(), created_at=now)
         db.session.add(claim)
         try:
             db.session.flush()  # a concurrent claim of the same token waits here, then fails
@@ -105,7 +95,7 @@ def once_per_submission(view):
             db.session.rollback()
             deadline = time.monotonic() + WAIT_SECONDS
             while True:
-                location = _landing(_find(user.id, key))
+                location = _landing(find(user.id, key))
                 if location or time.monotonic() > deadline:
                     return _already_sent(location)
                 db.session.rollback()

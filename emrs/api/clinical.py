@@ -6,7 +6,7 @@ from flask import request
 from ..auth.guard import principal
 from ..clinical import service
 from ..errors import ValidationError, field_error
-from ..patients import service as patients
+from ..patients import reading as patients
 from . import bp
 from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
 from .users import parse_id

@@ -31,10 +31,9 @@ import hmac
 import json
 import logging
 import re
-from datetime import timedelta
 
 from flask import current_app, request
-from sqlalchemy import event, inspect as sa_inspect, select
+from sqlalchemy import event, inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,16 +41,15 @@ from ..audit import service as audit
 from ..auth.guard import principal
 from ..auth.permissions import PUBLIC, rule_for
 from ..extensions import db
+from ..idempotency_keys import TTL, IdempotencyKey, delete_expired, find, save_answer
 from ..models_base import utcnow
 from ..timeutil import as_utc
 from .envelope import fail
-from .models import IdempotencyKey
 
 log = logging.getLogger("emrs.idempotency")
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-TTL = timedelta(hours=24)
 MAX_STORED_BODY = 1024 * 1024  # larger answers: status and content type only, replayed as the 409
 KEY_PATTERN = r"^[!-~]{1,128}$"  # printable ASCII 0x21–0x7E (also the OpenAPI parameter's pattern)
 _KEY = re.compile(r"[!-~]{1,128}")
@@ -64,8 +62,6 @@ UNKNOWN = ("A request with this Idempotency-Key was already received and its res
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _CLAIM = "emrs_idempotency_claim"          # session.info: the claim row of this request
 _COMMITTED = "emrs_idempotency_committed"  # session.info: True once a commit carried it
-
-_TABLE = IdempotencyKey.__table__
 
 
 # ---------------------------------------------------------------------------- before the view
@@ -83,8 +79,7 @@ def claim_or_replay():
     if len(values) != 1 or not _KEY.fullmatch(values[0]):
         return fail(INVALID, 400)
     key, digest, now = values[0], fingerprint(), utcnow()
-    row = db.session.execute(select(IdempotencyKey).where(IdempotencyKey.user_id == user.id,
-                                                          IdempotencyKey.key == key)).scalar_one_or_none()
+    row = find(user.id, key)
     if row is not None:
         if as_utc(row.created_at) > now - TTL:
             if row.fingerprint != digest:
@@ -93,7 +88,7 @@ def claim_or_replay():
                 return fail(UNKNOWN, 409)
             return _replay(row)
         db.session.expunge(row)  # expired: deleted with the user's other old keys below
-    _delete_old_keys(user.id, now - TTL)
+    delete_expired(user.id, now - TTL)
     claim = IdempotencyKey(user_id=user.id, key=key, fingerprint=digest, created_at=now)
     db.session.add(claim)
     try:
@@ -126,24 +121,6 @@ def fingerprint() -> str:
     else:
         h.update(request.get_data(cache=True))  # within API_JSON_MAX_BYTES (cap_body_size ran first)
     return h.hexdigest()
-
-
-SWEEP_BATCH = 100  # other users' expired keys deleted per claim, oldest first
-
-
-def _delete_old_keys(user_id: int, cutoff) -> None:
-    """Keys older than 24 h: all of this user's (the (user_id, created_at) index; the key
-    being claimed again may be one of them), and the oldest SWEEP_BATCH of anybody's (the
-    created_at index), so stored answers, which hold patient data, do not outlive 24 h by
-    much while anyone sends keys. On PostgreSQL rows another request is deleting at the same
-    moment are skipped, so two claims never wait on each other here."""
-    mine = select(_TABLE.c.id).where(_TABLE.c.user_id == user_id, _TABLE.c.created_at < cutoff)
-    oldest = (select(_TABLE.c.id).where(_TABLE.c.created_at < cutoff)
-              .order_by(_TABLE.c.created_at).limit(SWEEP_BATCH))
-    if db.session.get_bind().dialect.name == "postgresql":
-        mine, oldest = mine.with_for_update(skip_locked=True), oldest.with_for_update(skip_locked=True)
-    for old in (mine, oldest):
-        db.session.execute(_TABLE.delete().where(_TABLE.c.id.in_(old)))
 
 
 def _replay(row: IdempotencyKey):
@@ -216,9 +193,4 @@ def store(claim_id: int, resp) -> None:
     body = None if resp.direct_passthrough or resp.is_streamed else resp.get_data()
     if body is not None and len(body) > MAX_STORED_BODY:
         body = None
-    # Whatever the view left uncommitted after its last commit would be rolled back at the
-    # end of the request anyway: this commit carries the stored answer only.
-    db.session.rollback()
-    db.session.execute(_TABLE.update().where(_TABLE.c.id == claim_id)
-                       .values(status_code=resp.status_code, response_body=body, content_type=resp.content_type))
-    db.session.commit()
+    save_answer(claim_id, resp.status_code, body, resp.content_type)

@@ -11,9 +11,9 @@ from flask import request
 
 from ..auth.guard import principal
 from ..errors import ValidationError
-from ..intake import files
+from ..intake import record_room
 from ..intake import service
-from ..patients import service as patients
+from ..patients import reading as patients
 from . import bp
 from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
 from .users import parse_id
@@ -28,36 +28,36 @@ def _record(record_id: str, audit_read: bool = True):
 # ------------------------------------------------------------------ collection
 
 def list_files():
-    filters, errors = files.parse_filters(request.args)
+    filters, errors = record_room.parse_filters(request.args)
     page, limit = pagination()
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     include_all = (request.args.get("include_all") or "").strip().lower() in ("true", "1", "yes")
-    rows, total = files.list_records(filters, page, limit, include_all=include_all, reader=principal())
-    return ok({"files": files.record_api_dicts(rows, principal()), "pagination": page_object(page, limit, total)})
+    rows, total = record_room.list_records(filters, page, limit, include_all=include_all, reader=principal())
+    return ok({"files": record_room.record_api_dicts(rows, principal()), "pagination": page_object(page, limit, total)})
 
 
 def create_file():
     record, created = service.upsert(json_body(), principal())
     if created:
-        return ok({"adl_file": files.record_api_dict(record, principal())}, "ADL file created successfully", status=201)
-    return ok({"adl_file": files.record_api_dict(record, principal())}, "ADL file updated successfully")
+        return ok({"adl_file": record_room.record_api_dict(record, principal())}, "ADL file created successfully", status=201)
+    return ok({"adl_file": record_room.record_api_dict(record, principal())}, "ADL file updated successfully")
 
 
 def stats():
-    return ok({"stats": files.stats()})
+    return ok({"stats": record_room.stats()})
 
 
 def status_stats():
-    return ok({"statusStats": files.status_stats()})
+    return ok({"statusStats": record_room.status_stats()})
 
 
 def active():
-    return ok({"activeFiles": files.for_reader(files.active_files(), principal())})
+    return ok({"activeFiles": record_room.for_reader(record_room.active_files(), principal())})
 
 
 def to_retrieve():
-    return ok({"filesToRetrieve": files.for_reader(files.all_to_retrieve(), principal())})
+    return ok({"filesToRetrieve": record_room.for_reader(record_room.all_to_retrieve(), principal())})
 
 
 def _ids():
@@ -69,31 +69,30 @@ def _ids():
 
 
 def bulk_retrieve():
-    done, errors = files.bulk_retrieve(_ids(), principal())
-    return ok({"retrieved": files.record_api_dicts(done, principal()), "errors": errors},
+    done, errors = record_room.bulk_retrieve(_ids(), principal())
+    return ok({"retrieved": record_room.record_api_dicts(done, principal()), "errors": errors},
               f"Retrieved {len(done)} files successfully")
 
 
 def bulk_return():
-    done, errors = files.bulk_return(_ids(), principal())
-    return ok({"returned": files.record_api_dicts(done, principal()), "errors": errors},
+    done, errors = record_room.bulk_return(_ids(), principal())
+    return ok({"returned": record_room.record_api_dicts(done, principal()), "errors": errors},
               f"Returned {len(done)} files successfully")
 
 
 def by_patient(patient_id):
     patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="intake_list_view")
-    record = service.for_patient(patient.id)
-    return ok({"adlFiles": files.record_api_dicts([record] if record is not None else [], principal())})
+    return ok({"adlFiles": patients.intake_records(patient.id, principal())})
 
 
 def by_adl_no(adl_no):
-    return ok({"adlFile": files.record_api_dict(service.by_adl_no(adl_no), principal())})
+    return ok({"adlFile": record_room.record_api_dict(service.by_adl_no(adl_no), principal())})
 
 
 # ------------------------------------------------------------------ one record
 
 def get_file(record_id):
-    return ok({"adlFile": files.record_api_dict(_record(record_id), principal())})
+    return ok({"adlFile": record_room.record_api_dict(_record(record_id), principal())})
 
 
 def update_file(record_id):
@@ -109,7 +108,7 @@ def update_file(record_id):
                                   f"return or archive. Current status: {record.file_status}")
     location = body.pop("physical_file_location", None) if store else None
     if store and not body:
-        files.store(record, principal(), location=location)
+        record_room.store(record, principal(), location=location)
     else:
         try:
             service.update_workup(record, body, principal())
@@ -117,33 +116,33 @@ def update_file(record_id):
             if not (store and exc.message == "No valid fields to update"):
                 raise
         if store:
-            files.store(record, principal(), location=location)
-    return ok({"adlFile": files.record_api_dict(record, principal())}, "ADL file updated successfully")
+            record_room.store(record, principal(), location=location)
+    return ok({"adlFile": record_room.record_api_dict(record, principal())}, "ADL file updated successfully")
 
 
 def delete_file(record_id):
-    files.delete(_record(record_id, audit_read=False), principal())
+    record_room.delete(_record(record_id, audit_read=False), principal())
     return ok(message="ADL file deleted successfully")
 
 
 def retrieve(record_id):
-    record = files.retrieve(_record(record_id, audit_read=False), principal(), note=_note())
-    return ok({"adlFile": files.record_api_dict(record, principal())}, "ADL file retrieved successfully")
+    record = record_room.retrieve(_record(record_id, audit_read=False), principal(), note=_note())
+    return ok({"adlFile": record_room.record_api_dict(record, principal())}, "ADL file retrieved successfully")
 
 
 def return_file(record_id):
-    record = files.return_file(_record(record_id, audit_read=False), principal(), note=_note())
-    return ok({"adlFile": files.record_api_dict(record, principal())}, "ADL file returned to storage successfully")
+    record = record_room.return_file(_record(record_id, audit_read=False), principal(), note=_note())
+    return ok({"adlFile": record_room.record_api_dict(record, principal())}, "ADL file returned to storage successfully")
 
 
 def archive(record_id):
-    record = files.archive(_record(record_id, audit_read=False), principal(), note=_note())
-    return ok({"adlFile": files.record_api_dict(record, principal())}, "ADL file archived successfully")
+    record = record_room.archive(_record(record_id, audit_read=False), principal(), note=_note())
+    return ok({"adlFile": record_room.record_api_dict(record, principal())}, "ADL file archived successfully")
 
 
 def movement_history(record_id):
     record = _record(record_id)
-    return ok({"adlFile": files.record_api_dict(record, principal()), "movementHistory": files.movement_history(record)})
+    return ok({"adlFile": record_room.record_api_dict(record, principal()), "movementHistory": record_room.movement_history(record)})
 
 
 def _note():

@@ -187,7 +187,7 @@ DATE_RANGE = (query("date_from", DATE, "From this date (YYYY-MM-DD), inclusive."
 
 
 def _patient_filters() -> tuple:
-    from ..patients.service import AGE_BANDS
+    from ..patients.search import AGE_BANDS
     return (
         query("sex", {"type": "string", "enum": ["M", "F", "Other"]}, "Sex."),
         query("age_band", {"type": "string", "enum": list(AGE_BANDS)}, "Age band."),
@@ -254,7 +254,8 @@ def _components() -> dict:
     from ..intake import service as intake
     from ..patients import fields as F
     from ..patients.models import Patient, PatientVisit
-    from ..patients.service import INTERNAL_COLUMNS, VISIT_SUMMARY_KEYS
+    from ..patients.reading import INTERNAL_COLUMNS
+    from ..patients.visits import VISIT_SUMMARY_KEYS
     from ..prescriptions import service as rx
     from ..prescriptions.models import Medicine, Prescription
     from .patients import CARD_KEYS, RECORD_KEYS

@@ -14,7 +14,7 @@ from ..auth.guard import principal
 from ..errors import ValidationError
 from ..patients import files as files_service
 from ..patients.files_views import download_response
-from ..patients.service import get_patient
+from ..patients.reading import get_patient
 from . import bp
 from .envelope import handles_domain_errors, ok, parse_json
 from .users import parse_id

@@ -1,5 +1,6 @@
 """/api/patients, /api/patient-cards, /api/out-patient-records and /api/sessions
-(contract §5–6): adapters over emrs.patients.service."""
+(contract §5–6): adapters over the patients services (emrs/patients/registration.py,
+reading.py, search.py, visits.py)."""
 from __future__ import annotations
 
 from flask import request
@@ -7,19 +8,19 @@ from flask import request
 from ..auth.guard import principal
 from ..errors import ValidationError, field_error
 from ..patients import fields as F
-from ..patients import service
+from ..patients import reading, registration, search, visits
 from . import bp
 from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
 from .users import parse_id
 
 
 def _patient(raw_id: str, audit_action="patient_view"):
-    return service.get_patient(parse_id(raw_id), audit_action=audit_action)
+    return reading.get_patient(parse_id(raw_id), audit_action=audit_action)
 
 
 def _read(raw_id: str) -> dict:
     """The patient object of GET requests (the read audited)."""
-    return service.read_patient(parse_id(raw_id))
+    return reading.read_patient(parse_id(raw_id))
 
 
 def _list_response(items, total, estimated, page, limit, key="patients", shape=None):
@@ -33,8 +34,8 @@ def _list_response(items, total, estimated, page, limit, key="patients", shape=N
 
 def _list(key="patients", shape=None):
     page, limit = pagination(default_limit=10)
-    limit = min(limit, service.PAGE_MAX)  # the patients list silently caps at 100
-    filters, errors = service.parse_filters(request.args)
+    limit = min(limit, search.PAGE_MAX)  # the patients list silently caps at 100
+    filters, errors = search.parse_filters(request.args)
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     single = request.args.get("id")
@@ -42,7 +43,7 @@ def _list(key="patients", shape=None):
         patient = _read(single)
         return ok({key: [shape(patient) if shape else patient], "pagination": page_object(1, limit, 1)})
     term = (request.args.get("search") or "").strip()
-    items, total, est = service.list_patient_dicts(page, limit, filters, term if len(term) >= 2 else None)
+    items, total, est = search.list_patient_dicts(page, limit, filters, term if len(term) >= 2 else None)
     return _list_response(items, total, est, page, limit, key, shape)
 
 
@@ -58,12 +59,12 @@ def patients_list():
 @handles_domain_errors
 def patients_search():
     page, limit = pagination(default_limit=10)
-    limit = min(limit, service.PAGE_MAX)
-    filters, errors = service.parse_filters(request.args)
+    limit = min(limit, search.PAGE_MAX)
+    filters, errors = search.parse_filters(request.args)
     if errors:
         raise ValidationError("Validation failed", errors=errors)
-    rows, total, est = service.search(request.args.get("q", ""), page, limit, filters)
-    return _list_response(service.with_extras(rows), total, est, page, limit)
+    rows, total, est = search.search(request.args.get("q", ""), page, limit, filters)
+    return _list_response(reading.with_extras(rows), total, est, page, limit)
 
 
 @bp.post("/patients", endpoint="patients_create")
@@ -73,26 +74,20 @@ def patients_create():
     actor = principal()
     if data.get("patient_id") not in (None, ""):
         patient = _patient(str(data.get("patient_id")), audit_action=None)
-        visit = service.new_visit_for_existing(patient, actor)
-        counts = service.visits_count(patient)
-        return ok({"patient": service.patient_dict(patient), "visit": visit.to_dict(),
+        visit = visits.new_visit_for_existing(patient, actor)
+        counts = visits.visits_count(patient)
+        return ok({"patient": reading.patient_dict(patient), "visit": visit.to_dict(),
                    "visit_count": counts["visit_count"], "visit_type": visit.visit_type},
                   "Visit record created successfully", status=201)
-    quick = {k: data.get(k) for k in ("name", "sex", "age", "cr_no", "psy_no", "contact_number", "mobile_no",
-                                      "abha_number", "abha_address") if k in data}
-    extra = {k: data[k] for k in ("assigned_room", "psy_no") if data.get(k)}
-    F.raise_if(F.clean(extra, tuple(extra), partial=True)[1])  # checked before anything is saved
-    patient = service.register(quick, actor, step="card")
-    if extra:
-        service.update(patient, extra, actor)
-    return ok({"patient": service.patient_dict(patient)}, "Patient registered successfully", status=201)
+    patient = registration.register(data, actor, step="quick")
+    return ok({"patient": reading.patient_dict(patient)}, "Patient registered successfully", status=201)
 
 
 @bp.post("/patients/register-complete", endpoint="patients_register_complete")
 @handles_domain_errors
 def patients_register_complete():
-    patient = service.register(json_body(), principal(), step="complete")
-    return ok({"patient": service.patient_dict(patient)},
+    patient = registration.register(json_body(), principal(), step="complete")
+    return ok({"patient": reading.patient_dict(patient)},
               "Patient registered successfully with complete information", status=201)
 
 
@@ -113,9 +108,9 @@ def patients_update(patient_id):
     else:
         data, n_files = json_body(), 0
     if data or not n_files:
-        service.update(patient, data, principal())
+        registration.update(patient, data, principal())
     suffix = f" with {n_files} file(s)" if n_files else ""
-    return ok({"patient": service.patient_dict(patient)}, f"Patient updated successfully{suffix}")
+    return ok({"patient": reading.patient_dict(patient)}, f"Patient updated successfully{suffix}")
 
 
 def _multipart_files(patient, data: dict) -> int:
@@ -138,7 +133,7 @@ def _multipart_files(patient, data: dict) -> int:
 @handles_domain_errors
 def patients_delete(patient_id):
     patient = _patient(patient_id, audit_action=None)
-    counts = service.archive(patient, principal())
+    counts = registration.archive(patient, principal())
     # Contract shape (outside `data`). Deliberate difference: the patient is archived, not deleted.
     return ok(message="Patient and all related records deleted successfully", deletedPatientId=str(patient.id),
               deleted={"patient": True, **counts}, archived=True)
@@ -148,21 +143,22 @@ def patients_delete(patient_id):
 @handles_domain_errors
 def patients_profile(patient_id):
     patient = _patient(patient_id)
-    return ok({"patient": service.patient_dict(patient), "visitHistory": service.visit_history(patient),
-               "clinicalRecords": _clinical_records(patient), "adlFiles": _adl_files(patient)})
+    return ok({"patient": reading.patient_dict(patient), "visitHistory": visits.visit_history(patient),
+               "clinicalRecords": reading.clinical_records(patient.id, principal()),
+               "adlFiles": reading.intake_records(patient.id, principal())})
 
 
 @bp.get("/patients/<patient_id>/visits", endpoint="patients_visits")
 @handles_domain_errors
 def patients_visits(patient_id):
     patient = _patient(patient_id)
-    return ok({"patient": service.patient_dict(patient), "visitHistory": service.visit_history(patient)})
+    return ok({"patient": reading.patient_dict(patient), "visitHistory": visits.visit_history(patient)})
 
 
 @bp.get("/patients/<patient_id>/visits/count", endpoint="patients_visits_count")
 @handles_domain_errors
 def patients_visits_count(patient_id):
-    return ok(service.visits_count(_patient(patient_id)))
+    return ok(visits.visits_count(_patient(patient_id)))
 
 
 @bp.post("/patients/<patient_id>/visits/complete", endpoint="patients_visits_complete")
@@ -170,35 +166,23 @@ def patients_visits_count(patient_id):
 def patients_visits_complete(patient_id):
     patient = _patient(patient_id, audit_action=None)
     data = json_body(required=False)
-    visit = service.complete_visit(patient, principal(), data.get("visit_date"))
+    visit = visits.complete_visit(patient, principal(), data.get("visit_date"))
     return ok({"visit": visit.to_dict()}, "Visit marked as completed successfully")
-
-
-def _clinical_records(patient) -> list[dict]:
-    """The patient's proformas the caller may read (auth/records.py), with the doctor's name."""
-    from ..clinical import service as proformas
-    return proformas.proforma_dicts(proformas.for_patient(patient.id, principal()))
-
-
-def _adl_files(patient) -> list[dict]:
-    """The patient's intake record as the caller may see it (no work-up for a welfare officer)."""
-    from ..intake import files, service as intake
-    record = intake.for_patient(patient.id)
-    return files.record_api_dicts([record] if record is not None else [], principal())
 
 
 @bp.get("/patients/<patient_id>/clinical-records", endpoint="patients_clinical_records")
 @handles_domain_errors
 def patients_clinical_records(patient_id):
     patient = _patient(patient_id)
-    return ok({"patient": service.patient_dict(patient), "clinicalRecords": _clinical_records(patient)})
+    return ok({"patient": reading.patient_dict(patient),
+               "clinicalRecords": reading.clinical_records(patient.id, principal())})
 
 
 @bp.get("/patients/<patient_id>/adl-files", endpoint="patients_adl_files")
 @handles_domain_errors
 def patients_adl_files(patient_id):
     patient = _patient(patient_id)
-    return ok({"patient": service.patient_dict(patient), "adlFiles": _adl_files(patient)})
+    return ok({"patient": reading.patient_dict(patient), "adlFiles": reading.intake_records(patient.id, principal())})
 
 
 @bp.post("/patients/assign", endpoint="patients_assign")
@@ -208,13 +192,13 @@ def patients_assign():
     if data.get("patient_id") in (None, "") or data.get("assigned_doctor_id") in (None, ""):
         raise ValidationError("patient_id and assigned_doctor_id are required")
     patient = _patient(str(data.get("patient_id")), audit_action=None)
-    visit = service.assign(patient, principal(), data.get("assigned_doctor_id"), data.get("room_no"),
+    visit = visits.assign(patient, principal(), data.get("assigned_doctor_id"), data.get("room_no"),
                            data.get("visit_date"), data.get("notes"))
     return ok({"assignment": visit.to_dict()}, "Patient assigned successfully", status=201)
 
 
 def _by_number(kind, number):
-    return ok({"patient": service.patient_dict(service.find_by_number(kind, number))})
+    return ok({"patient": reading.patient_dict(reading.find_by_number(kind, number))})
 
 
 @bp.get("/patients/cr/<path:cr_no>", endpoint="patients_by_cr")
@@ -245,9 +229,9 @@ def sessions_create():
         raise ValidationError("Validation failed", errors=[field_error("patient_id", "patient_id is required")])
     patient = _patient(str(data.get("patient_id")), audit_action=None)
     if data.get("assigned_doctor_id") in (None, ""):
-        visit = service.new_visit_for_existing(patient, principal())
+        visit = visits.new_visit_for_existing(patient, principal())
     else:
-        visit = service.assign(patient, principal(), data.get("assigned_doctor_id"), data.get("room_no"),
+        visit = visits.assign(patient, principal(), data.get("assigned_doctor_id"), data.get("room_no"),
                                data.get("visit_date"), data.get("notes"), data.get("visit_type"))
     return ok({"visit": visit.to_dict()}, "Visit created successfully", status=201)
 
@@ -255,7 +239,7 @@ def sessions_create():
 @bp.get("/sessions/patient/<patient_id>", endpoint="sessions_by_patient")
 @handles_domain_errors
 def sessions_by_patient(patient_id):
-    return ok(service.visits_count(_patient(patient_id)))
+    return ok(visits.visits_count(_patient(patient_id)))
 
 
 @bp.post("/sessions/patient/<patient_id>/complete", endpoint="sessions_complete")
@@ -290,8 +274,8 @@ def patient_cards_list():
 @bp.post("/patient-cards", endpoint="patient_cards_create")
 @handles_domain_errors
 def patient_cards_create():
-    patient = service.register(json_body(), principal(), step="card")
-    return ok({"patient_card": _card(service.patient_dict(patient))}, "Patient card created successfully",
+    patient = registration.register(json_body(), principal(), step="card")
+    return ok({"patient_card": _card(reading.patient_dict(patient))}, "Patient card created successfully",
               status=201)
 
 
@@ -305,8 +289,8 @@ def patient_cards_get(patient_id):
 @handles_domain_errors
 def patient_cards_update(patient_id):
     patient = _patient(patient_id, audit_action=None)
-    service.update(patient, json_body(), principal(), names=F.CARD_NAMES)
-    return ok({"patient_card": _card(service.patient_dict(patient))}, "Patient card updated successfully")
+    registration.update(patient, json_body(), principal(), names=F.CARD_NAMES)
+    return ok({"patient_card": _card(reading.patient_dict(patient))}, "Patient card updated successfully")
 
 
 @bp.get("/out-patient-records", endpoint="out_patient_records_list")
@@ -326,6 +310,6 @@ def out_patient_records_get(patient_id):
 def out_patient_records_update(patient_id):
     patient = _patient(patient_id, audit_action=None)
     data = json_body()
-    service.update(patient, data, principal(), names=F.RECORD_NAMES + ("assigned_doctor_id",))
-    return ok({"out_patient_record": _record(service.patient_dict(patient))},
+    registration.update(patient, data, principal(), names=F.RECORD_NAMES + ("assigned_doctor_id",))
+    return ok({"out_patient_record": _record(reading.patient_dict(patient))},
               "Out-patient record updated successfully")

@@ -74,7 +74,7 @@ def _not_found():
 @bp.get("/prescriptions/by-patient/<patient_id>", endpoint="prescriptions_by_patient")
 @handles_domain_errors
 def prescriptions_by_patient(patient_id):
-    from ..patients import service as patients
+    from ..patients import reading as patients
     records.check(principal(), records.READ, records.PRESCRIPTION)
     patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="prescription_list_view")
     return ok({"prescriptions": [_dict(r) for r in service.for_patient(patient.id)]})

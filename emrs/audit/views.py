@@ -7,8 +7,8 @@ import io
 import json
 
 from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
-from sqlalchemy import select
 
+from ..auth import users as accounts
 from ..auth.models import User
 from ..downloads import content_disposition
 from ..extensions import db
@@ -25,7 +25,7 @@ def _page() -> int:
 
 
 def _users() -> list[User]:
-    return list(db.session.execute(select(User).order_by(User.name)).scalars())
+    return accounts.everyone()
 
 
 def _render(f: service.Filters, errors: list[str], *, patient=None, patient_id=None, user=None):

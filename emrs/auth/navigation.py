@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request, url_for
 
-from .permissions import AUTH, PUBLIC, rule_for
+from .permissions import AUTH, PUBLIC, in_menu_of, rule_for
 from .service import role_matches
 
 # (label, endpoint). Later domains add their entries here.
@@ -19,11 +19,6 @@ NAV = [
     ("Audit trail", "audit.index"),
     ("Withdrawn", "clinical.withdrawn"),
 ]
-
-
-# Menu entries shown only to some of the roles that may use them (doctors register from the
-# patients list; the counter registers all day).
-NAV_ROLES = {"patients.new": ("Psychiatric Welfare Officer", "Admin")}
 
 
 def allowed(endpoint: str) -> bool:
@@ -60,8 +55,6 @@ def nav_items() -> list[dict]:
     items = []
     role = g.principal.role
     for label, endpoint in NAV:
-        if endpoint in NAV_ROLES and role not in NAV_ROLES[endpoint]:
-            continue  # permitted, but not worth a place in this role's menu
-        if allowed(endpoint):
+        if in_menu_of(endpoint, role) and allowed(endpoint):
             items.append({"label": label, "url": url_for(endpoint), "active": _active(endpoint)})
     return items

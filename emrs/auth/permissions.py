@@ -260,6 +260,21 @@ PERMISSIONS: dict[str, str | frozenset] = {
 }
 
 
+# The menu: an entry is shown to whoever may follow it (PERMISSIONS), except these, shown
+# only to some of the roles that may use them (doctors register from the patients list; the
+# counter registers all day).
+MENU_ONLY_FOR: dict[str, frozenset] = {
+    "patients.new": frozenset({PWO, ADMIN}),
+}
+
+
+def in_menu_of(endpoint: str, role: str | None) -> bool:
+    """Whether a menu entry for ``endpoint`` belongs in the menu of ``role`` (who may follow
+    it at all is still PERMISSIONS' answer)."""
+    only = MENU_ONLY_FOR.get(endpoint)
+    return only is None or role in only
+
+
 def rule_for(endpoint: str | None):
     if endpoint is None:
         return None

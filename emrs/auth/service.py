@@ -25,10 +25,11 @@ from ..safetext import clean_name
 from ..extensions import db
 from ..mail import send_mail, send_mail_in_background
 from ..models_base import utcnow
-from .models import (ADMIN, DOCTOR_ROLES, ROLES, LoginOTP, PasswordResetToken, PendingLogin, RefreshToken,
+from .models import (ADMIN, ROLES, LoginOTP, PasswordResetToken, PendingLogin, RefreshToken,
                      User, UserSession)
 from .security import (check_password, hash_password, keyed_hash, new_numeric_code, new_token,
                        password_problem, same)
+from .users import is_active_doctor
 
 log = logging.getLogger("emrs.auth")
 
@@ -246,7 +247,7 @@ def list_users(page: int, limit: int, role: str | None = None, doctors_only: boo
                search: str | None = None):
     q = select(User)
     if doctors_only:
-        q = q.where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
+        q = q.where(is_active_doctor())
     if role:
         canonical = normalise_role(role)
         q = q.where(User.role == (canonical or role))

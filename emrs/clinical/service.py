@@ -26,9 +26,10 @@ from ..errors import Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..intake import service as intake_service
 from ..intake.models import IntakeRecord
+from ..patients import visits
 from ..patients.models import Patient, PatientVisit
 from ..prescriptions import service as rx_service
-from ..querying import date_filters
+from ..querying import date_filters, within_dates
 from ..timeutil import today_ist
 from ..models_base import utcnow
 from ..versioning import clean_reason, keep_version, lock_for_edit, versions_of
@@ -305,9 +306,7 @@ def _check_complete(actor: User, data: dict, proforma: ClinicalProforma | None, 
 
 
 def _link_visit(proforma: ClinicalProforma) -> None:
-    visit = db.session.execute(select(PatientVisit).where(
-        PatientVisit.patient_id == proforma.patient_id, PatientVisit.visit_date == proforma.visit_date)
-        .order_by(PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
+    visit = visits.visit_on(proforma.patient_id, proforma.visit_date)
     if visit is not None:
         visit.clinical_proforma_id = proforma.id
         visit.visit_type = proforma.visit_type
@@ -570,10 +569,7 @@ def list_proformas(filters: dict, page: int, limit: int, reader):
     for key in ("visit_type", "doctor_decision", "requires_adl_file", "filled_by", "room_no", "patient_id"):
         if key in filters:
             q = q.where(getattr(ClinicalProforma, key) == filters[key])
-    if "date_from" in filters:
-        q = q.where(ClinicalProforma.visit_date >= filters["date_from"])
-    if "date_to" in filters:
-        q = q.where(ClinicalProforma.visit_date <= filters["date_to"])
+    q = within_dates(q, ClinicalProforma.visit_date, filters)
     total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
     rows = db.session.execute(q.order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc())
                               .offset((page - 1) * limit).limit(limit)).scalars().all()

@@ -3,18 +3,17 @@ stale save), the read-only printable page, lists and the timeline entry."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
 from .. import timeline
 from ..auth.guard import principal
-from ..auth.models import DOCTOR_ROLES, User
+from ..auth import users
 from ..drafts import service as drafts
 from ..auth import records
 from ..errors import Conflict, DomainError
 from ..web import record_or_abort
 from ..extensions import db
-from ..patients import service as patients
-from ..patients.models import PatientVisit
+from ..patients import reading as patients
+from ..patients import visits
 from ..submission import once_per_submission
 from ..timeutil import today_ist
 from . import bp, options, service
@@ -82,8 +81,7 @@ def _values_for_form(row_or_dict) -> dict:
 
 
 def _doctors():
-    return list(db.session.execute(select(User).where(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
-                                   .order_by(User.name)).scalars())
+    return users.active_doctors()
 
 
 def _render_form(patient, proforma, values, *, errors=None, general=None, status=200, draft=None, draft_key=None,
@@ -156,9 +154,7 @@ def proforma_new():
         values["visit_date"] = today_ist().isoformat()
     if not values.get("informant_present"):
         values["informant_present"] = "true"
-    visit = db.session.execute(select(PatientVisit).where(PatientVisit.patient_id == patient.id,
-                                                          PatientVisit.visit_date == today_ist())
-                               .order_by(PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
+    visit = visits.visit_on(patient.id, today_ist())
     if visit is not None:
         values.setdefault("room_no", visit.room_no or "")
         if not values.get("room_no"):

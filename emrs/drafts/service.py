@@ -188,6 +188,14 @@ def discard(user, patient_id, form_key: str, *, reason: str = "discarded") -> bo
     return True
 
 
+def with_key_prefix(user, patient_id: int, prefix: str) -> list[Draft]:
+    """The user's own drafts for this patient whose form key starts with ``prefix`` (the
+    sections of one form, each saved as its own draft)."""
+    return list(db.session.execute(select(Draft).where(
+        Draft.user_id == user.id, Draft.patient_id == patient_id,
+        Draft.form_key.startswith(prefix, autoescape=True))).scalars())
+
+
 def list_for_user(user) -> list[Draft]:
     return list(db.session.execute(select(Draft).where(Draft.user_id == user.id)
                                    .order_by(Draft.updated_at.desc(), Draft.id.desc())).scalars())

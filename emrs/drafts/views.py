@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth.guard import principal, safe_next
 from ..errors import DomainError
 from ..extensions import db
-from ..patients.models import Patient
+from ..patients import reading as patients_reading
 from . import bp, service
 
 
@@ -112,10 +111,7 @@ def banner():
 def index():
     """My unsaved drafts: the signed-in user's own drafts, newest first."""
     drafts = service.list_for_user(principal())
-    ids = {d.patient_id for d in drafts if d.patient_id is not None}
-    patients = {}
-    if ids:
-        patients = {p.id: p for p in db.session.execute(select(Patient).where(Patient.id.in_(ids))).scalars()}
+    patients = patients_reading.patients_by_id(d.patient_id for d in drafts)
     rows = [{"draft": d, "patient": patients.get(d.patient_id), "fields": sum(1 for v in (d.data or {}).values() if v and v != [""]),
              **service.describe(d), **service.time_facts(d)} for d in drafts]
     return render_template("drafts/index.html", rows=rows)

@@ -29,7 +29,8 @@ from ..errors import Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..intake.models import IntakeRecord
 from ..patients import fields as F
-from ..patients import service as patients
+from ..patients import reading as patients
+from ..patients import search as patient_search
 from ..patients.models import Patient, PatientVisit
 from ..prescriptions import instructions
 from ..prescriptions import service as prescriptions
@@ -59,7 +60,7 @@ NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 SNOMED = "http://snomed.info/sct"
 
-# identifier search: system -> kind of number (patients.service.patients_by_number)
+# identifier search: system -> kind of number (patients.reading.patients_by_number)
 IDENTIFIER_KINDS = {CR_SYSTEM: "cr", PSY_SYSTEM: "psy", ADL_SYSTEM: "adl", ABHA_NUMBER_SYSTEM: "abha",
                     ABHA_ADDRESS_SYSTEM: "abha_address"}
 
@@ -341,7 +342,7 @@ def search_patients(*, identifier: str | None = None, name: str | None = None, p
         term = (name or "").strip()
         if len(term) < 2 or re.search(r"\d", term) or not re.search(r"[^\W\d_]", term):
             raise ValidationError("name must be at least 2 letters (no digits)")
-        rows, total, estimated = patients.search(term, page, count)
+        rows, total, estimated = patient_search.search(term, page, count)
         by = "name"
     resources = patient_resources(rows)
     for p in rows:

@@ -10,7 +10,8 @@ from ..audit import service as audit
 from ..auth.guard import principal, safe_next
 from ..errors import DomainError
 from ..timeutil import today_ist
-from . import bp, files
+from . import bp
+from . import record_room as room
 from .models import INTAKE_FILE_STATUSES
 
 ID = "int(max=2147483647)"
@@ -39,9 +40,9 @@ def _back():
 def record_room():
     today = today_ist()
     audit.record_now("record_room_view", "adl_files")
-    return render_template("intake/record_room.html", today=today, to_retrieve=files.to_retrieve(today),
-                           out=_with_when(files.active_files(), "retrieved_at"),
-                           created=files.created_files(), recent=_with_when(files.recent_movements(15), "movement_date"))
+    return render_template("intake/record_room.html", today=today, to_retrieve=room.to_retrieve(today),
+                           out=_with_when(room.active_files(), "retrieved_at"),
+                           created=room.created_files(), recent=_with_when(room.recent_movements(15), "movement_date"))
 
 
 def _bulk(move, verb: str):
@@ -55,7 +56,7 @@ def _bulk(move, verb: str):
         flash(exc.message, "error")
         return redirect(url_for("intake.record_room"))
     rows = [{"ok": True, "id": r.id, "text": f"{r.adl_no} — {verb}"} for r in done]
-    details = {d["id"]: d for d in files.record_api_dicts(done)}
+    details = {d["id"]: d for d in room.record_api_dicts(done)}
     for row in rows:
         d = details.get(row["id"], {})
         row["patient_name"], row["cr_no"] = d.get("patient_name"), d.get("cr_no")
@@ -66,17 +67,17 @@ def _bulk(move, verb: str):
 
 @bp.post("/record-room/bulk-retrieve", endpoint="bulk_retrieve")
 def bulk_retrieve():
-    return _bulk(files.bulk_retrieve, "retrieved")
+    return _bulk(room.bulk_retrieve, "retrieved")
 
 
 @bp.post("/record-room/bulk-return", endpoint="bulk_return")
 def bulk_return():
-    return _bulk(files.bulk_return, "returned")
+    return _bulk(room.bulk_return, "returned")
 
 
 def _single(record_id: int, action):
     try:
-        record = files.get_for_move(record_id)
+        record = room.get_for_move(record_id)
     except DomainError:
         abort(404)
     try:
@@ -91,15 +92,15 @@ def _single(record_id: int, action):
 @bp.post(f"/<{ID}:record_id>/store", endpoint="file_store")
 def file_store(record_id: int):
     def act(record):
-        files.store(record, principal(), location=request.form.get("location"), note=request.form.get("note"))
-        return f"{record.adl_no} is now in the record room ({record.physical_file_location or files.RECORD_ROOM})."
+        room.store(record, principal(), location=request.form.get("location"), note=request.form.get("note"))
+        return f"{record.adl_no} is now in the record room ({record.physical_file_location or room.RECORD_ROOM})."
     return _single(record_id, act)
 
 
 @bp.post(f"/<{ID}:record_id>/retrieve", endpoint="file_retrieve")
 def file_retrieve(record_id: int):
     def act(record):
-        files.retrieve(record, principal(), note=request.form.get("note"))
+        room.retrieve(record, principal(), note=request.form.get("note"))
         return f"{record.adl_no} retrieved from the record room."
     return _single(record_id, act)
 
@@ -107,7 +108,7 @@ def file_retrieve(record_id: int):
 @bp.post(f"/<{ID}:record_id>/return", endpoint="file_return")
 def file_return(record_id: int):
     def act(record):
-        files.return_file(record, principal(), note=request.form.get("note"))
+        room.return_file(record, principal(), note=request.form.get("note"))
         return f"{record.adl_no} returned to the record room."
     return _single(record_id, act)
 
@@ -117,7 +118,7 @@ def file_archive(record_id: int):
     def act(record):
         if request.form.get("confirm") != "yes":
             raise DomainError("Tick the confirmation to archive the file")
-        files.archive(record, principal(), note=request.form.get("note"))
+        room.archive(record, principal(), note=request.form.get("note"))
         return f"{record.adl_no} archived."
     return _single(record_id, act)
 
@@ -127,12 +128,12 @@ def movements(record_id: int):
     """The file's movement history: a fragment for HTMX (the intake record page), a
     whole page with the file's actions otherwise."""
     try:
-        record = files.get_for_move(record_id)
+        record = room.get_for_move(record_id)
     except DomainError:
         abort(404)
     audit.record_now("intake_movements_view", "adl_files", record.id, patient_id=record.patient_id)
-    info = files.record_api_dict(record, principal())
-    history = _with_when(files.movement_history(record), "movement_date")
+    info = room.record_api_dict(record, principal())
+    history = _with_when(room.movement_history(record), "movement_date")
     if request.headers.get("HX-Request"):
         return render_template("intake/_movements.html", record=record, info=info, history=history, fragment=True)
     return render_template("intake/record_room_file.html", record=record, info=info, history=history)
@@ -140,10 +141,10 @@ def movements(record_id: int):
 
 @bp.get("/stats", endpoint="stats")
 def stats():
-    counts = {d["file_status"]: d["count"] for d in files.status_stats()}
+    counts = {d["file_status"]: d["count"] for d in room.status_stats()}
     shown = [s for s in INTAKE_FILE_STATUSES if s != "active" or counts.get(s)]
     series = [(s.capitalize(), counts.get(s, 0)) for s in shown]  # short labels fit the chart's legend
     total = sum(counts.values())
     chart = charts.donut_or_bars(series, title="Intake files by status", chart_id="chart-file-status")
     return render_template("intake/stats.html", series=series, total=total, chart=chart,
-                           rows=[(s, files.STATUS_LABELS[s], counts.get(s, 0)) for s in shown])
+                           rows=[(s, room.STATUS_LABELS[s], counts.get(s, 0)) for s in shown])

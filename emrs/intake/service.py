@@ -264,7 +264,7 @@ def update_workup(record: IntakeRecord, data: dict, actor, expected_version=None
                   section: str | None = None) -> IntakeRecord:
     """Save work-up fields (all, or one section's) — immutable keys are ignored, a stale
     version is a 409, no valid field is a 400. File status moves go through the record
-    room functions (intake/files.py), not here."""
+    room functions (intake/record_room.py), not here."""
     if expected_version is None and "version" in data:
         expected_version = data.get("version")
     lock_for_edit(record, expected_version, "This intake record was changed by someone else after you opened it. "

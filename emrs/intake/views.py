@@ -3,20 +3,17 @@ is filled, each section saved on its own with htmx, autosaved drafts per section
 409 on a stale save), the read-only printable record, the list, the timeline entry."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from sqlalchemy import func, select
 
 from .. import timeline
+from ..auth import users
 from ..auth.guard import principal
-from ..auth.models import User
+from ..auth.permissions import CLINICIANS
 from ..drafts import service as drafts
-from ..drafts.models import Draft
 from ..errors import Conflict, DomainError
 from ..extensions import db
-from ..patients import service as patients
-from . import bp, form, service
+from ..patients import reading as patients
+from . import bp, form, record_room, service
 from .models import IntakeRecord
 
 ID = "int(max=2147483647)"
@@ -31,8 +28,7 @@ def _record_or_404(record_id: int, audit_read=True) -> IntakeRecord:
 
 
 def _section_drafts(user, record) -> dict:
-    rows = db.session.execute(select(Draft).where(Draft.user_id == user.id, Draft.patient_id == record.patient_id,
-                                                  Draft.form_key.like(f"intake:{record.id}:%"))).scalars().all()
+    rows = drafts.with_key_prefix(user, record.patient_id, f"intake:{record.id}:")
     out = {}
     for d in rows:
         out[d.form_key.rsplit(":", 1)[1]] = {"data": dict(d.data or {}), **drafts.time_facts(d)}
@@ -115,7 +111,7 @@ def save_section(record_id: int, key: str):
 def show(record_id: int):
     record = _record_or_404(record_id)
     patient = patients.get_patient(record.patient_id, audit_action=None, include_archived=True)
-    creator = db.session.get(User, record.created_by) if record.created_by else None
+    creator = users.get(record.created_by)
     return render_template("intake/show.html", record=record, patient=patient, sections=form.sections(),
                            filled=service.section_filled(record), creator=creator,
                            patient_info=patients.with_extras([patient])[0])
@@ -139,35 +135,19 @@ def open_for_patient():
 
 @bp.get("/", endpoint="index")
 def index():
+    """Every intake record (also those opened by hand, not from a complex-case proforma),
+    through the same list as the API; a filter that does not parse is named and left out."""
     args = request.args
-    q = select(IntakeRecord)
-    status = args.get("file_status", "")
-    if status in ("created", "stored", "retrieved", "active", "archived"):
-        q = q.where(IntakeRecord.file_status == status)
-    active = args.get("is_active", "")
-    if active in ("true", "false"):
-        q = q.where(IntakeRecord.is_active.is_(active == "true"))
-    creator = args.get("created_by", "")
-    if creator.isdecimal() and len(creator) < 10:
-        q = q.where(IntakeRecord.created_by == int(creator))
-    for key, op in (("date_from", "__ge__"), ("date_to", "__le__")):
-        raw = args.get(key, "")
-        if raw:
-            try:
-                q = q.where(getattr(IntakeRecord.file_created_date, op)(dt.date.fromisoformat(raw[:10])))
-            except ValueError:
-                flash(f"{key.replace('_', ' ')} must be a date.", "warning")
+    filters, errors = record_room.parse_filters(args)
+    for e in errors:
+        flash(f"{e['msg']}.", "warning")
     raw_page = args.get("page", "1")
     page = int(raw_page) if raw_page.isdecimal() and len(raw_page) < 6 and 0 < int(raw_page) < 100000 else 1
-    total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.session.execute(q.order_by(IntakeRecord.file_created_date.desc(), IntakeRecord.id.desc())
-                              .offset((page - 1) * PAGE).limit(PAGE)).scalars().all()
-    pids = [r.patient_id for r in rows]
-    from ..patients.models import Patient
-    names = dict(db.session.execute(select(Patient.id, Patient.name).where(Patient.id.in_(pids))).all()) if pids else {}
-    crs = dict(db.session.execute(select(Patient.id, Patient.cr_no).where(Patient.id.in_(pids))).all()) if pids else {}
-    creators = list(db.session.execute(select(User).where(User.role.in_(("Faculty", "Resident", "Admin")))
-                                       .order_by(User.name)).scalars())
+    rows, total = record_room.list_records(filters, page, PAGE, include_all=True)
+    people = patients.patients_by_id(r.patient_id for r in rows)
+    names = {pid: p.name for pid, p in people.items()}
+    crs = {pid: p.cr_no for pid, p in people.items()}
+    creators = users.with_roles(CLINICIANS)  # who opens intake records on these pages
     return render_template("intake/index.html", rows=rows, names=names, crs=crs, total=total, page=page,
                            pages=max(1, -(-total // PAGE)), args=args, creators=creators)
 

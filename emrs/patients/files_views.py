@@ -13,7 +13,7 @@ from ..errors import DomainError, NotFound, ValidationError
 from ..submission import once_per_submission
 from . import bp
 from . import files as files_service
-from .service import get_patient
+from .reading import get_patient
 
 ID = "int(min=1, max=2147483647)"
 

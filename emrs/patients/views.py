@@ -1,5 +1,5 @@
 """Patient pages: registration in two steps, edit, list and search, the patient
-page with its timeline, visits and Today's Patients. Thin: parse, call the service."""
+page with its timeline, visits and Today's Patients. Thin: parse, call the services."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -7,15 +7,14 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from .. import timeline
 from ..audit import service as audit
 from ..auth.guard import principal
-from ..auth.models import User
+from ..auth.navigation import allowed
+from ..auth import users
 from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
-from ..extensions import db
 from ..spreadsheet import safe_cell
 from ..submission import once_per_submission
-from . import bp, service
+from . import bp, reading, registration, search, visits
 from . import fields as F
-from .models import PatientVisit
 from ..timeutil import ist_text, today_ist
 
 ID = "int(max=2147483647)"
@@ -45,13 +44,13 @@ def _field_errors(exc: DomainError) -> tuple[dict, list[str]]:
     return by_field, general
 
 
-def _doctors() -> list[User]:
-    return service.active_doctors()
+def _doctors() -> list:
+    return users.active_doctors()
 
 
 def _patient_or_404(patient_id: int, audit_action="patient_view"):
     try:
-        return service.get_patient(patient_id, audit_action=audit_action)
+        return reading.get_patient(patient_id, audit_action=audit_action)
     except DomainError:
         abort(404)
 
@@ -66,7 +65,7 @@ def _page_arg() -> int:
 @bp.get("/", endpoint="index")
 def index():
     term = (request.args.get("q") or "").strip()[:100]
-    filters, errors = service.parse_filters(request.args)
+    filters, errors = search.parse_filters(request.args)
     page = _page_arg()
     items, total, estimated, message = [], 0, False, None
     if errors:
@@ -74,9 +73,9 @@ def index():
     elif term and len(term) < 2:
         message = "Type at least 2 characters to search."
     else:
-        items, total, estimated = service.list_patient_dicts(page, PAGE_SIZE, filters, search_term=term or None)
+        items, total, estimated = search.list_patient_dicts(page, PAGE_SIZE, filters, search_term=term or None)
     pages = max(1, -(-total // PAGE_SIZE))
-    export_args = {k: v for k, v in request.args.items() if k in service.FILTER_KEYS + ("q",) and v}
+    export_args = {k: v for k, v in request.args.items() if k in search.FILTER_KEYS + ("q",) and v}
     ctx = dict(items=items, total=total, estimated=estimated, page=page, pages=pages, q=term, filters=filters,
                message=message, doctors=_doctors(), args=request.args, export_args=export_args)
     if _htmx():
@@ -90,7 +89,7 @@ def quick_search():
     term = (request.args.get("q") or "").strip()[:100]
     if len(term) < 2:
         return render_template("patients/_quick.html", items=[], term=term)
-    rows, total, _ = service.search(term, 1, 8)
+    rows, total, _ = search.search(term, 1, 8)
     return render_template("patients/_quick.html", items=rows, term=term, total=total)
 
 
@@ -110,11 +109,11 @@ def export(fmt: str):
 
     from flask import Response
     term = (request.args.get("q") or "").strip()[:100]
-    filters, errors = service.parse_filters(request.args)
+    filters, errors = search.parse_filters(request.args)
     if errors or (term and len(term) < 2):
         flash("Fix the filters before exporting.", "error")
         return redirect(url_for("patients.index"))
-    items, total, _ = service.list_patient_dicts(1, EXPORT_LIMIT, filters, search_term=term or None)
+    items, total, _ = search.list_patient_dicts(1, EXPORT_LIMIT, filters, search_term=term or None)
     audit.record_now("patient_export", "registered_patient", None,
                      details={"format": fmt, "rows": len(items), "filters": sorted(filters), "search": bool(term)})
     header = [label for _, label in EXPORT_COLUMNS]
@@ -152,7 +151,7 @@ def new():
     field_errors, general = {}, []
     if request.method == "POST":
         try:
-            patient = service.register(F.form_values(request.form, F.CARD_NAMES), principal(), step="card")
+            patient = registration.register(F.form_values(request.form, F.CARD_NAMES), principal(), step="card")
         except DomainError as exc:
             field_errors, general = _field_errors(exc)
         else:
@@ -167,7 +166,7 @@ def new():
 def check_duplicates():
     args = request.args
     exclude = args.get("exclude_id")
-    matches = service.likely_duplicates(name=args.get("name"), sex=args.get("sex"), age=args.get("age"),
+    matches = search.likely_duplicates(name=args.get("name"), sex=args.get("sex"), age=args.get("age"),
                                         mobile=args.get("contact_number"), cr_no=args.get("cr_no"),
                                         exclude_id=int(exclude) if exclude and exclude.isdecimal() and len(exclude) < 10
                                         else None)
@@ -184,7 +183,7 @@ def _edit(patient_id: int, names, groups, template: str, success_message: str, n
             if "assigned_doctor_id" in request.form:
                 data["assigned_doctor_id"] = request.form.get("assigned_doctor_id")
                 names = names + ("assigned_doctor_id",)
-            service.update(patient, data, principal(), names=names,
+            registration.update(patient, data, principal(), names=names,
                            expected_version=request.form.get("version") or patient.version, ignore_empty=False)
         except Conflict as exc:
             if exc.code == "STALE":
@@ -224,12 +223,11 @@ def record_edit(patient_id: int):
 @bp.get(f"/<{ID}:patient_id>", endpoint="show")
 def show(patient_id: int):
     try:
-        info = service.read_patient(patient_id)  # the patient object of the API: columns and joined facts
+        info = reading.read_patient(patient_id)  # the patient object of the API: columns and joined facts
     except DomainError:
         abort(404)
-    user = principal()
-    recent = audit.recent_for_patient(patient_id, 15) if user.role == "Admin" else None
-    open_visit = service.open_visit(patient_id)
+    recent = audit.recent_for_patient(patient_id, 15) if allowed("audit.patient") else None  # who reads the trail
+    open_visit = visits.open_visit(patient_id)
     entries = timeline.entries(patient_id, 50)
     from ..clinical import service as clinical
     latest_proforma = clinical.latest_id(patient_id)
@@ -243,10 +241,10 @@ def show(patient_id: int):
 @bp.get(f"/<{ID}:patient_id>/visits/<{ID}:visit_id>", endpoint="visit_detail")
 def visit_detail(patient_id: int, visit_id: int):
     patient = _patient_or_404(patient_id, audit_action=None)
-    visit = db.session.get(PatientVisit, visit_id)
-    if visit is None or visit.patient_id != patient.id:
+    visit = visits.visit_of(patient.id, visit_id)
+    if visit is None:
         abort(404)
-    doctor = db.session.get(User, visit.assigned_doctor_id) if visit.assigned_doctor_id else None
+    doctor = users.get(visit.assigned_doctor_id)
     audit.record_now("visit_view", "patient_visits", visit.id, patient_id=patient.id)
     return render_template("patients/_visit_detail.html", visit=visit, doctor=doctor, patient=patient)
 
@@ -255,14 +253,14 @@ def visit_detail(patient_id: int, visit_id: int):
 def assign(patient_id: int):
     patient = _patient_or_404(patient_id, audit_action=None)
     try:
-        visit = service.assign(patient, principal(), request.form.get("assigned_doctor_id"),
+        visit = visits.assign(patient, principal(), request.form.get("assigned_doctor_id"),
                                request.form.get("room_no"), request.form.get("visit_date") or None,
                                request.form.get("notes") or None)
     except DomainError as exc:
         field_errors, general = _field_errors(exc)
         flash(" ".join(general + [m for ms in field_errors.values() for m in ms]), "error")
     else:
-        doctor = db.session.get(User, visit.assigned_doctor_id)
+        doctor = users.get(visit.assigned_doctor_id)
         flash(f"Assigned to {doctor.name}" + (f", room {visit.room_no}" if visit.room_no else "") +
               f" for {visit.visit_date.strftime('%d %b %Y')}.", "success")
     return redirect(url_for("patients.show", patient_id=patient.id))
@@ -272,7 +270,7 @@ def assign(patient_id: int):
 def complete_visit(patient_id: int):
     patient = _patient_or_404(patient_id, audit_action=None)
     try:
-        service.complete_visit(patient, principal(), request.form.get("visit_date") or None)
+        visits.complete_visit(patient, principal(), request.form.get("visit_date") or None)
         flash(f"Visit of {patient.name} marked as completed.", "success")
     except DomainError as exc:
         flash(exc.message, "error")
@@ -284,7 +282,7 @@ def complete_visit(patient_id: int):
 def archive(patient_id: int):
     patient = _patient_or_404(patient_id, audit_action=None)
     try:
-        service.archive(patient, principal())
+        registration.archive(patient, principal())
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("patients.show", patient_id=patient.id))
@@ -297,10 +295,10 @@ def archive(patient_id: int):
 @bp.get("/today", endpoint="today")
 def today():
     user = principal()
-    show_all = request.args.get("all") == "1" and service.may_see_all_today(user)
-    rows = service.todays_patients(user, show_all=show_all)
+    show_all = request.args.get("all") == "1" and visits.may_see_all_today(user)
+    rows = visits.todays_patients(user, show_all=show_all)
     return render_template("patients/today.html", rows=rows, show_all=show_all,
-                           can_see_all=service.may_see_all_today(user))
+                           can_see_all=visits.may_see_all_today(user))
 
 
 # ------------------------------------------------------------------ timeline: visits
@@ -311,7 +309,7 @@ def _visit_entries(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
     detail_url = timeline.url_maker("patients.visit_detail", "visit_id", patient_id=patient_id)
     nine_ist = time(3, 30, tzinfo=timezone.utc)  # 09:00 in India (no daylight saving) is 03:30 UTC
     out = []
-    for v in service.recent_visits(patient_id, limit):
+    for v in visits.recent_visits(patient_id, limit):
         when = datetime.combine(v.visit_date, nine_ist)
         created = v.created_at if v.created_at.tzinfo else v.created_at.replace(tzinfo=timezone.utc)
         if created.date() == when.date():

@@ -19,7 +19,7 @@ from ..drafts import service as drafts
 from ..errors import Conflict, DomainError
 from ..web import record_or_abort
 from ..extensions import db
-from ..patients import service as patients
+from ..patients import reading as patients
 from . import bp, service
 from .service import LINE_KEYS, OVERRIDE_REQUIRED
 

@@ -16,7 +16,7 @@ their body and by their trailing characters.
    (upper-case, the letters in front and separators removed: CR2025000123 -> 2025000123,
    reversed 3210005202), text_pattern_ops. "2025000123" (the body) and "0123" (any 4+
    trailing characters) are then an equality or a LIKE 'prefix%' on the reversed body, an
-   index look-up. The expression must stay exactly as patients.service._number_body_match
+   index look-up. The expression must stay exactly as patients.search._number_body_match
    writes it. SQLite has no such index (the service calls emrs_number_body(), a function
    registered on each connection).
 

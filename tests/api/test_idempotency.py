@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from emrs.api import idempotency
-from emrs.api.models import IdempotencyKey
+from emrs.idempotency_keys import IdempotencyKey
 from emrs.audit.models import AuditLog
 from emrs.extensions import db
 from emrs.models_base import utcnow
@@ -143,12 +143,12 @@ def test_a_claim_committed_without_an_answer_is_409(app, client, h, users):
 def test_a_503_after_the_commit_leaves_the_claim_and_the_retry_is_409(client, h, monkeypatch):
     """The fault test's case: register-complete commits, then the database goes away
     before the answer is built. The blind retry must not create a second patient."""
-    from emrs.patients import service
+    from emrs.patients import reading
 
     def dead(_patient):
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
 
-    monkeypatch.setattr(service, "patient_dict", dead)
+    monkeypatch.setattr(reading, "patient_dict", dead)
     first = post(client, h["pwo"], "fault-1")
     assert first.status_code == 503 and patients() == 1
     monkeypatch.undo()
@@ -289,7 +289,7 @@ def test_two_concurrent_requests_with_one_key_create_one_patient():
     from emrs import create_app
     from emrs.auth import service as auth_service
     from emrs.auth.models import PWO
-    from emrs.patients import service as patient_service
+    from emrs.patients import registration
     from ..conftest import api_login, Outbox
 
     app = create_app(make_config("idem_concurrency"))
@@ -303,7 +303,7 @@ def test_two_concurrent_requests_with_one_key_create_one_patient():
             token = api_login(app.test_client(), Outbox(None), user)
         headers = {"Authorization": f"Bearer {token}"}
         a_in_view = threading.Event()
-        real_register = patient_service.register
+        real_register = registration.register
         results: dict = {}
 
         def waiting_for_b():
@@ -328,7 +328,7 @@ def test_two_concurrent_requests_with_one_key_create_one_patient():
         def send(who):
             results[who] = post(app.test_client(), headers, "same-key")
 
-        patient_service.register = register
+        registration.register = register
         try:
             a = threading.Thread(target=send, args=("A",), name="A")
             a.start()
@@ -338,7 +338,7 @@ def test_two_concurrent_requests_with_one_key_create_one_patient():
             a.join(60)
             b.join(60)
         finally:
-            patient_service.register = real_register
+            registration.register = real_register
         assert results["b_waited"], "B never waited on the claim's unique index"
         assert results["A"].status_code == 201
         assert results["B"].status_code == 409 and results["B"].get_json()["message"] == UNKNOWN

@@ -368,3 +368,28 @@ def test_both_prefixes_identical_refusals(client, h, action):
     a = client.post(f"{PREFIXES[0]}/{rec['id']}/{action}", headers=h["pwo"])
     b = client.post(f"{PREFIXES[1]}/{rec['id']}/{action}", headers=h["pwo"])
     assert a.status_code == b.status_code == 400 and a.get_json() == b.get_json()
+
+
+def test_the_page_and_the_api_list_records_alike(client, h, P, role_client):
+    """One list behind both doors: newest file first (file_created_date, then the newest
+    record). The API keeps its contract's default (complex-case records unless include_all);
+    the page lists every record, also those opened by hand."""
+    older = client.post(P, json={"patient_id": patient(client, h)["id"], "file_created_date": "2023-01-10"},
+                        headers=h["resident"]).get_json()["data"]["adl_file"]
+    newer = client.post(P, json={"patient_id": patient(client, h)["id"], "file_created_date": "2024-05-01"},
+                        headers=h["resident"]).get_json()["data"]["adl_file"]
+    today = complex_record(client, h)
+    oldest_made_last = client.post(P, json={"patient_id": patient(client, h)["id"],
+                                            "file_created_date": "2020-02-02"},
+                                   headers=h["resident"]).get_json()["data"]["adl_file"]
+    expected = [today["adl_no"], newer["adl_no"], older["adl_no"], oldest_made_last["adl_no"]]
+    api = client.get(f"{P}?limit=100&include_all=true", headers=h["faculty"]).get_json()["data"]["files"]
+    assert [f["adl_no"] for f in api] == expected
+    assert [f["adl_no"] for f in client.get(f"{P}?limit=100", headers=h["faculty"]).get_json()["data"]["files"]] \
+        == [today["adl_no"]]
+    html = role_client("faculty").get("/intake/").get_data(as_text=True)
+    assert sorted(expected, key=html.index) == expected and "4 records" in html
+    html = role_client("faculty").get("/intake/?date_from=2023-01-01&date_to=2024-12-31&file_status=lost"
+                                      ).get_data(as_text=True)
+    assert newer["adl_no"] in html and older["adl_no"] in html and today["adl_no"] not in html
+    assert "file_status must be one of" in html  # named, and left out of the filter

@@ -234,9 +234,9 @@ class DocumentClient:
 
 @pytest.fixture
 def three_patients(app, users):
-    from emrs.patients import service
+    from emrs.patients import registration
     with app.test_request_context():
-        return [service.register({"name": name, "sex": "M", "age": 30 + i}, users["pwo"], step="card").id
+        return [registration.register({"name": name, "sex": "M", "age": 30 + i}, users["pwo"], step="card").id
                 for i, name in enumerate(("Amrit Pal", "Balbir Singh", "Charanjit Kaur"))]
 
 
@@ -378,19 +378,19 @@ def seeded(app, users):
     from sqlalchemy import select
     from emrs.clinical import service as clinical
     from emrs.extensions import db
-    from emrs.patients import files as files_service, service as patients
+    from emrs.patients import files as files_service, registration, visits
     from emrs.prescriptions import service as rx
     from emrs.prescriptions.models import Medicine
 
     doctor, clerk = users["resident"], users["pwo"]
     with app.test_request_context():
-        people = [patients.register({"name": n, "sex": s, "age": a, "contact_number": m, "psy_no": psy}, clerk,
-                                    step="complete")
+        people = [registration.register({"name": n, "sex": s, "age": a, "contact_number": m, "psy_no": psy}, clerk,
+                                        step="complete")
                   for n, s, a, m, psy in (("Gurmeet Kaur", "F", 38, "9876500011", "PSY-OA-1"),
                                           ("Sukhdev Singh", "M", 61, None, None),
                                           ("Rajinder Pal", "M", 19, "9876500012", None))]
         first = people[0]
-        patients.assign(first, clerk, doctor.id, "12", None, None)
+        visits.assign(first, clerk, doctor.id, "12", None, None)
         today = today_ist().isoformat()
         simple, _, _ = clinical.create({"patient_id": first.id, "visit_date": today, "diagnosis": "Anxiety"}, doctor)
         complex_, record, _ = clinical.create({"patient_id": people[1].id, "visit_date": today,

@@ -79,6 +79,42 @@ def test_quick_create_and_new_visit_for_existing(client, h, users):
     assert client.post("/api/patients", json={"patient_id": 99999999}, headers=h["pwo"]).status_code == 404
 
 
+def test_quick_create_is_one_write_with_one_audit_row(client, h, users):
+    """POST /api/patients with the room and PSY number: one registration (one commit,
+    version 1), one audit row, and the stored record is what the answer says."""
+    from sqlalchemy import event
+
+    commits = []
+    listener = lambda session: commits.append(1)  # noqa: E731
+    event.listen(db.session, "after_commit", listener)
+    try:
+        resp = client.post("/api/patients", json={
+            "name": "Harleen Kaur", "sex": "F", "age": 31, "mobile_no": "9876512345", "psy_no": "psy-77",
+            "assigned_room": "R-9", "abha_address": "harleen.k@sbx",
+            "father_name": "not taken here", "assigned_doctor_id": users["resident"].id}, headers=h["pwo"])
+    finally:
+        event.remove(db.session, "after_commit", listener)
+    assert resp.status_code == 201, resp.get_json()
+    created = resp.get_json()["data"]["patient"]
+    pid = created["id"]
+    assert len(commits) == 1
+    rows = db.session.execute(select(AuditLog).where(AuditLog.patient_id == pid)).scalars().all()
+    assert [(r.action, r.details["step"]) for r in rows] == [("patient_create", "quick")]
+    assert rows[0].details["fields"] == sorted(["name", "sex", "age", "contact_number", "psy_no", "assigned_room",
+                                                "abha_address", "date", "department", "cr_no"])
+    assert created["version"] == 1 and created["psy_no"] == "PSY-77" and created["assigned_room"] == "R-9"
+    assert created["contact_number"] == "9876512345" and created["abha_address"] == "harleen.k@sbx"
+    # Fields outside the counter's card are not taken: no father's name, no doctor.
+    assert created["father_name"] is None and created["assigned_doctor_id"] is None
+    stored = client.get(f"/api/patients/{pid}", headers=h["pwo"]).get_json()["data"]["patient"]
+    assert stored == created
+    # A bad room is refused before anything is saved, with the other fields checked too.
+    resp = client.post("/api/patients", json={"name": "Bad Room", "sex": "Q", "age": 30, "assigned_room": "R" * 30},
+                       headers=h["pwo"])
+    assert resp.status_code == 400 and {e["path"] for e in resp.get_json()["errors"]} == {"sex", "assigned_room"}
+    assert db.session.execute(select(Patient).where(Patient.name == "Bad Room")).first() is None
+
+
 def test_get_update_and_null_values_are_ignored(client, h, users):
     p = register(client, h["pwo"], psy_no="PSY1", assigned_room="R-1")
     resp = client.get(f"/api/patients/{p['id']}", headers=h["resident"])
@@ -254,9 +290,9 @@ def test_odd_search_terms_never_fail(client, h, q):
 
 def test_large_result_counts_are_estimated_not_failing(client, h, monkeypatch):
     """Beyond the cap the total is an estimate (this path once failed on PostgreSQL)."""
-    from emrs.patients import service
-    monkeypatch.setattr(service, "COUNT_CAP", 2)
-    monkeypatch.setattr(service, "CANDIDATES", 2)
+    from emrs.patients import search
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    monkeypatch.setattr(search, "CANDIDATES", 2)
     for i in range(4):
         register(client, h["pwo"], name=f"Harpreet Kaur {chr(65 + i)}", contact_number=f"98765000{i:02d}")
     pg = db.session.get_bind().dialect.name == "postgresql"
@@ -276,8 +312,8 @@ def test_large_result_counts_are_estimated_not_failing(client, h, monkeypatch):
 
 def test_estimated_count_with_hostile_terms(client, h, monkeypatch):
     """The estimate path binds its parameters: quotes, % and backslashes change nothing."""
-    from emrs.patients import service
-    monkeypatch.setattr(service, "COUNT_CAP", 0)
+    from emrs.patients import search
+    monkeypatch.setattr(search, "COUNT_CAP", 0)
     register(client, h["pwo"], name="Quote Test", contact_number="9811100000")
     for q in ["98111", "9811'; DROP TABLE users; --", "98%11", "98\\11", "Sex F", "'"]:
         resp = client.get("/api/patients", query_string={"search": q, "sex": "M"}, headers=h["pwo"])

@@ -21,7 +21,7 @@ from emrs.errors import Conflict, ValidationError
 from emrs.extensions import db
 from emrs.intake import service as intake
 from emrs.intake.models import IntakeRecord
-from emrs.patients import service as patients
+from emrs.patients import registration
 from emrs.patients.models import Patient
 from emrs.prescriptions import service as rx
 from emrs.prescriptions.models import Prescription
@@ -47,7 +47,7 @@ def edits():
         b = auth_service.create_user({"name": "Dr Balraj", "email": "balraj@test.emrs.local", "password": PASSWORD,
                                       "role": FACULTY, "two_factor_enabled": False})
         db.session.commit()
-        patient = patients.register({"name": "Kulwant Singh", "age": 44, "sex": "M", "father_name": "Kartar Singh"}, a)
+        patient = registration.register({"name": "Kulwant Singh", "age": 44, "sex": "M", "father_name": "Kartar Singh"}, a)
         proforma, record, _ = clinical.create({"patient_id": patient.id, "visit_date": today_ist().isoformat(),
                                                "doctor_decision": "complex_case", "diagnosis": "First"}, a)
         prescription, _ = rx.save_for_proforma({"clinical_proforma_id": proforma.id, "prescription": LINES}, a)
@@ -73,7 +73,7 @@ def in_own_session(app, fn):
 # Per kind: the model, how a save is made (row, value, version, user), how the value is read back.
 KINDS = {
     "patient": (Patient, "patient",
-                lambda row, v, ver, user: patients.update(row, {"father_name": v}, user, expected_version=ver),
+                lambda row, v, ver, user: registration.update(row, {"father_name": v}, user, expected_version=ver),
                 lambda row: row.father_name),
     "proforma": (ClinicalProforma, "proforma",
                  lambda row, v, ver, user: clinical.update(row, {"diagnosis": v, "version": ver,

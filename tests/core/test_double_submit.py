@@ -117,7 +117,7 @@ def test_two_concurrent_posts_of_one_form_create_one_patient():
     from emrs import create_app
     from emrs.auth import service as auth_service
     from emrs.auth.models import PWO
-    from emrs.patients import service as patient_service
+    from emrs.patients import registration
 
     from ..conftest import FreshContextClient, Outbox, browser_login
     app = create_app(make_config("form_concurrency"))
@@ -135,7 +135,7 @@ def test_two_concurrent_posts_of_one_form_create_one_patient():
         token = _token(clients["A"].get("/patients/new").get_data(as_text=True))
         form = {"name": "Racing Form Singh", "age": "50", "sex": "M", "_submission": token}
         a_in_view, results = threading.Event(), {}
-        real_register = patient_service.register
+        real_register = registration.register
 
         def waiting_for_b():
             deadline = time.monotonic() + 15
@@ -159,7 +159,7 @@ def test_two_concurrent_posts_of_one_form_create_one_patient():
         def send(who):
             results[who] = clients[who].post("/patients/new", data=form)
 
-        patient_service.register = register
+        registration.register = register
         try:
             a = threading.Thread(target=send, args=("A",), name="A")
             a.start()
@@ -169,7 +169,7 @@ def test_two_concurrent_posts_of_one_form_create_one_patient():
             a.join(60)
             b.join(60)
         finally:
-            patient_service.register = real_register
+            registration.register = real_register
         assert results["b_waited"], "B never waited on the claim's unique index"
         assert results["A"].status_code == 302
         assert results["B"].status_code == 303 and results["B"].headers["Location"] == results["A"].headers["Location"]

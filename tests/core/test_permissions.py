@@ -47,6 +47,32 @@ def test_navigation_shows_only_permitted_links(role_client):
     assert 'href="/admin/users"' not in resident and 'href="/audit/"' not in resident
 
 
+def test_the_menu_and_the_patient_page_ask_the_map(role_client, monkeypatch):
+    """Menu entries and the patient page's archive section follow the permission map
+    (MENU_ONLY_FOR names the entries kept out of some permitted roles' menus)."""
+    from emrs.auth import permissions
+    from emrs.patients.models import Patient
+    from emrs.extensions import db
+
+    nav = lambda html: html.split('class="mainnav"')[1].split("</nav>")[0]  # noqa: E731
+    pid = None
+    for role, registers, archives in (("pwo", True, False), ("admin", True, True), ("resident", False, False),
+                                      ("faculty", False, False)):
+        c = role_client(role)
+        assert ('href="/patients/new"' in nav(c.get("/").get_data(as_text=True))) is registers, role
+        if pid is None:
+            p = Patient(name="Menu Check", sex="F", age=30, cr_no="CRMENU000001", name_key="mn chk")
+            db.session.add(p)
+            db.session.commit()
+            pid = p.id
+        page = c.get(f"/patients/{pid}").get_data(as_text=True)
+        assert (f'action="/patients/{pid}/archive"' in page) is archives, role
+    monkeypatch.setitem(permissions.MENU_ONLY_FOR, "patients.new", frozenset({"Resident"}))
+    assert 'href="/patients/new"' in nav(role_client("resident").get("/").get_data(as_text=True))
+    monkeypatch.setitem(permissions.PERMISSIONS, "patients.archive", frozenset({"Admin", "Faculty"}))
+    assert f'action="/patients/{pid}/archive"' in role_client("faculty").get(f"/patients/{pid}").get_data(as_text=True)
+
+
 def test_a_public_api_route_answers_a_caller_with_a_token(client, users, bearer):
     """Regression: the public rule was compared as a role list ("p, u, b, l, i, c") once a
     valid token had authenticated the caller, so /api answered 403 to signed-in clients."""

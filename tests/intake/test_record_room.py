@@ -11,7 +11,7 @@ from sqlalchemy import select
 from emrs.clinical.models import ClinicalProforma
 from emrs.errors import Forbidden, ValidationError
 from emrs.extensions import db
-from emrs.intake import files
+from emrs.intake import record_room
 from emrs.intake.models import FileMovement, IntakeRecord
 from emrs.intake.service import ensure_for_complex_case
 from emrs.patients.models import Patient, PatientVisit
@@ -46,24 +46,24 @@ def test_state_machine_in_the_service(ctx, users):
     pwo, doc = users["pwo"], users["resident"]
     r = make_record(doc)
     with pytest.raises(ValidationError, match="Current status: created"):
-        files.retrieve(r, pwo)
+        record_room.retrieve(r, pwo)
     with pytest.raises(ValidationError, match="File is not checked out. Current status: created"):
-        files.return_file(r, pwo)
-    files.store(r, pwo, location="Rack C-3")
+        record_room.return_file(r, pwo)
+    record_room.store(r, pwo, location="Rack C-3")
     assert r.file_status == "stored" and r.physical_file_location == "Rack C-3"
     with pytest.raises(ValidationError, match="Current status: stored"):
-        files.store(r, pwo)
-    files.retrieve(r, pwo, note="For Dr's clinic")
+        record_room.store(r, pwo)
+    record_room.retrieve(r, pwo, note="For Dr's clinic")
     assert r.file_status == "retrieved" and r.last_accessed_by == pwo.id and r.last_accessed_date == today_ist()
-    files.return_file(r, pwo)
-    files.retrieve(r, pwo)
-    files.archive(r, pwo)
+    record_room.return_file(r, pwo)
+    record_room.retrieve(r, pwo)
+    record_room.archive(r, pwo)
     assert r.file_status == "archived" and r.is_active is False
     with pytest.raises(ValidationError, match="File is already archived"):
-        files.archive(r, pwo)
+        record_room.archive(r, pwo)
     with pytest.raises(ValidationError, match="Current status: archived"):
-        files.retrieve(r, pwo)
-    hist = files.movement_history(r)
+        record_room.retrieve(r, pwo)
+    hist = record_room.movement_history(r)
     assert [m["movement_type"] for m in hist] == ["archived", "retrieved", "returned", "retrieved", "stored", "created"]
     assert (hist[0]["from_location"], hist[0]["to_location"]) == ("Doctor Office", "Archive Room")
     assert hist[4]["to_location"] == "Rack C-3" and hist[3]["notes"] == "For Dr's clinic"
@@ -75,8 +75,8 @@ def test_delete_marks_notes(ctx, users):
     r.notes = "Old file"
     db.session.commit()
     with pytest.raises(Forbidden):  # withdrawing the work-up is a clinician's act
-        files.delete(r, users["pwo"])
-    files.delete(r, users["resident"])
+        record_room.delete(r, users["pwo"])
+    record_room.delete(r, users["resident"])
     assert r.notes == "Old file [DELETED]" and r.file_status == "archived" and not r.is_active
 
 
@@ -84,18 +84,18 @@ def test_bulk_each_file_on_its_own(ctx, users):
     pwo, doc = users["pwo"], users["resident"]
     good = [make_record(doc) for _ in range(2)]
     for r in good:
-        files.store(r, pwo)
+        record_room.store(r, pwo)
     new = make_record(doc)
-    done, errors = files.bulk_retrieve([good[0].id, new.id, 0, "7x", 424242, good[1].id, good[0].id], pwo)
+    done, errors = record_room.bulk_retrieve([good[0].id, new.id, 0, "7x", 424242, good[1].id, good[0].id], pwo)
     assert [r.id for r in done] == [good[0].id, good[1].id]
     assert errors == [f"File {new.id}: Not found or not available for retrieval", "File 0: Not a valid file id",
                       "File 7x: Not a valid file id", "File 424242: Not found or not available for retrieval"]
     db.session.expire_all()
     assert [db.session.get(IntakeRecord, r.id).file_status for r in good] == ["retrieved", "retrieved"]
-    done, errors = files.bulk_return([good[1].id, new.id], pwo)
+    done, errors = record_room.bulk_return([good[1].id, new.id], pwo)
     assert [r.id for r in done] == [good[1].id] and errors == [f"File {new.id}: Not found or not checked out"]
     with pytest.raises(ValidationError, match="File IDs array is required"):
-        files.bulk_retrieve([], pwo)
+        record_room.bulk_retrieve([], pwo)
 
 
 def test_to_retrieve_today_active_files_and_lists(ctx, users):
@@ -103,30 +103,30 @@ def test_to_retrieve_today_active_files_and_lists(ctx, users):
     today_patient = make_record(doc, visit_today=True, room="R-9")
     no_visit = make_record(doc)
     for r in (today_patient, no_visit):
-        files.store(r, pwo)
-    rows = files.to_retrieve()
+        record_room.store(r, pwo)
+    rows = record_room.to_retrieve()
     got = {r["id"]: r for r in rows}
     assert today_patient.id in got and no_visit.id not in got
     assert got[today_patient.id]["visit_room"] == "R-9" and got[today_patient.id]["visit_doctor_name"] == doc.name
-    assert files.to_retrieve(today_ist() + dt.timedelta(days=1)) == []
-    assert {today_patient.id, no_visit.id} <= {r["id"] for r in files.all_to_retrieve()}
-    files.retrieve(today_patient, users["faculty"])
-    out = {r["id"]: r for r in files.active_files()}
+    assert record_room.to_retrieve(today_ist() + dt.timedelta(days=1)) == []
+    assert {today_patient.id, no_visit.id} <= {r["id"] for r in record_room.all_to_retrieve()}
+    record_room.retrieve(today_patient, users["faculty"])
+    out = {r["id"]: r for r in record_room.active_files()}
     # The file went to the room and doctor of today's visit, not "with" whoever clicked.
     assert out[today_patient.id]["with_whom"] == doc.name and out[today_patient.id]["retrieved_at"]
-    moved = files.movement_history(today_patient)[0]
+    moved = record_room.movement_history(today_patient)[0]
     assert moved["to_location"] == f"Room R-9 · {doc.name}" and moved["moved_by_name"] == users["faculty"].name
     # Without a visit today it goes to the doctors' office, with the person who took it.
-    files.retrieve(no_visit, pwo)
-    assert files.movement_history(no_visit)[0]["to_location"] == "Doctor Office"
-    assert {r["id"]: r for r in files.active_files()}[no_visit.id]["with_whom"] == pwo.name
-    assert today_patient.id not in {r["id"] for r in files.to_retrieve()}
+    record_room.retrieve(no_visit, pwo)
+    assert record_room.movement_history(no_visit)[0]["to_location"] == "Doctor Office"
+    assert {r["id"]: r for r in record_room.active_files()}[no_visit.id]["with_whom"] == pwo.name
+    assert today_patient.id not in {r["id"] for r in record_room.to_retrieve()}
     # a completed visit no longer asks for the file
-    files.return_file(today_patient, pwo)
+    record_room.return_file(today_patient, pwo)
     visit = db.session.execute(select(PatientVisit).where(PatientVisit.patient_id == today_patient.patient_id)).scalar_one()
     visit.visit_status = "completed"
     db.session.commit()
-    assert today_patient.id not in {r["id"] for r in files.to_retrieve()}
+    assert today_patient.id not in {r["id"] for r in record_room.to_retrieve()}
 
 
 def test_api_dicts_are_batched(ctx, users, app):
@@ -137,7 +137,7 @@ def test_api_dicts_are_batched(ctx, users, app):
     listener = lambda *a: statements.append(a[2])  # noqa: E731
     event.listen(db.engine, "before_cursor_execute", listener)
     try:
-        dicts = files.record_api_dicts(records)
+        dicts = record_room.record_api_dicts(records)
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
     assert len(dicts) == 5 and all(d["assigned_doctor_name"] == users["resident"].name for d in dicts)
@@ -241,7 +241,7 @@ def test_movement_history_fragment_and_page(role_client, users):
 def test_stats_page(role_client, users):
     r = make_record(users["resident"])
     make_record(users["resident"])
-    files.store(r, users["pwo"])
+    record_room.store(r, users["pwo"])
     for role in ("pwo", "resident", "faculty", "admin"):
         html = role_client(role).get("/intake/stats").get_data(as_text=True)
         assert "<svg" in html and "Intake files by status" in html

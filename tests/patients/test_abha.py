@@ -154,11 +154,11 @@ def test_unique_index_refuses_a_duplicate_written_past_the_service(app, ctx):
 def test_a_race_past_the_check_is_still_a_clear_409(client, h, monkeypatch):
     """Two desks saving the same ABHA at once: the index refuses the second, and the
     answer names the ABHA number, not the CR number."""
-    from emrs.patients import service
+    from emrs.patients import registration
     ok = client.post("/api/patients/register-complete", json={**CARD, "abha_number": "66-6666-6666-6666"},
                      headers=h["pwo"])
     assert ok.status_code == 201
-    monkeypatch.setattr(service, "_check_abha_free", lambda *a, **k: None)
+    monkeypatch.setattr(registration, "_check_abha_free", lambda *a, **k: None)
     resp = client.post("/api/patients/register-complete",
                        json={**CARD, "name": "Second Desk", "abha_number": "66666666666666"}, headers=h["pwo"])
     assert resp.status_code == 409

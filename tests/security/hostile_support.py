@@ -39,7 +39,7 @@ from emrs.intake import form as intake_form
 from emrs.intake import service as intake_service
 from emrs.intake.models import WORKUP_FIELDS
 from emrs.patients import fields as F
-from emrs.patients import service as patient_service
+from emrs.patients import search as patient_search
 from emrs.prescriptions.service import LINE_KEYS
 from emrs.timeutil import today_ist
 
@@ -576,7 +576,7 @@ def rule_of(app: Flask, endpoint: str, method: str | None = None):
 def query_keys() -> tuple[str, ...]:
     """Every query parameter the code reads by name, plus the services' filter tables."""
     pattern = re.compile(r"(?:args|request\.values)\.get(?:list)?\(\s*[\"']([a-zA-Z_]+)[\"']")
-    keys = set(patient_service.FILTER_KEYS) | set(clinical_service.LIST_FILTERS)
+    keys = set(patient_search.FILTER_KEYS) | set(clinical_service.LIST_FILTERS)
     for path in EMRS.rglob("*.py"):
         if "fhir" in path.parts:
             continue

@@ -109,7 +109,7 @@ def build_world(app, users) -> World:
     from emrs.clinical import service as proformas
     from emrs.intake import service as intake
     from emrs.patients import files
-    from emrs.patients import service as patients
+    from emrs.patients import registration, visits
     from emrs.prescriptions import formulary
     from emrs.prescriptions import service as prescriptions
 
@@ -121,10 +121,10 @@ def build_world(app, users) -> World:
         option = options.add("mood", "Matrix test option", admin)
         medicine = formulary.add("Matrixamine", "Test class", None, None, admin)
         _as(pwo)
-        patient = patients.register({"name": "Matrix Patient One", "age": 40, "sex": "M", "psy_no": "PSY-MTX-1",
+        patient = registration.register({"name": "Matrix Patient One", "age": 40, "sex": "M", "psy_no": "PSY-MTX-1",
                                      "assigned_doctor_id": resident.id}, pwo, step="complete")
-        patient2 = patients.register({"name": "Matrix Patient Two", "age": 33, "sex": "F"}, pwo, step="complete")
-        visit = patients.assign(patient, pwo, resident.id, room_no="R-1")
+        patient2 = registration.register({"name": "Matrix Patient Two", "age": 33, "sex": "F"}, pwo, step="complete")
+        visit = visits.assign(patient, pwo, resident.id, room_no="R-1")
         file_row = files.upload(patient, [FileStorage(io.BytesIO(png()), "scan.png")], pwo)[0]
         _as(resident)
         proforma, _record, _rx = proformas.create({"patient_id": patient.id, "visit_date": today_ist().isoformat(),

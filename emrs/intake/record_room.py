@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import aliased
 
-from ..querying import date_filters
+from ..querying import date_filters, within_dates
 from ..audit import service as audit
 from ..auth import records as rules
 from ..auth.models import User
@@ -387,7 +387,9 @@ def parse_filters(args) -> tuple[dict, list]:
 
 def list_records(filters: dict, page: int = 1, limit: int = 10, include_all: bool = False, reader=None
                  ) -> tuple[list[IntakeRecord], int]:
-    """Newest first. Without include_all only records linked to a complex-case proforma.
+    """The intake records list of the page and the API: newest file first (the file's
+    created date, the date shown and filtered on; then the newest record). Without
+    include_all only records linked to a complex-case proforma (the API's default).
     With ``reader`` the read is audited: one row per page naming the patients returned."""
     q = select(IntakeRecord)
     if not include_all:
@@ -401,12 +403,9 @@ def list_records(filters: dict, page: int = 1, limit: int = 10, include_all: boo
         q = q.where(IntakeRecord.created_by == filters["created_by"])
     if "last_accessed_by" in filters:
         q = q.where(IntakeRecord.last_accessed_by == filters["last_accessed_by"])
-    if "date_from" in filters:
-        q = q.where(IntakeRecord.file_created_date >= filters["date_from"])
-    if "date_to" in filters:
-        q = q.where(IntakeRecord.file_created_date <= filters["date_to"])
+    q = within_dates(q, IntakeRecord.file_created_date, filters)
     total = db.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
-    rows = db.session.execute(q.order_by(IntakeRecord.created_at.desc(), IntakeRecord.id.desc())
+    rows = db.session.execute(q.order_by(IntakeRecord.file_created_date.desc(), IntakeRecord.id.desc())
                               .limit(limit).offset((page - 1) * limit)).scalars().all()
     if reader is not None:
         audit.record_list_read("intake_list_view", "adl_files", [r.patient_id for r in rows])

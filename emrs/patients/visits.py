@@ -1,0 +1,210 @@
+"""Visits: sending a patient to a doctor and room, completing the visit, a patient's
+visit history and Today's Patients."""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
+
+from ..audit import service as audit
+from ..auth.models import ADMIN, FACULTY, User
+from ..auth.users import doctor_to_assign
+from ..clinical.models import ClinicalProforma
+from ..errors import NotFound, ValidationError, field_error
+from ..extensions import db
+from ..timeutil import today_ist
+from . import fields as F
+from .models import Patient, PatientVisit
+
+
+def _visit_dict(v: PatientVisit, doctor: User | None = None) -> dict:
+    d = v.to_dict()
+    if doctor is not None:
+        d["doctor_name"], d["doctor_role"] = doctor.name, doctor.role
+    return d
+
+
+def _parse_date(value, name="visit_date") -> dt.date:
+    """A visit's date: today (IST) when not given; never a day after today."""
+    if value in (None, ""):
+        return today_ist()
+    try:
+        day = F.clean_value(F.Field(name, "Visit date", "date"), value)
+    except ValueError:
+        raise ValidationError("Validation failed", errors=[field_error(name, "visit_date must be a date (YYYY-MM-DD)",
+                                                                       F._safe_echo(value))])
+    try:
+        return F.not_after_today(day)
+    except ValueError as exc:
+        message = f"Visit date {exc}"
+        raise ValidationError(message, errors=[field_error(name, message, F._safe_echo(value))])
+
+
+def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=None, notes=None,
+           visit_type=None) -> PatientVisit:
+    """Send the patient to a doctor and room: a `scheduled` visit for that day
+    (first_visit when the patient has no earlier visit, else follow_up). A second
+    assignment on the same day moves the open visit instead of adding another."""
+    errors = []
+    try:
+        doctor = doctor_to_assign(doctor_id)
+    except ValidationError as exc:
+        doctor, errors = None, exc.errors
+    try:
+        day = _parse_date(visit_date)
+    except ValidationError as exc:
+        day, errors = None, errors + exc.errors
+    if room_no not in (None, "") and (not isinstance(room_no, str) or len(room_no.strip()) > 20):
+        errors.append(field_error("room_no", "Room must be text of at most 20 characters", F._safe_echo(room_no)))
+    if notes not in (None, "") and (not isinstance(notes, str) or len(notes) > 1000):
+        errors.append(field_error("notes", "Notes must be text of at most 1000 characters", None))
+    if visit_type not in (None, "", "first_visit", "follow_up"):
+        errors.append(field_error("visit_type", "visit_type must be first_visit or follow_up", F._safe_echo(visit_type)))
+    F.raise_if(errors)
+    room = (room_no or "").strip() or None
+    open_visit = db.session.execute(select(PatientVisit).where(
+        PatientVisit.patient_id == patient.id, PatientVisit.visit_date == day,
+        PatientVisit.visit_status.in_(("scheduled", "in_progress"))).order_by(PatientVisit.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if open_visit is not None:
+        visit = open_visit
+        visit.assigned_doctor_id, visit.room_no = doctor.id, room or visit.room_no
+        if notes:
+            visit.notes = notes
+        action = "visit_reassign"
+    else:
+        earlier = db.session.execute(select(func.count(PatientVisit.id)).where(
+            PatientVisit.patient_id == patient.id)).scalar_one()
+        visit = PatientVisit(patient_id=patient.id, visit_date=day, assigned_doctor_id=doctor.id, room_no=room,
+                             visit_type=visit_type or ("follow_up" if earlier else "first_visit"),
+                             visit_status="scheduled", notes=notes or None)
+        db.session.add(visit)
+        action = "visit_create"
+    patient.assigned_doctor_id, patient.assigned_doctor_name = doctor.id, doctor.name
+    if room:
+        patient.assigned_room = room
+    db.session.flush()
+    audit.record(action, "patient_visits", visit.id, patient_id=patient.id,
+                 details={"doctor_id": doctor.id, "visit_date": day.isoformat()})
+    db.session.commit()
+    return visit
+
+
+def new_visit_for_existing(patient: Patient, actor: User) -> PatientVisit:
+    """Existing patient at the counter: a new visit with the same doctor and room."""
+    doctor_id = patient.assigned_doctor_id
+    if doctor_id is None:
+        last = db.session.execute(select(PatientVisit.assigned_doctor_id).where(
+            PatientVisit.patient_id == patient.id, PatientVisit.assigned_doctor_id.is_not(None))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1)).scalar()
+        doctor_id = last
+    if doctor_id is None:
+        raise ValidationError("This patient has no assigned doctor yet: assign a doctor and room",
+                              errors=[field_error("assigned_doctor_id", "Choose a doctor", None)])
+    return assign(patient, actor, doctor_id, room_no=patient.assigned_room)
+
+
+def complete_visit(patient: Patient, actor: User, visit_date=None) -> PatientVisit:
+    day = _parse_date(visit_date)
+    visits = db.session.execute(select(PatientVisit).where(
+        PatientVisit.patient_id == patient.id, PatientVisit.visit_date == day).order_by(PatientVisit.id.desc())
+    ).scalars().all()
+    if not visits:
+        raise NotFound("No visit record found for today. Please assign the patient first."
+                       if day == today_ist() else f"No visit record found for {day.isoformat()}.")
+    open_visits = [v for v in visits if v.visit_status in ("scheduled", "in_progress")]
+    if not open_visits:
+        raise NotFound("Visit for today is already marked as completed" if day == today_ist()
+                       else f"Visit for {day.isoformat()} is already marked as completed")
+    visit = open_visits[0]
+    visit.visit_status = "completed"
+    audit.record("visit_complete", "patient_visits", visit.id, patient_id=patient.id)
+    db.session.commit()
+    return visit
+
+
+def visit_history(patient: Patient) -> list[dict]:
+    doctor = aliased(User)
+    rows = db.session.execute(select(PatientVisit, doctor).outerjoin(doctor, doctor.id == PatientVisit.assigned_doctor_id)
+                              .where(PatientVisit.patient_id == patient.id)
+                              .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc())).all()
+    return [_visit_dict(v, d) if d is not None else {**_visit_dict(v), "doctor_name": None, "doctor_role": None}
+            for v, d in rows]
+
+
+VISIT_SUMMARY_KEYS = ("id", "visit_date", "visit_type", "visit_status", "assigned_doctor_id", "room_no", "notes",
+                      "created_at")
+
+
+# Statements of the patient page, built once (functools.cache) with bound parameters:
+# building a statement and its cache key costs more than running these small queries.
+
+@functools.cache
+def _recent_visits():
+    return (select(PatientVisit.id, PatientVisit.visit_date, PatientVisit.visit_type, PatientVisit.visit_status,
+                   PatientVisit.room_no, PatientVisit.created_at, User.name.label("doctor_name"))
+            .outerjoin(User, User.id == PatientVisit.assigned_doctor_id)
+            .where(PatientVisit.patient_id == bindparam("patient_id"))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(bindparam("limit")))
+
+
+def recent_visits(patient_id: int, limit: int) -> list:
+    """The newest visits as plain rows (id, visit_date, visit_type, visit_status, room_no,
+    created_at, doctor_name), for the timeline."""
+    return db.session.connection().execute(_recent_visits(), {"patient_id": patient_id, "limit": limit}).all()
+
+
+@functools.cache
+def _open_visit():
+    return (select(PatientVisit).where(PatientVisit.patient_id == bindparam("patient_id"),
+                                       PatientVisit.visit_status.in_(("scheduled", "in_progress")))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1))
+
+
+def open_visit(patient_id: int) -> PatientVisit | None:
+    """The patient's newest scheduled or in-progress visit."""
+    return db.session.execute(_open_visit(), {"patient_id": patient_id}).scalar_one_or_none()
+
+
+def visit_on(patient_id: int, day: dt.date) -> PatientVisit | None:
+    """The patient's newest visit of that day, whatever its status."""
+    return db.session.execute(select(PatientVisit).where(
+        PatientVisit.patient_id == patient_id, PatientVisit.visit_date == day)
+        .order_by(PatientVisit.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def visit_of(patient_id: int, visit_id: int) -> PatientVisit | None:
+    """The visit, if it is one of this patient's."""
+    visit = db.session.get(PatientVisit, visit_id)
+    return visit if visit is not None and visit.patient_id == patient_id else None
+
+
+def visits_count(patient: Patient) -> dict:
+    visits = db.session.execute(select(PatientVisit).where(PatientVisit.patient_id == patient.id)
+                                .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc())).scalars().all()
+    return {"visit_count": len(visits), "visits": [{k: v.to_dict()[k] for k in VISIT_SUMMARY_KEYS} for v in visits],
+            "next_visit_number": len(visits) + 1}
+
+
+def todays_patients(user: User, show_all: bool = False, day: dt.date | None = None) -> list[dict]:
+    """Open visits of the day (IST): a doctor's own, or all for Faculty/Admin when asked."""
+    day = day or today_ist()
+    doctor = aliased(User)
+    q = (select(PatientVisit, Patient, doctor)
+         .join(Patient, Patient.id == PatientVisit.patient_id)
+         .outerjoin(doctor, doctor.id == PatientVisit.assigned_doctor_id)
+         .where(PatientVisit.visit_date == day, PatientVisit.visit_status.in_(("scheduled", "in_progress")),
+                Patient.is_active.is_(True)))
+    if not (show_all and may_see_all_today(user)):
+        q = q.where(PatientVisit.assigned_doctor_id == user.id)
+    rows = db.session.execute(q.order_by(PatientVisit.created_at, PatientVisit.id)).all()
+    proformas = dict(db.session.execute(select(ClinicalProforma.patient_id, func.max(ClinicalProforma.id)).where(
+        ClinicalProforma.patient_id.in_([p.id for _, p, _ in rows] or [0]), ClinicalProforma.visit_date == day,
+        ClinicalProforma.is_active.is_(True)).group_by(ClinicalProforma.patient_id)).all())
+    return [{"visit": v, "patient": p, "doctor": d, "proforma_id": proformas.get(p.id)} for v, p, d in rows]
+
+
+def may_see_all_today(user: User) -> bool:
+    return user.role in (ADMIN, FACULTY)
