@@ -9,7 +9,7 @@ from flask_login import login_user, logout_user
 
 from ..errors import DomainError, ValidationError
 from ..extensions import db, limiter
-from ..web import user_agent
+from ..client import user_agent
 from . import bp, service
 from .forms import (ChangePasswordForm, EmailForm, EmptyForm, LoginForm, OTPForm, PasswordConfirmForm,
                     ProfileForm, ResetForm, TOTPEnrolForm, UserForm)

@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from .. import timeline
 from ..audit import service as audit
 from ..auth.guard import principal
+from ..doors import is_htmx
 from ..auth.models import User
 from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
@@ -31,10 +32,6 @@ def _patient_fields():
 def _abha_filter(value):
     """An ABHA number as XX-XXXX-XXXX-XXXX, on any page."""
     return F.format_abha(value) if value is not None else ""
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
 
 
 def _field_errors(exc: DomainError) -> tuple[dict, list[str]]:
@@ -79,7 +76,7 @@ def index():
     export_args = {k: v for k, v in request.args.items() if k in service.FILTER_KEYS + ("q",) and v}
     ctx = dict(items=items, total=total, estimated=estimated, page=page, pages=pages, q=term, filters=filters,
                message=message, doctors=_doctors(), args=request.args, export_args=export_args)
-    if _htmx():
+    if is_htmx():
         return render_template("patients/_results.html", **ctx)
     return render_template("patients/index.html", **ctx)
 
