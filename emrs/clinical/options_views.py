@@ -8,6 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from ..auth.guard import principal
 from ..doors import is_htmx
 from ..errors import DomainError, ValidationError
+from ..pages import error_messages
 from . import bp
 from . import options as svc
 
@@ -59,8 +60,7 @@ def options_add(group: str):
     try:
         row = svc.add(group, label, principal())
     except ValidationError as exc:
-        msg = exc.errors[0]["msg"] if exc.errors else exc.message
-        return _finish(group, msg, "error", label=label[:svc.MAX_LABEL])
+        return _finish(group, error_messages(exc)[0], "error", label=label[:svc.MAX_LABEL])
     except DomainError as exc:  # Conflict: "Option already exists"
         return _finish(group, f"{exc.message}: “{' '.join(label.split())}”.", "error",
                        label=label[:svc.MAX_LABEL])

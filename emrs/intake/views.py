@@ -15,6 +15,7 @@ from ..drafts import service as drafts
 from ..drafts.models import Draft
 from ..errors import Conflict, DomainError
 from ..extensions import db
+from ..pages import form_errors
 from ..patients import service as patients
 from . import bp, form, service
 from .models import IntakeRecord
@@ -95,9 +96,8 @@ def save_section(record_id: int, key: str):
     except DomainError as exc:
         db.session.rollback()
         status = 422 if exc.status == 400 else exc.status
-        message = exc.message if not exc.errors else "Please correct the highlighted fields."
-        for e in exc.errors or []:
-            errors.setdefault(e.get("path"), []).append(e.get("msg"))
+        errors, general = form_errors(exc)
+        message = general[0] if general else "Please correct the highlighted fields."
     if status == 200:
         drafts.discard(user, record.patient_id, f"intake:{record.id}:{key}", reason="submitted")
         record = db.session.get(IntakeRecord, record.id)

@@ -10,6 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from ..auth.guard import principal
 from ..doors import is_htmx
 from ..errors import DomainError, ValidationError
+from ..pages import error_messages
 from . import bp
 from . import formulary as svc
 
@@ -65,8 +66,7 @@ def formulary_add():
         row = svc.add(form["generic_name"], form["drug_class"], form["brand_names"], form["strengths"], principal(),
                       forms=form["forms"])
     except ValidationError as exc:
-        msg = exc.errors[0]["msg"] if exc.errors else exc.message
-        return _finish(msg, "error", form)
+        return _finish(error_messages(exc)[0], "error", form)
     except DomainError as exc:  # Conflict: "Medicine already exists"
         return _finish(f"{exc.message}: “{' '.join(form['generic_name'].split())}”.", "error", form)
     return _finish(f"Added “{row.generic_name}”.", "success")

@@ -17,7 +17,7 @@ nothing above them. Here that is two checks:
 
     doors      what answers a request: page views (``views``, ``*_views``), the API package
                (but its ``models``), FHIR's views, the blueprint packages, web, doors,
-               auth.guard, submission, health, commands and the app factory (``emrs``).
+               auth.guard, submission, pages, health, commands and the app factory (``emrs``).
                Nothing else imports a door.
     models     ``models`` modules and models_base import no service (``service`` modules).
 """
@@ -32,7 +32,7 @@ PACKAGE = Path(emrs.__file__).parent
 
 # Door modules that are not recognised by their name (views, *_views, emrs.api.*) or by
 # creating a Blueprint.
-DOOR_MODULES = {"emrs", "emrs.web", "emrs.doors", "emrs.auth.guard", "emrs.submission", "emrs.commands"}
+DOOR_MODULES = {"emrs", "emrs.web", "emrs.doors", "emrs.pages", "emrs.auth.guard", "emrs.submission", "emrs.commands"}
 
 
 def _modules() -> dict[str, tuple[Path, bool]]:
