@@ -21,11 +21,12 @@ import re
 import secrets
 import time
 
-from flask import current_app, flash, redirect, render_template, request
+from flask import current_app, flash, redirect, request
 from markupsafe import Markup, escape
 from sqlalchemy import inspect as sa_inspect, select
 from sqlalchemy.exc import IntegrityError
 
+from .doors import page_error
 from .extensions import db
 
 FIELD = "_submission"
@@ -65,9 +66,8 @@ def _already_sent(location: str | None):
     if location and location.startswith("/") and not location.startswith("//"):
         flash("This form was already sent; nothing was saved twice. Here is what it saved.", "info")
         return redirect(location, code=303)
-    return render_template("errors/error.html", status=409, title="Already sent",
-                           message="This form was already sent and is still being saved. Open the patient "
-                                   "again in a moment instead of sending it a second time."), 409
+    return page_error("This form was already sent and is still being saved. Open the patient "
+                      "again in a moment instead of sending it a second time.", 409, "Already sent")
 
 
 def _find(user_id: int, key: str):

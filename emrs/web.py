@@ -9,14 +9,14 @@ import re
 import time
 import uuid
 
-from flask import abort, current_app, g, render_template, request
+from flask import abort, current_app, g, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError, DBAPIError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from .doors import (api_or_fhir_error, envelope_error, is_api, is_api_or_fhir, is_fhir, outcome_response,
-                    wants_api_root)
+                    page_error, wants_api_root)
 from .errors import NOT_STORABLE, storable
 from .extensions import db
 from .resilience import IDEMPOTENT, RETRY_HEADER
@@ -176,9 +176,8 @@ def register_errors(app):
         db.session.rollback()
         if is_api_or_fhir():
             return api_or_fhir_error("CSRF token missing or invalid", 400)
-        return render_template("errors/error.html", status=400, title="Form expired",
-                               message="This form was open too long or was sent from another site. "
-                                       "Reload the page and try again; nothing was saved."), 400
+        return page_error("This form was open too long or was sent from another site. "
+                          "Reload the page and try again; nothing was saved.", 400, "Form expired")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -212,8 +211,7 @@ def register_errors(app):
             429: ("Too many attempts", "Too many attempts in a short time. Wait a minute and try again."),
         }
         title, message = messages.get(status, (exc.name, exc.description or ""))
-        resp = app.make_response((render_template("errors/error.html", status=status, title=title,
-                                                  message=message), status))
+        resp = app.make_response(page_error(message, status, title))
         if status == 429:
             resp.headers["Retry-After"] = "60"
         return resp
@@ -254,9 +252,8 @@ def register_errors(app):
             return outcome_response(f"Internal server error (reference {getattr(g, 'request_id', '')})", 500)
         if is_api():
             return envelope_error("Internal server error", 500, error="Internal server error")
-        return render_template("errors/error.html", status=500, title="Something went wrong",
-                               message="The error was logged. Please try again; if it persists, "
-                                       f"quote reference {getattr(g, 'request_id', '')}."), 500
+        return page_error("The error was logged. Please try again; if it persists, "
+                          f"quote reference {getattr(g, 'request_id', '')}.", 500, "Something went wrong")
 
 
 def _available_routes() -> list[str]:

@@ -10,6 +10,7 @@ from flask_login import login_user, logout_user
 from ..errors import DomainError, ValidationError
 from ..extensions import db, limiter
 from ..client import user_agent
+from ..doors import page_error
 from ..pages import error_messages, page_number
 from . import bp, service
 from .forms import (ChangePasswordForm, EmailForm, EmptyForm, LoginForm, OTPForm, PasswordConfirmForm,
@@ -359,8 +360,7 @@ def user_new():
 def user_edit(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
-        return render_template("errors/error.html", status=404, title="Not found",
-                               message="No such user."), 404
+        return page_error("No such user.", 404)
     form = UserForm(obj=user)
     del form.password
     del form.two_factor_enabled

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth.guard import principal, safe_next
-from ..doors import envelope_error, wants_json
+from ..doors import envelope_error, page_error, wants_json
 from ..errors import DomainError
 from ..extensions import db
 from ..patients.models import Patient
@@ -24,9 +24,8 @@ def _csrf_error(exc):
     db.session.rollback()
     if request.endpoint == "drafts.save" or wants_json():
         return envelope_error("The form's security token has expired.", 400, code="csrf", csrf_token=generate_csrf())
-    return render_template("errors/error.html", status=400, title="Form expired",
-                           message="This form was open too long or was sent from another site. "
-                                   "Reload the page and try again; nothing was changed."), 400
+    return page_error("This form was open too long or was sent from another site. "
+                      "Reload the page and try again; nothing was changed.", 400, "Form expired")
 
 
 @bp.errorhandler(RequestEntityTooLarge)

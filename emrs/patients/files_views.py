@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 
 from ..auth.guard import principal
-from ..doors import is_htmx
+from ..doors import is_htmx, page_error
 from ..errors import DomainError, NotFound, ValidationError
 from ..submission import once_per_submission
 from . import bp
@@ -88,8 +88,7 @@ def file_download(patient_id: int, file_id: int):
     try:
         path, mime, name = files_service.open_for_download(patient, file_id, principal())
     except DomainError as exc:
-        return render_template("errors/error.html", status=exc.status, title="File not found",
-                               message="This file does not exist or was deleted."), exc.status
+        return page_error("This file does not exist or was deleted.", exc.status, "File not found")
     return download_response(path, mime, name)
 
 
