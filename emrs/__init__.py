@@ -227,8 +227,10 @@ def register_hooks(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    from .doors import register as register_domain_errors
     from .web import register_errors
     register_errors(app)
+    register_domain_errors(app)  # a service's refusal no view handled, answered at its door
 
 
 def register_commands(app: Flask) -> None:

@@ -21,11 +21,12 @@ import re
 import secrets
 import time
 
-from flask import current_app, flash, redirect, render_template, request
+from flask import current_app, flash, redirect, request
 from markupsafe import Markup, escape
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 
+from .doors import page_error
 from .extensions import db
 from .idempotency_keys import TTL, IdempotencyKey, delete_expired, find
 
@@ -61,9 +62,8 @@ def _already_sent(location: str | None):
     if location and location.startswith("/") and not location.startswith("//"):
         flash("This form was already sent; nothing was saved twice. Here is what it saved.", "info")
         return redirect(location, code=303)
-    return render_template("errors/error.html", status=409, title="Already sent",
-                           message="This form was already sent and is still being saved. Open the patient "
-                                   "again in a moment instead of sending it a second time."), 409
+    return page_error("This form was already sent and is still being saved. Open the patient "
+                      "again in a moment instead of sending it a second time.", 409, "Already sent")
 
 
 def once_per_submission(view):

@@ -1,5 +1,6 @@
 """Request plumbing shared by pages and API: request ids, request log lines,
-security headers, CORS, caching rules and error pages/envelopes."""
+security headers, CORS, caching rules, and the error handlers (each answers at the
+request's door, emrs/doors.py)."""
 from __future__ import annotations
 
 import json
@@ -8,12 +9,14 @@ import re
 import time
 import uuid
 
-from flask import abort, current_app, g, jsonify, render_template, request
+from flask import abort, current_app, g, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError, DBAPIError, TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from .doors import (api_or_fhir_error, envelope_error, is_api, is_api_or_fhir, is_fhir, outcome_response,
+                    page_error, wants_api_root)
 from .errors import NOT_STORABLE, storable
 from .extensions import db
 from .resilience import IDEMPOTENT, RETRY_HEADER
@@ -34,8 +37,8 @@ def before_request():
     raw = request.headers.get("X-Request-ID", "")
     g.request_id = raw if _REQUEST_ID.fullmatch(raw) else uuid.uuid4().hex
     g.started = time.perf_counter()
-    from .api.root import root_document, wants_root_document
-    if wants_root_document():
+    if wants_api_root():
+        from .api.root import root_document
         return root_document()
 
 
@@ -88,24 +91,6 @@ def public_url(path: str) -> str:
     return base + "/" + path.lstrip("/")
 
 
-def user_agent() -> str:
-    """The caller's User-Agent as stored (sessions, audit): printable, at most 255 characters."""
-    return "".join(ch for ch in request.headers.get("User-Agent", "")[:255] if ch.isprintable())
-
-
-def _is_api() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
-
-
-def _is_fhir() -> bool:
-    return request.path == "/fhir" or request.path.startswith("/fhir/")
-
-
-def _fhir_error(message: str, status: int):
-    from .fhir.outcome import outcome_response
-    return outcome_response(message, status)
-
-
 def _cors(resp):
     origin = request.headers.get("Origin")
     allowed = [o.strip() for o in (current_app.config.get("CORS_ORIGIN") or "").split(",") if o.strip()]
@@ -128,7 +113,7 @@ def after_request(resp):
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     h["X-Request-ID"] = getattr(g, "request_id", "")
-    if _is_api() or _is_fhir():
+    if is_api_or_fhir():
         from .api.limits import conditional_get
         _cors(resp)
         h.setdefault("Cache-Control", "no-store")
@@ -185,51 +170,40 @@ def _page_without_database(**context) -> str:
     return current_app.jinja_env.get_template("errors/error.html").render(**template_globals(), **context)
 
 
-def api_envelope(message: str, status: int, **extra):
-    body = {"success": False, "message": message}
-    body.update(extra)
-    resp = jsonify(body)
-    resp.status_code = status
-    return resp
-
-
 def register_errors(app):
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         db.session.rollback()
-        if _is_fhir():
-            return _fhir_error("CSRF token missing or invalid", 400)
-        if _is_api():
-            return api_envelope("CSRF token missing or invalid", 400)
-        return render_template("errors/error.html", status=400, title="Form expired",
-                               message="This form was open too long or was sent from another site. "
-                                       "Reload the page and try again; nothing was saved."), 400
+        if is_api_or_fhir():
+            return api_or_fhir_error("CSRF token missing or invalid", 400)
+        return page_error("This form was open too long or was sent from another site. "
+                          "Reload the page and try again; nothing was saved.", 400, "Form expired")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         db.session.rollback()
         status = exc.code or 500
-        if _is_fhir():
+        if is_fhir():
             text = {404: f"Unknown FHIR path {request.path[:200]}: see GET /fhir/metadata",
                     405: f"{request.method} is not supported here: this FHIR endpoint is read only",
                     429: "Too many requests. Please wait a moment and try again."}.get(status, exc.description or exc.name)
-            resp = _fhir_error(text, status)
+            resp = outcome_response(text, status)
             if status == 405 and getattr(exc, "valid_methods", None):
                 resp.headers["Allow"] = ", ".join(exc.valid_methods)
             if status == 429:
                 resp.headers["Retry-After"] = "60"
             return resp
-        if _is_api():
+        if is_api():
             if status == 404:
-                return api_envelope(f"Route {request.path} not found", 404,
+                return envelope_error(f"Route {request.path} not found", 404,
                                     availableRoutes=_available_routes())
             if status == 413:
-                return api_envelope("Request body too large", 413)
+                return envelope_error("Request body too large", 413)
             if status == 429:
-                resp = api_envelope("Too many requests. Please wait a moment and try again.", 429)
+                resp = envelope_error("Too many requests. Please wait a moment and try again.", 429)
                 resp.headers["Retry-After"] = "60"
                 return resp
-            return api_envelope(exc.description or exc.name, status)
+            return envelope_error(exc.description or exc.name, status)
         messages = {
             404: ("Not found", "There is no page at this address."),
             405: ("Not allowed", "This address does not accept that kind of request."),
@@ -237,17 +211,14 @@ def register_errors(app):
             429: ("Too many attempts", "Too many attempts in a short time. Wait a minute and try again."),
         }
         title, message = messages.get(status, (exc.name, exc.description or ""))
-        resp = app.make_response((render_template("errors/error.html", status=status, title=title,
-                                                  message=message), status))
+        resp = app.make_response(page_error(message, status, title))
         if status == 429:
             resp.headers["Retry-After"] = "60"
         return resp
 
     def unavailable(message: str):
-        if _is_fhir():
-            resp = _fhir_error("Database connection timeout. Please try again.", 503)
-        elif _is_api():
-            resp = api_envelope("Database connection timeout. Please try again.", 503)
+        if is_api_or_fhir():
+            resp = api_or_fhir_error("Database connection timeout. Please try again.", 503)
         else:
             resp = app.make_response((_page_without_database(
                 status=503, title="Database unavailable", message=message), 503))
@@ -277,13 +248,12 @@ def register_errors(app):
     def internal_error(exc):
         db.session.rollback()
         log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
-        if _is_fhir():
-            return _fhir_error(f"Internal server error (reference {getattr(g, 'request_id', '')})", 500)
-        if _is_api():
-            return api_envelope("Internal server error", 500, error="Internal server error")
-        return render_template("errors/error.html", status=500, title="Something went wrong",
-                               message="The error was logged. Please try again; if it persists, "
-                                       f"quote reference {getattr(g, 'request_id', '')}."), 500
+        if is_fhir():
+            return outcome_response(f"Internal server error (reference {getattr(g, 'request_id', '')})", 500)
+        if is_api():
+            return envelope_error("Internal server error", 500, error="Internal server error")
+        return page_error("The error was logged. Please try again; if it persists, "
+                          f"quote reference {getattr(g, 'request_id', '')}.", 500, "Something went wrong")
 
 
 def _available_routes() -> list[str]:

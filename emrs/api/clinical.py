@@ -8,7 +8,7 @@ from ..clinical import service
 from ..errors import ValidationError, field_error
 from ..patients import reading as patients
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
+from .envelope import json_body, ok, page_object, pagination
 from .users import parse_id
 
 PREFIX = "/clinical-proformas"
@@ -37,7 +37,6 @@ def _user_filter():
 
 
 @bp.post(PREFIX, endpoint="proformas_create")
-@handles_domain_errors
 def proformas_create():
     proforma, record, rx = service.create(json_body(), principal())
     if record is not None:
@@ -49,7 +48,6 @@ def proformas_create():
 
 
 @bp.get(PREFIX, endpoint="proformas_list")
-@handles_domain_errors
 def proformas_list():
     filters, errors = service.parse_filters(request.args)
     if errors:
@@ -58,13 +56,11 @@ def proformas_list():
 
 
 @bp.get(PREFIX + "/my-proformas", endpoint="proformas_mine")
-@handles_domain_errors
 def proformas_mine():
     return _list({"filled_by": principal().id})
 
 
 @bp.get(PREFIX + "/complex-cases", endpoint="proformas_complex")
-@handles_domain_errors
 def proformas_complex():
     return _list({"doctor_decision": "complex_case"})
 
@@ -75,26 +71,22 @@ def proformas_stats():
 
 
 @bp.get(PREFIX + "/decision-stats", endpoint="proformas_decision_stats")
-@handles_domain_errors
 def proformas_decision_stats():
     return ok({"decisionStats": service.decision_stats(_user_filter())})
 
 
 @bp.get(PREFIX + "/visit-trends", endpoint="proformas_visit_trends")
-@handles_domain_errors
 def proformas_visit_trends():
     return ok({"trends": service.visit_trends(request.args.get("period", "week"), _user_filter())})
 
 
 @bp.get(PREFIX + "/patient/<patient_id>", endpoint="proformas_by_patient")
-@handles_domain_errors
 def proformas_by_patient(patient_id):
     patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="proforma_list_view")
     return ok({"proformas": service.proforma_dicts(service.for_patient(patient.id, principal()))})
 
 
 @bp.get(PREFIX + "/patient/<patient_id>/last-visit", endpoint="proformas_last_visit")
-@handles_domain_errors
 def proformas_last_visit(patient_id):
     patient = patients.get_patient(parse_id(patient_id, "patient_id"), audit_action="proforma_view")
     rows = service.for_patient(patient.id, principal())
@@ -102,13 +94,11 @@ def proformas_last_visit(patient_id):
 
 
 @bp.get(PREFIX + "/<proforma_id>", endpoint="proformas_get")
-@handles_domain_errors
 def proformas_get(proforma_id):
     return ok({"proforma": service.proforma_dict(service.get(parse_id(proforma_id), principal()))})
 
 
 @bp.get(PREFIX + "/<proforma_id>/versions", endpoint="proformas_versions")
-@handles_domain_errors
 def proformas_versions(proforma_id):
     """Every version of the proforma, oldest first (EMRS addition)."""
     row = service.get(parse_id(proforma_id), principal(), include_withdrawn=True)
@@ -116,7 +106,6 @@ def proformas_versions(proforma_id):
 
 
 @bp.post(PREFIX + "/<proforma_id>/restore", endpoint="proformas_restore")
-@handles_domain_errors
 def proformas_restore(proforma_id):
     """Admin: undo a withdrawal (EMRS addition)."""
     row = service.get(parse_id(proforma_id), principal(), audit_read=False, include_withdrawn=True)
@@ -125,7 +114,6 @@ def proformas_restore(proforma_id):
 
 
 @bp.put(PREFIX + "/<proforma_id>", endpoint="proformas_update")
-@handles_domain_errors
 def proformas_update(proforma_id):
     row = service.get(parse_id(proforma_id), principal(), audit_read=False)
     proforma, record, rx = service.update(row, json_body(), principal())
@@ -135,7 +123,6 @@ def proformas_update(proforma_id):
 
 
 @bp.delete(PREFIX + "/<proforma_id>", endpoint="proformas_delete")
-@handles_domain_errors
 def proformas_delete(proforma_id):
     row = service.get(parse_id(proforma_id), principal(), audit_read=False)
     body = json_body(required=False)

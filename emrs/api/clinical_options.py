@@ -7,7 +7,7 @@ from ..auth.guard import principal
 from ..clinical import options as svc
 from ..errors import Conflict, ValidationError, field_error
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok
+from .envelope import json_body, ok
 
 PREFIXES = (("clinical_options", "/clinical-options"), ("proforma_options", "/clinical-proformas/options"))
 
@@ -26,7 +26,6 @@ def get_group(group: str):
     return ok(_payload(group))  # an unknown group answers options: [] (contract)
 
 
-@handles_domain_errors
 def add_option(group: str):
     data = json_body(required=False)
     svc.require_group(group)
@@ -44,7 +43,6 @@ def add_option(group: str):
     return ok(body, message, status=201)
 
 
-@handles_domain_errors
 def delete_option(group: str):
     data = json_body(required=False)
     svc.require_group(group)

@@ -1,14 +1,13 @@
-"""Envelopes, input parsing and domain-error mapping for the JSON API."""
+"""The success envelope and input parsing for the JSON API. Errors (the error envelope,
+the answer to a domain error) are emrs/doors.py's, with the other doors' answers."""
 from __future__ import annotations
 
 import json
 import math
-from functools import wraps
 
 from flask import jsonify, request
 
-from ..errors import NOT_STORABLE, DomainError, ValidationError, field_error, storable
-from ..extensions import db
+from ..errors import NOT_STORABLE, ValidationError, field_error, storable
 
 
 def ok(data=None, message: str | None = None, status: int = 200, **extra):
@@ -18,14 +17,6 @@ def ok(data=None, message: str | None = None, status: int = 200, **extra):
     if data is not None:
         body["data"] = data
     body.update(extra)
-    resp = jsonify(body)
-    resp.status_code = status
-    return resp
-
-
-def fail(message: str, status: int = 400, **extra):
-    body = {"success": False, "message": message}
-    body.update({k: v for k, v in extra.items() if v is not None})
     resp = jsonify(body)
     resp.status_code = status
     return resp
@@ -119,19 +110,3 @@ def string_field(data: dict, name: str, required: bool = True):
         raise ValidationError("Validation failed", errors=[field_error(name, f"{name} is required", value)])
     return value
 
-
-def handles_domain_errors(view):
-    """Map DomainError to the contract's envelope; the transaction is rolled back."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except DomainError as exc:
-            db.session.rollback()
-            extra = {}
-            if exc.errors:
-                extra["errors"] = exc.errors
-            if exc.code:
-                extra["code"] = exc.code
-            return fail(exc.message, exc.status, **extra)
-    return wrapper

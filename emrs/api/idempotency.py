@@ -40,11 +40,11 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..auth.guard import principal
 from ..auth.permissions import PUBLIC, rule_for
+from ..doors import envelope_error
 from ..extensions import db
 from ..idempotency_keys import TTL, IdempotencyKey, delete_expired, find, save_answer
 from ..models_base import utcnow
 from ..timeutil import as_utc
-from .envelope import fail
 
 log = logging.getLogger("emrs.idempotency")
 
@@ -77,15 +77,15 @@ def claim_or_replay():
     if user is None or rule_for(request.endpoint) == PUBLIC:
         return None  # sign-in, OTP, refresh: the header is ignored
     if len(values) != 1 or not _KEY.fullmatch(values[0]):
-        return fail(INVALID, 400)
+        return envelope_error(INVALID, 400)
     key, digest, now = values[0], fingerprint(), utcnow()
     row = find(user.id, key)
     if row is not None:
         if as_utc(row.created_at) > now - TTL:
             if row.fingerprint != digest:
-                return fail(MISMATCH, 422)
+                return envelope_error(MISMATCH, 422)
             if row.status_code is None or row.response_body is None:
-                return fail(UNKNOWN, 409)
+                return envelope_error(UNKNOWN, 409)
             return _replay(row)
         db.session.expunge(row)  # expired: deleted with the user's other old keys below
     delete_expired(user.id, now - TTL)
@@ -95,7 +95,7 @@ def claim_or_replay():
         db.session.flush()
     except IntegrityError:  # the same key claimed by a concurrent request that has committed
         db.session.rollback()
-        return fail(UNKNOWN, 409)
+        return envelope_error(UNKNOWN, 409)
     db.session.info[_CLAIM] = claim
     db.session.info[_COMMITTED] = False
     return None

@@ -15,7 +15,7 @@ from ..intake import record_room
 from ..intake import service
 from ..patients import reading as patients
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
+from .envelope import json_body, ok, page_object, pagination
 from .users import parse_id
 
 PREFIXES = (("/outpatient-intake-records", "intake"), ("/adl-files", "adl"))
@@ -176,4 +176,4 @@ ENDPOINT_NAMES = tuple(name for _path, name, _view, _methods in ROUTES)
 
 for _prefix, _name in PREFIXES:
     for _path, _route, _view, _methods in ROUTES:
-        bp.add_url_rule(_prefix + _path, f"{_name}_{_route}", handles_domain_errors(_view), methods=_methods)
+        bp.add_url_rule(_prefix + _path, f"{_name}_{_route}", _view, methods=_methods)

@@ -13,7 +13,7 @@ from flask import request
 from ..auth.guard import principal
 from ..prescriptions import formulary as svc
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
+from .envelope import json_body, ok, page_object, pagination
 
 ID = "int(max=2147483647)"
 
@@ -23,7 +23,6 @@ def _truthy(value: str | None) -> bool:
 
 
 @bp.get("/medicines", endpoint="medicines_list")
-@handles_domain_errors
 def medicines_list():
     page, limit = pagination(default_limit=50, max_limit=500)
     term = " ".join((request.args.get("q") or "").split())[:100].lower()
@@ -47,7 +46,6 @@ def medicines_search():
 
 
 @bp.get(f"/medicines/<{ID}:medicine_id>", endpoint="medicines_get")
-@handles_domain_errors
 def medicines_get(medicine_id: int):
     return ok({"medicine": svc.get(medicine_id).to_dict()})
 
@@ -60,7 +58,6 @@ def _first(data: dict, *names):
 
 
 @bp.post("/medicines", endpoint="medicines_create")
-@handles_domain_errors
 def medicines_create():
     data = json_body()
     row = svc.add(_first(data, "generic_name", "name"), _first(data, "drug_class", "category"),
@@ -70,7 +67,6 @@ def medicines_create():
 
 
 @bp.delete(f"/medicines/<{ID}:medicine_id>", endpoint="medicines_delete")
-@handles_domain_errors
 def medicines_delete(medicine_id: int):
     row = svc.retire(medicine_id, principal())
     return ok({"medicine": row.to_dict()}, "Medicine retired")

@@ -16,7 +16,7 @@ from ..patients import files as files_service
 from ..patients.files_views import download_response
 from ..patients.reading import get_patient
 from . import bp
-from .envelope import handles_domain_errors, ok, parse_json
+from .envelope import ok, parse_json
 from .users import parse_id
 
 class _FilePathConverter(PathConverter):
@@ -168,12 +168,11 @@ def _register_file_routes() -> None:
               lambda patient_id, file_path: _delete(patient_id, file_path))]
     for prefix, endpoint in (("/patient-files", "patient_files_{}"), ("/patients/files", "patients_files_{}_alias")):
         for name, methods, path, view in views:
-            bp.add_url_rule(prefix + path, endpoint.format(name), handles_domain_errors(view), methods=methods,
+            bp.add_url_rule(prefix + path, endpoint.format(name), view, methods=methods,
                             merge_slashes=False)
 
 
 @bp.get("/patient-files/<patient_id>/download/<file_id>", endpoint="patient_files_download")
-@handles_domain_errors
 def patient_files_download(patient_id, file_id):
     pid = parse_id(patient_id, "patient_id")
     fid = parse_id(file_id, "file_id")
@@ -188,13 +187,11 @@ _register_file_routes()
 
 
 @bp.post("/patients/<patient_id>/files", endpoint="patients_files_upload")
-@handles_domain_errors
 def patients_files_upload(patient_id):
     return _create(parse_id(patient_id, "id"))
 
 
 @bp.get("/patients/<patient_id>/files", endpoint="patients_files_list")
-@handles_domain_errors
 def patients_files_list(patient_id):
     pid = parse_id(patient_id, "id")
     patient = _patient(pid)
@@ -204,7 +201,6 @@ def patients_files_list(patient_id):
 
 @bp.delete("/patients/<patient_id>/files/<filepath:file_ref>", endpoint="patients_files_remove",
            merge_slashes=False)
-@handles_domain_errors
 def patients_files_remove(patient_id, file_ref):
     """``file_ref``: the file id, its stored name or its path as returned by the API."""
     pid = parse_id(patient_id, "id")

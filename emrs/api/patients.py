@@ -10,7 +10,7 @@ from ..errors import ValidationError, field_error
 from ..patients import fields as F
 from ..patients import reading, registration, search, visits
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
+from .envelope import json_body, ok, page_object, pagination
 from .users import parse_id
 
 
@@ -50,13 +50,11 @@ def _list(key="patients", shape=None):
 # ------------------------------------------------------------------ patients
 
 @bp.get("/patients", endpoint="patients_list")
-@handles_domain_errors
 def patients_list():
     return _list()
 
 
 @bp.get("/patients/search", endpoint="patients_search")
-@handles_domain_errors
 def patients_search():
     page, limit = pagination(default_limit=10)
     limit = min(limit, search.PAGE_MAX)
@@ -68,7 +66,6 @@ def patients_search():
 
 
 @bp.post("/patients", endpoint="patients_create")
-@handles_domain_errors
 def patients_create():
     data = json_body()
     actor = principal()
@@ -84,7 +81,6 @@ def patients_create():
 
 
 @bp.post("/patients/register-complete", endpoint="patients_register_complete")
-@handles_domain_errors
 def patients_register_complete():
     patient = registration.register(json_body(), principal(), step="complete")
     return ok({"patient": reading.patient_dict(patient)},
@@ -92,13 +88,11 @@ def patients_register_complete():
 
 
 @bp.get("/patients/<patient_id>", endpoint="patients_get")
-@handles_domain_errors
 def patients_get(patient_id):
     return ok({"patient": _read(patient_id)})
 
 
 @bp.put("/patients/<patient_id>", endpoint="patients_update")
-@handles_domain_errors
 def patients_update(patient_id):
     patient = _patient(patient_id, audit_action=None)
     if request.mimetype == "multipart/form-data":
@@ -130,7 +124,6 @@ def _multipart_files(patient, data: dict) -> int:
 
 
 @bp.delete("/patients/<patient_id>", endpoint="patients_delete")
-@handles_domain_errors
 def patients_delete(patient_id):
     patient = _patient(patient_id, audit_action=None)
     counts = registration.archive(patient, principal())
@@ -140,7 +133,6 @@ def patients_delete(patient_id):
 
 
 @bp.get("/patients/<patient_id>/profile", endpoint="patients_profile")
-@handles_domain_errors
 def patients_profile(patient_id):
     patient = _patient(patient_id)
     return ok({"patient": reading.patient_dict(patient), "visitHistory": visits.visit_history(patient),
@@ -149,20 +141,17 @@ def patients_profile(patient_id):
 
 
 @bp.get("/patients/<patient_id>/visits", endpoint="patients_visits")
-@handles_domain_errors
 def patients_visits(patient_id):
     patient = _patient(patient_id)
     return ok({"patient": reading.patient_dict(patient), "visitHistory": visits.visit_history(patient)})
 
 
 @bp.get("/patients/<patient_id>/visits/count", endpoint="patients_visits_count")
-@handles_domain_errors
 def patients_visits_count(patient_id):
     return ok(visits.visits_count(_patient(patient_id)))
 
 
 @bp.post("/patients/<patient_id>/visits/complete", endpoint="patients_visits_complete")
-@handles_domain_errors
 def patients_visits_complete(patient_id):
     patient = _patient(patient_id, audit_action=None)
     data = json_body(required=False)
@@ -171,7 +160,6 @@ def patients_visits_complete(patient_id):
 
 
 @bp.get("/patients/<patient_id>/clinical-records", endpoint="patients_clinical_records")
-@handles_domain_errors
 def patients_clinical_records(patient_id):
     patient = _patient(patient_id)
     return ok({"patient": reading.patient_dict(patient),
@@ -179,14 +167,12 @@ def patients_clinical_records(patient_id):
 
 
 @bp.get("/patients/<patient_id>/adl-files", endpoint="patients_adl_files")
-@handles_domain_errors
 def patients_adl_files(patient_id):
     patient = _patient(patient_id)
     return ok({"patient": reading.patient_dict(patient), "adlFiles": reading.intake_records(patient.id, principal())})
 
 
 @bp.post("/patients/assign", endpoint="patients_assign")
-@handles_domain_errors
 def patients_assign():
     data = json_body()
     if data.get("patient_id") in (None, "") or data.get("assigned_doctor_id") in (None, ""):
@@ -202,19 +188,16 @@ def _by_number(kind, number):
 
 
 @bp.get("/patients/cr/<path:cr_no>", endpoint="patients_by_cr")
-@handles_domain_errors
 def patients_by_cr(cr_no):
     return _by_number("cr", cr_no)
 
 
 @bp.get("/patients/psy/<path:psy_no>", endpoint="patients_by_psy")
-@handles_domain_errors
 def patients_by_psy(psy_no):
     return _by_number("psy", psy_no)
 
 
 @bp.get("/patients/adl/<path:adl_no>", endpoint="patients_by_adl")
-@handles_domain_errors
 def patients_by_adl(adl_no):
     return _by_number("adl", adl_no)
 
@@ -222,7 +205,6 @@ def patients_by_adl(adl_no):
 # ------------------------------------------------------------------ sessions (= visits)
 
 @bp.post("/sessions", endpoint="sessions_create")
-@handles_domain_errors
 def sessions_create():
     data = json_body()
     if data.get("patient_id") in (None, ""):
@@ -237,13 +219,11 @@ def sessions_create():
 
 
 @bp.get("/sessions/patient/<patient_id>", endpoint="sessions_by_patient")
-@handles_domain_errors
 def sessions_by_patient(patient_id):
     return ok(visits.visits_count(_patient(patient_id)))
 
 
 @bp.post("/sessions/patient/<patient_id>/complete", endpoint="sessions_complete")
-@handles_domain_errors
 def sessions_complete(patient_id):
     return patients_visits_complete(patient_id)
 
@@ -266,13 +246,11 @@ def _record(p: dict) -> dict:
 
 
 @bp.get("/patient-cards", endpoint="patient_cards_list")
-@handles_domain_errors
 def patient_cards_list():
     return _list(key="patient_cards", shape=_card)
 
 
 @bp.post("/patient-cards", endpoint="patient_cards_create")
-@handles_domain_errors
 def patient_cards_create():
     patient = registration.register(json_body(), principal(), step="card")
     return ok({"patient_card": _card(reading.patient_dict(patient))}, "Patient card created successfully",
@@ -280,13 +258,11 @@ def patient_cards_create():
 
 
 @bp.get("/patient-cards/<patient_id>", endpoint="patient_cards_get")
-@handles_domain_errors
 def patient_cards_get(patient_id):
     return ok({"patient_card": _card(_read(patient_id))})
 
 
 @bp.put("/patient-cards/<patient_id>", endpoint="patient_cards_update")
-@handles_domain_errors
 def patient_cards_update(patient_id):
     patient = _patient(patient_id, audit_action=None)
     registration.update(patient, json_body(), principal(), names=F.CARD_NAMES)
@@ -294,19 +270,16 @@ def patient_cards_update(patient_id):
 
 
 @bp.get("/out-patient-records", endpoint="out_patient_records_list")
-@handles_domain_errors
 def out_patient_records_list():
     return _list(key="out_patient_records", shape=_record)
 
 
 @bp.get("/out-patient-records/<patient_id>", endpoint="out_patient_records_get")
-@handles_domain_errors
 def out_patient_records_get(patient_id):
     return ok({"out_patient_record": _record(_read(patient_id))})
 
 
 @bp.put("/out-patient-records/<patient_id>", endpoint="out_patient_records_update")
-@handles_domain_errors
 def out_patient_records_update(patient_id):
     patient = _patient(patient_id, audit_action=None)
     data = json_body()

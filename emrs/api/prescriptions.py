@@ -5,10 +5,11 @@ from flask import Response, request
 
 from ..auth import records
 from ..auth.guard import principal
+from ..doors import envelope_error
 from ..errors import ValidationError, field_error
 from ..prescriptions import service
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
+from .envelope import json_body, ok, page_object, pagination
 from .users import parse_id
 
 
@@ -20,7 +21,6 @@ def _dict(row, warnings=None):
 
 
 @bp.post("/prescriptions", endpoint="prescriptions_create")
-@handles_domain_errors
 def prescriptions_create():
     row, warnings = service.save_for_proforma(json_body(), principal())
     n = len(row.lines or [])
@@ -29,7 +29,6 @@ def prescriptions_create():
 
 
 @bp.get("/prescriptions", endpoint="prescriptions_list")
-@handles_domain_errors
 def prescriptions_list():
     page, limit = pagination()
     filters, errors = {}, []
@@ -55,7 +54,6 @@ def prescriptions_list():
 
 
 @bp.get("/prescriptions/by-proforma/<proforma_id>", endpoint="prescriptions_by_proforma")
-@handles_domain_errors
 def prescriptions_by_proforma(proforma_id):
     clinical_proforma_id = parse_id(proforma_id, "clinical_proforma_id")
     records.check(principal(), records.READ, records.PRESCRIPTION)
@@ -67,12 +65,10 @@ def prescriptions_by_proforma(proforma_id):
 
 
 def _not_found():
-    from .envelope import fail
-    return fail("Prescription not found", 404)
+    return envelope_error("Prescription not found", 404)
 
 
 @bp.get("/prescriptions/by-patient/<patient_id>", endpoint="prescriptions_by_patient")
-@handles_domain_errors
 def prescriptions_by_patient(patient_id):
     from ..patients import reading as patients
     records.check(principal(), records.READ, records.PRESCRIPTION)
@@ -81,7 +77,6 @@ def prescriptions_by_patient(patient_id):
 
 
 @bp.get("/prescriptions/<rx_id>", endpoint="prescriptions_get")
-@handles_domain_errors
 def prescriptions_get(rx_id):
     override = (request.args.get("clinical_proforma_id") or "").strip()
     if override:
@@ -96,7 +91,6 @@ def prescriptions_get(rx_id):
 
 
 @bp.put("/prescriptions/<rx_id>", endpoint="prescriptions_update")
-@handles_domain_errors
 def prescriptions_update(rx_id):
     row = service.get(parse_id(rx_id), principal(), audit_read=False)
     row, warnings = service.update(row, json_body(), principal())
@@ -104,7 +98,6 @@ def prescriptions_update(rx_id):
 
 
 @bp.delete("/prescriptions/<rx_id>", endpoint="prescriptions_delete")
-@handles_domain_errors
 def prescriptions_delete(rx_id):
     """Withdraws the prescription (kept, marked, restorable by an Admin); the original deleted it."""
     row = service.get(parse_id(rx_id), principal(), audit_read=False)
@@ -114,7 +107,6 @@ def prescriptions_delete(rx_id):
 
 
 @bp.get("/prescriptions/<rx_id>/versions", endpoint="prescriptions_versions")
-@handles_domain_errors
 def prescriptions_versions(rx_id):
     """Every version of the prescription, oldest first, with its signer and reason (EMRS addition)."""
     row = service.get(parse_id(rx_id), principal(), include_withdrawn=True)
@@ -123,7 +115,6 @@ def prescriptions_versions(rx_id):
 
 
 @bp.post("/prescriptions/<rx_id>/restore", endpoint="prescriptions_restore")
-@handles_domain_errors
 def prescriptions_restore(rx_id):
     """Admin: undo a withdrawal (EMRS addition)."""
     row = service.get(parse_id(rx_id), principal(), audit_read=False, include_withdrawn=True)
@@ -132,7 +123,6 @@ def prescriptions_restore(rx_id):
 
 
 @bp.get("/prescriptions/<rx_id>/pdf", endpoint="prescriptions_pdf")
-@handles_domain_errors
 def prescriptions_pdf(rx_id):
     from ..downloads import content_disposition
     from ..prescriptions.printing import pdf_for

@@ -1,5 +1,3 @@
-from flask import request
-
 from .. import __version__
 from ..services import API_PREFIXES, SERVICES
 from . import bp
@@ -20,16 +18,6 @@ def root_document(**extra):
     """What the original API answered at `GET /` (api-contract.md §1)."""
     return ok(**extra, message="Welcome to EMRS PGIMER API", version=__version__, documentation="/api/docs",
               health="/health", endpoints=ENDPOINTS)
-
-
-def wants_root_document() -> bool:
-    """`GET /` from an API client (an Accept header without text/html, as curl's `*/*`;
-    not HTMX) gets the JSON root; a browser, which always asks for text/html, gets the
-    dashboard."""
-    if request.path != "/" or request.method != "GET" or request.headers.get("HX-Request") \
-            or not request.headers.get("Accept"):
-        return False
-    return not any(mime == "text/html" for mime, _q in request.accept_mimetypes)
 
 
 @bp.get("", endpoint="index")

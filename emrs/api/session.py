@@ -10,9 +10,10 @@ from ..auth import service, tokens
 from ..auth.models import User
 from ..errors import AuthFailed
 from ..extensions import db
-from ..web import user_agent
+from ..client import user_agent
+from ..doors import envelope_error
 from . import bp
-from .envelope import fail, handles_domain_errors, ok
+from .envelope import ok
 
 COOKIE = "refreshToken"
 
@@ -44,7 +45,7 @@ def login_complete_response(user: User):
 
 
 def _auth_failure(exc: AuthFailed):
-    resp = fail(exc.message, 401, code=exc.code)
+    resp = envelope_error(exc.message, 401, code=exc.code)
     if exc.code == tokens.SESSION_EXPIRED or exc.message.startswith("Invalid or expired"):
         clear_refresh_cookie(resp)
     return resp
@@ -74,7 +75,7 @@ def session_activity():
 def session_info():
     sess = getattr(g, "api_session", None)
     if sess is None:
-        return fail("No active session", 401)
+        return envelope_error("No active session", 401)
     last = service._aware(sess.last_activity)
     timeout = timedelta(milliseconds=current_app.config["SESSION_INACTIVITY_TIMEOUT_MS"])
     expires = min(last + timeout, service._aware(sess.expires_at))
@@ -85,7 +86,6 @@ def session_info():
 
 
 @bp.post("/session/logout", endpoint="session_logout")
-@handles_domain_errors
 def session_logout():
     sess = g.api_session
     service.revoke_session(sess, "logout")

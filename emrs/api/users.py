@@ -8,7 +8,7 @@ from ..auth.guard import principal
 from ..errors import ValidationError, field_error
 from ..extensions import limiter
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok, page_object, pagination
+from .envelope import json_body, ok, page_object, pagination
 from .session import login_complete_response
 
 
@@ -64,7 +64,6 @@ def _pending_from_request(data: dict, user_id: int | None):
 
 @bp.post("/users/login", endpoint="users_login")
 @limiter.limit(_auth_limit)
-@handles_domain_errors
 def users_login():
     data = json_body()
     start = service.start_login(data.get("email"), data.get("password"), request.remote_addr)
@@ -80,7 +79,6 @@ def users_login():
 
 @bp.post("/users/verify-login-otp", endpoint="users_verify_login_otp")
 @limiter.limit(_auth_limit)
-@handles_domain_errors
 def users_verify_login_otp():
     data = json_body()
     # user_id may be left out when the body carries the pending login's token.
@@ -96,7 +94,6 @@ def users_verify_login_otp():
 
 @bp.post("/users/resend-login-otp", endpoint="users_resend_login_otp")
 @limiter.limit(lambda: current_app.config["RATELIMIT_OTP_RESEND"])
-@handles_domain_errors
 def users_resend_login_otp():
     """Only from the pending login itself (its token in the body or the login cookie): a bare
     {user_id} is refused, so nobody can replace the code someone else is typing."""
@@ -112,7 +109,6 @@ def users_resend_login_otp():
 
 @bp.post("/users/forgot-password", endpoint="users_forgot_password")
 @limiter.limit(_auth_limit)
-@handles_domain_errors
 def users_forgot_password():
     data = json_body()
     token, expires = service.request_password_reset(data.get("email"))
@@ -121,7 +117,6 @@ def users_forgot_password():
 
 @bp.post("/users/verify-otp", endpoint="users_verify_otp")
 @limiter.limit(_auth_limit)
-@handles_domain_errors
 def users_verify_otp():
     data = json_body()
     user = service.verify_reset_code(data.get("token"), data.get("otp"))
@@ -131,7 +126,6 @@ def users_verify_otp():
 
 @bp.post("/users/reset-password", endpoint="users_reset_password")
 @limiter.limit(_auth_limit)
-@handles_domain_errors
 def users_reset_password():
     data = json_body()
     service.reset_password(data.get("token"), data.get("newPassword", data.get("new_password")))
@@ -146,7 +140,6 @@ def users_profile():
 
 
 @bp.put("/users/profile", endpoint="users_profile_update")
-@handles_domain_errors
 def users_profile_update():
     user = principal()
     data = json_body()
@@ -156,7 +149,6 @@ def users_profile_update():
 
 
 @bp.put("/users/change-password", endpoint="users_change_password")
-@handles_domain_errors
 def users_change_password():
     from flask import g
     data = json_body()
@@ -167,7 +159,6 @@ def users_change_password():
 
 
 @bp.post("/users/enable-2fa", endpoint="users_enable_2fa")
-@handles_domain_errors
 def users_enable_2fa():
     user = principal()
     if user.two_factor_enabled:
@@ -177,7 +168,6 @@ def users_enable_2fa():
 
 
 @bp.post("/users/disable-2fa", endpoint="users_disable_2fa")
-@handles_domain_errors
 def users_disable_2fa():
     user = principal()
     data = json_body(required=False)
@@ -189,7 +179,6 @@ def users_disable_2fa():
 
 
 @bp.get("/users/doctors", endpoint="users_doctors")
-@handles_domain_errors
 def users_doctors():
     page, limit = pagination(default_limit=100)
     rows, total = service.list_users(page, limit, doctors_only=True)
@@ -199,7 +188,6 @@ def users_doctors():
 # ------------------------------------------------------------------ administration
 
 @bp.post("/users/register", endpoint="users_register")
-@handles_domain_errors
 def users_register():
     data = json_body()
     user = service.create_user(data, actor=principal())
@@ -207,7 +195,6 @@ def users_register():
 
 
 @bp.get("/users", endpoint="users_list")
-@handles_domain_errors
 def users_list():
     page, limit = pagination()
     role = request.args.get("role")
@@ -223,13 +210,11 @@ def users_stats():
 
 
 @bp.get("/users/<user_id>", endpoint="users_get")
-@handles_domain_errors
 def users_get(user_id):
     return ok({"user": service.get_user(parse_id(user_id)).public()})
 
 
 @bp.put("/users/<user_id>", endpoint="users_update")
-@handles_domain_errors
 def users_update(user_id):
     user = service.get_user(parse_id(user_id))
     data = json_body()
@@ -238,7 +223,6 @@ def users_update(user_id):
 
 
 @bp.put("/users/<user_id>/activate", endpoint="users_activate")
-@handles_domain_errors
 def users_activate(user_id):
     user = service.get_user(parse_id(user_id))
     service.set_active(user, True, principal())
@@ -246,7 +230,6 @@ def users_activate(user_id):
 
 
 @bp.put("/users/<user_id>/deactivate", endpoint="users_deactivate")
-@handles_domain_errors
 def users_deactivate(user_id):
     user = service.get_user(parse_id(user_id))
     service.set_active(user, False, principal())
@@ -254,7 +237,6 @@ def users_deactivate(user_id):
 
 
 @bp.put("/users/<user_id>/unlock", endpoint="users_unlock")
-@handles_domain_errors
 def users_unlock(user_id):
     """EMRS addition: an Admin opens an account locked by wrong passwords or codes (audited)."""
     user = service.get_user(parse_id(user_id))
@@ -264,7 +246,6 @@ def users_unlock(user_id):
 
 
 @bp.delete("/users/<user_id>", endpoint="users_delete")
-@handles_domain_errors
 def users_delete(user_id):
     """Deliberate difference from the original: a user who may appear in the audit
     trail and in clinical records is deactivated, not hard-deleted."""

@@ -14,7 +14,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import bindparam, func, select
 
 from ..extensions import db
-from ..web import user_agent
+from ..client import user_agent
 from ..models_base import utcnow
 from .models import AuditLog
 

@@ -12,6 +12,7 @@ from ..auth import users as accounts
 from ..auth.models import User
 from ..downloads import content_disposition
 from ..extensions import db
+from ..pages import page_number
 from ..spreadsheet import safe_cell
 from ..timeutil import IST, as_utc, ist_text, today_ist
 from . import bp, service
@@ -19,17 +20,12 @@ from . import bp, service
 ID = "int(max=2147483647)"
 
 
-def _page() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isascii() and raw.isdecimal() and len(raw) < 6 and 0 < int(raw) < 100000 else 1
-
-
 def _users() -> list[User]:
     return accounts.everyone()
 
 
 def _render(f: service.Filters, errors: list[str], *, patient=None, patient_id=None, user=None):
-    page = _page()
+    page = page_number()
     rows, total = service.search(f, page) if not errors else ([], 0)  # a bad filter shows nothing, never all
     for message in errors:
         flash(message, "warning")

@@ -6,9 +6,10 @@ import logging
 import re
 from urllib.parse import unquote, urlsplit
 
-from flask import g, jsonify, redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
+from ..doors import api_or_fhir_error, envelope_error, is_api_or_fhir, sent_by_htmx
 from ..errors import AuthFailed
 from ..extensions import db, login_manager
 from . import service
@@ -17,15 +18,6 @@ from .permissions import AUTH, PUBLIC, rule_for
 from .tokens import authenticate_bearer
 
 log = logging.getLogger("emrs.auth")
-
-
-def is_api_request() -> bool:
-    return request.blueprint == "api" or request.path.startswith("/api/") or request.path == "/api"
-
-
-def is_fhir_request() -> bool:
-    """/fhir authenticates exactly like /api (bearer token) but answers in FHIR."""
-    return request.blueprint == "fhir" or request.path.startswith("/fhir/") or request.path == "/fhir"
 
 
 @login_manager.user_loader
@@ -53,7 +45,7 @@ def load_user(user_id: str):
 
 def _login_url() -> str:
     target = request.full_path if request.method == "GET" else request.referrer
-    if request.headers.get("HX-Request"):
+    if sent_by_htmx():
         target = request.headers.get("HX-Current-URL") or target
     nxt = _safe_next(target)
     return url_for("auth.login", next=nxt) if nxt else url_for("auth.login")
@@ -105,15 +97,6 @@ def _safe_next(target: str | None) -> str | None:
 safe_next = _safe_next
 
 
-def api_error(message: str, status: int, **extra):
-    if is_fhir_request():
-        from ..fhir.outcome import outcome_response
-        return outcome_response(message, status, code=extra.get("code"))
-    body = {"success": False, "message": message}
-    body.update({k: v for k, v in extra.items() if v is not None})
-    return jsonify(body), status
-
-
 def _page_unauthenticated():
     from flask import flash
     if getattr(g, "session_expired", False):
@@ -126,9 +109,8 @@ def _page_unauthenticated():
     else:
         flash("Please sign in to continue.", "info")
     url = _login_url()
-    if request.headers.get("HX-Request"):
-        resp = jsonify({"success": False, "message": "Authentication required"})
-        resp.status_code = 401
+    if sent_by_htmx():
+        resp = envelope_error("Authentication required", 401)
         resp.headers["HX-Redirect"] = url
         return resp
     return redirect(url)
@@ -137,17 +119,17 @@ def _page_unauthenticated():
 def enforce():
     """before_request: authenticate and check the permission map."""
     g.principal = None
-    if request.method == "OPTIONS" and (is_api_request() or is_fhir_request()):
+    if request.method == "OPTIONS" and is_api_or_fhir():
         return None  # CORS preflight, answered by the CORS hook
     endpoint = request.endpoint
     if endpoint is None or endpoint == "static":
         return None  # routing failed (404/405 handlers answer), or a public asset: no session work
     rule = rule_for(endpoint)
-    api = is_api_request() or is_fhir_request()
+    api = is_api_or_fhir()
     if rule is None:
         log.error("route %s has no entry in the permission map: refused", endpoint)
         if api:
-            return api_error("Access denied", 403)
+            return api_or_fhir_error("Access denied", 403)
         return render_template("errors/403.html"), 403
     if api:
         header = request.headers.get("Authorization")
@@ -158,7 +140,7 @@ def enforce():
         except AuthFailed as exc:
             if rule == PUBLIC:
                 return None
-            return api_error(exc.message, 401, code=exc.code)
+            return api_or_fhir_error(exc.message, 401, code=exc.code)
         g.principal = user
         g.api_session = sess
     else:
@@ -172,7 +154,7 @@ def enforce():
         return None
     if not service.role_matches(g.principal.role, rule):
         if api:
-            return api_error(f"Access denied. Required roles: {', '.join(sorted(rule))}. "
+            return api_or_fhir_error(f"Access denied. Required roles: {', '.join(sorted(rule))}. "
                              f"Your role: {g.principal.role}", 403)
         return render_template("errors/403.html"), 403
     return None

@@ -9,7 +9,9 @@ from flask_login import login_user, logout_user
 
 from ..errors import DomainError, ValidationError
 from ..extensions import db, limiter
-from ..web import user_agent
+from ..client import user_agent
+from ..doors import page_error
+from ..pages import error_messages, page_number
 from . import bp, service
 from .forms import (ChangePasswordForm, EmailForm, EmptyForm, LoginForm, OTPForm, PasswordConfirmForm,
                     ProfileForm, ResetForm, TOTPEnrolForm, UserForm)
@@ -19,12 +21,6 @@ from .models import User
 
 def _auth_limit():
     return current_app.config["RATELIMIT_AUTH"]
-
-
-def _messages(exc: DomainError) -> list[str]:
-    if isinstance(exc, ValidationError) and exc.errors:
-        return [e["msg"] for e in exc.errors]
-    return [exc.message]
 
 
 def _client():
@@ -57,7 +53,7 @@ def login():
         try:
             start = service.start_login(form.email.data, form.password.data, ip)
         except DomainError as exc:
-            error = " ".join(_messages(exc)) if not isinstance(exc, ValidationError) else service.INVALID_LOGIN
+            error = " ".join(error_messages(exc)) if not isinstance(exc, ValidationError) else service.INVALID_LOGIN
             # A mail failure after the password step: the page says so (503), nothing else changes.
             status = 503 if getattr(exc, "status", None) == 503 else 422
             return render_template("auth/login.html", form=form, error=error, next=nxt), status
@@ -207,7 +203,7 @@ def reset_password():
             try:
                 service.reset_password(state["token"], form.password.data)
             except DomainError as exc:
-                errors.extend(_messages(exc))
+                errors.extend(error_messages(exc))
             else:
                 done = session.pop("reset", None) or {}
                 if done.get("email"):
@@ -231,7 +227,7 @@ def profile():
                                        "mobile": form.mobile.data, "designation": form.designation.data},
                                 actor=user, own_profile=True)
         except DomainError as exc:
-            errors.extend(_messages(exc))
+            errors.extend(error_messages(exc))
         else:
             flash("Profile saved.", "success")
             return redirect(url_for("auth.profile"))
@@ -257,7 +253,7 @@ def change_password():
                 service.change_password(user, form.current.data, form.password.data,
                                         keep_session_id=current.id if current else None)
             except DomainError as exc:
-                errors.extend(_messages(exc))
+                errors.extend(error_messages(exc))
             else:
                 flash("Password changed. Your other sessions were signed out.", "success")
                 return redirect(url_for("auth.profile"))
@@ -321,16 +317,9 @@ def end_other_sessions():
 PAGE_SIZE = 25
 
 
-def _page_arg() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100000))
-    except ValueError:
-        return 1
-
-
 @bp.get("/admin/users")
 def users():
-    page = _page_arg()
+    page = page_number()
     q = (request.args.get("q") or "").strip()[:100]
     role = request.args.get("role") or None
     rows, total = service.list_users(page, PAGE_SIZE, role=role, search=q or None)
@@ -357,7 +346,7 @@ def user_new():
                                         "role": form.role.data, "password": form.password.data or "",
                                         "two_factor_enabled": form.two_factor_enabled.data}, actor=principal())
         except DomainError as exc:
-            errors.extend(_messages(exc))
+            errors.extend(error_messages(exc))
         else:
             flash(f"User {user.name} created.", "success")
             return redirect(url_for("auth.users"))
@@ -371,8 +360,7 @@ def user_new():
 def user_edit(user_id: int):
     user = db.session.get(User, user_id)
     if user is None:
-        return render_template("errors/error.html", status=404, title="Not found",
-                               message="No such user."), 404
+        return page_error("No such user.", 404)
     form = UserForm(obj=user)
     del form.password
     del form.two_factor_enabled
@@ -383,7 +371,7 @@ def user_edit(user_id: int):
                                        "mobile": form.mobile.data, "designation": form.designation.data,
                                        "role": form.role.data}, actor=principal())
         except DomainError as exc:
-            errors.extend(_messages(exc))
+            errors.extend(error_messages(exc))
         else:
             flash("User saved.", "success")
             return redirect(url_for("auth.users"))

@@ -6,15 +6,13 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from ..auth.guard import principal
+from ..doors import is_htmx
 from ..errors import DomainError, ValidationError
+from ..pages import error_messages
 from . import bp
 from . import options as svc
 
 ID = "int(max=2147483647)"
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
 
 
 def _group_arg(value: str | None) -> str:
@@ -31,13 +29,13 @@ def _context(group: str, message: str | None = None, category: str = "success", 
 def options_page():
     group = _group_arg(request.args.get("group"))
     ctx = _context(group)
-    if _htmx() and request.headers.get("HX-Target") == "options-panel":
+    if is_htmx() and request.headers.get("HX-Target") == "options-panel":
         return render_template("clinical/_options_list.html", **ctx)
     return render_template("clinical/options.html", **ctx)
 
 
 def _finish(group: str, message: str, category: str, label: str = ""):
-    if _htmx():
+    if is_htmx():
         # htmx does not swap 4xx answers: a refusal is shown in the fragment, answered 200.
         return render_template("clinical/_options_list.html", **_context(group, message, category, label))
     flash(message, category)
@@ -62,8 +60,7 @@ def options_add(group: str):
     try:
         row = svc.add(group, label, principal())
     except ValidationError as exc:
-        msg = exc.errors[0]["msg"] if exc.errors else exc.message
-        return _finish(group, msg, "error", label=label[:svc.MAX_LABEL])
+        return _finish(group, error_messages(exc)[0], "error", label=label[:svc.MAX_LABEL])
     except DomainError as exc:  # Conflict: "Option already exists"
         return _finish(group, f"{exc.message}: “{' '.join(label.split())}”.", "error",
                        label=label[:svc.MAX_LABEL])

@@ -14,6 +14,7 @@ from ..web import record_or_abort
 from ..extensions import db
 from ..patients import reading as patients
 from ..patients import visits
+from ..pages import form_errors, page_number
 from ..submission import once_per_submission
 from ..timeutil import today_ist
 from . import bp, options, service
@@ -97,13 +98,6 @@ def _render_form(patient, proforma, values, *, errors=None, general=None, status
         patient_info=patients.with_extras([patient])[0]), status
 
 
-def _errors(exc: DomainError):
-    by_field = {}
-    for e in exc.errors or []:
-        by_field.setdefault(e.get("path"), []).append(e.get("msg"))
-    return by_field, ([] if exc.errors and exc.message == "Validation failed" else [exc.message])
-
-
 def _proforma_or_abort(proforma_id: int, **kwargs):
     """The proforma for this page: 404 when there is none, 403 when the user may not read it."""
     return record_or_abort(service.get, proforma_id, principal(), **kwargs)
@@ -132,7 +126,7 @@ def proforma_new():
         try:
             proforma, record, _rx = service.create(data, user)
         except DomainError as exc:
-            errors, general = _errors(exc)
+            errors, general = form_errors(exc, keep_summary=True)
             return _render_form(patient, None, _values_for_form(data), errors=errors, general=general, status=422,
                                 draft_key=key, previous=previous)
         drafts.discard(user, patient.id, key, reason="submitted")
@@ -185,7 +179,7 @@ def proforma_edit(proforma_id: int):
                                 draft_key=key, version=version, conflict=True)
         except DomainError as exc:
             db.session.rollback()
-            errors, general = _errors(exc)
+            errors, general = form_errors(exc, keep_summary=True)
             return _render_form(patient, row, _values_for_form(data), errors=errors, general=general, status=422,
                                 draft_key=key, version=version)
         drafts.discard(user, patient.id, key, reason="submitted")
@@ -247,8 +241,7 @@ def proformas():
         filters["filled_by"] = user.id
     elif view == "complex":
         filters["doctor_decision"] = "complex_case"
-    raw = request.args.get("page", "1")
-    page = int(raw) if raw.isdecimal() and len(raw) < 6 and int(raw) > 0 else 1
+    page = page_number()
     rows, total = ([], 0) if errors else service.list_proformas(filters, page, PAGE, user)
     return render_template("clinical/proformas.html", items=service.proforma_dicts(rows), total=total, page=page,
                            pages=max(1, -(-total // PAGE)), filters=filters, view=view, args=request.args,

@@ -8,22 +8,11 @@ from flask_wtf.csrf import CSRFError, generate_csrf
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..auth.guard import principal, safe_next
+from ..doors import envelope_error, page_error, wants_json
 from ..errors import DomainError
 from ..extensions import db
 from ..patients import reading as patients_reading
 from . import bp, service
-
-
-def _error(message: str, status: int, **extra):
-    body = {"success": False, "message": message}
-    body.update({k: v for k, v in extra.items() if v is not None})
-    resp = jsonify(body)
-    resp.status_code = status
-    return resp
-
-
-def _wants_json() -> bool:
-    return bool(request.headers.get("HX-Request")) or request.accept_mimetypes.best == "application/json"
 
 
 @bp.errorhandler(CSRFError)
@@ -32,16 +21,15 @@ def _csrf_error(exc):
     hand the page a fresh one, so autosave retries instead of losing the typing. The
     answer is readable by our own origin only, like any page carrying a token."""
     db.session.rollback()
-    if request.endpoint == "drafts.save" or _wants_json():
-        return _error("The form's security token has expired.", 400, code="csrf", csrf_token=generate_csrf())
-    return render_template("errors/error.html", status=400, title="Form expired",
-                           message="This form was open too long or was sent from another site. "
-                                   "Reload the page and try again; nothing was changed."), 400
+    if request.endpoint == "drafts.save" or wants_json():
+        return envelope_error("The form's security token has expired.", 400, code="csrf", csrf_token=generate_csrf())
+    return page_error("This form was open too long or was sent from another site. "
+                      "Reload the page and try again; nothing was changed.", 400, "Form expired")
 
 
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc):
-    return _error("The draft is too large to save.", 413)
+    return envelope_error("The draft is too large to save.", 413)
 
 
 def _identifiers(source) -> tuple[str, int | None]:
@@ -69,7 +57,7 @@ def save():
         draft = service.save(principal(), patient_id, key, _form_data())
     except DomainError as exc:
         db.session.rollback()
-        return _error(exc.message, exc.status, errors=exc.errors)
+        return envelope_error(exc.message, exc.status, errors=exc.errors)
     facts = service.time_facts(draft)
     return jsonify({"success": True, "saved_at": facts["saved_at"], "saved_at_local": facts["saved_at_local"]})
 
@@ -84,11 +72,11 @@ def discard():
         found = service.discard(principal(), patient_id, key)
     except DomainError as exc:
         db.session.rollback()
-        if _wants_json():
-            return _error(exc.message, exc.status, errors=exc.errors)
+        if wants_json():
+            return envelope_error(exc.message, exc.status, errors=exc.errors)
         flash(exc.message, "error")
         return redirect(nxt)
-    if _wants_json():
+    if wants_json():
         return "", 204
     flash("Draft discarded." if found else "There was no draft to discard.", "success" if found else "info")
     return redirect(nxt)
@@ -100,7 +88,7 @@ def banner():
     try:
         key, patient_id = _identifiers(request.args)
     except DomainError as exc:
-        return _error(exc.message, exc.status)
+        return envelope_error(exc.message, exc.status)
     draft = service.offer(principal(), patient_id, key)
     nxt = (safe_next(request.args.get("next")) or safe_next(request.headers.get("HX-Current-URL"))
            or safe_next(request.referrer))

@@ -1,20 +1,18 @@
 """/fhir: FHIR R4 read routes. Thin: check the query string, call the service, wrap the
 resources in a Bundle. Authentication (bearer token) and roles: auth.guard and the
-permission map, answering in OperationOutcome for these paths."""
+permission map; errors answer in OperationOutcome (emrs/doors.py) for these paths."""
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from functools import wraps
 from urllib.parse import urlencode
 
 from flask import request
 
-from ..errors import DomainError, ValidationError
 from ..auth.guard import principal
-from ..extensions import db
+from ..doors import fhir_response
+from ..errors import DomainError, ValidationError
 from . import bp, service
-from .outcome import fhir_response, outcome_response
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 100
@@ -22,18 +20,6 @@ MAX_PAGE = 100_000
 JSON_FORMATS = ("json", "application/json", "application/fhir+json")
 # The date of the capability statement below: change it when the statement changes.
 CAPABILITY_DATE = "2026-11-27"
-
-
-def fhir_errors(view):
-    """A domain error becomes an OperationOutcome with the same message and status."""
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except DomainError as exc:
-            db.session.rollback()
-            return outcome_response(exc.message, exc.status)
-    return wrapper
 
 
 def _params(*allowed: str) -> dict[str, str]:
@@ -114,21 +100,18 @@ def _bundle(resources: list[dict], *, total: int | None, params: dict | None = N
 # ------------------------------------------------------------------ routes
 
 @bp.get("/metadata", endpoint="metadata")
-@fhir_errors
 def metadata():
     _params()
     return fhir_response(service.capability_statement(_base(), CAPABILITY_DATE))
 
 
 @bp.get("/Patient/<patient_id>", endpoint="patient_read")
-@fhir_errors
 def patient_read(patient_id):
     _params()
     return fhir_response(service.read_patient(patient_id))
 
 
 @bp.get("/Patient", endpoint="patient_search")
-@fhir_errors
 def patient_search():
     params = _params("identifier", "name", "_count", "_page")
     page, count = _paging(params)
@@ -153,19 +136,16 @@ def _for_patient(resource_type: str):
 
 
 @bp.get("/Encounter", endpoint="encounter_search")
-@fhir_errors
 def encounter_search():
     return _for_patient("Encounter")
 
 
 @bp.get("/Condition", endpoint="condition_search")
-@fhir_errors
 def condition_search():
     return _for_patient("Condition")
 
 
 @bp.get("/MedicationRequest", endpoint="medication_request_search")
-@fhir_errors
 def medication_request_search():
     return _for_patient("MedicationRequest")
 
@@ -176,25 +156,21 @@ def _read(resource_type: str, resource_id: str):
 
 
 @bp.get("/Encounter/<resource_id>", endpoint="encounter_read")
-@fhir_errors
 def encounter_read(resource_id):
     return _read("Encounter", resource_id)
 
 
 @bp.get("/Condition/<resource_id>", endpoint="condition_read")
-@fhir_errors
 def condition_read(resource_id):
     return _read("Condition", resource_id)
 
 
 @bp.get("/MedicationRequest/<resource_id>", endpoint="medication_request_read")
-@fhir_errors
 def medication_request_read(resource_id):
     return _read("MedicationRequest", resource_id)
 
 
 @bp.get("/Patient/<patient_id>/$everything", endpoint="patient_everything")
-@fhir_errors
 def patient_everything(patient_id):
     _params()
     resources = service.everything(patient_id, principal())

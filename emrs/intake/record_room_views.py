@@ -8,6 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from .. import charts
 from ..audit import service as audit
 from ..auth.guard import principal, safe_next
+from ..doors import is_htmx
 from ..errors import DomainError
 from ..timeutil import today_ist
 from . import bp
@@ -134,7 +135,7 @@ def movements(record_id: int):
     audit.record_now("intake_movements_view", "adl_files", record.id, patient_id=record.patient_id)
     info = room.record_api_dict(record, principal())
     history = _with_when(room.movement_history(record), "movement_date")
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("intake/_movements.html", record=record, info=info, history=history, fragment=True)
     return render_template("intake/record_room_file.html", record=record, info=info, history=history)
 

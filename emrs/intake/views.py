@@ -14,6 +14,7 @@ from ..errors import Conflict, DomainError
 from ..extensions import db
 from ..patients import reading as patients
 from . import bp, form, record_room, service
+from ..pages import form_errors, page_number
 from .models import IntakeRecord
 
 ID = "int(max=2147483647)"
@@ -91,9 +92,8 @@ def save_section(record_id: int, key: str):
     except DomainError as exc:
         db.session.rollback()
         status = 422 if exc.status == 400 else exc.status
-        message = exc.message if not exc.errors else "Please correct the highlighted fields."
-        for e in exc.errors or []:
-            errors.setdefault(e.get("path"), []).append(e.get("msg"))
+        errors, general = form_errors(exc)
+        message = general[0] if general else "Please correct the highlighted fields."
     if status == 200:
         drafts.discard(user, record.patient_id, f"intake:{record.id}:{key}", reason="submitted")
         record = db.session.get(IntakeRecord, record.id)
@@ -141,8 +141,7 @@ def index():
     filters, errors = record_room.parse_filters(args)
     for e in errors:
         flash(f"{e['msg']}.", "warning")
-    raw_page = args.get("page", "1")
-    page = int(raw_page) if raw_page.isdecimal() and len(raw_page) < 6 and 0 < int(raw_page) < 100000 else 1
+    page = page_number()
     rows, total = record_room.list_records(filters, page, PAGE, include_all=True)
     people = patients.patients_by_id(r.patient_id for r in rows)
     names = {pid: p.name for pid, p in people.items()}

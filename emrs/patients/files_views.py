@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 
 from ..auth.guard import principal
+from ..doors import is_htmx, page_error
 from ..errors import DomainError, NotFound, ValidationError
 from ..submission import once_per_submission
 from . import bp
@@ -16,10 +17,6 @@ from . import files as files_service
 from .reading import get_patient
 
 ID = "int(min=1, max=2147483647)"
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _messages(exc: DomainError) -> list[str]:
@@ -55,7 +52,7 @@ def files(patient_id: int):
     ctx = dict(listing=listing, patient=patient, accept=files_service.ACCEPT,
                intake_record_id=int(raw) if raw.isdecimal() and len(raw) < 10 else None,
                max_files=files_service.MAX_FILES, max_size=files_service.MAX_FILE_SIZE)
-    if _htmx():
+    if is_htmx():
         return render_template("patients/files/_panel.html", **ctx)
     return render_template("patients/files/page.html", **ctx)
 
@@ -70,7 +67,7 @@ def files_upload(patient_id: int):
         intake_id = files_service.check_intake_record(patient, request.form.get("intake_record_id"))
         added = files_service.upload(patient, storages, actor, intake_record_id=intake_id)
     except DomainError as exc:
-        if _htmx():
+        if is_htmx():
             return _error_fragment(_messages(exc), 422 if exc.status == 400 else exc.status)
         listing = files_service.list_files(patient, actor, audit_read=False)
         return render_template("patients/files/page.html", listing=listing, patient=patient,
@@ -78,7 +75,7 @@ def files_upload(patient_id: int):
                                max_size=files_service.MAX_FILE_SIZE, errors=_messages(exc)), \
             (422 if exc.status == 400 else exc.status)
     message = f"{len(added)} file(s) uploaded successfully"
-    if _htmx():
+    if is_htmx():
         listing = files_service.list_files(patient, actor, audit_read=False)
         return _render_list(listing, message=message)
     flash(message, "success")
@@ -91,8 +88,7 @@ def file_download(patient_id: int, file_id: int):
     try:
         path, mime, name = files_service.open_for_download(patient, file_id, principal())
     except DomainError as exc:
-        return render_template("errors/error.html", status=exc.status, title="File not found",
-                               message="This file does not exist or was deleted."), exc.status
+        return page_error("This file does not exist or was deleted.", exc.status, "File not found")
     return download_response(path, mime, name)
 
 
@@ -117,11 +113,11 @@ def file_delete(patient_id: int, file_id: int):
     try:
         files_service.delete_file(patient, file_id, actor)
     except DomainError as exc:
-        if _htmx():
+        if is_htmx():
             return _error_fragment([exc.message], exc.status)
         flash(exc.message, "error")
         return redirect(url_for("patients.files", patient_id=patient.id))
-    if _htmx():
+    if is_htmx():
         listing = files_service.list_files(patient, actor, audit_read=False)
         return _render_list(listing, message="File deleted successfully")
     flash("File deleted successfully", "success")

@@ -9,6 +9,8 @@ from ..audit import service as audit
 from ..auth.guard import principal
 from ..auth.navigation import allowed
 from ..auth import users
+from ..doors import is_htmx
+from ..pages import form_errors, page_number
 from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
 from ..spreadsheet import safe_cell
@@ -32,18 +34,6 @@ def _abha_filter(value):
     return F.format_abha(value) if value is not None else ""
 
 
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
-
-
-def _field_errors(exc: DomainError) -> tuple[dict, list[str]]:
-    by_field = {}
-    for e in exc.errors or []:
-        by_field.setdefault(e.get("path"), []).append(e.get("msg"))
-    general = [] if exc.errors else [exc.message]
-    return by_field, general
-
-
 def _doctors() -> list:
     return users.active_doctors()
 
@@ -55,18 +45,13 @@ def _patient_or_404(patient_id: int, audit_action="patient_view"):
         abort(404)
 
 
-def _page_arg() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, min(int(raw), 100000)) if raw.isdecimal() and len(raw) < 10 else 1
-
-
 # ------------------------------------------------------------------ list and search
 
 @bp.get("/", endpoint="index")
 def index():
     term = (request.args.get("q") or "").strip()[:100]
     filters, errors = search.parse_filters(request.args)
-    page = _page_arg()
+    page = page_number()
     items, total, estimated, message = [], 0, False, None
     if errors:
         message = "; ".join(e["msg"] for e in errors)
@@ -78,7 +63,7 @@ def index():
     export_args = {k: v for k, v in request.args.items() if k in search.FILTER_KEYS + ("q",) and v}
     ctx = dict(items=items, total=total, estimated=estimated, page=page, pages=pages, q=term, filters=filters,
                message=message, doctors=_doctors(), args=request.args, export_args=export_args)
-    if _htmx():
+    if is_htmx():
         return render_template("patients/_results.html", **ctx)
     return render_template("patients/index.html", **ctx)
 
@@ -153,7 +138,7 @@ def new():
         try:
             patient = registration.register(F.form_values(request.form, F.CARD_NAMES), principal(), step="card")
         except DomainError as exc:
-            field_errors, general = _field_errors(exc)
+            field_errors, general = form_errors(exc)
         else:
             flash(f"Out-patient card saved: {patient.name}, {patient.cr_no}. Now the out-patient record.", "success")
             return redirect(url_for("patients.record_edit", patient_id=patient.id))
@@ -190,9 +175,9 @@ def _edit(patient_id: int, names, groups, template: str, success_message: str, n
                 conflict = True
                 general = [exc.message]
             else:
-                field_errors, general = _field_errors(exc)
+                field_errors, general = form_errors(exc)
         except DomainError as exc:
-            field_errors, general = _field_errors(exc)
+            field_errors, general = form_errors(exc)
         else:
             flash(success_message, "success")
             return redirect(url_for(next_endpoint, patient_id=patient.id))
@@ -257,7 +242,7 @@ def assign(patient_id: int):
                                request.form.get("room_no"), request.form.get("visit_date") or None,
                                request.form.get("notes") or None)
     except DomainError as exc:
-        field_errors, general = _field_errors(exc)
+        field_errors, general = form_errors(exc)
         flash(" ".join(general + [m for ms in field_errors.values() for m in ms]), "error")
     else:
         doctor = users.get(visit.assigned_doctor_id)

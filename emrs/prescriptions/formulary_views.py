@@ -8,17 +8,15 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from ..auth.guard import principal
+from ..doors import is_htmx
 from ..errors import DomainError, ValidationError
+from ..pages import error_messages
 from . import bp
 from . import formulary as svc
 
 ID = "int(max=2147483647)"
 MIN_QUERY = 1
 PICKER_LIMIT = 12
-
-
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
 
 
 def _filter() -> str:
@@ -46,13 +44,13 @@ def _context(message: str | None = None, category: str = "success", form: dict |
 @bp.get("/formulary", endpoint="formulary")
 def formulary_page():
     ctx = _context()
-    if _htmx() and request.headers.get("HX-Target") == "formulary-panel":
+    if is_htmx() and request.headers.get("HX-Target") == "formulary-panel":
         return render_template("prescriptions/_formulary_list.html", **ctx)
     return render_template("prescriptions/formulary.html", **ctx)
 
 
 def _finish(message: str, category: str, form: dict | None = None):
-    if _htmx():
+    if is_htmx():
         # htmx does not swap 4xx answers: a refusal is shown in the fragment, answered 200.
         return render_template("prescriptions/_formulary_list.html", **_context(message, category, form))
     flash(message, category)
@@ -68,8 +66,7 @@ def formulary_add():
         row = svc.add(form["generic_name"], form["drug_class"], form["brand_names"], form["strengths"], principal(),
                       forms=form["forms"])
     except ValidationError as exc:
-        msg = exc.errors[0]["msg"] if exc.errors else exc.message
-        return _finish(msg, "error", form)
+        return _finish(error_messages(exc)[0], "error", form)
     except DomainError as exc:  # Conflict: "Medicine already exists"
         return _finish(f"{exc.message}: “{' '.join(form['generic_name'].split())}”.", "error", form)
     return _finish(f"Added “{row.generic_name}”.", "success")

@@ -20,6 +20,7 @@ from ..errors import Conflict, DomainError
 from ..web import record_or_abort
 from ..extensions import db
 from ..patients import reading as patients
+from ..pages import error_messages
 from . import bp, service
 from .service import LINE_KEYS, OVERRIDE_REQUIRED
 
@@ -135,7 +136,7 @@ def edit(proforma_id: int):
         except DomainError as exc:
             db.session.rollback()
             needs = exc.code == OVERRIDE_REQUIRED
-            msgs = [exc.message] if needs or not exc.errors else [e["msg"] for e in exc.errors]
+            msgs = [exc.message] if needs else error_messages(exc)
             return _render(proforma, patient, lines, row=row, status=422, errors=msgs, needs_override=needs,
                            values=values)
         drafts.discard(user, patient.id, key, reason="submitted")

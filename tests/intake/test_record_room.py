@@ -235,6 +235,8 @@ def test_movement_history_fragment_and_page(role_client, users):
     assert users["pwo"].name in frag and users["resident"].name in frag
     page = c.get(f"/intake/{r.id}/movements").get_data(as_text=True)
     assert "<html" in page and "Retrieve for the clinic" in page and "Archive…" in page
+    boosted = c.get(f"/intake/{r.id}/movements", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert "<html" in boosted.get_data(as_text=True)  # a boosted link swaps the whole body: the page
     assert c.get("/intake/999999/movements").status_code == 404
 
 

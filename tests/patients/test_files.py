@@ -290,6 +290,15 @@ def test_every_role_sees_the_panel(role_client, patient, key):
     assert c.get("/patients/999999/files").status_code == 404
 
 
+def test_a_boosted_request_gets_the_whole_page_not_the_panel(role_client, patient):
+    """hx-boost swaps the whole body: a boosted link to the files wants the page, as any
+    other page of the app answers it (emrs/doors.py is_htmx)."""
+    c = role_client("pwo")
+    resp = c.get(f"/patients/{patient.id}/files", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" in html and 'id="patient-files"' in html
+
+
 def test_page_upload_several_files_returns_the_list(app, role_client, patient, users):
     c = role_client("resident")
     resp = c.post(f"/patients/{patient.id}/files", headers=HX, content_type="multipart/form-data",

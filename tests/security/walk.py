@@ -467,11 +467,11 @@ _API_RULES: dict = {}
 def is_api_rule(app, url: str, method: str) -> bool:
     """Does the guard treat this request as an API call (bearer token; JSON envelopes on
     /api, OperationOutcome on /fhir)?"""
-    from emrs.auth.guard import is_api_request, is_fhir_request
+    from emrs.doors import is_api_or_fhir
     key = (id(app), app.url_map.bind("localhost").match(url, method=method, return_rule=True)[0].rule, method)
     if key not in _API_RULES:
         with app.test_request_context(url, method=method):
-            _API_RULES[key] = is_api_request() or is_fhir_request()
+            _API_RULES[key] = is_api_or_fhir()
     return _API_RULES[key]
 
 
