@@ -1,4 +1,4 @@
-"""Issue 7 §1: parity with the documented API. Every endpoint of api-contract.md
+"""Parity with the documented API. Every endpoint of api-contract.md
 §3–10 (FIRST snapshot; [OLD]/[LATER]-only rows excluded, the [LATER] ones we serve
 added) is routed with the contract's method, and the permission map gives it the
 contract's roles. Deliberate differences are marked in the table and listed in
