@@ -15,8 +15,6 @@ from sqlalchemy.engine import Engine
 from . import config as config_module
 from .extensions import csrf, db, limiter, login_manager, migrate
 
-__version__ = "1.0.0"
-
 BASE = config_module.BASE_DIR
 
 
