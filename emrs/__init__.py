@@ -15,8 +15,6 @@ from sqlalchemy.engine import Engine
 from . import config as config_module
 from .extensions import csrf, db, limiter, login_manager, migrate
 
-__version__ = "1.0.0"
-
 BASE = config_module.BASE_DIR
 
 
@@ -193,7 +191,7 @@ def register_blueprints(app: Flask) -> None:
     from .intake import bp as intake_bp
     from .patients import bp as patients_bp
     from .prescriptions import bp as prescriptions_bp
-    from .drafts import bp as drafts_bp; app.register_blueprint(drafts_bp)  # noqa: E702  (issue 4)
+    from .drafts import bp as drafts_bp; app.register_blueprint(drafts_bp)  # noqa: E702
     for domain_bp in (patients_bp, clinical_bp, intake_bp, prescriptions_bp):
         app.register_blueprint(domain_bp)
     from .fhir import bp as fhir_bp

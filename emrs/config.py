@@ -9,6 +9,8 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
+# The version EMRS reports: the API's root document, the OpenAPI info, FHIR's CapabilityStatement.
+VERSION = "1.0.0"
 
 try:  # a .env file in the checkout, if present; real environment variables win
     from dotenv import load_dotenv

@@ -1,4 +1,4 @@
-"""Recovering from a database restart without restarting the app (issue 8 §2).
+"""Recovering from a database restart without restarting the app.
 
 Three layers: the pool pings a connection before lending it (``pool_pre_ping``, in
 config.engine_options), SQLAlchemy throws the whole pool away when one connection

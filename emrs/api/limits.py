@@ -1,4 +1,4 @@
-"""Limits of the JSON API (issue 7 §4): a request budget per token, a cap on the
+"""Limits of the JSON API: a request budget per token, a cap on the
 size of JSON bodies, and conditional GETs (ETag / If-None-Match).
 
 The budget is counted in the limiter's storage (Redis when RATELIMIT_STORAGE_URI

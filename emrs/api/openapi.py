@@ -24,8 +24,8 @@ from flask import current_app, jsonify, render_template
 from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Numeric, String
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from .. import __version__
 from ..auth.permissions import AUTH, PERMISSIONS, PUBLIC
+from ..config import VERSION
 from . import bp
 from .session import COOKIE
 
@@ -1292,7 +1292,7 @@ def build_document(app) -> dict:
         "openapi": "3.1.0",
         "info": {
             "title": "EMRS API",
-            "version": __version__,
+            "version": VERSION,
             "summary": "Psychiatry out-patient electronic medical record: the JSON API.",
             "description": (
                 "Every answer is an envelope: `{\"success\": true, \"message\"?, \"data\"?}` or "

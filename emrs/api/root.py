@@ -1,4 +1,4 @@
-from .. import __version__
+from ..config import VERSION
 from ..services import API_PREFIXES, SERVICES
 from . import bp
 from .envelope import ok
@@ -16,7 +16,7 @@ ENDPOINTS = {"users": "/api/users", "session": "/api/session", "sessions": "/api
 
 def root_document(**extra):
     """What the original API answered at `GET /` (api-contract.md §1)."""
-    return ok(**extra, message="Welcome to EMRS PGIMER API", version=__version__, documentation="/api/docs",
+    return ok(**extra, message="Welcome to EMRS PGIMER API", version=VERSION, documentation="/api/docs",
               health="/health", endpoints=ENDPOINTS)
 
 

@@ -84,7 +84,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.users_activate": ADMIN_ONLY,
     "api.users_unlock": ADMIN_ONLY,
     "api.users_deactivate": ADMIN_ONLY,
-    # --- patients: registration, search, patient page, visits (issue 3) ---
+    # --- patients: registration, search, patient page, visits ---
     "patients.index": ALL_ROLES,
     "patients.quick_search": ALL_ROLES,
     "patients.export": ALL_ROLES,
@@ -125,7 +125,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.out_patient_records_list": ALL_ROLES,
     "api.out_patient_records_get": ALL_ROLES,
     "api.out_patient_records_update": ALL_ROLES,
-    # --- clinical proformas (issue 4) ---
+    # --- clinical proformas ---
     "clinical.proforma_new": CLINICIANS,
     "clinical.proforma_edit": CLINICIANS,
     "clinical.proforma_show": CLINICIANS,
@@ -149,13 +149,13 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.proformas_delete": ALL_ROLES,
     "api.proformas_versions": AUTH,  # record level: a welfare officer reads only their own stubs
     "api.proformas_restore": ADMIN_ONLY,
-    # --- intake record: work-up pages (issue 5) ---
+    # --- intake record: work-up pages ---
     "intake.edit": CLINICIANS,
     "intake.save_section": CLINICIANS,
     "intake.show": CLINICIANS,
     "intake.open_for_patient": CLINICIANS,
     "intake.index": CLINICIANS,
-    # --- prescriptions (issue 6) ---
+    # --- prescriptions ---
     "prescriptions.edit": DOCTORS | ADMIN_ONLY,
     "prescriptions.check": DOCTORS | ADMIN_ONLY,
     "prescriptions.save_template": DOCTORS | ADMIN_ONLY,
@@ -172,7 +172,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.prescriptions_versions": CLINICIANS,
     "api.prescriptions_restore": ADMIN_ONLY,
     "api.prescriptions_pdf": CLINICIANS,
-    # --- patients: files (issue 3) ---
+    # --- patients: files ---
     "patients.files": ALL_ROLES,
     "patients.files_upload": ALL_ROLES,
     "patients.file_download": ALL_ROLES,
@@ -190,16 +190,16 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.patients_files_upload": ALL_ROLES,
     "api.patients_files_list": ALL_ROLES,
     "api.patients_files_remove": ALL_ROLES,
-    # --- patients: statistics and export (issue 3) ---
+    # --- patients: statistics and export ---
     "patients.stats": ALL_ROLES,
     "api.patients_stats": ALL_ROLES,
     "api.patients_age_distribution": ALL_ROLES,
-    # --- drafts (issue 4) ---
+    # --- drafts ---
     "drafts.index": AUTH,  # a draft belongs to its user only (checked in drafts.service)
     "drafts.save": AUTH,
     "drafts.discard": AUTH,
     "drafts.banner": AUTH,
-    # --- clinical: ICD and option groups (issue 4) ---
+    # --- clinical: ICD and option groups ---
     "clinical.icd_search": ALL_ROLES,
     "api.icd_search": AUTH,
     "clinical.options": SENIOR,
@@ -215,7 +215,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.proforma_options_get": AUTH,
     "api.proforma_options_add": AUTH,
     "api.proforma_options_delete": CLINICIANS,
-    # --- intake record: file tracking and API (issue 5) ---
+    # --- intake record: file tracking and API ---
     "intake.record_room": ALL_ROLES,
     "intake.bulk_retrieve": ALL_ROLES,
     "intake.bulk_return": ALL_ROLES,
@@ -233,7 +233,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
                     "movement_history")},
     "api.intake_stats": ADMIN_ONLY,
     "api.adl_stats": ADMIN_ONLY,
-    # --- prescriptions: formulary (issue 6) ---
+    # --- prescriptions: formulary ---
     "prescriptions.formulary": SENIOR,
     "prescriptions.formulary_add": SENIOR,
     "prescriptions.formulary_retire": SENIOR,
@@ -244,7 +244,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.medicines_get": CLINICIANS,
     "api.medicines_create": SENIOR,
     "api.medicines_delete": SENIOR,
-    # --- FHIR R4 read access (issue 7). Patient data for every role that reads patients;
+    # --- FHIR R4 read access. Patient data for every role that reads patients;
     # diagnoses (Condition, from proformas) and prescriptions (MedicationRequest) and
     # $everything for clinicians, as on every other door (auth/records.py).
     "fhir.metadata": PUBLIC,

@@ -11,7 +11,7 @@ Acts: ``read``, ``create``, ``amend`` (a new version of someone's record), ``wit
 app never hard-deletes a clinical record; a withdrawn record stays, marked), ``restore`` and
 ``purge`` (files only, after the retention period).
 
-The rules (README "Who may do what"):
+The rules (docs/record-rules.md):
 
 * Reading clinical content (proforma, work-up, prescription and its PDF) is for clinicians:
   Admin, Faculty, Resident. A Psychiatric Welfare Officer reads only the proformas they opened

@@ -4,6 +4,6 @@ from flask import Blueprint
 bp = Blueprint("clinical", __name__, url_prefix="/clinical")
 
 from . import views  # noqa: E402,F401
-from . import icd_views  # noqa: E402,F401  (issue 4: ICD picker)
-from . import options_views  # noqa: E402,F401  (issue 4: option groups admin)
+from . import icd_views  # noqa: E402,F401  (ICD picker)
+from . import options_views  # noqa: E402,F401  (option groups admin)
 from . import withdrawn_views  # noqa: E402,F401  (withdrawn records: Admin restores)

@@ -1,4 +1,4 @@
-"""Autosaved form drafts (issue 4): save/discard endpoints for static/js/autosave.js,
+"""Autosaved form drafts: save/discard endpoints for static/js/autosave.js,
 the "restored from" banner, and "My unsaved drafts". See service.py for the page contract."""
 from flask import Blueprint
 

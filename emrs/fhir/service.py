@@ -20,11 +20,11 @@ import re
 from flask import current_app
 from sqlalchemy import or_, select
 
-from .. import __version__
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import User
 from ..clinical.models import ClinicalProforma
+from ..config import VERSION
 from ..errors import Forbidden, NotFound, ValidationError
 from ..extensions import db
 from ..intake.models import IntakeRecord
@@ -501,7 +501,7 @@ def capability_statement(base_url: str, date: str) -> dict:
         "resourceType": "CapabilityStatement",
         "status": "active", "date": date, "kind": "instance",
         "publisher": f"{cfg['DEPARTMENT_NAME']}, {cfg['HOSPITAL_NAME']}",
-        "software": {"name": "EMRS", "version": __version__},
+        "software": {"name": "EMRS", "version": VERSION},
         "implementation": {"description": "EMRS psychiatry out-patient record: FHIR R4 read access",
                            "url": base_url},
         "fhirVersion": FHIR_VERSION,

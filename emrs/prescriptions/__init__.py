@@ -5,4 +5,4 @@ bp = Blueprint("prescriptions", __name__, url_prefix="/prescriptions")
 
 from . import views  # noqa: E402,F401
 
-from . import formulary_views  # noqa: E402,F401  (issue 6: formulary)
+from . import formulary_views  # noqa: E402,F401  (the formulary pages)

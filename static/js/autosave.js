@@ -1,4 +1,4 @@
-// Autosaved form drafts (issue 4): never lose typing.
+// Autosaved form drafts: never lose typing.
 //
 // Attach to a form by markup (no inline script; CSP script-src 'self'):
 //   <form method="post" data-autosave-key="proforma:new" data-autosave-patient="12"

@@ -139,7 +139,7 @@ def test_deactivated_between_password_and_otp(client, outbox, users):
     row.is_active = False
     db.session.commit()
     resp = client.post(VERIFY, json={"user_id": user_id, "otp": code})
-    # The same answer as any refused code (security issue, sign-in item 2: no answer tells
+    # The same answer as any refused code (no answer tells
     # an account's state by its id).
     assert resp.status_code == 401
     assert resp.get_json() == {"success": False, "message": "Invalid or expired OTP"}

@@ -1,8 +1,8 @@
-"""Issue 7 §1: parity with the documented API. Every endpoint of api-contract.md
+"""Parity with the documented API. Every endpoint of api-contract.md
 §3–10 (FIRST snapshot; [OLD]/[LATER]-only rows excluded, the [LATER] ones we serve
 added) is routed with the contract's method, and the permission map gives it the
-contract's roles. Deliberate differences are marked in the table and listed in the
-README ("Where we deliberately differ"). The same handlers answer under the spec's
+contract's roles. Deliberate differences are marked in the table and listed in
+docs/differences.md ("Where we deliberately differ"). The same handlers answer under the spec's
 alias prefixes (§11). The answers themselves (envelopes, key names, status codes) are
 checked by each domain's API tests and by the OpenAPI contract tests."""
 from __future__ import annotations

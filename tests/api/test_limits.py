@@ -1,4 +1,4 @@
-"""Issue 7 §4–5: a request budget per token, the JSON body cap, the page-size cap,
+"""Limits of the JSON API: a request budget per token, the JSON body cap, the page-size cap,
 conditional GETs with ETag, and the root/docs aliases — as an integrator sees them."""
 from __future__ import annotations
 

@@ -292,7 +292,7 @@ def test_disable_2fa_refused_for_non_admin(client, users, bearer, key):
 
 
 def test_disable_2fa_needs_the_current_password(client, users, bearer):
-    """Security issue, sign-in item 1: an access token alone does not remove the second factor."""
+    """An access token alone does not remove the second factor."""
     admin = users["admin"]
     headers = bearer(admin)
     for body in (None, {}, {"currentPassword": "wrong-pass1"}):

@@ -1,4 +1,4 @@
-"""A login code that cannot lock its owner by surprise (issue "Point of care", item 3): after a
+"""A login code that cannot lock its owner by surprise: after a
 wrong code the field is empty and the page says how many tries are left; a locked account is told
 plainly until when (India time); the admin users page shows locked accounts with an audited
 Unlock action."""

@@ -1,4 +1,4 @@
-"""Security issue, sign-in item 3: `next` only ever leads to a path on this site, whatever
+"""At sign-in, `next` only ever leads to a path on this site, whatever
 encoding, whitespace or backslashes it carries. Played through the real page login
 (/login?next=... then the e-mailed code) and, for an account without a code, the password alone."""
 from __future__ import annotations

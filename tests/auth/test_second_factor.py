@@ -1,4 +1,4 @@
-"""Security issue, sign-in items 1 and 2: a second factor never stands alone, and anonymous
+"""A second factor never stands alone, and anonymous
 requests have no lever over someone else's account. Played from the client's side: the
 JSON API (/api/users/...) and the pages (/login, /login/otp, /profile/authenticator)."""
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _wrong(code: str) -> str:
     return "000000" if code != "000000" else "111111"
 
 
-# ------------------------------------------------------------------ item 1: never alone
+# ------------------------------------------------------------------ the second factor never alone
 
 def test_authenticator_code_without_password_does_not_sign_in(client, make_user):
     user = make_user("Faculty")
@@ -148,7 +148,7 @@ def test_page_code_step_needs_the_password_step_of_this_browser(app, client, out
     assert client.post("/login/otp", data={"otp": code}).status_code == 302
 
 
-# ------------------------------------------------------------------ item 2: no anonymous lever
+# ------------------------------------------------------------------ no anonymous lever
 
 def test_anonymous_wrong_codes_do_not_lock_the_account(app, client, outbox, users):
     user = users["faculty"]

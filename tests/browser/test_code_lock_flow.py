@@ -1,4 +1,4 @@
-"""The login code in Chromium (issue "Point of care", item 3): a wrong code empties the field and
+"""The login code in Chromium: a wrong code empties the field and
 says so; the same digits are never sent by themselves twice; the right code signs in; five wrong
 codes show "locked until HH:MM"; an Admin unlocks the account from the users page."""
 from __future__ import annotations

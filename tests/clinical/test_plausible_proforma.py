@@ -1,4 +1,4 @@
-"""Plausible proformas (issue "Point of care", item 2): no visit date after today (IST), and a
+"""Plausible proformas: no visit date after today (IST), and a
 completed proforma has a presenting complaint, a diagnosis or a disposal. A welfare officer's
 visit stub (header only) and a page draft may be empty. Pages and API alike; a refusal changes
 nothing."""

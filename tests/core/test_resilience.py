@@ -1,4 +1,4 @@
-"""Issue 8 §2: the app recovers by itself when the database goes away and comes back —
+"""The app recovers by itself when the database goes away and comes back —
 idempotent reads are retried, writes are not, and the client sees the 503 envelope only
 when every attempt failed."""
 from __future__ import annotations

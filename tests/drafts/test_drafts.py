@@ -301,7 +301,7 @@ def test_draft_content_is_never_logged(role_client, caplog):
 @pytest.mark.no_rollback
 def test_anonymous_save_is_refused_before_the_csrf_check(app):
     """With CSRF on, an anonymous script gets 401 + HX-Redirect whatever its token: the
-    sign-in check runs first and its body is never read (item 14)."""
+    sign-in check runs first and its body is never read."""
     from emrs import create_app
 
     from ..conftest import make_config

@@ -1,4 +1,4 @@
-"""Plausible dates and contents (issue "Point of care", item 2), from the user's side: a
+"""Plausible dates and contents, from the user's side: a
 registration or visit date after today (IST), a date of birth that disagrees with the age,
 unknown income. Every refusal is a clear message on the page and in the API, and nothing changes."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Plausible prescriptions (issue "Point of care", item 2): the follow-up is not before the visit,
+"""Plausible prescriptions: the follow-up is not before the visit,
 and a prescription without any medicine is never printed; the page does not save one (the
 original API may: its contract drops lines without a medicine and answers "0 medication(s)")."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The hostile input corpus (issue 9 §2): payloads by category, hypothesis
+"""The hostile input corpus (docs/hostile-input.md): payloads by category, hypothesis
 strategies, and the targets they are aimed at, derived from the application's own
 tables (app.url_map, the permission map, the patient field table, the proforma and
 intake field lists, the prescription line keys, the WTForms classes).

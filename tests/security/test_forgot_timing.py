@@ -1,4 +1,4 @@
-"""Security issue, sign-in item 2: forgot-password answers take the same time whether or
+"""Forgot-password answers take the same time whether or
 not the e-mail has an account. The mail goes over a real (in-process, deliberately slow)
 SMTP server, as in production where a mail server takes its time; the medians of 15
 requests each must not differ by more than a fraction of that delay."""

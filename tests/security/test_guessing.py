@@ -1,5 +1,5 @@
-"""Issue 9 §4: guessing is stopped — measured, not assumed. Each test plays an attacker
-and counts how many guesses the app actually evaluated; README "Security" quotes these
+"""Guessing is stopped — measured, not assumed. Each test plays an attacker
+and counts how many guesses the app actually evaluated; docs/security.md quotes these
 figures (with LOGIN_MAX_FAILURES=5, LOGIN_LOCKOUT_MINUTES=15, RATELIMIT_AUTH=20/min,
 RESET_CODES_PER_HOUR=5, 6-digit codes)."""
 from __future__ import annotations

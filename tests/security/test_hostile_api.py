@@ -1,4 +1,4 @@
-"""Hostile input corpus against every JSON API write route (issue 9 §2).
+"""Hostile input corpus against every JSON API write route.
 
 Every route gets every payload category (markup, SQL, paths, NUL, control characters,
 10 MB, unicode, numbers, dates, wrong types) in the fields it reads, whole-body cases

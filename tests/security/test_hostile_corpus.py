@@ -1,5 +1,5 @@
 """The hostile-input harness itself: its checks catch what they claim to, and the
-corpus is as large and as varied as the README says."""
+corpus is as large and as varied as docs/hostile-input.md says."""
 from __future__ import annotations
 
 from flask import Response

@@ -1,4 +1,4 @@
-"""Hostile input corpus against every page form (issue 9 §2): each POST route of the
+"""Hostile input corpus against every page form: each POST route of the
 browser pages gets every payload category in the fields its view and service read (the
 patient field table, the proforma FIELDS, every intake section input, the prescription
 lines, the WTForms classes), a malformed form body, and a request without a valid CSRF

@@ -2,7 +2,7 @@
 any JSON write route, any JSON document as a whole body, any text in any page form
 field, any text in any query parameter. The same expectations as the fixed corpus:
 no 5xx, no exception text, no markup a browser would run, and a refused request
-changes no row. Examples per test: ``EXAMPLES`` (README, "Hostile input corpus")."""
+changes no row. Examples per test: ``EXAMPLES`` (docs/hostile-input.md, "Generated input")."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings

@@ -1,5 +1,5 @@
 """Hostile query strings and path parameters against every GET route, pages and API
-(issue 9 §2): markup, SQL, traversal, NUL, unicode, huge numbers, bad dates, 100 KB,
+(the hostile input corpus): markup, SQL, traversal, NUL, unicode, huge numbers, bad dates, 100 KB,
 repeated parameters, in every query parameter the code reads by name. Expected: no
 5xx, no exception text, and no reflected markup left unescaped in a page."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Stored hostile markup is shown, never run (issue 9 §2).
+"""Stored hostile markup is shown, never run.
 
 Markup is stored through accepted requests in every text field the patient field
 table, the proforma FIELDS, the intake work-up, the prescription lines, the formulary,
