@@ -317,22 +317,21 @@ def _local(entity_id, actor) -> Icd11Entity:
 def update_local(entity_id, data: dict, actor) -> Icd11Entity:
     """Change a local entry's title, code or active state (Admin only; WHO rows: 403)."""
     row = _local(entity_id, actor)
-    changed = []
+    new: dict = {}  # every value is checked before any is changed
     if "title" in data:
-        text = _clean_title(data.get("title"))
-        if text != row.title:
-            row.title, changed = text, changed + ["title"]
+        new["title"] = _clean_title(data.get("title"))
     if "code" in data:
-        new_code = _clean_code(data.get("code"), own_id=row.id)
-        if new_code != row.code:
-            row.code, changed = new_code, changed + ["code"]
+        new["code"] = _clean_code(data.get("code"), own_id=row.id)
     if "is_active" in data:
-        active = data.get("is_active")
-        if not isinstance(active, bool):
+        if not isinstance(data.get("is_active"), bool):
             raise ValidationError("Validation failed", errors=[field_error("is_active", "is_active must be true or false")])
-        if active != row.is_active:
-            _set_active(row, active)
-            changed.append("is_active")
+        new["is_active"] = data["is_active"]
+    changed = [k for k, v in new.items() if v != getattr(row, k)]
+    if "is_active" in changed:
+        _set_active(row, new["is_active"])
+    for name in changed:
+        if name != "is_active":
+            setattr(row, name, new[name])
     if changed:
         _audit("icd11_local_update", row, actor, fields=changed)
         db.session.commit()
