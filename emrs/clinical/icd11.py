@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 
 from sqlalchemy import and_, case, func, or_, select
 
@@ -31,7 +30,6 @@ from .models import ICD11_LOCAL_TITLE_MAX, Icd11Entity
 ICD11 = "ICD-11"
 LOCAL_VERSION = "local"
 ENTITY = "icd11_entities"
-CHAPTER_TITLES_IN_SCOPE = ("06", "07", "17", "V")  # what the hospital's proforma uses
 NOT_IN_RELEASE = "not in the loaded ICD-11 release"
 
 # A code prefix as typed: "6A", "6a7", "6A70.", "6A70.1", "VA0" (at least one digit, so that
@@ -223,12 +221,6 @@ def search(q: str | None, limit: int = 15) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- local additions
-
-
-@dataclass
-class LocalInput:
-    title: str
-    code: str | None
 
 
 def _clean_title(raw) -> str:
