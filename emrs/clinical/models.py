@@ -234,6 +234,6 @@ class Icd11Entity(db.Model):
         return column_dict(self)
 
 
-# Title search on lower(title) (migration 0017 builds it with text_pattern_ops on PostgreSQL,
-# so a prefix LIKE can use it whatever the database's collation).
+# Title search on lower(title) (migration 0017 builds it as a pg_trgm GIN index on PostgreSQL, which
+# serves LIKE '%word%'; the code index there uses text_pattern_ops for prefix LIKE).
 Index("ix_icd11_entities_title_lower", func.lower(Icd11Entity.title))

@@ -11,8 +11,9 @@ release files cannot be fetched from the build environment; loading the real fil
 rows (same release, same codes) in place. The list is a COPY: a migration must not change
 meaning when application code changes.
 
-Search indexes: ``code`` and ``lower(title)``, with ``text_pattern_ops`` on PostgreSQL so that a
-prefix ``LIKE`` can use them whatever the database's collation.
+Search indexes: ``code`` (``text_pattern_ops`` on PostgreSQL, so that a code-prefix ``LIKE`` uses it
+whatever the database's collation) and ``lower(title)`` (a trigram GIN index on PostgreSQL, for
+words found anywhere in a title; a plain index on SQLite).
 
 Revision ID: 0017
 Revises: 0016
@@ -87,7 +88,10 @@ def upgrade():
     op.create_index("ix_icd11_entities_parent_id", "icd11_entities", ["parent_id", "sort_order"])
     if _postgresql():
         op.execute("CREATE INDEX ix_icd11_entities_code ON icd11_entities (code text_pattern_ops)")
-        op.execute("CREATE INDEX ix_icd11_entities_title_lower ON icd11_entities (lower(title) text_pattern_ops)")
+        # Title words are found anywhere in the title (LIKE '%word%'): a trigram index serves that
+        # (pg_trgm is installed by 0002).
+        op.execute("CREATE INDEX ix_icd11_entities_title_lower ON icd11_entities "
+                   "USING gin (lower(title) gin_trgm_ops)")
     else:
         op.create_index("ix_icd11_entities_code", "icd11_entities", ["code"])
         op.create_index("ix_icd11_entities_title_lower", "icd11_entities", [sa.text("lower(title)")])

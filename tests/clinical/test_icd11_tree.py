@@ -295,3 +295,25 @@ def test_nobody_but_the_admin_adds_or_changes_local_entries_on_any_door(role_cli
     with pytest.raises(Forbidden, match="made by an Admin only"):
         icd11.add_local(chapter.id, "Not allowed", None, users[key])
 
+
+
+def test_search_stays_fast_at_the_size_of_the_real_chapters():
+    """About 1,200 entities (the four chapters' size): test rows, not WHO's."""
+    import time
+    parent = Icd11Entity(code=None, title="Test chapter (test data)", class_kind="chapter", chapter_no="07", depth=0,
+                         release="test-size", source="who", sort_order=0)
+    db.session.add(parent)
+    db.session.flush()
+    db.session.add_all([Icd11Entity(parent_id=parent.id, code=f"7T{n:04d}",
+                                    title=f"Test category {n} of sleep-wake test data", class_kind="category",
+                                    chapter_no="07", depth=1, release="test-size", source="who", sort_order=n + 1)
+                        for n in range(1200)])
+    db.session.flush()
+    icd.index()
+    for q in ("7T1", "sleep", "test category 99", "depress"):  # warm up (prepared plans)
+        icd.search(q)
+    start = time.perf_counter()
+    for _ in range(5):
+        for q in ("7T1", "sleep-wake", "test category 99", "depress", "6A7", "category 1150 test"):
+            assert icd.search(q)
+    assert (time.perf_counter() - start) / 30 < 0.1  # a few ms each normally; generous for a loaded machine
