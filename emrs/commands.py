@@ -1,4 +1,5 @@
-"""CLI: `flask --app emrs users create …`, `files sweep`, `seed-demo`, `backup`, `restore`."""
+"""CLI: `flask --app emrs users create …`, `files sweep`, `icd11 import|status`, `seed-demo`, `backup`,
+`restore`."""
 from __future__ import annotations
 
 import os
@@ -53,6 +54,41 @@ def register(app: Flask) -> None:
             click.echo(path)
         click.echo(f"{'would remove' if dry_run else 'removed'} {len(paths)} unreferenced file(s) "
                    f"older than {older_than_minutes} minute(s)")
+
+    from .clinical.icd11_import import DEFAULT_CHAPTERS as ICD11_DEFAULT_CHAPTERS
+
+    @app.cli.group("icd11")
+    def icd11_group():
+        """The ICD-11 tree: load WHO's release file, show what is loaded."""
+
+    @icd11_group.command("import")
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @click.option("--release", default=None,
+                  help="The release's name as WHO gives it, e.g. 2026-01 (default: the file's \"Version:\" header).")
+    @click.option("--chapters", default=",".join(ICD11_DEFAULT_CHAPTERS), show_default=True,
+                  help="Chapters to load, separated by commas.")
+    def icd11_import(path, release, chapters):
+        """Load WHO's LinearizationMiniOutput-MMS-en.txt (ICD-11 MMS, CC BY-ND 3.0 IGO) into the
+        tree: idempotent per release; the hospital's local additions are kept."""
+        from .clinical import icd11_import as importer
+        try:
+            report = importer.import_file(path, release=release, chapters=chapters)
+        except importer.ImportRefused as exc:
+            raise click.ClickException(str(exc))
+        for line in report.lines():
+            click.echo(line)
+
+    @icd11_group.command("status")
+    def icd11_status():
+        """The loaded ICD-11 releases, their rows per chapter, and the local additions."""
+        from .clinical import icd11
+        rows = icd11.releases()
+        if not rows:
+            click.echo("no ICD-11 release loaded")
+        for r in rows:
+            active = ", ".join(f"chapter {ch}: {n}" for ch, n in sorted(r["active"].items())) or "none"
+            click.echo(f"release {r['release']}: active {active}; inactive rows {r['inactive']}")
+        click.echo(f"local additions (active): {icd11.local_count()}")
 
     @app.cli.command("seed-demo")
     def seed_demo():

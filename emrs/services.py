@@ -31,7 +31,7 @@ API_PREFIXES: dict[str, tuple[str, ...]] = {
     USER: ("/api", "/api/users", "/api/session", "/api/sessions"),
     PATIENTS: ("/api/patients", "/api/patient-cards", "/api/out-patient-records",
                "/api/patient-files", "/api/sessions"),
-    CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd"),
+    CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd", "/api/icd11"),
     INTAKE: ("/api/outpatient-intake-records", "/api/adl-files"),
     PRESCRIPTION: ("/api/prescriptions", "/api/medicines"),
 }

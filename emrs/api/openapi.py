@@ -412,7 +412,10 @@ def _components() -> dict:
                                                {"type": "null"}],
                                      "description": "Labels of the option group, joined with commas or as a list."}
         elif name == "icd_code":
-            proforma_fields[name] = {**null(STR), "description": "ICD-10 (F32.1) or ICD-11 (6A70.1) code."}
+            proforma_fields[name] = {**null(STR), "description": (
+                "ICD-11 (6A70.1) or ICD-10 (F32.1) code. The system, the title and `icd_version` (the ICD-11 "
+                "MMS release, `local`, or the ICD-10 edition 2019) are set from the classification; a "
+                "well-formed ICD-11 code not in the loaded release is accepted with `icd_version` null.")}
         else:
             proforma_fields[name] = null({"type": "string", "maxLength": clinical.MAX_TEXT})
     proforma_extras = {"prescriptions": {**rx_lines, "description": "Medication lines saved as the proforma's "
@@ -508,6 +511,29 @@ def _components() -> dict:
         "PrescriptionUpdate": rx_update,
         "SafetyWarning": warning,
         "Medicine": medicine,
+        "IcdResult": obj({
+            "code": STR, "title": STR, "system": {"type": "string", "enum": ["ICD-11", "ICD-10"]},
+            "chapter": {**STR, "description": "ICD-11: 06, 07, 17, V …; ICD-10: a Roman numeral (V = mental)."},
+            "version": {**STR, "description": "What a proforma coded with it stores as `icd_version`: the ICD-11 "
+                                              "MMS release (2026-01), `local` for a hospital addition, or the "
+                                              "ICD-10 edition (2019)."},
+            "release": {**null(STR), "description": "ICD-11 only: the MMS release (null for a local addition)."},
+            "source": {"type": "string", "enum": ["who", "local"], "description": "ICD-11 only."},
+            "id": {**INT, "description": "ICD-11 only: the entry's id in /api/icd11/entities."}},
+            required=("code", "title", "system", "chapter", "version"),
+            description="One picker result: ICD-11 entries of the loaded tree first, then ICD-10."),
+        "Icd11Entity": obj({
+            "id": INT, "parent_id": null(INT), "code": {**null(STR), "description": "Null for chapters and blocks."},
+            "block_id": null(STR), "title": STR,
+            "class_kind": {"type": "string", "enum": ["chapter", "block", "category", "local"]},
+            "chapter_no": STR, "depth": INT, "is_residual": BOOL, "is_leaf": null(BOOL),
+            "foundation_uri": null(STR), "release": {**null(STR), "description": "Null for a local addition."},
+            "source": {"type": "string", "enum": ["who", "local"]}, "is_active": BOOL,
+            "version": STR, "added_by": null(INT), "added_at": null(DATETIME),
+            "children": {**INT, "description": "Active entries under this one."}},
+            required=("id", "title", "class_kind", "chapter_no", "source", "is_active"),
+            description="One node of the ICD-11 tree: WHO's (from the loaded release file, never edited here) "
+                        "or the hospital's local addition."),
         "MedicineEntry": obj({"label": STR, "medicine": {**STR, "description": "The text written into a line."},
                               "generic": STR, "brand": null(STR), "strengths": arr(STR),
                               "forms": {**arr(STR), "description": "The medicine's forms, the usual one first."},
@@ -1080,11 +1106,49 @@ def _operations() -> dict[str, Op]:
         "proformas_restore": Op("Clinical proformas", "Restore a withdrawn proforma (Admin)",
                                 obj({"proforma": ref("Proforma")}), message="Clinical proforma restored"),
         # ---------------------------------------------------------------- ICD
-        "icd_search": Op("Clinical proformas", "Search ICD-10 codes", obj({
-            "results": arr(obj({"code": STR, "title": STR, "system": STR, "chapter": STR})),
-            "typed": null(obj({"code": STR, "system": STR, "title": null(STR)}))}), params=(
-            query("q", {"type": "string", "maxLength": 100}, "Code prefix (F32) or words of the title."),
-            query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 15}, "At most 50."))),
+        "icd_search": Op("Clinical proformas", "Search ICD-11 and ICD-10 codes", obj({
+            "results": arr("IcdResult"),
+            "typed": null(obj({"code": STR, "system": STR, "title": null(STR), "version": null(STR),
+                               "in_release": {**BOOL, "description": "False: a well-formed ICD-11 code the loaded "
+                                                                     "release does not have (still accepted)."}}))}),
+            params=(
+                query("q", {"type": "string", "maxLength": 100},
+                      "Code prefix (6A7, 6A70.1, F32) or words of the title."),
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 15}, "At most 50."),
+                query("system", {"type": "string", "enum": ["ICD-11", "ICD-10"]}, "Only this system.")),
+            description="ICD-11 entries of the loaded tree first, then ICD-10 (2019); when both match, each gets "
+                        "at least half of `limit`."),
+        # ---------------------------------------------------------------- ICD-11 tree
+        "icd11_entities_list": Op("ICD-11", "The ICD-11 tree: chapters, an entry's children, or a search",
+                                  obj({"entities": {"anyOf": [arr("Icd11Entity"), arr("IcdResult")]}}), params=(
+                                      query("parent", ID, "The children of this entry (else the chapters)."),
+                                      query("q", {"type": "string", "maxLength": 100},
+                                            "Codable entries by code prefix or title words (IcdResult items)."),
+                                      query("limit", {"type": "integer", "minimum": 1, "maximum": 100,
+                                                      "default": 25}, "With q: at most 100.")),
+                                  errors=(404,)),
+        "icd11_entities_get": Op("ICD-11", "One entry with its path and children", obj({
+            "entity": ref("Icd11Entity"), "path": {**arr("Icd11Entity"), "description": "The chapter first."},
+            "children": arr("Icd11Entity")}), errors=(404,)),
+        "icd11_entities_create": Op("ICD-11", "Add a local entry under an entry (Admin)",
+                                    obj({"entity": ref("Icd11Entity")}), status=201,
+                                    message="Local ICD-11 entry added", errors=(404, 409), body=obj({
+                                        "parent_id": ID,
+                                        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                                        "code": {**null({"type": "string", "maxLength": 20}),
+                                                 "description": "Optional; not one of WHO's codes or another "
+                                                                "local entry's (409)."}},
+                                        required=("parent_id", "title"))),
+        "icd11_entities_update": Op("ICD-11", "Change a local entry (Admin)", obj({"entity": ref("Icd11Entity")}),
+                                    message="Local ICD-11 entry saved", errors=(403, 404, 409), body=obj({
+                                        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                                        "code": null({"type": "string", "maxLength": 20}),
+                                        "is_active": BOOL}, required=()),
+                                    description="WHO's entries are never edited (403)."),
+        "icd11_entities_delete": Op("ICD-11", "Deactivate a local entry (Admin)", obj({"entity": ref("Icd11Entity")}),
+                                    message="Local ICD-11 entry deactivated", errors=(403, 404),
+                                    description="Never a hard delete; local entries under it are deactivated too; "
+                                                "records coded with it keep their code. WHO's entries: 403."),
         # ---------------------------------------------------------------- prescriptions
         "prescriptions_create": Op("Prescriptions", "Save the prescription of a proforma", RX, status=201,
                                    message="Prescription created successfully with 2 medication(s)",
@@ -1186,6 +1250,8 @@ TAGS = [
     ("Patient files", "Uploaded scans and documents (contract §7)."),
     ("Clinical proformas", "Walk-in clinical proforma and the ICD picker (contract §8)."),
     ("Clinical options", "Option groups of the proforma's multi-select fields."),
+    ("ICD-11", "The ICD-11 MMS tree loaded from WHO's release file (CC BY-ND 3.0 IGO) and the hospital's local "
+               "additions (Admin)."),
     ("Intake records", "Out-patient intake record = ADL file, and its physical file (contract §9)."),
     ("Intake records (legacy /api/adl-files)", "The same handlers under the original path."),
     ("Prescriptions", "One prescription per proforma, safety warnings, PDF (contract §10)."),

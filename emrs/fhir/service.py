@@ -53,6 +53,9 @@ ABHA_NUMBER_SYSTEM = "https://healthid.ndhm.gov.in"
 ABHA_ADDRESS_SYSTEM = "https://healthid.ndhm.gov.in/abha-address"
 ICD10_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 ICD11_SYSTEM = "http://id.who.int/icd/release/11/mms"
+# The hospital's own additions to its ICD-11 tree (proformas coded with them store the version
+# "local"): not WHO's codes, so not under WHO's system.
+ICD11_LOCAL_SYSTEM = f"{SID}/icd11-local"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
@@ -158,8 +161,12 @@ def has_diagnosis(p: ClinicalProforma) -> bool:
 def condition_resource(p: ClinicalProforma, encounter_id: int | None, doctor_name: str | None) -> dict:
     code: dict = {}
     if p.icd_code:
-        system = ICD11_SYSTEM if p.icd_system == "ICD-11" else ICD10_SYSTEM
-        coding = {"system": system, "code": p.icd_code}
+        local = p.icd_system == "ICD-11" and p.icd_version == "local"
+        system = ICD11_LOCAL_SYSTEM if local else ICD11_SYSTEM if p.icd_system == "ICD-11" else ICD10_SYSTEM
+        coding = {"system": system}
+        if p.icd_version and not local:
+            coding["version"] = p.icd_version  # the ICD-11 MMS release ("2026-01") or ICD-10 edition ("2019")
+        coding["code"] = p.icd_code
         if p.icd_title:
             coding["display"] = p.icd_title
         code["coding"] = [coding]

@@ -124,9 +124,13 @@ def _diagnosis(proforma) -> str:
     code = (getattr(proforma, "icd_code", None) or "").strip()
     title = (getattr(proforma, "icd_title", None) or "").strip()
     system = (getattr(proforma, "icd_system", None) or "").strip()
+    version = (getattr(proforma, "icd_version", None) or "").strip()
     coded = " ".join(p for p in (system, code) if p)
     if title and title.lower() != diagnosis.lower():
         coded = f"{coded} {title}".strip() if coded else title
+    if code and version:  # the release the code was taken from: "ICD-11 MMS 2026-01", "ICD-10 2019"
+        coded += ("; local ICD-11 entry" if version == "local"
+                  else f"; {system} {'MMS ' if system == 'ICD-11' else ''}{version}")
     if diagnosis and coded:
         return f"{diagnosis} ({coded})"
     return diagnosis or coded

@@ -1,6 +1,6 @@
 """The walk-in proforma in Chromium: Today's Patients → a follow-up proforma pre-filled
 from the last one → logged out by inactivity halfway → every character back after
-signing in → ICD-10 by typing "depress" → complex case → one intake record → a second
+signing in → ICD-10 by typing "F32" (ICD-11 has its own test) → complex case → one intake record → a second
 resident's stale save refused with 409."""
 from __future__ import annotations
 
@@ -76,12 +76,12 @@ def test_follow_up_proforma_survives_timeout_and_becomes_complex(live_app, brows
     assert page.input_value("#t-gpe") == "BP 124/82, pulse 88"
     assert page.input_value("#t-diagnosis") == "Recurrent depressive disorder, typed after the timeout"
     shot(page, "proforma-restored")
-    # Code the diagnosis by typing "depress".
-    page.fill("#icd_query", "depress")
+    # Code the diagnosis in ICD-10 (still offered beside ICD-11) by typing its code.
+    page.fill("#icd_query", "F32")
     page.wait_for_selector(".icd-results .icd-option", timeout=5000)
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
-    assert page.input_value("#f-icd_code").startswith("F3")
+    assert page.input_value("#f-icd_code").startswith("F32")
     page.check("input[name=doctor_decision][value=complex_case]")
     page.fill("#t-adl_reasoning", "Needs detailed work-up now")
     page.click("#proforma-form button[type=submit]")

@@ -310,7 +310,7 @@ def test_each_prefix_reaches_its_service(gateway):
         "/api/users": USER, "/api/session/info": USER, "/api/sessions": USER, "/api": USER,
         "/api/patients": PATIENTS, "/api/patient-cards": PATIENTS, "/api/out-patient-records": PATIENTS,
         "/api/patient-files/stats": PATIENTS,
-        "/api/clinical-proformas": FULL, "/api/clinical-options": FULL,
+        "/api/clinical-proformas": FULL, "/api/clinical-options": FULL, "/api/icd11/entities": FULL,
         "/api/outpatient-intake-records": FULL, "/api/adl-files": FULL,
         "/api/prescriptions": FULL,
     }

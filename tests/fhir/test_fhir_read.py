@@ -285,15 +285,15 @@ def test_conditions_carry_icd10_and_icd11_codes(client, h, clinical_patient):
     bundle = fhir_body(client.get("/fhir/Condition", query_string={"patient": pid}, headers=h["resident"]))
     assert bundle["total"] == 2 and _ids(bundle) == [str(pro["id"]), str(old["id"])]  # newest first
     icd10, icd11 = (e["resource"] for e in bundle["entry"])
-    assert icd10["code"]["coding"] == [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "F32.1",
-                                        "display": "Moderate depressive episode"}]
+    assert icd10["code"]["coding"] == [{"system": "http://hl7.org/fhir/sid/icd-10", "version": "2019",
+                                        "code": "F32.1", "display": "Moderate depressive episode"}]
     assert icd10["code"]["text"] == "Moderate depressive episode"
     assert icd10["encounter"] == {"reference": f"Encounter/{visit['id']}"}
     assert icd10["recordedDate"] == today_ist().isoformat()
     assert icd10["severity"]["coding"][0]["code"] == "6736007"
     assert icd10["category"][0]["coding"][0]["code"] == "encounter-diagnosis"
-    assert icd11["code"]["coding"][0]["system"] == "http://id.who.int/icd/release/11/mms"
-    assert icd11["code"]["coding"][0]["code"] == "6A70"
+    assert icd11["code"]["coding"] == [{"system": "http://id.who.int/icd/release/11/mms", "version": "2026-01",
+                                        "code": "6A70", "display": "Single episode depressive disorder"}]
     assert "encounter" not in icd11  # no visit was recorded that day
     assert _audit("fhir_search")[-1].details == {"resource": "Condition", "matches": 2}
 

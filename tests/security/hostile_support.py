@@ -167,6 +167,8 @@ class World:
     file_id: int = 0
     medicine_id: int = 0
     option_id: int = 0
+    icd11_id: int = 0          # a local addition to the ICD-11 tree
+    icd11_parent_id: int = 0   # the default chapter 06 it sits under
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -203,7 +205,8 @@ class World:
                 "file_id": self.file_id, "file_path": self.file_path.lstrip("/"), "file_ref": str(self.file_id),
                 "adl_no": self.adl_no, "cr_no": self.cr_no, "psy_no": self.psy_no, "fmt": "csv",
                 "visit_id": self.visit_id, "kind": "proforma",  # /clinical/withdrawn/<kind>/<record_id>/restore
-                "resource_id": str(self.visit_id)}  # /fhir/<type>/<id>: a visit's Encounter
+                "resource_id": str(self.visit_id),  # /fhir/<type>/<id>: a visit's Encounter
+                "entity_id": self.icd11_id}  # /clinical/icd11/..., /api/icd11/entities/<id>
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -256,6 +259,10 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     w.file_id = files["data"]["file_details"][0]["id"]
     w.medicine_id = call("POST", "/api/medicines", json={"generic_name": "Hostilamine"})["data"]["medicine"]["id"]
     w.option_id = call("POST", "/api/clinical-options/mood", json={"label": "Hostile option"})["data"]["option"]["id"]
+    h = w.bearer("admin")  # local additions to the ICD-11 tree are the Admin's
+    w.icd11_parent_id = call("GET", "/api/icd11/entities")["data"]["entities"][0]["id"]
+    w.icd11_id = call("POST", "/api/icd11/entities", json={"parent_id": w.icd11_parent_id,
+                                                           "title": "Hostile local entry"})["data"]["entity"]["id"]
     return w
 
 
@@ -400,6 +407,11 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("api.proformas_restore", (), kind="none"),
     Target("api.medicines_create", _MED_FIELDS, lambda w: {"generic_name": "Newzepam"}),
     Target("api.medicines_delete", (), kind="none"),
+    # the ICD-11 tree's local additions (Admin)
+    Target("api.icd11_entities_create", ("parent_id", "title", "code"),
+           lambda w: {"parent_id": w.icd11_parent_id, "title": "Hostile added entry"}),
+    Target("api.icd11_entities_update", ("title", "code", "is_active"), lambda w: {"title": "Hostile local entry"}),
+    Target("api.icd11_entities_delete", (), kind="none"),
 ]}
 
 _SECTION_FIELDS = {s["key"]: tuple(f["name"] for f in s["fields"]) for s in intake_form.sections()}
@@ -473,6 +485,10 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("clinical.options_move", ("direction",), lambda w: {"direction": "up"}, kind="form"),
     Target("clinical.options_retire", (), lambda w: {}, kind="form"),
     Target("clinical.options_restore", (), lambda w: {}, kind="form"),
+    # the ICD-11 tree's local additions (Admin)
+    Target("clinical.icd11_local_new", ("title", "code"), lambda w: {"title": "Form local entry"}, kind="form"),
+    Target("clinical.icd11_local_edit", ("title", "code"), lambda w: {"title": "Hostile local entry"}, kind="form"),
+    Target("clinical.icd11_local_active", ("active",), lambda w: {"active": "1"}, kind="form"),
     Target("prescriptions.formulary_add", ("generic_name", "drug_class", "brand_names", "strengths", "filter"),
            lambda w: {"generic_name": "Formulamine"}, kind="form"),
     Target("prescriptions.formulary_retire", ("filter",), lambda w: {}, kind="form"),
@@ -1016,7 +1032,7 @@ def group_of(app: Flask, endpoint: str) -> str:
 
 
 API_GROUPS_BY_MODULE = {"session": "users", "clinical_options": "clinical", "medicines": "prescriptions",
-                        "patient_stats": "patients"}
+                        "patient_stats": "patients", "icd11": "clinical"}
 PAGE_GROUPS_BY_BLUEPRINT = {"drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions")

@@ -72,9 +72,11 @@ class World:
     _snapshots: dict = field(default_factory=dict)
 
     target_file: object = None  # the file a deleting route removes (a fresh one each time)
+    icd11_local: object = None   # a local addition to the ICD-11 tree (under the default chapter 06)
+    icd11_target: object = None  # the local entry a deactivating route deactivates (a fresh one each time)
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
-               "option", "medicine")
+               "option", "medicine", "icd11_local", "icd11_target")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -105,7 +107,7 @@ def _as(user):
 def build_world(app, users) -> World:
     """One of everything, made through the services (so it looks like real use)."""
     from emrs.auth import service as auth_service
-    from emrs.clinical import options
+    from emrs.clinical import icd11, options
     from emrs.clinical import service as proformas
     from emrs.intake import service as intake
     from emrs.patients import files
@@ -120,6 +122,7 @@ def build_world(app, users) -> World:
                                           "role": RESIDENT, "password": "Passw0rd-test"}, actor=admin)
         option = options.add("mood", "Matrix test option", admin)
         medicine = formulary.add("Matrixamine", "Test class", None, None, admin)
+        local = icd11.add_local(icd11.roots()[0].id, "Matrix local ICD-11 entry", None, admin)
         _as(pwo)
         patient = registration.register({"name": "Matrix Patient One", "age": 40, "sex": "M", "psy_no": "PSY-MTX-1",
                                      "assigned_doctor_id": resident.id}, pwo, step="complete")
@@ -134,9 +137,10 @@ def build_world(app, users) -> World:
              "prescription": [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]}, resident)
         record, _created = intake.upsert({"patient_id": patient.id}, resident)
         ids = dict(other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
-                   visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id)
+                   visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
+                   icd11=local.id)
     from emrs.auth.models import User
-    from emrs.clinical.models import ClinicalOption, ClinicalProforma
+    from emrs.clinical.models import ClinicalOption, ClinicalProforma, Icd11Entity
     from emrs.intake.models import IntakeRecord
     from emrs.patients.models import Patient, PatientFile, PatientVisit
     from emrs.prescriptions.models import Medicine, Prescription
@@ -146,7 +150,8 @@ def build_world(app, users) -> World:
                  proforma=get(ClinicalProforma, ids["proforma"]), rx=get(Prescription, ids["rx"]),
                  intake=get(IntakeRecord, ids["record"]), file=get(PatientFile, ids["file"]),
                  option=get(ClinicalOption, ids["option"]), medicine=get(Medicine, ids["medicine"]),
-                 target_file=get(PatientFile, ids["file"]))
+                 target_file=get(PatientFile, ids["file"]), icd11_local=get(Icd11Entity, ids["icd11"]),
+                 icd11_target=get(Icd11Entity, ids["icd11"]))
 
 
 # ------------------------------------------------------------------ URL variables
@@ -170,6 +175,7 @@ IDS: dict[str, Callable[[World], object]] = {
     "key": lambda w: "history_present_illness",  # an intake work-up section
     "fmt": lambda w: "csv",
     "filename": lambda w: "css/app.css",
+    "entity_id": lambda w: w.icd11_local.id,  # an ICD-11 tree entry: the world's local addition
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -189,6 +195,10 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     # The Admin's withdrawn-records page restores the resident's proforma (a no-op unless withdrawn).
     "clinical.withdrawn_restore": {"kind": lambda w: "proforma", "record_id": lambda w: w.proforma.id},
     "clinical.withdrawn_purge": _TARGET_FILE,
+    # The ICD-11 tree: the chapter's children; deactivation takes a fresh local entry.
+    "clinical.icd11_children": {"entity_id": lambda w: w.icd11_local.parent_id},
+    "clinical.icd11_local_active": {"entity_id": lambda w: w.icd11_target.id},
+    "api.icd11_entities_delete": {"entity_id": lambda w: w.icd11_target.id},
 }
 
 
@@ -300,6 +310,14 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "api.prescriptions_update": lambda w: {"json": {"prescription": LINES, "change_reason": CHANGE_REASON}},
     # API: reference lists
     "api.clinical_options_add": lambda w: {"json": {"label": "Matrix added option"}},
+    "api.icd11_entities_list": lambda w: {"query_string": {"parent": w.icd11_local.parent_id}},
+    "api.icd11_entities_create": lambda w: {"json": {"parent_id": w.icd11_local.parent_id,
+                                                     "title": "Matrix local entry (API)"}},
+    "api.icd11_entities_update": lambda w: {"json": {"title": "Matrix local ICD-11 entry", "code": None}},
+    # pages: the ICD-11 tree's local additions (Admin)
+    "clinical.icd11_local_new": lambda w: {"data": {"title": "Matrix local entry (page)", "code": ""}},
+    "clinical.icd11_local_edit": lambda w: {"data": {"title": "Matrix local ICD-11 entry", "code": ""}},
+    "clinical.icd11_local_active": lambda w: {"data": {"active": "0"}},
     "api.proforma_options_add": lambda w: {"json": {"label": "Matrix added option"}},
     "api.clinical_options_delete": lambda w: {"json": {"id": w.option.id}},
     "api.proforma_options_delete": lambda w: {"json": {"id": w.option.id}},
@@ -354,6 +372,17 @@ def _fresh_option(w: World):
         row = options.add("mood", f"Matrix option {_counter['option']}", w.users["admin"])
         row_id = row.id
     w.option = db.session.get(ClinicalOption, row_id)
+
+
+def _fresh_icd11_local(w: World):
+    """A new local ICD-11 entry, for a route that deactivates one."""
+    from emrs.clinical import icd11
+    from emrs.clinical.models import Icd11Entity
+    from flask import current_app
+    with current_app.test_request_context():
+        row = icd11.add_local(w.icd11_local.parent_id, "Matrix entry to deactivate", None, w.users["admin"])
+        row_id = row.id
+    w.icd11_target = db.session.get(Icd11Entity, row_id)
 
 
 def _file_status(status: str):
@@ -413,6 +442,8 @@ PREPARE: dict[str, Callable[[World], None]] = {
     "api.patients_files_update_alias": _fresh_file,
     "api.clinical_options_delete": _fresh_option,
     "api.proforma_options_delete": _fresh_option,
+    "clinical.icd11_local_active": _fresh_icd11_local,
+    "api.icd11_entities_delete": _fresh_icd11_local,
     "intake.file_store": _file_status("created"),
     "intake.file_retrieve": _file_status("stored"),
     "intake.bulk_retrieve": _file_status("stored"),
