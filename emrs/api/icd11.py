@@ -17,7 +17,7 @@ from ..auth.guard import principal
 from ..clinical import icd11 as svc
 from ..errors import ValidationError, field_error
 from . import bp
-from .envelope import handles_domain_errors, json_body, ok
+from .envelope import json_body, ok
 
 ID = "int(max=2147483647)"
 
@@ -33,7 +33,6 @@ def _parent_arg():
 
 
 @bp.get("/icd11/entities", endpoint="icd11_entities_list")
-@handles_domain_errors
 def icd11_entities_list():
     term = " ".join((request.args.get("q") or "").split())[:100]
     parent = _parent_arg()
@@ -48,7 +47,6 @@ def icd11_entities_list():
 
 
 @bp.get(f"/icd11/entities/<{ID}:entity_id>", endpoint="icd11_entities_get")
-@handles_domain_errors
 def icd11_entities_get(entity_id: int):
     row = svc.get(entity_id)
     return ok({"entity": svc.node_dicts([row])[0], "path": svc.node_dicts(svc.path(row)),
@@ -56,7 +54,6 @@ def icd11_entities_get(entity_id: int):
 
 
 @bp.post("/icd11/entities", endpoint="icd11_entities_create")
-@handles_domain_errors
 def icd11_entities_create():
     data = json_body()
     row = svc.add_local(data.get("parent_id"), data.get("title"), data.get("code"), principal())
@@ -64,7 +61,6 @@ def icd11_entities_create():
 
 
 @bp.patch(f"/icd11/entities/<{ID}:entity_id>", endpoint="icd11_entities_update")
-@handles_domain_errors
 def icd11_entities_update(entity_id: int):
     data = json_body()
     fields = {k: data[k] for k in ("title", "code", "is_active") if k in data}
@@ -73,7 +69,6 @@ def icd11_entities_update(entity_id: int):
 
 
 @bp.delete(f"/icd11/entities/<{ID}:entity_id>", endpoint="icd11_entities_delete")
-@handles_domain_errors
 def icd11_entities_delete(entity_id: int):
     row, _n = svc.set_active(entity_id, False, principal())
     return ok({"entity": svc.node_dicts([row])[0]}, "Local ICD-11 entry deactivated")

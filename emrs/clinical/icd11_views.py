@@ -11,8 +11,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 
 from ..auth.guard import principal
-from ..auth.models import ADMIN
-from ..errors import DomainError, NotFound, ValidationError
+from ..auth.navigation import allowed
+from ..doors import is_htmx
+from ..errors import DomainError, NotFound
+from ..pages import form_errors
 from ..extensions import db
 from ..submission import once_per_submission
 from . import bp, icd11
@@ -21,17 +23,13 @@ from .models import ICD11_LOCAL_TITLE_MAX
 ID = "int(max=2147483647)"
 
 
-def _htmx() -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get("HX-Boosted") != "true"
-
-
 def _pick() -> bool:
     return request.args.get("pick") == "1"
 
 
 def _is_admin() -> bool:
-    user = principal()
-    return user is not None and user.role == ADMIN
+    """May this user make local additions (the permission map's rule, not a role name)?"""
+    return allowed("clinical.icd11_local_new")
 
 
 def _nodes_context(rows, pick: bool) -> dict:
@@ -43,7 +41,7 @@ def _nodes_context(rows, pick: bool) -> dict:
 def icd11_browse():
     pick = _pick()
     ctx = _nodes_context(icd11.roots(), pick)
-    if _htmx():
+    if is_htmx():
         return render_template("clinical/_icd11_nodes.html", **ctx)
     return render_template("clinical/icd11.html", releases=icd11.releases(),
                            local=icd11.local_entries() if ctx["admin"] else [], **ctx)
@@ -71,9 +69,8 @@ def _refusal(exc: DomainError) -> tuple[dict, str | None]:
     """Field errors for the form, or a message for the whole form (nothing of the refused
     request stays in the session)."""
     db.session.rollback()
-    if isinstance(exc, ValidationError) and exc.errors:
-        return {e["path"]: e["msg"] for e in exc.errors}, None
-    return {}, exc.message
+    by_field, top = form_errors(exc)
+    return {path: "; ".join(msgs) for path, msgs in by_field.items()}, (top[0] if top else None)
 
 
 @bp.route(f"/icd11/<{ID}:entity_id>/local", methods=["GET", "POST"], endpoint="icd11_local_new")
