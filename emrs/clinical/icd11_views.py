@@ -65,12 +65,14 @@ def _form(parent, row, values: dict, errors: dict | None = None, message: str | 
                            field_errors=errors or {}, message=message, max_title=ICD11_LOCAL_TITLE_MAX), status
 
 
-def _refusal(exc: DomainError) -> tuple[dict, str | None]:
-    """Field errors for the form, or a message for the whole form (nothing of the refused
-    request stays in the session)."""
+def _refused(exc: DomainError, parent, row, values: dict):
+    """The form again after a refusal: field errors beside their fields, or one message for
+    the whole form (nothing of the refused request stays in the session)."""
     db.session.rollback()
     by_field, top = form_errors(exc)
-    return {path: "; ".join(msgs) for path, msgs in by_field.items()}, (top[0] if top else None)
+    errors = {path: "; ".join(msgs) for path, msgs in by_field.items()}
+    return _form(parent, row, {k: v[:400] for k, v in values.items()}, errors, top[0] if top else None,
+                 status=422 if errors or exc.status == 400 else exc.status)
 
 
 @bp.route(f"/icd11/<{ID}:entity_id>/local", methods=["GET", "POST"], endpoint="icd11_local_new")
@@ -86,9 +88,7 @@ def icd11_local_new(entity_id: int):
     try:
         row = icd11.add_local(parent.id, values["title"], values["code"], principal())
     except DomainError as exc:
-        errors, message = _refusal(exc)
-        return _form(parent, None, {k: v[:400] for k, v in values.items()}, errors, message,
-                     status=422 if errors or exc.status == 400 else exc.status)
+        return _refused(exc, parent, None, values)
     flash(f"Added the local entry “{row.title}” under “{parent.title}”.", "success")
     return redirect(url_for("clinical.icd11_browse") + f"#icd11-{row.id}", code=303)
 
@@ -106,9 +106,7 @@ def icd11_local_edit(entity_id: int):
     try:
         icd11.update_local(row.id, values, principal())
     except DomainError as exc:
-        errors, message = _refusal(exc)
-        return _form(parent, row, {k: v[:400] for k, v in values.items()}, errors, message,
-                     status=422 if errors or exc.status == 400 else exc.status)
+        return _refused(exc, parent, row, values)
     flash(f"Saved the local entry “{row.title}”.", "success")
     return redirect(url_for("clinical.icd11_browse") + f"#icd11-{row.id}", code=303)
 
