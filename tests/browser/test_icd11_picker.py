@@ -6,21 +6,17 @@ from __future__ import annotations
 
 import pytest
 
+from ..factories import patient_row
 from .test_login_flow import _sign_in, _user
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_rollback]
 
 
 def _patient(app, resident_id):
-    from emrs.extensions import db
-    from emrs.patients.models import Patient
     from emrs.patients.names import name_key
     with app.app_context():
-        p = Patient(name="Balwinder Icdsingh", name_key=name_key("Balwinder Icdsingh"), sex="M", age=41,
-                    cr_no=f"CRICD{resident_id:05d}", assigned_doctor_id=resident_id)
-        db.session.add(p)
-        db.session.commit()
-        return p.id
+        return patient_row("Balwinder Icdsingh", name_key=name_key("Balwinder Icdsingh"), sex="M", age=41,
+                           cr_no=f"CRICD{resident_id:05d}", assigned_doctor_id=resident_id).id
 
 
 def test_pick_an_icd11_code_by_keyboard_from_search_and_from_the_tree(live_app, browser, shot):

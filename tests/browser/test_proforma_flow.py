@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from ..factories import patient_row
 from .test_login_flow import _sign_in, _user
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_rollback]
@@ -17,14 +18,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.no_rollback]
 def _setup(app, resident_id):
     from emrs.clinical.models import ClinicalProforma
     from emrs.extensions import db
-    from emrs.patients.models import Patient, PatientVisit
+    from emrs.patients.models import PatientVisit
     from emrs.patients.names import name_key
     from emrs.timeutil import today_ist
     with app.app_context():
-        p = Patient(name="Tejinder Pal Singh", name_key=name_key("Tejinder Pal Singh"), sex="M", age=47,
-                    cr_no=f"CRBROWSER{resident_id:04d}", assigned_doctor_id=resident_id)
-        db.session.add(p)
-        db.session.flush()
+        p = patient_row("Tejinder Pal Singh", name_key=name_key("Tejinder Pal Singh"), sex="M", age=47,
+                        cr_no=f"CRBROWSER{resident_id:04d}", assigned_doctor_id=resident_id)
         db.session.add(ClinicalProforma(patient_id=p.id, filled_by=resident_id, visit_date=today_ist() - dt.timedelta(days=30),
                                         visit_type="first_visit", past_history="Alcohol dependence since 2015",
                                         mood="Sad", doctor_decision="simple_case"))
