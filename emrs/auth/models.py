@@ -17,6 +17,8 @@ RESIDENT = "Resident"
 PWO = "Psychiatric Welfare Officer"
 ROLES = (ADMIN, FACULTY, RESIDENT, PWO)
 DOCTOR_ROLES = (FACULTY, RESIDENT)
+JUNIOR, SENIOR = "JR", "SR"
+GRADES = {JUNIOR: "Junior Resident", SENIOR: "Senior Resident"}
 
 
 class User(UserMixin, TimestampMixin, db.Model):
@@ -28,6 +30,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     email: Mapped[str] = mapped_column(String(255), nullable=False, unique=True)
     mobile: Mapped[str | None] = mapped_column(String(15), unique=True)
     designation: Mapped[str | None] = mapped_column(String(100))
+    # Residents only: "JR" (Junior Resident) or "SR" (Senior Resident); decides list scope.
+    grade: Mapped[str | None] = mapped_column(String(2))
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     # E-mailed one-time code at login. On for every account unless an Admin turns it off.
     two_factor_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
@@ -50,6 +54,7 @@ class User(UserMixin, TimestampMixin, db.Model):
             "role IN ('Admin', 'Faculty', 'Resident', 'Psychiatric Welfare Officer')",
             name="role_allowed",
         ),
+        db.CheckConstraint("grade IS NULL OR (role = 'Resident' AND grade IN ('JR', 'SR'))", name="grade_allowed"),
     )
 
     # Flask-Login: the flag it reads is is_active; ours is a real column of the same name.

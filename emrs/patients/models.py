@@ -142,6 +142,7 @@ class Patient(TimestampMixin, db.Model):
     present_country_2: Mapped[str | None] = mapped_column(Text)
     local_address: Mapped[str | None] = mapped_column(Text)
     assigned_room: Mapped[str | None] = mapped_column(Text)
+    assigned_room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="RESTRICT"))
     assigned_doctor_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True)
     assigned_doctor_name: Mapped[str | None] = mapped_column(Text)
@@ -202,7 +203,9 @@ class PatientVisit(TimestampMixin, db.Model):
         ForeignKey("clinical_proforma.id", ondelete="SET NULL", use_alter=True))
     assigned_doctor_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    room_no: Mapped[str | None] = mapped_column(Text)
+    room_no: Mapped[str | None] = mapped_column(Text)  # the room's number as printed that day
+    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="RESTRICT"))
+    token_no: Mapped[int | None] = mapped_column(Integer)  # the day's token in that room
     visit_status: Mapped[str] = mapped_column(String(20), nullable=False, default="scheduled",
                                               server_default="scheduled")
     notes: Mapped[str | None] = mapped_column(Text)
@@ -212,6 +215,8 @@ class PatientVisit(TimestampMixin, db.Model):
         db.CheckConstraint(_in("visit_status", VISIT_STATUSES), name="visit_status_allowed"),
         Index("ix_patient_visits_patient_id_visit_date", "patient_id", "visit_date"),
         Index("ix_patient_visits_visit_date_visit_status", "visit_date", "visit_status"),
+        Index("ix_patient_visits_visit_date_room_id", "visit_date", "room_id"),
+        db.UniqueConstraint("visit_date", "room_id", "token_no", name="uq_patient_visits_day_room_token"),
     )
 
     def to_dict(self) -> dict:

@@ -1,0 +1,5 @@
+"""The OPD day: consultation rooms, each doctor's room for the day, the queue of today's
+visits with token numbers, Today's Patients, referrals between doctors."""
+from flask import Blueprint
+
+bp = Blueprint("opd", __name__)
