@@ -10,6 +10,7 @@ domain services, not here.
 from __future__ import annotations
 
 from .models import ADMIN, FACULTY, PWO, RESIDENT
+from .models import SENIOR as SENIOR_GRADE
 
 PUBLIC = "public"
 AUTH = "auth"
@@ -292,3 +293,18 @@ def rule_for(endpoint: str | None):
     if endpoint is None:
         return None
     return PERMISSIONS.get(endpoint)
+
+
+# List scope: how much of the department's queue and patient lists a person sees. A Junior
+# Resident sees the patients assigned to them and their room's; everyone else the department
+# (doctors' pages start filtered to their own room, and may widen it).
+OWN_AND_ROOM = "own_and_room"
+DEPARTMENT = "department"
+
+
+def list_scope(user) -> str:
+    """OWN_AND_ROOM for Junior Residents (a Resident without a grade counts as Junior),
+    DEPARTMENT for everyone else."""
+    if user.role == RESIDENT and user.grade != SENIOR_GRADE:
+        return OWN_AND_ROOM
+    return DEPARTMENT
