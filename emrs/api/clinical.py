@@ -9,6 +9,8 @@ from ..errors import ValidationError, field_error
 from ..patients import reading as patients
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
+from .openapi_schema import (DATE, DATE_RANGE, ID, INT, PROFORMA_LIST, STR, arr, null, obj, Op, page_params,
+                             query, ref)
 from .users import parse_id
 
 PREFIX = "/clinical-proformas"
@@ -128,3 +130,75 @@ def proformas_delete(proforma_id):
     body = json_body(required=False)
     service.withdraw(row, principal(), body.get("reason") or request.args.get("reason"))
     return ok(message="Clinical proforma deleted successfully")
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+OPENAPI = {
+    # ---------------------------------------------------------------- clinical proformas
+    "proformas_create": Op("Clinical proformas", "Save a walk-in clinical proforma", {"anyOf": [
+        obj({"proforma": ref("Proforma"), "prescriptions": null(ref("PrescriptionBlock"))}),
+        obj({"clinical_proforma": ref("Proforma"), "adl_file": ref("IntakeRecordRow")})]},
+        status=201, message="Simple Walk-in Clinical Proforma saved successfully", body="ProformaInput",
+        errors=(404,),
+        example={"patient_id": 1, "visit_date": "2025-01-06", "visit_type": "first_visit",
+                 "mood": "Sad, Irritable", "diagnosis": "Depressive episode", "icd_code": "F32.1",
+                 "case_severity": "moderate", "doctor_decision": "simple_case"},
+        description="Simple case: `data.proforma` and `data.prescriptions`. Complex case (message \"Complex "
+                    "case with ADL file saved successfully\"): `data.clinical_proforma`, `data.adl_file` and "
+                    "`prescriptions` as a sibling of `data` (the original's shape). EMRS rules (400, nothing "
+                    "saved): `visit_date` is not after today (IST); a completed proforma — one that states "
+                    "`doctor_decision`, unless written by a welfare officer — needs at least one presenting "
+                    "complaint group, `diagnosis`/`icd_code`, or `disposal`/`referred_to` (a visit stub "
+                    "without `doctor_decision` may be empty); a flat `personal_birth_date` must agree with "
+                    "the patient's age (within a year)."),
+    "proformas_list": Op("Clinical proformas", "List proformas", PROFORMA_LIST, params=(
+        *page_params(),
+        query("visit_type", {"type": "string", "enum": ["first_visit", "follow_up"]}, "Visit type."),
+        query("doctor_decision", {"type": "string", "enum": ["simple_case", "complex_case"]}, "Decision."),
+        query("requires_adl_file", {"type": "string", "enum": ["true", "false"]}, "Needs an intake record."),
+        query("filled_by", ID, "Filled by (user id)."), query("patient_id", ID, "Patient."),
+        query("room_no", {"type": "string", "maxLength": 10}, "Room."), *DATE_RANGE),
+        description="Newest visit first."),
+    "proformas_mine": Op("Clinical proformas", "Proformas I filled", PROFORMA_LIST, params=page_params()),
+    "proformas_complex": Op("Clinical proformas", "Complex cases", PROFORMA_LIST, params=page_params()),
+    "proformas_stats": Op("Clinical proformas", "Proforma statistics", obj({"stats": obj({k: INT for k in (
+        "total_proformas", "first_visits", "follow_ups", "simple_cases", "complex_cases",
+        "cases_requiring_adl")})})),
+    "proformas_decision_stats": Op("Clinical proformas", "Counts by decision", obj({"decisionStats": arr(obj({
+        "doctor_decision": {"type": "string", "enum": ["simple_case", "complex_case"]}, "count": INT}))}),
+        params=(query("user_id", ID, "Only proformas filled by this user."),)),
+    "proformas_visit_trends": Op("Clinical proformas", "Proformas per day, week or month", obj({"trends": arr({
+        "type": "object", "required": ["count"], "properties": {
+            "date": DATE, "week_start": DATE, "month_start": DATE, "count": INT},
+        "oneOf": [{"required": ["date"]}, {"required": ["week_start"]}, {"required": ["month_start"]}]})}),
+        params=(query("period", {"type": "string", "enum": ["day", "week", "month"], "default": "week"},
+                      "day: last 7 days; week: last 7 weeks; month: last 12 months."),
+                query("user_id", ID, "Only proformas filled by this user."))),
+    "proformas_by_patient": Op("Clinical proformas", "A patient's proformas", obj({"proformas": arr("Proforma")})),
+    "proformas_last_visit": Op("Clinical proformas", "A patient's latest proforma",
+                               obj({"proforma": null(ref("Proforma"))})),
+    "proformas_get": Op("Clinical proformas", "One proforma", obj({"proforma": ref("Proforma")})),
+    "proformas_update": Op("Clinical proformas", "Update a proforma", obj({
+        "clinical_proforma": ref("Proforma"), "adl_file": null(ref("IntakeRecordRow")),
+        "prescriptions": null(ref("PrescriptionBlock"))}), message="Clinical proforma updated successfully",
+        body="ProformaUpdate", errors=(403, 409),
+        description="Creates the intake record when the case just became complex; `prescriptions` "
+                    "replaces the proforma's prescription."),
+    "proformas_delete": Op("Clinical proformas", "Delete (withdraw) a proforma", message="Clinical proforma "
+                           "deleted successfully", errors=(403,), body_required=False,
+                           body=obj({"reason": {"type": "string", "maxLength": 1000}}),
+                           description="Withdraws the proforma: it stays, marked with who, when and why "
+                                       "(`reason` in the body or the query), and an Admin can restore it; a "
+                                       "linked intake record is archived. Who may: the author, Faculty over "
+                                       "Residents' records, an Admin."),
+    "proformas_versions": Op("Clinical proformas", "Every version of a proforma", obj({
+        "proforma_id": INT, "versions": arr(obj({
+            "version": INT, "fields": {"type": "object"}, "author_id": null(INT), "author_name": null(STR),
+            "authored_at": null(STR), "change_reason": null(STR), "superseded_at": null(STR),
+            "current": {"type": "boolean"}}))}),
+        description="Oldest first, the current version last; each names who wrote it and why."),
+    "proformas_restore": Op("Clinical proformas", "Restore a withdrawn proforma (Admin)",
+                            obj({"proforma": ref("Proforma")}), message="Clinical proforma restored"),
+}

@@ -8,6 +8,7 @@ from ..clinical import options as svc
 from ..errors import Conflict, ValidationError, field_error
 from . import bp
 from .envelope import json_body, ok
+from .openapi_schema import ID, LABEL_BODY, STR, arr, obj, Op, ref
 
 PREFIXES = (("clinical_options", "/clinical-options"), ("proforma_options", "/clinical-proformas/options"))
 
@@ -62,3 +63,30 @@ for name, path in PREFIXES:
     bp.add_url_rule(f"{path}/<group>", f"{name}_get", get_group, methods=["GET"])
     bp.add_url_rule(f"{path}/<group>", f"{name}_add", add_option, methods=["POST"])
     bp.add_url_rule(f"{path}/<group>", f"{name}_delete", delete_option, methods=["DELETE"])
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+def _option_ops(kind: str) -> dict:
+    legacy = kind == "proforma_options"
+    tag = "Clinical options"
+    say = (lambda s: s + " (original path)") if legacy else (lambda s: s)
+    return {
+        "all": Op(tag, say("Every option group with its labels"),
+                  {"type": "object", "additionalProperties": arr(STR)}),
+        "get": Op(tag, say("One option group"), ref("ClinicalOptionGroup"),
+                  description="An unknown group answers an empty list."),
+        "add": Op(tag, say("Add a label to a group"), ref("ClinicalOptionGroup"), status=201,
+                  message="Option added", body=LABEL_BODY, body_required=False,
+                  description="201 with the unchanged list (message \"Option already exists\") when the label "
+                              "is already there."),
+        "delete": Op(tag, say("Remove a label from a group"), ref("ClinicalOptionGroup"), message="Option deleted",
+                     body=obj({"label": STR, "id": {"anyOf": [ID, {"type": "string", "pattern": r"^\d{1,9}$"}]}},
+                              required=()), body_required=False, errors=(404,),
+                     description="By `id` or `label`; seeded (system) options cannot be removed (403)."),
+    }
+
+
+OPENAPI = {f"{kind}_{name}": op for kind in ("clinical_options", "proforma_options")
+           for name, op in _option_ops(kind).items()}

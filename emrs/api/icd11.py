@@ -18,8 +18,9 @@ from ..clinical import icd11 as svc
 from ..errors import ValidationError, field_error
 from . import bp
 from .envelope import json_body, ok
+from .openapi_schema import BOOL, ID, arr, null, obj, Op, query, ref
 
-ID = "int(max=2147483647)"
+ENTITY_ID = "int(max=2147483647)"
 
 
 def _parent_arg():
@@ -46,7 +47,7 @@ def icd11_entities_list():
     return ok({"entities": svc.node_dicts(rows)})
 
 
-@bp.get(f"/icd11/entities/<{ID}:entity_id>", endpoint="icd11_entities_get")
+@bp.get(f"/icd11/entities/<{ENTITY_ID}:entity_id>", endpoint="icd11_entities_get")
 def icd11_entities_get(entity_id: int):
     row = svc.get(entity_id)
     return ok({"entity": svc.node_dicts([row])[0], "path": svc.node_dicts(svc.path(row)),
@@ -60,7 +61,7 @@ def icd11_entities_create():
     return ok({"entity": svc.node_dict(row, 0)}, "Local ICD-11 entry added", status=201)
 
 
-@bp.patch(f"/icd11/entities/<{ID}:entity_id>", endpoint="icd11_entities_update")
+@bp.patch(f"/icd11/entities/<{ENTITY_ID}:entity_id>", endpoint="icd11_entities_update")
 def icd11_entities_update(entity_id: int):
     data = json_body()
     fields = {k: data[k] for k in ("title", "code", "is_active") if k in data}
@@ -68,7 +69,45 @@ def icd11_entities_update(entity_id: int):
     return ok({"entity": svc.node_dicts([row])[0]}, "Local ICD-11 entry saved")
 
 
-@bp.delete(f"/icd11/entities/<{ID}:entity_id>", endpoint="icd11_entities_delete")
+@bp.delete(f"/icd11/entities/<{ENTITY_ID}:entity_id>", endpoint="icd11_entities_delete")
 def icd11_entities_delete(entity_id: int):
     row, _n = svc.set_active(entity_id, False, principal())
     return ok({"entity": svc.node_dicts([row])[0]}, "Local ICD-11 entry deactivated")
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+OPENAPI = {
+    # ---------------------------------------------------------------- ICD-11 tree
+    "icd11_entities_list": Op("ICD-11", "The ICD-11 tree: chapters, an entry's children, or a search",
+                              obj({"entities": {"anyOf": [arr("Icd11Entity"), arr("IcdResult")]}}), params=(
+                                  query("parent", ID, "The children of this entry (else the chapters)."),
+                                  query("q", {"type": "string", "maxLength": 100},
+                                        "Codable entries by code prefix or title words (IcdResult items)."),
+                                  query("limit", {"type": "integer", "minimum": 1, "maximum": 100,
+                                                  "default": 25}, "With q: at most 100.")),
+                              errors=(404,)),
+    "icd11_entities_get": Op("ICD-11", "One entry with its path and children", obj({
+        "entity": ref("Icd11Entity"), "path": {**arr("Icd11Entity"), "description": "The chapter first."},
+        "children": arr("Icd11Entity")}), errors=(404,)),
+    "icd11_entities_create": Op("ICD-11", "Add a local entry under an entry (Admin)",
+                                obj({"entity": ref("Icd11Entity")}), status=201,
+                                message="Local ICD-11 entry added", errors=(404, 409), body=obj({
+                                    "parent_id": ID,
+                                    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                                    "code": {**null({"type": "string", "maxLength": 20}),
+                                             "description": "Optional; not one of WHO's codes or another "
+                                                            "local entry's (409)."}},
+                                    required=("parent_id", "title"))),
+    "icd11_entities_update": Op("ICD-11", "Change a local entry (Admin)", obj({"entity": ref("Icd11Entity")}),
+                                message="Local ICD-11 entry saved", errors=(403, 404, 409), body=obj({
+                                    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                                    "code": null({"type": "string", "maxLength": 20}),
+                                    "is_active": BOOL}, required=()),
+                                description="WHO's entries are never edited (403)."),
+    "icd11_entities_delete": Op("ICD-11", "Deactivate a local entry (Admin)", obj({"entity": ref("Icd11Entity")}),
+                                message="Local ICD-11 entry deactivated", errors=(403, 404),
+                                description="Never a hard delete; local entries under it are deactivated too; "
+                                            "records coded with it keep their code. WHO's entries: 403."),
+}

@@ -16,6 +16,8 @@ from ..intake import service
 from ..patients import reading as patients
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
+from .openapi_schema import (DATE_RANGE, DATETIME, ID, INT, INTAKE_FILE, NUM, OPTIONAL_NOTE, STR, arr, list_of,
+                             null, obj, Op, page_params, query, ref)
 from .users import parse_id
 
 PREFIXES = (("/outpatient-intake-records", "intake"), ("/adl-files", "adl"))
@@ -177,3 +179,65 @@ ENDPOINT_NAMES = tuple(name for _path, name, _view, _methods in ROUTES)
 for _prefix, _name in PREFIXES:
     for _path, _route, _view, _methods in ROUTES:
         bp.add_url_rule(_prefix + _path, f"{_name}_{_route}", _view, methods=_methods)
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+def _intake_ops(kind: str) -> dict:
+    """The intake-record operations; the same under both prefixes (api/intake.py)."""
+    legacy = kind == "adl"
+    tag = "Intake records (legacy /api/adl-files)" if legacy else "Intake records"
+    say = (lambda s: s + " (legacy path)") if legacy else (lambda s: s)
+    from ..intake.models import INTAKE_FILE_STATUSES
+    return {
+        "list": Op(tag, say("List intake records"), list_of("files", "IntakeRecord"), params=(
+            *page_params(),
+            query("file_status", {"type": "string", "enum": list(INTAKE_FILE_STATUSES)}, "File status."),
+            query("is_active", {"type": "string", "enum": ["true", "false"]}, "Active or not."),
+            query("created_by", ID, "Creator (user id)."),
+            query("last_accessed_by", ID, "Last accessed by (user id)."),
+            *DATE_RANGE,
+            query("include_all", {"type": "string", "enum": ["true", "false"]},
+                  "true: every record; otherwise only those linked to a complex-case proforma.")),
+            description="Newest first; the date range is on file_created_date."),
+        "create": Op(tag, say("Create (or update) the patient's intake record"), obj({"adl_file": ref("IntakeRecord")}),
+                     status=201, also=(200,), message="ADL file created successfully", body="IntakeRecordInput",
+                     errors=(404,),
+                     description="201 when created; 200 \"ADL file updated successfully\" when the patient "
+                                 "already had one (one record per patient)."),
+        "stats": Op(tag, say("Intake record statistics"), obj({"stats": obj({
+            k: INT for k in ("total_files", "created_files", "stored_files", "retrieved_files", "archived_files",
+                             "active_files", "inactive_files")} | {"avg_visits_per_file": NUM})})),
+        "status_stats": Op(tag, say("Counts by file status"), obj({"statusStats": arr(obj({
+            "file_status": {"type": "string", "enum": list(INTAKE_FILE_STATUSES)}, "count": INT}))})),
+        "active": Op(tag, say("Files out of the record room"), obj({"activeFiles": arr({"allOf": [
+            ref("IntakeRecord"), obj({"with_whom": null(STR), "retrieved_at": null(DATETIME)})]})})),
+        "to_retrieve": Op(tag, say("Stored active files (to retrieve)"), obj({"filesToRetrieve": arr("IntakeRecord")})),
+        "bulk_retrieve": Op(tag, say("Retrieve several files"), obj({"retrieved": arr("IntakeRecord"),
+                                                                     "errors": arr(STR)}),
+                            message="Retrieved 1 files successfully",
+                            body=obj({"file_ids": {"type": "array", "minItems": 1, "items": ID}})),
+        "bulk_return": Op(tag, say("Return several files to storage"), obj({"returned": arr("IntakeRecord"),
+                                                                           "errors": arr(STR)}),
+                          message="Returned 1 files successfully",
+                          body=obj({"file_ids": {"type": "array", "minItems": 1, "items": ID}})),
+        "by_patient": Op(tag, say("A patient's intake record"), obj({"adlFiles": arr("IntakeRecord")})),
+        "by_adl_no": Op(tag, say("Intake record by ADL number"), INTAKE_FILE, errors=(404,)),
+        "get": Op(tag, say("One intake record"), INTAKE_FILE),
+        "update": Op(tag, say("Update the work-up or file fields"), INTAKE_FILE,
+                     message="ADL file updated successfully", body="IntakeRecordUpdate", errors=(409,)),
+        "delete": Op(tag, say("Archive an intake record"), message="ADL file deleted successfully",
+                     description="Soft delete: the file is archived and made inactive."),
+        "retrieve": Op(tag, say("Retrieve the file from the record room"), INTAKE_FILE,
+                       message="ADL file retrieved successfully", body=OPTIONAL_NOTE, body_required=False),
+        "return": Op(tag, say("Return the file to the record room"), INTAKE_FILE,
+                     message="ADL file returned to storage successfully", body=OPTIONAL_NOTE, body_required=False),
+        "archive": Op(tag, say("Archive the file"), INTAKE_FILE, message="ADL file archived successfully",
+                      body=OPTIONAL_NOTE, body_required=False),
+        "movement_history": Op(tag, say("Movements of the physical file"),
+                               obj({"adlFile": ref("IntakeRecord"), "movementHistory": arr("FileMovement")})),
+    }
+
+
+OPENAPI = {f"{kind}_{name}": op for kind in ("intake", "adl") for name, op in _intake_ops(kind).items()}

@@ -14,6 +14,7 @@ from ..auth.guard import principal
 from ..prescriptions import formulary as svc
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
+from .openapi_schema import STR, arr, list_of, null, obj, Op, page_params, query, ref
 
 ID = "int(max=2147483647)"
 
@@ -70,3 +71,35 @@ def medicines_create():
 def medicines_delete(medicine_id: int):
     row = svc.retire(medicine_id, principal())
     return ok({"medicine": row.to_dict()}, "Medicine retired")
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+OPENAPI = {
+    # ---------------------------------------------------------------- formulary
+    "medicines_list": Op("Medicines", "The formulary", list_of("medicines", "Medicine"), params=(
+        *page_params(50, cap=500),
+        query("q", {"type": "string", "maxLength": 100}, "Generic, brand or class contains this."),
+        query("include_retired", {"type": "string", "enum": ["true", "false"]}, "Include retired entries."))),
+    "medicines_search": Op("Medicines", "Medicine picker search", obj({"results": arr("MedicineEntry")}), params=(
+        query("q", {"type": "string", "maxLength": 100}, "Generic or brand name."),
+        query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 12}, "At most 50."))),
+    "medicines_get": Op("Medicines", "One formulary entry", obj({"medicine": ref("Medicine")}), errors=(404,)),
+    "medicines_create": Op("Medicines", "Add a formulary entry", obj({"medicine": ref("Medicine")}), status=201,
+                           message="Medicine added", body=obj({
+                               "generic_name": {"type": "string", "minLength": 1, "maxLength": 200},
+                               "name": {**STR, "description": "Alias of generic_name."},
+                               "drug_class": null({"type": "string", "maxLength": 120}),
+                               "category": {**null(STR), "description": "Alias of drug_class."},
+                               "brand_names": {"anyOf": [arr(STR), STR, {"type": "null"}]},
+                               "brands": {"anyOf": [arr(STR), STR, {"type": "null"}]},
+                               "strengths": {"anyOf": [arr(STR), STR, {"type": "null"}]},
+                               "forms": {"anyOf": [arr(STR), STR, {"type": "null"}],
+                                         "description": "tablet (default), capsule, syrup, injection …"}},
+                               required=()),
+                           errors=(409,)),
+    "medicines_delete": Op("Medicines", "Retire a formulary entry", obj({"medicine": ref("Medicine")}),
+                           message="Medicine retired", errors=(404,),
+                           description="Never a hard delete; prescriptions naming it are untouched."),
+}

@@ -10,15 +10,16 @@ Where each part comes from, so that the document cannot drift from the code:
   joined extras the services add; request schemas from the validation tables
   (patients/fields.py, clinical/service.py, intake/models.py, prescriptions/...);
 - what an operation means (tag, summary, parameters, bodies, the ``data`` of its
-  success envelope, its error statuses): the one table ``OPERATIONS``, keyed by endpoint
-  (built by ``_operations()``; the intake and option routes, registered by loops over two
-  prefixes, get their entries by the same loops). A route without an entry is missing
-  from the document and tests/api/test_openapi.py fails, naming it.
+  success envelope, its error statuses): the ``OPENAPI`` table of the module that holds the
+  route, keyed by endpoint and written next to the routes (``api/openapi_schema.py`` has the
+  vocabulary). ``operations(app)`` collects the tables of the modules the app's ``api.``
+  view functions come from. A route without an entry is missing from the document and
+  tests/api/test_openapi.py fails, naming it.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import sys
 
 from flask import current_app, jsonify, render_template
 from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Numeric, String
@@ -27,17 +28,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from ..auth.permissions import AUTH, PERMISSIONS, PUBLIC
 from ..config import VERSION
 from . import bp
+from .openapi_schema import BOOL, DATE, DATETIME, ID, INT, NUM, STR, Op, arr, null, obj, ref
 from .session import COOKIE
 
 # ============================================================================ schema helpers
-
-STR = {"type": "string"}
-INT = {"type": "integer"}
-NUM = {"type": "number"}
-BOOL = {"type": "boolean"}
-DATE = {"type": "string", "format": "date"}
-DATETIME = {"type": "string", "format": "date-time"}
-ID = {"type": "integer", "minimum": 1, "maximum": 999_999_999}  # what api.users.parse_id accepts
 
 
 def _rx_line_docs() -> dict:
@@ -64,35 +58,6 @@ def _rx_line_docs() -> dict:
         "quantity": "Units to dispense. When empty it is computed for tablets and capsules: per-day count of the "
                     "dosage × frequency × days.",
     }
-
-
-def ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def arr(item) -> dict:
-    return {"type": "array", "items": ref(item) if isinstance(item, str) else item}
-
-
-def null(schema: dict) -> dict:
-    """The schema or JSON null."""
-    t = schema.get("type")
-    if isinstance(t, str) and "$ref" not in schema:
-        out = {**schema, "type": [t, "null"]}
-        if "enum" in out:
-            out["enum"] = [*out["enum"], None]
-        return out
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-def obj(props: dict, required=None, description: str | None = None) -> dict:
-    """An object; by default every listed property is always present. Extra keys are allowed
-    (clients must ignore keys they do not know)."""
-    out = {"type": "object", "properties": props,
-           "required": list(props) if required is None else list(required)}
-    if description:
-        out["description"] = description
-    return out
 
 
 def _column_schema(column) -> dict:
@@ -150,9 +115,6 @@ def pick(schema: dict, keys) -> dict:
 
 # ============================================================================ parameters
 
-def query(name: str, schema: dict, description: str, required: bool = False) -> dict:
-    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
-
 
 def idempotency_key_parameter() -> dict:
     from .idempotency import HEADER, KEY_PATTERN
@@ -172,35 +134,6 @@ IDEMPOTENCY_KEY = {"$ref": "#/components/parameters/IdempotencyKey"}
 REPLAYED = {"Idempotent-Replayed": {"schema": {"const": "true"},
                                     "description": "Present when this is the stored answer to an earlier "
                                                    "request with the same Idempotency-Key."}}
-
-
-def page_params(default: int = 10, cap: int | None = None) -> tuple:
-    capped = f" (at most {cap} are returned per page)" if cap else ""
-    return (query("page", {"type": "integer", "minimum": 1, "maximum": 10_000_000, "default": 1},
-                  "Page number, from 1."),
-            query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": default},
-                  f"Items per page, 1–1000{capped}."))
-
-
-DATE_RANGE = (query("date_from", DATE, "From this date (YYYY-MM-DD), inclusive."),
-              query("date_to", DATE, "Up to this date (YYYY-MM-DD), inclusive."))
-
-
-def _patient_filters() -> tuple:
-    from ..patients.search import AGE_BANDS
-    return (
-        query("sex", {"type": "string", "enum": ["M", "F", "Other"]}, "Sex."),
-        query("age_band", {"type": "string", "enum": list(AGE_BANDS)}, "Age band."),
-        *DATE_RANGE,
-        query("doctor_id", ID, "Assigned doctor (user id); `assigned_doctor_id` is accepted too."),
-        query("complexity", {"type": "string", "enum": ["simple", "complex"]},
-              "Case complexity (complex = has an intake record); `case_complexity` is accepted too."),
-        query("has_adl_file", {"type": "string", "enum": ["true", "false"]}, "Has an intake record."),
-        query("file_status", {"type": "string",
-                              "enum": ["none", "created", "stored", "retrieved", "active", "archived"]},
-              "Status of the patient's intake record file."),
-        query("assigned_room", {"type": "string", "maxLength": 20}, "Room today; `room` is accepted too."),
-    )
 
 
 # Path parameters by name (the route's converter decides for names not listed).
@@ -640,604 +573,6 @@ def success(data: dict | None = None, *, message: bool = False, extra: dict | No
 
 # ============================================================================ the operations table
 
-@dataclass(frozen=True)
-class Op:
-    """What one endpoint means. ``data``: schema of the success envelope's ``data`` (None =
-    no data); ``errors``: error statuses beyond those derived from the route (401/403 from
-    the permission map, 400/404 for id path parameters, 400/413 for a body)."""
-    tag: str
-    summary: str
-    data: dict | None = None
-    status: int = 200
-    also: tuple = ()  # other success statuses with the same body
-    message: str | None = None
-    params: tuple = ()
-    body: str | dict | None = None
-    body_required: bool = True
-    multipart: dict | None = None
-    errors: tuple = ()
-    extra: dict | None = None
-    description: str = ""
-    security: str | None = None
-    content: dict | None = None
-    example: dict | None = None
-    response_example: dict | None = None
-    limited: bool = False
-
-
-def _list_of(key: str, item: str) -> dict:
-    return obj({key: arr(item), "pagination": ref("Pagination")})
-
-
-PATIENT = obj({"patient": ref("Patient")})
-PROFORMA_LIST = _list_of("proformas", "Proforma")
-INTAKE_FILE = obj({"adlFile": ref("IntakeRecord")})
-RX = obj({"prescription": ref("Prescription")})
-USER = obj({"user": ref("User")})
-FILES_AND_RECORD = obj({"files": arr(STR), "record": null(ref("PatientFileRecord"))})
-OPTIONAL_NOTE = obj({"notes": null({"type": "string", "maxLength": 1000}),
-                     "note": {**null(STR), "description": "Alias of notes."}}, required=())
-LABEL_BODY = obj({"label": {"type": "string", "minLength": 1, "maxLength": 255}}, required=("label",))
-
-
-def _files_multipart(with_patient: bool = False, removals: bool = False) -> dict:
-    binary = {"type": "string", "contentMediaType": "application/octet-stream"}
-    props = {"files": {"type": "array", "items": binary, "maxItems": 20,
-                       "description": "Files (max 10 MB each, 20 per request; JPEG, PNG, GIF, WebP, PDF, DOC, "
-                                      "DOCX, TXT — the type is checked from the content)."},
-             "attachments[]": {"type": "array", "items": binary, "description": "Same as files."}}
-    required = []
-    if with_patient:
-        props = {"patient_id": {"type": "string", "pattern": r"^\d{1,9}$"}, **props}
-        required.append("patient_id")
-    if removals:
-        props["files_to_remove"] = {"type": "array", "items": STR,
-                                    "description": "Paths to remove (repeated field, or one JSON array string)."}
-    return {"type": "object", "properties": props, "required": required}
-
-
-def _intake_ops(kind: str) -> dict:
-    """The intake-record operations; the same under both prefixes (api/intake.py)."""
-    legacy = kind == "adl"
-    tag = "Intake records (legacy /api/adl-files)" if legacy else "Intake records"
-    say = (lambda s: s + " (legacy path)") if legacy else (lambda s: s)
-    from ..intake.models import INTAKE_FILE_STATUSES
-    return {
-        "list": Op(tag, say("List intake records"), _list_of("files", "IntakeRecord"), params=(
-            *page_params(),
-            query("file_status", {"type": "string", "enum": list(INTAKE_FILE_STATUSES)}, "File status."),
-            query("is_active", {"type": "string", "enum": ["true", "false"]}, "Active or not."),
-            query("created_by", ID, "Creator (user id)."),
-            query("last_accessed_by", ID, "Last accessed by (user id)."),
-            *DATE_RANGE,
-            query("include_all", {"type": "string", "enum": ["true", "false"]},
-                  "true: every record; otherwise only those linked to a complex-case proforma.")),
-            description="Newest first; the date range is on file_created_date."),
-        "create": Op(tag, say("Create (or update) the patient's intake record"), obj({"adl_file": ref("IntakeRecord")}),
-                     status=201, also=(200,), message="ADL file created successfully", body="IntakeRecordInput",
-                     errors=(404,),
-                     description="201 when created; 200 \"ADL file updated successfully\" when the patient "
-                                 "already had one (one record per patient)."),
-        "stats": Op(tag, say("Intake record statistics"), obj({"stats": obj({
-            k: INT for k in ("total_files", "created_files", "stored_files", "retrieved_files", "archived_files",
-                             "active_files", "inactive_files")} | {"avg_visits_per_file": NUM})})),
-        "status_stats": Op(tag, say("Counts by file status"), obj({"statusStats": arr(obj({
-            "file_status": {"type": "string", "enum": list(INTAKE_FILE_STATUSES)}, "count": INT}))})),
-        "active": Op(tag, say("Files out of the record room"), obj({"activeFiles": arr({"allOf": [
-            ref("IntakeRecord"), obj({"with_whom": null(STR), "retrieved_at": null(DATETIME)})]})})),
-        "to_retrieve": Op(tag, say("Stored active files (to retrieve)"), obj({"filesToRetrieve": arr("IntakeRecord")})),
-        "bulk_retrieve": Op(tag, say("Retrieve several files"), obj({"retrieved": arr("IntakeRecord"),
-                                                                     "errors": arr(STR)}),
-                            message="Retrieved 1 files successfully",
-                            body=obj({"file_ids": {"type": "array", "minItems": 1, "items": ID}})),
-        "bulk_return": Op(tag, say("Return several files to storage"), obj({"returned": arr("IntakeRecord"),
-                                                                           "errors": arr(STR)}),
-                          message="Returned 1 files successfully",
-                          body=obj({"file_ids": {"type": "array", "minItems": 1, "items": ID}})),
-        "by_patient": Op(tag, say("A patient's intake record"), obj({"adlFiles": arr("IntakeRecord")})),
-        "by_adl_no": Op(tag, say("Intake record by ADL number"), INTAKE_FILE, errors=(404,)),
-        "get": Op(tag, say("One intake record"), INTAKE_FILE),
-        "update": Op(tag, say("Update the work-up or file fields"), INTAKE_FILE,
-                     message="ADL file updated successfully", body="IntakeRecordUpdate", errors=(409,)),
-        "delete": Op(tag, say("Archive an intake record"), message="ADL file deleted successfully",
-                     description="Soft delete: the file is archived and made inactive."),
-        "retrieve": Op(tag, say("Retrieve the file from the record room"), INTAKE_FILE,
-                       message="ADL file retrieved successfully", body=OPTIONAL_NOTE, body_required=False),
-        "return": Op(tag, say("Return the file to the record room"), INTAKE_FILE,
-                     message="ADL file returned to storage successfully", body=OPTIONAL_NOTE, body_required=False),
-        "archive": Op(tag, say("Archive the file"), INTAKE_FILE, message="ADL file archived successfully",
-                      body=OPTIONAL_NOTE, body_required=False),
-        "movement_history": Op(tag, say("Movements of the physical file"),
-                               obj({"adlFile": ref("IntakeRecord"), "movementHistory": arr("FileMovement")})),
-    }
-
-
-def _option_ops(kind: str) -> dict:
-    legacy = kind == "proforma_options"
-    tag = "Clinical options"
-    say = (lambda s: s + " (original path)") if legacy else (lambda s: s)
-    return {
-        "all": Op(tag, say("Every option group with its labels"),
-                  {"type": "object", "additionalProperties": arr(STR)}),
-        "get": Op(tag, say("One option group"), ref("ClinicalOptionGroup"),
-                  description="An unknown group answers an empty list."),
-        "add": Op(tag, say("Add a label to a group"), ref("ClinicalOptionGroup"), status=201,
-                  message="Option added", body=LABEL_BODY, body_required=False,
-                  description="201 with the unchanged list (message \"Option already exists\") when the label "
-                              "is already there."),
-        "delete": Op(tag, say("Remove a label from a group"), ref("ClinicalOptionGroup"), message="Option deleted",
-                     body=obj({"label": STR, "id": {"anyOf": [ID, {"type": "string", "pattern": r"^\d{1,9}$"}]}},
-                              required=()), body_required=False, errors=(404,),
-                     description="By `id` or `label`; seeded (system) options cannot be removed (403)."),
-    }
-
-
-def _operations() -> dict[str, Op]:
-    files_create = obj({"files": arr(STR), "record": null(ref("PatientFileRecord")),
-                        "file_details": arr("PatientFile")})
-    tokens_example = {"success": True, "message": "Login successful",
-                      "data": {"user": {"id": 2, "name": "Dr. Meera Sharma", "role": "Faculty",
-                                        "mobile": None, "email": "faculty@emrs.local", "designation": None,
-                                        "two_factor_enabled": True, "totp_enabled": False, "is_active": True,
-                                        "last_login": "2025-01-06T04:30:00+00:00",
-                                        "created_at": "2025-01-01T04:30:00+00:00"},
-                               "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "expiresIn": 300}}
-    ops = {
-        # ---------------------------------------------------------------- meta
-        "index": Op("Meta", "API index", extra={
-            "version": STR, "documentation": STR, "health": STR,
-            "endpoints": {"type": "object", "additionalProperties": STR}}, message="Welcome to EMRS PGIMER API"),
-        "openapi": Op("Meta", "This OpenAPI document", content={"application/json": {"schema": {"type": "object"}}}),
-        "docs": Op("Meta", "Offline API documentation (Swagger UI)", content={"text/html": {"schema": STR}}),
-        # ---------------------------------------------------------------- session
-        "session_refresh": Op("Session", "New access token from the refresh cookie",
-                              obj({"accessToken": STR, "expiresIn": INT}), security="cookie", errors=(401,),
-                              description="Rotates the refresh token (a new cookie is set). A rotated token "
-                                          "presented again revokes the whole session. 401 with code "
-                                          "SESSION_EXPIRED after inactivity."),
-        "session_activity": Op("Session", "Record activity (keeps the session alive)", message="Activity updated",
-                               security="cookie", errors=(401,)),
-        "session_info": Op("Session", "The current session", obj({
-            "lastActivity": DATETIME, "sessionExpiresAt": DATETIME, "secondsUntilExpiry": INT,
-            "deviceInfo": null(STR)})),
-        "session_logout": Op("Session", "Log out", message="Logged out successfully",
-                             description="Revokes the session (its access tokens stop working at once) and "
-                                         "clears the refresh cookie."),
-        # ---------------------------------------------------------------- users: login and account
-        "users_login": Op("Users", "Log in with e-mail and password",
-                          {"anyOf": [ref("Tokens"), ref("LoginChallenge")]}, message="OTP sent to your email. "
-                          "Please check your inbox.",
-                          body=obj({"email": {"type": "string", "maxLength": 255},
-                                    "password": {"type": "string", "maxLength": 256}}),
-                          errors=(401, 423), limited=True,
-                          example={"email": "faculty@emrs.local", "password": "Demo@2025"},
-                          response_example={"success": True, "message": "OTP sent to your email. Please check "
-                                                                        "your inbox.",
-                                            "data": {"user_id": 2, "email": "faculty@emrs.local", "method": "email",
-                                                     "expires_in": 300}},
-                          description="With a second factor (the default) the answer is a LoginChallenge: send "
-                                      "the e-mailed code to verify-login-otp. Without one it is the login-complete "
-                                      f"body (Tokens) and the refresh cookie `{COOKIE}` is set."),
-        "users_verify_login_otp": Op("Users", "Complete the login with the one-time code", ref("Tokens"),
-                                     message="Login successful",
-                                     body=obj({"user_id": ID, "login_token": STR, "otp": {"anyOf": [
-                                         {"type": "string", "pattern": r"^\d{6}$"},
-                                         {"type": "integer", "minimum": 0, "maximum": 999999}]}}),
-                                     errors=(401,), limited=True, example={"user_id": 2, "otp": "123456"},
-                                     response_example=tokens_example,
-                                     description=f"Sets the HttpOnly refresh cookie `{COOKIE}`. A code is "
-                                                 "accepted only inside the pending login a correct password opened "
-                                                 "(its `login_token`, the `loginToken` cookie, or else the newest one "
-                                                 "of `user_id` opened from the same address); codes and authenticator "
-                                                 "time-steps are single use; 5 wrong codes close the pending login. "
-                                                 "Every refusal is the same 401."),
-        "users_resend_login_otp": Op("Users", "Send a new login code", obj({"user_id": INT, "expires_in": INT}),
-                                     message="A new OTP was sent to your email.",
-                                     body=obj({"user_id": ID, "login_token": STR}),
-                                     errors=(401,), limited=True,
-                                     description="Only from the pending login itself: its `login_token` in the body "
-                                                 "or the `loginToken` cookie. A bare `{user_id}` is refused (401)."),
-        "users_forgot_password": Op("Users", "Start a password reset", obj({"token": STR, "expires_at": DATETIME}),
-                                    message="If an account with this email exists, a password reset OTP has been "
-                                            "sent.", body=obj({"email": STR}), limited=True,
-                                    description="The same answer for any e-mail (does not reveal who has an "
-                                                "account)."),
-        "users_verify_otp": Op("Users", "Verify the password-reset code",
-                               obj({"token": STR, "user": obj({"name": STR, "email": STR})}),
-                               message="OTP verified successfully", body=obj({"token": STR, "otp": STR}),
-                               limited=True),
-        "users_reset_password": Op("Users", "Set a new password after verify-otp",
-                                   message="Password reset successfully. You can now log in with your new password.",
-                                   body=obj({"token": STR, "newPassword": STR}), errors=(404,), limited=True),
-        "users_profile": Op("Users", "My profile", USER),
-        "users_profile_update": Op("Users", "Update my profile", USER, message="Profile updated successfully",
-                                   body="ProfileUpdate",
-                                   errors=(409,)),
-        "users_change_password": Op("Users", "Change my password", message="Password changed successfully",
-                                    body=obj({"currentPassword": STR, "newPassword": STR}),
-                                    description="Other sessions of the account are ended."),
-        "users_enable_2fa": Op("Users", "Turn the e-mailed login code on",
-                               obj({"two_factor_enabled": {"const": True}}),
-                               message="Two-factor authentication enabled", errors=(400,)),
-        "users_disable_2fa": Op("Users", "Turn the e-mailed login code off (Admin)",
-                                obj({"two_factor_enabled": {"const": False}}),
-                                message="Two-factor authentication disabled", errors=(400, 403),
-                                body=obj({"currentPassword": STR}),
-                                description="Needs the caller's current password (`currentPassword`): a "
-                                            "stolen access token alone cannot remove the second factor."),
-        "users_doctors": Op("Users", "Doctors (Faculty and Residents)", _list_of("users", "User"),
-                            params=page_params(100)),
-        # ---------------------------------------------------------------- users: administration
-        "users_register": Op("Users", "Create a user", USER, status=201, message="User registered successfully",
-                             body="UserInput", errors=(409,)),
-        "users_list": Op("Users", "List users", _list_of("users", "User"), params=(
-            *page_params(), query("role", STR, "Only this role (e.g. Faculty)."))),
-        "users_stats": Op("Users", "Users per role", obj({"stats": arr(obj({"role": STR, "count": INT}))})),
-        "users_get": Op("Users", "One user", USER),
-        "users_update": Op("Users", "Update a user", USER, message="User updated successfully", body="UserUpdate",
-                           errors=(409,)),
-        "users_activate": Op("Users", "Activate a user", USER, message="User activated successfully"),
-        "users_deactivate": Op("Users", "Deactivate a user", USER, message="User deactivated successfully",
-                               description="Ends the user's sessions. Not your own account (400)."),
-        "users_unlock": Op("Users", "Unlock a locked account",
-                           obj({"user": ref("User"), "was_locked_until": null(DATETIME)}),
-                           message="User unlocked successfully",
-                           description="EMRS addition. Clears the lock that wrong passwords or wrong login codes "
-                                       "put on the account (`was_locked_until`: when it would have opened, UTC; "
-                                       "null and the message `User was not locked` when it was not locked). "
-                                       "Audited as `account_unlock`."),
-        "users_delete": Op("Users", "Delete (deactivate) a user",
-                           obj({"user": ref("User"), "deactivated": {"const": True}}),
-                           message="User deleted successfully",
-                           description="Deliberate difference: the account is deactivated, not removed."),
-        # ---------------------------------------------------------------- patients
-        "patients_stats": Op("Patients", "Patient statistics", obj({"stats": obj({k: INT for k in (
-            "total_patients", "male_patients", "female_patients", "other_patients", "patients_with_adl",
-            "complex_cases", "simple_cases")})})),
-        "patients_age_distribution": Op("Patients", "Patients per age group", obj({"distribution": arr(obj({
-            "age_group": {"type": "string", "enum": ["Under 18", "18-25", "26-35", "36-45", "46-55", "56-65",
-                                                     "65+"]}, "count": INT}))})),
-        "patients_list": Op("Patients", "List or search patients", _list_of("patients", "Patient"), params=(
-            *page_params(10, cap=100),
-            query("search", {"type": "string", "maxLength": 100},
-                  "Search term (≥ 2 characters): CR/PSY/ADL number, mobile or name (typo-tolerant)."),
-            *_patient_filters(),
-            query("id", ID, "Only this patient (404 when there is none).")), errors=(404,),
-            response_example={"success": True, "data": {"patients": [], "pagination": {
-                "page": 1, "limit": 10, "total": 0, "pages": 0}}},
-            description="Newest first, or ranked when searching. Totals are exact up to 10,000 matches; beyond "
-                        "that `pagination.estimated` is true."),
-        "patients_search": Op("Patients", "Search patients", _list_of("patients", "Patient"), params=(
-            query("q", {"type": "string", "minLength": 2, "maxLength": 100},
-                  "CR/PSY/ADL number, mobile or name; at least 2 characters.", required=True),
-            *page_params(10, cap=100), *_patient_filters())),
-        "patients_create": Op("Patients", "Register a patient (quick) or open a visit for one",
-                              {"anyOf": [PATIENT, obj({"patient": ref("Patient"), "visit": ref("Visit"),
-                                                       "visit_count": INT,
-                                                       "visit_type": {"type": "string",
-                                                                      "enum": ["first_visit", "follow_up"]}})]},
-                              status=201, message="Patient registered successfully",
-                              body={"anyOf": [
-                                  obj({"name": {"type": "string", "minLength": 2, "maxLength": 255},
-                                       "sex": null({"type": "string", "enum": ["M", "F", "Other"]}),
-                                       "age": null({"type": "integer", "minimum": 0, "maximum": 150}),
-                                       "cr_no": null({"type": "string", "maxLength": 50}),
-                                       "psy_no": null({"type": "string", "maxLength": 50}),
-                                       "contact_number": null({"type": "string",
-                                                               "pattern": r"^\+?[0-9][0-9 -]{8,18}[0-9]$"}),
-                                       "assigned_room": null({"type": "string", "maxLength": 20})},
-                                      required=("name",)),
-                                  obj({"patient_id": ID})]},
-                              errors=(404, 409), example={"name": "Gurpreet Singh", "sex": "M", "age": 34},
-                              description="New patient: CR number generated when absent. With `patient_id`: a new "
-                                          "visit for that patient (message \"Visit record created successfully\")."),
-        "patients_register_complete": Op("Patients", "Register a patient with card and record fields", PATIENT,
-                                         status=201,
-                                         message="Patient registered successfully with complete information",
-                                         body="PatientInput", errors=(409,),
-                                         description="`date` (registration), `seen_in_walk_in_on` and "
-                                                     "`worked_up_on` are never after today (IST); an income not "
-                                                     "sent stays null (unknown), not 0.",
-                                         example={"name": "Harjit Kaur", "sex": "F", "age": 52, "category": "GEN",
-                                                  "contact_number": "9876543210", "city": "Mohali",
-                                                  "marital_status": "married"}),
-        "patients_get": Op("Patients", "One patient", PATIENT),
-        "patients_update": Op("Patients", "Update a patient (JSON, or multipart with files)", PATIENT,
-                              message="Patient updated successfully", body="PatientUpdate",
-                              multipart=_files_multipart(removals=True), errors=(403, 409)),
-        "patients_delete": Op("Patients", "Archive a patient (Admin)", message="Patient and all related records "
-                              "deleted successfully", extra={
-                                  "deletedPatientId": STR,
-                                  "deleted": obj({"patient": {"const": True}, "clinicalProformas": INT,
-                                                  "adlFiles": INT}),
-                                  "archived": {"const": True}},
-                              description="Deliberate difference: the patient is archived, not deleted."),
-        "patients_profile": Op("Patients", "Patient with visits, proformas and intake record", obj({
-            "patient": ref("Patient"), "visitHistory": arr("VisitWithDoctor"),
-            "clinicalRecords": arr("ProformaWithDoctor"), "adlFiles": arr("IntakeRecordWithCreator")})),
-        "patients_visits": Op("Patients", "Visit history", obj({"patient": ref("Patient"),
-                                                               "visitHistory": arr("VisitWithDoctor")})),
-        "patients_visits_count": Op("Patients", "Visit count", ref("VisitCount")),
-        "patients_visits_complete": Op("Patients", "Mark a visit completed", obj({"visit": ref("Visit")}),
-                                       message="Visit marked as completed successfully",
-                                       body=obj({"visit_date": null(DATE)}, required=()), body_required=False,
-                                       description="The visit of `visit_date` (default today, IST)."),
-        "patients_clinical_records": Op("Patients", "The patient's proformas", obj({
-            "patient": ref("Patient"), "clinicalRecords": arr("ProformaWithDoctor")})),
-        "patients_adl_files": Op("Patients", "The patient's intake records", obj({
-            "patient": ref("Patient"), "adlFiles": arr("IntakeRecordWithCreator")})),
-        "patients_assign": Op("Patients", "Assign a patient to a doctor and room", obj({"assignment": ref("Visit")}),
-                              status=201, message="Patient assigned successfully",
-                              body=obj({"patient_id": ID, "assigned_doctor_id": ID,
-                                        "room_no": null({"type": "string", "maxLength": 20}),
-                                        "visit_date": null(DATE), "notes": null({"type": "string",
-                                                                                 "maxLength": 1000})},
-                                       required=("patient_id", "assigned_doctor_id")), errors=(404,)),
-        "patients_by_cr": Op("Patients", "Patient by CR number", PATIENT, errors=(404,),
-                             description="404 means the CR number is free."),
-        "patients_by_psy": Op("Patients", "Patient by PSY number", PATIENT, errors=(404,)),
-        "patients_by_adl": Op("Patients", "Patient by ADL number", PATIENT, errors=(404,)),
-        # ---------------------------------------------------------------- visits (spec "sessions")
-        "sessions_create": Op("Visits", "Create a visit", obj({"visit": ref("Visit")}), status=201,
-                              message="Visit created successfully",
-                              body=obj({"patient_id": ID, "assigned_doctor_id": null(ID),
-                                        "room_no": null({"type": "string", "maxLength": 20}),
-                                        "visit_date": null(DATE),
-                                        "visit_type": null({"type": "string", "enum": ["first_visit", "follow_up"]}),
-                                        "notes": null({"type": "string", "maxLength": 1000})},
-                                       required=("patient_id",)), errors=(404,)),
-        "sessions_by_patient": Op("Visits", "A patient's visits", ref("VisitCount")),
-        "sessions_complete": Op("Visits", "Mark a visit completed", obj({"visit": ref("Visit")}),
-                                message="Visit marked as completed successfully",
-                                body=obj({"visit_date": null(DATE)}, required=()), body_required=False),
-        # ---------------------------------------------------------------- card / record views
-        "patient_cards_list": Op("Patient cards", "List patient cards", _list_of("patient_cards", "PatientCard"),
-                                 params=(*page_params(10, cap=100),
-                                         query("search", {"type": "string", "maxLength": 100}, "Search term."),
-                                         *_patient_filters(), query("id", ID, "Only this patient.")), errors=(404,)),
-        "patient_cards_create": Op("Patient cards", "Create a patient card", obj({"patient_card": ref("PatientCard")}),
-                                   status=201, message="Patient card created successfully", body="PatientCardInput",
-                                   errors=(409,)),
-        "patient_cards_get": Op("Patient cards", "One patient card", obj({"patient_card": ref("PatientCard")})),
-        "patient_cards_update": Op("Patient cards", "Update a patient card", obj({"patient_card": ref("PatientCard")}),
-                                   message="Patient card updated successfully", body="PatientCardUpdate",
-                                   errors=(409,)),
-        "out_patient_records_list": Op("Out-patient records", "List out-patient records",
-                                       _list_of("out_patient_records", "OutPatientRecord"),
-                                       params=(*page_params(10, cap=100),
-                                               query("search", {"type": "string", "maxLength": 100}, "Search term."),
-                                               *_patient_filters(), query("id", ID, "Only this patient.")),
-                                       errors=(404,)),
-        "out_patient_records_get": Op("Out-patient records", "One out-patient record",
-                                      obj({"out_patient_record": ref("OutPatientRecord")})),
-        "out_patient_records_update": Op("Out-patient records", "Update an out-patient record",
-                                         obj({"out_patient_record": ref("OutPatientRecord")}),
-                                         message="Out-patient record updated successfully",
-                                         body="OutPatientRecordUpdate", errors=(409,)),
-        # ---------------------------------------------------------------- patient files
-        "patient_files_stats": Op("Patient files", "File statistics", obj({"stats": obj({k: INT for k in (
-            "total_records", "patients_with_files", "total_files", "files_this_month", "files_this_week")})})),
-        "patient_files_download": Op("Patient files", "Download a stored file",
-                                     content={"application/octet-stream": {"schema": {
-                                         "type": "string", "contentMediaType": "application/octet-stream"}}},
-                                     description="Images inline, other types as attachments; the Content-Type is "
-                                                 "the type detected at upload."),
-        "patient_files_create": Op("Patient files", "Upload files for a patient", files_create, status=201,
-                                   message="1 file(s) uploaded successfully",
-                                   multipart=_files_multipart(with_patient=True), errors=(404,)),
-        "patient_files_update": Op("Patient files", "Add and remove a patient's files", FILES_AND_RECORD,
-                                   message="Files updated successfully", multipart=_files_multipart(removals=True),
-                                   body=obj({"files_to_remove": {"anyOf": [arr(STR), STR]}}), errors=(403,)),
-        "patient_files_get": Op("Patient files", "A patient's files", obj({
-            "patient_id": INT, "files": arr(STR), "record": null(ref("PatientFileRecord")), "can_edit": BOOL,
-            "file_details": arr("PatientFile")})),
-        "patient_files_delete": Op("Patient files", "Delete one file", FILES_AND_RECORD,
-                                   message="File deleted successfully", errors=(403,)),
-        "patients_files_upload": Op("Patient files", "Upload files for a patient (patients path)", files_create,
-                                    status=201, message="1 file(s) uploaded successfully",
-                                    multipart=_files_multipart()),
-        "patients_files_list": Op("Patient files", "A patient's file paths (patients path)",
-                                  obj({"files": arr(STR), "count": INT})),
-        "patients_files_remove": Op("Patient files", "Delete one file (patients path)", FILES_AND_RECORD,
-                                    message="File deleted successfully", errors=(403,)),
-        # ---------------------------------------------------------------- clinical proformas
-        "proformas_create": Op("Clinical proformas", "Save a walk-in clinical proforma", {"anyOf": [
-            obj({"proforma": ref("Proforma"), "prescriptions": null(ref("PrescriptionBlock"))}),
-            obj({"clinical_proforma": ref("Proforma"), "adl_file": ref("IntakeRecordRow")})]},
-            status=201, message="Simple Walk-in Clinical Proforma saved successfully", body="ProformaInput",
-            errors=(404,),
-            example={"patient_id": 1, "visit_date": "2025-01-06", "visit_type": "first_visit",
-                     "mood": "Sad, Irritable", "diagnosis": "Depressive episode", "icd_code": "F32.1",
-                     "case_severity": "moderate", "doctor_decision": "simple_case"},
-            description="Simple case: `data.proforma` and `data.prescriptions`. Complex case (message \"Complex "
-                        "case with ADL file saved successfully\"): `data.clinical_proforma`, `data.adl_file` and "
-                        "`prescriptions` as a sibling of `data` (the original's shape). EMRS rules (400, nothing "
-                        "saved): `visit_date` is not after today (IST); a completed proforma — one that states "
-                        "`doctor_decision`, unless written by a welfare officer — needs at least one presenting "
-                        "complaint group, `diagnosis`/`icd_code`, or `disposal`/`referred_to` (a visit stub "
-                        "without `doctor_decision` may be empty); a flat `personal_birth_date` must agree with "
-                        "the patient's age (within a year)."),
-        "proformas_list": Op("Clinical proformas", "List proformas", PROFORMA_LIST, params=(
-            *page_params(),
-            query("visit_type", {"type": "string", "enum": ["first_visit", "follow_up"]}, "Visit type."),
-            query("doctor_decision", {"type": "string", "enum": ["simple_case", "complex_case"]}, "Decision."),
-            query("requires_adl_file", {"type": "string", "enum": ["true", "false"]}, "Needs an intake record."),
-            query("filled_by", ID, "Filled by (user id)."), query("patient_id", ID, "Patient."),
-            query("room_no", {"type": "string", "maxLength": 10}, "Room."), *DATE_RANGE),
-            description="Newest visit first."),
-        "proformas_mine": Op("Clinical proformas", "Proformas I filled", PROFORMA_LIST, params=page_params()),
-        "proformas_complex": Op("Clinical proformas", "Complex cases", PROFORMA_LIST, params=page_params()),
-        "proformas_stats": Op("Clinical proformas", "Proforma statistics", obj({"stats": obj({k: INT for k in (
-            "total_proformas", "first_visits", "follow_ups", "simple_cases", "complex_cases",
-            "cases_requiring_adl")})})),
-        "proformas_decision_stats": Op("Clinical proformas", "Counts by decision", obj({"decisionStats": arr(obj({
-            "doctor_decision": {"type": "string", "enum": ["simple_case", "complex_case"]}, "count": INT}))}),
-            params=(query("user_id", ID, "Only proformas filled by this user."),)),
-        "proformas_visit_trends": Op("Clinical proformas", "Proformas per day, week or month", obj({"trends": arr({
-            "type": "object", "required": ["count"], "properties": {
-                "date": DATE, "week_start": DATE, "month_start": DATE, "count": INT},
-            "oneOf": [{"required": ["date"]}, {"required": ["week_start"]}, {"required": ["month_start"]}]})}),
-            params=(query("period", {"type": "string", "enum": ["day", "week", "month"], "default": "week"},
-                          "day: last 7 days; week: last 7 weeks; month: last 12 months."),
-                    query("user_id", ID, "Only proformas filled by this user."))),
-        "proformas_by_patient": Op("Clinical proformas", "A patient's proformas", obj({"proformas": arr("Proforma")})),
-        "proformas_last_visit": Op("Clinical proformas", "A patient's latest proforma",
-                                   obj({"proforma": null(ref("Proforma"))})),
-        "proformas_get": Op("Clinical proformas", "One proforma", obj({"proforma": ref("Proforma")})),
-        "proformas_update": Op("Clinical proformas", "Update a proforma", obj({
-            "clinical_proforma": ref("Proforma"), "adl_file": null(ref("IntakeRecordRow")),
-            "prescriptions": null(ref("PrescriptionBlock"))}), message="Clinical proforma updated successfully",
-            body="ProformaUpdate", errors=(403, 409),
-            description="Creates the intake record when the case just became complex; `prescriptions` "
-                        "replaces the proforma's prescription."),
-        "proformas_delete": Op("Clinical proformas", "Delete (withdraw) a proforma", message="Clinical proforma "
-                               "deleted successfully", errors=(403,), body_required=False,
-                               body=obj({"reason": {"type": "string", "maxLength": 1000}}),
-                               description="Withdraws the proforma: it stays, marked with who, when and why "
-                                           "(`reason` in the body or the query), and an Admin can restore it; a "
-                                           "linked intake record is archived. Who may: the author, Faculty over "
-                                           "Residents' records, an Admin."),
-        "proformas_versions": Op("Clinical proformas", "Every version of a proforma", obj({
-            "proforma_id": INT, "versions": arr(obj({
-                "version": INT, "fields": {"type": "object"}, "author_id": null(INT), "author_name": null(STR),
-                "authored_at": null(STR), "change_reason": null(STR), "superseded_at": null(STR),
-                "current": {"type": "boolean"}}))}),
-            description="Oldest first, the current version last; each names who wrote it and why."),
-        "proformas_restore": Op("Clinical proformas", "Restore a withdrawn proforma (Admin)",
-                                obj({"proforma": ref("Proforma")}), message="Clinical proforma restored"),
-        # ---------------------------------------------------------------- ICD
-        "icd_search": Op("Clinical proformas", "Search ICD-11 and ICD-10 codes", obj({
-            "results": arr("IcdResult"),
-            "typed": null(obj({"code": STR, "system": STR, "title": null(STR), "version": null(STR),
-                               "in_release": {**BOOL, "description": "False: a well-formed ICD-11 code the loaded "
-                                                                     "release does not have (still accepted)."}}))}),
-            params=(
-                query("q", {"type": "string", "maxLength": 100},
-                      "Code prefix (6A7, 6A70.1, F32) or words of the title."),
-                query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 15}, "At most 50."),
-                query("system", {"type": "string", "enum": ["ICD-11", "ICD-10"]}, "Only this system.")),
-            description="ICD-11 entries of the loaded tree first, then ICD-10 (2019); when both match, each gets "
-                        "at least half of `limit`."),
-        # ---------------------------------------------------------------- ICD-11 tree
-        "icd11_entities_list": Op("ICD-11", "The ICD-11 tree: chapters, an entry's children, or a search",
-                                  obj({"entities": {"anyOf": [arr("Icd11Entity"), arr("IcdResult")]}}), params=(
-                                      query("parent", ID, "The children of this entry (else the chapters)."),
-                                      query("q", {"type": "string", "maxLength": 100},
-                                            "Codable entries by code prefix or title words (IcdResult items)."),
-                                      query("limit", {"type": "integer", "minimum": 1, "maximum": 100,
-                                                      "default": 25}, "With q: at most 100.")),
-                                  errors=(404,)),
-        "icd11_entities_get": Op("ICD-11", "One entry with its path and children", obj({
-            "entity": ref("Icd11Entity"), "path": {**arr("Icd11Entity"), "description": "The chapter first."},
-            "children": arr("Icd11Entity")}), errors=(404,)),
-        "icd11_entities_create": Op("ICD-11", "Add a local entry under an entry (Admin)",
-                                    obj({"entity": ref("Icd11Entity")}), status=201,
-                                    message="Local ICD-11 entry added", errors=(404, 409), body=obj({
-                                        "parent_id": ID,
-                                        "title": {"type": "string", "minLength": 1, "maxLength": 200},
-                                        "code": {**null({"type": "string", "maxLength": 20}),
-                                                 "description": "Optional; not one of WHO's codes or another "
-                                                                "local entry's (409)."}},
-                                        required=("parent_id", "title"))),
-        "icd11_entities_update": Op("ICD-11", "Change a local entry (Admin)", obj({"entity": ref("Icd11Entity")}),
-                                    message="Local ICD-11 entry saved", errors=(403, 404, 409), body=obj({
-                                        "title": {"type": "string", "minLength": 1, "maxLength": 200},
-                                        "code": null({"type": "string", "maxLength": 20}),
-                                        "is_active": BOOL}, required=()),
-                                    description="WHO's entries are never edited (403)."),
-        "icd11_entities_delete": Op("ICD-11", "Deactivate a local entry (Admin)", obj({"entity": ref("Icd11Entity")}),
-                                    message="Local ICD-11 entry deactivated", errors=(403, 404),
-                                    description="Never a hard delete; local entries under it are deactivated too; "
-                                                "records coded with it keep their code. WHO's entries: 403."),
-        # ---------------------------------------------------------------- prescriptions
-        "prescriptions_create": Op("Prescriptions", "Save the prescription of a proforma", RX, status=201,
-                                   message="Prescription created successfully with 2 medication(s)",
-                                   body="PrescriptionInput", errors=(404, 409),
-                                   example={"patient_id": 1, "clinical_proforma_id": 1, "prescription": [
-                                       {"medicine": "Escitalopram 10 mg", "dosage": "0-0-1", "when": "After food",
-                                        "duration": "1 month", "qty": "30"},
-                                       {"medicine": "Clonazepam 0.25 mg", "dosage": "0-0-1",
-                                        "when_to_take": "Bedtime", "duration": "2 weeks"}]},
-                                   description="One prescription per proforma: a new save replaces its lines. "
-                                               "`data.prescription.warnings` lists drug-safety warnings. "
-                                               "`follow_up_date` is not before the proforma's `visit_date` (400). "
-                                               "Lines without a medicine are dropped (as in the original); a "
-                                               "prescription left with none is saved but never printed."),
-        "prescriptions_list": Op("Prescriptions", "List prescriptions", _list_of("prescriptions", "Prescription"),
-                                 message="Prescriptions retrieved successfully", params=(
-                                     *page_params(), query("patient_id", ID, "Patient."),
-                                     query("clinical_proforma_id", ID, "Proforma."),
-                                     query("doctor_decision", {"type": "string",
-                                                               "enum": ["simple_case", "complex_case"]},
-                                           "The proforma's decision."))),
-        "prescriptions_by_proforma": Op("Prescriptions", "The prescription of a proforma", RX, errors=(404,)),
-        "prescriptions_by_patient": Op("Prescriptions", "A patient's prescriptions",
-                                       obj({"prescriptions": arr("Prescription")})),
-        "prescriptions_get": Op("Prescriptions", "One prescription", RX, message="Prescription retrieved successfully",
-                                params=(query("clinical_proforma_id", ID,
-                                              "When given, the prescription of this proforma instead."),)),
-        "prescriptions_update": Op("Prescriptions", "Replace a prescription's lines", RX,
-                                   message="Prescription updated successfully", body="PrescriptionUpdate",
-                                   errors=(409,)),
-        "prescriptions_delete": Op("Prescriptions", "Delete (withdraw) a prescription",
-                                   message="Prescription deleted successfully", errors=(403,), body_required=False,
-                                   body=obj({"reason": {"type": "string", "maxLength": 1000}}),
-                                   description="Withdraws it: the prescription stays, marked, is no longer listed "
-                                               "or printed, and an Admin can restore it."),
-        "prescriptions_versions": Op("Prescriptions", "Every version of a prescription", obj({
-            "prescription_id": INT, "withdrawn_at": null(STR), "versions": arr(obj({
-                "version": INT, "prescription": {"type": "array", "items": {"type": "object"}},
-                "follow_up_date": null(STR), "advice": null(STR), "signed_by": null(INT),
-                "signed_by_name": null(STR), "signed_at": null(STR), "change_reason": null(STR),
-                "superseded_at": null(STR), "current": {"type": "boolean"}}))}),
-            description="Oldest first, the current version last: a signed prescription is never edited in place; "
-                        "each version names its signer and the reason for the change."),
-        "prescriptions_restore": Op("Prescriptions", "Restore a withdrawn prescription (Admin)", RX,
-                                    message="Prescription restored"),
-        "prescriptions_pdf": Op("Prescriptions", "The printable prescription (PDF)",
-                                description="400 `This prescription has no medicine, so there is nothing to "
-                                            "print. …` when it has no medicine line.",
-                                params=(query("size", {"type": "string", "enum": ["A4", "A5"]}, "Page size."),),
-                                content={"application/pdf": {"schema": {"type": "string",
-                                                                        "contentMediaType": "application/pdf"}}}),
-        # ---------------------------------------------------------------- formulary
-        "medicines_list": Op("Medicines", "The formulary", _list_of("medicines", "Medicine"), params=(
-            *page_params(50, cap=500),
-            query("q", {"type": "string", "maxLength": 100}, "Generic, brand or class contains this."),
-            query("include_retired", {"type": "string", "enum": ["true", "false"]}, "Include retired entries."))),
-        "medicines_search": Op("Medicines", "Medicine picker search", obj({"results": arr("MedicineEntry")}), params=(
-            query("q", {"type": "string", "maxLength": 100}, "Generic or brand name."),
-            query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 12}, "At most 50."))),
-        "medicines_get": Op("Medicines", "One formulary entry", obj({"medicine": ref("Medicine")}), errors=(404,)),
-        "medicines_create": Op("Medicines", "Add a formulary entry", obj({"medicine": ref("Medicine")}), status=201,
-                               message="Medicine added", body=obj({
-                                   "generic_name": {"type": "string", "minLength": 1, "maxLength": 200},
-                                   "name": {**STR, "description": "Alias of generic_name."},
-                                   "drug_class": null({"type": "string", "maxLength": 120}),
-                                   "category": {**null(STR), "description": "Alias of drug_class."},
-                                   "brand_names": {"anyOf": [arr(STR), STR, {"type": "null"}]},
-                                   "brands": {"anyOf": [arr(STR), STR, {"type": "null"}]},
-                                   "strengths": {"anyOf": [arr(STR), STR, {"type": "null"}]},
-                                   "forms": {"anyOf": [arr(STR), STR, {"type": "null"}],
-                                             "description": "tablet (default), capsule, syrup, injection …"}},
-                                   required=()),
-                               errors=(409,)),
-        "medicines_delete": Op("Medicines", "Retire a formulary entry", obj({"medicine": ref("Medicine")}),
-                               message="Medicine retired", errors=(404,),
-                               description="Never a hard delete; prescriptions naming it are untouched."),
-    }
-    for name in ("create", "update", "get", "delete"):  # the /api/patients/files/... aliases
-        spec = ops[f"patient_files_{name}"]
-        ops[f"patients_files_{name}_alias"] = Op(**{**spec.__dict__, "summary": spec.summary + " (patients path)"})
-    for kind in ("intake", "adl"):
-        ops.update({f"{kind}_{name}": op for name, op in _intake_ops(kind).items()})
-    for kind in ("clinical_options", "proforma_options"):
-        ops.update({f"{kind}_{name}": op for name, op in _option_ops(kind).items()})
-    return ops
-
-
-# The table: endpoint (without "api.") -> Op.
-OPERATIONS: dict[str, Op] = _operations()
 
 TAGS = [
     ("Meta", "The index, this document and its docs page."),
@@ -1330,8 +665,19 @@ def _operation(endpoint: str, spec: Op, path_params: list[dict], method: str = "
     return op
 
 
+def operations(app) -> dict[str, Op]:
+    """Endpoint (without "api.") -> Op: the ``OPENAPI`` tables of the modules holding the
+    app's API routes."""
+    ops: dict[str, Op] = {}
+    for module_name in sorted({view.__module__ for endpoint, view in app.view_functions.items()
+                               if endpoint.startswith("api.")}):
+        ops.update(getattr(sys.modules[module_name], "OPENAPI", {}))
+    return ops
+
+
 def build_document(app) -> dict:
-    """The document for ``app`` (every ``api.`` route that OPERATIONS describes)."""
+    """The document for ``app`` (every ``api.`` route that an ``OPENAPI`` table describes)."""
+    described = operations(app)
     paths: dict = {}
     used: set[str] = set()
     rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("api.")]
@@ -1339,7 +685,7 @@ def build_document(app) -> dict:
     rules.sort(key=lambda r: r.rule.endswith("/") and len(r.rule) > 1)
     for rule in rules:
         endpoint = rule.endpoint[len("api."):]
-        spec = OPERATIONS.get(endpoint)
+        spec = described.get(endpoint)
         if spec is None:
             continue  # undocumented: tests/api/test_openapi.py names it
         path, path_params = openapi_path(rule.rule)
@@ -1409,3 +755,12 @@ def docs():
     # Swagger UI runs from static/vendor/swagger-ui with its start-up code in
     # static/js/api-docs.js: the site-wide CSP (no inline script) applies unchanged.
     return render_template("api/docs.html")
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+OPENAPI = {
+    "openapi": Op("Meta", "This OpenAPI document", content={"application/json": {"schema": {"type": "object"}}}),
+    "docs": Op("Meta", "Offline API documentation (Swagger UI)", content={"text/html": {"schema": STR}}),
+}

@@ -17,6 +17,7 @@ from ..patients.files_views import download_response
 from ..patients.reading import get_patient
 from . import bp
 from .envelope import ok, parse_json
+from .openapi_schema import BOOL, FILES_AND_RECORD, INT, STR, arr, files_multipart, null, obj, Op, ref
 from .users import parse_id
 
 class _FilePathConverter(PathConverter):
@@ -212,3 +213,42 @@ def patients_files_remove(patient_id, file_ref):
         patient = _patient(pid)
         row = files_service.resolve_path(patient, file_ref)
     return _delete(str(pid), row)
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+FILES_CREATE = obj({"files": arr(STR), "record": null(ref("PatientFileRecord")),
+                    "file_details": arr("PatientFile")})
+
+OPENAPI = {
+    # ---------------------------------------------------------------- patient files
+    "patient_files_stats": Op("Patient files", "File statistics", obj({"stats": obj({k: INT for k in (
+        "total_records", "patients_with_files", "total_files", "files_this_month", "files_this_week")})})),
+    "patient_files_download": Op("Patient files", "Download a stored file",
+                                 content={"application/octet-stream": {"schema": {
+                                     "type": "string", "contentMediaType": "application/octet-stream"}}},
+                                 description="Images inline, other types as attachments; the Content-Type is "
+                                             "the type detected at upload."),
+    "patient_files_create": Op("Patient files", "Upload files for a patient", FILES_CREATE, status=201,
+                               message="1 file(s) uploaded successfully",
+                               multipart=files_multipart(with_patient=True), errors=(404,)),
+    "patient_files_update": Op("Patient files", "Add and remove a patient's files", FILES_AND_RECORD,
+                               message="Files updated successfully", multipart=files_multipart(removals=True),
+                               body=obj({"files_to_remove": {"anyOf": [arr(STR), STR]}}), errors=(403,)),
+    "patient_files_get": Op("Patient files", "A patient's files", obj({
+        "patient_id": INT, "files": arr(STR), "record": null(ref("PatientFileRecord")), "can_edit": BOOL,
+        "file_details": arr("PatientFile")})),
+    "patient_files_delete": Op("Patient files", "Delete one file", FILES_AND_RECORD,
+                               message="File deleted successfully", errors=(403,)),
+    "patients_files_upload": Op("Patient files", "Upload files for a patient (patients path)", FILES_CREATE,
+                                status=201, message="1 file(s) uploaded successfully",
+                                multipart=files_multipart()),
+    "patients_files_list": Op("Patient files", "A patient's file paths (patients path)",
+                              obj({"files": arr(STR), "count": INT})),
+    "patients_files_remove": Op("Patient files", "Delete one file (patients path)", FILES_AND_RECORD,
+                                message="File deleted successfully", errors=(403,)),
+}
+for _name in ("create", "update", "get", "delete"):  # the /api/patients/files/... aliases
+    _spec = OPENAPI[f"patient_files_{_name}"]
+    OPENAPI[f"patients_files_{_name}_alias"] = Op(**{**_spec.__dict__, "summary": _spec.summary + " (patients path)"})

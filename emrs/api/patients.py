@@ -11,6 +11,8 @@ from ..patients import fields as F
 from ..patients import reading, registration, search, visits
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
+from .openapi_schema import (DATE, ID, INT, PATIENT, STR, arr, files_multipart, list_of, null, obj, Op,
+                             page_params, patient_filters, query, ref)
 from .users import parse_id
 
 
@@ -286,3 +288,127 @@ def out_patient_records_update(patient_id):
     registration.update(patient, data, principal(), names=F.RECORD_NAMES + ("assigned_doctor_id",))
     return ok({"out_patient_record": _record(reading.patient_dict(patient))},
               "Out-patient record updated successfully")
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+OPENAPI = {
+    "patients_list": Op("Patients", "List or search patients", list_of("patients", "Patient"), params=(
+        *page_params(10, cap=100),
+        query("search", {"type": "string", "maxLength": 100},
+              "Search term (≥ 2 characters): CR/PSY/ADL number, mobile or name (typo-tolerant)."),
+        *patient_filters(),
+        query("id", ID, "Only this patient (404 when there is none).")), errors=(404,),
+        response_example={"success": True, "data": {"patients": [], "pagination": {
+            "page": 1, "limit": 10, "total": 0, "pages": 0}}},
+        description="Newest first, or ranked when searching. Totals are exact up to 10,000 matches; beyond "
+                    "that `pagination.estimated` is true."),
+    "patients_search": Op("Patients", "Search patients", list_of("patients", "Patient"), params=(
+        query("q", {"type": "string", "minLength": 2, "maxLength": 100},
+              "CR/PSY/ADL number, mobile or name; at least 2 characters.", required=True),
+        *page_params(10, cap=100), *patient_filters())),
+    "patients_create": Op("Patients", "Register a patient (quick) or open a visit for one",
+                          {"anyOf": [PATIENT, obj({"patient": ref("Patient"), "visit": ref("Visit"),
+                                                   "visit_count": INT,
+                                                   "visit_type": {"type": "string",
+                                                                  "enum": ["first_visit", "follow_up"]}})]},
+                          status=201, message="Patient registered successfully",
+                          body={"anyOf": [
+                              obj({"name": {"type": "string", "minLength": 2, "maxLength": 255},
+                                   "sex": null({"type": "string", "enum": ["M", "F", "Other"]}),
+                                   "age": null({"type": "integer", "minimum": 0, "maximum": 150}),
+                                   "cr_no": null({"type": "string", "maxLength": 50}),
+                                   "psy_no": null({"type": "string", "maxLength": 50}),
+                                   "contact_number": null({"type": "string",
+                                                           "pattern": r"^\+?[0-9][0-9 -]{8,18}[0-9]$"}),
+                                   "assigned_room": null({"type": "string", "maxLength": 20})},
+                                  required=("name",)),
+                              obj({"patient_id": ID})]},
+                          errors=(404, 409), example={"name": "Gurpreet Singh", "sex": "M", "age": 34},
+                          description="New patient: CR number generated when absent. With `patient_id`: a new "
+                                      "visit for that patient (message \"Visit record created successfully\")."),
+    "patients_register_complete": Op("Patients", "Register a patient with card and record fields", PATIENT,
+                                     status=201,
+                                     message="Patient registered successfully with complete information",
+                                     body="PatientInput", errors=(409,),
+                                     description="`date` (registration), `seen_in_walk_in_on` and "
+                                                 "`worked_up_on` are never after today (IST); an income not "
+                                                 "sent stays null (unknown), not 0.",
+                                     example={"name": "Harjit Kaur", "sex": "F", "age": 52, "category": "GEN",
+                                              "contact_number": "9876543210", "city": "Mohali",
+                                              "marital_status": "married"}),
+    "patients_get": Op("Patients", "One patient", PATIENT),
+    "patients_update": Op("Patients", "Update a patient (JSON, or multipart with files)", PATIENT,
+                          message="Patient updated successfully", body="PatientUpdate",
+                          multipart=files_multipart(removals=True), errors=(403, 409)),
+    "patients_delete": Op("Patients", "Archive a patient (Admin)", message="Patient and all related records "
+                          "deleted successfully", extra={
+                              "deletedPatientId": STR,
+                              "deleted": obj({"patient": {"const": True}, "clinicalProformas": INT,
+                                              "adlFiles": INT}),
+                              "archived": {"const": True}},
+                          description="Deliberate difference: the patient is archived, not deleted."),
+    "patients_profile": Op("Patients", "Patient with visits, proformas and intake record", obj({
+        "patient": ref("Patient"), "visitHistory": arr("VisitWithDoctor"),
+        "clinicalRecords": arr("ProformaWithDoctor"), "adlFiles": arr("IntakeRecordWithCreator")})),
+    "patients_visits": Op("Patients", "Visit history", obj({"patient": ref("Patient"),
+                                                           "visitHistory": arr("VisitWithDoctor")})),
+    "patients_visits_count": Op("Patients", "Visit count", ref("VisitCount")),
+    "patients_visits_complete": Op("Patients", "Mark a visit completed", obj({"visit": ref("Visit")}),
+                                   message="Visit marked as completed successfully",
+                                   body=obj({"visit_date": null(DATE)}, required=()), body_required=False,
+                                   description="The visit of `visit_date` (default today, IST)."),
+    "patients_clinical_records": Op("Patients", "The patient's proformas", obj({
+        "patient": ref("Patient"), "clinicalRecords": arr("ProformaWithDoctor")})),
+    "patients_adl_files": Op("Patients", "The patient's intake records", obj({
+        "patient": ref("Patient"), "adlFiles": arr("IntakeRecordWithCreator")})),
+    "patients_assign": Op("Patients", "Assign a patient to a doctor and room", obj({"assignment": ref("Visit")}),
+                          status=201, message="Patient assigned successfully",
+                          body=obj({"patient_id": ID, "assigned_doctor_id": ID,
+                                    "room_no": null({"type": "string", "maxLength": 20}),
+                                    "visit_date": null(DATE), "notes": null({"type": "string",
+                                                                             "maxLength": 1000})},
+                                   required=("patient_id", "assigned_doctor_id")), errors=(404,)),
+    "patients_by_cr": Op("Patients", "Patient by CR number", PATIENT, errors=(404,),
+                         description="404 means the CR number is free."),
+    "patients_by_psy": Op("Patients", "Patient by PSY number", PATIENT, errors=(404,)),
+    "patients_by_adl": Op("Patients", "Patient by ADL number", PATIENT, errors=(404,)),
+    # ---------------------------------------------------------------- visits (spec "sessions")
+    "sessions_create": Op("Visits", "Create a visit", obj({"visit": ref("Visit")}), status=201,
+                          message="Visit created successfully",
+                          body=obj({"patient_id": ID, "assigned_doctor_id": null(ID),
+                                    "room_no": null({"type": "string", "maxLength": 20}),
+                                    "visit_date": null(DATE),
+                                    "visit_type": null({"type": "string", "enum": ["first_visit", "follow_up"]}),
+                                    "notes": null({"type": "string", "maxLength": 1000})},
+                                   required=("patient_id",)), errors=(404,)),
+    "sessions_by_patient": Op("Visits", "A patient's visits", ref("VisitCount")),
+    "sessions_complete": Op("Visits", "Mark a visit completed", obj({"visit": ref("Visit")}),
+                            message="Visit marked as completed successfully",
+                            body=obj({"visit_date": null(DATE)}, required=()), body_required=False),
+    # ---------------------------------------------------------------- card / record views
+    "patient_cards_list": Op("Patient cards", "List patient cards", list_of("patient_cards", "PatientCard"),
+                             params=(*page_params(10, cap=100),
+                                     query("search", {"type": "string", "maxLength": 100}, "Search term."),
+                                     *patient_filters(), query("id", ID, "Only this patient.")), errors=(404,)),
+    "patient_cards_create": Op("Patient cards", "Create a patient card", obj({"patient_card": ref("PatientCard")}),
+                               status=201, message="Patient card created successfully", body="PatientCardInput",
+                               errors=(409,)),
+    "patient_cards_get": Op("Patient cards", "One patient card", obj({"patient_card": ref("PatientCard")})),
+    "patient_cards_update": Op("Patient cards", "Update a patient card", obj({"patient_card": ref("PatientCard")}),
+                               message="Patient card updated successfully", body="PatientCardUpdate",
+                               errors=(409,)),
+    "out_patient_records_list": Op("Out-patient records", "List out-patient records",
+                                   list_of("out_patient_records", "OutPatientRecord"),
+                                   params=(*page_params(10, cap=100),
+                                           query("search", {"type": "string", "maxLength": 100}, "Search term."),
+                                           *patient_filters(), query("id", ID, "Only this patient.")),
+                                   errors=(404,)),
+    "out_patient_records_get": Op("Out-patient records", "One out-patient record",
+                                  obj({"out_patient_record": ref("OutPatientRecord")})),
+    "out_patient_records_update": Op("Out-patient records", "Update an out-patient record",
+                                     obj({"out_patient_record": ref("OutPatientRecord")}),
+                                     message="Out-patient record updated successfully",
+                                     body="OutPatientRecordUpdate", errors=(409,)),
+}

@@ -10,6 +10,7 @@ from ..errors import ValidationError, field_error
 from ..prescriptions import service
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
+from .openapi_schema import ID, INT, RX, STR, arr, list_of, null, obj, Op, page_params, query
 from .users import parse_id
 
 
@@ -131,3 +132,61 @@ def prescriptions_pdf(rx_id):
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": content_disposition(filename, inline=True),
                              "Cache-Control": "no-store"})
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+OPENAPI = {
+    # ---------------------------------------------------------------- prescriptions
+    "prescriptions_create": Op("Prescriptions", "Save the prescription of a proforma", RX, status=201,
+                               message="Prescription created successfully with 2 medication(s)",
+                               body="PrescriptionInput", errors=(404, 409),
+                               example={"patient_id": 1, "clinical_proforma_id": 1, "prescription": [
+                                   {"medicine": "Escitalopram 10 mg", "dosage": "0-0-1", "when": "After food",
+                                    "duration": "1 month", "qty": "30"},
+                                   {"medicine": "Clonazepam 0.25 mg", "dosage": "0-0-1",
+                                    "when_to_take": "Bedtime", "duration": "2 weeks"}]},
+                               description="One prescription per proforma: a new save replaces its lines. "
+                                           "`data.prescription.warnings` lists drug-safety warnings. "
+                                           "`follow_up_date` is not before the proforma's `visit_date` (400). "
+                                           "Lines without a medicine are dropped (as in the original); a "
+                                           "prescription left with none is saved but never printed."),
+    "prescriptions_list": Op("Prescriptions", "List prescriptions", list_of("prescriptions", "Prescription"),
+                             message="Prescriptions retrieved successfully", params=(
+                                 *page_params(), query("patient_id", ID, "Patient."),
+                                 query("clinical_proforma_id", ID, "Proforma."),
+                                 query("doctor_decision", {"type": "string",
+                                                           "enum": ["simple_case", "complex_case"]},
+                                       "The proforma's decision."))),
+    "prescriptions_by_proforma": Op("Prescriptions", "The prescription of a proforma", RX, errors=(404,)),
+    "prescriptions_by_patient": Op("Prescriptions", "A patient's prescriptions",
+                                   obj({"prescriptions": arr("Prescription")})),
+    "prescriptions_get": Op("Prescriptions", "One prescription", RX, message="Prescription retrieved successfully",
+                            params=(query("clinical_proforma_id", ID,
+                                          "When given, the prescription of this proforma instead."),)),
+    "prescriptions_update": Op("Prescriptions", "Replace a prescription's lines", RX,
+                               message="Prescription updated successfully", body="PrescriptionUpdate",
+                               errors=(409,)),
+    "prescriptions_delete": Op("Prescriptions", "Delete (withdraw) a prescription",
+                               message="Prescription deleted successfully", errors=(403,), body_required=False,
+                               body=obj({"reason": {"type": "string", "maxLength": 1000}}),
+                               description="Withdraws it: the prescription stays, marked, is no longer listed "
+                                           "or printed, and an Admin can restore it."),
+    "prescriptions_versions": Op("Prescriptions", "Every version of a prescription", obj({
+        "prescription_id": INT, "withdrawn_at": null(STR), "versions": arr(obj({
+            "version": INT, "prescription": {"type": "array", "items": {"type": "object"}},
+            "follow_up_date": null(STR), "advice": null(STR), "signed_by": null(INT),
+            "signed_by_name": null(STR), "signed_at": null(STR), "change_reason": null(STR),
+            "superseded_at": null(STR), "current": {"type": "boolean"}}))}),
+        description="Oldest first, the current version last: a signed prescription is never edited in place; "
+                    "each version names its signer and the reason for the change."),
+    "prescriptions_restore": Op("Prescriptions", "Restore a withdrawn prescription (Admin)", RX,
+                                message="Prescription restored"),
+    "prescriptions_pdf": Op("Prescriptions", "The printable prescription (PDF)",
+                            description="400 `This prescription has no medicine, so there is nothing to "
+                                        "print. …` when it has no medicine line.",
+                            params=(query("size", {"type": "string", "enum": ["A4", "A5"]}, "Page size."),),
+                            content={"application/pdf": {"schema": {"type": "string",
+                                                                    "contentMediaType": "application/pdf"}}}),
+}

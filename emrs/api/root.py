@@ -2,6 +2,7 @@ from ..config import VERSION
 from ..services import API_PREFIXES, SERVICES
 from . import bp
 from .envelope import ok
+from .openapi_schema import STR, Op
 
 # The spec's ports of the five services (api-contract.md §11).
 SERVICE_PORTS = dict(zip(SERVICES, (3001, 3002, 3003, 3004, 3005)))
@@ -27,3 +28,14 @@ def index():
     return root_document(services=[{"name": name, "port": SERVICE_PORTS[name],
                                     "prefixes": [p for p in API_PREFIXES[name] if p != "/api"]}
                                    for name in SERVICES])
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+OPENAPI = {
+    # ---------------------------------------------------------------- meta
+    "index": Op("Meta", "API index", extra={
+        "version": STR, "documentation": STR, "health": STR,
+        "endpoints": {"type": "object", "additionalProperties": STR}}, message="Welcome to EMRS PGIMER API"),
+}

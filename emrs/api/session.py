@@ -14,6 +14,7 @@ from ..client import user_agent
 from ..doors import envelope_error
 from . import bp
 from .envelope import ok
+from .openapi_schema import DATETIME, INT, STR, null, obj, Op
 
 COOKIE = "refreshToken"
 
@@ -92,3 +93,24 @@ def session_logout():
     audit.record("logout", "users", sess.user_id)
     db.session.commit()
     return clear_refresh_cookie(ok(message="Logged out successfully"))
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+OPENAPI = {
+    # ---------------------------------------------------------------- session
+    "session_refresh": Op("Session", "New access token from the refresh cookie",
+                          obj({"accessToken": STR, "expiresIn": INT}), security="cookie", errors=(401,),
+                          description="Rotates the refresh token (a new cookie is set). A rotated token "
+                                      "presented again revokes the whole session. 401 with code "
+                                      "SESSION_EXPIRED after inactivity."),
+    "session_activity": Op("Session", "Record activity (keeps the session alive)", message="Activity updated",
+                           security="cookie", errors=(401,)),
+    "session_info": Op("Session", "The current session", obj({
+        "lastActivity": DATETIME, "sessionExpiresAt": DATETIME, "secondsUntilExpiry": INT,
+        "deviceInfo": null(STR)})),
+    "session_logout": Op("Session", "Log out", message="Logged out successfully",
+                         description="Revokes the session (its access tokens stop working at once) and "
+                                     "clears the refresh cookie."),
+}

@@ -9,7 +9,9 @@ from ..errors import ValidationError, field_error
 from ..extensions import limiter
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
-from .session import login_complete_response
+from .openapi_schema import (DATETIME, ID, INT, STR, USER, arr, list_of, null, obj, Op, page_params, query,
+                             ref)
+from .session import COOKIE, login_complete_response
 
 
 def _auth_limit():
@@ -254,3 +256,105 @@ def users_delete(user_id):
         raise ValidationError("You cannot delete your own account")
     service.set_active(user, False, principal())
     return ok({"user": user.public(), "deactivated": True}, "User deleted successfully")
+
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+TOKENS_EXAMPLE = {"success": True, "message": "Login successful",
+                  "data": {"user": {"id": 2, "name": "Dr. Meera Sharma", "role": "Faculty",
+                                    "mobile": None, "email": "faculty@emrs.local", "designation": None,
+                                    "two_factor_enabled": True, "totp_enabled": False, "is_active": True,
+                                    "last_login": "2025-01-06T04:30:00+00:00",
+                                    "created_at": "2025-01-01T04:30:00+00:00"},
+                           "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "expiresIn": 300}}
+
+OPENAPI = {
+    # ---------------------------------------------------------------- users: login and account
+    "users_login": Op("Users", "Log in with e-mail and password",
+                      {"anyOf": [ref("Tokens"), ref("LoginChallenge")]}, message="OTP sent to your email. "
+                      "Please check your inbox.",
+                      body=obj({"email": {"type": "string", "maxLength": 255},
+                                "password": {"type": "string", "maxLength": 256}}),
+                      errors=(401, 423), limited=True,
+                      example={"email": "faculty@emrs.local", "password": "Demo@2025"},
+                      response_example={"success": True, "message": "OTP sent to your email. Please check "
+                                                                    "your inbox.",
+                                        "data": {"user_id": 2, "email": "faculty@emrs.local", "method": "email",
+                                                 "expires_in": 300}},
+                      description="With a second factor (the default) the answer is a LoginChallenge: send "
+                                  "the e-mailed code to verify-login-otp. Without one it is the login-complete "
+                                  f"body (Tokens) and the refresh cookie `{COOKIE}` is set."),
+    "users_verify_login_otp": Op("Users", "Complete the login with the one-time code", ref("Tokens"),
+                                 message="Login successful",
+                                 body=obj({"user_id": ID, "login_token": STR, "otp": {"anyOf": [
+                                     {"type": "string", "pattern": r"^\d{6}$"},
+                                     {"type": "integer", "minimum": 0, "maximum": 999999}]}}),
+                                 errors=(401,), limited=True, example={"user_id": 2, "otp": "123456"},
+                                 response_example=TOKENS_EXAMPLE,
+                                 description=f"Sets the HttpOnly refresh cookie `{COOKIE}`. A code is "
+                                             "accepted only inside the pending login a correct password opened "
+                                             "(its `login_token`, the `loginToken` cookie, or else the newest one "
+                                             "of `user_id` opened from the same address); codes and authenticator "
+                                             "time-steps are single use; 5 wrong codes close the pending login. "
+                                             "Every refusal is the same 401."),
+    "users_resend_login_otp": Op("Users", "Send a new login code", obj({"user_id": INT, "expires_in": INT}),
+                                 message="A new OTP was sent to your email.",
+                                 body=obj({"user_id": ID, "login_token": STR}),
+                                 errors=(401,), limited=True,
+                                 description="Only from the pending login itself: its `login_token` in the body "
+                                             "or the `loginToken` cookie. A bare `{user_id}` is refused (401)."),
+    "users_forgot_password": Op("Users", "Start a password reset", obj({"token": STR, "expires_at": DATETIME}),
+                                message="If an account with this email exists, a password reset OTP has been "
+                                        "sent.", body=obj({"email": STR}), limited=True,
+                                description="The same answer for any e-mail (does not reveal who has an "
+                                            "account)."),
+    "users_verify_otp": Op("Users", "Verify the password-reset code",
+                           obj({"token": STR, "user": obj({"name": STR, "email": STR})}),
+                           message="OTP verified successfully", body=obj({"token": STR, "otp": STR}),
+                           limited=True),
+    "users_reset_password": Op("Users", "Set a new password after verify-otp",
+                               message="Password reset successfully. You can now log in with your new password.",
+                               body=obj({"token": STR, "newPassword": STR}), errors=(404,), limited=True),
+    "users_profile": Op("Users", "My profile", USER),
+    "users_profile_update": Op("Users", "Update my profile", USER, message="Profile updated successfully",
+                               body="ProfileUpdate",
+                               errors=(409,)),
+    "users_change_password": Op("Users", "Change my password", message="Password changed successfully",
+                                body=obj({"currentPassword": STR, "newPassword": STR}),
+                                description="Other sessions of the account are ended."),
+    "users_enable_2fa": Op("Users", "Turn the e-mailed login code on",
+                           obj({"two_factor_enabled": {"const": True}}),
+                           message="Two-factor authentication enabled", errors=(400,)),
+    "users_disable_2fa": Op("Users", "Turn the e-mailed login code off (Admin)",
+                            obj({"two_factor_enabled": {"const": False}}),
+                            message="Two-factor authentication disabled", errors=(400, 403),
+                            body=obj({"currentPassword": STR}),
+                            description="Needs the caller's current password (`currentPassword`): a "
+                                        "stolen access token alone cannot remove the second factor."),
+    "users_doctors": Op("Users", "Doctors (Faculty and Residents)", list_of("users", "User"),
+                        params=page_params(100)),
+    # ---------------------------------------------------------------- users: administration
+    "users_register": Op("Users", "Create a user", USER, status=201, message="User registered successfully",
+                         body="UserInput", errors=(409,)),
+    "users_list": Op("Users", "List users", list_of("users", "User"), params=(
+        *page_params(), query("role", STR, "Only this role (e.g. Faculty)."))),
+    "users_stats": Op("Users", "Users per role", obj({"stats": arr(obj({"role": STR, "count": INT}))})),
+    "users_get": Op("Users", "One user", USER),
+    "users_update": Op("Users", "Update a user", USER, message="User updated successfully", body="UserUpdate",
+                       errors=(409,)),
+    "users_activate": Op("Users", "Activate a user", USER, message="User activated successfully"),
+    "users_deactivate": Op("Users", "Deactivate a user", USER, message="User deactivated successfully",
+                           description="Ends the user's sessions. Not your own account (400)."),
+    "users_unlock": Op("Users", "Unlock a locked account",
+                       obj({"user": ref("User"), "was_locked_until": null(DATETIME)}),
+                       message="User unlocked successfully",
+                       description="EMRS addition. Clears the lock that wrong passwords or wrong login codes "
+                                   "put on the account (`was_locked_until`: when it would have opened, UTC; "
+                                   "null and the message `User was not locked` when it was not locked). "
+                                   "Audited as `account_unlock`."),
+    "users_delete": Op("Users", "Delete (deactivate) a user",
+                       obj({"user": ref("User"), "deactivated": {"const": True}}),
+                       message="User deleted successfully",
+                       description="Deliberate difference: the account is deactivated, not removed."),
+}

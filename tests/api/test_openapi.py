@@ -163,6 +163,22 @@ def test_every_api_route_is_in_the_document_and_nothing_else(app, doc):
         len(r.methods - {"HEAD", "OPTIONS"}) for r in app.url_map.iter_rules() if r.endpoint.startswith("api."))
 
 
+def test_each_route_is_described_in_the_module_that_holds_it(app):
+    """The description of a route lives next to it: an ``OPENAPI`` entry names only routes of
+    its own module, so moving a route without its description fails here."""
+    import sys
+    modules = {view.__module__ for endpoint, view in app.view_functions.items() if endpoint.startswith("api.")}
+    elsewhere = []
+    for name in sorted(modules):
+        for endpoint in getattr(sys.modules[name], "OPENAPI", {}):
+            view = app.view_functions.get(f"api.{endpoint}")
+            if view is None or view.__module__ != name:
+                elsewhere.append(f"{name}: {endpoint}")
+    assert elsewhere == []
+    assert {"emrs.api.patients", "emrs.api.users", "emrs.api.intake"} <= {
+        name for name in modules if getattr(sys.modules[name], "OPENAPI", None)}
+
+
 def test_the_route_checks_catch_a_new_route_and_a_stale_path(app):
     from emrs import create_app
     from ..conftest import make_config
