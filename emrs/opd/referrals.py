@@ -82,12 +82,13 @@ def open_referral(patient_id: int, to_doctor_id: int) -> PatientReferral | None:
 def _new(patient: Patient, doctor: User, reason: str | None, actor: User) -> PatientReferral:
     row = PatientReferral(patient_id=patient.id, from_doctor_id=actor.id, to_doctor_id=doctor.id, reason=reason,
                           status="pending")
+    message = f"{patient.name} already has an open referral to {doctor.name}"
     db.session.add(row)
     try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:  # the same referral sent twice at once
-        raise Conflict(f"{patient.name} already has an open referral to {doctor.name}")
+        db.session.flush()
+    except IntegrityError:  # the same referral sent twice at once: the partial unique index
+        db.session.rollback()
+        raise Conflict(message)
     audit.record("referral_create", "patient_referrals", row.id, patient_id=patient.id, user_id=actor.id,
                  details={"to_doctor_id": doctor.id})
     return row

@@ -187,3 +187,16 @@ def test_referrals_page_tabs_and_actions(role_client, users, client, h):
     pwo_html = role_client("pwo").get("/referrals").get_data(as_text=True)
     assert "Kuldeep Sandhu" in pwo_html and ">All<" in pwo_html and "Mark seen</button>" not in pwo_html
 
+
+
+def test_the_same_referral_sent_twice_at_once_is_one_row(app, users, monkeypatch):
+    """Two requests that both pass the look-up: the partial unique index keeps one open referral."""
+    from emrs.errors import Conflict
+    p = patient_row()
+    with app.test_request_context():
+        referrals.refer(p.id, users["faculty"].id, None, users["resident"])
+        monkeypatch.setattr(referrals, "open_referral", lambda *a: None)
+        with pytest.raises(Conflict, match="already has an open referral"):
+            referrals.refer(p.id, users["faculty"].id, None, users["admin"])
+        db.session.rollback()
+    assert db.session.query(PatientReferral).filter_by(patient_id=p.id).count() == 1
