@@ -15,6 +15,8 @@ NAV = [
     ("Register", "patients.new"),
     ("Proformas", "clinical.proformas"),
     ("Record room", "intake.record_room"),
+    ("Referrals", "opd.referrals"),
+    ("Rooms", "opd.rooms"),
     ("Users", "auth.users"),
     ("Audit trail", "audit.index"),
     ("Withdrawn", "clinical.withdrawn"),

@@ -20,6 +20,7 @@ CLINICIANS = frozenset({ADMIN, FACULTY, RESIDENT})
 DOCTORS = frozenset({FACULTY, RESIDENT})
 STAFF_NOT_ADMIN = frozenset({PWO, FACULTY, RESIDENT})
 SENIOR = frozenset({ADMIN, FACULTY})  # list keepers: option groups, formulary
+ROOM_KEEPERS = frozenset({ADMIN, PWO})  # OPD rooms: add, rename, capacity, (de)activate
 
 PERMISSIONS: dict[str, str | frozenset] = {
     # infrastructure
@@ -258,6 +259,37 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.medicines_get": CLINICIANS,
     "api.medicines_create": SENIOR,
     "api.medicines_delete": SENIOR,
+    # --- OPD rooms: management (Admin, PWO), a doctor's room for the day ---
+    "opd.rooms": ROOM_KEEPERS,
+    "opd.room_new": ROOM_KEEPERS,
+    "opd.room_edit": ROOM_KEEPERS,
+    "opd.room_set_active": ROOM_KEEPERS,
+    "opd.room_delete": ROOM_KEEPERS,
+    "opd.room_move_doctor": ADMIN_ONLY,
+    "api.rooms_list": ALL_ROLES,
+    "api.rooms_get": ROOM_KEEPERS,
+    "api.rooms_create": ROOM_KEEPERS,
+    "api.rooms_update": ROOM_KEEPERS,
+    "api.rooms_delete": ROOM_KEEPERS,
+    "api.users_rooms_available": AUTH,
+    "api.users_rooms_my_room": AUTH,
+    "api.users_rooms_select": DOCTORS,
+    "api.users_rooms_clear": DOCTORS,
+    "api.users_change_room": ADMIN_ONLY,
+    # --- referrals between doctors (record level: target / referrer / Admin, opd.referrals) ---
+    "opd.referrals": ALL_ROLES,
+    "opd.refer": CLINICIANS,
+    "opd.referral_act": CLINICIANS,
+    "api.patients_refer": CLINICIANS,
+    "api.patients_refer_bulk": CLINICIANS,
+    "api.referrals_list": ALL_ROLES,
+    "api.referrals_seen": CLINICIANS,
+    "api.referrals_complete": CLINICIANS,
+    "api.referrals_revoke": CLINICIANS,
+    # --- dashboard ---
+    "dashboard.calendar": ALL_ROLES,
+    "api.dashboard": ALL_ROLES,
+    "api.patients_registrations_by_date": ALL_ROLES,
     # --- FHIR R4 read access. Patient data for every role that reads patients;
     # diagnoses (Condition, from proformas) and prescriptions (MedicationRequest) and
     # $everything for clinicians, as on every other door (auth/records.py).

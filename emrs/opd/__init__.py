@@ -3,3 +3,5 @@ visits with token numbers, Today's Patients, referrals between doctors."""
 from flask import Blueprint
 
 bp = Blueprint("opd", __name__)
+
+from . import referral_views, rooms_views  # noqa: E402,F401

@@ -59,4 +59,45 @@ class DoctorRoom(db.Model):
     )
 
 
-__all__ = ["Room", "DoctorRoom", "MIN_CAPACITY", "MAX_CAPACITY"]
+
+
+REFERRAL_STATUSES = ("pending", "seen", "completed", "revoked")
+OPEN_REFERRAL = ("pending", "seen")
+REFERRAL_REASON_MAX = 500
+
+
+class PatientReferral(TimestampMixin, db.Model):
+    """One doctor asks another to see a patient. Open while pending or seen; closed when the
+    target completes it or the referrer (or an Admin) revokes it. One open referral per
+    patient and target doctor (a partial unique index on PostgreSQL and SQLite)."""
+
+    __tablename__ = "patient_referrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("registered_patient.id", ondelete="CASCADE"), nullable=False)
+    from_doctor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    to_doctor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(REFERRAL_REASON_MAX))
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending", server_default="pending")
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (
+        db.CheckConstraint("status IN ('pending', 'seen', 'completed', 'revoked')", name="referral_status_allowed"),
+        db.CheckConstraint("from_doctor_id <> to_doctor_id", name="referral_not_self"),
+        Index("ix_patient_referrals_to_status", "to_doctor_id", "status"),
+        Index("ix_patient_referrals_from_status", "from_doctor_id", "status"),
+        Index("ix_patient_referrals_patient", "patient_id"),
+        Index("uq_patient_referrals_open", "patient_id", "to_doctor_id", unique=True,
+              postgresql_where=db.text("status IN ('pending', 'seen')"),
+              sqlite_where=db.text("status IN ('pending', 'seen')")),
+    )
+
+    def to_dict(self) -> dict:
+        return column_dict(self)
+
+
+__all__ = ["Room", "DoctorRoom", "MIN_CAPACITY", "MAX_CAPACITY", "PatientReferral", "REFERRAL_STATUSES",
+           "OPEN_REFERRAL", "REFERRAL_REASON_MAX"]

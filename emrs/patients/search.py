@@ -75,7 +75,7 @@ def _has_word_keys(keys: list[str]):
 AGE_BANDS = {"0-17": (0, 17), "18-25": (18, 25), "26-35": (26, 35), "36-45": (36, 45), "46-55": (46, 55),
              "56-65": (56, 65), "65+": (66, 150)}
 FILTER_KEYS = ("sex", "age_band", "date_from", "date_to", "doctor_id", "complexity", "has_adl_file",
-               "file_status", "room", "assigned_room")
+               "file_status", "room", "assigned_room", "unassigned", "state")
 
 
 def parse_filters(args) -> tuple[dict, list]:
@@ -99,8 +99,16 @@ def parse_filters(args) -> tuple[dict, list]:
             bad("age_band", "Unknown age band")
     date_filters(args, out, errors)
     raw = (args.get("doctor_id") or args.get("assigned_doctor_id") or "").strip()
+    unassigned = (args.get("unassigned") or "").strip().lower()
+    if unassigned:
+        if unassigned in ("1", "true"):
+            out["unassigned"] = True
+        elif unassigned not in ("0", "false"):
+            bad("unassigned", "unassigned must be true or false")
     if raw:
-        if raw.isdecimal() and len(raw) < 10:
+        if raw.lower() == "none":  # "Unassigned" in the doctor filter: no doctor yet
+            out["unassigned"] = True
+        elif raw.isdecimal() and len(raw) < 10:
             out["doctor_id"] = int(raw)
         else:
             bad("doctor_id", "doctor_id must be a positive integer")
@@ -128,6 +136,12 @@ def parse_filters(args) -> tuple[dict, list]:
             out["room"] = room
         else:
             bad("room", "room must be at most 20 characters")
+    state = (args.get("state") or "").strip()
+    if state:
+        if len(state) <= 60:
+            out["state"] = state
+        else:
+            bad("state", "state must be at most 60 characters")
     return out, errors
 
 
@@ -148,6 +162,10 @@ def _apply_filters(q, filters: dict):
                                    IntakeRecord.file_status == filters["file_status"]))
     if "room" in filters:
         q = q.where(Patient.assigned_room == filters["room"])
+    if filters.get("unassigned"):
+        q = q.where(Patient.assigned_doctor_id.is_(None))
+    if "state" in filters:
+        q = q.where(func.lower(Patient.state) == filters["state"].lower())
     return q
 
 

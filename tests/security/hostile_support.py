@@ -169,6 +169,9 @@ class World:
     option_id: int = 0
     icd11_id: int = 0          # a local addition to the ICD-11 tree
     icd11_parent_id: int = 0   # the default chapter 06 it sits under
+    room_id: int = 0           # an OPD room
+    room_number: str = ""
+    referral_id: int = 0       # an open referral of the patient, Admin -> faculty
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -206,7 +209,8 @@ class World:
                 "adl_no": self.adl_no, "cr_no": self.cr_no, "psy_no": self.psy_no, "fmt": "csv",
                 "visit_id": self.visit_id, "kind": "proforma",  # /clinical/withdrawn/<kind>/<record_id>/restore
                 "resource_id": str(self.visit_id),  # /fhir/<type>/<id>: a visit's Encounter
-                "entity_id": self.icd11_id}  # /clinical/icd11/..., /api/icd11/entities/<id>
+                "entity_id": self.icd11_id,  # /clinical/icd11/..., /api/icd11/entities/<id>
+                "room_id": self.room_id, "referral_id": self.referral_id}
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -263,6 +267,10 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     w.icd11_parent_id = call("GET", "/api/icd11/entities")["data"]["entities"][0]["id"]
     w.icd11_id = call("POST", "/api/icd11/entities", json={"parent_id": w.icd11_parent_id,
                                                            "title": "Hostile local entry"})["data"]["entity"]["id"]
+    room = call("POST", "/api/rooms", json={"room_number": "H-1", "doctor_capacity": 3})["data"]
+    w.room_id, w.room_number = room["id"], room["room_number"]
+    w.referral_id = call("POST", f"/api/patients/{p['id']}/refer",
+                         json={"to_doctor_id": users["faculty"].id})["data"]["referral"]["id"]
     return w
 
 
@@ -412,6 +420,22 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            lambda w: {"parent_id": w.icd11_parent_id, "title": "Hostile added entry"}),
     Target("api.icd11_entities_update", ("title", "code", "is_active"), lambda w: {"title": "Hostile local entry"}),
     Target("api.icd11_entities_delete", (), kind="none"),
+    # OPD rooms, a doctor's room today
+    Target("api.rooms_create", ("room_number", "description", "doctor_capacity", "is_active"),
+           lambda w: {"room_number": "H-2"}),
+    Target("api.rooms_update", ("room_number", "description", "doctor_capacity", "is_active"),
+           lambda w: {"description": "Hostile room"}),
+    Target("api.rooms_delete", ("force",), kind="none"),
+    Target("api.users_rooms_select", ("room_number", "assignment_time"), lambda w: {"room_number": w.room_number}),
+    Target("api.users_rooms_clear", (), kind="none"),
+    Target("api.users_change_room", ("new_room",), lambda w: {"new_room": w.room_number}),
+    # referrals
+    Target("api.patients_refer", ("to_doctor_id", "reason"), lambda w: {"to_doctor_id": w.spare.id}),
+    Target("api.patients_refer_bulk", ("patient_ids", ("patient_ids", 0), "to_doctor_id", "reason"),
+           lambda w: {"patient_ids": [w.patient_id], "to_doctor_id": w.spare.id}),
+    Target("api.referrals_seen", (), kind="none"),
+    Target("api.referrals_complete", (), kind="none"),
+    Target("api.referrals_revoke", (), kind="none"),
 ]}
 
 _SECTION_FIELDS = {s["key"]: tuple(f["name"] for f in s["fields"]) for s in intake_form.sections()}
@@ -536,6 +560,16 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("prescriptions.check", _RX_LINES_FORM, lambda w: {"lines-0-medicine": "Fluoxetine"}, kind="form"),
     Target("prescriptions.save_template", ("template_name",) + _RX_LINES_FORM,
            lambda w: {"template_name": "Hostile template", "lines-0-medicine": "Fluoxetine"}, kind="form"),
+    # OPD rooms and referrals
+    Target("opd.room_new", ("room_number", "description", "doctor_capacity"),
+           lambda w: {"room_number": "H-3", "doctor_capacity": "1"}, kind="form"),
+    Target("opd.room_edit", ("room_number", "description", "doctor_capacity"),
+           lambda w: {"room_number": w.room_number, "doctor_capacity": "3"}, kind="form"),
+    Target("opd.room_set_active", ("active", "q", "state"), lambda w: {"active": "1"}, kind="form"),
+    Target("opd.room_delete", ("q", "state"), lambda w: {}, kind="form"),
+    Target("opd.room_move_doctor", ("room_number",), lambda w: {"room_number": w.room_number}, kind="form"),
+    Target("opd.refer", ("to_doctor_id", "reason"), lambda w: {"to_doctor_id": str(w.spare.id)}, kind="form"),
+    Target("opd.referral_act", ("action", "direction", "status"), lambda w: {"action": "seen"}, kind="form"),
 ]}
 
 
@@ -1032,8 +1066,10 @@ def group_of(app: Flask, endpoint: str) -> str:
 
 
 API_GROUPS_BY_MODULE = {"session": "users", "clinical_options": "clinical", "medicines": "prescriptions",
-                        "patient_stats": "patients", "icd11": "clinical"}
-PAGE_GROUPS_BY_BLUEPRINT = {"drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth"}
+                        "patient_stats": "patients", "icd11": "clinical", "rooms": "patients",
+                        "referrals": "patients", "dashboard": "patients"}
+PAGE_GROUPS_BY_BLUEPRINT = {"drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth",
+                            "opd": "patients"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions")
 

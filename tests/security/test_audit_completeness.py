@@ -43,6 +43,9 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
         ("fhir.patient_search", "GET"), ("fhir.encounter_search", "GET"), ("fhir.condition_search", "GET"),
         ("fhir.medication_request_search", "GET"), ("fhir.encounter_read", "GET"), ("fhir.condition_read", "GET"),
         ("fhir.medication_request_read", "GET"),
+        # referrals: the patient of the referral (and of the bulk referral's list)
+        ("api.patients_refer_bulk", "POST"), ("api.referrals_seen", "POST"), ("api.referrals_complete", "POST"),
+        ("api.referrals_revoke", "POST"), ("opd.referral_act", "POST"),
     ]},
 }
 
@@ -88,7 +91,14 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
             "api.adl_active", "api.adl_to_retrieve", "api.adl_stats", "api.adl_status_stats", "patients.index",
             "patients.quick_search", "patients.check_duplicates", "patients.today", "patients.stats",
             "patients.export", "clinical.proformas", "clinical.proforma_stats", "clinical.withdrawn", "intake.index",
-            "intake.record_room", "intake.stats", "dashboard.index"],
+            "intake.record_room", "intake.stats", "dashboard.index", "dashboard.calendar", "api.dashboard",
+            "api.patients_registrations_by_date", "api.referrals_list", "opd.referrals"],
+    "OPD rooms and which doctor sits in which room today: no patient data (a room's patients are listed, and "
+    "audited, by the queue)": ["opd.rooms", "opd.room_new", "opd.room_edit", "opd.room_set_active",
+                               "opd.room_delete", "opd.room_move_doctor", "api.rooms_list", "api.rooms_get",
+                               "api.rooms_create", "api.rooms_update", "api.rooms_delete",
+                               "api.users_rooms_available", "api.users_rooms_my_room", "api.users_rooms_select",
+                               "api.users_rooms_clear", "api.users_change_room"],
     "the API's own description (OpenAPI document, docs page, FHIR CapabilityStatement): no record data": [
         "api.openapi", "api.docs"],
     DRAFTS: ["drafts.index", "drafts.banner", "drafts.save", "drafts.discard"],

@@ -74,9 +74,12 @@ class World:
     target_file: object = None  # the file a deleting route removes (a fresh one each time)
     icd11_local: object = None   # a local addition to the ICD-11 tree (under the default chapter 06)
     icd11_target: object = None  # the local entry a deactivating route deactivates (a fresh one each time)
+    room: object = None          # an OPD room (capacity 3) the doctors sit in
+    room_target: object = None   # a room with no history, for a route that deletes one (a fresh one each time)
+    referral: object = None      # an open referral of the patient, resident -> faculty (fresh when closed)
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
-               "option", "medicine", "icd11_local", "icd11_target")
+               "option", "medicine", "icd11_local", "icd11_target", "room", "room_target", "referral")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -136,12 +139,16 @@ def build_world(app, users) -> World:
             {"clinical_proforma_id": proforma.id,
              "prescription": [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]}, resident)
         record, _created = intake.upsert({"patient_id": patient.id}, resident)
+        from emrs.opd import referrals, rooms
+        room = rooms.create_room({"room_number": "Matrix-R", "doctor_capacity": 3}, admin)
+        referral = referrals.refer(patient2.id, users["faculty"].id, None, resident)
         ids = dict(other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
                    visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
-                   icd11=local.id)
+                   icd11=local.id, room=room.id, referral=referral.id)
     from emrs.auth.models import User
     from emrs.clinical.models import ClinicalOption, ClinicalProforma, Icd11Entity
     from emrs.intake.models import IntakeRecord
+    from emrs.opd.models import PatientReferral, Room
     from emrs.patients.models import Patient, PatientFile, PatientVisit
     from emrs.prescriptions.models import Medicine, Prescription
     get = db.session.get
@@ -151,7 +158,8 @@ def build_world(app, users) -> World:
                  intake=get(IntakeRecord, ids["record"]), file=get(PatientFile, ids["file"]),
                  option=get(ClinicalOption, ids["option"]), medicine=get(Medicine, ids["medicine"]),
                  target_file=get(PatientFile, ids["file"]), icd11_local=get(Icd11Entity, ids["icd11"]),
-                 icd11_target=get(Icd11Entity, ids["icd11"]))
+                 icd11_target=get(Icd11Entity, ids["icd11"]), room=get(Room, ids["room"]),
+                 room_target=get(Room, ids["room"]), referral=get(PatientReferral, ids["referral"]))
 
 
 # ------------------------------------------------------------------ URL variables
@@ -176,6 +184,8 @@ IDS: dict[str, Callable[[World], object]] = {
     "fmt": lambda w: "csv",
     "filename": lambda w: "css/app.css",
     "entity_id": lambda w: w.icd11_local.id,  # an ICD-11 tree entry: the world's local addition
+    "room_id": lambda w: w.room.id,
+    "referral_id": lambda w: w.referral.id,
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -199,6 +209,9 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     "clinical.icd11_children": {"entity_id": lambda w: w.icd11_local.parent_id},
     "clinical.icd11_local_active": {"entity_id": lambda w: w.icd11_target.id},
     "api.icd11_entities_delete": {"entity_id": lambda w: w.icd11_target.id},
+    # Deleting a room takes a fresh one with no history (a room with history is never deleted).
+    "api.rooms_delete": {"room_id": lambda w: w.room_target.id},
+    "opd.room_delete": {"room_id": lambda w: w.room_target.id},
 }
 
 
@@ -319,6 +332,23 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "clinical.icd11_local_edit": lambda w: {"data": {"title": "Matrix local ICD-11 entry", "code": ""}},
     "clinical.icd11_local_active": lambda w: {"data": {"active": "0"}},
     "api.proforma_options_add": lambda w: {"json": {"label": "Matrix added option"}},
+    # OPD rooms and a doctor's room today
+    "api.rooms_create": lambda w: {"json": {"room_number": "Matrix-API", "doctor_capacity": 2}},
+    "api.rooms_update": lambda w: {"json": {"description": "Matrix room", "doctor_capacity": 3}},
+    "opd.room_new": lambda w: {"data": {"room_number": "Matrix-Page", "description": "", "doctor_capacity": "1"}},
+    "opd.room_edit": lambda w: {"data": {"room_number": w.room.room_number, "description": "Matrix room",
+                                         "doctor_capacity": "3"}},
+    "opd.room_set_active": lambda w: {"data": {"active": "1"}},
+    "opd.room_move_doctor": lambda w: {"data": {"room_number": w.room.room_number}},
+    "api.users_rooms_select": lambda w: {"json": {"room_number": w.room.room_number}},
+    "api.users_change_room": lambda w: {"json": {"new_room": w.room.room_number}},
+    # referrals: the API refers the patient to the other resident; the page to the resident;
+    # the bulk referral the patient to the faculty member (patient 2 is archived by then)
+    "api.patients_refer": lambda w: {"json": {"to_doctor_id": w.other_user.id}},
+    "opd.refer": lambda w: {"data": {"to_doctor_id": str(w.users["resident"].id), "reason": FREE_TEXT}},
+    "api.patients_refer_bulk": lambda w: {"json": {"patient_ids": [w.patient.id],
+                                                   "to_doctor_id": w.users["faculty"].id, "reason": FREE_TEXT}},
+    "opd.referral_act": lambda w: {"data": {"action": "seen"}},
     "api.clinical_options_delete": lambda w: {"json": {"id": w.option.id}},
     "api.proforma_options_delete": lambda w: {"json": {"id": w.option.id}},
 }
@@ -418,6 +448,29 @@ def _purgeable_file(w: World):
     db.session.commit()
 
 
+def _fresh_room(w: World):
+    """A new room with no history, for a route that deletes one."""
+    from emrs.opd import rooms
+    from emrs.opd.models import Room
+    from flask import current_app
+    with current_app.test_request_context():
+        _counter["room"] = _counter.get("room", 0) + 1
+        row_id = rooms.create_room({"room_number": f"Matrix-D{_counter['room']}"}, w.users["admin"]).id
+    w.room_target = db.session.get(Room, row_id)
+
+
+def _open_referral(w: World):
+    """An open referral of the patient to the faculty member (sent by the resident unless one
+    is open already), for a route that marks, completes or revokes one."""
+    from emrs.opd import referrals
+    from flask import current_app
+    row = referrals.open_referral(w.patient.id, w.users["faculty"].id)
+    if row is None:
+        with current_app.test_request_context():
+            row = referrals.refer(w.patient.id, w.users["faculty"].id, None, w.users["resident"])
+    w.referral = db.session.get(type(row), row.id)
+
+
 def _patient2_active(w: World):
     patient = db.session.get(type(w.patient), w.patient2.id)
     patient.is_active = True
@@ -444,6 +497,12 @@ PREPARE: dict[str, Callable[[World], None]] = {
     "api.proforma_options_delete": _fresh_option,
     "clinical.icd11_local_active": _fresh_icd11_local,
     "api.icd11_entities_delete": _fresh_icd11_local,
+    "api.rooms_delete": _fresh_room,
+    "opd.room_delete": _fresh_room,
+    "api.referrals_seen": _open_referral,
+    "api.referrals_complete": _open_referral,
+    "api.referrals_revoke": _open_referral,
+    "opd.referral_act": _open_referral,
     "intake.file_store": _file_status("created"),
     "intake.file_retrieve": _file_status("stored"),
     "intake.bulk_retrieve": _file_status("stored"),
@@ -582,6 +641,10 @@ ADMIN_NOT_AUTHOR = "an administrator withdraws and restores clinical records but
 FILES_OWN = "a doctor may delete only the files they uploaded; this one was uploaded by the welfare officer " \
             "(roles-and-workflow.md §3, patients.files.can_delete)"
 SECOND_FACTOR = "only an administrator may turn the login code off (auth.service.set_second_factor)"
+REFERRAL_TARGET = ("a referral is marked seen or completed by the doctor it was sent to (or an Admin); this one was "
+                   "sent by the resident to the faculty member (opd.referrals)")
+REFERRAL_SENDER = ("a referral is revoked by the doctor who sent it (or an Admin); this one was sent by the "
+                   "resident (opd.referrals)")
 
 def _unchanged(check, what: str):
     """The refusal, and the resident's record is still the resident's (no new version)."""
@@ -647,6 +710,12 @@ RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
                         "api.patient_files_update", "api.patients_files_update_alias")
        for role in ("faculty", "resident")},
     **{("patients.file_delete", role): (FILES_OWN, _file_kept(_page_file_refused)) for role in ("faculty", "resident")},
+    ("api.referrals_seen", "resident"): (REFERRAL_TARGET, _api_refused(
+        "Only the doctor the patient was referred to (or an Admin) can mark this referral seen")),
+    ("api.referrals_complete", "resident"): (REFERRAL_TARGET, _api_refused(
+        "Only the doctor the patient was referred to (or an Admin) can mark this referral completed")),
+    ("api.referrals_revoke", "faculty"): (REFERRAL_SENDER, _api_refused(
+        "Only the doctor who referred the patient (or an Admin) can revoke this referral")),
     **{("api.users_disable_2fa", role): (SECOND_FACTOR, _api_refused(
         "Only an administrator can turn off the second factor for an account."))
        for role in ("faculty", "resident", "pwo")},
