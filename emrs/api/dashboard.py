@@ -8,6 +8,7 @@ from ..auth.guard import principal
 from ..dashboard import service
 from . import bp
 from .envelope import ok
+from .openapi_schema import DATE, INT, STR, Op, arr, obj, query
 
 
 @bp.get("/dashboard", endpoint="dashboard")
@@ -27,3 +28,31 @@ def patients_registrations_by_date():
         body["date"] = day.isoformat()
         body["by_room"] = service.registrations_by_room(day)
     return ok(body)
+
+# ============================================================================ OpenAPI
+# What each route above means (collected into the one document by api/openapi.py).
+
+COUNTS = arr(obj({"label": STR, "count": INT}))
+
+OPENAPI = {
+    "dashboard": Op("Dashboard", "The figures of my role", obj({
+        "role": STR, "title": STR,
+        "sub_role": {"type": "string", "description": "Residents only: Junior Resident or Senior Resident."},
+        "cards": {"type": "object", "additionalProperties": INT},
+        "charts": obj({"gender_distribution": COUNTS, "age_group_distribution": COUNTS,
+                       "state_distribution": COUNTS}),
+        "filters": {"type": "object"}}, required=("role", "title", "cards", "charts")), params=(
+        query("start_date", DATE, "Registered on or after (IST)."),
+        query("end_date", DATE, "Registered on or before (IST)."),
+        query("sex", {"type": "string", "enum": ["M", "F", "Other", "male", "female", "other"]}, "Sex."),
+        query("room", {"type": "string", "maxLength": 20}, "Room number.")),
+        description="Cards by role: Admin total_patients, registered_patients, total_intake_records, total_staff, "
+                    "total_rooms; Faculty adult_patients, child_patients, referred_patients; Senior Resident also "
+                    "total_patients and unassigned_patients; Junior Resident the same counted in their scope; PWO "
+                    "adult_patients, child_patients, referred_patients."),
+    "patients_registrations_by_date": Op("Dashboard", "Registrations per day of a month", obj({
+        "month": STR, "days": arr(obj({"date": DATE, "count": INT})), "total": INT, "date": DATE,
+        "by_room": arr(obj({"room": STR, "count": INT}))}, required=("month", "days", "total")), params=(
+        query("month", {"type": "string", "pattern": r"^\d{4}-\d{2}$"}, "YYYY-MM (default: this month, IST)."),
+        query("date", DATE, "Also count that day's registrations per room."))),
+}

@@ -22,13 +22,11 @@ import re
 import sys
 
 from flask import current_app, jsonify, render_template
-from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Numeric, String
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..auth.permissions import AUTH, PERMISSIONS, PUBLIC
 from ..config import VERSION
 from . import bp
-from .openapi_schema import BOOL, DATE, DATETIME, ID, INT, NUM, STR, Op, arr, null, obj, ref
+from .openapi_schema import BOOL, DATE, DATETIME, ID, INT, STR, Op, arr, model_schema, null, obj, ref
 from .session import COOKIE
 
 # ============================================================================ schema helpers
@@ -58,46 +56,6 @@ def _rx_line_docs() -> dict:
         "quantity": "Units to dispense. When empty it is computed for tablets and capsules: per-day count of the "
                     "dosage × frequency × days.",
     }
-
-
-def _column_schema(column) -> dict:
-    t = column.type
-    if isinstance(t, Boolean):
-        s = dict(BOOL)
-    elif isinstance(t, Integer):
-        s = dict(INT)
-    elif isinstance(t, Numeric):
-        s = dict(NUM)
-    elif isinstance(t, DateTime):
-        s = dict(DATETIME)
-    elif isinstance(t, Date):
-        s = dict(DATE)
-    elif isinstance(t, String):
-        s = dict(STR)
-    elif isinstance(t, (JSON, ARRAY)):
-        s = {"type": "array"}
-    else:  # pragma: no cover - a new column type must be mapped here
-        raise TypeError(f"no JSON schema for column {column} of type {t!r}")
-    return null(s) if column.nullable else s
-
-
-def model_schema(model, *, exclude=(), only=None, extra: dict | None = None, overrides: dict | None = None,
-                 descriptions: dict | None = None, description: str | None = None) -> dict:
-    """What ``serialize.column_dict`` makes of a row: every column (by column name), always
-    present, plus ``extra`` (keys the service adds, always present too)."""
-    props = {}
-    for column in model.__table__.columns:
-        if column.name in exclude or (only is not None and column.name not in only):
-            continue
-        props[column.name] = _column_schema(column)
-    if only is not None:
-        props = {k: props[k] for k in only if k in props}
-    props.update(overrides or {})
-    props.update(extra or {})
-    for name, text in (descriptions or {}).items():
-        if name in props and "$ref" not in props[name]:
-            props[name] = {**props[name], "description": text}
-    return obj(props, description=description)
 
 
 def extend(base: str, extra: dict, description: str | None = None) -> dict:
@@ -144,6 +102,8 @@ PATH_PARAMS = {
     "record_id": (ID, "The intake record's (ADL file's) id."),
     "rx_id": (ID, "The prescription's id."),
     "file_id": (ID, "The stored file's id."),
+    "room_id": (ID, "The room's id."),
+    "referral_id": (ID, "The referral's id."),
     "cr_no": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
     "psy_no": ({"type": "string", "minLength": 1}, "PSY number (case-insensitive)."),
     "adl_no": ({"type": "string", "minLength": 1}, "ADL (intake record) number (case-insensitive)."),
@@ -591,6 +551,9 @@ TAGS = [
     ("Intake records (legacy /api/adl-files)", "The same handlers under the original path."),
     ("Prescriptions", "One prescription per proforma, safety warnings, PDF (contract §10)."),
     ("Medicines", "The formulary."),
+    ("Rooms", "OPD rooms and the room each doctor sits in today (IST)."),
+    ("Referrals", "Referrals of patients between doctors."),
+    ("Dashboard", "The figures of each role and the registrations calendar."),
 ]
 
 
@@ -665,14 +628,27 @@ def _operation(endpoint: str, spec: Op, path_params: list[dict], method: str = "
     return op
 
 
+def _route_modules(app) -> list:
+    return [sys.modules[name] for name in sorted({view.__module__ for endpoint, view in app.view_functions.items()
+                                                  if endpoint.startswith("api.")})]
+
+
 def operations(app) -> dict[str, Op]:
     """Endpoint (without "api.") -> Op: the ``OPENAPI`` tables of the modules holding the
     app's API routes."""
     ops: dict[str, Op] = {}
-    for module_name in sorted({view.__module__ for endpoint, view in app.view_functions.items()
-                               if endpoint.startswith("api.")}):
-        ops.update(getattr(sys.modules[module_name], "OPENAPI", {}))
+    for module in _route_modules(app):
+        ops.update(getattr(module, "OPENAPI", {}))
     return ops
+
+
+def schemas(app) -> dict:
+    """The shared object schemas: those built here from the models, plus each route module's
+    ``OPENAPI_SCHEMAS``."""
+    out = _components()
+    for module in _route_modules(app):
+        out.update(getattr(module, "OPENAPI_SCHEMAS", {}))
+    return out
 
 
 def build_document(app) -> dict:
@@ -719,7 +695,7 @@ def build_document(app) -> dict:
         "tags": [{"name": n, "description": d} for n, d in TAGS],
         "paths": paths,
         "components": {
-            "schemas": _components(),
+            "schemas": schemas(app),
             "responses": _error_responses(),
             "parameters": {"IdempotencyKey": idempotency_key_parameter()},
             "securitySchemes": {

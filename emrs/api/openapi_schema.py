@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, Numeric, String
+from sqlalchemy.dialects.postgresql import ARRAY
+
 STR = {"type": "string"}
 INT = {"type": "integer"}
 NUM = {"type": "number"}
@@ -43,6 +46,46 @@ def obj(props: dict, required=None, description: str | None = None) -> dict:
     if description:
         out["description"] = description
     return out
+
+
+def _column_schema(column) -> dict:
+    t = column.type
+    if isinstance(t, Boolean):
+        s = dict(BOOL)
+    elif isinstance(t, Integer):
+        s = dict(INT)
+    elif isinstance(t, Numeric):
+        s = dict(NUM)
+    elif isinstance(t, DateTime):
+        s = dict(DATETIME)
+    elif isinstance(t, Date):
+        s = dict(DATE)
+    elif isinstance(t, String):
+        s = dict(STR)
+    elif isinstance(t, (JSON, ARRAY)):
+        s = {"type": "array"}
+    else:  # pragma: no cover - a new column type must be mapped here
+        raise TypeError(f"no JSON schema for column {column} of type {t!r}")
+    return null(s) if column.nullable else s
+
+
+def model_schema(model, *, exclude=(), only=None, extra: dict | None = None, overrides: dict | None = None,
+                 descriptions: dict | None = None, description: str | None = None) -> dict:
+    """What ``serialize.column_dict`` makes of a row: every column (by column name), always
+    present, plus ``extra`` (keys the service adds, always present too)."""
+    props = {}
+    for column in model.__table__.columns:
+        if column.name in exclude or (only is not None and column.name not in only):
+            continue
+        props[column.name] = _column_schema(column)
+    if only is not None:
+        props = {k: props[k] for k in only if k in props}
+    props.update(overrides or {})
+    props.update(extra or {})
+    for name, text in (descriptions or {}).items():
+        if name in props and "$ref" not in props[name]:
+            props[name] = {**props[name], "description": text}
+    return obj(props, description=description)
 
 
 def query(name: str, schema: dict, description: str, required: bool = False) -> dict:
