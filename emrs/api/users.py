@@ -189,9 +189,28 @@ def users_doctors():
 
 @bp.post("/users/register", endpoint="users_register")
 def users_register():
+    """Invitation: no password in the body (refused); the user sets it from the e-mailed link."""
     data = json_body()
-    user = service.create_user(data, actor=principal())
-    return ok({"user": user.public()}, "User registered successfully", status=201)
+    user, sent = service.invite_user(data, actor=principal())
+    return ok({"user": user.public(), "invitation_sent": sent},
+              "User registered successfully" if sent else
+              "User registered, but the invitation e-mail could not be sent: resend it", status=201)
+
+
+@bp.post("/users/<user_id>/resend-invitation", endpoint="users_resend_invitation")
+def users_resend_invitation(user_id):
+    user = service.get_user(parse_id(user_id))
+    sent = service.resend_invitation(user, principal())
+    return ok({"user": user.public(), "invitation_sent": sent},
+              "Invitation sent" if sent else "The invitation e-mail could not be sent: try again")
+
+
+@bp.post("/users/setup-password", endpoint="users_setup_password")
+@limiter.limit(_auth_limit)
+def users_setup_password():
+    data = json_body()
+    service.setup_password(data.get("token"), data.get("newPassword", data.get("new_password")))
+    return ok(message="Password set successfully. You can now log in.")
 
 
 @bp.get("/users", endpoint="users_list")

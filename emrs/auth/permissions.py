@@ -32,6 +32,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "auth.forgot_password": PUBLIC,
     "auth.forgot_verify": PUBLIC,
     "auth.reset_password": PUBLIC,
+    "auth.setup_password": PUBLIC,
     "auth.logout": AUTH,
     "auth.profile": AUTH,
     "auth.change_password": AUTH,
@@ -46,6 +47,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "auth.user_set_otp": ADMIN_ONLY,
     "auth.user_unlock": ADMIN_ONLY,
     "auth.user_end_sessions": ADMIN_ONLY,
+    "auth.user_resend_invitation": ADMIN_ONLY,
     # browser: dashboard, audit
     "dashboard.index": AUTH,
     "audit.index": ADMIN_ONLY,
@@ -63,6 +65,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.users_forgot_password": PUBLIC,
     "api.users_verify_otp": PUBLIC,
     "api.users_reset_password": PUBLIC,
+    "api.users_setup_password": PUBLIC,
     # API: session (refresh and activity authenticate with the refresh cookie)
     "api.session_refresh": PUBLIC,
     "api.session_activity": PUBLIC,
@@ -84,6 +87,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.users_delete": ADMIN_ONLY,
     "api.users_activate": ADMIN_ONLY,
     "api.users_unlock": ADMIN_ONLY,
+    "api.users_resend_invitation": ADMIN_ONLY,
     "api.users_deactivate": ADMIN_ONLY,
     # --- patients: registration, search, patient page, visits ---
     "patients.index": ALL_ROLES,

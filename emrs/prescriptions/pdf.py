@@ -205,8 +205,9 @@ def html(prescription, proforma, patient, doctor) -> str:
         advice=(getattr(prescription, "advice", None) or "").strip() if prescription is not None else "",
         follow_up=_date(getattr(prescription, "follow_up_date", None)) if prescription is not None else "",
         doctor_name=(getattr(doctor, "name", None) or "") if doctor is not None else "",
-        doctor_designation=((getattr(doctor, "designation", None) or getattr(doctor, "role", None) or "")
-                            if doctor is not None else ""),
+        # The designation; a Resident without one prints their grade ("Senior Resident").
+        doctor_designation=((getattr(doctor, "designation", None) or getattr(doctor, "sub_role", None)
+                             or getattr(doctor, "role", None) or "") if doctor is not None else ""),
     )
 
 
