@@ -103,6 +103,12 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "patients.complete_visit": ALL_ROLES,
     "patients.archive": ADMIN_ONLY,
     "patients.today": CLINICIANS,
+    # patient reports: one patient for whoever opens the patient's page (the clinical sections
+    # only for clinicians); bulk only for department-wide list scope (emrs/reports/service.py)
+    "reports.patient_report": ALL_ROLES,
+    "reports.bulk": ALL_ROLES,
+    "api.patients_report": ALL_ROLES,
+    "api.patients_reports_bulk": ALL_ROLES,
     "api.patients_list": ALL_ROLES,
     "api.patients_search": ALL_ROLES,
     "api.patients_create": STAFF_NOT_ADMIN,
