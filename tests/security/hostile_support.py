@@ -366,6 +366,8 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("api.patients_delete", (), kind="none"),
     Target("api.patients_visits_complete", ("visit_date",), lambda w: {}),
     Target("api.sessions_complete", ("visit_date",), lambda w: {}),
+    Target("api.patients_reports_bulk", ("format", "date_from", "date_to", "patient_ids", ("patient_ids", 0)),
+           lambda w: {"format": "xlsx", "patient_ids": [w.patient_id]}),
     Target("api.patients_assign", ("patient_id", "assigned_doctor_id", "room_no", "visit_date", "notes"),
            lambda w: {"patient_id": w.patient_id, "assigned_doctor_id": w.users["faculty"].id, "room_no": "8"}),
     Target("api.sessions_create", ("patient_id", "assigned_doctor_id", "room_no", "visit_date", "notes", "visit_type"),
@@ -531,6 +533,8 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            lambda w: {"name": "Hostile Target", "sex": "M", "age": "40"}, kind="form"),
     Target("patients.record_edit", F.RECORD_NAMES + tuple(f"{n}__other" for n in CODE_OR_TEXT if n in F.RECORD_NAMES)
            + ("version", "assigned_doctor_id"), lambda w: {"allergies": "None known"}, kind="form"),
+    Target("reports.bulk", ("date_from", "date_to"),
+           lambda w: {"date_from": today_ist().isoformat(), "date_to": today_ist().isoformat()}, kind="form"),
     Target("patients.assign", ("assigned_doctor_id", "room_no", "visit_date", "notes"),
            lambda w: {"assigned_doctor_id": str(w.users["faculty"].id), "room_no": "9"}, kind="form"),
     Target("patients.complete_visit", ("visit_date", "back"), lambda w: {}, kind="form"),

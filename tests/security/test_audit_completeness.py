@@ -35,6 +35,7 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
         ("clinical.proforma_new", "GET"), ("clinical.proforma_new", "POST"),
         ("intake.open_for_patient", "POST"), ("intake.bulk_retrieve", "POST"), ("intake.bulk_return", "POST"),
         ("api.patients_assign", "POST"), ("api.sessions_create", "POST"),
+        ("api.patients_reports_bulk", "POST"), ("reports.bulk", "POST"),
         ("api.patient_files_create", "POST"), ("api.patients_files_create_alias", "POST"),
         ("api.proformas_create", "POST"), ("api.prescriptions_create", "POST"),
         ("api.intake_create", "POST"), ("api.adl_create", "POST"),

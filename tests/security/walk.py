@@ -250,6 +250,9 @@ CHANGE_REASON = "Reviewed with the consultant"
 LINES = [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]
 
 BODIES: dict[str, Callable[[World], dict]] = {
+    # patient reports: bulk by ids (API) and by today's registrations (the list page's form)
+    "api.patients_reports_bulk": lambda w: {"json": {"format": "xlsx", "patient_ids": [w.patient.id]}},
+    "reports.bulk": lambda w: {"data": {"date_from": today_ist().isoformat(), "date_to": today_ist().isoformat()}},
     # pages: patients
     "patients.new": lambda w: {"data": {"name": "Matrix New Patient", "age": "35", "sex": "M"}},
     "patients.card_edit": lambda w: _card_form(w, _card_names()),
@@ -621,6 +624,12 @@ _PWO_READ = _msg(_rules.READ, _rules.PROFORMA)
 _WORKUP_WRITE = _msg(_rules.AMEND, _rules.WORKUP)
 _NOT_YOURS = {k: _msg(_rules.AMEND, k) for k in (_rules.PROFORMA, _rules.PRESCRIPTION)}
 
+BULK_SCOPE = ("bulk report export is for department-wide list scope; the resident of the walk is a Junior "
+              "Resident (own and room's patients)")
+_BULK_REFUSED = ("Bulk export covers the whole department; a Junior Resident's lists cover their own and their "
+                 "room's patients. Export one patient at a time from the patient's page, or ask a Senior "
+                 "Resident or Faculty member.")
+
 RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
     ("api.proformas_update", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
     ("api.proformas_delete", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
@@ -647,6 +656,7 @@ RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
                         "api.patient_files_update", "api.patients_files_update_alias")
        for role in ("faculty", "resident")},
     **{("patients.file_delete", role): (FILES_OWN, _file_kept(_page_file_refused)) for role in ("faculty", "resident")},
+    ("api.patients_reports_bulk", "resident"): (BULK_SCOPE, _api_refused(_BULK_REFUSED)),
     **{("api.users_disable_2fa", role): (SECOND_FACTOR, _api_refused(
         "Only an administrator can turn off the second factor for an account."))
        for role in ("faculty", "resident", "pwo")},
