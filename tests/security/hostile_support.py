@@ -1043,9 +1043,9 @@ def group_of(app: Flask, endpoint: str) -> str:
     return PAGE_GROUPS_BY_BLUEPRINT.get(blueprint, blueprint)
 
 
-API_GROUPS_BY_MODULE = {"session": "users", "clinical_options": "clinical", "medicines": "prescriptions",
+API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical", "medicines": "prescriptions",
                         "patient_stats": "patients", "icd11": "clinical"}
-PAGE_GROUPS_BY_BLUEPRINT = {"drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth"}
+PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions")
 
