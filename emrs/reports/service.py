@@ -306,7 +306,9 @@ class Report:
 
 
 def parse_format(raw, *, allowed=FORMATS, location="query") -> str:
-    fmt = (raw or "pdf").strip().lower() if isinstance(raw, str) else raw
+    if raw is None or raw == "":
+        raw = allowed[0]
+    fmt = raw.strip().lower() if isinstance(raw, str) else raw
     fmt = "pdf" if fmt == "html" else fmt  # the original's print view: the PDF here
     if fmt not in allowed:
         raise ValidationError("Validation failed", errors=[field_error(
