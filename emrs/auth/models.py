@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from ..models_base import TimestampMixin
+from ..models_base import TimestampMixin, utcnow
 from ..serialize import json_value
 
 ADMIN = "Admin"
@@ -40,7 +40,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     # When the user last chose a password. None: invited, the password is not set yet (the
     # stored hash is of a random secret nobody knows); such an account cannot sign in.
-    password_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Rows made without saying (tests, scripts) count as set; only an invitation leaves it empty.
+    password_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
     # E-mailed one-time code at login. On for every account unless an Admin turns it off.
     two_factor_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
                                                       server_default=db.true())

@@ -283,11 +283,12 @@ def invite_user(data: dict, actor: User) -> tuple[User, bool]:
     fields = _clean_with_grade({**data, "_invite": True}, True, None, None, strict=True)
     _ensure_unique(fields["email"], fields.get("mobile"))
     # Nobody knows this password: the account cannot sign in until the user sets one.
-    user = User(password_hash=hash_password(new_token(32)), password_set_at=None, **fields)
+    user = User(password_hash=hash_password(new_token(32)), **fields)
     if "two_factor_enabled" in data and isinstance(data["two_factor_enabled"], bool):
         user.two_factor_enabled = data["two_factor_enabled"]
     db.session.add(user)
     db.session.flush()
+    user.password_set_at = None  # after the insert: the column's default says "set" for every other path
     audit.record("user_create", "users", user.id, user_id=actor.id if actor else None,
                  details={"role": user.role, "grade": user.grade, "invited": True})
     token = _new_invitation(user, actor)
