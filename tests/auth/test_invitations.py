@@ -269,3 +269,27 @@ def test_prescription_prints_the_grade_when_no_designation(app, tmp_path):
         assert "Dr Kabir Bedi" in text and "Senior Resident" in text
         faculty = User(name="Dr Gill", role="Faculty", designation="Associate Professor", email="g@test.emrs.local")
         assert "Associate Professor" in pdf.html(rx, proforma, patient, faculty)
+
+
+def test_a_mail_failure_keeps_the_account_and_says_so(client, h, outbox, monkeypatch):
+    from emrs.auth import service
+    from emrs.mail import MailError
+
+    def broken(*_a, **_k):
+        raise MailError("down")
+    monkeypatch.setattr(service, "send_mail", broken)
+    resp = client.post("/api/users/register", headers=h["admin"],
+                       json={"name": "Dr Mail Down", "email": "maildown@test.emrs.local", "role": "Faculty"})
+    body = resp.get_json()
+    assert resp.status_code == 201 and body["data"]["invitation_sent"] is False and "resend" in body["message"]
+    user_id = body["data"]["user"]["id"]
+    monkeypatch.undo()
+    resp = client.post(f"/api/users/{user_id}/resend-invitation", headers=h["admin"])
+    assert resp.status_code == 200 and _link(outbox, "maildown@test.emrs.local")
+
+
+def test_resend_refused_for_a_deactivated_account(client, h):
+    user = _invite(client, h, email="gone@test.emrs.local")
+    client.put(f"/api/users/{user.id}/deactivate", headers=h["admin"])
+    resp = client.post(f"/api/users/{user.id}/resend-invitation", headers=h["admin"])
+    assert resp.status_code == 409 and "deactivated" in resp.get_json()["message"]
