@@ -331,9 +331,8 @@ def _build(patients: list[Patient], reader, filename: str) -> Report:
 
 def _audit(report: Report, fmt: str, bulk: bool) -> None:
     keys = [s.key for s in report.sections]
-    for p in report.patients:
-        audit.record_now(EXPORT_ACTION, "registered_patient", p.id, patient_id=p.id,
-                         details={"format": fmt, "sections": keys, **({"bulk": len(report.patients)} if bulk else {})})
+    audit.record_each_now(EXPORT_ACTION, "registered_patient", [p.id for p in report.patients],
+                          details={"format": fmt, "sections": keys, **({"bulk": len(report.patients)} if bulk else {})})
 
 
 def patient_report(patient_id, reader, fmt: str) -> Report:
