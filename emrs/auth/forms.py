@@ -58,7 +58,7 @@ class UserForm(ProfileForm):
     role = SelectField("Role", choices=[SelectChoice("", "Choose a role…")] + [SelectChoice(r) for r in ROLES],
                        validators=[DataRequired("Choose a role.")])
     # Residents only (required for them): decides how much of the department's lists they see.
-    sub_role = SelectField("Resident grade", choices=[SelectChoice("", "— (not a Resident)")]
+    sub_role = SelectField("Resident grade", choices=[SelectChoice("", "Choose a grade…")]
                            + [SelectChoice(code, label) for code, label in GRADES.items()],
                            validators=[Optional()])
     two_factor_enabled = BooleanField("Require a login code (second factor)", default=True)
