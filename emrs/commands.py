@@ -21,12 +21,15 @@ def register(app: Flask) -> None:
     @click.option("--role", required=True, help="Admin, Faculty, Resident or 'Psychiatric Welfare Officer'")
     @click.option("--password", required=True)
     @click.option("--mobile", default=None)
+    @click.option("--grade", default=None, help="Residents: JR (Junior Resident, the default) or SR (Senior Resident).")
     @click.option("--no-otp", is_flag=True, help="Do not require a login code (integration service accounts).")
-    def users_create(email, name, role, password, mobile, no_otp):
+    def users_create(email, name, role, password, mobile, grade, no_otp):
         """Create a user and print the new id."""
         from .auth import service
         data = {"email": email, "name": name, "role": role, "password": password,
                 "two_factor_enabled": not no_otp}
+        if grade:
+            data["grade"] = grade
         if mobile:
             data["mobile"] = mobile
         try:

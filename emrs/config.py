@@ -97,6 +97,8 @@ def from_environment() -> dict:
         "SESSION_ABSOLUTE_TIMEOUT_MS": _int("SESSION_ABSOLUTE_TIMEOUT_MS", 43_200_000),
         "OTP_EXPIRATION_MS": _int("OTP_EXPIRATION_MS", _int("OTP_EXPIRATION_SECONDS", 300) * 1000),
         "PASSWORD_RESET_TOKEN_EXPIRATION_MS": _int("PASSWORD_RESET_TOKEN_EXPIRATION_MS", 900_000),
+        # Hours an account set-up (invitation) link stays valid.
+        "INVITATION_HOURS": _int("INVITATION_HOURS", 24),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
         "OTP_MAX_ATTEMPTS": _int("OTP_MAX_ATTEMPTS", 5),

@@ -5,18 +5,20 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from .auth import service as auth_service
-from .auth.models import ADMIN, FACULTY, PWO, RESIDENT
+from .auth.models import ADMIN, FACULTY, GRADES, JUNIOR, PWO, RESIDENT, SENIOR
 from .extensions import db
 from .patients.models import Patient, PatientVisit
 from .patients.names import name_key
 from .timeutil import today_ist
 
 DEMO_PASSWORD = "Demo@2025"
+# (e-mail, name, role, designation, grade): Residents print their grade (no designation).
 DEMO_USERS = [
-    ("admin@emrs.local", "Asha Verma (Demo Admin)", ADMIN, "Department administrator"),
-    ("faculty@emrs.local", "Dr Rajinder Gill (Demo Faculty)", FACULTY, "Associate Professor"),
-    ("resident@emrs.local", "Dr Meenakshi Rao (Demo Resident)", RESIDENT, "Junior Resident"),
-    ("pwo@emrs.local", "Harpreet Sandhu (Demo PWO)", PWO, "Psychiatric Welfare Officer"),
+    ("admin@emrs.local", "Asha Verma (Demo Admin)", ADMIN, "Department administrator", None),
+    ("faculty@emrs.local", "Dr Rajinder Gill (Demo Faculty)", FACULTY, "Associate Professor", None),
+    ("resident@emrs.local", "Dr Meenakshi Rao (Demo Resident)", RESIDENT, None, JUNIOR),
+    ("senior.resident@emrs.local", "Dr Kabir Bedi (Demo Senior Resident)", RESIDENT, None, SENIOR),
+    ("pwo@emrs.local", "Harpreet Sandhu (Demo PWO)", PWO, "Psychiatric Welfare Officer", None),
 ]
 DEMO_PATIENTS = [
     ("CR2025900001", "Mohinder Singh", 46, "M", "9876500001", "Gurdev Singh"),
@@ -30,15 +32,15 @@ DEMO_PATIENTS = [
 def seed_demo() -> list[str]:
     out = []
     users = {}
-    for email, name, role, designation in DEMO_USERS:
+    for email, name, role, designation, grade in DEMO_USERS:
         user = auth_service.find_by_email(email)
         if user is None:
-            user = auth_service.create_user({"email": email, "name": name, "role": role,
+            user = auth_service.create_user({"email": email, "name": name, "role": role, "grade": grade,
                                              "password": DEMO_PASSWORD, "designation": designation})
             out.append(f"created  {role:<28} {email}")
         else:
             out.append(f"exists   {role:<28} {email}")
-        users[role] = user
+        users.setdefault(role, user)
     today = today_ist()
     for i, (cr, name, age, sex, mobile, father) in enumerate(DEMO_PATIENTS):
         if db.session.execute(select(Patient.id).where(Patient.cr_no == cr)).first():
@@ -56,7 +58,7 @@ def seed_demo() -> list[str]:
     db.session.commit()
     out.append("")
     out.append(f"Demo logins (password for all: {DEMO_PASSWORD}):")
-    for email, _name, role, _d in DEMO_USERS:
-        out.append(f"  {role:<28} {email}")
+    for email, _name, role, _d, grade in DEMO_USERS:
+        out.append(f"  {(GRADES[grade] if grade else role):<28} {email}")
     out.append("Login codes are e-mailed; without EMAIL_HOST they are written to instance/outbox/*.eml")
     return out

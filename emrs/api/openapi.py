@@ -139,7 +139,7 @@ def openapi_path(rule: str) -> tuple[str, list[dict]]:
 # ============================================================================ component schemas
 
 def _components() -> dict:
-    from ..auth.models import ROLES, User
+    from ..auth.models import GRADES, ROLES, User
     from ..clinical import service as clinical
     from ..clinical.models import ClinicalProforma
     from ..intake.models import (BOOL_FIELDS, DATE_FIELDS, INT_FIELDS, INTAKE_FILE_STATUSES, JSON_ARRAY_FIELDS,
@@ -206,8 +206,12 @@ def _components() -> dict:
                                                  "aliases": {**arr(STR), "description": "Other generic names of it "
                                                                                         "(merged duplicates)."}},
                             description="A formulary entry.")
+    sub_role = {"type": ["string", "null"], "enum": [*GRADES.values(), None],
+                "description": "Residents' grade (Junior or Senior Resident); null for other roles."}
     user = model_schema(User, only=User.PUBLIC_FIELDS,
                         overrides={"role": {"type": "string", "enum": list(ROLES)}},
+                        extra={"sub_role": sub_role, "invitation_pending": {
+                            **BOOL, "description": "Invited, and the password is not set yet."}},
                         description="A user account (never its password or secrets).")
     movement = model_schema(FileMovement, extra={"moved_by_name": null(STR), "moved_by_role": null(STR)},
                             description="One move of the physical intake file.")
@@ -327,12 +331,14 @@ def _components() -> dict:
                                      required=()), ref("IntakeWorkup")],
                        "description": "Any proforma field; a complex case cannot become simple. Every save keeps "
                                       "the version it replaces (GET …/versions)."}
-    password = {"type": "string", "minLength": 1, "maxLength": 256}
     user_fields = {"name": {"type": "string", "minLength": 2, "maxLength": 255},
                    "email": {"type": "string", "format": "email", "maxLength": 255},
                    "role": {"type": "string", "enum": list(ROLES)},
                    "mobile": null({"type": "string", "pattern": r"^\+?[0-9]{10,14}$"}),
-                   "designation": null({"type": "string", "maxLength": 100})}
+                   "designation": null({"type": "string", "maxLength": 100}),
+                   "sub_role": {"type": ["string", "null"], "enum": [*GRADES.values(), *GRADES, None],
+                                "description": "Residents only, and required for them: Junior Resident or Senior "
+                                               "Resident (JR, SR accepted)."}}
 
     return {
         "Envelope": obj({"success": {"const": True}, "message": STR, "data": {}}, required=("success",),
@@ -433,9 +439,9 @@ def _components() -> dict:
                               "drug_class": null(STR)},
                              description="A medicine picker entry: a generic, one of its other names or one of its "
                                          "brands."),
-        "UserInput": obj({**user_fields, "password": {**password, "description": "≥ 8 characters with a letter "
-                                                                                 "and a digit."},
-                          "two_factor_enabled": BOOL}, required=("name", "email", "role", "password")),
+        "UserInput": obj({**user_fields, "two_factor_enabled": BOOL}, required=("name", "email", "role"),
+                         description="No password: the user gets an e-mailed link (24 h, single use) to set it. "
+                                     "A `password` field is refused (400)."),
         "UserUpdate": obj(user_fields, required=()),
         "ProfileUpdate": obj({**{k: user_fields[k] for k in ("name", "email", "mobile", "designation")},
                               "name": {**user_fields["name"], "description": (

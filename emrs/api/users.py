@@ -9,7 +9,7 @@ from ..errors import ValidationError, field_error
 from ..extensions import limiter
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
-from .openapi_schema import (DATETIME, ID, INT, STR, USER, arr, list_of, null, obj, Op, page_params, query,
+from .openapi_schema import (BOOL, DATETIME, ID, INT, STR, USER, arr, list_of, null, obj, Op, page_params, query,
                              ref)
 from .session import COOKIE, login_complete_response
 
@@ -191,9 +191,28 @@ def users_doctors():
 
 @bp.post("/users/register", endpoint="users_register")
 def users_register():
+    """Invitation: no password in the body (refused); the user sets it from the e-mailed link."""
     data = json_body()
-    user = service.create_user(data, actor=principal())
-    return ok({"user": user.public()}, "User registered successfully", status=201)
+    user, sent = service.invite_user(data, actor=principal())
+    return ok({"user": user.public(), "invitation_sent": sent},
+              "User registered successfully" if sent else
+              "User registered, but the invitation e-mail could not be sent: resend it", status=201)
+
+
+@bp.post("/users/<user_id>/resend-invitation", endpoint="users_resend_invitation")
+def users_resend_invitation(user_id):
+    user = service.get_user(parse_id(user_id))
+    sent = service.resend_invitation(user, principal())
+    return ok({"user": user.public(), "invitation_sent": sent},
+              "Invitation sent" if sent else "The invitation e-mail could not be sent: try again")
+
+
+@bp.post("/users/setup-password", endpoint="users_setup_password")
+@limiter.limit(_auth_limit)
+def users_setup_password():
+    data = json_body()
+    service.setup_password(data.get("token"), data.get("newPassword", data.get("new_password")))
+    return ok(message="Password set successfully. You can now log in.")
 
 
 @bp.get("/users", endpoint="users_list")
@@ -335,8 +354,24 @@ OPENAPI = {
     "users_doctors": Op("Users", "Doctors (Faculty and Residents)", list_of("users", "User"),
                         params=page_params(100)),
     # ---------------------------------------------------------------- users: administration
-    "users_register": Op("Users", "Create a user", USER, status=201, message="User registered successfully",
-                         body="UserInput", errors=(409,)),
+    "users_register": Op("Users", "Invite a user", obj({"user": ref("User"), "invitation_sent": BOOL}), status=201,
+                         message="User registered successfully", body="UserInput", errors=(409,),
+                         description="Creates the account without a password and e-mails a one-time link (valid "
+                                     "24 hours) to set it; no password ever travels in an e-mail. "
+                                     "invitation_sent is false when the e-mail could not be sent: resend it."),
+    "users_resend_invitation": Op("Users", "Send the invitation again", obj({"user": ref("User"),
+                                                                            "invitation_sent": BOOL}),
+                                  message="Invitation sent", errors=(409,),
+                                  description="A new link; earlier links stop working. 409 when the password is "
+                                              "already set or the account is deactivated."),
+    "users_setup_password": Op("Users", "Set the password from an invitation link", message=(
+        "Password set successfully. You can now log in."), body=obj({
+            "token": {"type": "string", "minLength": 1, "maxLength": 200},
+            "newPassword": {"type": "string", "minLength": 1, "maxLength": 256},
+            "new_password": {"type": "string", "description": "Alias of newPassword."}}, required=("token",)),
+        limited=True, description="The token from the e-mailed link (single use, 24 hours). A used, replaced, "
+                                  "expired or unknown link is a 400; a password against the policy is a 400 with "
+                                  "errors[] (path newPassword)."),
     "users_list": Op("Users", "List users", list_of("users", "User"), params=(
         *page_params(), query("role", STR, "Only this role (e.g. Faculty)."))),
     "users_stats": Op("Users", "Users per role", obj({"stats": arr(obj({"role": STR, "count": INT}))})),

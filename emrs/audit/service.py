@@ -73,6 +73,17 @@ def record_now(*args, **kwargs) -> None:
     db.session.commit()
 
 
+def record_each_now(action: str, entity: str, patient_ids, details: dict | None = None) -> None:
+    """One row per patient (the patient's id as the entity id too), inserted in one statement
+    and committed: an export of many patients' records (each patient's trail shows it)."""
+    now = utcnow()
+    rows = [{**_values(action, entity, pid, patient_id=pid, details=details), "created_at": now}
+            for pid in patient_ids]
+    if rows:
+        db.session.connection().execute(_insert(), rows)
+    db.session.commit()
+
+
 def record_list_read(action: str, entity: str, patient_ids) -> None:
     """A list read of clinical records: one audit row per page, naming the patients it returned
     (``details.patients``; ``patient_id`` too when the page is one patient's)."""

@@ -3,7 +3,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, Regexp, StopValidation
 
-from .models import ROLES
+from .models import GRADES, ROLES
 
 
 class LoginForm(FlaskForm):
@@ -57,8 +57,15 @@ class UserForm(ProfileForm):
     # A new account starts with no role chosen: the administrator picks one on purpose.
     role = SelectField("Role", choices=[SelectChoice("", "Choose a role…")] + [SelectChoice(r) for r in ROLES],
                        validators=[DataRequired("Choose a role.")])
-    password = PasswordField("Initial password", validators=[Optional(), Length(max=200)])
+    # Residents only (required for them): decides how much of the department's lists they see.
+    sub_role = SelectField("Resident grade", choices=[SelectChoice("", "Choose a grade…")]
+                           + [SelectChoice(code, label) for code, label in GRADES.items()],
+                           validators=[Optional()])
     two_factor_enabled = BooleanField("Require a login code (second factor)", default=True)
+
+
+class SetupPasswordForm(ResetForm):
+    """The invitation link's page: the user chooses their first password."""
 
 
 class PasswordConfirmForm(FlaskForm):

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
-from ..models_base import TimestampMixin
+from ..models_base import TimestampMixin, utcnow
 from ..serialize import json_value
 
 ADMIN = "Admin"
@@ -19,6 +19,11 @@ ROLES = (ADMIN, FACULTY, RESIDENT, PWO)
 DOCTOR_ROLES = (FACULTY, RESIDENT)
 JUNIOR, SENIOR = "JR", "SR"
 GRADES = {JUNIOR: "Junior Resident", SENIOR: "Senior Resident"}
+
+
+def grade_label(grade: str | None) -> str | None:
+    """"Junior Resident" / "Senior Resident" (the original's sub_role values), or None."""
+    return GRADES.get(grade) if grade else None
 
 
 class User(UserMixin, TimestampMixin, db.Model):
@@ -33,6 +38,10 @@ class User(UserMixin, TimestampMixin, db.Model):
     # Residents only: "JR" (Junior Resident) or "SR" (Senior Resident); decides list scope.
     grade: Mapped[str | None] = mapped_column(String(2))
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    # When the user last chose a password. None: invited, the password is not set yet (the
+    # stored hash is of a random secret nobody knows); such an account cannot sign in.
+    # Rows made without saying (tests, scripts) count as set; only an invitation leaves it empty.
+    password_set_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
     # E-mailed one-time code at login. On for every account unless an Admin turns it off.
     two_factor_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
                                                       server_default=db.true())
@@ -65,9 +74,24 @@ class User(UserMixin, TimestampMixin, db.Model):
     def is_doctor(self) -> bool:
         return self.role in DOCTOR_ROLES
 
+    @property
+    def sub_role(self) -> str | None:
+        """The original's ``sub_role``: "Junior Resident" / "Senior Resident" (Residents only)."""
+        return grade_label(self.grade)
+
+    @property
+    def invitation_pending(self) -> bool:
+        """Invited, and the password is not set yet: cannot sign in."""
+        return self.password_set_at is None
+
+    @property
+    def printed_designation(self) -> str:
+        """What prints under the name: the designation, else the Resident's grade, else the role."""
+        return self.designation or self.sub_role or self.role or ""
+
     # The keys of the user's public JSON (the OpenAPI document's User schema is built from them).
-    PUBLIC_FIELDS = ("id", "name", "role", "mobile", "email", "designation", "two_factor_enabled",
-                     "totp_enabled", "is_active", "last_login", "created_at")
+    PUBLIC_FIELDS = ("id", "name", "role", "sub_role", "mobile", "email", "designation", "two_factor_enabled",
+                     "totp_enabled", "is_active", "invitation_pending", "last_login", "created_at")
 
     def public(self) -> dict:
         """The user's public JSON (never the password or secrets); timestamps ISO-8601 in UTC."""
@@ -187,3 +211,20 @@ class PendingLogin(db.Model):
         db.CheckConstraint("method IN ('email', 'totp')", name="method_allowed"),
         Index("ix_pending_logins_user_created", "user_id", "created_at"),
     )
+
+
+class UserInvitation(db.Model):
+    """An account set-up link: the raw token travels only in the e-mail; this row keeps its
+    HMAC. Valid INVITATION_HOURS (24), single use; a new invitation closes the earlier ones."""
+
+    __tablename__ = "user_invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Closed without use: a newer invitation, or the password was set another way.
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "auth.forgot_password": PUBLIC,
     "auth.forgot_verify": PUBLIC,
     "auth.reset_password": PUBLIC,
+    "auth.setup_password": PUBLIC,
     "auth.logout": AUTH,
     "auth.profile": AUTH,
     "auth.change_password": AUTH,
@@ -47,6 +48,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "auth.user_set_otp": ADMIN_ONLY,
     "auth.user_unlock": ADMIN_ONLY,
     "auth.user_end_sessions": ADMIN_ONLY,
+    "auth.user_resend_invitation": ADMIN_ONLY,
     # browser: dashboard, audit
     "dashboard.index": AUTH,
     "audit.index": ADMIN_ONLY,
@@ -64,6 +66,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.users_forgot_password": PUBLIC,
     "api.users_verify_otp": PUBLIC,
     "api.users_reset_password": PUBLIC,
+    "api.users_setup_password": PUBLIC,
     # API: session (refresh and activity authenticate with the refresh cookie)
     "api.session_refresh": PUBLIC,
     "api.session_activity": PUBLIC,
@@ -85,6 +88,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.users_delete": ADMIN_ONLY,
     "api.users_activate": ADMIN_ONLY,
     "api.users_unlock": ADMIN_ONLY,
+    "api.users_resend_invitation": ADMIN_ONLY,
     "api.users_deactivate": ADMIN_ONLY,
     # --- patients: registration, search, patient page, visits ---
     "patients.index": ALL_ROLES,
@@ -100,6 +104,12 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "patients.complete_visit": ALL_ROLES,
     "patients.archive": ADMIN_ONLY,
     "patients.today": CLINICIANS,
+    # patient reports: one patient for whoever opens the patient's page (the clinical sections
+    # only for clinicians); bulk only for department-wide list scope (emrs/reports/service.py)
+    "reports.patient_report": ALL_ROLES,
+    "reports.bulk": ALL_ROLES,
+    "api.patients_report": ALL_ROLES,
+    "api.patients_reports_bulk": ALL_ROLES,
     "api.patients_list": ALL_ROLES,
     "api.patients_search": ALL_ROLES,
     "api.patients_create": STAFF_NOT_ADMIN,

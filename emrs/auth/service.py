@@ -25,8 +25,8 @@ from ..safetext import clean_name
 from ..extensions import db
 from ..mail import send_mail, send_mail_in_background
 from ..models_base import utcnow
-from .models import (ADMIN, ROLES, LoginOTP, PasswordResetToken, PendingLogin, RefreshToken,
-                     User, UserSession)
+from .models import (ADMIN, GRADES, JUNIOR, RESIDENT, ROLES, LoginOTP, PasswordResetToken, PendingLogin,
+                     RefreshToken, User, UserInvitation, UserSession)
 from .security import (check_password, hash_password, keyed_hash, new_numeric_code, new_token,
                        password_problem, same)
 from .users import is_active_doctor
@@ -116,6 +116,57 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+SUB_ROLE_REQUIRED = "sub_role is required for a Resident: Junior Resident or Senior Resident"
+SUB_ROLE_FORBIDDEN = "sub_role is only for Residents; leave it empty for other roles"
+PASSWORD_NOT_TAKEN = ("Passwords are not set by administrators: the new user receives an e-mail with a "
+                      "link to choose their own password. Send the request without a password.")
+_GRADE_SPELLINGS = {"jr": JUNIOR, "junior resident": JUNIOR, "junior": JUNIOR,
+                    "sr": "SR", "senior resident": "SR", "senior": "SR"}
+
+
+def parse_grade(value) -> str | None:
+    """"Junior Resident" / "Senior Resident" (the original's sub_role) or "JR" / "SR" -> JR / SR.
+    None or "" -> None. Raises ValueError for anything else."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    grade = _GRADE_SPELLINGS.get(value.strip().lower()) if isinstance(value, str) else None
+    if grade is None:
+        raise ValueError(value)
+    return grade
+
+
+def _grade_field(data: dict) -> tuple[bool, object]:
+    """(given, raw value) of the grade: ``sub_role`` (the original's name) or ``grade``."""
+    for key in ("sub_role", "grade"):
+        if key in data:
+            return True, data[key]
+    return False, None
+
+
+def _resolve_grade(role: str, data: dict, current: str | None, strict: bool, errors: list) -> str | None:
+    """The grade an account of ``role`` ends up with. Residents need one (strict: the admin's
+    forms and the API say so; otherwise, e.g. the CLI, a Resident without one is Junior);
+    other roles never have one (changing the role away from Resident clears it)."""
+    given, raw = _grade_field(data)
+    try:
+        grade = parse_grade(raw) if given else None
+    except ValueError:
+        errors.append(field_error("sub_role", "sub_role must be Junior Resident or Senior Resident",
+                                  raw if isinstance(raw, (str, int)) and len(str(raw)) <= 100 else None))
+        return None
+    if role != RESIDENT:
+        if grade is not None:
+            errors.append(field_error("sub_role", SUB_ROLE_FORBIDDEN, raw))
+        return None
+    if grade is None and not given:
+        grade = current
+    if grade is None:
+        if strict:
+            errors.append(field_error("sub_role", SUB_ROLE_REQUIRED, None))
+        return JUNIOR
+    return grade
+
+
 def _clean_user_fields(data: dict, creating: bool) -> dict:
     errors, out = [], {}
     if "name" in data or creating:
@@ -152,10 +203,12 @@ def _clean_user_fields(data: dict, creating: bool) -> dict:
             errors.append(field_error("designation", "Designation must be at most 100 characters", d))
         else:
             out["designation"] = (d or "").strip() or None
-    if creating:
+    if creating and not data.get("_invite"):
         problem = password_problem(data.get("password"))
         if problem:
             errors.append(field_error("password", problem))
+    if creating and data.get("_invite") and data.get("password") not in (None, ""):
+        errors.append(field_error("password", PASSWORD_NOT_TAKEN, None))
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     return out
@@ -172,17 +225,175 @@ def _ensure_unique(email: str | None, mobile: str | None, exclude_id: int | None
             raise Conflict("Mobile number already belongs to another user")
 
 
+def _clean_with_grade(data: dict, creating: bool, role_now: str | None, grade_now: str | None,
+                      strict: bool) -> dict:
+    """The user's fields and, when the role or grade is touched, the resulting ``grade``."""
+    errors: list = []
+    try:
+        fields = _clean_user_fields(data, creating)
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+        fields = {}
+    role = fields.get("role") or role_now
+    given, _ = _grade_field(data)
+    if role is not None and (creating or given or "role" in fields):
+        grade = _resolve_grade(role, data, grade_now if role == role_now else None, strict, errors)
+        if grade != grade_now or creating:
+            fields["grade"] = grade
+    if errors:
+        raise ValidationError("Validation failed", errors=errors)
+    return fields
+
+
 def create_user(data: dict, actor: User | None = None) -> User:
-    fields = _clean_user_fields(data, creating=True)
+    """An account with a password chosen here (the CLI, demo data, tests). Administrators in the
+    app invite instead (``invite_user``): they never choose or see a user's password."""
+    fields = _clean_with_grade(data, True, None, None, strict=False)
     _ensure_unique(fields["email"], fields.get("mobile"))
-    user = User(password_hash=hash_password(data["password"]), **fields)
+    user = User(password_hash=hash_password(data["password"]), password_set_at=utcnow(), **fields)
     if "two_factor_enabled" in data and isinstance(data["two_factor_enabled"], bool):
         user.two_factor_enabled = data["two_factor_enabled"]
     db.session.add(user)
     db.session.flush()
     audit.record("user_create", "users", user.id, user_id=actor.id if actor else None,
-                 details={"role": user.role})
+                 details={"role": user.role, "grade": user.grade})
     db.session.commit()
+    return user
+
+
+# --------------------------------------------------------------------------- invitations
+
+INVITATION_SUBJECT = "Set up your EMRS account password"
+INVITATION_INVALID = ("This set-up link is not valid any more: it was already used, a newer invitation "
+                      "replaced it, or it expired. Ask the department administrator to send a new invitation.")
+NOT_SET_UP = ("New account? Choose your password with the link in your invitation e-mail first. "
+              "An expired link can be sent again by an administrator.")
+
+
+def _setup_link(token: str) -> str:
+    base = (current_app.config.get("PUBLIC_BASE_URL") or "http://localhost").rstrip("/")
+    return f"{base}/setup-password?token={token}"
+
+
+def invite_user(data: dict, actor: User) -> tuple[User, bool]:
+    """An administrator creates an account without a password (``password`` in the data is
+    refused); the user gets an e-mail with a one-time set-up link. Residents need a grade
+    (``sub_role``). Returns (user, whether the e-mail went out): a mail failure does not undo
+    the account; the administrator can resend."""
+    fields = _clean_with_grade({**data, "_invite": True}, True, None, None, strict=True)
+    _ensure_unique(fields["email"], fields.get("mobile"))
+    # Nobody knows this password: the account cannot sign in until the user sets one.
+    user = User(password_hash=hash_password(new_token(32)), **fields)
+    if "two_factor_enabled" in data and isinstance(data["two_factor_enabled"], bool):
+        user.two_factor_enabled = data["two_factor_enabled"]
+    db.session.add(user)
+    db.session.flush()
+    user.password_set_at = None  # after the insert: the column's default says "set" for every other path
+    audit.record("user_create", "users", user.id, user_id=actor.id if actor else None,
+                 details={"role": user.role, "grade": user.grade, "invited": True})
+    token = _new_invitation(user, actor)
+    db.session.commit()
+    return user, _send_invitation(user, token)
+
+
+def resend_invitation(user: User, actor: User) -> bool:
+    """A new set-up link (earlier links stop working). Refused once the password is set or
+    for a deactivated account. Returns whether the e-mail went out."""
+    if not user.invitation_pending:
+        raise DomainError(f"{user.name} has already set a password; an invitation is only for a new account. "
+                          "They can use Forgot password.", status=409)
+    if not user.is_active:
+        raise DomainError("The account is deactivated: activate it before sending an invitation.", status=409)
+    token = _new_invitation(user, actor)
+    audit.record("invitation_resent", "users", user.id, user_id=actor.id if actor else None)
+    db.session.commit()
+    return _send_invitation(user, token)
+
+
+def _close_invitations(user_id: int, now: datetime) -> None:
+    db.session.execute(update(UserInvitation).where(
+        UserInvitation.user_id == user_id, UserInvitation.used_at.is_(None), UserInvitation.revoked_at.is_(None))
+        .values(revoked_at=now))
+
+
+def _new_invitation(user: User, actor: User | None) -> str:
+    now = utcnow()
+    _close_invitations(user.id, now)
+    token = new_token(32)
+    db.session.add(UserInvitation(user_id=user.id, token_hash=keyed_hash(f"invite:{token}"),
+                                  created_by=actor.id if actor else None, created_at=now,
+                                  expires_at=now + timedelta(hours=current_app.config["INVITATION_HOURS"])))
+    audit.record("invitation_created", "users", user.id, user_id=actor.id if actor else None)
+    return token
+
+
+def _send_invitation(user: User, token: str) -> bool:
+    cfg = current_app.config
+    place = ", ".join(p for p in (cfg.get("HOSPITAL_NAME"), cfg.get("DEPARTMENT_NAME")) if p)
+    body = (f"Hello {user.name},\n\nAn account was created for you in EMRS ({place}) as "
+            f"{user.sub_role or user.role}.\n\n"
+            f"Choose your password here (the link works once, for {cfg['INVITATION_HOURS']} hours):\n\n"
+            f"{_setup_link(token)}\n\n"
+            f"Then sign in with this e-mail address ({user.email}) and your new password.\n"
+            "If you did not expect this message, ignore it and tell the department administrator.\n")
+    try:
+        send_mail(user.email, INVITATION_SUBJECT, body)
+        return True
+    except Exception:  # the account stands; the administrator can send the invitation again
+        log.warning("invitation mail could not be sent")
+        return False
+
+
+def _invitation_row(token) -> UserInvitation | None:
+    if not isinstance(token, str) or not re.fullmatch(r"[0-9a-f]{64}", token):
+        return None
+    row = db.session.execute(select(UserInvitation).where(
+        UserInvitation.token_hash == keyed_hash(f"invite:{token}")).with_for_update()).scalar_one_or_none()
+    if row is None or row.used_at is not None or row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
+        return None
+    user = db.session.get(User, row.user_id)
+    if user is None or not user.is_active or not user.invitation_pending:
+        return None
+    return row
+
+
+def invitation_user(token) -> User | None:
+    """The account a set-up link is for (the page greets them), or None when the link is not
+    valid (used, replaced, expired, unknown)."""
+    row = _invitation_row(token)
+    return db.session.get(User, row.user_id) if row is not None else None
+
+
+def setup_password(token, new_password) -> User:
+    """Set the password from an invitation link: the link is used up. Invalid links and
+    passwords that break the policy change nothing."""
+    row = _invitation_row(token)
+    if row is None:
+        audit.record_now("invitation_refused", "users", None)
+        raise DomainError(INVITATION_INVALID)
+    problem = password_problem(new_password)
+    if problem:
+        raise ValidationError("Validation failed", errors=[field_error("newPassword", problem)])
+    now = utcnow()
+    won = db.session.execute(update(UserInvitation).where(UserInvitation.id == row.id, UserInvitation.used_at.is_(None))
+                             .values(used_at=now).execution_options(synchronize_session=False)).rowcount == 1
+    if not won:
+        db.session.rollback()
+        raise DomainError(INVITATION_INVALID)
+    user = db.session.get(User, row.user_id)
+    user.password_hash = hash_password(new_password)
+    user.password_set_at = now
+    user.failed_login_attempts = 0
+    user.locked_until = None
+    _close_invitations(user.id, now)
+    audit.record("password_setup", "users", user.id, user_id=user.id)
+    db.session.commit()
+    try:
+        send_mail(user.email, "Your EMRS account is ready",
+                  f"Hello {user.name},\n\nYour EMRS password was set just now. Sign in with your e-mail "
+                  f"address ({user.email}).\nIf this was not you, tell the department administrator at once.\n")
+    except Exception:  # the password stands; the confirmation is a courtesy
+        log.warning("set-up confirmation mail could not be sent")
     return user
 
 
@@ -201,8 +412,11 @@ def update_user(user: User, data: dict, actor: User, own_profile: bool = False) 
         data = {k: v for k, v in data.items() if k not in PRINTED_FIELDS}
         if not data:
             return user
+    if not own_profile:
+        allowed |= {"sub_role", "grade"}
     unknown = [k for k in data if k not in allowed]
-    fields = _clean_user_fields({k: v for k, v in data.items() if k in allowed}, creating=False)
+    fields = _clean_with_grade({k: v for k, v in data.items() if k in allowed}, False, user.role, user.grade,
+                               strict=not own_profile)
     if not fields:
         raise ValidationError("No valid fields to update" + (f" (not changeable here: {', '.join(unknown)})" if unknown else ""))
     if "role" in fields and user.id == actor.id and fields["role"] != user.role:
@@ -210,6 +424,8 @@ def update_user(user: User, data: dict, actor: User, own_profile: bool = False) 
     _ensure_unique(fields.get("email"), fields.get("mobile"), exclude_id=user.id)
     for k, v in fields.items():
         setattr(user, k, v)
+    if "role" in fields and "grade" not in fields and fields["role"] != RESIDENT:
+        fields["grade"] = None
     audit.record("user_update", "users", user.id, details={"fields": sorted(fields)})
     db.session.commit()
     return user
@@ -273,6 +489,7 @@ def change_password(user: User, current: str, new: str, keep_session_id: int | N
     if problem:
         raise ValidationError("Validation failed", errors=[field_error("newPassword", problem)])
     user.password_hash = hash_password(new)
+    user.password_set_at = utcnow()
     end_all_sessions(user, reason="password_changed", keep_id=keep_session_id)
     audit.record("password_change", "users", user.id, user_id=user.id)
     db.session.commit()
@@ -293,6 +510,12 @@ def authenticate(email, password) -> User:
     if user is None:
         check_password(None, password)
         audit.record_now("login_failed", "users", None, details={"reason": "unknown_email"})
+        raise AuthFailed(INVALID_LOGIN)
+    if user.password_set_at is None:
+        # Invited, no password chosen yet: the same answer as a wrong password (no telling who
+        # has an account); the sign-in page adds a general hint about invitation links.
+        check_password(None, password)
+        audit.record_now("login_refused", "users", user.id, user_id=user.id, details={"reason": "not_set_up"})
         raise AuthFailed(INVALID_LOGIN)
     locked_until = _aware(user.locked_until)
     if locked_until and locked_until > now:
@@ -811,6 +1034,8 @@ def reset_password(token, new_password) -> User:
     if user is None:
         raise NotFound("User not found")
     user.password_hash = hash_password(new_password)
+    user.password_set_at = utcnow()
+    _close_invitations(user.id, user.password_set_at)
     user.failed_login_attempts = 0
     user.locked_until = None
     row.used = True

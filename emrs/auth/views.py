@@ -14,7 +14,7 @@ from ..doors import page_error
 from ..pages import error_messages, page_number
 from . import bp, service
 from .forms import (ChangePasswordForm, EmailForm, EmptyForm, LoginForm, OTPForm, PasswordConfirmForm,
-                    ProfileForm, ResetForm, TOTPEnrolForm, UserForm)
+                    ProfileForm, ResetForm, SetupPasswordForm, TOTPEnrolForm, UserForm)
 from .guard import principal, safe_next
 from .models import User
 
@@ -56,7 +56,9 @@ def login():
             error = " ".join(error_messages(exc)) if not isinstance(exc, ValidationError) else service.INVALID_LOGIN
             # A mail failure after the password step: the page says so (503), nothing else changes.
             status = 503 if getattr(exc, "status", None) == 503 else 422
-            return render_template("auth/login.html", form=form, error=error, next=nxt), status
+            # Said to everyone whose password was not accepted (it tells nobody who has an account).
+            hint = service.NOT_SET_UP if error == service.INVALID_LOGIN else None
+            return render_template("auth/login.html", form=form, error=error, hint=hint, next=nxt), status
         if start.method is None:
             return _finish_login(start.user, nxt)
         # The browser holds the pending login's raw token (in the signed session), never a bare id.
@@ -214,6 +216,41 @@ def reset_password():
     return render_template("auth/reset.html", form=form, errors=errors), status
 
 
+# ------------------------------------------------------------------ account set-up (invitation)
+
+@bp.route("/setup-password", methods=["GET", "POST"])
+@limiter.limit(_auth_limit, methods=["POST"])
+def setup_password():
+    """The invitation link: GET shows the form (or why the link is not valid), POST sets the
+    password. The token comes in the link's query string and goes back in the form."""
+    token = request.values.get("token") or ""
+    token = token if len(token) <= 128 else ""
+    invitee = service.invitation_user(token)
+    form = SetupPasswordForm()
+    errors: list[str] = []
+    if invitee is None:
+        status = 410 if token else 404
+        return render_template("auth/setup_password.html", form=form, errors=[service.INVITATION_INVALID],
+                               invitee=None, token=""), status
+    if form.validate_on_submit():
+        if form.password.data != form.confirm.data:
+            errors.append("The two passwords do not match.")
+        else:
+            try:
+                user = service.setup_password(token, form.password.data)
+            except DomainError as exc:
+                errors.extend(error_messages(exc))
+            else:
+                session["login_email"] = user.email
+                flash("Your password is set. Sign in with your e-mail and the new password.", "success")
+                return redirect(url_for("auth.login"))
+    elif request.method == "POST":
+        errors.extend(e for errs in form.errors.values() for e in errs)
+    status = 422 if errors else 200
+    return render_template("auth/setup_password.html", form=form, errors=errors, invitee=invitee,
+                           token=token), status
+
+
 # ------------------------------------------------------------------ own profile
 
 @bp.route("/profile", methods=["GET", "POST"])
@@ -341,14 +378,20 @@ def user_new():
     errors: list[str] = []
     if form.validate_on_submit():
         try:
-            user = service.create_user({"name": form.name.data, "email": form.email.data,
-                                        "mobile": form.mobile.data, "designation": form.designation.data,
-                                        "role": form.role.data, "password": form.password.data or "",
-                                        "two_factor_enabled": form.two_factor_enabled.data}, actor=principal())
+            user, sent = service.invite_user({"name": form.name.data, "email": form.email.data,
+                                              "mobile": form.mobile.data, "designation": form.designation.data,
+                                              "role": form.role.data, "sub_role": form.sub_role.data or None,
+                                              "two_factor_enabled": form.two_factor_enabled.data},
+                                             actor=principal())
         except DomainError as exc:
             errors.extend(error_messages(exc))
         else:
-            flash(f"User {user.name} created.", "success")
+            if sent:
+                flash(f"User {user.name} created. An invitation to set their password was e-mailed to "
+                      f"{user.email} (the link works for {current_app.config['INVITATION_HOURS']} hours).", "success")
+            else:
+                flash(f"User {user.name} created, but the invitation e-mail could not be sent. "
+                      "Use “Resend invitation” when mail works again.", "error")
             return redirect(url_for("auth.users"))
     elif request.method == "POST":
         errors.extend(e for errs in form.errors.values() for e in errs)
@@ -362,14 +405,16 @@ def user_edit(user_id: int):
     if user is None:
         return page_error("No such user.", 404)
     form = UserForm(obj=user)
-    del form.password
     del form.two_factor_enabled
+    if request.method == "GET":
+        form.sub_role.data = user.grade or ""
     errors: list[str] = []
     if form.validate_on_submit():
         try:
             service.update_user(user, {"name": form.name.data, "email": form.email.data,
                                        "mobile": form.mobile.data, "designation": form.designation.data,
-                                       "role": form.role.data}, actor=principal())
+                                       "role": form.role.data, "sub_role": form.sub_role.data or None},
+                                actor=principal())
         except DomainError as exc:
             errors.extend(error_messages(exc))
         else:
@@ -428,4 +473,13 @@ def user_end_sessions(user_id: int):
         audit.record("sessions_ended", "users", u.id, details={"count": n})
         db.session.commit()
         return f"Ended {n} session{'s' if n != 1 else ''} of {u.name}."
+    return _admin_action(user_id, act)
+
+
+@bp.post("/admin/users/<int(max=2147483647):user_id>/invitation")
+def user_resend_invitation(user_id: int):
+    def act(u):
+        if not service.resend_invitation(u, principal()):
+            raise DomainError("The invitation e-mail could not be sent. Try again later.")
+        return f"A new invitation was e-mailed to {u.email}; earlier links no longer work."
     return _admin_action(user_id, act)

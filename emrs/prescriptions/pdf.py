@@ -60,10 +60,12 @@ def _setting(name: str):
     return DEFAULTS.get(name)
 
 
-def _weasy(page_size: str):
-    """(FontConfiguration, CSS) for this page size, built once per process."""
+def _weasy(page_size: str, css_path: Path | None = None):
+    """(FontConfiguration, CSS) for this page size (and stylesheet: the prescription's unless
+    another print, e.g. the patient report, names its own), built once per process."""
     global _font_config
-    css = _stylesheets.get(page_size)
+    key = page_size if css_path is None else f"{css_path}:{page_size}"
+    css = _stylesheets.get(key)
     if css is not None:
         return _font_config, css
     with _lock:
@@ -72,12 +74,13 @@ def _weasy(page_size: str):
 
         if _font_config is None:
             _font_config = FontConfiguration()
-        if page_size not in _stylesheets:
-            # A4: the same layout, a little larger type.
-            extra = "html { font-size: 10.5pt; }" if page_size == "A4" else ""
-            source = f"@page {{ size: {page_size}; }}\n" + CSS_PATH.read_text(encoding="utf-8") + extra
-            _stylesheets[page_size] = CSS(string=source, font_config=_font_config)
-        return _font_config, _stylesheets[page_size]
+        if key not in _stylesheets:
+            # A4: the same layout, a little larger type (the prescription's stylesheet only).
+            extra = "html { font-size: 10.5pt; }" if page_size == "A4" and css_path is None else ""
+            source = (f"@page {{ size: {page_size}; }}\n" + (css_path or CSS_PATH).read_text(encoding="utf-8")
+                      + extra)
+            _stylesheets[key] = CSS(string=source, font_config=_font_config)
+        return _font_config, _stylesheets[key]
 
 
 @contextlib.contextmanager
@@ -205,8 +208,9 @@ def html(prescription, proforma, patient, doctor) -> str:
         advice=(getattr(prescription, "advice", None) or "").strip() if prescription is not None else "",
         follow_up=_date(getattr(prescription, "follow_up_date", None)) if prescription is not None else "",
         doctor_name=(getattr(doctor, "name", None) or "") if doctor is not None else "",
-        doctor_designation=((getattr(doctor, "designation", None) or getattr(doctor, "role", None) or "")
-                            if doctor is not None else ""),
+        # The designation; a Resident without one prints their grade ("Senior Resident").
+        doctor_designation=((getattr(doctor, "designation", None) or getattr(doctor, "sub_role", None)
+                             or getattr(doctor, "role", None) or "") if doctor is not None else ""),
     )
 
 
@@ -220,15 +224,17 @@ def document(prescription, proforma, patient, doctor, page_size: str | None = No
     return size, _BETWEEN_TAGS.sub("><", html(prescription, proforma, patient, doctor)), _logo_url()
 
 
-def to_pdf(document_html: str, size: str, logo_url: str | None, timeout: float | None = None) -> bytes:
-    """Lay out prepared HTML (``document``) as PDF bytes: one render at a time per process."""
+def to_pdf(document_html: str, size: str, logo_url: str | None, timeout: float | None = None,
+           css_path: Path | None = None) -> bytes:
+    """Lay out prepared HTML (``document``) as PDF bytes: one render at a time per process.
+    ``css_path``: another print's stylesheet (the same fonts, header and page rules apply)."""
     timeout = float(timeout or _setting("PDF_QUEUE_TIMEOUT") or 10)
     if not _render_lock.acquire(timeout=timeout):
         raise DomainError(BUSY_MESSAGE, status=503, code="pdf_busy")
     try:
         from weasyprint import HTML
 
-        font_config, css = _weasy(size)
+        font_config, css = _weasy(size) if css_path is None else _weasy(size, css_path)
         with _gc_paused():
             return HTML(string=document_html, base_url=str(ROOT), url_fetcher=_fetcher(logo_url)).write_pdf(
                 stylesheets=[css], font_config=font_config, cache=_image_cache)

@@ -111,7 +111,7 @@ def test_nul_in_a_name_is_400(client, users, bearer):
     """Regression (schemathesis on PostgreSQL): a name with NUL reached the database, a 500."""
     h = bearer(users["admin"])
     resp = client.post("/api/users/register", headers=h, json={"name": "Ram\x00 Lal", "email": "ram@test.emrs.local",
-                                                               "role": "Faculty", "password": "Passw0rd-new"})
+                                                               "role": "Faculty"})
     assert resp.status_code == 400 and "cannot be stored" in resp.get_json()["message"]
     resp = client.put("/api/users/profile", headers=h, json={"designation": "Consultant\x00"})
     assert resp.status_code == 400 and "cannot be stored" in resp.get_json()["message"]
@@ -492,19 +492,33 @@ def test_admin_invalid_id_is_400(client, users, bearer, bad, method, suffix):
     assert body["errors"][0]["location"] == "params"
 
 
-def test_register(app, client, users, bearer):
+def _setup_token(outbox, email) -> str:
+    body = outbox.messages(email)[-1].get_content()
+    m = re.search(r"/setup-password\?token=([0-9a-f]{64})", body)
+    assert m, "no set-up link in the invitation"
+    return m.group(1)
+
+
+def test_register(app, client, users, bearer, outbox):
+    """Invitation: no password in the body; the user sets it from the e-mailed link."""
     h = bearer(users["admin"])
-    payload = {"name": "New Resident", "email": "new.resident@test.emrs.local", "password": "Str0ng-pass",
+    payload = {"name": "New Resident", "email": "new.resident@test.emrs.local", "sub_role": "Senior Resident",
                "role": "Resident", "mobile": "9000000001"}
     resp = client.post("/api/users/register", headers=h, json=payload)
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
     assert body["success"] is True and body["message"] == "User registered successfully"
+    assert body["data"]["invitation_sent"] is True
     u = body["data"]["user"]
     assert u["email"] == "new.resident@test.emrs.local" and u["role"] == "Resident" and u["mobile"] == "9000000001"
+    assert u["sub_role"] == "Senior Resident" and u["invitation_pending"] is True
     assert "password_hash" not in u and "password" not in u
     row = db.session.get(User, u["id"])
-    assert row is not None and check_password(row.password_hash, "Str0ng-pass")
+    assert row.grade == "SR" and row.password_set_at is None
+    token = _setup_token(outbox, "new.resident@test.emrs.local")
+    resp = client.post("/api/users/setup-password", json={"token": token, "newPassword": "Str0ng-pass"})
+    assert resp.status_code == 200, resp.get_json()
+    assert check_password(db.session.get(User, u["id"]).password_hash, "Str0ng-pass")
     assert _login_status(app, "new.resident@test.emrs.local", "Str0ng-pass") == 200
     # duplicate (case-insensitive)
     dup = client.post("/api/users/register", headers=h, json=payload | {"email": "NEW.resident@test.emrs.local",
@@ -516,21 +530,22 @@ def test_register(app, client, users, bearer):
 @pytest.mark.parametrize("override, field", [
     ({"role": "Janitor"}, "role"),
     ({"role": None}, "role"),
-    ({"password": "short1"}, "password"),
-    ({"password": "lettersonly"}, "password"),
+    ({"password": "Str0ng-pass"}, "password"),  # administrators never choose a user's password
     ({"email": "nope"}, "email"),
     ({"name": "A"}, "name"),
+    ({"sub_role": "Junior Resident"}, "sub_role"),  # only Residents have a grade
+    ({"role": "Resident"}, "sub_role"),  # ... and they must have one
+    ({"role": "Resident", "sub_role": "Chief Resident"}, "sub_role"),
 ])
-def test_register_validation(client, users, bearer, override, field):
-    payload = {"name": "New Person", "email": "new.person@test.emrs.local", "password": "Str0ng-pass",
-               "role": "Faculty"} | override
+def test_register_validation(client, users, bearer, override, field, outbox):
+    payload = {"name": "New Person", "email": "new.person@test.emrs.local", "role": "Faculty"} | override
     _validation_error(client.post("/api/users/register", headers=bearer(users["admin"]), json=payload), field)
     assert db.session.execute(select(User).where(User.email == "new.person@test.emrs.local")).first() is None
+    assert outbox.messages("new.person@test.emrs.local") == []
 
 
 ADMIN_ROUTES = [
-    ("post", "/api/users/register", {"name": "X Person", "email": "x@test.emrs.local", "password": "Str0ng-pass",
-                                     "role": "Admin"}),
+    ("post", "/api/users/register", {"name": "X Person", "email": "x@test.emrs.local", "role": "Admin"}),
     ("get", "/api/users", None),
     ("get", "/api/users/stats", None),
     ("get", "/api/users/{id}", None),

@@ -110,19 +110,27 @@ def test_forgot_password_for_unknown_email_looks_the_same(client, outbox):
 def test_admin_creates_edits_and_deactivates_users(role_client, users, outbox, app):
     c = role_client("admin")
     resp = c.post("/admin/users/new", data={"name": "Dr Gurpreet Kaur", "email": "g.kaur@test.emrs.local",
-                                            "role": "Faculty", "password": "Start-pass-1",
-                                            "two_factor_enabled": "y"})
+                                            "role": "Faculty", "two_factor_enabled": "y"})
+    assert resp.status_code == 302
+    # No password chosen by the administrator: the user sets it from the invitation link.
+    link = re.search(r"/setup-password\?token=[0-9a-f]{64}", outbox.messages("g.kaur@test.emrs.local")[-1].get_content())
+    resp = app.test_client().post(link.group(0), data={"token": link.group(0).split("=")[1],
+                                                       "password": "Start-pass-1", "confirm": "Start-pass-1"})
     assert resp.status_code == 302
     listing = c.get("/admin/users?q=gurpreet").get_data(as_text=True)
     assert "Dr Gurpreet Kaur" in listing and "g.kaur@test.emrs.local" in listing
     new = db.session.execute(select(User).where(User.email == "g.kaur@test.emrs.local")).scalar_one()
-    resp = c.post("/admin/users/new", data={"name": "Dup", "email": "g.kaur@test.emrs.local", "role": "Faculty",
-                                            "password": "Start-pass-1"})
+    resp = c.post("/admin/users/new", data={"name": "Dup", "email": "g.kaur@test.emrs.local", "role": "Faculty"})
     assert resp.status_code == 422 and "already exists" in resp.get_data(as_text=True)
     resp = c.post(f"/admin/users/{new.id}/edit", data={"name": "Dr Gurpreet Kaur", "email": new.email,
                                                        "role": "Resident", "mobile": "", "designation": ""})
+    assert resp.status_code == 422 and "required for a Resident" in resp.get_data(as_text=True)
+    resp = c.post(f"/admin/users/{new.id}/edit", data={"name": "Dr Gurpreet Kaur", "email": new.email,
+                                                       "role": "Resident", "sub_role": "SR", "mobile": "",
+                                                       "designation": ""})
     assert resp.status_code == 302
-    assert db.session.get(User, new.id).role == "Resident"
+    assert db.session.get(User, new.id).role == "Resident" and db.session.get(User, new.id).grade == "SR"
+    assert "Senior Resident" in c.get("/admin/users?q=gurpreet").get_data(as_text=True)
     # Deactivate: they can no longer sign in.
     c.post(f"/admin/users/{new.id}/active", data={"active": "0"})
     assert db.session.get(User, new.id).is_active is False

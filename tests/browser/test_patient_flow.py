@@ -66,7 +66,7 @@ def test_register_find_assign_see_upload_complete(live_app, browser, shot):
     page.wait_for_url(patient_url)
 
     # Send her to the doctor.
-    page.select_option("#a-doc", label=f"{doctor_name} (Resident)")
+    page.select_option("#a-doc", label=f"{doctor_name} (Junior Resident)")
     page.fill("#a-room", "R-12")
     page.click("form.assign-form button[type=submit]")
     page.wait_for_url(patient_url)

@@ -354,8 +354,12 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     # user administration
     Target("api.users_register", form_fields(auth_forms.UserForm),
            lambda w: {"name": "New Person", "email": "new.person@test.emrs.local", "role": "Resident",
-                      "password": "N3w-passw0rd!"}),
-    Target("api.users_update", form_fields(auth_forms.ProfileForm) + ("role",), lambda w: {"designation": "SR"}),
+                      "sub_role": "Junior Resident"}),
+    Target("api.users_resend_invitation", (), kind="none"),
+    Target("api.users_setup_password", ("token", "newPassword", "new_password"),
+           lambda w: {"token": "t" * 64, "newPassword": "N3w-passw0rd!"}),
+    Target("api.users_update", form_fields(auth_forms.ProfileForm) + ("role", "sub_role", "grade"),
+           lambda w: {"designation": "SR"}),
     Target("api.users_activate", (), kind="none"),
     Target("api.users_unlock", (), kind="none"),
     Target("api.users_deactivate", (), kind="none"),
@@ -370,6 +374,8 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("api.patients_delete", (), kind="none"),
     Target("api.patients_visits_complete", ("visit_date",), lambda w: {}),
     Target("api.sessions_complete", ("visit_date",), lambda w: {}),
+    Target("api.patients_reports_bulk", ("format", "date_from", "date_to", "patient_ids", ("patient_ids", 0)),
+           lambda w: {"format": "xlsx", "patient_ids": [w.patient_id]}),
     Target("api.patients_assign", ("patient_id", "assigned_doctor_id", "room_no", "visit_date", "notes"),
            lambda w: {"patient_id": w.patient_id, "assigned_doctor_id": w.users["faculty"].id, "room_no": "8"}),
     Target("api.sessions_create", ("patient_id", "assigned_doctor_id", "room_no", "visit_date", "notes", "visit_type"),
@@ -496,10 +502,14 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("auth.end_other_sessions", (), lambda w: {}, kind="form"),
     Target("auth.user_new", form_fields(auth_forms.UserForm),
            lambda w: {"name": "Page Person", "email": "page.person@test.emrs.local", "role": "Resident",
-                      "password": "N3w-passw0rd!"}, kind="form"),
+                      "sub_role": "JR"}, kind="form"),
+    Target("auth.setup_password", form_fields(auth_forms.SetupPasswordForm) + ("token",),
+           lambda w: {"token": "t" * 64, "password": "N3w-passw0rd!", "confirm": "N3w-passw0rd!"}, kind="form"),
+    Target("auth.user_resend_invitation", ("back",), lambda w: {}, kind="form"),
     Target("auth.user_edit", tuple(f for f in form_fields(auth_forms.UserForm)
                                    if f not in ("password", "two_factor_enabled")),
-           lambda w: {"name": w.spare.name, "email": w.spare.email, "role": "Resident"}, kind="form"),
+           lambda w: {"name": w.spare.name, "email": w.spare.email, "role": "Resident", "sub_role": "JR"},
+           kind="form"),
     Target("auth.user_set_active", ("active", "back"), lambda w: {"active": "1"}, kind="form"),
     Target("auth.user_set_otp", ("enabled", "back"), lambda w: {"enabled": "1"}, kind="form"),
     Target("auth.user_end_sessions", ("back",), lambda w: {}, kind="form"),
@@ -547,6 +557,8 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            lambda w: {"name": "Hostile Target", "sex": "M", "age": "40"}, kind="form"),
     Target("patients.record_edit", F.RECORD_NAMES + tuple(f"{n}__other" for n in CODE_OR_TEXT if n in F.RECORD_NAMES)
            + ("version", "assigned_doctor_id"), lambda w: {"allergies": "None known"}, kind="form"),
+    Target("reports.bulk", ("date_from", "date_to"),
+           lambda w: {"date_from": today_ist().isoformat(), "date_to": today_ist().isoformat()}, kind="form"),
     Target("patients.assign", ("assigned_doctor_id", "room_no", "visit_date", "notes"),
            lambda w: {"assigned_doctor_id": str(w.users["faculty"].id), "room_no": "9"}, kind="form"),
     Target("patients.complete_visit", ("visit_date", "back"), lambda w: {}, kind="form"),
@@ -1065,11 +1077,11 @@ def group_of(app: Flask, endpoint: str) -> str:
     return PAGE_GROUPS_BY_BLUEPRINT.get(blueprint, blueprint)
 
 
-API_GROUPS_BY_MODULE = {"session": "users", "clinical_options": "clinical", "medicines": "prescriptions",
-                        "patient_stats": "patients", "icd11": "clinical", "rooms": "patients",
-                        "referrals": "patients", "dashboard": "patients"}
-PAGE_GROUPS_BY_BLUEPRINT = {"drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth",
-                            "opd": "patients"}
+API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
+                        "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
+                        "rooms": "patients", "referrals": "patients", "dashboard": "patients"}
+PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
+                            "health": "auth", "opd": "patients"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions")
 

@@ -263,6 +263,9 @@ CHANGE_REASON = "Reviewed with the consultant"
 LINES = [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]
 
 BODIES: dict[str, Callable[[World], dict]] = {
+    # patient reports: bulk by ids (API) and by today's registrations (the list page's form)
+    "api.patients_reports_bulk": lambda w: {"json": {"format": "xlsx", "patient_ids": [w.patient.id]}},
+    "reports.bulk": lambda w: {"data": {"date_from": today_ist().isoformat(), "date_to": today_ist().isoformat()}},
     # pages: patients
     "patients.new": lambda w: {"data": {"name": "Matrix New Patient", "age": "35", "sex": "M"}},
     "patients.card_edit": lambda w: _card_form(w, _card_names()),
@@ -684,6 +687,12 @@ _PWO_READ = _msg(_rules.READ, _rules.PROFORMA)
 _WORKUP_WRITE = _msg(_rules.AMEND, _rules.WORKUP)
 _NOT_YOURS = {k: _msg(_rules.AMEND, k) for k in (_rules.PROFORMA, _rules.PRESCRIPTION)}
 
+BULK_SCOPE = ("bulk report export is for department-wide list scope; the resident of the walk is a Junior "
+              "Resident (own and room's patients)")
+_BULK_REFUSED = ("Bulk export covers the whole department; a Junior Resident's lists cover their own and their "
+                 "room's patients. Export one patient at a time from the patient's page, or ask a Senior "
+                 "Resident or Faculty member.")
+
 RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
     ("api.proformas_update", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
     ("api.proformas_delete", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
@@ -716,6 +725,7 @@ RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
         "Only the doctor the patient was referred to (or an Admin) can mark this referral completed")),
     ("api.referrals_revoke", "faculty"): (REFERRAL_SENDER, _api_refused(
         "Only the doctor who referred the patient (or an Admin) can revoke this referral")),
+    ("api.patients_reports_bulk", "resident"): (BULK_SCOPE, _api_refused(_BULK_REFUSED)),
     **{("api.users_disable_2fa", role): (SECOND_FACTOR, _api_refused(
         "Only an administrator can turn off the second factor for an account."))
        for role in ("faculty", "resident", "pwo")},
