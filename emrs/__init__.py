@@ -192,8 +192,9 @@ def register_blueprints(app: Flask) -> None:
     from .patients import bp as patients_bp
     from .prescriptions import bp as prescriptions_bp
     from .opd import bp as opd_bp
+    from .followups import bp as followups_bp
     from .drafts import bp as drafts_bp; app.register_blueprint(drafts_bp)  # noqa: E702
-    for domain_bp in (patients_bp, clinical_bp, intake_bp, prescriptions_bp, opd_bp):
+    for domain_bp in (patients_bp, clinical_bp, intake_bp, prescriptions_bp, opd_bp, followups_bp):
         app.register_blueprint(domain_bp)
     from .fhir import bp as fhir_bp
     app.register_blueprint(fhir_bp)
