@@ -169,6 +169,7 @@ class World:
     option_id: int = 0
     icd11_id: int = 0          # a local addition to the ICD-11 tree
     icd11_parent_id: int = 0   # the default chapter 06 it sits under
+    followup_id: int = 0       # a follow-up note of the patient
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -206,7 +207,8 @@ class World:
                 "adl_no": self.adl_no, "cr_no": self.cr_no, "psy_no": self.psy_no, "fmt": "csv",
                 "visit_id": self.visit_id, "kind": "proforma",  # /clinical/withdrawn/<kind>/<record_id>/restore
                 "resource_id": str(self.visit_id),  # /fhir/<type>/<id>: a visit's Encounter
-                "entity_id": self.icd11_id}  # /clinical/icd11/..., /api/icd11/entities/<id>
+                "entity_id": self.icd11_id,  # /clinical/icd11/..., /api/icd11/entities/<id>
+                "followup_id": self.followup_id}
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -257,6 +259,8 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     files = call("POST", f"/api/patients/{p['id']}/files",
                  data={"files": (io.BytesIO(b"plain text note\n"), "note.txt")}, content_type="multipart/form-data")
     w.file_id = files["data"]["file_details"][0]["id"]
+    w.followup_id = call("POST", "/api/follow-ups", json={"patient_id": p["id"], "clinical_assessment": "Better"}
+                         )["data"]["followup"]["id"]
     w.medicine_id = call("POST", "/api/medicines", json={"generic_name": "Hostilamine"})["data"]["medicine"]["id"]
     w.option_id = call("POST", "/api/clinical-options/mood", json={"label": "Hostile option"})["data"]["option"]["id"]
     h = w.bearer("admin")  # local additions to the ICD-11 tree are the Admin's
@@ -407,6 +411,14 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("api.proformas_restore", (), kind="none"),
     Target("api.medicines_create", _MED_FIELDS, lambda w: {"generic_name": "Newzepam"}),
     Target("api.medicines_delete", (), kind="none"),
+    # follow-up notes
+    Target("api.followups_create", ("patient_id", "clinical_assessment", "visit_date", "assigned_doctor_id", "room_no",
+                                    "child_patient_id"),
+           lambda w: {"patient_id": w.patient_id, "clinical_assessment": "Improving"}),
+    Target("api.followups_update", ("clinical_assessment", "visit_date", "assigned_doctor_id", "room_no",
+                                    "amend_reason", "version"),
+           lambda w: {"clinical_assessment": "Improving further", "amend_reason": "Hostile-input check"}),
+    Target("api.followups_delete", ("reason",), lambda w: {"reason": "Written for the wrong visit"}),
     # the ICD-11 tree's local additions (Admin)
     Target("api.icd11_entities_create", ("parent_id", "title", "code"),
            lambda w: {"parent_id": w.icd11_parent_id, "title": "Hostile added entry"}),
@@ -534,6 +546,18 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            + _RX_LINES_FORM,
            lambda w: {"lines-0-medicine": "Fluoxetine", "lines-0-dosage": "1-0-0"}, kind="form"),
     Target("prescriptions.check", _RX_LINES_FORM, lambda w: {"lines-0-medicine": "Fluoxetine"}, kind="form"),
+    Target("prescriptions.edit_followup", ("follow_up_date", "advice", "override_reason", "version", "change_reason")
+           + _RX_LINES_FORM,
+           lambda w: {"lines-0-medicine": "Fluoxetine", "lines-0-dosage": "1-0-0"}, kind="form"),
+    Target("prescriptions.check_followup", _RX_LINES_FORM, lambda w: {"lines-0-medicine": "Fluoxetine"}, kind="form"),
+    # follow-up notes
+    Target("followups.new", ("clinical_assessment", "visit_date", "patient_id", "@filename", "@content"),
+           lambda w: {"clinical_assessment": "Form follow-up"}, kind="multipart",
+           query=lambda w: {"patient_id": w.patient_id}),
+    Target("followups.amend", ("clinical_assessment", "visit_date", "amend_reason", "version"),
+           lambda w: {"clinical_assessment": "Amended on the page", "amend_reason": "Hostile page check"},
+           kind="form"),
+    Target("followups.withdraw", ("reason",), lambda w: {"reason": "Written for the wrong visit"}, kind="form"),
     Target("prescriptions.save_template", ("template_name",) + _RX_LINES_FORM,
            lambda w: {"template_name": "Hostile template", "lines-0-medicine": "Fluoxetine"}, kind="form"),
 ]}
@@ -1032,8 +1056,9 @@ def group_of(app: Flask, endpoint: str) -> str:
 
 
 API_GROUPS_BY_MODULE = {"session": "users", "clinical_options": "clinical", "medicines": "prescriptions",
-                        "patient_stats": "patients", "icd11": "clinical"}
-PAGE_GROUPS_BY_BLUEPRINT = {"drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth"}
+                        "patient_stats": "patients", "icd11": "clinical", "followups": "clinical"}
+PAGE_GROUPS_BY_BLUEPRINT = {"drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth",
+                            "followups": "clinical"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions")
 
@@ -1045,6 +1070,6 @@ def destructive_last(case_or_endpoint) -> tuple:
     if e in ("api.patients_delete", "patients.archive"):
         return (3, e)
     if any(w in e for w in ("delete", "deactivate", "archive", "logout", "remove", "retire", "end_sessions",
-                            "set_active")):
+                            "set_active")) or e == "followups.withdraw":
         return (2, e)
     return (1, e)
