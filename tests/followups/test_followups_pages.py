@@ -254,3 +254,17 @@ def test_prescription_api_rules_hold_for_follow_ups(client, h, users):
     listed = client.get(f"/api/prescriptions/by-patient/{p['id']}", headers=h["faculty"]).get_json()["data"]
     assert rx["id"] not in [r["id"] for r in listed["prescriptions"]]
     assert db.session.get(Prescription, rx["id"]) is not None
+
+
+def test_fhir_lists_a_follow_up_prescription_with_the_follow_ups_visit(client, h):
+    p = _returning(client, h)
+    f = client.post("/api/follow-ups", json={"patient_id": p["id"], "clinical_assessment": NOTE},
+                    headers=h["resident"]).get_json()["data"]["followup"]
+    rx = client.post("/api/prescriptions", json={"followup_id": f["id"], "prescription": [RX_LINE]},
+                     headers=h["resident"]).get_json()["data"]["prescription"]
+    resp = client.get("/fhir/MedicationRequest", query_string={"patient": p["id"]}, headers=h["faculty"])
+    assert resp.status_code == 200
+    found = [e["resource"] for e in resp.get_json()["entry"]
+             if e["resource"]["groupIdentifier"]["value"] == str(rx["id"])]
+    assert len(found) == 1 and found[0]["encounter"]["reference"].endswith(f"Encounter/{f['visit_id']}")
+    assert "reasonReference" not in found[0]
