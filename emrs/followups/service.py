@@ -143,13 +143,13 @@ def _reason(data: dict) -> str:
 
 # --------------------------------------------------------------------------- the patient
 
-def seen_before(patient_id: int, day: dt.date) -> bool:
+def seen_before(patient_id: int, day: dt.date, exclude_id: int | None = None) -> bool:
     """Has the patient been seen before ``day`` (or on it, by a proforma)? A walk-in proforma,
-    an active follow-up, or a visit on an earlier day."""
+    an active follow-up (other than ``exclude_id``), or a visit on an earlier day."""
     proforma = exists().where(ClinicalProforma.patient_id == patient_id, ClinicalProforma.is_active.is_(True),
                               ClinicalProforma.visit_date <= day)
     followup = exists().where(FollowUp.patient_id == patient_id, FollowUp.is_active.is_(True),
-                              FollowUp.visit_date <= day)
+                              FollowUp.visit_date <= day, FollowUp.id != (exclude_id or 0))
     earlier_visit = exists().where(PatientVisit.patient_id == patient_id, PatientVisit.visit_date < day,
                                    PatientVisit.visit_status != "cancelled")
     return bool(db.session.execute(select(or_(proforma, followup, earlier_visit))).scalar())
@@ -298,6 +298,9 @@ def amend(row: FollowUp, data: dict, actor: User, expected_version=None) -> Foll
             changes[key] = value
     if not changes:
         raise ValidationError(NOTHING_CHANGED, errors=[_err("clinical_assessment", NOTHING_CHANGED)])
+    if "visit_date" in changes and not seen_before(row.patient_id, changes["visit_date"], exclude_id=row.id):
+        message = "A follow-up cannot be dated before the patient's first visit"
+        raise ValidationError(message, errors=[_err("visit_date", message, changes["visit_date"].isoformat())])
     keep_version(RECORD_TYPE, row, snapshot(row), row.author_id, row.amended_at or row.created_at,
                  row.change_reason, actor)
     for key, value in changes.items():

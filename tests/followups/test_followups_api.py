@@ -270,3 +270,19 @@ def test_an_archived_patient_gets_no_follow_up(client, h):
     resp = client.post("/api/follow-ups", json={"patient_id": p["id"], "clinical_assessment": NOTE},
                        headers=h["resident"])
     assert resp.status_code == 404 and resp.get_json()["message"] == "Patient not found"
+
+
+def test_an_amendment_cannot_date_the_note_before_the_first_visit(client, h):
+    p = _returning(client, h, days_ago=5)
+    f = _create(client, h["resident"], p["id"])["followup"]
+    resp = client.put(f"/api/follow-ups/{f['id']}", json={
+        "visit_date": (today_ist() - dt.timedelta(days=20)).isoformat(), "amend_reason": "Date was wrong"},
+        headers=h["resident"])
+    assert resp.status_code == 400 and resp.get_json()["errors"][0]["path"] == "visit_date"
+    ok = client.put(f"/api/follow-ups/{f['id']}", json={
+        "visit_date": (today_ist() - dt.timedelta(days=2)).isoformat(), "amend_reason": "Date was wrong"},
+        headers=h["resident"])
+    assert ok.status_code == 200
+    moved = ok.get_json()["data"]["followup"]
+    visit = db.session.get(PatientVisit, moved["visit_id"])
+    assert visit.visit_date == today_ist() - dt.timedelta(days=2)  # the note follows its new day's visit
