@@ -337,6 +337,26 @@ def withdraw(row: FollowUp, actor: User, reason) -> FollowUp:
     return row
 
 
+def restore(row: FollowUp, actor: User) -> FollowUp:
+    """Admin (the withdrawn-records page): undo a withdrawal."""
+    records.check(actor, records.RESTORE, records.FOLLOWUP)
+    lock_for_edit(row)
+    if not row.is_active:
+        row.is_active = True
+        row.withdrawn_at = row.withdrawn_by = row.withdrawal_reason = None
+        row.version += 1
+        audit.record("followup_restore", "followup_visits", row.id, patient_id=row.patient_id)
+    db.session.commit()
+    return row
+
+
+def withdrawn(limit: int = 200) -> list[FollowUp]:
+    """Withdrawn follow-up notes, newest withdrawal first (the Admin's withdrawn-records page)."""
+    return list(db.session.execute(select(FollowUp).where(FollowUp.is_active.is_(False))
+                                   .order_by(FollowUp.withdrawn_at.desc().nulls_last(), FollowUp.id.desc())
+                                   .limit(limit)).scalars())
+
+
 # --------------------------------------------------------------------------- reading
 
 def get(followup_id, reader, *, audit_read: bool = True, include_withdrawn: bool = False) -> FollowUp:

@@ -268,3 +268,19 @@ def test_fhir_lists_a_follow_up_prescription_with_the_follow_ups_visit(client, h
              if e["resource"]["groupIdentifier"]["value"] == str(rx["id"])]
     assert len(found) == 1 and found[0]["encounter"]["reference"].endswith(f"Encounter/{f['visit_id']}")
     assert "reasonReference" not in found[0]
+
+
+def test_the_admin_restores_a_withdrawn_follow_up(client, h, role_client):
+    p = _returning(client, h)
+    f = client.post("/api/follow-ups", json={"patient_id": p["id"], "clinical_assessment": NOTE},
+                    headers=h["resident"]).get_json()["data"]["followup"]
+    client.delete(f"/api/follow-ups/{f['id']}", json={"reason": "Duplicate of another note"}, headers=h["resident"])
+    admin = role_client("admin")
+    page = unescape(admin.get("/clinical/withdrawn").get_data(as_text=True))
+    assert "Follow-up notes (1)" in page and "Duplicate of another note" in page
+    resp = admin.post(f"/clinical/withdrawn/followup/{f['id']}/restore")
+    assert resp.status_code == 302
+    row = db.session.get(FollowUp, f["id"])
+    assert row.is_active and row.withdrawn_at is None and row.version == 3
+    assert client.get(f"/api/follow-ups/{f['id']}", headers=h["faculty"]).status_code == 200
+    assert role_client("faculty").post(f"/clinical/withdrawn/followup/{f['id']}/restore").status_code == 403
