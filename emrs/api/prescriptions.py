@@ -32,7 +32,7 @@ def prescriptions_create():
 def prescriptions_list():
     page, limit = pagination()
     filters, errors = {}, []
-    for key in ("patient_id", "clinical_proforma_id"):
+    for key in ("patient_id", "clinical_proforma_id", "followup_id"):
         raw = (request.args.get(key) or "").strip()
         if raw:
             if raw.isdecimal() and len(raw) < 10:

@@ -215,6 +215,8 @@ def list_prescriptions(filters: dict, page: int, limit: int, reader):
         q = q.where(Prescription.patient_id == filters["patient_id"])
     if "clinical_proforma_id" in filters:
         q = q.where(Prescription.clinical_proforma_id == filters["clinical_proforma_id"])
+    if "followup_id" in filters:
+        q = q.where(Prescription.followup_id == filters["followup_id"])
     if "doctor_decision" in filters:
         q = q.join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id).where(
             ClinicalProforma.doctor_decision == filters["doctor_decision"])

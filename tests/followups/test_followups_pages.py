@@ -249,6 +249,9 @@ def test_prescription_api_rules_hold_for_follow_ups(client, h, users):
     assert upd.get_json()["data"]["prescription"]["followup_id"] == f["id"]
     listed = client.get(f"/api/prescriptions/by-patient/{p['id']}", headers=h["faculty"]).get_json()["data"]
     assert rx["id"] in [r["id"] for r in listed["prescriptions"]]
+    by_note = client.get(f"/api/prescriptions?followup_id={f['id']}", headers=h["faculty"]).get_json()["data"]
+    assert [r["id"] for r in by_note["prescriptions"]] == [rx["id"]]
+    assert client.get("/api/prescriptions?followup_id=x", headers=h["faculty"]).status_code == 400
     # a withdrawn follow-up takes its prescription off the patient's list (both stay stored)
     client.delete(f"/api/follow-ups/{f['id']}", json={"reason": "Wrong patient's note"}, headers=h["resident"])
     listed = client.get(f"/api/prescriptions/by-patient/{p['id']}", headers=h["faculty"]).get_json()["data"]
