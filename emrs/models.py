@@ -3,6 +3,7 @@ from .audit.models import AuditLog  # noqa: F401
 from .auth.models import LoginOTP, PasswordResetToken, RefreshToken, User, UserSession  # noqa: F401
 from .clinical.models import *  # noqa: F401,F403
 from .drafts.models import *  # noqa: F401,F403
+from .followups.models import *  # noqa: F401,F403
 from .intake.models import *  # noqa: F401,F403
 from .numbering.models import *  # noqa: F401,F403
 from .opd.models import *  # noqa: F401,F403

@@ -45,7 +45,7 @@ def lock_for_edit(row, expected_version=None, message: str | None = None) -> Non
 
 
 class ClinicalVersion(db.Model):
-    """One superseded version of a prescription or proforma: its content, who wrote it and
+    """One superseded version of a prescription, proforma or follow-up note: its content, who wrote it and
     why, who replaced it and when. The current version is the record's own row."""
 
     __tablename__ = "clinical_versions"
@@ -64,7 +64,7 @@ class ClinicalVersion(db.Model):
 
     __table_args__ = (
         db.UniqueConstraint("record_type", "record_id", "version", name="uq_clinical_versions_record_version"),
-        db.CheckConstraint("record_type IN ('prescription', 'proforma')", name="record_type_allowed"),
+        db.CheckConstraint("record_type IN ('prescription', 'proforma', 'followup')", name="record_type_allowed"),
     )
 
 

@@ -104,6 +104,7 @@ PATH_PARAMS = {
     "file_id": (ID, "The stored file's id."),
     "room_id": (ID, "The room's id."),
     "referral_id": (ID, "The referral's id."),
+    "followup_id": (ID, "The follow-up note's id."),
     "cr_no": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
     "psy_no": ({"type": "string", "minLength": 1}, "PSY number (case-insensitive)."),
     "adl_no": ({"type": "string", "minLength": 1}, "ADL (intake record) number (case-insensitive)."),
@@ -284,9 +285,12 @@ def _components() -> dict:
                  "change_reason": {**null({"type": "string", "maxLength": 1000}),
                                    "description": "Why this new version (≥ 5 characters): required when the current "
                                                   "version was signed by someone else. The old version is kept."}}
-    rx_input = obj({"patient_id": ID, "clinical_proforma_id": ID, "prescription": rx_lines,
+    rx_input = obj({"patient_id": ID, "clinical_proforma_id": ID,
+                    "followup_id": {**ID, "description": "Instead of clinical_proforma_id: written on a follow-up "
+                                                         "note."},
+                    "prescription": rx_lines,
                     "prescriptions": {**rx_lines, "description": "Alias of prescription."}, **rx_extras},
-                   required=("clinical_proforma_id",))
+                   required=(), description="Exactly one of clinical_proforma_id and followup_id.")
     rx_update = obj({"patient_id": ID, "prescription": rx_lines,
                      "prescriptions": {**rx_lines, "description": "Alias of prescription."}, **rx_extras},
                     required=(), description="Full replacement of the lines (`prescription` or `prescriptions`).")
@@ -560,6 +564,7 @@ TAGS = [
     ("Rooms", "OPD rooms and the room each doctor sits in today (IST)."),
     ("Referrals", "Referrals of patients between doctors."),
     ("Dashboard", "The figures of each role and the registrations calendar."),
+    ("Follow-ups", "Follow-up notes of returning patients (contract: /api/follow-ups)."),
 ]
 
 

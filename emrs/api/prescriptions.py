@@ -33,7 +33,7 @@ def prescriptions_create():
 def prescriptions_list():
     page, limit = pagination()
     filters, errors = {}, []
-    for key in ("patient_id", "clinical_proforma_id"):
+    for key in ("patient_id", "clinical_proforma_id", "followup_id"):
         raw = (request.args.get(key) or "").strip()
         if raw:
             if raw.isdecimal() and len(raw) < 10:
@@ -156,6 +156,7 @@ OPENAPI = {
                              message="Prescriptions retrieved successfully", params=(
                                  *page_params(), query("patient_id", ID, "Patient."),
                                  query("clinical_proforma_id", ID, "Proforma."),
+                                 query("followup_id", ID, "Follow-up note."),
                                  query("doctor_decision", {"type": "string",
                                                            "enum": ["simple_case", "complex_case"]},
                                        "The proforma's decision."))),

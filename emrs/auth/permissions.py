@@ -169,6 +169,8 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "intake.index": CLINICIANS,
     # --- prescriptions ---
     "prescriptions.edit": DOCTORS | ADMIN_ONLY,
+    "prescriptions.edit_followup": DOCTORS | ADMIN_ONLY,
+    "prescriptions.check_followup": DOCTORS | ADMIN_ONLY,
     "prescriptions.check": DOCTORS | ADMIN_ONLY,
     "prescriptions.save_template": DOCTORS | ADMIN_ONLY,
     "prescriptions.show": CLINICIANS,
@@ -300,6 +302,19 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "dashboard.calendar": ALL_ROLES,
     "api.dashboard": ALL_ROLES,
     "api.patients_registrations_by_date": ALL_ROLES,
+    # --- follow-up notes of returning patients: clinical text, so clinicians only (a welfare
+    # officer neither reads nor writes them, as with proformas they did not open); amending and
+    # withdrawing someone else's note follow auth/records.py.
+    "followups.new": CLINICIANS,
+    "followups.show": CLINICIANS,
+    "followups.amend": CLINICIANS,
+    "followups.withdraw": CLINICIANS,
+    "api.followups_create": CLINICIANS,
+    "api.followups_get": CLINICIANS,
+    "api.followups_by_patient": CLINICIANS,
+    "api.followups_update": CLINICIANS,
+    "api.followups_delete": CLINICIANS,
+    "api.followups_versions": CLINICIANS,
     # --- FHIR R4 read access. Patient data for every role that reads patients;
     # diagnoses (Condition, from proformas) and prescriptions (MedicationRequest) and
     # $everything for clinicians, as on every other door (auth/records.py).

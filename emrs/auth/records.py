@@ -6,19 +6,20 @@ route at all; this module says what a person may do with *this* record, from the
 of record and who wrote it.
 
 Kinds: ``proforma`` (walk-in clinical proforma), ``work-up`` (the intake record's clinical
-sections), ``prescription`` and ``file`` (a scanned document of the patient).
+sections), ``prescription``, ``file`` (a scanned document of the patient) and ``follow-up``
+(a returning patient's consultation note).
 Acts: ``read``, ``create``, ``amend`` (a new version of someone's record), ``withdraw`` (the
 app never hard-deletes a clinical record; a withdrawn record stays, marked), ``restore`` and
 ``purge`` (files only, after the retention period).
 
 The rules (docs/record-rules.md):
 
-* Reading clinical content (proforma, work-up, prescription and its PDF) is for clinicians:
+* Reading clinical content (proforma, work-up, prescription and its PDF, follow-up note) is for clinicians:
   Admin, Faculty, Resident. A Psychiatric Welfare Officer reads only the proformas they opened
   themselves (the visit stub of registration), and the work-up's record-room fields (where the
   paper file is), never its clinical sections. Scanned files: every role.
 * Creating: prescriptions only by prescribers (Admin, Faculty, Resident; contract §2); a work-up
-  by clinicians; a proforma by anyone, but a welfare officer's proforma is a visit stub — header
+  and a follow-up note by clinicians; a proforma by anyone, but a welfare officer's proforma is a visit stub — header
   fields only, no clinical content, decision or prescription (``STUB_FIELDS``).
 * Amending and withdrawing someone else's record follows seniority: the author always may;
   Faculty may over records written by Residents and welfare officers; a Resident only over a
@@ -36,14 +37,15 @@ from ..extensions import db
 from .models import ADMIN, FACULTY, PWO, RESIDENT, User
 
 PROFORMA, WORKUP, PRESCRIPTION, FILE = "proforma", "work-up", "prescription", "file"
-KINDS = (PROFORMA, WORKUP, PRESCRIPTION, FILE)
+FOLLOWUP = "follow-up"
+KINDS = (PROFORMA, WORKUP, PRESCRIPTION, FILE, FOLLOWUP)
 READ, CREATE, AMEND, WITHDRAW, RESTORE, PURGE = "read", "create", "amend", "withdraw", "restore", "purge"
 
 CLINICIANS = frozenset({ADMIN, FACULTY, RESIDENT})
 ALL_ROLES = frozenset({ADMIN, FACULTY, RESIDENT, PWO})
 
-READERS = {PROFORMA: CLINICIANS, WORKUP: CLINICIANS, PRESCRIPTION: CLINICIANS, FILE: ALL_ROLES}
-CREATORS = {PROFORMA: ALL_ROLES, WORKUP: CLINICIANS, PRESCRIPTION: CLINICIANS, FILE: ALL_ROLES}
+READERS = {PROFORMA: CLINICIANS, WORKUP: CLINICIANS, PRESCRIPTION: CLINICIANS, FILE: ALL_ROLES, FOLLOWUP: CLINICIANS}
+CREATORS = {PROFORMA: ALL_ROLES, WORKUP: CLINICIANS, PRESCRIPTION: CLINICIANS, FILE: ALL_ROLES, FOLLOWUP: CLINICIANS}
 # Whose records a role may amend or withdraw besides their own: the authors' roles.
 OVER = {FACULTY: frozenset({RESIDENT, PWO}), RESIDENT: frozenset({PWO}), ADMIN: frozenset(), PWO: frozenset()}
 
@@ -51,13 +53,16 @@ OVER = {FACULTY: frozenset({RESIDENT, PWO}), RESIDENT: frozenset({PWO}), ADMIN: 
 STUB_FIELDS = frozenset({"patient_id", "visit_date", "visit_type", "room_no", "assigned_doctor", "version",
                          "doctor_decision"})
 
-NOUN = {PROFORMA: "proforma", WORKUP: "work-up", PRESCRIPTION: "prescription", FILE: "file"}
+NOUN = {PROFORMA: "proforma", WORKUP: "work-up", PRESCRIPTION: "prescription", FILE: "file",
+        FOLLOWUP: "follow-up note"}
 
 MESSAGES = {
     (READ, PROFORMA): "Clinical proformas are read by clinicians (Admin, Faculty, Resident).",
     (READ, WORKUP): "The work-up's clinical sections are read by clinicians (Admin, Faculty, Resident).",
     (READ, PRESCRIPTION): "Prescriptions are read by clinicians (Admin, Faculty, Resident).",
+    (READ, FOLLOWUP): "Follow-up notes are read by clinicians (Admin, Faculty, Resident).",
     (CREATE, PRESCRIPTION): "Only prescribers (Faculty, Resident, Admin) write prescriptions.",
+    (CREATE, FOLLOWUP): "Follow-up notes are written by clinicians (Admin, Faculty, Resident).",
     (CREATE, WORKUP): "The work-up is written by clinicians (Admin, Faculty, Resident).",
     (AMEND, WORKUP): "The work-up is written by clinicians (Admin, Faculty, Resident).",
     (WITHDRAW, WORKUP): "The work-up is withdrawn by clinicians (Admin, Faculty, Resident).",

@@ -504,14 +504,16 @@ def withdrawn(limit: int = 200) -> list[ClinicalProforma]:
 
 
 def withdrawn_records() -> dict:
-    """What the Admin's withdrawn-records page shows: withdrawn proformas and prescriptions,
-    deleted (not yet purged) files, their patients and who withdrew them."""
+    """What the Admin's withdrawn-records page shows: withdrawn proformas, prescriptions and
+    follow-up notes, deleted (not yet purged) files, their patients and who withdrew them."""
+    from ..followups import service as followups
     from ..patients import files as patient_files
     proformas, prescriptions, files = withdrawn(), rx_service.withdrawn(), patient_files.withdrawn()
-    patient_ids = {r.patient_id for r in (*proformas, *prescriptions, *files)} or {0}
-    user_ids = ({r.withdrawn_by for r in (*proformas, *prescriptions)} | {f.deleted_by for f in files}) - {None}
+    notes = followups.withdrawn()
+    patient_ids = {r.patient_id for r in (*proformas, *prescriptions, *files, *notes)} or {0}
+    user_ids = ({r.withdrawn_by for r in (*proformas, *prescriptions, *notes)} | {f.deleted_by for f in files}) - {None}
     return {
-        "proformas": proformas, "prescriptions": prescriptions, "files": files,
+        "proformas": proformas, "prescriptions": prescriptions, "files": files, "followups": notes,
         "patients": {p.id: p for p in db.session.execute(select(Patient).where(Patient.id.in_(patient_ids)))
                      .scalars()},
         "names": dict(db.session.execute(select(User.id, User.name).where(User.id.in_(user_ids or {0}))).all()),

@@ -31,9 +31,12 @@ def withdrawn_restore(kind: str, record_id: int):
             rx.restore(rx.get(record_id, actor, audit_read=False, include_withdrawn=True), actor)
         elif kind == "file":
             patient_files.restore_file(record_id, actor)
+        elif kind == "followup":
+            from ..followups import service as followups
+            followups.restore(followups.get(record_id, actor, audit_read=False, include_withdrawn=True), actor)
         else:
             abort(404)
-        flash(f"The {kind} was restored.", "success")
+        flash(f"The {'follow-up note' if kind == 'followup' else kind} was restored.", "success")
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("clinical.withdrawn"))

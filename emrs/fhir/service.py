@@ -34,6 +34,7 @@ from ..patients import search as patient_search
 from ..patients.models import Patient, PatientVisit
 from ..prescriptions import instructions
 from ..prescriptions import service as prescriptions
+from ..followups.models import FollowUp
 from ..prescriptions.models import Prescription
 from ..serialize import json_value
 
@@ -402,6 +403,10 @@ def medications(patient: Patient) -> list[dict]:
     out = []
     for r in rows:
         pid = r.clinical_proforma_id
+        if pid is None and r.followup_id is not None:  # written from a follow-up note: its visit
+            followup = db.session.get(FollowUp, r.followup_id)
+            out += medication_requests(r, followup.visit_id if followup else None, None, names.get(r.signer_id))
+            continue
         out += medication_requests(r, visit_of.get(pid), pid if pid in diagnosed else None, names.get(r.signer_id))
     return out
 

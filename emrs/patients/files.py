@@ -322,7 +322,8 @@ def resolve_path(patient: Patient, file_path) -> PatientFile:
 # ------------------------------------------------------------------ operations
 
 def _write(checked: list[_Checked], patient: Patient, actor: User | None,
-           written: list[str], intake_record_id: int | None = None) -> list[PatientFile]:
+           written: list[str], intake_record_id: int | None = None,
+           followup_id: int | None = None) -> list[PatientFile]:
     folder = patient_dir(patient.id)
     os.makedirs(folder, exist_ok=True)
     rows = []
@@ -336,7 +337,7 @@ def _write(checked: list[_Checked], patient: Patient, actor: User | None,
         row = PatientFile(patient_id=patient.id, stored_name=stored, original_name=c.name,
                           mime_type=c.mime, size_bytes=c.size, sha256=c.sha256,
                           uploaded_by=actor.id if actor is not None else None,
-                          intake_record_id=intake_record_id)
+                          intake_record_id=intake_record_id, followup_id=followup_id)
         db.session.add(row)
         rows.append(row)
     return rows
@@ -351,10 +352,13 @@ def _validate_all(storages) -> list[_Checked]:
     return [_check(s) for s in files]
 
 
-def upload(patient: Patient, storages, actor: User | None, intake_record_id: int | None = None) -> list[PatientFile]:
+def upload(patient: Patient, storages, actor: User | None, intake_record_id: int | None = None,
+           followup_id: int | None = None) -> list[PatientFile]:
     """Store several files for a patient, all or nothing. Returns the new rows. With
-    ``intake_record_id`` (the patient's own intake record) they are its attachments."""
-    return update(patient, storages, [], actor, require_files=True, intake_record_id=intake_record_id)[0]
+    ``intake_record_id`` (the patient's own intake record) or ``followup_id`` (a follow-up
+    note of the patient, written in the same transaction) they are its attachments."""
+    return update(patient, storages, [], actor, require_files=True, intake_record_id=intake_record_id,
+                  followup_id=followup_id)[0]
 
 
 def check_intake_record(patient: Patient, raw) -> int | None:
@@ -370,7 +374,7 @@ def check_intake_record(patient: Patient, raw) -> int | None:
 
 
 def update(patient: Patient, storages, remove: list[PatientFile], actor: User | None,
-           require_files: bool = False, intake_record_id: int | None = None
+           require_files: bool = False, intake_record_id: int | None = None, followup_id: int | None = None
            ) -> tuple[list[PatientFile], list[PatientFile]]:
     """Add new files and soft-delete ``remove`` in one transaction (all or nothing).
 
@@ -387,7 +391,7 @@ def update(patient: Patient, storages, remove: list[PatientFile], actor: User | 
     checked = _validate_all(files) if files else []
     written: list[str] = []
     try:
-        added = _write(checked, patient, actor, written, intake_record_id)
+        added = _write(checked, patient, actor, written, intake_record_id, followup_id)
         db.session.flush()
         now = utcnow()
         for row in remove:

@@ -238,6 +238,9 @@ class PatientFile(TimestampMixin, db.Model):
     # Set when the file is an attachment of the patient's intake record.
     intake_record_id: Mapped[int | None] = mapped_column(
         ForeignKey("adl_files.id", ondelete="SET NULL"), index=True)
+    # Set when the file was attached to a follow-up note (migration 0019).
+    followup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followup_visits.id", ondelete="SET NULL"), index=True)
     stored_name: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     original_name: Mapped[str] = mapped_column(String(255), nullable=False)
     mime_type: Mapped[str] = mapped_column(String(100), nullable=False)

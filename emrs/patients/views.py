@@ -216,11 +216,13 @@ def show(patient_id: int):
     entries = timeline.entries(patient_id, 50)
     from ..clinical import service as clinical
     latest_proforma = clinical.latest_id(patient_id)
+    from ..followups import service as followups
+    returning = allowed("followups.new") and followups.returning(patient_id)  # offers a follow-up note
     patient = info  # the template reads the same fields from it (patient.name, patient.cr_no …)
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
                            ist_time=ist_text,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
-                           latest_proforma=latest_proforma)
+                           latest_proforma=latest_proforma, returning=returning)
 
 
 @bp.get(f"/<{ID}:patient_id>/visits/<{ID}:visit_id>", endpoint="visit_detail")

@@ -29,15 +29,19 @@ def _json_array():
 
 
 class Prescription(TimestampMixin, db.Model):
-    """The medication lines written on one proforma (at most one row per proforma)."""
+    """The medication lines written on one proforma or one follow-up (at most one row per
+    proforma or follow-up; exactly one of the two is set)."""
 
     __tablename__ = "prescriptions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(
         ForeignKey("registered_patient.id", ondelete="CASCADE"), nullable=False, index=True)
-    clinical_proforma_id: Mapped[int] = mapped_column(
-        ForeignKey("clinical_proforma.id", ondelete="CASCADE"), nullable=False, unique=True)
+    clinical_proforma_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinical_proforma.id", ondelete="CASCADE"), unique=True)
+    # Written from a follow-up note (migration 0019) instead of a proforma.
+    followup_id: Mapped[int | None] = mapped_column(
+        ForeignKey("followup_visits.id", ondelete="CASCADE"), unique=True)
     # Column "prescriptions" as in the original; the JSON key is "prescription".
     lines: Mapped[list] = mapped_column("prescriptions", JSON_TYPE, nullable=False,
                                         default=list, server_default=sa.text("'[]'"))
@@ -58,6 +62,10 @@ class Prescription(TimestampMixin, db.Model):
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     withdrawn_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        db.CheckConstraint("(clinical_proforma_id IS NULL) <> (followup_id IS NULL)", name="one_source"),
+    )
 
     @property
     def signer_id(self) -> int | None:

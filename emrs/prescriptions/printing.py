@@ -29,11 +29,11 @@ from pathlib import Path
 from flask import current_app
 
 from ..auth.models import User
-from ..clinical.models import ClinicalProforma
 from ..errors import DomainError
 from ..extensions import db
 from ..patients.models import Patient
 from . import pdf
+from .basis import basis
 
 log = logging.getLogger("emrs.print")
 
@@ -109,7 +109,7 @@ def shutdown() -> None:
 
 
 def _gather(row):
-    proforma = db.session.get(ClinicalProforma, row.clinical_proforma_id)
+    proforma = basis(row)  # the proforma, or the follow-up's date with the latest proforma's diagnosis
     patient = db.session.get(Patient, row.patient_id)
     # The signer of this version: whoever made the current version signs what is printed.
     doctor = db.session.get(User, row.signer_id) if row.signer_id else None

@@ -1,4 +1,6 @@
-"""Prescriptions: one row per proforma holding its medication lines (entities.md §8).
+"""Prescriptions: one row per proforma, or per follow-up note, holding its medication lines
+(entities.md §8). A prescription written from a follow-up (``followup_id``) follows exactly the
+same rules as one written from a proforma: the same writers, versions and drug-safety checks.
 
 The one place the rules live: lines normalised (`when`/`qty` aliases, lines without a
 medicine dropped), drug-safety warnings checked on every save (a save over a high or
@@ -10,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 
 from ..audit import service as audit
 from ..auth import records
 from ..errors import Conflict, DomainError, NotFound, ValidationError, field_error
 from ..extensions import db
+from ..followups.models import FollowUp
 from ..models_base import utcnow
 from ..serialize import json_value
 from ..versioning import clean_reason, keep_version, lock_for_edit, versions_of
@@ -158,23 +161,48 @@ def for_proforma(proforma_id: int, *, include_withdrawn: bool = False) -> Prescr
     return row
 
 
+def for_followup(followup_id: int, *, include_withdrawn: bool = False) -> Prescription | None:
+    row = db.session.execute(select(Prescription).where(Prescription.followup_id == followup_id)
+                             ).scalar_one_or_none()
+    if row is not None and row.withdrawn_at is not None and not include_withdrawn:
+        return None
+    return row
+
+
+def for_source(source, *, include_withdrawn: bool = False) -> Prescription | None:
+    """The prescription written from this proforma or follow-up note."""
+    if isinstance(source, FollowUp):
+        return for_followup(source.id, include_withdrawn=include_withdrawn)
+    return for_proforma(source.id, include_withdrawn=include_withdrawn)
+
+
 @functools.cache  # built once: the patient page runs it on every view
 def _for_patient():
     from ..clinical.models import ClinicalProforma
-    return (select(Prescription).join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id)
-            .where(Prescription.patient_id == bindparam("patient_id"), ClinicalProforma.is_active.is_(True),
-                   Prescription.withdrawn_at.is_(None))
-            .order_by(ClinicalProforma.visit_date.desc(), Prescription.id.desc()))
+    return (select(Prescription)
+            .outerjoin(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id)
+            .outerjoin(FollowUp, FollowUp.id == Prescription.followup_id)
+            .where(Prescription.patient_id == bindparam("patient_id"), Prescription.withdrawn_at.is_(None),
+                   or_(ClinicalProforma.is_active.is_(True), FollowUp.is_active.is_(True)))
+            .order_by(func.coalesce(ClinicalProforma.visit_date, FollowUp.visit_date).desc(),
+                      Prescription.id.desc()))
 
 
 def for_patient(patient_id: int) -> list[Prescription]:
-    """A patient's prescriptions, newest first (by the proforma's visit date)."""
+    """A patient's prescriptions, newest first (by the visit date of the proforma or follow-up
+    they were written from); those of a withdrawn proforma or follow-up are left out."""
     return list(db.session.execute(_for_patient(), {"patient_id": patient_id}).scalars())
 
 
-def last_for_patient(patient_id: int, exclude_proforma_id: int | None = None) -> Prescription | None:
-    rows = [r for r in for_patient(patient_id) if r.clinical_proforma_id != exclude_proforma_id and r.lines]
+def last_for_patient(patient_id: int, exclude_proforma_id: int | None = None,
+                     exclude_followup_id: int | None = None) -> Prescription | None:
+    rows = [r for r in for_patient(patient_id) if r.lines
+            and (exclude_proforma_id is None or r.clinical_proforma_id != exclude_proforma_id)
+            and (exclude_followup_id is None or r.followup_id != exclude_followup_id)]
     return rows[0] if rows else None
+
+
+from .basis import Basis, basis, latest_diagnosed_proforma  # noqa: E402,F401  (pages and the PDF)
 
 
 def list_prescriptions(filters: dict, page: int, limit: int, reader):
@@ -187,6 +215,8 @@ def list_prescriptions(filters: dict, page: int, limit: int, reader):
         q = q.where(Prescription.patient_id == filters["patient_id"])
     if "clinical_proforma_id" in filters:
         q = q.where(Prescription.clinical_proforma_id == filters["clinical_proforma_id"])
+    if "followup_id" in filters:
+        q = q.where(Prescription.followup_id == filters["followup_id"])
     if "doctor_decision" in filters:
         q = q.join(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id).where(
             ClinicalProforma.doctor_decision == filters["doctor_decision"])
@@ -249,7 +279,7 @@ def _extras(data: dict) -> dict:
             except ValueError:
                 errors.append(field_error("follow_up_date", "follow_up_date must be a date (YYYY-MM-DD)"))
             else:
-                errors.extend(_follow_up_errors(out["follow_up_date"], data.get("clinical_proforma_id")))
+                errors.extend(_follow_up_errors(out["follow_up_date"], data))
     if "advice" in data:
         raw = data["advice"]
         if raw not in (None, "") and (not isinstance(raw, str) or len(raw) > MAX_ADVICE):
@@ -272,36 +302,57 @@ def _extras(data: dict) -> dict:
 NO_MEDICINE = "Add at least one medicine: a prescription without any medicine is not saved or printed."
 
 
-def _follow_up_errors(follow_up: dt.date, proforma_id) -> list:
+def _follow_up_errors(follow_up: dt.date, data: dict) -> list:
     """The follow-up is on or after the visit the prescription belongs to."""
     from ..clinical.models import ClinicalProforma
-    if isinstance(proforma_id, bool) or not str(proforma_id).isdecimal() or len(str(proforma_id)) > 9:
+    source_id, model = data.get("clinical_proforma_id"), ClinicalProforma
+    if source_id in (None, ""):
+        source_id, model = data.get("followup_id"), FollowUp
+    if isinstance(source_id, bool) or not str(source_id).isdecimal() or len(str(source_id)) > 9:
         return []
-    proforma = db.session.get(ClinicalProforma, int(proforma_id))
-    if proforma is None or proforma.visit_date is None or follow_up >= proforma.visit_date:
+    source = db.session.get(model, int(source_id))
+    if source is None or source.visit_date is None or follow_up >= source.visit_date:
         return []
     return [field_error("follow_up_date", f"The follow-up date ({follow_up.strftime('%d %b %Y')}) cannot be before "
-                                          f"the visit ({proforma.visit_date.strftime('%d %b %Y')})",
+                                          f"the visit ({source.visit_date.strftime('%d %b %Y')})",
                         follow_up.isoformat())]
 
 
-def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:
-    """POST /api/prescriptions and the editor: one prescription per proforma. The first save
-    creates it; a later save makes a new version (the old one is kept, see ``_write``).
-    Returns (row, warnings)."""
+def _source(data: dict):
+    """The proforma (``clinical_proforma_id``) or follow-up note (``followup_id``) the
+    prescription is written from: exactly one of them, active."""
     from ..clinical.models import ClinicalProforma
-    proforma_id = _parse_id(data.get("clinical_proforma_id"), "clinical_proforma_id")
+    followup_raw = data.get("followup_id")
+    if followup_raw not in (None, ""):
+        if data.get("clinical_proforma_id") not in (None, ""):
+            raise ValidationError("Send clinical_proforma_id or followup_id, not both", errors=[field_error(
+                "followup_id", "A prescription is written from one proforma or one follow-up, not both")])
+        followup = db.session.get(FollowUp, _parse_id(followup_raw, "followup_id"))
+        if followup is None or not followup.is_active:
+            raise NotFound("Follow-up visit not found")
+        return followup
+    proforma = db.session.get(ClinicalProforma, _parse_id(data.get("clinical_proforma_id"), "clinical_proforma_id"))
+    if proforma is None or not proforma.is_active:
+        raise NotFound("Clinical proforma not found")
+    return proforma
+
+
+def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:
+    """POST /api/prescriptions and the editor: one prescription per proforma (or per follow-up
+    note, with ``followup_id``). The first save creates it; a later save makes a new version
+    (the old one is kept, see ``_write``). Returns (row, warnings)."""
+    if data.get("followup_id") in (None, ""):
+        _parse_id(data.get("clinical_proforma_id"), "clinical_proforma_id")  # the original's first check
     raw_patient = data.get("patient_id")
     patient_id = _parse_id(raw_patient, "patient_id") if raw_patient not in (None, "") else None
     raw_lines = data.get("prescription")
     lines = normalise_lines(raw_lines if raw_lines is not None else data.get("prescriptions"))
     extras = _extras(data)
-    proforma = db.session.get(ClinicalProforma, proforma_id)
-    if proforma is None or not proforma.is_active:
-        raise NotFound("Clinical proforma not found")
-    if patient_id is not None and patient_id != proforma.patient_id:
-        raise ValidationError("patient_id does not match the proforma's patient")
-    row = _write(proforma, lines, extras, actor, override=data.get("override_reason"),
+    source = _source(data)
+    if patient_id is not None and patient_id != source.patient_id:
+        raise ValidationError("patient_id does not match the " + (
+            "follow-up's patient" if isinstance(source, FollowUp) else "proforma's patient"))
+    row = _write(source, lines, extras, actor, override=data.get("override_reason"),
                  reason=data.get("change_reason", data.get("reason")), version=data.get("version"))
     db.session.commit()
     from .printing import prerender
@@ -309,12 +360,13 @@ def save_for_proforma(data: dict, actor) -> tuple[Prescription, list[dict]]:
     return row, list(row.warnings or [])
 
 
-def _write(proforma, lines: list[dict], extras: dict, actor, *, override, reason, version=None) -> Prescription:
+def _write(source, lines: list[dict], extras: dict, actor, *, override, reason, version=None) -> Prescription:
     """Every door that writes prescription lines comes here (the prescription API and page,
-    and lines sent inside a proforma request): who may write (auth/records.py), the
-    drug-safety override, and amendment as a new version. The caller commits."""
+    and lines sent inside a proforma request), for a proforma or a follow-up note (``source``):
+    who may write (auth/records.py), the drug-safety override, and amendment as a new
+    version. The caller commits."""
     from ..patients.models import Patient
-    row = for_proforma(proforma.id, include_withdrawn=True)
+    row = for_source(source, include_withdrawn=True)
     if row is None:
         records.check(actor, records.CREATE, records.PRESCRIPTION)
     else:
@@ -323,11 +375,14 @@ def _write(proforma, lines: list[dict], extras: dict, actor, *, override, reason
                                     "it. Reload to see their changes; your lines are kept.")
         if row.withdrawn_at is not None:
             raise Conflict(WITHDRAWN)
-    warnings = warnings_for(lines, db.session.get(Patient, proforma.patient_id))
+    warnings = warnings_for(lines, db.session.get(Patient, source.patient_id))
     override_reason = _check_override(warnings, override)
     now = utcnow()
     if row is None:
-        row = Prescription(patient_id=proforma.patient_id, clinical_proforma_id=proforma.id, lines=lines,
+        from_followup = isinstance(source, FollowUp)
+        row = Prescription(patient_id=source.patient_id, lines=lines,
+                           clinical_proforma_id=None if from_followup else source.id,
+                           followup_id=source.id if from_followup else None,
                            created_by=actor.id, signed_by=actor.id, signed_at=now)
         db.session.add(row)
         action = "prescription_create"
@@ -363,7 +418,7 @@ def snapshot(row: Prescription) -> dict:
 def update(row: Prescription, data: dict, actor) -> tuple[Prescription, list[dict]]:
     """PUT /api/prescriptions/:id — a new version with the lines sent (full replacement)."""
     body = dict(data)
-    body["clinical_proforma_id"] = row.clinical_proforma_id
+    body["clinical_proforma_id"], body["followup_id"] = row.clinical_proforma_id, row.followup_id
     if body.get("patient_id") in (None, ""):
         body["patient_id"] = row.patient_id
     if body.get("prescription") is None and body.get("prescriptions") is None:

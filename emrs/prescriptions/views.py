@@ -5,6 +5,7 @@ with what changed between prescriptions."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from datetime import timezone
 
@@ -14,7 +15,6 @@ from .. import timeline
 from ..auth import records
 from ..auth.guard import principal
 from ..clinical import service as proformas
-from ..clinical.models import ClinicalProforma
 from ..drafts import service as drafts
 from ..errors import Conflict, DomainError
 from ..web import record_or_abort
@@ -81,6 +81,37 @@ def _proforma_or_404(proforma_id: int):
     return record_or_abort(proformas.get, proforma_id, principal(), audit_read=False)
 
 
+def _followup_or_404(followup_id: int):
+    from ..followups import service as followups
+    return record_or_abort(followups.get, followup_id, principal(), audit_read=False)
+
+
+def _is_followup(source) -> bool:
+    from ..followups.models import FollowUp
+    return isinstance(source, FollowUp)
+
+
+def _editor_urls(source) -> dict:
+    """Where the editor's buttons go: the proforma's editor or the follow-up's."""
+    if _is_followup(source):
+        edit = functools.partial(url_for, "prescriptions.edit_followup", followup_id=source.id)
+        return {"edit": edit(), "repeat": edit(repeat=1), "check": url_for("prescriptions.check_followup",
+                                                                            followup_id=source.id),
+                "template": None, "back": url_for("followups.show", followup_id=source.id),
+                "what": "follow-up", "key": f"rx:fu:{source.id}"}
+    edit = functools.partial(url_for, "prescriptions.edit", proforma_id=source.id)
+    return {"edit": edit(), "repeat": edit(repeat=1), "check": url_for("prescriptions.check", proforma_id=source.id),
+            "template": url_for("prescriptions.save_template", proforma_id=source.id),
+            "back": url_for("clinical.proforma_show", proforma_id=source.id), "what": "proforma",
+            "key": f"rx:{source.id}"}
+
+
+def _previous(source, patient_id: int):
+    if _is_followup(source):
+        return service.last_for_patient(patient_id, exclude_followup_id=source.id)
+    return service.last_for_patient(patient_id, exclude_proforma_id=source.id)
+
+
 def _rx_or_abort(rx_id: int, **kwargs):
     return record_or_abort(service.get, rx_id, principal(), **kwargs)
 
@@ -92,16 +123,19 @@ def _warnings(lines, patient) -> list[dict]:
         return []
 
 
-def _render(proforma, patient, lines, *, row=None, status=200, errors=None, warnings=None, needs_override=False,
+def _render(source, patient, lines, *, row=None, status=200, errors=None, warnings=None, needs_override=False,
             draft=None, conflict=False, values=None):
     user = principal()
-    previous = service.last_for_patient(patient.id, exclude_proforma_id=proforma.id)
+    previous = _previous(source, patient.id)
+    urls = _editor_urls(source)
+    written_on = service.Basis(source.visit_date, source if not _is_followup(source)
+                               else service.latest_diagnosed_proforma(patient.id, source.visit_date), source)
     return render_template(
-        "prescriptions/edit.html", proforma=proforma, patient=patient,
+        "prescriptions/edit.html", proforma=written_on, urls=urls, patient=patient,
         patient_info=patients.with_extras([patient])[0], lines=service.editor_lines(lines), blank=BLANK, row=row,
         suggest=SUGGEST, choices=_choices(), errors=errors or [], warnings=warnings if warnings is not None else _warnings(lines, patient),
         needs_override=needs_override, templates=service.templates_for(user), previous=previous,
-        draft=draft, draft_key=f"rx:{proforma.id}", draft_patient=patient.id, conflict=conflict,
+        draft=draft, draft_key=urls["key"], draft_patient=patient.id, conflict=conflict,
         values=values or {}, limits=service.LIMITS, version=(values or {}).get("version") or (row.version if row else ""),
         reason_required=row is not None and records.reason_required(user, row.signer_id),
         may_write=records.may(user, records.AMEND, records.PRESCRIPTION, row.signer_id) if row is not None
@@ -110,17 +144,29 @@ def _render(proforma, patient, lines, *, row=None, status=200, errors=None, warn
 
 @bp.route(f"/proforma/<{ID}:proforma_id>", methods=["GET", "POST"], endpoint="edit")
 def edit(proforma_id: int):
-    proforma = _proforma_or_404(proforma_id)
+    return _edit(_proforma_or_404(proforma_id))
+
+
+@bp.route(f"/follow-up/<{ID}:followup_id>", methods=["GET", "POST"], endpoint="edit_followup")
+def edit_followup(followup_id: int):
+    """The editor for a prescription written from a follow-up note: the same rules and page."""
+    return _edit(_followup_or_404(followup_id))
+
+
+def _edit(proforma):
+    """The editor for the prescription of ``proforma`` (a proforma or a follow-up note)."""
     patient = patients.get_patient(proforma.patient_id, audit_action=None)
-    row = service.for_proforma(proforma.id)
+    row = service.for_source(proforma)
     user = principal()
-    key = f"rx:{proforma.id}"
+    urls = _editor_urls(proforma)
+    key = urls["key"]
+    source_key = "followup_id" if _is_followup(proforma) else "clinical_proforma_id"
     if row is not None and not records.may(user, records.AMEND, records.PRESCRIPTION, row.signer_id):
         flash(records.message(user, records.AMEND, records.PRESCRIPTION), "error")
         return redirect(url_for("prescriptions.show", rx_id=row.id))
     if request.method == "POST":
         lines = _lines_from_form(request.form)
-        data = {"clinical_proforma_id": proforma.id, "patient_id": patient.id, "prescription": lines,
+        data = {source_key: proforma.id, "patient_id": patient.id, "prescription": lines,
                 "require_medicine": True,  # the page saves no empty prescription (the API may: contract)
                 "follow_up_date": request.form.get("follow_up_date"), "advice": request.form.get("advice"),
                 "override_reason": request.form.get("override_reason"), "version": request.form.get("version")}
@@ -143,7 +189,8 @@ def edit(proforma_id: int):
         flash(f"Prescription saved ({len(row.lines)} medicine{'s' if len(row.lines) != 1 else ''}).", "success")
         return redirect(url_for("prescriptions.show", rx_id=row.id))
     from ..audit import service as audit
-    audit.record_now("prescription_form_open", "clinical_proforma", proforma.id, patient_id=patient.id)
+    audit.record_now("prescription_form_open", "followup_visits" if _is_followup(proforma) else "clinical_proforma",
+                     proforma.id, patient_id=patient.id)
     draft = drafts.offer(user, patient.id, key)
     values = {}
     if draft:
@@ -151,7 +198,7 @@ def edit(proforma_id: int):
         lines = _lines_from_form(form)
         values = {k: form.get(k) or "" for k in ("follow_up_date", "advice")}
     elif request.args.get("repeat") == "1":
-        previous = service.last_for_patient(patient.id, exclude_proforma_id=proforma.id)
+        previous = _previous(proforma, patient.id)
         lines = [dict(l) for l in (previous.lines if previous else [])]
         if previous:
             flash(f"Copied {len(lines)} line(s) from the prescription of "
@@ -173,14 +220,22 @@ def edit(proforma_id: int):
 
 
 def _visit_date(rx_row):
-    p = db.session.get(ClinicalProforma, rx_row.clinical_proforma_id)
-    return p.visit_date
+    return service.basis(rx_row).visit_date
 
 
 @bp.post(f"/proforma/<{ID}:proforma_id>/check", endpoint="check")
 def check(proforma_id: int):
     """Live drug-safety warnings while prescribing (htmx)."""
-    proforma = _proforma_or_404(proforma_id)
+    return _check(_proforma_or_404(proforma_id))
+
+
+@bp.post(f"/follow-up/<{ID}:followup_id>/check", endpoint="check_followup")
+def check_followup(followup_id: int):
+    """Live drug-safety warnings while prescribing from a follow-up note (htmx)."""
+    return _check(_followup_or_404(followup_id))
+
+
+def _check(proforma):
     patient = patients.get_patient(proforma.patient_id, audit_action=None)
     indexed = _indexed_lines(request.form)
     previews = service.preview_lines([line for _i, line in indexed])
@@ -203,10 +258,12 @@ def save_template(proforma_id: int):
 @bp.get(f"/<{ID}:rx_id>", endpoint="show")
 def show(rx_id: int):
     row = _rx_or_abort(rx_id, include_withdrawn=True)
-    proforma = db.session.get(ClinicalProforma, row.clinical_proforma_id)
+    proforma = service.basis(row)
     patient = patients.get_patient(row.patient_id, audit_action=None, include_archived=True)
     from . import instructions
-    return render_template("prescriptions/show.html", row=row, proforma=proforma, patient=patient,
+    edit_url = (url_for("prescriptions.edit_followup", followup_id=row.followup_id) if row.followup_id
+                else url_for("prescriptions.edit", proforma_id=row.clinical_proforma_id))
+    return render_template("prescriptions/show.html", row=row, proforma=proforma, patient=patient, edit_url=edit_url,
                            patient_info=patients.with_extras([patient])[0],
                            described=[instructions.describe(l) for l in row.lines or []],
                            versions=_versions(row), shown_version=_shown_version(row), signer=_signer(row))
@@ -311,6 +368,8 @@ def _draft_url(draft):
     parts = draft.form_key.split(":")
     if len(parts) == 2 and parts[1].isdecimal():
         return url_for("prescriptions.edit", proforma_id=int(parts[1]))
+    if len(parts) == 3 and parts[1] == "fu" and parts[2].isdecimal():
+        return url_for("prescriptions.edit_followup", followup_id=int(parts[2]))
     return None
 
 

@@ -19,6 +19,8 @@ from emrs.clinical import service as clinical
 from emrs.clinical.models import ClinicalProforma
 from emrs.errors import Conflict, ValidationError
 from emrs.extensions import db
+from emrs.followups import service as followups
+from emrs.followups.models import FollowUp
 from emrs.intake import service as intake
 from emrs.intake.models import IntakeRecord
 from emrs.patients import registration
@@ -51,8 +53,10 @@ def edits():
         proforma, record, _ = clinical.create({"patient_id": patient.id, "visit_date": today_ist().isoformat(),
                                                "doctor_decision": "complex_case", "diagnosis": "First"}, a)
         prescription, _ = rx.save_for_proforma({"clinical_proforma_id": proforma.id, "prescription": LINES}, a)
+        followup, _n, _total = followups.create({"patient_id": patient.id, "clinical_assessment": "First"}, a)
+        followup_rx, _ = rx.save_for_proforma({"followup_id": followup.id, "prescription": LINES}, a)
         ids = {"a": a.id, "b": b.id, "patient": patient.id, "proforma": proforma.id, "record": record.id,
-               "prescription": prescription.id}
+               "prescription": prescription.id, "followup": followup.id, "followup_rx": followup_rx.id}
     yield app, ids
     with app.app_context():
         db.session.remove()
@@ -89,6 +93,15 @@ KINDS = {
                          {"clinical_proforma_id": row.clinical_proforma_id, "prescription": LINES, "advice": v,
                           "version": ver, "change_reason": "Seen again today"}, user),
                      lambda row: row.advice),
+    "follow-up note": (FollowUp, "followup",
+                       lambda row, v, ver, user: followups.amend(row, {"clinical_assessment": v, "version": ver,
+                                                                       "amend_reason": "Seen again today"}, user),
+                       lambda row: row.clinical_assessment),
+    "follow-up prescription": (Prescription, "followup_rx",
+                               lambda row, v, ver, user: rx.save_for_proforma(
+                                   {"followup_id": row.followup_id, "prescription": LINES, "advice": v,
+                                    "version": ver, "change_reason": "Seen again today"}, user),
+                               lambda row: row.advice),
 }
 
 

@@ -172,6 +172,7 @@ class World:
     room_id: int = 0           # an OPD room
     room_number: str = ""
     referral_id: int = 0       # an open referral of the patient, Admin -> faculty
+    followup_id: int = 0       # a follow-up note of the patient
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -210,7 +211,7 @@ class World:
                 "visit_id": self.visit_id, "kind": "proforma",  # /clinical/withdrawn/<kind>/<record_id>/restore
                 "resource_id": str(self.visit_id),  # /fhir/<type>/<id>: a visit's Encounter
                 "entity_id": self.icd11_id,  # /clinical/icd11/..., /api/icd11/entities/<id>
-                "room_id": self.room_id, "referral_id": self.referral_id}
+                "room_id": self.room_id, "referral_id": self.referral_id, "followup_id": self.followup_id}
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -261,6 +262,8 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     files = call("POST", f"/api/patients/{p['id']}/files",
                  data={"files": (io.BytesIO(b"plain text note\n"), "note.txt")}, content_type="multipart/form-data")
     w.file_id = files["data"]["file_details"][0]["id"]
+    w.followup_id = call("POST", "/api/follow-ups", json={"patient_id": p["id"], "clinical_assessment": "Better"}
+                         )["data"]["followup"]["id"]
     w.medicine_id = call("POST", "/api/medicines", json={"generic_name": "Hostilamine"})["data"]["medicine"]["id"]
     w.option_id = call("POST", "/api/clinical-options/mood", json={"label": "Hostile option"})["data"]["option"]["id"]
     h = w.bearer("admin")  # local additions to the ICD-11 tree are the Admin's
@@ -421,6 +424,14 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("api.proformas_restore", (), kind="none"),
     Target("api.medicines_create", _MED_FIELDS, lambda w: {"generic_name": "Newzepam"}),
     Target("api.medicines_delete", (), kind="none"),
+    # follow-up notes
+    Target("api.followups_create", ("patient_id", "clinical_assessment", "visit_date", "assigned_doctor_id", "room_no",
+                                    "child_patient_id"),
+           lambda w: {"patient_id": w.patient_id, "clinical_assessment": "Improving"}),
+    Target("api.followups_update", ("clinical_assessment", "visit_date", "assigned_doctor_id", "room_no",
+                                    "amend_reason", "version"),
+           lambda w: {"clinical_assessment": "Improving further", "amend_reason": "Hostile-input check"}),
+    Target("api.followups_delete", ("reason",), lambda w: {"reason": "Written for the wrong visit"}),
     # the ICD-11 tree's local additions (Admin)
     Target("api.icd11_entities_create", ("parent_id", "title", "code"),
            lambda w: {"parent_id": w.icd11_parent_id, "title": "Hostile added entry"}),
@@ -570,6 +581,18 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            + _RX_LINES_FORM,
            lambda w: {"lines-0-medicine": "Fluoxetine", "lines-0-dosage": "1-0-0"}, kind="form"),
     Target("prescriptions.check", _RX_LINES_FORM, lambda w: {"lines-0-medicine": "Fluoxetine"}, kind="form"),
+    Target("prescriptions.edit_followup", ("follow_up_date", "advice", "override_reason", "version", "change_reason")
+           + _RX_LINES_FORM,
+           lambda w: {"lines-0-medicine": "Fluoxetine", "lines-0-dosage": "1-0-0"}, kind="form"),
+    Target("prescriptions.check_followup", _RX_LINES_FORM, lambda w: {"lines-0-medicine": "Fluoxetine"}, kind="form"),
+    # follow-up notes
+    Target("followups.new", ("clinical_assessment", "visit_date", "patient_id", "@filename", "@content"),
+           lambda w: {"clinical_assessment": "Form follow-up"}, kind="multipart",
+           query=lambda w: {"patient_id": w.patient_id}),
+    Target("followups.amend", ("clinical_assessment", "visit_date", "amend_reason", "version"),
+           lambda w: {"clinical_assessment": "Amended on the page", "amend_reason": "Hostile page check"},
+           kind="form"),
+    Target("followups.withdraw", ("reason",), lambda w: {"reason": "Written for the wrong visit"}, kind="form"),
     Target("prescriptions.save_template", ("template_name",) + _RX_LINES_FORM,
            lambda w: {"template_name": "Hostile template", "lines-0-medicine": "Fluoxetine"}, kind="form"),
     # OPD rooms and referrals
@@ -1079,9 +1102,9 @@ def group_of(app: Flask, endpoint: str) -> str:
 
 API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
                         "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
-                        "rooms": "patients", "referrals": "patients", "dashboard": "patients"}
+                        "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical"}
 PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
-                            "health": "auth", "opd": "patients"}
+                            "health": "auth", "opd": "patients", "followups": "clinical"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions")
 
@@ -1093,6 +1116,6 @@ def destructive_last(case_or_endpoint) -> tuple:
     if e in ("api.patients_delete", "patients.archive"):
         return (3, e)
     if any(w in e for w in ("delete", "deactivate", "archive", "logout", "remove", "retire", "end_sessions",
-                            "set_active")):
+                            "set_active")) or e == "followups.withdraw":
         return (2, e)
     return (1, e)

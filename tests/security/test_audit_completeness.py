@@ -23,7 +23,7 @@ from ..conftest import api_login, browser_login
 from . import walk
 
 PATIENT_VARIABLES = {"patient_id", "visit_id", "file_id", "file_path", "file_ref", "proforma_id", "record_id",
-                     "rx_id", "cr_no", "psy_no", "adl_no"}
+                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id"}
 
 NEW = "a patient created by the request"
 PATIENT_IN_BODY: dict[tuple[str, str], str] = {
@@ -33,6 +33,7 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
     ("api.patient_cards_create", "POST"): NEW,
     **{key: "patient" for key in [
         ("clinical.proforma_new", "GET"), ("clinical.proforma_new", "POST"),
+        ("followups.new", "GET"), ("followups.new", "POST"), ("api.followups_create", "POST"),
         ("intake.open_for_patient", "POST"), ("intake.bulk_retrieve", "POST"), ("intake.bulk_return", "POST"),
         ("api.patients_assign", "POST"), ("api.sessions_create", "POST"),
         ("api.patients_reports_bulk", "POST"), ("reports.bulk", "POST"),
@@ -111,7 +112,9 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
     "saves the doctor's own prescription template (medicine lines); the proforma id only says which editor to "
     "return to": [("prescriptions.save_template", "POST")],
     "live drug-safety warnings for the lines being typed, fired on every change while the prescription editor "
-    "is open; opening the editor (prescription_form_open) and saving are audited": [("prescriptions.check", "POST")],
+    "is open; opening the editor (prescription_form_open) and saving are audited": [("prescriptions.check", "POST"),
+                                                                                  ("prescriptions.check_followup",
+                                                                                   "POST")],
 }
 NOT_PATIENT: dict = {}
 for _reason, _items in NOT_PATIENT_GROUPS.items():

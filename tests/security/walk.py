@@ -77,9 +77,10 @@ class World:
     room: object = None          # an OPD room (capacity 3) the doctors sit in
     room_target: object = None   # a room with no history, for a route that deletes one (a fresh one each time)
     referral: object = None      # an open referral of the patient, resident -> faculty (fresh when closed)
+    followup: object = None      # a follow-up note of the patient, written by the resident
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
-               "option", "medicine", "icd11_local", "icd11_target", "room", "room_target", "referral")
+               "option", "medicine", "icd11_local", "icd11_target", "room", "room_target", "referral", "followup")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -142,7 +143,9 @@ def build_world(app, users) -> World:
         from emrs.opd import referrals, rooms
         room = rooms.create_room({"room_number": "Matrix-R", "doctor_capacity": 3}, admin)
         referral = referrals.refer(patient2.id, users["faculty"].id, None, resident)
-        ids = dict(other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
+        from emrs.followups import service as followups
+        followup, _n, _total = followups.create({"patient_id": patient.id, "clinical_assessment": "Stable"}, resident)
+        ids = dict(followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
                    visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
                    icd11=local.id, room=room.id, referral=referral.id)
     from emrs.auth.models import User
@@ -151,6 +154,7 @@ def build_world(app, users) -> World:
     from emrs.opd.models import PatientReferral, Room
     from emrs.patients.models import Patient, PatientFile, PatientVisit
     from emrs.prescriptions.models import Medicine, Prescription
+    from emrs.followups.models import FollowUp
     get = db.session.get
     return World(users=users, other_user=get(User, ids["other"]), patient=get(Patient, ids["patient"]),
                  patient2=get(Patient, ids["patient2"]), visit=get(PatientVisit, ids["visit"]),
@@ -159,7 +163,8 @@ def build_world(app, users) -> World:
                  option=get(ClinicalOption, ids["option"]), medicine=get(Medicine, ids["medicine"]),
                  target_file=get(PatientFile, ids["file"]), icd11_local=get(Icd11Entity, ids["icd11"]),
                  icd11_target=get(Icd11Entity, ids["icd11"]), room=get(Room, ids["room"]),
-                 room_target=get(Room, ids["room"]), referral=get(PatientReferral, ids["referral"]))
+                 room_target=get(Room, ids["room"]), referral=get(PatientReferral, ids["referral"]),
+                 followup=get(FollowUp, ids["followup"]))
 
 
 # ------------------------------------------------------------------ URL variables
@@ -186,6 +191,7 @@ IDS: dict[str, Callable[[World], object]] = {
     "entity_id": lambda w: w.icd11_local.id,  # an ICD-11 tree entry: the world's local addition
     "room_id": lambda w: w.room.id,
     "referral_id": lambda w: w.referral.id,
+    "followup_id": lambda w: w.followup.id,
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -286,6 +292,15 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "prescriptions.edit": lambda w: {"data": {"lines-0-medicine": "Sertraline 50 mg", "lines-0-dosage": "1-0-0",
                                               "advice": FREE_TEXT, "change_reason": CHANGE_REASON}},
     "prescriptions.check": lambda w: {"data": {"lines-0-medicine": "Sertraline 50 mg"}},
+    "prescriptions.edit_followup": lambda w: {"data": {"lines-0-medicine": "Sertraline 50 mg", "lines-0-dosage": "1-0-0",
+                                                       "advice": FREE_TEXT}},
+    "prescriptions.check_followup": lambda w: {"data": {"lines-0-medicine": "Sertraline 50 mg"}},
+    # pages: follow-up notes
+    "followups.new": lambda w: {"query_string": {"patient_id": w.patient.id},
+                                "data": {"clinical_assessment": FREE_TEXT}},
+    "followups.amend": lambda w: {"data": {"version": str(w.followup.version), "amend_reason": CHANGE_REASON,
+                                           "clinical_assessment": f"{FREE_TEXT} (amended on the page)"}},
+    "followups.withdraw": lambda w: {"data": {"reason": "Written for the wrong patient"}},
     "drafts.save": lambda w: {"data": {"_draft_key": "proforma:new", "_draft_patient": str(w.patient.id),
                                        "diagnosis": FREE_TEXT}},
     # API: patients and visits
@@ -324,6 +339,10 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "api.prescriptions_create": lambda w: {"json": {"clinical_proforma_id": w.proforma.id, "prescription": LINES,
                                                     "advice": FREE_TEXT, "change_reason": CHANGE_REASON}},
     "api.prescriptions_update": lambda w: {"json": {"prescription": LINES, "change_reason": CHANGE_REASON}},
+    # API: follow-up notes
+    "api.followups_create": lambda w: {"json": {"patient_id": w.patient.id, "clinical_assessment": FREE_TEXT}},
+    "api.followups_update": lambda w: {"json": {"clinical_assessment": FREE_TEXT, "amend_reason": CHANGE_REASON}},
+    "api.followups_delete": lambda w: {"json": {"reason": "Written for the wrong patient"}},
     # API: reference lists
     "api.clinical_options_add": lambda w: {"json": {"label": "Matrix added option"}},
     "api.icd11_entities_list": lambda w: {"query_string": {"parent": w.icd11_local.parent_id}},
@@ -472,6 +491,11 @@ def _open_referral(w: World):
         with current_app.test_request_context():
             row = referrals.refer(w.patient.id, w.users["faculty"].id, None, w.users["resident"])
     w.referral = db.session.get(type(row), row.id)
+def _followup_active(w: World):
+    """The resident's follow-up note, active again, for a route that withdraws it."""
+    row = db.session.get(type(w.followup), w.followup.id)
+    row.is_active, row.withdrawn_at, row.withdrawn_by, row.withdrawal_reason = True, None, None, None
+    db.session.commit()
 
 
 def _patient2_active(w: World):
@@ -481,6 +505,8 @@ def _patient2_active(w: World):
 
 
 PREPARE: dict[str, Callable[[World], None]] = {
+    "api.followups_delete": _followup_active,
+    "followups.withdraw": _followup_active,
     "api.proformas_restore": _withdrawn("proforma"),
     "clinical.withdrawn_restore": _withdrawn("proforma"),
     "api.prescriptions_restore": _withdrawn("prescription"),
@@ -524,6 +550,8 @@ PREPARE: dict[str, Callable[[World], None]] = {
 
 # Run after every other route: they remove or retire a row the rest of the walk names.
 DESTRUCTIVE = [
+    "api.followups_delete",
+    "followups.withdraw",
     "api.prescriptions_delete",
     "api.proformas_delete",
     "api.clinical_options_delete",
@@ -692,8 +720,34 @@ BULK_SCOPE = ("bulk report export is for department-wide list scope; the residen
 _BULK_REFUSED = ("Bulk export covers the whole department; a Junior Resident's lists cover their own and their "
                  "room's patients. Export one patient at a time from the patient's page, or ask a Senior "
                  "Resident or Faculty member.")
+def _followup_unchanged(check):
+    """The refusal, and the resident's follow-up note is still theirs (no new version)."""
+    def wrapped(resp, w, client):
+        from emrs.followups.models import FollowUp
+        problem = check(resp, w, client)
+        row = db.session.get(FollowUp, w.followup.id)
+        if row.author_id != w.users["resident"].id:
+            return (problem or "") + " and the follow-up note was changed"
+        return problem
+    return wrapped
+
+
+def _followup_sent_back(message: str):
+    def check(resp, w, client):
+        expected = f"/follow-ups/{w.followup.id}"
+        if resp.status_code != 302 or not resp.headers["Location"].endswith(expected):
+            return f"expected a redirect to {expected}, got {resp.status_code} {resp.headers.get('Location')}"
+        from html import unescape
+        if message not in unescape(client.get(resp.headers["Location"]).get_data(as_text=True)):
+            return "the follow-up's page does not show the reason"
+    return check
+
+
+_FOLLOWUP_NOT_YOURS = _msg(_rules.AMEND, _rules.FOLLOWUP)
 
 RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
+    ("api.followups_update", "admin"): (ADMIN_NOT_AUTHOR, _followup_unchanged(_api_refused(_FOLLOWUP_NOT_YOURS))),
+    ("followups.amend", "admin"): (ADMIN_NOT_AUTHOR, _followup_unchanged(_followup_sent_back(_FOLLOWUP_NOT_YOURS))),
     ("api.proformas_update", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
     ("api.proformas_delete", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
     ("api.proformas_get", "pwo"): (PROFORMA_OWN, _api_refused(_PWO_READ)),
