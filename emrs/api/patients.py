@@ -8,7 +8,9 @@ from flask import request
 from ..auth.guard import principal
 from ..errors import ValidationError, field_error
 from ..patients import fields as F
+from ..opd import queue as opd_queue
 from ..patients import reading, registration, search, visits
+from ..timeutil import today_ist
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
 from .users import parse_id
@@ -51,7 +53,25 @@ def _list(key="patients", shape=None):
 
 @bp.get("/patients", endpoint="patients_list")
 def patients_list():
+    if request.args.get("date") is not None:
+        return _day_list()
     return _list()
+
+
+def _day_list():
+    """?date=YYYY-MM-DD[&assigned_room=][&scope=all]: that day's queue (Today's Patients),
+    scoped to the caller (opd.queue.view_of)."""
+    day = visits.parse_date(request.args.get("date"), name="date")
+    room_id = None
+    if request.args.get("assigned_room"):
+        room_id = opd_queue.room_for(request.args["assigned_room"], field="assigned_room").id
+    rows, view = opd_queue.todays_list(principal(), wanted=request.args.get("scope"), room_id=room_id,
+                                       search=request.args.get("search"),
+                                       include_completed=request.args.get("include_completed") == "true", day=day)
+    items = [opd_queue.row_dict(r) for r in rows]
+    return ok({"patients": items, "pagination": page_object(1, max(len(items), 1), len(items)),
+               "date": day.isoformat(), "scope": view["scope"],
+               "room": view["room_id"] and opd_queue.room_number(view["room_id"])})
 
 
 @bp.get("/patients/search", endpoint="patients_search")
@@ -71,13 +91,17 @@ def patients_create():
     actor = principal()
     if data.get("patient_id") not in (None, ""):
         patient = _patient(str(data.get("patient_id")), audit_action=None)
-        visit = visits.new_visit_for_existing(patient, actor)
+        visit = opd_queue.requeue(patient, actor, data.get("assigned_room"))
         counts = visits.visits_count(patient)
-        return ok({"patient": reading.patient_dict(patient), "visit": visit.to_dict(),
-                   "visit_count": counts["visit_count"], "visit_type": visit.visit_type},
+        return ok({"patient": reading.patient_dict(patient), "visit": opd_queue.visit_dict(visit),
+                   "visit_count": counts["visit_count"], "total_visits": counts["visit_count"],
+                   "next_visit_number": counts["next_visit_number"], "visit_type": visit.visit_type},
                   "Visit record created successfully", status=201)
     patient = registration.register(data, actor, step="quick")
-    return ok({"patient": reading.patient_dict(patient)}, "Patient registered successfully", status=201)
+    body = {"patient": reading.patient_dict(patient)}
+    if data.get("assigned_room") not in (None, ""):
+        body["visit"] = opd_queue.visit_dict(visits.visit_on(patient.id, today_ist()))
+    return ok(body, "Patient registered successfully", status=201)
 
 
 @bp.post("/patients/register-complete", endpoint="patients_register_complete")

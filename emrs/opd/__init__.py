@@ -3,3 +3,4 @@ visits with token numbers, Today's Patients, referrals between doctors."""
 from flask import Blueprint
 
 bp = Blueprint("opd", __name__)
+from . import queue_views  # noqa: E402,F401

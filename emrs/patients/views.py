@@ -260,7 +260,7 @@ def complete_visit(patient_id: int):
     except DomainError as exc:
         flash(exc.message, "error")
     back = request.form.get("back")
-    return redirect(back if back in (url_for("patients.today"),) else url_for("patients.show", patient_id=patient.id))
+    return redirect(back if back in (url_for("opd.today"),) else url_for("patients.show", patient_id=patient.id))
 
 
 @bp.post(f"/<{ID}:patient_id>/archive", endpoint="archive")
@@ -273,17 +273,6 @@ def archive(patient_id: int):
         return redirect(url_for("patients.show", patient_id=patient.id))
     flash(f"{patient.name} ({patient.cr_no}) archived. The record is kept.", "success")
     return redirect(url_for("patients.index"))
-
-
-# ------------------------------------------------------------------ today's patients
-
-@bp.get("/today", endpoint="today")
-def today():
-    user = principal()
-    show_all = request.args.get("all") == "1" and visits.may_see_all_today(user)
-    rows = visits.todays_patients(user, show_all=show_all)
-    return render_template("patients/today.html", rows=rows, show_all=show_all,
-                           can_see_all=visits.may_see_all_today(user))
 
 
 # ------------------------------------------------------------------ timeline: visits
