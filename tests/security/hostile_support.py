@@ -169,6 +169,8 @@ class World:
     option_id: int = 0
     icd11_id: int = 0          # a local addition to the ICD-11 tree
     icd11_parent_id: int = 0   # the default chapter 06 it sits under
+    room_id: int = 0           # an OPD room (the visit is queued in it)
+    room_number: str = ""
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -206,7 +208,8 @@ class World:
                 "adl_no": self.adl_no, "cr_no": self.cr_no, "psy_no": self.psy_no, "fmt": "csv",
                 "visit_id": self.visit_id, "kind": "proforma",  # /clinical/withdrawn/<kind>/<record_id>/restore
                 "resource_id": str(self.visit_id),  # /fhir/<type>/<id>: a visit's Encounter
-                "entity_id": self.icd11_id}  # /clinical/icd11/..., /api/icd11/entities/<id>
+                "entity_id": self.icd11_id,  # /clinical/icd11/..., /api/icd11/entities/<id>
+                "room_number": self.room_number}  # /api/patients/by-room/<room_number>
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -259,6 +262,12 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     w.file_id = files["data"]["file_details"][0]["id"]
     w.medicine_id = call("POST", "/api/medicines", json={"generic_name": "Hostilamine"})["data"]["medicine"]["id"]
     w.option_id = call("POST", "/api/clinical-options/mood", json={"label": "Hostile option"})["data"]["option"]["id"]
+    from emrs.opd.models import Room
+    room = Room(room_number="H1", number_key="h1", doctor_capacity=2)
+    db.session.add(room)
+    db.session.commit()
+    w.room_id, w.room_number = room.id, room.room_number
+    call("POST", "/api/patients", json={"patient_id": p["id"], "assigned_room": "H1"})  # today's visit, queued
     h = w.bearer("admin")  # local additions to the ICD-11 tree are the Admin's
     w.icd11_parent_id = call("GET", "/api/icd11/entities")["data"]["entities"][0]["id"]
     w.icd11_id = call("POST", "/api/icd11/entities", json={"parent_id": w.icd11_parent_id,
@@ -412,6 +421,12 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            lambda w: {"parent_id": w.icd11_parent_id, "title": "Hostile added entry"}),
     Target("api.icd11_entities_update", ("title", "code", "is_active"), lambda w: {"title": "Hostile local entry"}),
     Target("api.icd11_entities_delete", (), kind="none"),
+    # the OPD queue
+    Target("api.patients_change_room", ("new_room", "patient_type"), lambda w: {"new_room": w.room_number}),
+    Target("api.patients_transfer", ("target_doctor_id", "patient_type"),
+           lambda w: {"target_doctor_id": w.users["resident"].id}),
+    Target("api.patients_add_to_my_list", ("doctor_id", "patient_type"), lambda w: {}),
+    Target("api.patients_visits_reopen", (), kind="none"),
 ]}
 
 _SECTION_FIELDS = {s["key"]: tuple(f["name"] for f in s["fields"]) for s in intake_form.sections()}
@@ -536,6 +551,21 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("prescriptions.check", _RX_LINES_FORM, lambda w: {"lines-0-medicine": "Fluoxetine"}, kind="form"),
     Target("prescriptions.save_template", ("template_name",) + _RX_LINES_FORM,
            lambda w: {"template_name": "Hostile template", "lines-0-medicine": "Fluoxetine"}, kind="form"),
+    # the OPD counter and Today's Patients
+    Target("opd.counter_register", ("name", "sex", "age", "contact_number", "assigned_room"),
+           lambda w: {"name": "Counter Patient", "sex": "F", "age": "30", "assigned_room": w.room_number},
+           kind="form"),
+    Target("opd.counter_requeue", ("q", "room", "patient_id"), lambda w: {"q": w.cr_no, "room": w.room_number},
+           kind="form"),
+    Target("opd.pick_room", ("room_id",), lambda w: {"room_id": str(w.room_id)}, kind="form"),
+    Target("opd.start", ("next",), lambda w: {}, kind="form"),
+    Target("opd.change_room", ("new_room", "q", "room", "scope", "completed"), lambda w: {"new_room": "7"},
+           kind="form"),
+    Target("opd.transfer", ("target_doctor_id",), lambda w: {"target_doctor_id": str(w.users["resident"].id)},
+           kind="form"),
+    Target("opd.claim", ("doctor_id",), lambda w: {}, kind="form"),
+    Target("opd.complete", (), lambda w: {}, kind="form"),
+    Target("opd.reopen", (), lambda w: {}, kind="form"),
 ]}
 
 
@@ -1032,10 +1062,10 @@ def group_of(app: Flask, endpoint: str) -> str:
 
 
 API_GROUPS_BY_MODULE = {"session": "users", "clinical_options": "clinical", "medicines": "prescriptions",
-                        "patient_stats": "patients", "icd11": "clinical"}
+                        "patient_stats": "patients", "icd11": "clinical", "opd": "opd"}
 PAGE_GROUPS_BY_BLUEPRINT = {"drafts": "clinical", "dashboard": "auth", "audit": "auth", "health": "auth"}
-API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions")
-PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions")
+API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions", "opd")
+PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions", "opd")
 
 
 def destructive_last(case_or_endpoint) -> tuple:
