@@ -135,16 +135,25 @@ def new():
                                                                    "department": "Psychiatry", "country": "India"}
     field_errors, general = {}, []
     if request.method == "POST":
+        room = (request.form.get("queue_room") or "").strip() or None
         try:
-            patient = registration.register(F.form_values(request.form, F.CARD_NAMES), principal(), step="card")
+            patient = registration.register(F.form_values(request.form, F.CARD_NAMES), principal(), step="card",
+                                            room=room)
         except DomainError as exc:
             field_errors, general = form_errors(exc)
         else:
+            if room:  # queued in the room: the slip, ready to print (it links on to the record)
+                from ..opd import queue
+                flash(f"Out-patient card saved: {patient.name}, {patient.cr_no}. In the queue of room "
+                      f"{patient.assigned_room}.", "success")
+                return redirect(url_for("opd.slip_page", visit_id=queue.todays_visit_of(patient).id))
             flash(f"Out-patient card saved: {patient.name}, {patient.cr_no}. Now the out-patient record.", "success")
             return redirect(url_for("patients.record_edit", patient_id=patient.id))
     status = 422 if request.method == "POST" else 200
+    from ..opd import rooms
     return render_template("patients/card_form.html", patient=None, values=values, field_errors=field_errors,
-                           general=general, groups=F.CARD_GROUPS), status
+                           general=general, groups=F.CARD_GROUPS, occupancy=rooms.occupancy(),
+                           queue_room=request.form.get("queue_room", "")), status
 
 
 @bp.get("/check-duplicates", endpoint="check_duplicates")

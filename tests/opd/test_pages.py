@@ -150,3 +150,17 @@ def test_admin_sees_rooms_grouped_and_moves_and_gives_patients(role_client, user
     frag = admin.post(f"/opd/visits/{vb.id}/room", data={"new_room": "18"}, headers=HX).get_data(as_text=True)
     assert "Jaswant Singh moved to room 18, token 2." in frag
     assert db.session.get(PatientVisit, vb.id).assigned_doctor_id == users["faculty"].id
+
+
+def test_the_full_card_form_can_queue_too(role_client):
+    room("20")
+    pwo = role_client("pwo")
+    form = pwo.get("/patients/new").get_data(as_text=True)
+    assert 'name="queue_room"' in form and "20 · 0 today" in form
+    resp = pwo.post("/patients/new", data={"name": "Tarsem Lal", "sex": "M", "age": "60", "queue_room": "99"})
+    assert resp.status_code == 422 and "No such room" in resp.get_data(as_text=True)
+    assert db.session.execute(select(Patient).where(Patient.name == "Tarsem Lal")).first() is None
+    resp = pwo.post("/patients/new", data={"name": "Tarsem Lal", "sex": "M", "age": "60", "queue_room": "20"})
+    assert resp.status_code == 302 and "/slip" in resp.headers["Location"]
+    page = pwo.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "Tarsem Lal" in page and "Out-patient record" in page

@@ -533,7 +533,7 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("intake.file_return", ("note", "next"), lambda w: {}, kind="form"),
     Target("intake.file_archive", ("confirm", "note", "next"), lambda w: {"confirm": "no"}, kind="form"),
     # patients (the field table; "Others" boxes of code-or-text fields)
-    Target("patients.new", F.CARD_NAMES, _card_form, kind="form"),
+    Target("patients.new", F.CARD_NAMES + ("queue_room",), _card_form, kind="form"),
     Target("patients.card_edit", F.CARD_NAMES + ("version", "assigned_doctor_id"),
            lambda w: {"name": "Hostile Target", "sex": "M", "age": "40"}, kind="form"),
     Target("patients.record_edit", F.RECORD_NAMES + tuple(f"{n}__other" for n in CODE_OR_TEXT if n in F.RECORD_NAMES)
