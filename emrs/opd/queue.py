@@ -433,8 +433,8 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
         q = q.where(PatientVisit.assigned_doctor_id == user.id)
     elif view["scope"] == ROOM:
         cond = PatientVisit.room_id == view["room_id"]
-        if user.is_doctor:
-            cond = or_(cond, PatientVisit.assigned_doctor_id == user.id)
+        if view["my_room"] is not None and view["my_room"].id == view["room_id"]:
+            cond = or_(cond, PatientVisit.assigned_doctor_id == user.id)  # my room and my own patients
         q = q.where(cond)
     term = (search or "").strip()[:100]
     if term:

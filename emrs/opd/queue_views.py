@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
 from ..audit import service as audit
+from ..auth.models import ADMIN, PWO
 from ..auth.guard import principal
 from ..doors import is_htmx
 from ..downloads import content_disposition
@@ -141,8 +142,7 @@ def _list_context(message=None, undo_visit=None):
     f = _filters()
     rows, view = queue.todays_list(user, wanted=f["wanted"], room_id=f["room_id"], search=f["search"],
                                    include_completed=f["include_completed"])
-    grouped = queue.by_room(rows) if user.role in ("Admin", "Psychiatric Welfare Officer") and not f["room_id"] \
-        else None
+    grouped = queue.by_room(rows) if user.role in (ADMIN, PWO) and not f["room_id"] else None
     return dict(rows=rows, view=view, grouped=grouped, filters=f, message=message, undo_visit=undo_visit,
                 colleagues={r["visit"].id: queue.colleagues(r["visit"]) for r in rows if r["visit"].room_id},
                 may_route={r["visit"].id: queue.may_route(user, r["visit"]) for r in rows},
@@ -150,7 +150,7 @@ def _list_context(message=None, undo_visit=None):
 
 
 def _doctors_for_claim(user):
-    if user.role != "Admin":
+    if user.role != ADMIN:
         return []
     from ..auth import users
     return users.active_doctors()
