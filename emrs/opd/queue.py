@@ -240,16 +240,20 @@ def _require_today_open(visit: PatientVisit) -> None:
         raise Conflict("This visit is already completed: reopen it first")
 
 
-def may_route(actor: User, visit: PatientVisit) -> bool:
+_NOT_LOOKED_UP = object()
+
+
+def may_route(actor: User, visit: PatientVisit, my_room=_NOT_LOOKED_UP) -> bool:
     """Admin and the counter move anyone; a doctor moves their own patients, unassigned
-    ones, and those waiting in the room they sit in today."""
+    ones, and those waiting in the room they sit in today (``my_room``, looked up when not
+    given)."""
     if actor.role in (ADMIN, PWO):
         return True
     if not actor.is_doctor:
         return False
     if visit.assigned_doctor_id in (None, actor.id):
         return True
-    mine = rooms.room_of(actor.id)
+    mine = rooms.room_of(actor.id) if my_room is _NOT_LOOKED_UP else my_room
     return mine is not None and visit.room_id == mine.id
 
 
@@ -485,6 +489,25 @@ def by_room(rows: list[dict], day: dt.date | None = None) -> list[dict]:
             panels.append(panel)
         (panel or loose)["rows"].append(row)
     return panels + ([loose] if loose["rows"] else [])
+
+
+def row_actions(user: User, rows: list[dict], my_room) -> dict:
+    """What the list offers on each row, with two queries in all: ``{"may_route": {visit id:
+    bool}, "colleagues": {visit id: [User]}}`` (colleagues: the doctors seated in the row's
+    room today other than its doctor, the transfer targets)."""
+    seated: dict[int, list[User]] = {}
+    room_ids = {r["visit"].room_id for r in rows if r["visit"].room_id}
+    if room_ids:
+        for u, seat in db.session.execute(select(User, DoctorRoom).join(DoctorRoom, DoctorRoom.user_id == User.id)
+                                          .where(DoctorRoom.day == today_ist(), DoctorRoom.room_id.in_(room_ids))
+                                          .order_by(DoctorRoom.since, DoctorRoom.id)):
+            seated.setdefault(seat.room_id, []).append(u)
+    out = {"may_route": {}, "colleagues": {}}
+    for r in rows:
+        v = r["visit"]
+        out["may_route"][v.id] = may_route(user, v, my_room)
+        out["colleagues"][v.id] = [u for u in seated.get(v.room_id, []) if u.id != v.assigned_doctor_id]
+    return out
 
 
 def colleagues(visit: PatientVisit) -> list[User]:

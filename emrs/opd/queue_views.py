@@ -144,9 +144,8 @@ def _list_context(message=None, undo_visit=None):
                                    include_completed=f["include_completed"])
     grouped = queue.by_room(rows) if user.role in (ADMIN, PWO) and not f["room_id"] else None
     return dict(rows=rows, view=view, grouped=grouped, filters=f, message=message, undo_visit=undo_visit,
-                colleagues={r["visit"].id: queue.colleagues(r["visit"]) for r in rows if r["visit"].room_id},
-                may_route={r["visit"].id: queue.may_route(user, r["visit"]) for r in rows},
-                active=rooms.active_rooms(), doctors=_doctors_for_claim(user))
+                active=rooms.active_rooms(), doctors=_doctors_for_claim(user),
+                **queue.row_actions(user, rows, view["my_room"]))
 
 
 def _doctors_for_claim(user):

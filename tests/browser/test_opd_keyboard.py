@@ -114,6 +114,17 @@ def test_counter_and_doctor_by_keyboard(live_app, browser, shot):
     k.press("Enter")
     page.wait_for_url("**/clinical/proformas/new*")
     doctor_keys = k.count
+    # Back on the list: complete (htmx, asks first), then undo; the filter box keeps its text.
+    page.goto(base + "/patients/today")
+    page.fill("#t-q", "asha")
+    page.wait_for_timeout(600)
+    page.once("dialog", lambda d: d.accept())
+    page.locator("tr", has_text="Asha Rani").get_by_role("button", name="Mark completed").click()
+    page.wait_for_selector("#today-list >> text=Undo", timeout=5000)
+    assert "visit is completed" in page.inner_text("#today-list")
+    page.click("#today-list >> text=Undo")
+    page.wait_for_selector("#today-list >> text=is back in the queue", timeout=5000)
+    assert "Asha Rani" in page.inner_text("#today-list") and page.input_value("#t-q") == "asha"
     print(f"\nOPD key presses: new patient {new_patient_keys}, re-queue by CR {requeue_keys}, "
           f"doctor to proforma {doctor_keys}")
     ctx.close()
