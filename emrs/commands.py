@@ -136,6 +136,21 @@ def register(app: Flask) -> None:
         click.echo(f"restored {file}")
 
 
+    @app.cli.group("opd")
+    def opd():
+        """The OPD day."""
+
+    @opd.command("close-day")
+    def opd_close_day():
+        """Close visits of earlier days still scheduled or in progress (as completed, each
+        audited as visit_close_day); today's are never touched. Run it after midnight IST
+        (cron); Today's Patients also does it lazily when it loads."""
+        from .opd import queue
+        with app.app_context():
+            n = queue.close_earlier_days(force=True)
+        click.echo(f"closed {n} visit(s) of earlier days")
+
+
 def _database(app: Flask) -> tuple[str, str | None]:
     """The database URL and, on PostgreSQL, the schema selected by search_path (if any)."""
     from .backup import is_postgres, schema_from_engine_options

@@ -105,6 +105,7 @@ PATH_PARAMS = {
     "room_id": (ID, "The room's id."),
     "referral_id": (ID, "The referral's id."),
     "followup_id": (ID, "The follow-up note's id."),
+    "room_number": ({"type": "string", "minLength": 1, "maxLength": 20}, "A room number (case-insensitive)."),
     "cr_no": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
     "psy_no": ({"type": "string", "minLength": 1}, "PSY number (case-insensitive)."),
     "adl_no": ({"type": "string", "minLength": 1}, "ADL (intake record) number (case-insensitive)."),

@@ -8,7 +8,9 @@ from flask import request
 from ..auth.guard import principal
 from ..errors import ValidationError, field_error
 from ..patients import fields as F
+from ..opd import queue as opd_queue
 from ..patients import reading, registration, search, visits
+from ..timeutil import today_ist
 from . import bp
 from .envelope import json_body, ok, page_object, pagination
 from .openapi_schema import (DATE, ID, INT, PATIENT, STR, arr, files_multipart, list_of, null, obj, Op,
@@ -53,7 +55,25 @@ def _list(key="patients", shape=None):
 
 @bp.get("/patients", endpoint="patients_list")
 def patients_list():
+    if request.args.get("date") is not None:
+        return _day_list()
     return _list()
+
+
+def _day_list():
+    """?date=YYYY-MM-DD[&assigned_room=][&scope=all]: that day's queue (Today's Patients),
+    scoped to the caller (opd.queue.view_of)."""
+    day = visits.parse_date(request.args.get("date"), name="date")
+    room_id = None
+    if request.args.get("assigned_room"):
+        room_id = opd_queue.room_for(request.args["assigned_room"], field="assigned_room").id
+    rows, view = opd_queue.todays_list(principal(), wanted=request.args.get("scope"), room_id=room_id,
+                                       search=request.args.get("search"),
+                                       include_completed=request.args.get("include_completed") == "true", day=day)
+    items = [opd_queue.row_dict(r) for r in rows]
+    return ok({"patients": items, "pagination": page_object(1, max(len(items), 1), len(items)),
+               "date": day.isoformat(), "scope": view["scope"],
+               "room": view["room_id"] and opd_queue.room_number(view["room_id"])})
 
 
 @bp.get("/patients/search", endpoint="patients_search")
@@ -73,13 +93,17 @@ def patients_create():
     actor = principal()
     if data.get("patient_id") not in (None, ""):
         patient = _patient(str(data.get("patient_id")), audit_action=None)
-        visit = visits.new_visit_for_existing(patient, actor)
+        visit = opd_queue.requeue(patient, actor, data.get("assigned_room"))
         counts = visits.visits_count(patient)
-        return ok({"patient": reading.patient_dict(patient), "visit": visit.to_dict(),
-                   "visit_count": counts["visit_count"], "visit_type": visit.visit_type},
+        return ok({"patient": reading.patient_dict(patient), "visit": opd_queue.visit_dict(visit),
+                   "visit_count": counts["visit_count"], "total_visits": counts["visit_count"],
+                   "next_visit_number": counts["next_visit_number"], "visit_type": visit.visit_type},
                   "Visit record created successfully", status=201)
     patient = registration.register(data, actor, step="quick")
-    return ok({"patient": reading.patient_dict(patient)}, "Patient registered successfully", status=201)
+    body = {"patient": reading.patient_dict(patient)}
+    if data.get("assigned_room") not in (None, ""):
+        body["visit"] = opd_queue.visit_dict(visits.visit_on(patient.id, today_ist()))
+    return ok(body, "Patient registered successfully", status=201)
 
 
 @bp.post("/patients/register-complete", endpoint="patients_register_complete")
@@ -294,8 +318,15 @@ def out_patient_records_update(patient_id):
 # What each route above means (collected into the one document by api/openapi.py).
 
 OPENAPI = {
-    "patients_list": Op("Patients", "List or search patients", list_of("patients", "Patient"), params=(
+    "patients_list": Op("Patients", "List or search patients; with date: that day's queue", obj({
+        "patients": {"anyOf": [arr("Patient"), arr("QueueRow")], "description": "Patients; with date, QueueRows."},
+        "pagination": ref("Pagination"), "date": DATE, "scope": STR, "room": null(STR)},
+        required=("patients", "pagination")), params=(
         *page_params(10, cap=100),
+        query("date", DATE, "That day's queue (Today's Patients) instead of the patient list, scoped to the caller: "
+                            "a Junior Resident's own and room's patients, everyone else the department."),
+        query("scope", {"type": "string", "enum": ["all", "room", "mine"]}, "With date: widen or narrow the list."),
+        query("include_completed", {"type": "string", "enum": ["true", "false"]}, "With date: completed visits too."),
         query("search", {"type": "string", "maxLength": 100},
               "Search term (≥ 2 characters): CR/PSY/ADL number, mobile or name (typo-tolerant)."),
         *patient_filters(),
@@ -324,10 +355,14 @@ OPENAPI = {
                                                            "pattern": r"^\+?[0-9][0-9 -]{8,18}[0-9]$"}),
                                    "assigned_room": null({"type": "string", "maxLength": 20})},
                                   required=("name",)),
-                              obj({"patient_id": ID})]},
+                              obj({"patient_id": ID, "name": STR,
+                                   "assigned_room": null({"type": "string", "maxLength": 20})})]},
                           errors=(404, 409), example={"name": "Gurpreet Singh", "sex": "M", "age": 34},
-                          description="New patient: CR number generated when absent. With `patient_id`: a new "
-                                      "visit for that patient (message \"Visit record created successfully\")."),
+                          description="New patient: CR number generated when absent; with `assigned_room` (an "
+                                      "active room) the patient is queued today in that room with a token, and "
+                                      "`visit` is returned. With `patient_id`: the returning patient is queued today "
+                                      "(their last room unless `assigned_room` is given), writing today's visit "
+                                      "(message \"Visit record created successfully\")."),
     "patients_register_complete": Op("Patients", "Register a patient with card and record fields", PATIENT,
                                      status=201,
                                      message="Patient registered successfully with complete information",

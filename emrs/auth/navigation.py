@@ -11,7 +11,8 @@ from .service import role_matches
 NAV = [
     ("Dashboard", "dashboard.index"),
     ("Patients", "patients.index"),
-    ("Today's patients", "patients.today"),
+    ("Today's patients", "opd.today"),
+    ("Counter", "opd.counter"),
     ("Register", "patients.new"),
     ("Proformas", "clinical.proformas"),
     ("Record room", "intake.record_room"),
@@ -45,8 +46,12 @@ def _active(endpoint: str) -> bool:
         return current.startswith("auth.user")
     if endpoint == "clinical.proformas":
         return current.startswith("clinical.proforma")
+    if endpoint == "opd.today":
+        return current.startswith("opd.today") or current == "opd.pick_room"
+    if endpoint == "opd.counter":
+        return current.startswith("opd.counter") or current == "opd.slip_page"
     if endpoint == "patients.index":  # the patient pages belong to "Patients"
-        return current.startswith("patients.") and current not in ("patients.today", "patients.new",
+        return current.startswith("patients.") and current not in ("patients.new",
                                                                     "patients.stats")
     return False
 

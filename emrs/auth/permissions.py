@@ -21,6 +21,7 @@ DOCTORS = frozenset({FACULTY, RESIDENT})
 STAFF_NOT_ADMIN = frozenset({PWO, FACULTY, RESIDENT})
 SENIOR = frozenset({ADMIN, FACULTY})  # list keepers: option groups, formulary
 ROOM_KEEPERS = frozenset({ADMIN, PWO})  # OPD rooms: add, rename, capacity, (de)activate
+COUNTER = frozenset({PWO, ADMIN})  # the registration counter
 
 PERMISSIONS: dict[str, str | frozenset] = {
     # infrastructure
@@ -103,13 +104,32 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "patients.assign": ALL_ROLES,
     "patients.complete_visit": ALL_ROLES,
     "patients.archive": ADMIN_ONLY,
-    "patients.today": CLINICIANS,
     # patient reports: one patient for whoever opens the patient's page (the clinical sections
     # only for clinicians); bulk only for department-wide list scope (emrs/reports/service.py)
     "reports.patient_report": ALL_ROLES,
     "reports.bulk": ALL_ROLES,
     "api.patients_report": ALL_ROLES,
     "api.patients_reports_bulk": ALL_ROLES,
+    # --- the OPD day: counter, slip, Today's Patients (record-level rules in opd/queue.py) ---
+    "opd.counter": COUNTER,
+    "opd.counter_register": COUNTER,
+    "opd.counter_requeue": COUNTER,
+    "opd.slip_page": ALL_ROLES,
+    "opd.slip_pdf": ALL_ROLES,
+    "opd.today": ALL_ROLES,
+    "opd.today_list": ALL_ROLES,
+    "opd.pick_room": DOCTORS,
+    "opd.start": CLINICIANS,
+    "opd.change_room": CLINICIANS,
+    "opd.transfer": CLINICIANS,
+    "opd.claim": CLINICIANS,
+    "opd.complete": ALL_ROLES,
+    "opd.reopen": ALL_ROLES,
+    "api.patients_change_room": CLINICIANS,
+    "api.patients_transfer": CLINICIANS,
+    "api.patients_add_to_my_list": CLINICIANS,
+    "api.patients_visits_reopen": ALL_ROLES,
+    "api.patients_by_room": ADMIN_ONLY,
     "api.patients_list": ALL_ROLES,
     "api.patients_search": ALL_ROLES,
     "api.patients_create": STAFF_NOT_ADMIN,

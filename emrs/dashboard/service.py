@@ -167,7 +167,7 @@ def cards(user: User, filters: dict | None = None) -> list[dict]:
              "Pending or seen referrals between doctors")
         return out
     if kind == JUNIOR_RESIDENT:
-        card("adult_patients", "My patients", _count(_patients(user, filters)), "patients.today", None,
+        card("adult_patients", "My patients", _count(_patients(user, filters)), "opd.today", None,
              "Assigned to you, in your room today, or referred to you")
     else:
         card("adult_patients", "Adult patients", _count(_patients(user, filters)), "patients.index", largs)

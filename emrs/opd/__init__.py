@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("opd", __name__)
 
-from . import referral_views, rooms_views  # noqa: E402,F401
+from . import queue_views, referral_views, rooms_views  # noqa: E402,F401

@@ -233,10 +233,15 @@ def list_referrals(user: User, direction: str, status: str | None = None, page: 
     return list(rows), total
 
 
+def referred_to_query(user_id: int):
+    """The statement selecting the ids of patients with an open referral to this doctor."""
+    return select(PatientReferral.patient_id).where(PatientReferral.to_doctor_id == user_id,
+                                                    PatientReferral.status.in_(OPEN_REFERRAL))
+
+
 def referred_to(user_id: int) -> set[int]:
     """Ids of the patients with an open referral to this doctor (part of their list scope)."""
-    return set(db.session.execute(select(PatientReferral.patient_id).where(
-        PatientReferral.to_doctor_id == user_id, PatientReferral.status.in_(OPEN_REFERRAL))).scalars())
+    return set(db.session.execute(referred_to_query(user_id)).scalars())
 
 
 def open_count(to_user_id: int | None = None) -> int:

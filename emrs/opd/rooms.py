@@ -96,6 +96,25 @@ def sit(doctor: User, room: Room, by: User | None = None) -> DoctorRoom:
     return seat
 
 
+def take_waiting(doctor: User, room: Room) -> list[PatientVisit]:
+    """When the doctor is the only one seated in the room today, give them the room's
+    unassigned waiting visits of today (audited). The caller commits."""
+    from ..patients.models import Patient
+    day = today_ist()
+    if len(doctors_in(room.id, day)) != 1:
+        return []
+    taken = list(db.session.execute(select(PatientVisit).where(
+        PatientVisit.visit_date == day, PatientVisit.room_id == room.id, PatientVisit.assigned_doctor_id.is_(None),
+        PatientVisit.visit_status.in_(("scheduled", "in_progress")))).scalars())
+    for visit in taken:
+        visit.assigned_doctor_id = doctor.id
+        patient = db.session.get(Patient, visit.patient_id)
+        patient.assigned_doctor_id, patient.assigned_doctor_name = doctor.id, doctor.name
+        audit.record("visit_route", "patient_visits", visit.id, patient_id=visit.patient_id,
+                     details={"doctor_id": doctor.id, "room_id": room.id, "reason": "doctor_seated"})
+    return taken
+
+
 def leave(doctor: User) -> bool:
     """Clear the doctor's room for today; False when there was none. The caller commits."""
     seat = db.session.execute(select(DoctorRoom).where(DoctorRoom.user_id == doctor.id,
@@ -339,7 +358,9 @@ def _room_named(room_number, field: str = "room_number") -> Room:
 
 def select_room(doctor: User, room_number) -> DoctorRoom:
     """The doctor chooses today's room (the server decides the day and the time)."""
-    seat = sit(doctor, _room_named(room_number))
+    room = _room_named(room_number)
+    seat = sit(doctor, room)
+    take_waiting(doctor, room)
     db.session.commit()
     return seat
 
@@ -362,6 +383,7 @@ def change_room(actor: User, doctor_id: int, new_room) -> dict:
     room = _room_named(new_room, "new_room")
     old = room_of(doctor.id)
     seat = sit(doctor, room, by=actor)
+    take_waiting(doctor, room)
     db.session.commit()
     return {"doctor": {"id": doctor.id, "name": doctor.name, "role": doctor.role},
             "old_room": old.room_number if old is not None else None, "new_room": room.room_number,

@@ -79,13 +79,29 @@ QUICK_NAMES = ("name", "sex", "age", "cr_no", "contact_number", "abha_number", "
 STEP_NAMES = {"card": F.CARD_NAMES, "complete": F.CARD_NAMES + F.RECORD_NAMES, "quick": QUICK_NAMES}
 
 
-def register(data: dict, actor: User, *, step: str = "complete") -> Patient:
+def register(data: dict, actor: User, *, step: str = "complete", room=None) -> Patient:
     """Register a new patient: one commit, one audit row. step='card' takes the out-patient
     card fields only; 'complete' card and record fields (POST /register-complete); 'quick'
-    the counter's QUICK_NAMES (POST /api/patients)."""
+    the counter's QUICK_NAMES (POST /api/patients).
+
+    ``room`` (a room number or id; for step 'quick' also ``assigned_room`` in the data) puts
+    the new patient straight into today's queue of that room (opd.queue.queue), in the same
+    commit; an unknown or inactive room refuses the whole registration."""
+    from ..opd import queue as opd_queue
     data = _input(data)
     names = STEP_NAMES[step]
     values, errors = F.clean(data, names, partial=False)
+    if room in (None, "") and step == "quick" and isinstance(data.get("assigned_room"), str) \
+            and data["assigned_room"].strip() and not any(e.get("path") == "assigned_room" for e in errors):
+        room = data["assigned_room"]
+    queue_room = None
+    if room not in (None, ""):
+        try:
+            queue_room = opd_queue.room_for(room)
+        except ValidationError as exc:
+            if not errors:
+                raise  # its own message: "There is no room 12", "Room 7 is not in use"
+            errors.extend(exc.errors)
     doctor = None
     if step != "quick" and data.get("assigned_doctor_id") not in (None, ""):
         try:
@@ -116,6 +132,8 @@ def register(data: dict, actor: User, *, step: str = "complete") -> Patient:
         raise _unique_conflict(exc)
     audit.record("patient_create", "registered_patient", patient.id, patient_id=patient.id,
                  details={"step": step, "fields": sorted(values)})
+    if queue_room is not None:
+        opd_queue.queue(patient, queue_room, actor, commit=False)
     db.session.commit()
     return patient
 

@@ -135,16 +135,25 @@ def new():
                                                                    "department": "Psychiatry", "country": "India"}
     field_errors, general = {}, []
     if request.method == "POST":
+        room = (request.form.get("queue_room") or "").strip() or None
         try:
-            patient = registration.register(F.form_values(request.form, F.CARD_NAMES), principal(), step="card")
+            patient = registration.register(F.form_values(request.form, F.CARD_NAMES), principal(), step="card",
+                                            room=room)
         except DomainError as exc:
             field_errors, general = form_errors(exc)
         else:
+            if room:  # queued in the room: the slip, ready to print (it links on to the record)
+                from ..opd import queue
+                flash(f"Out-patient card saved: {patient.name}, {patient.cr_no}. In the queue of room "
+                      f"{patient.assigned_room}.", "success")
+                return redirect(url_for("opd.slip_page", visit_id=queue.todays_visit_of(patient).id))
             flash(f"Out-patient card saved: {patient.name}, {patient.cr_no}. Now the out-patient record.", "success")
             return redirect(url_for("patients.record_edit", patient_id=patient.id))
     status = 422 if request.method == "POST" else 200
+    from ..opd import rooms
     return render_template("patients/card_form.html", patient=None, values=values, field_errors=field_errors,
-                           general=general, groups=F.CARD_GROUPS), status
+                           general=general, groups=F.CARD_GROUPS, occupancy=rooms.occupancy(),
+                           queue_room=request.form.get("queue_room", "")), status
 
 
 @bp.get("/check-duplicates", endpoint="check_duplicates")
@@ -262,7 +271,7 @@ def complete_visit(patient_id: int):
     except DomainError as exc:
         flash(exc.message, "error")
     back = request.form.get("back")
-    return redirect(back if back in (url_for("patients.today"),) else url_for("patients.show", patient_id=patient.id))
+    return redirect(back if back in (url_for("opd.today"),) else url_for("patients.show", patient_id=patient.id))
 
 
 @bp.post(f"/<{ID}:patient_id>/archive", endpoint="archive")
@@ -275,17 +284,6 @@ def archive(patient_id: int):
         return redirect(url_for("patients.show", patient_id=patient.id))
     flash(f"{patient.name} ({patient.cr_no}) archived. The record is kept.", "success")
     return redirect(url_for("patients.index"))
-
-
-# ------------------------------------------------------------------ today's patients
-
-@bp.get("/today", endpoint="today")
-def today():
-    user = principal()
-    show_all = request.args.get("all") == "1" and visits.may_see_all_today(user)
-    rows = visits.todays_patients(user, show_all=show_all)
-    return render_template("patients/today.html", rows=rows, show_all=show_all,
-                           can_see_all=visits.may_see_all_today(user))
 
 
 # ------------------------------------------------------------------ timeline: visits

@@ -1,5 +1,5 @@
 """Visits: sending a patient to a doctor and room, completing the visit, a patient's
-visit history and Today's Patients."""
+visit history (the day's queue is emrs/opd/queue.py)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,9 +9,8 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from ..audit import service as audit
-from ..auth.models import ADMIN, FACULTY, User
+from ..auth.models import User
 from ..auth.users import doctor_to_assign
-from ..clinical.models import ClinicalProforma
 from ..errors import NotFound, ValidationError, field_error
 from ..extensions import db
 from ..timeutil import today_ist
@@ -26,7 +25,7 @@ def _visit_dict(v: PatientVisit, doctor: User | None = None) -> dict:
     return d
 
 
-def _parse_date(value, name="visit_date") -> dt.date:
+def parse_date(value, name="visit_date") -> dt.date:
     """A visit's date: today (IST) when not given; never a day after today."""
     if value in (None, ""):
         return today_ist()
@@ -53,7 +52,7 @@ def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=No
     except ValidationError as exc:
         doctor, errors = None, exc.errors
     try:
-        day = _parse_date(visit_date)
+        day = parse_date(visit_date)
     except ValidationError as exc:
         day, errors = None, errors + exc.errors
     if room_no not in (None, "") and (not isinstance(room_no, str) or len(room_no.strip()) > 20):
@@ -107,7 +106,7 @@ def new_visit_for_existing(patient: Patient, actor: User) -> PatientVisit:
 
 
 def complete_visit(patient: Patient, actor: User, visit_date=None) -> PatientVisit:
-    day = _parse_date(visit_date)
+    day = parse_date(visit_date)
     visits = db.session.execute(select(PatientVisit).where(
         PatientVisit.patient_id == patient.id, PatientVisit.visit_date == day).order_by(PatientVisit.id.desc())
     ).scalars().all()
@@ -186,25 +185,3 @@ def visits_count(patient: Patient) -> dict:
                                 .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc())).scalars().all()
     return {"visit_count": len(visits), "visits": [{k: v.to_dict()[k] for k in VISIT_SUMMARY_KEYS} for v in visits],
             "next_visit_number": len(visits) + 1}
-
-
-def todays_patients(user: User, show_all: bool = False, day: dt.date | None = None) -> list[dict]:
-    """Open visits of the day (IST): a doctor's own, or all for Faculty/Admin when asked."""
-    day = day or today_ist()
-    doctor = aliased(User)
-    q = (select(PatientVisit, Patient, doctor)
-         .join(Patient, Patient.id == PatientVisit.patient_id)
-         .outerjoin(doctor, doctor.id == PatientVisit.assigned_doctor_id)
-         .where(PatientVisit.visit_date == day, PatientVisit.visit_status.in_(("scheduled", "in_progress")),
-                Patient.is_active.is_(True)))
-    if not (show_all and may_see_all_today(user)):
-        q = q.where(PatientVisit.assigned_doctor_id == user.id)
-    rows = db.session.execute(q.order_by(PatientVisit.created_at, PatientVisit.id)).all()
-    proformas = dict(db.session.execute(select(ClinicalProforma.patient_id, func.max(ClinicalProforma.id)).where(
-        ClinicalProforma.patient_id.in_([p.id for _, p, _ in rows] or [0]), ClinicalProforma.visit_date == day,
-        ClinicalProforma.is_active.is_(True)).group_by(ClinicalProforma.patient_id)).all())
-    return [{"visit": v, "patient": p, "doctor": d, "proforma_id": proformas.get(p.id)} for v, p, d in rows]
-
-
-def may_see_all_today(user: User) -> bool:
-    return user.role in (ADMIN, FACULTY)

@@ -254,3 +254,25 @@ def warm_up() -> None:
     with _render_lock:
         for size in PAGE_SIZES:
             _weasy(size)
+
+
+_other_stylesheets: dict[str, object] = {}
+
+
+def render_document(document_html: str, css_source: str, key: str, timeout: float | None = None) -> bytes:
+    """Another printed document (the OPD slip) with its own stylesheet (parsed once per
+    ``key``): the same font configuration, one render at a time, nothing fetched."""
+    timeout = float(timeout or _setting("PDF_QUEUE_TIMEOUT") or 10)
+    if not _render_lock.acquire(timeout=timeout):
+        raise DomainError(BUSY_MESSAGE, status=503, code="pdf_busy")
+    try:
+        from weasyprint import CSS, HTML
+
+        font_config, _css = _weasy("A5")
+        if key not in _other_stylesheets:
+            _other_stylesheets[key] = CSS(string=css_source, font_config=font_config)
+        with _gc_paused():
+            return HTML(string=document_html, base_url=str(ROOT), url_fetcher=_fetcher(None)).write_pdf(
+                stylesheets=[_other_stylesheets[key]], font_config=font_config)
+    finally:
+        _render_lock.release()

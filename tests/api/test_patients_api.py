@@ -80,10 +80,14 @@ def test_quick_create_and_new_visit_for_existing(client, h, users):
 
 
 def test_quick_create_is_one_write_with_one_audit_row(client, h, users):
-    """POST /api/patients with the room and PSY number: one registration (one commit,
-    version 1), one audit row, and the stored record is what the answer says."""
+    """POST /api/patients with the room and PSY number: one registration and its place in
+    the room's queue (one commit, version 1), an audit row each, and the stored record is
+    what the answer says."""
     from sqlalchemy import event
 
+    from emrs.opd.models import Room
+    db.session.add(Room(room_number="R-9", number_key="r-9"))
+    db.session.commit()
     commits = []
     listener = lambda session: commits.append(1)  # noqa: E731
     event.listen(db.session, "after_commit", listener)
@@ -99,7 +103,8 @@ def test_quick_create_is_one_write_with_one_audit_row(client, h, users):
     pid = created["id"]
     assert len(commits) == 1
     rows = db.session.execute(select(AuditLog).where(AuditLog.patient_id == pid)).scalars().all()
-    assert [(r.action, r.details["step"]) for r in rows] == [("patient_create", "quick")]
+    assert [(r.action, (r.details or {}).get("step")) for r in rows] == [("patient_create", "quick"),
+                                                                         ("visit_queue", None)]
     assert rows[0].details["fields"] == sorted(["name", "sex", "age", "contact_number", "psy_no", "assigned_room",
                                                 "abha_address", "date", "department", "cr_no"])
     assert created["version"] == 1 and created["psy_no"] == "PSY-77" and created["assigned_room"] == "R-9"

@@ -86,3 +86,15 @@ def shot():
     def _shot(page, name):
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     return _shot
+
+
+@pytest.fixture(autouse=True)
+def _close_pages(request):
+    """Close every page a test left open: Today's Patients polls its list every 15 s, and a
+    page left polling the live server would keep sending requests while later (non-browser)
+    tests run."""
+    yield
+    if "browser" in request.fixturenames:
+        b = request.getfixturevalue("browser")
+        for ctx in list(b.contexts):
+            ctx.close()

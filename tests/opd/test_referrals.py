@@ -200,3 +200,22 @@ def test_the_same_referral_sent_twice_at_once_is_one_row(app, users, monkeypatch
             referrals.refer(p.id, users["faculty"].id, None, users["admin"])
         db.session.rollback()
     assert db.session.query(PatientReferral).filter_by(patient_id=p.id).count() == 1
+
+
+def test_a_junior_resident_sees_a_patient_referred_to_them_in_todays_list(app, ctx, users):
+    """The referral puts the patient in the Junior Resident's scope: another doctor's patient in
+    another room shows in their Today's list once referred, and not before."""
+    from emrs.opd import queue, referrals, rooms
+    from tests.factories import patient_row
+    admin, faculty, resident = users["admin"], users["faculty"], users["resident"]
+    resident.grade = "JR"
+    a = rooms.create_room({"room_number": "JR-A"}, admin)
+    b = rooms.create_room({"room_number": "JR-B"}, admin)
+    queue.sit_and_route(faculty, a)
+    queue.sit_and_route(resident, b)
+    patient = patient_row("Referred Today Patient")
+    queue.queue(patient, a, admin)
+    ids = lambda: {r["patient"].id for r in queue.todays_list(resident)[0]}  # noqa: E731
+    assert patient.id not in ids()
+    referrals.refer(patient.id, resident.id, None, faculty)
+    assert patient.id in ids()

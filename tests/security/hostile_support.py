@@ -169,7 +169,7 @@ class World:
     option_id: int = 0
     icd11_id: int = 0          # a local addition to the ICD-11 tree
     icd11_parent_id: int = 0   # the default chapter 06 it sits under
-    room_id: int = 0           # an OPD room
+    room_id: int = 0           # an OPD room (the visit is queued in it)
     room_number: str = ""
     referral_id: int = 0       # an open referral of the patient, Admin -> faculty
     followup_id: int = 0       # a follow-up note of the patient
@@ -211,7 +211,8 @@ class World:
                 "visit_id": self.visit_id, "kind": "proforma",  # /clinical/withdrawn/<kind>/<record_id>/restore
                 "resource_id": str(self.visit_id),  # /fhir/<type>/<id>: a visit's Encounter
                 "entity_id": self.icd11_id,  # /clinical/icd11/..., /api/icd11/entities/<id>
-                "room_id": self.room_id, "referral_id": self.referral_id, "followup_id": self.followup_id}
+                "room_id": self.room_id, "referral_id": self.referral_id, "followup_id": self.followup_id,
+                "room_number": self.room_number}  # /api/patients/by-room/<room_number>
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -266,6 +267,12 @@ def build_world(app: Flask, users: dict, make_user) -> World:
                          )["data"]["followup"]["id"]
     w.medicine_id = call("POST", "/api/medicines", json={"generic_name": "Hostilamine"})["data"]["medicine"]["id"]
     w.option_id = call("POST", "/api/clinical-options/mood", json={"label": "Hostile option"})["data"]["option"]["id"]
+    from emrs.opd.models import Room
+    room = Room(room_number="H1", number_key="h1", doctor_capacity=2)
+    db.session.add(room)
+    db.session.commit()
+    w.room_id, w.room_number = room.id, room.room_number
+    call("POST", "/api/patients", json={"patient_id": p["id"], "assigned_room": "H1"})  # today's visit, queued
     h = w.bearer("admin")  # local additions to the ICD-11 tree are the Admin's
     w.icd11_parent_id = call("GET", "/api/icd11/entities")["data"]["entities"][0]["id"]
     w.icd11_id = call("POST", "/api/icd11/entities", json={"parent_id": w.icd11_parent_id,
@@ -453,6 +460,12 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("api.referrals_seen", (), kind="none"),
     Target("api.referrals_complete", (), kind="none"),
     Target("api.referrals_revoke", (), kind="none"),
+    # the OPD queue
+    Target("api.patients_change_room", ("new_room", "patient_type"), lambda w: {"new_room": w.room_number}),
+    Target("api.patients_transfer", ("target_doctor_id", "patient_type"),
+           lambda w: {"target_doctor_id": w.users["resident"].id}),
+    Target("api.patients_add_to_my_list", ("doctor_id", "patient_type"), lambda w: {}),
+    Target("api.patients_visits_reopen", (), kind="none"),
 ]}
 
 _SECTION_FIELDS = {s["key"]: tuple(f["name"] for f in s["fields"]) for s in intake_form.sections()}
@@ -563,7 +576,7 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("intake.file_return", ("note", "next"), lambda w: {}, kind="form"),
     Target("intake.file_archive", ("confirm", "note", "next"), lambda w: {"confirm": "no"}, kind="form"),
     # patients (the field table; "Others" boxes of code-or-text fields)
-    Target("patients.new", F.CARD_NAMES, _card_form, kind="form"),
+    Target("patients.new", F.CARD_NAMES + ("queue_room",), _card_form, kind="form"),
     Target("patients.card_edit", F.CARD_NAMES + ("version", "assigned_doctor_id"),
            lambda w: {"name": "Hostile Target", "sex": "M", "age": "40"}, kind="form"),
     Target("patients.record_edit", F.RECORD_NAMES + tuple(f"{n}__other" for n in CODE_OR_TEXT if n in F.RECORD_NAMES)
@@ -605,6 +618,21 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("opd.room_move_doctor", ("room_number",), lambda w: {"room_number": w.room_number}, kind="form"),
     Target("opd.refer", ("to_doctor_id", "reason"), lambda w: {"to_doctor_id": str(w.spare.id)}, kind="form"),
     Target("opd.referral_act", ("action", "direction", "status"), lambda w: {"action": "seen"}, kind="form"),
+    # the OPD counter and Today's Patients
+    Target("opd.counter_register", ("name", "sex", "age", "contact_number", "assigned_room"),
+           lambda w: {"name": "Counter Patient", "sex": "F", "age": "30", "assigned_room": w.room_number},
+           kind="form"),
+    Target("opd.counter_requeue", ("q", "room", "patient_id"), lambda w: {"q": w.cr_no, "room": w.room_number},
+           kind="form"),
+    Target("opd.pick_room", ("room_id",), lambda w: {"room_id": str(w.room_id)}, kind="form"),
+    Target("opd.start", ("next",), lambda w: {}, kind="form"),
+    Target("opd.change_room", ("new_room", "q", "room", "scope", "completed"), lambda w: {"new_room": "7"},
+           kind="form"),
+    Target("opd.transfer", ("target_doctor_id",), lambda w: {"target_doctor_id": str(w.users["resident"].id)},
+           kind="form"),
+    Target("opd.claim", ("doctor_id",), lambda w: {}, kind="form"),
+    Target("opd.complete", (), lambda w: {}, kind="form"),
+    Target("opd.reopen", (), lambda w: {}, kind="form"),
 ]}
 
 
@@ -1102,11 +1130,12 @@ def group_of(app: Flask, endpoint: str) -> str:
 
 API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
                         "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
-                        "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical"}
+                        "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical",
+                        "opd": "opd"}
 PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
-                            "health": "auth", "opd": "patients", "followups": "clinical"}
-API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions")
-PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions")
+                            "health": "auth", "followups": "clinical"}
+API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions", "opd")
+PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions", "opd")
 
 
 def destructive_last(case_or_endpoint) -> tuple:

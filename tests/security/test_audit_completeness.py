@@ -31,12 +31,13 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
     ("api.patients_create", "POST"): NEW,
     ("api.patients_register_complete", "POST"): NEW,
     ("api.patient_cards_create", "POST"): NEW,
+    ("opd.counter_register", "POST"): NEW,
     **{key: "patient" for key in [
         ("clinical.proforma_new", "GET"), ("clinical.proforma_new", "POST"),
         ("followups.new", "GET"), ("followups.new", "POST"), ("api.followups_create", "POST"),
         ("intake.open_for_patient", "POST"), ("intake.bulk_retrieve", "POST"), ("intake.bulk_return", "POST"),
         ("api.patients_assign", "POST"), ("api.sessions_create", "POST"),
-        ("api.patients_reports_bulk", "POST"), ("reports.bulk", "POST"),
+        ("api.patients_reports_bulk", "POST"), ("reports.bulk", "POST"), ("opd.counter_requeue", "POST"),
         ("api.patient_files_create", "POST"), ("api.patients_files_create_alias", "POST"),
         ("api.proformas_create", "POST"), ("api.prescriptions_create", "POST"),
         ("api.intake_create", "POST"), ("api.adl_create", "POST"),
@@ -93,7 +94,8 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
             "api.proformas_visit_trends", "api.prescriptions_list", "api.intake_list", "api.intake_active",
             "api.intake_to_retrieve", "api.intake_stats", "api.intake_status_stats", "api.adl_list",
             "api.adl_active", "api.adl_to_retrieve", "api.adl_stats", "api.adl_status_stats", "patients.index",
-            "patients.quick_search", "patients.check_duplicates", "patients.today", "patients.stats",
+            "patients.quick_search", "patients.check_duplicates", "opd.today", "opd.today_list",
+            "api.patients_by_room", "patients.stats",
             "patients.export", "clinical.proformas", "clinical.proforma_stats", "clinical.withdrawn", "intake.index",
             "intake.record_room", "intake.stats", "dashboard.index", "dashboard.calendar", "api.dashboard",
             "api.patients_registrations_by_date", "api.referrals_list", "opd.referrals"],
@@ -109,6 +111,10 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
     "the audit trail itself (who did what to which record, never clinical content), for the administrator; "
     "its CSV export is audited (audit_export)": ["audit.index", "audit.patient", "audit.user", "audit.export"],
     "the empty registration form (the POST that registers is audited)": [("patients.new", "GET")],
+    "the counter's empty forms and room list (the registration, the re-queue and a search are audited)": [
+        "opd.counter"],
+    "a doctor's seat for the day (doctor_rooms, audited as room_select); each waiting patient it gives them is "
+    "audited as visit_route": ["opd.pick_room"],
     "saves the doctor's own prescription template (medicine lines); the proforma id only says which editor to "
     "return to": [("prescriptions.save_template", "POST")],
     "live drug-safety warnings for the lines being typed, fired on every change while the prescription editor "

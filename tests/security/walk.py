@@ -74,13 +74,15 @@ class World:
     target_file: object = None  # the file a deleting route removes (a fresh one each time)
     icd11_local: object = None   # a local addition to the ICD-11 tree (under the default chapter 06)
     icd11_target: object = None  # the local entry a deactivating route deactivates (a fresh one each time)
-    room: object = None          # an OPD room (capacity 3) the doctors sit in
+    room: object = None          # a shared OPD room (capacity 3): the visit is queued in it, the doctors sit in it
+    room2: object = None         # another room, to move the visit to
     room_target: object = None   # a room with no history, for a route that deletes one (a fresh one each time)
     referral: object = None      # an open referral of the patient, resident -> faculty (fresh when closed)
     followup: object = None      # a follow-up note of the patient, written by the resident
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
-               "option", "medicine", "icd11_local", "icd11_target", "room", "room_target", "referral", "followup")
+               "option", "medicine", "icd11_local", "icd11_target", "room", "room2", "room_target", "referral",
+               "followup")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -132,6 +134,13 @@ def build_world(app, users) -> World:
                                      "assigned_doctor_id": resident.id}, pwo, step="complete")
         patient2 = registration.register({"name": "Matrix Patient Two", "age": 33, "sex": "F"}, pwo, step="complete")
         visit = visits.assign(patient, pwo, resident.id, room_no="R-1")
+        from emrs.opd import queue
+        from emrs.opd.models import Room
+        room, room2 = (Room(room_number="M1", number_key="m1", doctor_capacity=3),
+                       Room(room_number="M2", number_key="m2"))
+        db.session.add_all([room, room2])
+        db.session.commit()
+        queue.queue(patient, room, pwo)  # the same visit, now in room M1's queue with a token
         file_row = files.upload(patient, [FileStorage(io.BytesIO(png()), "scan.png")], pwo)[0]
         _as(resident)
         proforma, _record, _rx = proformas.create({"patient_id": patient.id, "visit_date": today_ist().isoformat(),
@@ -141,13 +150,12 @@ def build_world(app, users) -> World:
              "prescription": [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]}, resident)
         record, _created = intake.upsert({"patient_id": patient.id}, resident)
         from emrs.opd import referrals, rooms
-        room = rooms.create_room({"room_number": "Matrix-R", "doctor_capacity": 3}, admin)
         referral = referrals.refer(patient2.id, users["faculty"].id, None, resident)
         from emrs.followups import service as followups
         followup, _n, _total = followups.create({"patient_id": patient.id, "clinical_assessment": "Stable"}, resident)
         ids = dict(followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
                    visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
-                   icd11=local.id, room=room.id, referral=referral.id)
+                   icd11=local.id, room=room.id, room2=room2.id, referral=referral.id)
     from emrs.auth.models import User
     from emrs.clinical.models import ClinicalOption, ClinicalProforma, Icd11Entity
     from emrs.intake.models import IntakeRecord
@@ -163,8 +171,8 @@ def build_world(app, users) -> World:
                  option=get(ClinicalOption, ids["option"]), medicine=get(Medicine, ids["medicine"]),
                  target_file=get(PatientFile, ids["file"]), icd11_local=get(Icd11Entity, ids["icd11"]),
                  icd11_target=get(Icd11Entity, ids["icd11"]), room=get(Room, ids["room"]),
-                 room_target=get(Room, ids["room"]), referral=get(PatientReferral, ids["referral"]),
-                 followup=get(FollowUp, ids["followup"]))
+                 room2=get(Room, ids["room2"]), room_target=get(Room, ids["room"]),
+                 referral=get(PatientReferral, ids["referral"]), followup=get(FollowUp, ids["followup"]))
 
 
 # ------------------------------------------------------------------ URL variables
@@ -192,6 +200,7 @@ IDS: dict[str, Callable[[World], object]] = {
     "room_id": lambda w: w.room.id,
     "referral_id": lambda w: w.referral.id,
     "followup_id": lambda w: w.followup.id,
+    "room_number": lambda w: w.room.room_number,
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -373,6 +382,17 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "opd.referral_act": lambda w: {"data": {"action": "seen"}},
     "api.clinical_options_delete": lambda w: {"json": {"id": w.option.id}},
     "api.proforma_options_delete": lambda w: {"json": {"id": w.option.id}},
+    # the OPD counter and queue
+    "opd.counter_register": lambda w: {"data": {"name": "Matrix Counter Patient", "sex": "F", "age": "30",
+                                                "assigned_room": w.room.room_number}},
+    "opd.counter_requeue": lambda w: {"data": {"q": w.patient.cr_no, "room": w.room.room_number}},
+    "opd.pick_room": lambda w: {"data": {"room_id": str(w.room.id)}},
+    "opd.change_room": lambda w: {"data": {"new_room": w.room2.room_number}},
+    "api.patients_change_room": lambda w: {"json": {"new_room": w.room2.room_number}},
+    "opd.transfer": lambda w: {"data": {"target_doctor_id": str(w.users["faculty"].id)}},
+    "api.patients_transfer": lambda w: {"json": {"target_doctor_id": w.users["faculty"].id}},
+    "opd.claim": lambda w: {"data": {"doctor_id": str(w.users["resident"].id)}},
+    "api.patients_add_to_my_list": lambda w: {"json": {"doctor_id": w.users["resident"].id}},
 }
 
 
@@ -397,6 +417,32 @@ def _open_visit(w: World):
         db.session.add(PatientVisit(patient_id=w.patient.id, visit_date=today_ist(), visit_type="follow_up",
                                     visit_status="scheduled", assigned_doctor_id=w.users["resident"].id))
         db.session.commit()
+
+
+def _queued(status="scheduled", doctor=None, seated=()):
+    """The world's visit as today's, in room M1's queue, with ``status`` and ``doctor`` (a
+    role key or None); the patient's other visits of today cancelled; ``seated`` roles sit
+    in M1 today."""
+    def prepare(w: World):
+        from emrs.opd.models import DoctorRoom
+        from emrs.patients.models import PatientVisit
+        for other in db.session.execute(select(PatientVisit).where(
+                PatientVisit.patient_id == w.patient.id, PatientVisit.visit_date == today_ist(),
+                PatientVisit.id != w.visit.id)).scalars():
+            other.visit_status = "cancelled"
+        visit = db.session.get(PatientVisit, w.visit.id)
+        visit.visit_date, visit.visit_status = today_ist(), status
+        visit.room_id, visit.room_no, visit.token_no = w.room.id, w.room.room_number, 1000 + visit.id
+        visit.assigned_doctor_id = w.users[doctor].id if doctor else None
+        for key in seated:
+            seat = db.session.execute(select(DoctorRoom).where(DoctorRoom.user_id == w.users[key].id,
+                                                               DoctorRoom.day == today_ist())).scalar_one_or_none()
+            if seat is None:
+                db.session.add(DoctorRoom(user_id=w.users[key].id, room_id=w.room.id, day=today_ist()))
+            else:
+                seat.room_id = w.room.id
+        db.session.commit()
+    return prepare
 
 
 def _fresh_file(w: World):
@@ -514,6 +560,16 @@ PREPARE: dict[str, Callable[[World], None]] = {
     "patients.archive": _patient2_active,
     "api.patients_delete": _patient2_active,
     "patients.complete_visit": _open_visit,
+    "opd.start": _queued(),
+    "opd.change_room": _queued(),
+    "api.patients_change_room": _queued(),
+    "opd.transfer": _queued(doctor="resident", seated=("resident", "faculty")),
+    "api.patients_transfer": _queued(doctor="resident", seated=("resident", "faculty")),
+    "opd.claim": _queued(),
+    "api.patients_add_to_my_list": _queued(),
+    "opd.complete": _queued(),
+    "opd.reopen": _queued("completed"),
+    "api.patients_visits_reopen": _queued("completed"),
     "api.patients_visits_complete": _open_visit,
     "api.sessions_complete": _open_visit,
     "patients.file_delete": _fresh_file,
@@ -676,6 +732,29 @@ REFERRAL_TARGET = ("a referral is marked seen or completed by the doctor it was 
                    "sent by the resident to the faculty member (opd.referrals)")
 REFERRAL_SENDER = ("a referral is revoked by the doctor who sent it (or an Admin); this one was sent by the "
                    "resident (opd.referrals)")
+TRANSFER_OWN = "only the patient's assigned doctor (or an administrator) transfers them to a colleague in the " \
+               "room; this patient is the resident's (opd/queue.py transfer)"
+_TRANSFER_REFUSED = "Only the patient's assigned doctor or an administrator can transfer this patient"
+
+
+def _still_the_residents(check):
+    def wrapped(resp, w, client):
+        from emrs.patients.models import PatientVisit
+        problem = check(resp, w, client)
+        if db.session.get(PatientVisit, w.visit.id).assigned_doctor_id != w.users["resident"].id:
+            return (problem or "") + " and the patient was transferred"
+        return problem
+    return wrapped
+
+
+def _today_refused(message):
+    def check(resp, w, client):
+        if resp.status_code != 302 or not resp.headers["Location"].endswith("/patients/today"):
+            return f"expected a redirect to /patients/today, got {resp.status_code} {resp.headers.get('Location')}"
+        from html import unescape
+        if message not in unescape(client.get(resp.headers["Location"]).get_data(as_text=True)):
+            return "Today's Patients does not show the reason"
+    return check
 
 def _unchanged(check, what: str):
     """The refusal, and the resident's record is still the resident's (no new version)."""
@@ -780,6 +859,8 @@ RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
     ("api.referrals_revoke", "faculty"): (REFERRAL_SENDER, _api_refused(
         "Only the doctor who referred the patient (or an Admin) can revoke this referral")),
     ("api.patients_reports_bulk", "resident"): (BULK_SCOPE, _api_refused(_BULK_REFUSED)),
+    ("api.patients_transfer", "faculty"): (TRANSFER_OWN, _still_the_residents(_api_refused(_TRANSFER_REFUSED))),
+    ("opd.transfer", "faculty"): (TRANSFER_OWN, _still_the_residents(_today_refused(_TRANSFER_REFUSED))),
     **{("api.users_disable_2fa", role): (SECOND_FACTOR, _api_refused(
         "Only an administrator can turn off the second factor for an account."))
        for role in ("faculty", "resident", "pwo")},
