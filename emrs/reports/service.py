@@ -35,6 +35,7 @@ from ..auth.permissions import DEPARTMENT, list_scope
 from ..clinical.models import ClinicalProforma
 from ..errors import Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
+from ..followups.models import FollowUp
 from ..intake.models import IntakeRecord
 from ..patients.models import Patient
 from ..prescriptions.models import Prescription
@@ -208,6 +209,28 @@ def _intake_card(p: Patient, data):
     return {"rows": [(k, v) for k, v in rows if v]}
 
 
+# -- follow-up notes
+
+def _load_followups(ids: list[int]) -> dict:
+    rows = db.session.execute(select(FollowUp).where(FollowUp.patient_id.in_(ids), FollowUp.is_active.is_(True))
+                              .order_by(FollowUp.visit_date, FollowUp.id)).scalars().all()
+    names = _names({r.filled_by for r in rows})
+    return {pid: [(n, r, (names.get(r.filled_by) or (None,))[0]) for n, r in enumerate(notes, 1)]
+            for pid, notes in _by_patient(rows).items()}
+
+
+def _followup_rows(p: Patient, data) -> list[list]:
+    return [[p.id, text(p.cr_no), n, text(r.visit_date), text(r.room_no), text(doctor), text(r.clinical_assessment),
+             text(r.created_at)] for n, r, doctor in data or []]
+
+
+def _followup_card(p: Patient, data):
+    if not data:
+        return None
+    return {"rows": [(f"Follow-up {n} · {text(r.visit_date)}" + (f" · {doctor}" if doctor else ""),
+                      text(r.clinical_assessment)) for n, r, doctor in data]}
+
+
 # -- prescriptions
 
 LINE_FIELDS = ("medicine", "strength", "form", "dosage", "when_to_take", "frequency", "duration", "quantity",
@@ -271,6 +294,10 @@ SECTIONS: list[Section] = [
             ("Patient ID", "CR No", "ADL No", "File Status", "File Location", "File Opened", "Total Visits",
              "Last Accessed", "Complaints (patient)", "Onset", "Course", "Created At", "Updated At"),
             load=_load_intake, rows=_intake_rows, card=_intake_card),
+    Section("followups", "Follow-up notes", "Follow-Up Visits", records.FOLLOWUP,
+            ("Patient ID", "CR No", "Follow-up #", "Visit Date", "Room", "Doctor", "Clinical Assessment",
+             "Created At"),
+            load=_load_followups, rows=_followup_rows, card=_followup_card),
     Section("prescriptions", "Prescriptions", "Prescriptions", records.PRESCRIPTION,
             ("Patient ID", "CR No", "Date", "Prescription ID", "Medicine", "Strength", "Form", "Dose", "When",
              "Frequency", "Duration", "Quantity", "Details", "Notes", "Prescribed By", "Prescriber Role",

@@ -59,7 +59,8 @@ def test_excel_lists_every_medicine_with_its_strength(client, h, seen, users):
     resp = client.get(f"/api/patients/{pid}/report?format=xlsx", headers=h["faculty"])
     assert "patient_Harjinder_Kaur_Sidhu_" in resp.headers["Content-Disposition"]
     book = _book(resp)
-    assert book.sheetnames == ["Patient Details", "Clinical Proformas", "Intake Records", "Prescriptions"]
+    assert book.sheetnames == ["Patient Details", "Clinical Proformas", "Intake Records", "Follow-Up Visits",
+                               "Prescriptions"]
     (details,) = _sheet(book, "Patient Details")
     assert details["Patient ID"] == pid and details["Name"] == "Harjinder Kaur Sidhu"
     assert details["CR No"] == seen["patient"]["cr_no"]
@@ -73,7 +74,7 @@ def test_excel_lists_every_medicine_with_its_strength(client, h, seen, users):
     assert meds[0]["Prescribed By"] == users["resident"].name and meds[0]["Prescriber Role"] == "Junior Resident"
     (row,) = _exports(pid)
     assert row.user_id == users["faculty"].id and row.details["format"] == "xlsx"
-    assert row.details["sections"] == ["details", "proforma", "intake", "prescriptions"]
+    assert row.details["sections"] == ["details", "proforma", "intake", "followups", "prescriptions"]
     assert "Escitalopram" not in str(row.details)
 
 
@@ -257,3 +258,28 @@ def test_sections_are_a_list_a_later_section_can_join(app, client, h, seen):
                                                      headers=h["pwo"])).sheetnames
     finally:
         service.SECTIONS.remove(extra)
+
+
+def test_the_report_lists_follow_up_notes_for_clinicians_only(app, ctx, users):
+    """The workbook has a Follow-Up Visits sheet with the note's text for a doctor; a welfare
+    officer's report has no such sheet."""
+    import io
+    from openpyxl import load_workbook
+    from emrs.followups import service as followups
+    from emrs.patients.models import PatientVisit
+    from emrs.reports import render, service
+    from emrs.timeutil import today_ist
+    from tests.factories import patient_row
+    import datetime as dt
+    p = patient_row("Follow Report Patient")
+    from emrs.extensions import db
+    db.session.add(PatientVisit(patient_id=p.id, visit_date=today_ist() - dt.timedelta(days=30),
+                                visit_type="first_visit", visit_status="completed"))
+    db.session.commit()
+    followups.create({"patient_id": p.id, "clinical_assessment": "Sleeping better on the new dose"},
+                     users["faculty"])
+    wb = load_workbook(io.BytesIO(render.to_xlsx(service.patient_report(p.id, users["faculty"], "xlsx"))))
+    sheet = wb["Follow-Up Visits"]
+    assert any("Sleeping better on the new dose" in str(c.value) for row in sheet.iter_rows() for c in row)
+    wb = load_workbook(io.BytesIO(render.to_xlsx(service.patient_report(p.id, users["pwo"], "xlsx"))))
+    assert "Follow-Up Visits" not in wb.sheetnames
