@@ -13,7 +13,7 @@ from ..doors import is_htmx
 from ..pages import form_errors, page_number
 from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
-from ..spreadsheet import safe_cell
+from ..spreadsheet import safe_cell, xlsx_cell
 from ..submission import once_per_submission
 from . import bp, reading, registration, search, visits
 from . import fields as F
@@ -117,7 +117,7 @@ def export(fmt: str):
         ws = wb.create_sheet("Patients")
         ws.append(header)
         for row in table:
-            ws.append([safe_cell(v) for v in row])
+            ws.append([xlsx_cell(v) for v in row])
         out = io.BytesIO()
         wb.save(out)
         resp = Response(out.getvalue(),

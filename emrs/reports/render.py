@@ -10,7 +10,7 @@ from flask import Response, current_app, render_template
 from ..downloads import content_disposition
 
 from ..prescriptions import pdf as print_pdf
-from ..spreadsheet import safe_cell
+from ..spreadsheet import xlsx_cell
 from ..timeutil import today_ist
 from .service import Report
 
@@ -42,7 +42,7 @@ def to_xlsx(report: Report) -> bytes:
         for cell in ws[1]:
             cell.font = bold
         for row in report.rows(section):
-            ws.append([safe_cell(v) for v in row])  # no formulas from patient data
+            ws.append([xlsx_cell(v) for v in row])  # no formulas, no control characters from patient data
         ws.freeze_panes = "A2"
         for i, header in enumerate(section.columns, start=1):
             ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = max(10, min(40, len(header) + 4))

@@ -283,3 +283,16 @@ def test_the_report_lists_follow_up_notes_for_clinicians_only(app, ctx, users):
     assert any("Sleeping better on the new dose" in str(c.value) for row in sheet.iter_rows() for c in row)
     wb = load_workbook(io.BytesIO(render.to_xlsx(service.patient_report(p.id, users["pwo"], "xlsx"))))
     assert "Follow-Up Visits" not in wb.sheetnames
+
+
+def test_control_characters_in_stored_text_still_export(app, ctx, users):
+    """A terminal escape in a stored name cannot be written to a worksheet as is: the export
+    answers, with U+FFFD in its place, instead of failing."""
+    import io
+    from openpyxl import load_workbook
+    from emrs.reports import render, service
+    from tests.factories import patient_row
+    p = patient_row("Esc \x1b[31mred\x1b[0m Patient")
+    wb = load_workbook(io.BytesIO(render.to_xlsx(service.patient_report(p.id, users["pwo"], "xlsx"))))
+    names = [c.value for row in wb["Patient Details"].iter_rows() for c in row if c.value and "Esc" in str(c.value)]
+    assert names == ["Esc \ufffd[31mred\ufffd[0m Patient"]
