@@ -63,6 +63,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sql", action="store_true", help="print the statements of one request")
     ap.add_argument("--path", action="append", default=[],
                     help="also measure this path (API bearer token; prefix web: for the browser session)")
+    ap.add_argument("--email", default=BENCH_EMAIL,
+                    help="sign in as this account (e.g. bench.today.doctor@emrs.local after bench/today.py)")
     ap.add_argument("--app-dir", default=os.environ.get("EMRS_APP_DIR") or str(ROOT))
     ns = ap.parse_args(argv)
 
@@ -78,17 +80,19 @@ def main(argv=None) -> int:
 
     app = create_app()
     client = app.test_client()
-    r = client.post("/api/users/login", json={"email": BENCH_EMAIL, "password": BENCH_PASSWORD})
+    r = client.post("/api/users/login", json={"email": ns.email, "password": BENCH_PASSWORD})
     token = r.get_json()["data"]["accessToken"]
     html = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-    r = client.post("/login", data={"email": BENCH_EMAIL, "password": BENCH_PASSWORD, "csrf_token": csrf})
+    r = client.post("/login", data={"email": ns.email, "password": BENCH_PASSWORD, "csrf_token": csrf})
     assert r.status_code == 302, r.status_code
     cookie = f"emrs_session={client.get_cookie('emrs_session').value}"
 
     dbname = urlsplit(ns.database_url).path.lstrip("/")
-    manifest = json.loads((ROOT / "bench" / "results" / f"seed-{dbname}.json").read_text())
-    timeline_ids = manifest["timeline_patient_ids"]
+    seeded = ROOT / "bench" / "results" / f"seed-{dbname}.json"
+    if not seeded.exists():  # a copy of the seeded database (createdb -T): the original's manifest
+        seeded = ROOT / "bench" / "results" / "seed-emrs_bench_1m.json"
+    timeline_ids = json.loads(seeded.read_text())["timeline_patient_ids"]
     with app.app_context():
         max_id = db.session.execute(db.text("SELECT max(id) FROM registered_patient")).scalar()
         engine = db.engine

@@ -88,7 +88,7 @@ def cleanup(stack: Stack, world: dict) -> None:
 
 
 def measure(stack: Stack, name: str, path: str, who: str, auth: str, clients: int, duration: float, warmup: float,
-            headers: dict | None = None) -> dict:
+            headers: dict | None = None, think: float = 0.0) -> dict:
     rec = Recorder()
     conns = []
     for _ in range(clients):
@@ -102,10 +102,13 @@ def measure(stack: Stack, name: str, path: str, who: str, auth: str, clients: in
     stop_at["end"] = stop_at["warm"] + duration
 
     def loop(c: Client):
+        rng = random.Random(id(c))
         while time.time() < stop_at["end"]:
             a = c.get(path, auth=auth, headers=headers)
             if time.time() >= stop_at["warm"]:
                 rec.add(name, a.status, a.ms, a.error)
+            if think > 0:  # a paced client: exponential pauses of mean `think` seconds
+                time.sleep(min(rng.expovariate(1 / think), 10 * think))
 
     threads = [threading.Thread(target=loop, args=(c,)) for c in conns]
     for t in threads:
@@ -133,6 +136,8 @@ def main(argv=None) -> int:
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--seed", type=int, default=20261205)
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="mean pause (s) after each answer: clients / think requests per second; 0 = closed loop")
     ap.add_argument("--cleanup", action="store_true", help="remove the rooms, seat and visits afterwards")
     ns = ap.parse_args(argv)
     install_sigterm()
@@ -158,20 +163,22 @@ def main(argv=None) -> int:
         ]
         for name, path, who, auth, headers in scenarios:
             log(f"{name}: {ns.clients} clients, {ns.duration:g} s ({loadavg()})")
-            results[name] = measure(stack, name, path, who, auth, ns.clients, ns.duration, ns.warmup, headers)
+            results[name] = measure(stack, name, path, who, auth, ns.clients, ns.duration, ns.warmup, headers,
+                                    ns.think)
     finally:
         stack.close()
         if ns.cleanup:
             cleanup(stack, world)
     print(f"\nToday's Patients, {ns.rooms} rooms × {ns.per_room} patients, {ns.clients} clients, "
-          f"waitress 1 × {ns.threads} threads; first load of the day {results.get('first_load_ms')} ms\n")
+          f"waitress 1 × {ns.threads} threads" + (f", mean pause {ns.think} s after each answer" if ns.think else "")
+          + f"; first load of the day {results.get('first_load_ms')} ms\n")
     print("| scenario | requests | errors | p50 ms | p95 ms | p99 ms | req/s |")
     print("|---|---|---|---|---|---|---|")
     for name, r in results.items():
         if isinstance(r, dict):
             print(f"| {name} | {r['count']} | {r['errors']} | {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {r['per_s']} |")
     path = write_json(f"today-{ns.label}.json", {"label": ns.label, "machine": machine(), "commit": git_commit(Path.cwd()),
-                                                 "rooms": ns.rooms, "per_room": ns.per_room, "clients": ns.clients,
+                                                 "rooms": ns.rooms, "per_room": ns.per_room, "clients": ns.clients, "think_s": ns.think,
                                                  "results": results})
     log(f"wrote {path}")
     return 0

@@ -16,6 +16,7 @@ the only one in the room, the room's unassigned waiting visits of today go to th
 from __future__ import annotations
 
 import datetime as dt
+from collections import namedtuple
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import IntegrityError
@@ -389,6 +390,10 @@ def close_earlier_days(actor: User | None = None, *, force: bool = False) -> int
 # ------------------------------------------------------------------ Today's Patients
 
 MINE, ROOM, ALL = "mine", "room", "all"
+ROW_PATIENT_COLUMNS = (Patient.id, Patient.name, Patient.cr_no, Patient.psy_no, Patient.age, Patient.sex,
+                       Patient.contact_number, Patient.clinic)
+RowPatient = namedtuple("RowPatient", [c.key for c in ROW_PATIENT_COLUMNS])
+RowDoctor = namedtuple("RowDoctor", "id name role")
 
 
 def view_of(user: User, wanted: str | None = None, room_id: int | None = None) -> dict:
@@ -411,13 +416,17 @@ def view_of(user: User, wanted: str | None = None, room_id: int | None = None) -
 def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = None, search: str | None = None,
                 include_completed: bool = False, day: dt.date | None = None) -> tuple[list[dict], dict]:
     """Today's queue as the user may see it: rows ``{"visit", "patient", "doctor", "status",
-    "proforma_id", "prescription_id", "waiting_minutes"}`` by room and token, and the view
-    (``view_of``). Closes earlier days' visits first (lazily)."""
+    "proforma_id", "prescription_id", "waiting_minutes"}`` by room and token (patient and doctor
+    as ``RowPatient``/``RowDoctor`` tuples), and the view (``view_of``). Closes earlier days'
+    visits first (lazily)."""
     close_earlier_days(user)
     day = day or today_ist()
     view = view_of(user, wanted, room_id)
     doctor = aliased(User)
-    q = (select(PatientVisit, Patient, doctor).join(Patient, Patient.id == PatientVisit.patient_id)
+    # Only the columns a row shows, as plain tuples (the patient card has ~90 columns, and
+    # building ORM objects for them is most of the cost): the list is read every 15 s.
+    q = (select(PatientVisit, *ROW_PATIENT_COLUMNS, doctor.id, doctor.name, doctor.role)
+         .join(Patient, Patient.id == PatientVisit.patient_id)
          .outerjoin(doctor, doctor.id == PatientVisit.assigned_doctor_id)
          .where(PatientVisit.visit_date == day, Patient.is_active.is_(True)))
     if not include_completed:
@@ -437,8 +446,11 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
     if term:
         like = f"%{term.replace('%', '').replace('_', '')}%"
         q = q.where(or_(Patient.name.ilike(like), Patient.cr_no.ilike(like)))
-    rows = db.session.execute(q.order_by(PatientVisit.room_no.is_(None), func.length(PatientVisit.room_no),
-                                         PatientVisit.room_no, PatientVisit.token_no, PatientVisit.id)).all()
+    rows = []
+    for v, *cols in db.session.execute(q.order_by(PatientVisit.room_no.is_(None), func.length(PatientVisit.room_no),
+                                                  PatientVisit.room_no, PatientVisit.token_no, PatientVisit.id)):
+        n = len(ROW_PATIENT_COLUMNS)
+        rows.append((v, RowPatient(*cols[:n]), RowDoctor(*cols[n:]) if cols[n] is not None else None))
     ids = [p.id for _, p, _ in rows] or [0]
     proformas = dict(db.session.execute(select(ClinicalProforma.patient_id, func.max(ClinicalProforma.id)).where(
         ClinicalProforma.patient_id.in_(ids), ClinicalProforma.visit_date == day,
@@ -467,9 +479,13 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
     return out, view
 
 
-def by_room(rows: list[dict], day: dt.date | None = None) -> list[dict]:
+PANEL_ROWS = 15  # the department view shows a room's first patients; the room's own list has all
+
+
+def by_room(rows: list[dict], day: dt.date | None = None, limit: int | None = None) -> list[dict]:
     """Rows grouped in room panels (active rooms in order, with doctors on duty and capacity;
-    the "no room" group last): ``{"room", "doctors", "capacity", "rows"}``."""
+    the "no room" group last): ``{"room", "doctors", "capacity", "rows", "total"}``; with
+    ``limit``, each panel keeps its first ``limit`` rows (by token) and ``total`` counts all."""
     panels = [{"room": o["room"], "doctors": o["doctors"], "capacity": o["capacity"], "rows": []}
               for o in rooms.occupancy(day)]
     index = {panel["room"].id: panel for panel in panels}
@@ -481,7 +497,12 @@ def by_room(rows: list[dict], day: dt.date | None = None) -> list[dict]:
             panel = index[room.id] = {"room": room, "doctors": [], "capacity": room.doctor_capacity, "rows": []}
             panels.append(panel)
         (panel or loose)["rows"].append(row)
-    return panels + ([loose] if loose["rows"] else [])
+    out = panels + ([loose] if loose["rows"] else [])
+    for panel in out:
+        panel["total"] = len(panel["rows"])
+        if limit is not None:
+            del panel["rows"][limit:]
+    return out
 
 
 def row_actions(user: User, rows: list[dict], my_room) -> dict:
@@ -530,7 +551,7 @@ def row_dict(row: dict) -> dict:
             "assigned_doctor_role": d.role if d else None, "has_visit_today": True,
             "has_proforma_today": row["proforma_id"] is not None, "proforma_id": row["proforma_id"],
             "prescription_id": row["prescription_id"], "waiting_minutes": row["waiting_minutes"],
-            "patient_type": "adult"}
+            "patient_type": p.clinic}
 
 
 def room_number(room_id: int) -> str | None:

@@ -4,6 +4,7 @@ picker and row actions. Thin: parse, call emrs/opd/queue.py, render."""
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
 
 from ..audit import service as audit
 from ..auth.models import ADMIN, PWO
@@ -11,7 +12,7 @@ from ..auth.guard import principal
 from ..doors import is_htmx
 from ..downloads import content_disposition
 from ..errors import DomainError, ValidationError, field_error
-from ..pages import form_errors
+from ..pages import IdUrls, form_errors
 from ..patients import fields as F
 from ..patients import registration
 from ..submission import once_per_submission
@@ -142,10 +143,13 @@ def _list_context(message=None, undo_visit=None):
     f = _filters()
     rows, view = queue.todays_list(user, wanted=f["wanted"], room_id=f["room_id"], search=f["search"],
                                    include_completed=f["include_completed"])
-    grouped = queue.by_room(rows) if user.role in (ADMIN, PWO) and not f["room_id"] else None
+    grouped = queue.by_room(rows, limit=queue.PANEL_ROWS) if user.role in (ADMIN, PWO) and not f["room_id"] else None
+    shown = [r for panel in grouped for r in panel["rows"]] if grouped is not None else rows
     return dict(rows=rows, view=view, grouped=grouped, filters=f, message=message, undo_visit=undo_visit,
+                csrf=generate_csrf(), visit_url=IdUrls("visit_id"), patient_url=IdUrls("patient_id"),
+                proforma_url=IdUrls("proforma_id"),
                 active=rooms.active_rooms(), doctors=_doctors_for_claim(user),
-                **queue.row_actions(user, rows, view["my_room"]))
+                **queue.row_actions(user, shown, view["my_room"]))
 
 
 def _doctors_for_claim(user):

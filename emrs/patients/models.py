@@ -26,6 +26,7 @@ SEXES = ("M", "F", "Other")
 CATEGORIES = ("GEN", "SC", "ST", "OBC", "EWS")
 UNIT_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat")
 CASE_COMPLEXITIES = ("simple", "complex")
+CLINICS = ("adult", "child")  # child: the Child Guidance Clinic (child and adolescent psychiatry)
 PATIENT_FILE_STATUSES = ("none", "created", "stored", "retrieved", "active")
 VISIT_TYPES = ("first_visit", "follow_up")
 VISIT_STATUSES = ("scheduled", "in_progress", "completed", "cancelled")
@@ -67,6 +68,12 @@ class Patient(TimestampMixin, db.Model):
     # XX-XXXX-XXXX-XXXX), and the ABHA address (name@abdm), stored lower-case.
     abha_number: Mapped[str | None] = mapped_column(String(14))
     abha_address: Mapped[str | None] = mapped_column(String(64))
+    # Child and adolescent psychiatry: the clinic the patient belongs to, the Child Guidance
+    # Clinic number (unique when present), and the day a child moved to the adult clinic.
+    clinic: Mapped[str] = mapped_column(String(10), nullable=False, default="adult", server_default="adult")
+    cgc_number: Mapped[str | None] = mapped_column(String(50))
+    adult_since: Mapped[dt.date | None] = mapped_column(Date)
+    date_of_birth: Mapped[dt.date | None] = mapped_column(Date)
 
     # --- 2.2 step 1: out-patient card ---------------------------------------------------
     date: Mapped[dt.date | None] = mapped_column("date", Date)
@@ -116,6 +123,7 @@ class Patient(TimestampMixin, db.Model):
     head_education: Mapped[str | None] = mapped_column(Text)
     head_occupation: Mapped[str | None] = mapped_column(Text)
     head_income: Mapped[Decimal | None] = mapped_column(Numeric(15, 2))
+    head_income_band: Mapped[str | None] = mapped_column(Text)  # the child card's monthly band
     distance_from_hospital: Mapped[str | None] = mapped_column(Text)
     mobility: Mapped[str | None] = mapped_column(Text)
     referred_by: Mapped[str | None] = mapped_column(Text)
@@ -171,7 +179,13 @@ class Patient(TimestampMixin, db.Model):
                            name="case_complexity_allowed"),
         db.CheckConstraint(_in("file_status", PATIENT_FILE_STATUSES),
                            name="file_status_allowed"),
+        db.CheckConstraint(_in("clinic", CLINICS), name="clinic_allowed"),
         Index("ix_registered_patient_created_at", "created_at"),
+        Index("uq_registered_patient_cgc_number", "cgc_number", unique=True,
+              postgresql_where=sa.text("cgc_number IS NOT NULL"),
+              sqlite_where=sa.text("cgc_number IS NOT NULL")),
+        Index("ix_registered_patient_child", "created_at",
+              postgresql_where=sa.text("clinic = 'child'"), sqlite_where=sa.text("clinic = 'child'")),
         Index("uq_registered_patient_abha_number", "abha_number", unique=True,
               postgresql_where=sa.text("abha_number IS NOT NULL"),
               sqlite_where=sa.text("abha_number IS NOT NULL")),

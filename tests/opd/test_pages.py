@@ -152,6 +152,24 @@ def test_admin_sees_rooms_grouped_and_moves_and_gives_patients(role_client, user
     assert db.session.get(PatientVisit, vb.id).assigned_doctor_id == users["faculty"].id
 
 
+def test_the_department_view_shows_a_rooms_first_patients_and_links_to_all_of_them(role_client):
+    r = room("21")
+    for n in range(1, 18):  # 17 patients in room 21: the panel shows tokens 1–15
+        p = patient_row(f"Queue Patient {n:02d}")
+        db.session.add(PatientVisit(patient_id=p.id, visit_date=today_ist(), visit_type="follow_up",
+                                    visit_status="scheduled", room_id=r.id, room_no="21", token_no=n))
+    db.session.commit()
+    admin = role_client("admin")
+    page = admin.get("/patients/today").get_data(as_text=True)
+    assert "Room 21" in page and "17 patients" in page
+    assert "Queue Patient 15" in page and "Queue Patient 16" not in page and "Queue Patient 17" not in page
+    assert f'href="/patients/today?room={r.id}"' in page and "All 17 patients of room 21" in page
+    whole = admin.get(f"/patients/today?room={r.id}").get_data(as_text=True)
+    assert "17 patients in this room" in whole and "Queue Patient 17" in whole
+    found = admin.get("/opd/today/list?q=Queue+Patient+17", headers=HX).get_data(as_text=True)
+    assert "Queue Patient 17" in found and "1 patient" in found  # a search finds the others
+
+
 def test_the_full_card_form_can_queue_too(role_client):
     room("20")
     pwo = role_client("pwo")
