@@ -285,7 +285,7 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "patients.new": lambda w: {"data": {"name": "Matrix New Patient", "age": "35", "sex": "M"}},
     "patients.card_edit": lambda w: _card_form(w, _card_names()),
     "patients.record_edit": lambda w: _card_form(w, _record_names()),
-    "patients.assign": lambda w: {"data": {"assigned_doctor_id": str(w.users["resident"].id), "room_no": "R-2"}},
+    "patients.assign": lambda w: {"data": {"assigned_doctor_id": str(w.users["resident"].id), "room_no": "M1"}},
     "patients.files_upload": lambda w: _multipart_png(),
     # pages: proforma, intake, prescriptions
     "clinical.proforma_new": lambda w: {"query_string": {"patient_id": w.patient.id},
@@ -327,7 +327,7 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "api.patient_cards_update": lambda w: {"json": {"age": 41}},
     "api.out_patient_records_update": lambda w: {"json": {"assigned_room": "R-8"}},
     "api.patients_assign": lambda w: {"json": {"patient_id": w.patient.id, "assigned_doctor_id": w.users["resident"].id,
-                                               "room_no": "R-3"}},
+                                               "room_no": "M1"}},
     "api.sessions_create": lambda w: {"json": {"patient_id": w.patient.id}},
     # API: files
     "api.patient_files_create": lambda w: _multipart_png(patient_id=str(w.patient.id)),
