@@ -191,7 +191,7 @@ def requeue_room(patient: Patient, actor: User, room_value=None) -> Room:
             return mine
     last = db.session.get(Room, patient.assigned_room_id) if patient.assigned_room_id else None
     if last is None or not last.is_active:
-        raise ValidationError("Choose a room for this patient",
+        raise ValidationError(f"Choose a room for {patient.name}: no room of an earlier visit to go back to",
                               errors=[field_error("assigned_room", "Choose a room")])
     return last
 
@@ -202,11 +202,14 @@ def requeue(patient: Patient, actor: User, room_value=None) -> PatientVisit:
     keeps the older rule: a visit with their assigned doctor (patients.visits)."""
     try:
         room = requeue_room(patient, actor, room_value)
-    except ValidationError:
+    except ValidationError as no_room:
         if room_value not in (None, ""):
             raise
         from ..patients import visits
-        return visits.new_visit_for_existing(patient, actor)
+        try:
+            return visits.new_visit_for_existing(patient, actor)
+        except ValidationError:
+            raise no_room from None  # neither a room nor a doctor: ask for what the counter has, a room
     return queue(patient, room, actor)
 
 

@@ -27,8 +27,10 @@ def _room_choices():
 
 
 def _refusal(exc: DomainError) -> str:
-    fields, general = form_errors(exc)
-    return " ".join(general + [m for ms in fields.values() for m in ms])
+    """One sentence for a refusal shown above a list or a box: the refusal's own message
+    when it says more than "Validation failed", else its field messages."""
+    fields, general = form_errors(exc, keep_summary=True)
+    return " ".join(general or [m for ms in fields.values() for m in ms])
 
 
 # ------------------------------------------------------------------ the counter
