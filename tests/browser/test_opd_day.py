@@ -32,6 +32,13 @@ class DayKeys(Keys):
         self.page.focus(selector)
         self.count += 1
 
+    def go(self, selector: str, url: str):
+        """Onto a button or link and Enter: the page that follows (``url``, a glob)."""
+        self.jump(selector)
+        with self.page.expect_navigation():
+            self.press("Enter")
+        self.page.wait_for_url(url)
+
 
 def _setup(app, doctor_id):
     """Room 9, and a returning patient seen 30 days ago (a proforma with a diagnosis)."""
@@ -173,23 +180,14 @@ def test_the_opd_day_end_to_end(live_app, browser, shot, tmp_path):
     shot(doc, "opd-day-doctor-list")
 
     k = DayKeys(doc)
-    k.jump("#today-list tr:has-text('Paramjit Kaur') button:has-text('Proforma')")
-    with doc.expect_navigation():
-        k.press("Enter")
-    doc.wait_for_url("**/clinical/proformas/new*")
+    k.go("#today-list tr:has-text('Paramjit Kaur') button:has-text('Proforma')", "**/clinical/proformas/new*")
     k.jump("#t-diagnosis")
     k.type("Moderate depressive episode")
-    k.jump("#proforma-form button[type=submit]")
-    with doc.expect_navigation():
-        k.press("Enter")
-    doc.wait_for_url("**/clinical/proformas/*")
+    k.go("#proforma-form button[type=submit]", "**/clinical/proformas/*")
     assert "Moderate depressive episode" in doc.content()
     proforma_keys = k.count
     k = DayKeys(doc)
-    k.jump("main a:has-text('Prescribe')")
-    with doc.expect_navigation():
-        k.press("Enter")
-    doc.wait_for_url("**/prescriptions/proforma/*")
+    k.go("main a:has-text('Prescribe')", "**/prescriptions/proforma/*")
     _prescribe(doc, k, "Sertraline", "50 mg", "1-0-0")
     assert "/prescriptions/" in doc.url and "Sertraline" in doc.content()
     rx_keys = k.count
@@ -203,21 +201,12 @@ def test_the_opd_day_end_to_end(live_app, browser, shot, tmp_path):
     # --- The returning patient: follow-up note → prescription from it → completed.
     doc.goto(base + "/patients/today")
     k = DayKeys(doc)
-    k.jump("#today-list tr:has-text('Gurdial Singh Virk') button:has-text('Follow-up note')")
-    with doc.expect_navigation():
-        k.press("Enter")
-    doc.wait_for_url("**/follow-ups/new?patient_id=*")
+    k.go("#today-list tr:has-text('Gurdial Singh Virk') button:has-text('Follow-up note')", "**/follow-ups/new?patient_id=*")
     k.jump("#f-clinical_assessment")
     k.type("Fewer checking rituals; sleeping well.")
-    k.jump("#followup-form button[type=submit]")
-    with doc.expect_navigation():
-        k.press("Enter")
-    doc.wait_for_url("**/follow-ups/*")
+    k.go("#followup-form button[type=submit]", "**/follow-ups/*")
     assert "Follow-up visit" in doc.content()
-    k.jump("main a:has-text('Prescription')")
-    with doc.expect_navigation():
-        k.press("Enter")
-    doc.wait_for_url("**/prescriptions/follow-up/*")
+    k.go("main a:has-text('Prescription')", "**/prescriptions/follow-up/*")
     assert "Obsessive-compulsive disorder" in doc.content()  # the latest diagnosis, shown with the note
     _prescribe(doc, k, "Fluoxetine", "20 mg", "1-0-0")
     followup_keys = k.count
