@@ -78,6 +78,7 @@ def _public(columns: dict) -> dict:
         columns.pop(name, None)
     columns["version"] = columns.pop("version")
     columns["abha_number"] = F.format_abha(columns.get("abha_number"))
+    columns["patient_type"] = columns.get("clinic") or "adult"  # 'child': the Child Guidance Clinic
     return columns
 
 
