@@ -30,7 +30,7 @@ SERVICES = (USER, PATIENTS, CLINICAL, INTAKE, PRESCRIPTION)
 API_PREFIXES: dict[str, tuple[str, ...]] = {
     USER: ("/api", "/api/users", "/api/session", "/api/sessions"),
     PATIENTS: ("/api/patients", "/api/patient-cards", "/api/out-patient-records",
-               "/api/patient-files", "/api/sessions"),
+               "/api/patient-files", "/api/sessions", "/api/child-patient"),
     CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd", "/api/icd11"),
     INTAKE: ("/api/outpatient-intake-records", "/api/adl-files"),
     PRESCRIPTION: ("/api/prescriptions", "/api/medicines"),
@@ -40,7 +40,7 @@ API_PREFIXES: dict[str, tuple[str, ...]] = {
 # patient record: /fhir).
 PAGE_BLUEPRINTS: dict[str, tuple[str, ...]] = {
     USER: ("audit",),
-    PATIENTS: ("patients", "fhir"),
+    PATIENTS: ("patients", "fhir", "children"),
     CLINICAL: ("clinical", "drafts"),
     INTAKE: ("intake",),
     PRESCRIPTION: ("prescriptions",),
