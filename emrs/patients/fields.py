@@ -469,8 +469,9 @@ CHILD_ALIASES = {
 
 CHILD_GROUPS = [
     ("Visit and identification", ("seen_in_walk_in_on", "cr_no", "cgc_number")),
-    ("Child", ("name", "contact_number", "sex", "age", "date_of_birth", "age_group", "education", "occupation",
-               "religion")),
+    ("Child", ("name", "sex", "age")),  # then the room to queue in today (a new child)
+    ("Guardian's mobile and the child's details", ("contact_number", "date_of_birth", "age_group", "education",
+                                                    "occupation", "religion")),
     ("Head of family (guardian)", ("head_name", "head_relationship", "head_age", "head_education",
                                    "head_occupation", "head_income_band")),
     ("Locality, distance, referral", ("locality", "distance_from_hospital", "referred_by")),
