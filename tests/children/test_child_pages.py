@@ -72,6 +72,9 @@ def test_edit_page_saves_and_checks_the_version(client, h, role_client):
     assert db.session.get(Patient, child["id"]).head_education == "Graduate"
     stale = c.post(f"/children/{child['id']}/edit", data={**form, "head_education": "Primary"})
     assert stale.status_code == 409 and "changed by someone else" in stale.get_data(as_text=True)
+    for form_page in ("card", "record"):  # the adult forms send a child to the child's form
+        resp = c.get(f"/patients/{child['id']}/{form_page}")
+        assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/children/{child['id']}/edit")
     adult = client.post("/api/patients/register-complete", json={"name": "Adult One", "age": 30},
                         headers=h["pwo"]).get_json()["data"]["patient"]
     assert c.get(f"/children/{adult['id']}/edit").status_code == 404
