@@ -31,7 +31,7 @@ SERVICES = (USER, PATIENTS, CLINICAL, INTAKE, PRESCRIPTION)
 API_PREFIXES: dict[str, tuple[str, ...]] = {
     USER: ("/api", "/api/users", "/api/session", "/api/sessions"),
     PATIENTS: ("/api/patients", "/api/patient-cards", "/api/out-patient-records",
-               "/api/patient-files", "/api/sessions", "/api/rooms", "/api/referrals"),
+               "/api/patient-files", "/api/sessions", "/api/rooms", "/api/referrals", "/api/child-patient"),
     CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd", "/api/icd11",
                "/api/follow-ups"),
     INTAKE: ("/api/outpatient-intake-records", "/api/adl-files"),
@@ -43,7 +43,7 @@ API_PREFIXES: dict[str, tuple[str, ...]] = {
 # the clinical notes). The dashboard (`/`, `/calendar`, `/api/dashboard`) stays shared.
 PAGE_BLUEPRINTS: dict[str, tuple[str, ...]] = {
     USER: ("audit",),
-    PATIENTS: ("patients", "fhir", "opd", "reports"),
+    PATIENTS: ("patients", "fhir", "opd", "reports", "children"),
     CLINICAL: ("clinical", "drafts", "followups"),
     INTAKE: ("intake",),
     PRESCRIPTION: ("prescriptions",),
