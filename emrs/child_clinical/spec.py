@@ -158,3 +158,12 @@ LONG_TEXT = {"presenting_complaints", "neurodevelopmental_description", "behavio
 def option_label(value: str) -> str:
     """speech_delay -> Speech delay; stored labels ("Thyroid Profile") stay as they are."""
     return value.replace("_", " ").capitalize() if "_" in value or value.islower() else value
+
+
+def shown(value):
+    """A stored value as the read-only page shows it (lists joined, options labelled)."""
+    if isinstance(value, list):
+        return ", ".join(option_label(v) for v in value) or None
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return value
