@@ -97,11 +97,11 @@ def new():
         drafts.discard(user, patient.id, key, reason="submitted")
         flash("Child walk-in proforma saved.", "success")
         return redirect(url_for("child_clinical.show", proforma_id=row.id))
+    from ..audit import service as audit
+    audit.record_now("child_proforma_form_open", "registered_patient", patient.id, patient_id=patient.id)
     existing = service.today_for(patient.id)
     if existing is not None and request.args.get("another") != "1":
         return redirect(url_for("child_clinical.edit", proforma_id=existing.id))
-    from ..audit import service as audit
-    audit.record_now("child_proforma_form_open", "registered_patient", patient.id, patient_id=patient.id)
     draft = drafts.offer(user, patient.id, key)
     values = _values(draft["data"]) if draft else _values({})
     if not values.get("visit_date"):

@@ -1158,9 +1158,10 @@ def group_of(app: Flask, endpoint: str) -> str:
 API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
                         "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
                         "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical",
-                        "opd": "opd"}
+                        "opd": "opd", "child_proformas": "clinical"}
 PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
-                            "health": "auth", "followups": "clinical"}
+                            "health": "auth", "followups": "clinical",
+                            "child_clinical": "clinical"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions", "opd")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions", "opd")
 
