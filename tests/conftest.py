@@ -102,6 +102,16 @@ class _ConnectionBoundSession(FlaskSession):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits(app):
+    """Each test starts with empty rate-limit counters: the session app's in-memory limiter
+    would otherwise count every sign-in of the whole run (1000 a minute is reachable)."""
+    from emrs.extensions import limiter
+    with app.app_context():
+        limiter.reset()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _rollback(request, app):
     """Every test runs inside one outer transaction that is rolled back; the app's
     own commits become savepoints."""

@@ -107,6 +107,7 @@ PATH_PARAMS = {
     "followup_id": (ID, "The follow-up note's id."),
     "child_id": (ID, "The child patient's id (a patient id of the Child Guidance Clinic)."),
     "cr_number": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
+    "child_patient_id": (ID, "The child's patient id (a patient of the child clinic)."),
     "room_number": ({"type": "string", "minLength": 1, "maxLength": 20}, "A room number (case-insensitive)."),
     "cr_no": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
     "psy_no": ({"type": "string", "minLength": 1}, "PSY number (case-insensitive)."),
@@ -175,7 +176,10 @@ def _components() -> dict:
                     "`has_adl_file`, `case_complexity` and `adl_no` are derived from the intake record.")
     visit = model_schema(PatientVisit, description="One OPD attendance (a visit, the spec's \"session\").")
     visit_with_doctor = extend("Visit", {"doctor_name": null(STR), "doctor_role": null(STR)})
-    proforma_row = model_schema(ClinicalProforma, description="Walk-in clinical proforma: its columns.")
+    proforma_row = model_schema(ClinicalProforma, description="Walk-in clinical proforma: its columns.",
+                                overrides={"child_sections": {"type": "object", "description": (
+                                    "The child form's own fields (form = child); {} on an adult proforma.")},
+                                    "form": {"type": "string", "enum": ["adult", "child"]}})
     proforma = extend("ProformaRow", {
         "patient_name": null(STR), "cr_no": null(STR), "psy_no": null(STR),
         "doctor_name": null(STR), "doctor_role": null(STR)},
@@ -559,6 +563,7 @@ TAGS = [
     ("Out-patient records", "The patient seen as its step-2 (record) fields."),
     ("Patient files", "Uploaded scans and documents (contract §7)."),
     ("Clinical proformas", "Walk-in clinical proforma and the ICD picker (contract §8)."),
+    ("Child clinical proformas", "The child walk-in clinical proforma (Child Guidance Clinic)."),
     ("Clinical options", "Option groups of the proforma's multi-select fields."),
     ("ICD-11", "The ICD-11 MMS tree loaded from WHO's release file (CC BY-ND 3.0 IGO) and the hospital's local "
                "additions (Admin)."),

@@ -195,6 +195,16 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.proformas_delete": ALL_ROLES,
     "api.proformas_versions": AUTH,  # record level: a welfare officer reads only their own stubs
     "api.proformas_restore": ADMIN_ONLY,
+    # --- child walk-in proforma (a clinical_proforma of form 'child'; record rules as the adult's)
+    "child_clinical.new": CLINICIANS,
+    "child_clinical.edit": CLINICIANS,
+    "child_clinical.show": CLINICIANS,
+    "api.child_proformas_create": CLINICIANS,
+    "api.child_proformas_list": AUTH,  # record level: a welfare officer reads only what they filled (nothing)
+    "api.child_proformas_by_patient": AUTH,
+    "api.child_proformas_get": AUTH,
+    "api.child_proformas_update": CLINICIANS,
+    "api.child_proformas_delete": CLINICIANS,
     # --- intake record: work-up pages ---
     "intake.edit": CLINICIANS,
     "intake.save_section": CLINICIANS,

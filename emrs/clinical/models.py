@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -20,6 +21,7 @@ VISIT_TYPES = ("first_visit", "follow_up")
 DOCTOR_DECISIONS = ("simple_case", "complex_case")
 CASE_SEVERITIES = ("mild", "moderate", "severe", "critical")
 ICD_SYSTEMS = ("ICD-10", "ICD-11")
+FORMS = ("adult", "child")  # which walk-in form: the adult proforma or the child one (migration 0023)
 
 # Multi-select option groups stored as ", "-joined labels (group key = column name).
 MULTI_SELECT_FIELDS = (
@@ -140,6 +142,11 @@ class ClinicalProforma(TimestampMixin, db.Model):
 
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True,
                                             server_default=db.true())
+    # The child walk-in form (emrs/child_clinical): same row, same rules; its child-only
+    # fields live in child_sections, validated against emrs/child_clinical/spec.py.
+    form: Mapped[str] = mapped_column(String(10), nullable=False, default="adult", server_default="adult")
+    child_sections: Mapped[dict] = mapped_column(JSON().with_variant(JSONB(), "postgresql"), nullable=False,
+                                                 default=dict, server_default="{}")
     # Optimistic locking: the service checks and increments it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
 
@@ -151,6 +158,7 @@ class ClinicalProforma(TimestampMixin, db.Model):
                            name="case_severity_allowed"),
         db.CheckConstraint(_in("icd_system", ICD_SYSTEMS, nullable=True),
                            name="icd_system_allowed"),
+        db.CheckConstraint(_in("form", FORMS), name="form_allowed"),
         Index("ix_clinical_proforma_patient_id_visit_date", "patient_id", "visit_date"),
     )
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import DOCTOR_ROLES, User
-from ..errors import Forbidden, NotFound, ValidationError, field_error
+from ..errors import DomainError, Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..intake import service as intake_service
 from ..intake.models import IntakeRecord
@@ -62,6 +62,10 @@ COMPLAINT_FIELDS = ("mood", "behaviour", "speech", "thought", "perception", "som
 DIAGNOSIS_FIELDS = ("diagnosis", "icd_code")
 DISPOSAL_FIELDS = ("disposal", "referred_to")
 CONTENT_FIELDS = COMPLAINT_FIELDS + DIAGNOSIS_FIELDS + DISPOSAL_FIELDS
+CHILD_PATIENT = ("This patient is registered in the child clinic: use the child walk-in proforma "
+                 "(/api/child-clinical-proformas, or Proforma on Today's Patients).")
+CHILD_FORM = ("This is a child walk-in proforma: amend it with the child form "
+              "(PUT /api/child-clinical-proformas/<id>).")
 EMPTY_FINAL = ("A completed proforma needs at least one of: a presenting complaint, a diagnosis or a disposal. "
                "Fill in one of them; an unfinished proforma stays a draft.")
 
@@ -361,6 +365,8 @@ def create(data: dict, actor: User):
     patient = db.session.get(Patient, int(raw_pid))
     if patient is None or not patient.is_active:
         raise NotFound("Patient not found")
+    if patient.clinic == "child":
+        raise DomainError(CHILD_PATIENT, status=422, errors=[_err("patient_id", CHILD_PATIENT, patient.id)])
     values = {k: v for k, v in values.items() if v is not None}
     values.setdefault("doctor_decision", "simple_case")
     values.setdefault("visit_type", _visit_type_for(patient.id, values["visit_date"]))
@@ -411,6 +417,8 @@ def _keep_coding(proforma: ClinicalProforma, values: dict) -> None:
 def update(proforma: ClinicalProforma, data: dict, actor: User, expected_version=None):
     """Returns (proforma, intake record or None, prescription or None)."""
     records.check(actor, records.AMEND, records.PROFORMA, proforma.author_id)
+    if proforma.form == "child":
+        raise DomainError(CHILD_FORM, status=422, errors=[_err("id", CHILD_FORM, proforma.id)])
     if expected_version is None and "version" in data:
         expected_version = data.get("version")
     lock_for_edit(proforma, expected_version, "This proforma was changed by someone else after you opened it. "

@@ -117,6 +117,8 @@ def proforma_new():
     if not raw.isdecimal() or len(raw) > 9:
         abort(404)
     patient = _patient_or_404(int(raw), audit_action=None)
+    if patient.clinic == "child":  # a child is seen on the child walk-in form
+        return redirect(url_for("child_clinical.new", patient_id=patient.id), code=307 if request.method == "POST" else 302)
     user = principal()
     key = "proforma:new"
     previous = service.last_for_patient(patient.id)
@@ -161,6 +163,8 @@ def proforma_new():
 @bp.route(f"/proformas/<{ID}:proforma_id>/edit", methods=["GET", "POST"], endpoint="proforma_edit")
 def proforma_edit(proforma_id: int):
     row = _proforma_or_abort(proforma_id, audit_read=request.method == "GET")
+    if row.form == "child":  # a child's walk-in proforma has its own form
+        return redirect(url_for("child_clinical.edit", proforma_id=row.id), code=303 if request.method == "POST" else 302)
     patient = _patient_or_404(row.patient_id, audit_action=None)
     user = principal()
     if not service.may_edit(row, user):
@@ -192,7 +196,11 @@ def proforma_edit(proforma_id: int):
 
 @bp.get(f"/proformas/<{ID}:proforma_id>", endpoint="proforma_show")
 def proforma_show(proforma_id: int):
-    row = _proforma_or_abort(proforma_id)
+    row = _proforma_or_abort(proforma_id, audit_read=False)
+    if row.form == "child":  # Today's Patients, the timeline and prescriptions link here for every proforma
+        return redirect(url_for("child_clinical.show", proforma_id=row.id))
+    from ..audit import service as audit
+    audit.record_now("proforma_view", "clinical_proforma", row.id, patient_id=row.patient_id)
     patient = _patient_or_404(row.patient_id, audit_action=None)
     info = service.proforma_dict(row)
     from ..intake.models import IntakeRecord

@@ -218,6 +218,8 @@ def start(visit_id: int):
     except DomainError as exc:
         flash(_refusal(exc), "error")
         return redirect(url_for("opd.today"))
+    if request.form.get("next") == "proforma" and patient.clinic == "child":
+        return redirect(url_for("child_clinical.new", patient_id=patient.id))
     if request.form.get("next") == "proforma":
         return redirect(url_for("clinical.proforma_new", patient_id=patient.id,
                                 prefill=1 if visit.visit_type == "follow_up" else None))

@@ -172,7 +172,7 @@ def _clean_room(data: dict, room: Room | None) -> dict:
     if "doctor_capacity" in data or room is None:
         raw = data.get("doctor_capacity", MIN_CAPACITY if room is None else None)
         ok = (not isinstance(raw, bool) and isinstance(raw, (int, str)) and str(raw).strip().isdecimal()
-              and MIN_CAPACITY <= int(str(raw).strip()) <= MAX_CAPACITY)
+              and len(str(raw).strip()) < 10 and MIN_CAPACITY <= int(str(raw).strip()) <= MAX_CAPACITY)
         if ok:
             out["doctor_capacity"] = int(str(raw).strip())
         else:

@@ -7,7 +7,11 @@ emrs/data/drug_safety.json (no remote service).
     requires_override(warnings) -> bool   # any high or moderate warning
 
 Rules (ids): allergy, same_class, lithium_nsaid, lithium_ace_inhibitor, lithium_thiazide,
-clozapine_monitoring, qt_prolongation, valproate_childbearing, benzodiazepine_duplication.
+clozapine_monitoring, qt_prolongation, valproate_childbearing, benzodiazepine_duplication;
+for a patient under 18 (or of the child clinic with no age recorded): under18_antidepressant
+(boxed suicidality warning), under18_antipsychotic_metabolic, under18_lithium,
+under18_benzodiazepine and under18_minimum_age (below the youngest age a label establishes).
+Each rule's ``basis`` in the table cites its source (FDA label, BNF for Children, NICE, MHRA).
 
 Names are resolved to generics by ``resolve(name) -> (generic, drug_class) | None`` when the
 caller passes one (the formulary: ``emrs.prescriptions.formulary.class_of``), and always also
@@ -313,8 +317,66 @@ def _valproate(drugs, patient, today) -> list[dict]:
     if age is None:
         return [_warning("valproate_childbearing", rule["message_age_unknown"], hits)]
     if rule["min_age"] <= age <= rule["max_age"]:
-        return [_warning("valproate_childbearing", rule["message"].format(age=age), hits)]
+        message = rule["message_under_18"] if age < 18 and "message_under_18" in rule else rule["message"]
+        return [_warning("valproate_childbearing", message.format(age=age), hits)]
     return []
+
+
+def _under_18(patient, today) -> tuple[bool, int | None]:
+    """(the under-18 rules apply, the age): under 18 by age or birth date, or a patient of the
+    child clinic whose age is not recorded."""
+    if patient is None:
+        return False, None
+    age = _age(patient, today)
+    if age is None:
+        return getattr(patient, "clinic", None) == "child", None
+    return age < 18, age
+
+
+def _age_text(age: int | None) -> str:
+    return "age not recorded" if age is None else f"{age} year{'s' if age != 1 else ''}"
+
+
+def _children(drugs, patient, today) -> list[dict]:
+    applies, age = _under_18(patient, today)
+    if not applies:
+        return []
+    t = table()
+    out = []
+    rule = t.rules["under18_antidepressant"]
+    hits = [d for d in drugs if d.classes & set(rule["classes"]) or d.generic in rule["generics"]]
+    if hits:
+        text = rule["message"] if age is not None else rule["message_age_unknown"]
+        out.append(_warning("under18_antidepressant", text.format(age=_age_text(age),
+                                                                  medicines=", ".join(_meds(hits))), hits))
+    rule = t.rules["under18_antipsychotic_metabolic"]
+    hits = [d for d in drugs if d.classes & set(rule["classes"])]
+    if hits:
+        out.append(_warning("under18_antipsychotic_metabolic", rule["message"].format(
+            age=_age_text(age), medicines=", ".join(_meds(hits))), hits))
+    rule = t.rules["under18_lithium"]
+    hits = [d for d in drugs if d.generic == rule["drug"]]
+    if hits:
+        out.append(_warning("under18_lithium", rule["message"].format(age=_age_text(age)), hits))
+    rule = t.rules["under18_benzodiazepine"]
+    hits = [d for d in drugs if rule["class"] in d.classes]
+    if hits:
+        out.append(_warning("under18_benzodiazepine", rule["message"].format(
+            age=_age_text(age), medicines=", ".join(_meds(hits))), hits))
+    if age is not None:
+        rule = t.rules["under18_minimum_age"]
+        general = set(rule["general_classes"])
+        for d in drugs:
+            if d.generic in rule["min_ages"]:
+                min_age, established = rule["min_ages"][d.generic]
+                if age < min_age:
+                    out.append(_warning("under18_minimum_age", rule["message"].format(
+                        medicine=d.medicine, age=_age_text(age), established=established), [d]))
+            elif age < rule["general_min_age"] and d.classes & general:
+                label = t.classes[sorted(d.classes & general)[0]]["label"]
+                out.append(_warning("under18_minimum_age", rule["message_general"].format(
+                    medicine=d.medicine, age=_age_text(age), label=label, min_age=rule["general_min_age"]), [d]))
+    return out
 
 
 def _benzodiazepines(drugs) -> list[dict]:
@@ -341,6 +403,7 @@ def check(lines: list[dict], patient, *, today: dt.date | None = None,
     warnings += _qt(drugs)
     warnings += _valproate(drugs, patient, today)
     warnings += _benzodiazepines(drugs)
+    warnings += _children(drugs, patient, today)
     warnings.sort(key=lambda w: SEVERITY_ORDER.get(w["severity"], 9))
     return warnings
 

@@ -216,8 +216,11 @@ def test_delete_archives_only_the_child_and_prescriptions_keep_their_patient(cli
     adult_pf = create_proforma(client, h["resident"], adult["id"])
     adult_rx = create_prescription(client, h["resident"], adult_pf["id"])
     c = register_child(client, h["pwo"])
-    child_pf = create_proforma(client, h["resident"], c["id"])
-    child_rx = create_prescription(client, h["resident"], child_pf["id"])
+    resp = client.post("/api/child-clinical-proformas", json={"child_patient_id": c["id"], "reliability": "Good"},
+                       headers=h["resident"])
+    assert resp.status_code == 201, resp.get_json()
+    child_rx = create_prescription(client, h["resident"], resp.get_json()["data"]["proforma"]["id"],
+                                   override_reason="Started by the consultant; reviewed with the parents")
     assert c["id"] != adult["id"]  # one id space: no child can share an adult's id
     from emrs.prescriptions import pdf, printing
     row = db.session.get(Prescription, child_rx["id"])

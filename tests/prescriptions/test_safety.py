@@ -25,7 +25,9 @@ def test_rule_table_is_data_and_every_rule_is_known():
     data = json.loads(safety.DATA_PATH.read_text(encoding="utf-8"))
     assert set(data["rules"]) == {"allergy", "same_class", "lithium_nsaid", "lithium_ace_inhibitor",
                                   "lithium_thiazide", "clozapine_monitoring", "qt_prolongation",
-                                  "valproate_childbearing", "benzodiazepine_duplication"}
+                                  "valproate_childbearing", "benzodiazepine_duplication",
+                                  "under18_antidepressant", "under18_antipsychotic_metabolic", "under18_lithium",
+                                  "under18_benzodiazepine", "under18_minimum_age"}
     assert {r["severity"] for r in data["rules"].values()} <= {"high", "moderate", "info"}
 
 
@@ -111,7 +113,9 @@ def test_valproate_in_a_woman_of_child_bearing_age():
     assert _rules(check(_lines("Sodium Valproate 200"), _patient(sex="F", age=12))) == ["valproate_childbearing"]
     assert _rules(check(_lines("Divalproex 250"), _patient(sex="F", age=50))) == ["valproate_childbearing"]
     assert check(_lines("Sodium Valproate 200"), _patient(sex="F", age=51)) == []
-    assert check(_lines("Sodium Valproate 200"), _patient(sex="F", age=11)) == []
+    # Girls from 10 (child-bearing potential; the under-18 extension of the rule, MHRA/BNFC).
+    assert "girl of 11" in check(_lines("Sodium Valproate 200"), _patient(sex="F", age=11))[0]["message"]
+    assert check(_lines("Sodium Valproate 200"), _patient(sex="F", age=9)) == []
     assert check(_lines("Sodium Valproate 200"), _patient(sex="M", age=30)) == []
     # Age unknown: warned, since it cannot be ruled out.
     assert _rules(check(_lines("Sodium Valproate 200"), _patient(sex="F", age=None))) == ["valproate_childbearing"]

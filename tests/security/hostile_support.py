@@ -33,6 +33,7 @@ from emrs.auth import service as auth_service
 from emrs.auth import tokens
 from emrs.auth.models import User
 from emrs.auth.permissions import AUTH, PUBLIC, PERMISSIONS
+from emrs.child_clinical import spec as child_spec
 from emrs.clinical import service as clinical_service
 from emrs.extensions import db
 from emrs.intake import form as intake_form
@@ -175,6 +176,8 @@ class World:
     followup_id: int = 0       # a follow-up note of the patient
     child_id: int = 0          # a child patient (the Child Guidance Clinic)
     child_cr: str = ""
+    child_patient_id: int = 0  # a patient of the child clinic
+    child_proforma_id: int = 0  # the child's walk-in proforma (the child routes' <proforma_id>)
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -215,7 +218,8 @@ class World:
                 "entity_id": self.icd11_id,  # /clinical/icd11/..., /api/icd11/entities/<id>
                 "room_id": self.room_id, "referral_id": self.referral_id, "followup_id": self.followup_id,
                 "room_number": self.room_number,  # /api/patients/by-room/<room_number>
-                "child_id": self.child_id, "cr_number": self.child_cr}  # /api/child-patient/...
+                "child_id": self.child_id, "cr_number": self.child_cr,  # /api/child-patient/...
+                "child_patient_id": self.child_patient_id, "child_proforma_id": self.child_proforma_id}
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -287,6 +291,10 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     child = call("POST", "/api/child-patient/register", json={"child_name": "Hostile Child", "age": 9,
                                                                "mobile_no": "9876500888"})["data"]["childPatient"]
     w.child_id, w.child_cr = child["id"], child["cr_number"]
+    w.child_patient_id = child["id"]
+    h = w.bearer("faculty")
+    w.child_proforma_id = call("POST", "/api/child-clinical-proformas",
+                               json={"child_patient_id": child["id"], "reliability": "Good"})["data"]["proforma"]["id"]
     return w
 
 
@@ -347,6 +355,7 @@ _INTAKE_FIELDS = WORKUP_FIELDS + intake_service.FILE_FIELDS + ("patient_id", "fi
 _RX_FIELDS = ("clinical_proforma_id", "patient_id", "follow_up_date", "advice", "override_reason", "version",
               "change_reason", "reason",
               "prescription") + LINES
+_CHILD_FIELDS = tuple(child_spec.FIELDS) + tuple(child_spec.COLUMNS) + ("version", "change_reason")
 _MED_FIELDS = ("generic_name", "drug_class", "brand_names", "strengths", "name", "category", "brands",
                ("brand_names", 0), ("strengths", 0))
 
@@ -419,6 +428,11 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("api.proformas_create", _PROFORMA_FIELDS, _proforma_body),
     Target("api.proformas_update", _PROFORMA_FIELDS, lambda w: {"gpe": "BP 120/80"}),
     Target("api.proformas_delete", (), kind="none"),
+    # the child walk-in proforma
+    Target("api.child_proformas_create", _CHILD_FIELDS + ("child_patient_id",),
+           lambda w: {"child_patient_id": w.child_patient_id, "presenting_complaints": "Poor sleep"}),
+    Target("api.child_proformas_update", _CHILD_FIELDS, lambda w: {"school_name": "Govt School"}),
+    Target("api.child_proformas_delete", ("reason",), lambda w: {"reason": "Written for the wrong child"}),
     Target("api.clinical_options_add", ("label",), lambda w: {"label": "Added option"}),
     Target("api.proforma_options_add", ("label",), lambda w: {"label": "Added option 2"}),
     Target("api.clinical_options_delete", ("id", "label"), lambda w: {"label": "No such option"}),
@@ -578,6 +592,10 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            query=lambda w: {"patient_id": w.patient_id}),
     Target("clinical.proforma_edit", _PROFORMA_FORM,
            lambda w: {"visit_date": today_ist().isoformat(), "gpe": "Edited"}, kind="form"),
+    # the child walk-in proforma
+    Target("child_clinical.new", _CHILD_FIELDS, lambda w: {"presenting_complaints": "Form complaint"}, kind="form",
+           query=lambda w: {"patient_id": w.child_patient_id}),
+    Target("child_clinical.edit", _CHILD_FIELDS, lambda w: {"school_name": "Edited school"}, kind="form"),
     # drafts
     Target("drafts.save", ("_draft_key", "_draft_patient", "gpe", "diagnosis"),
            lambda w: {"_draft_key": "proforma:new", "_draft_patient": str(w.patient_id), "gpe": "typing"},
@@ -677,6 +695,9 @@ def get_rules(app: Flask):
             yield rule
 
 
+CHILD_ROUTES = ("child_clinical.", "api.child_proformas_")  # their <proforma_id> is the child's proforma
+
+
 def url_for_rule(app: Flask, rule, values: dict, override: dict | None = None) -> str:
     """The rule's URL with the world's values; ``override`` puts raw URL text into
     some arguments (a placeholder is built, then replaced)."""
@@ -687,6 +708,8 @@ def url_for_rule(app: Flask, rule, values: dict, override: dict | None = None) -
             numeric = type(rule._converters[arg]).__name__.endswith(("IntegerConverter", "NumberConverter"))
             mark = 1_999_999_900 + i if numeric else f"ZZHOSTILE{i}ZZ"
             args[arg], marks[str(mark)] = mark, override[arg]
+        elif arg == "proforma_id" and rule.endpoint.startswith(CHILD_ROUTES) and values.get("child_proforma_id"):
+            args[arg] = values["child_proforma_id"]
         else:
             args[arg] = values[arg]
     with app.test_request_context():
@@ -1155,10 +1178,10 @@ def group_of(app: Flask, endpoint: str) -> str:
 API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
                         "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
                         "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical",
-                        "opd": "opd", "child_patients": "patients"}
+                        "opd": "opd", "child_patients": "patients", "child_proformas": "clinical"}
 PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
                             "health": "auth", "followups": "clinical",
-                            "children": "patients"}
+                            "children": "patients", "child_clinical": "clinical"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions", "opd")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions", "opd")
 

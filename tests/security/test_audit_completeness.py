@@ -23,7 +23,9 @@ from ..conftest import api_login, browser_login
 from . import walk
 
 PATIENT_VARIABLES = {"patient_id", "visit_id", "file_id", "file_path", "file_ref", "proforma_id", "record_id",
-                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id", "child_id", "cr_number"}
+                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id", "child_id", "cr_number", "child_patient_id"}
+# Routes of the child walk-in proforma: their patient is the world's child.
+CHILD_ROUTES = ("child_clinical.", "api.child_proformas_")
 
 NEW = "a patient created by the request"
 PATIENT_IN_BODY: dict[tuple[str, str], str] = {
@@ -52,6 +54,8 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
         ("api.patients_refer_bulk", "POST"), ("api.referrals_seen", "POST"), ("api.referrals_complete", "POST"),
         ("api.referrals_revoke", "POST"), ("opd.referral_act", "POST"),
         ("api.child_patient_add_to_today", "POST"),
+        # the child walk-in proforma: the child named in the query or body
+        ("child_clinical.new", "GET"), ("child_clinical.new", "POST"), ("api.child_proformas_create", "POST"),
     ]},
 }
 
@@ -101,7 +105,7 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
             "api.patients_by_room", "patients.stats",
             "patients.export", "clinical.proformas", "clinical.proforma_stats", "clinical.withdrawn", "intake.index",
             "intake.record_room", "intake.stats", "dashboard.index", "dashboard.calendar", "api.dashboard",
-            "api.patients_registrations_by_date", "api.referrals_list", "opd.referrals"],
+            "api.patients_registrations_by_date", "api.referrals_list", "opd.referrals", "api.child_proformas_list"],
     "OPD rooms and which doctor sits in which room today: no patient data (a room's patients are listed, and "
     "audited, by the queue)": ["opd.rooms", "opd.room_new", "opd.room_edit", "opd.room_set_active",
                                "opd.room_delete", "opd.room_move_doctor", "api.rooms_list", "api.rooms_get",
@@ -196,7 +200,7 @@ def test_every_patient_route_writes_an_audit_row_with_the_patient(app, users, cl
             prepare(w)
         if prepare is not None or changed:
             w.refresh()  # only writes change the world (reloading costs a query per object)
-        expected = walk.audited_patient(rule, w)
+        expected = w.child.id if rule.endpoint.startswith(CHILD_ROUTES) else walk.audited_patient(rule, w)
         url = walk.url_for_rule(rule, w)
         api = walk.is_api_rule(app, url, method)
         before = _max_audit_id()

@@ -82,10 +82,12 @@ class World:
     child_id: int = 0            # a child patient (Child Guidance Clinic), aged 10
     child2_id: int = 0           # another child, aged 18: archived and moved to the adult clinic (reset before)
     child_cr: str = ""
+    child: object = None         # a patient of the child clinic
+    child_proforma: object = None  # the child's walk-in proforma (form 'child'), written by the resident
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
                "option", "medicine", "icd11_local", "icd11_target", "room", "room2", "room_target", "referral",
-               "followup")
+               "followup", "child", "child_proforma")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -161,7 +163,10 @@ def build_world(app, users) -> World:
         child = children.register({"child_name": "Matrix Child One", "mobile_no": "9876500001", "age": 10}, pwo)
         child2 = children.register({"child_name": "Matrix Child Two", "mobile_no": "9876500002", "age": 18}, pwo)
         child_ids = (child.id, child2.id, child.cr_no)
-        ids = dict(followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
+        from emrs.child_clinical import service as child_proformas
+        _as(resident)
+        child_proforma = child_proformas.create({"child_patient_id": child.id, "reliability": "Good"}, resident)
+        ids = dict(child=child.id, child_proforma=child_proforma.id, followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
                    visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
                    icd11=local.id, room=room.id, room2=room2.id, referral=referral.id)
     from emrs.auth.models import User
@@ -181,7 +186,8 @@ def build_world(app, users) -> World:
                  icd11_target=get(Icd11Entity, ids["icd11"]), room=get(Room, ids["room"]),
                  room2=get(Room, ids["room2"]), room_target=get(Room, ids["room"]),
                  referral=get(PatientReferral, ids["referral"]), followup=get(FollowUp, ids["followup"]),
-                 child_id=child_ids[0], child2_id=child_ids[1], child_cr=child_ids[2])
+                 child_id=child_ids[0], child2_id=child_ids[1], child_cr=child_ids[2],
+                 child=get(Patient, ids["child"]), child_proforma=get(ClinicalProforma, ids["child_proforma"]))
 
 
 # ------------------------------------------------------------------ URL variables
@@ -212,6 +218,7 @@ IDS: dict[str, Callable[[World], object]] = {
     "room_number": lambda w: w.room.room_number,
     "child_id": lambda w: w.child_id,            # /api/child-patient/<child_id>, /children/<patient_id>/...
     "cr_number": lambda w: w.child_cr,           # /api/child-patient/cr/<cr_number>
+    "child_patient_id": lambda w: w.child.id,
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -244,6 +251,10 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     "api.child_patient_delete": {"child_id": lambda w: w.child2_id},
     "api.child_patient_move_to_adult": {"child_id": lambda w: w.child2_id},
     "children.move_to_adult": {"patient_id": lambda w: w.child2_id},
+    # The child walk-in proforma's routes name the child's proforma.
+    **{e: {"proforma_id": lambda w: w.child_proforma.id}
+       for e in ("child_clinical.edit", "child_clinical.show", "api.child_proformas_get", "api.child_proformas_update",
+                 "api.child_proformas_delete")},
 }
 
 # Routes whose audited patient is a child of the world (see audited_patient).
@@ -380,6 +391,16 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "api.prescriptions_create": lambda w: {"json": {"clinical_proforma_id": w.proforma.id, "prescription": LINES,
                                                     "advice": FREE_TEXT, "change_reason": CHANGE_REASON}},
     "api.prescriptions_update": lambda w: {"json": {"prescription": LINES, "change_reason": CHANGE_REASON}},
+    # child walk-in proforma: page and API
+    "child_clinical.new": lambda w: {"query_string": {"patient_id": w.child.id},
+                                     "data": {"presenting_complaints": FREE_TEXT, "reliability": "Good"}},
+    "child_clinical.edit": lambda w: {"data": {"version": str(w.child_proforma.version),
+                                               "presenting_complaints": FREE_TEXT, "change_reason": CHANGE_REASON}},
+    "api.child_proformas_create": lambda w: {"json": {"child_patient_id": w.child.id,
+                                                      "presenting_complaints": FREE_TEXT}},
+    "api.child_proformas_update": lambda w: {"json": {"presenting_complaints": FREE_TEXT,
+                                                      "change_reason": CHANGE_REASON}},
+    "api.child_proformas_delete": lambda w: {"json": {"reason": "Written for the wrong child"}},
     # API: follow-up notes
     "api.followups_create": lambda w: {"json": {"patient_id": w.patient.id, "clinical_assessment": FREE_TEXT}},
     "api.followups_update": lambda w: {"json": {"clinical_assessment": FREE_TEXT, "amend_reason": CHANGE_REASON}},
@@ -606,10 +627,18 @@ def _child2_a_child(w: World):
     db.session.commit()
 
 
+def _child_proforma_active(w: World):
+    """The resident's child proforma, active again, for a route that withdraws it."""
+    row = db.session.get(type(w.child_proforma), w.child_proforma.id)
+    row.is_active, row.withdrawn_at, row.withdrawn_by, row.withdrawal_reason = True, None, None, None
+    db.session.commit()
+
+
 PREPARE: dict[str, Callable[[World], None]] = {
     "api.child_patient_delete": _child2_a_child,
     "api.child_patient_move_to_adult": _child2_a_child,
     "children.move_to_adult": _child2_a_child,
+    "api.child_proformas_delete": _child_proforma_active,
     "api.followups_delete": _followup_active,
     "followups.withdraw": _followup_active,
     "api.proformas_restore": _withdrawn("proforma"),
@@ -669,6 +698,7 @@ DESTRUCTIVE = [
     "followups.withdraw",
     "api.prescriptions_delete",
     "api.proformas_delete",
+    "api.child_proformas_delete",
     "api.clinical_options_delete",
     "api.proforma_options_delete",
     "prescriptions.formulary_retire",
@@ -883,7 +913,36 @@ def _followup_sent_back(message: str):
 
 _FOLLOWUP_NOT_YOURS = _msg(_rules.AMEND, _rules.FOLLOWUP)
 
+
+def _child_unchanged(check):
+    """The refusal, and the resident's child proforma is still theirs and active (no new version)."""
+    def wrapped(resp, w, client):
+        from emrs.clinical.models import ClinicalProforma
+        problem = check(resp, w, client)
+        row = db.session.get(ClinicalProforma, w.child_proforma.id)
+        if row.author_id != w.users["resident"].id or not row.is_active:
+            return (problem or "") + " and the child proforma was changed"
+        return problem
+    return wrapped
+
+
+def _child_sent_back(message: str):
+    def check(resp, w, client):
+        expected = f"/clinical/child/{w.child_proforma.id}"
+        if resp.status_code != 302 or not resp.headers["Location"].endswith(expected):
+            return f"expected a redirect to {expected}, got {resp.status_code} {resp.headers.get('Location')}"
+        from html import unescape
+        if message not in unescape(client.get(resp.headers["Location"]).get_data(as_text=True)):
+            return "the child proforma's page does not show the reason"
+    return check
+
 RECORD_LEVEL: dict[tuple[str, str], tuple[str, object]] = {
+    # the child walk-in proforma: the adult proforma's record rules
+    ("api.child_proformas_get", "pwo"): (PROFORMA_OWN, _api_refused(_PWO_READ)),
+    ("api.child_proformas_update", "admin"): (ADMIN_NOT_AUTHOR, _child_unchanged(_api_refused(
+        _NOT_YOURS[_rules.PROFORMA]))),
+    ("child_clinical.edit", "admin"): (ADMIN_NOT_AUTHOR, _child_unchanged(_child_sent_back(
+        _NOT_YOURS[_rules.PROFORMA]))),
     ("api.followups_update", "admin"): (ADMIN_NOT_AUTHOR, _followup_unchanged(_api_refused(_FOLLOWUP_NOT_YOURS))),
     ("followups.amend", "admin"): (ADMIN_NOT_AUTHOR, _followup_unchanged(_followup_sent_back(_FOLLOWUP_NOT_YOURS))),
     ("api.proformas_update", "pwo"): (PROFORMA_OWN, _unchanged(_api_refused(_PWO_READ), "proforma")),
