@@ -105,6 +105,8 @@ PATH_PARAMS = {
     "room_id": (ID, "The room's id."),
     "referral_id": (ID, "The referral's id."),
     "followup_id": (ID, "The follow-up note's id."),
+    "cap_id": (ID, "The CAP work-up's id (the child's intake record)."),
+    "child_patient_id": (ID, "The child's patient id."),
     "room_number": ({"type": "string", "minLength": 1, "maxLength": 20}, "A room number (case-insensitive)."),
     "cr_no": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
     "psy_no": ({"type": "string", "minLength": 1}, "PSY number (case-insensitive)."),
@@ -566,6 +568,7 @@ TAGS = [
     ("Referrals", "Referrals of patients between doctors."),
     ("Dashboard", "The figures of each role and the registrations calendar."),
     ("Follow-ups", "Follow-up notes of returning patients (contract: /api/follow-ups)."),
+    ("CAP work-up", "The CAP detailed work-up (a child's intake record) and WHO growth z-scores."),
 ]
 
 
