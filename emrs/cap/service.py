@@ -270,3 +270,9 @@ def growth_for_patient(patient_id: int) -> dict:
         raise NotFound("Patient not found")
     audit.record_now("growth_view", "growth_measurements", None, patient_id=patient.id)
     return growth_view(patient)
+
+
+def patient_panel(patient_id: int) -> dict:
+    """The child's work-up (or None) and growth charts, for the patient page."""
+    patient = child(patient_id, include_archived=True)
+    return {"record": for_child(patient.id), "growth": growth_view(patient)}
