@@ -23,7 +23,7 @@ from ..conftest import api_login, browser_login
 from . import walk
 
 PATIENT_VARIABLES = {"patient_id", "visit_id", "file_id", "file_path", "file_ref", "proforma_id", "record_id",
-                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id"}
+                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id", "cap_id", "child_patient_id"}
 
 NEW = "a patient created by the request"
 PATIENT_IN_BODY: dict[tuple[str, str], str] = {
@@ -35,7 +35,8 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
     **{key: "patient" for key in [
         ("clinical.proforma_new", "GET"), ("clinical.proforma_new", "POST"),
         ("followups.new", "GET"), ("followups.new", "POST"), ("api.followups_create", "POST"),
-        ("intake.open_for_patient", "POST"), ("intake.bulk_retrieve", "POST"), ("intake.bulk_return", "POST"),
+        ("intake.open_for_patient", "POST"), ("cap.open_for_child", "POST"), ("api.cap_workup_create", "POST"),
+        ("intake.bulk_retrieve", "POST"), ("intake.bulk_return", "POST"),
         ("api.patients_assign", "POST"), ("api.sessions_create", "POST"),
         ("api.patients_reports_bulk", "POST"), ("reports.bulk", "POST"), ("opd.counter_requeue", "POST"),
         ("api.patient_files_create", "POST"), ("api.patients_files_create_alias", "POST"),
@@ -192,7 +193,8 @@ def test_every_patient_route_writes_an_audit_row_with_the_patient(app, users, cl
             prepare(w)
         if prepare is not None or changed:
             w.refresh()  # only writes change the world (reloading costs a query per object)
-        expected = (w.patient2.id if "patient_id" in walk.ENDPOINT_IDS.get(rule.endpoint, {}) else w.patient.id)
+        expected = (walk.PATIENT_OF[rule.endpoint](w) if rule.endpoint in walk.PATIENT_OF else
+                    w.patient2.id if "patient_id" in walk.ENDPOINT_IDS.get(rule.endpoint, {}) else w.patient.id)
         url = walk.url_for_rule(rule, w)
         api = walk.is_api_rule(app, url, method)
         before = _max_audit_id()

@@ -79,10 +79,13 @@ class World:
     room_target: object = None   # a room with no history, for a route that deletes one (a fresh one each time)
     referral: object = None      # an open referral of the patient, resident -> faculty (fresh when closed)
     followup: object = None      # a follow-up note of the patient, written by the resident
+    child: object = None         # a child-clinic patient with a CAP work-up (its intake record)
+    cap: object = None           # that CAP work-up (adl_files, form 'cap')
+    child_target: object = None  # a child with no work-up yet, for a route that opens one (fresh each time)
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
                "option", "medicine", "icd11_local", "icd11_target", "room", "room2", "room_target", "referral",
-               "followup")
+               "followup", "child", "cap", "child_target")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -153,7 +156,11 @@ def build_world(app, users) -> World:
         referral = referrals.refer(patient2.id, users["faculty"].id, None, resident)
         from emrs.followups import service as followups
         followup, _n, _total = followups.create({"patient_id": patient.id, "clinical_assessment": "Stable"}, resident)
-        ids = dict(followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
+        from emrs.cap import service as cap_service
+        child = _new_child("Matrix Child One")
+        cap = cap_service.create({"child_patient_id": child.id, "hpi_continued": "Settling at school",
+                                  "gpe_height_length_cm": 128, "gpe_weight_kg": 26}, resident)
+        ids = dict(child=child.id, cap=cap.id, followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
                    visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
                    icd11=local.id, room=room.id, room2=room2.id, referral=referral.id)
     from emrs.auth.models import User
@@ -172,7 +179,25 @@ def build_world(app, users) -> World:
                  target_file=get(PatientFile, ids["file"]), icd11_local=get(Icd11Entity, ids["icd11"]),
                  icd11_target=get(Icd11Entity, ids["icd11"]), room=get(Room, ids["room"]),
                  room2=get(Room, ids["room2"]), room_target=get(Room, ids["room"]),
-                 referral=get(PatientReferral, ids["referral"]), followup=get(FollowUp, ids["followup"]))
+                 referral=get(PatientReferral, ids["referral"]), followup=get(FollowUp, ids["followup"]),
+                 child=get(Patient, ids["child"]), cap=get(IntakeRecord, ids["cap"]),
+                 child_target=get(Patient, ids["child"]))
+
+
+_child_counter = {"n": 0}
+
+
+def _new_child(name: str):
+    """A child-clinic patient (registered by the child registration, which is not this walk's)."""
+    import datetime as dt
+    import uuid
+    from emrs.patients.models import Patient
+    _child_counter["n"] += 1
+    row = Patient(name=name, sex="F", age=8, clinic="child", cr_no=f"CRM{uuid.uuid4().hex[:9].upper()}",
+                  date_of_birth=today_ist() - dt.timedelta(days=8 * 365 + 100), name_key="mtrx chld")
+    db.session.add(row)
+    db.session.commit()
+    return row
 
 
 # ------------------------------------------------------------------ URL variables
@@ -201,6 +226,8 @@ IDS: dict[str, Callable[[World], object]] = {
     "referral_id": lambda w: w.referral.id,
     "followup_id": lambda w: w.followup.id,
     "room_number": lambda w: w.room.room_number,
+    "cap_id": lambda w: w.cap.id,                    # the child's CAP work-up
+    "child_patient_id": lambda w: w.child.id,
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -227,6 +254,20 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     # Deleting a room takes a fresh one with no history (a room with history is never deleted).
     "api.rooms_delete": {"room_id": lambda w: w.room_target.id},
     "opd.room_delete": {"room_id": lambda w: w.room_target.id},
+    # The CAP work-up pages name the child's work-up (an adl_files row) and its sections.
+    "cap.edit": {"record_id": lambda w: w.cap.id},
+    "cap.show": {"record_id": lambda w: w.cap.id},
+    "cap.save_section": {"record_id": lambda w: w.cap.id, "key": lambda w: "physical_exam"},
+    "api.patient_growth": {"patient_id": lambda w: w.child.id},
+}
+# The patient a route's audit rows must name, where it is not the world's first patient
+# (nor, for an ENDPOINT_IDS patient_id, the second).
+PATIENT_OF: dict[str, Callable[[World], int]] = {
+    **{e: (lambda w: w.child.id) for e in (
+        "cap.edit", "cap.show", "cap.save_section", "api.patient_growth", "api.cap_workup_by_child",
+        "api.cap_workup_get", "api.cap_workup_update", "api.cap_workup_delete")},
+    "cap.open_for_child": lambda w: w.child_target.id,
+    "api.cap_workup_create": lambda w: w.child_target.id,
 }
 
 
@@ -352,6 +393,13 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "api.followups_create": lambda w: {"json": {"patient_id": w.patient.id, "clinical_assessment": FREE_TEXT}},
     "api.followups_update": lambda w: {"json": {"clinical_assessment": FREE_TEXT, "amend_reason": CHANGE_REASON}},
     "api.followups_delete": lambda w: {"json": {"reason": "Written for the wrong patient"}},
+    # CAP work-up (a child's intake record) and growth
+    "cap.open_for_child": lambda w: {"data": {"patient_id": str(w.child_target.id)}},
+    "cap.save_section": lambda w: {"data": {"version": str(w.cap.version), "gpe_height_length_cm": "129",
+                                            "gpe_built": FREE_TEXT}},
+    "api.cap_workup_create": lambda w: {"json": {"child_patient_id": w.child_target.id, "school_type": "Private",
+                                                 "hpi_continued": FREE_TEXT}},
+    "api.cap_workup_update": lambda w: {"json": {"hpi_continued": FREE_TEXT, "gpe_weight_kg": 26.5}},
     # API: reference lists
     "api.clinical_options_add": lambda w: {"json": {"label": "Matrix added option"}},
     "api.icd11_entities_list": lambda w: {"query_string": {"parent": w.icd11_local.parent_id}},
@@ -544,6 +592,19 @@ def _followup_active(w: World):
     db.session.commit()
 
 
+def _fresh_child(w: World):
+    """A new child with no work-up, for a route that opens one."""
+    w.child_target = _new_child("Matrix Child New")
+
+
+def _cap_stored(w: World):
+    """The child's CAP work-up, active and stored, for the route that withdraws (archives) it."""
+    record = db.session.get(type(w.cap), w.cap.id)
+    record.file_status, record.is_active = "stored", True
+    db.session.commit()
+    w.cap = record
+
+
 def _patient2_active(w: World):
     patient = db.session.get(type(w.patient), w.patient2.id)
     patient.is_active = True
@@ -551,6 +612,9 @@ def _patient2_active(w: World):
 
 
 PREPARE: dict[str, Callable[[World], None]] = {
+    "cap.open_for_child": _fresh_child,
+    "api.cap_workup_create": _fresh_child,
+    "api.cap_workup_delete": _cap_stored,
     "api.followups_delete": _followup_active,
     "followups.withdraw": _followup_active,
     "api.proformas_restore": _withdrawn("proforma"),
@@ -606,6 +670,7 @@ PREPARE: dict[str, Callable[[World], None]] = {
 
 # Run after every other route: they remove or retire a row the rest of the walk names.
 DESTRUCTIVE = [
+    "api.cap_workup_delete",
     "api.followups_delete",
     "followups.withdraw",
     "api.prescriptions_delete",
