@@ -173,6 +173,8 @@ class World:
     room_number: str = ""
     referral_id: int = 0       # an open referral of the patient, Admin -> faculty
     followup_id: int = 0       # a follow-up note of the patient
+    child_id: int = 0          # a child-clinic patient
+    cap_id: int = 0            # the child's CAP work-up (an adl_files row, form 'cap')
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -212,7 +214,20 @@ class World:
                 "resource_id": str(self.visit_id),  # /fhir/<type>/<id>: a visit's Encounter
                 "entity_id": self.icd11_id,  # /clinical/icd11/..., /api/icd11/entities/<id>
                 "room_id": self.room_id, "referral_id": self.referral_id, "followup_id": self.followup_id,
-                "room_number": self.room_number}  # /api/patients/by-room/<room_number>
+                "room_number": self.room_number,  # /api/patients/by-room/<room_number>
+                "cap_id": self.cap_id, "child_patient_id": self.child_id}
+
+
+# URL values of routes that name the child's CAP work-up rather than the adult's intake record.
+ENDPOINT_VALUES = {"cap.edit": {"record_id": "cap_id"}, "cap.show": {"record_id": "cap_id"},
+                   "cap.save_section": {"record_id": "cap_id"}, "api.patient_growth": {"patient_id": "child_id"}}
+
+
+def values_for(w: "World", endpoint: str) -> dict:
+    values = dict(w.path_values())
+    for arg, attr in ENDPOINT_VALUES.get(endpoint, {}).items():
+        values[arg] = getattr(w, attr)
+    return values
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -281,6 +296,16 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     w.room_id, w.room_number = room["id"], room["room_number"]
     w.referral_id = call("POST", f"/api/patients/{p['id']}/refer",
                          json={"to_doctor_id": users["faculty"].id})["data"]["referral"]["id"]
+    from emrs.patients.models import Patient
+    import datetime as dt
+    child = Patient(name="Hostile Child", sex="M", age=9, clinic="child", cr_no="CRHOSTILECHILD1",
+                    date_of_birth=today_ist() - dt.timedelta(days=9 * 365 + 30))
+    db.session.add(child)
+    db.session.commit()
+    w.child_id = child.id
+    h = w.bearer("faculty")
+    w.cap_id = call("POST", "/api/child-cap-workup", json={"child_patient_id": child.id, "gpe_height_length_cm": 130}
+                    )["data"]["record"]["id"]
     return w
 
 
@@ -439,6 +464,11 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
                                     "amend_reason", "version"),
            lambda w: {"clinical_assessment": "Improving further", "amend_reason": "Hostile-input check"}),
     Target("api.followups_delete", ("reason",), lambda w: {"reason": "Written for the wrong visit"}),
+    # the CAP work-up (a child's intake record): every §1c field
+    Target("api.cap_workup_create", _CAP_FIELDS + ("child_patient_id",),
+           lambda w: {"child_patient_id": w.child_id}),
+    Target("api.cap_workup_update", _CAP_FIELDS + ("version",), lambda w: {"hpi_continued": "Settling"}),
+    Target("api.cap_workup_delete", (), kind="none"),
     # the ICD-11 tree's local additions (Admin)
     Target("api.icd11_entities_create", ("parent_id", "title", "code"),
            lambda w: {"parent_id": w.icd11_parent_id, "title": "Hostile added entry"}),
@@ -469,6 +499,23 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
 ]}
 
 _SECTION_FIELDS = {s["key"]: tuple(f["name"] for f in s["fields"]) for s in intake_form.sections()}
+
+
+def _cap_inputs() -> tuple:
+    """Every input of every CAP work-up section, as ("section key", input name)."""
+    from emrs.cap import spec as cap_spec
+    out = []
+    for key, _title, fields in cap_spec.SECTIONS:
+        for f in fields:
+            if f.kind == "rows":
+                out.extend((key, f"{f.name}-0-{col}") for col in f.keys + ("remove",))
+                out.append((key, "add_row"))
+            else:
+                out.append((key, f.name))
+    return tuple(out)
+
+
+_CAP_FIELDS = tuple(__import__("emrs.cap.spec", fromlist=["FIELDS"]).FIELDS)
 
 
 def _section_inputs() -> tuple:
@@ -569,6 +616,8 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     # intake record: every input of every section (the section key follows the field)
     Target("intake.save_section", _section_inputs() + ("version",), lambda w: {}, kind="form"),
     Target("intake.open_for_patient", ("patient_id",), lambda w: {"patient_id": str(w.patient_id)}, kind="form"),
+    Target("cap.save_section", _cap_inputs() + ("version",), lambda w: {}, kind="form"),
+    Target("cap.open_for_child", ("patient_id",), lambda w: {"patient_id": str(w.child_id)}, kind="form"),
     Target("intake.bulk_retrieve", ("file_ids",), lambda w: {"file_ids": str(w.record_id)}, kind="form"),
     Target("intake.bulk_return", ("file_ids",), lambda w: {"file_ids": str(w.record_id)}, kind="form"),
     Target("intake.file_store", ("location", "note", "next"), lambda w: {}, kind="form"),
@@ -1018,7 +1067,7 @@ def send_api_case(w: World, rule, case: Case, before: dict) -> Outcome:
         data, ctype = json_bytes(base), "application/json"
     elif kind == "multipart":
         data, ctype = multipart_data(base, None, None)
-    path = url_for_rule(app, rule, w.path_values(), spec.get("path"))
+    path = url_for_rule(app, rule, values_for(w, rule.endpoint), spec.get("path"))
     kw = {"data": data} if data is not None else {}
     if ctype:
         kw["content_type"] = ctype
@@ -1041,7 +1090,7 @@ def send_page_case(w: World, rule, case: Case, before: dict, csrf_app: Flask | N
     if t.session is not None:
         with client.session_transaction() as s:
             s.update(t.session(w))
-    values = dict(w.path_values())
+    values = values_for(w, rule.endpoint)
     fields = dict(t.body(w) if t.body else {})
     fieldname = spec.get("field")
     if isinstance(fieldname, tuple):  # an intake section input: the URL names the section
@@ -1084,7 +1133,7 @@ def send_get_case(w: World, rule, case: Case, before: dict | None = None) -> Out
     is_api = rule.endpoint.startswith("api.")
     client = app.test_client() if is_api or role is None else w.browser(role)
     headers = w.bearer(role) if is_api else {}
-    path = url_for_rule(app, rule, w.path_values(), spec.get("path"))
+    path = url_for_rule(app, rule, values_for(w, rule.endpoint), spec.get("path"))
     if isinstance(spec.get("query"), dict):
         path += "?" + form_bytes(spec["query"]).decode()
     elif "query" in spec:
@@ -1131,9 +1180,9 @@ def group_of(app: Flask, endpoint: str) -> str:
 API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
                         "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
                         "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical",
-                        "opd": "opd"}
+                        "opd": "opd", "cap_workup": "intake"}
 PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
-                            "health": "auth", "followups": "clinical"}
+                            "health": "auth", "followups": "clinical", "cap": "intake"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions", "opd")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions", "opd")
 
