@@ -136,7 +136,7 @@ def at_z(measure: str, sex: str, days: int, z: float) -> float | None:
 # --------------------------------------------------------------------- SVG chart
 
 W, H = 640, 360
-LEFT, RIGHT, TOP, BOTTOM = 56, 24, 20, 52
+LEFT, RIGHT, TOP, BOTTOM = 60, 28, 20, 56
 
 
 def chart(measure: str, points: list[tuple[dt.date, float, dict]], sex: str | None,
@@ -185,7 +185,7 @@ def chart(measure: str, points: list[tuple[dt.date, float, dict]], sex: str | No
     while v <= y_hi:
         y = round(Y(v), 1)
         body.append(tag("line", x1=LEFT, y1=y, x2=W - RIGHT, y2=y, stroke=charts.GRID, class_="chart-grid"))
-        body.append(tag("text", f"{v:g}", x=LEFT - 6, y=y + 4, text_anchor="end", font_size=12, fill=charts.INK))
+        body.append(tag("text", f"{v:g}", x=LEFT - 6, y=y + 4, text_anchor="end", font_size=14, fill=charts.INK))
         v += ystep
     span_years = (hi - lo) / 365.25
     xstep_m = 3 if span_years <= 2 else (6 if span_years <= 4 else 12)
@@ -194,12 +194,12 @@ def chart(measure: str, points: list[tuple[dt.date, float, dict]], sex: str | No
         x = round(X(m * 30.4375), 1)
         text = f"{m // 12}y" if m % 12 == 0 else f"{m // 12}y{m % 12}m"
         body.append(tag("line", x1=x, y1=H - BOTTOM, x2=x, y2=H - BOTTOM + 5, stroke=charts.INK))
-        body.append(tag("text", text, x=x, y=H - BOTTOM + 18, text_anchor="middle", font_size=12, fill=charts.INK))
+        body.append(tag("text", text, x=x, y=H - BOTTOM + 18, text_anchor="middle", font_size=14, fill=charts.INK))
         m += xstep_m
     body.append(tag("text", "Age (years, months)", x=(LEFT + W - RIGHT) / 2, y=H - 10, text_anchor="middle",
-                    font_size=13, fill=charts.INK))
+                    font_size=15, fill=charts.INK))
     body.append(tag("text", f"{title.split('-for-')[0]} ({unit})", x=14, y=(TOP + H - BOTTOM) / 2,
-                    text_anchor="middle", font_size=13, fill=charts.INK,
+                    text_anchor="middle", font_size=15, fill=charts.INK,
                     transform=f"rotate(-90 14 {round((TOP + H - BOTTOM) / 2, 1)})"))
     # reference lines
     for z, pts in lines.items():
@@ -224,13 +224,11 @@ def chart(measure: str, points: list[tuple[dt.date, float, dict]], sex: str | No
                     f'<title>{escape(label)}</title></circle>')
     d_last, v_last, s_last = placed[-1]
     if s_last.get("z") is not None:
-        caption = (f"Latest {title.lower()} ({d_last.strftime('%d %b %Y')}): {v_last:g} {unit}, "
+        caption = (f"{title}, latest ({d_last.strftime('%d %b %Y')}): {v_last:g} {unit}, "
                    f"z = {s_last['z']:+.2f} ({_ordinal(s_last['centile'])} centile).")
     else:
-        caption = f"Latest {title.lower()} ({d_last.strftime('%d %b %Y')}): {v_last:g} {unit}. {s_last.get('message') or ''}"
+        caption = f"{title}, latest ({d_last.strftime('%d %b %Y')}): {v_last:g} {unit}. {s_last.get('message') or ''}"
     cid = charts._chart_id(None, title)
-    desc = (f"WHO reference lines at -3, -2, 0 (median), +2 and +3 SD for a {sx[:-2] if sx == 'female' else 'male'} "
-            f"child; the child's measurements as points. {caption}")
     desc = f"WHO reference lines at -3, -2, 0 (median), +2 and +3 SD ({'girls' if sx == 'female' else 'boys'}); " \
            f"the child's measurements as points. {caption}"
     out["svg"] = charts._svg(cid, W, H, f"{title} (WHO)", desc, body, "growth")

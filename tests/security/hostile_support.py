@@ -360,6 +360,8 @@ _PROFORMA_FIELDS = clinical_service.FIELDS + ("patient_id", "adl_no", "version",
     WORKUP_FIELDS[::7]
 _INTAKE_FIELDS = WORKUP_FIELDS + intake_service.FILE_FIELDS + ("patient_id", "file_status", "file_created_date",
                                                                "clinical_proforma_id", "adl_no", "version")
+from emrs.cap.spec import FIELDS as _CAP_SPEC_FIELDS  # noqa: E402
+_CAP_FIELDS = tuple(_CAP_SPEC_FIELDS)
 _RX_FIELDS = ("clinical_proforma_id", "patient_id", "follow_up_date", "advice", "override_reason", "version",
               "change_reason", "reason",
               "prescription") + LINES
@@ -513,9 +515,6 @@ def _cap_inputs() -> tuple:
             else:
                 out.append((key, f.name))
     return tuple(out)
-
-
-_CAP_FIELDS = tuple(__import__("emrs.cap.spec", fromlist=["FIELDS"]).FIELDS)
 
 
 def _section_inputs() -> tuple:
