@@ -32,7 +32,7 @@ API_PREFIXES: dict[str, tuple[str, ...]] = {
     PATIENTS: ("/api/patients", "/api/patient-cards", "/api/out-patient-records",
                "/api/patient-files", "/api/sessions"),
     CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd", "/api/icd11"),
-    INTAKE: ("/api/outpatient-intake-records", "/api/adl-files"),
+    INTAKE: ("/api/outpatient-intake-records", "/api/adl-files", "/api/child-cap-workup"),
     PRESCRIPTION: ("/api/prescriptions", "/api/medicines"),
 }
 
@@ -42,7 +42,7 @@ PAGE_BLUEPRINTS: dict[str, tuple[str, ...]] = {
     USER: ("audit",),
     PATIENTS: ("patients", "fhir"),
     CLINICAL: ("clinical", "drafts"),
-    INTAKE: ("intake",),
+    INTAKE: ("intake", "cap"),  # a child's CAP work-up is the child's intake record
     PRESCRIPTION: ("prescriptions",),
 }
 # Pages of the auth blueprint under these paths belong to the user service.

@@ -179,7 +179,7 @@ def _components() -> dict:
         "doctor_name": null(STR), "doctor_role": null(STR)},
         "Walk-in clinical proforma: every column plus the patient's and the filling doctor's names.")
     proforma_with_doctor = extend("ProformaRow", {"doctor_name": null(STR), "doctor_role": null(STR)})
-    record_row = model_schema(IntakeRecord, description="Intake record (ADL file): its columns.")
+    record_row = model_schema(IntakeRecord, exclude=("cap_sections",), description="Intake record (ADL file): its columns.")
     record = extend("IntakeRecordRow", {
         "patient_name": null(STR), "cr_no": null(STR), "psy_no": null(STR),
         "created_by_name": null(STR), "created_by_role": null(STR), "last_accessed_by_name": null(STR),

@@ -410,8 +410,11 @@ class IntakeRecord(TimestampMixin, db.Model):
     )
 
     def to_dict(self) -> dict:
-        """All adl_files columns (read endpoints add patient/creator/doctor names)."""
-        return column_dict(self)
+        """All adl_files columns (read endpoints add patient/creator/doctor names), but the
+        CAP work-up's fields: /api/child-cap-workup gives those (emrs/cap/service.py)."""
+        out = column_dict(self)
+        out.pop("cap_sections", None)
+        return out
 
 
 class FileMovement(db.Model):
