@@ -145,3 +145,30 @@ def save_section(record_id: int, key: str):
         conflict=conflict, saved=status == 200 and not add_row, filled=service.section_filled(record),
         extra_rows=extra_rows, oob=True, growth=growth), status)
     return resp
+
+
+# ------------------------------------------------------------------ timeline entry
+
+def _timeline(patient_id: int, limit: int):
+    from datetime import timezone
+
+    from .. import timeline
+    from ..auth.navigation import allowed
+    record = service.for_child(patient_id)
+    if record is None:
+        return []
+    filled = service.section_filled(record)
+    when = record.updated_at if record.updated_at.tzinfo else record.updated_at.replace(tzinfo=timezone.utc)
+    return [timeline.TimelineEntry(
+        kind="cap_work_up", id=record.id, when=when, title=f"CAP work-up {record.adl_no}",
+        summary=f"{sum(filled.values())} of {len(filled)} sections filled · file {record.file_status}",
+        url=url_for("cap.show", record_id=record.id) if allowed("cap.show") else None,
+        badges=[record.file_status])]
+
+
+def _register_timeline():
+    from .. import timeline
+    timeline.register("cap_work_up", _timeline)
+
+
+_register_timeline()

@@ -162,7 +162,7 @@ def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
 
     from ..auth.navigation import allowed
     record = service.for_patient(patient_id)
-    if record is None:
+    if record is None or record.form == "cap":  # a child's CAP work-up has its own entry (emrs/cap/views.py)
         return []
     filled = service.section_filled(record)
     when = record.updated_at if record.updated_at.tzinfo else record.updated_at.replace(tzinfo=timezone.utc)

@@ -167,7 +167,9 @@ def test_pages_sections_rows_and_growth_chart(role_client):
     bad = c.post(f"/cap/{rid}/section/physical_exam", headers={"HX-Request": "true"}, data={
         "version": str(db.session.get(IntakeRecord, rid).version), "gpe_weight_kg": "900"})
     assert bad.status_code == 422 and "from 0.5 to 250" in bad.get_data(as_text=True)
-    assert "chart-child-point" in c.get(f"/patients/{child.id}").get_data(as_text=True)
+    patient_page = c.get(f"/patients/{child.id}").get_data(as_text=True)
+    assert "chart-child-point" in patient_page and f"CAP work-up {rec.adl_no}" in patient_page
+    assert "3 of 20 sections filled" in patient_page and "Intake record " + rec.adl_no not in patient_page
     assert "Harpreet" not in c.get(f"/cap/{rid}").get_data(as_text=True)
     assert role_client("pwo").get(f"/cap/{rid}/edit").status_code == 403
     # The adult intake pages send a CAP record to its own pages.
