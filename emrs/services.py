@@ -6,7 +6,8 @@ the endpoints of services that are not enabled are *refused* before authenticati
 with a 404 (the API's envelope, or the 404 page), and navigation hides them (they are
 stored in ``app.config["EMRS_DISABLED_ENDPOINTS"]``).
 
-Always served, whatever the mode: ``/health``, static files, the dashboard and the
+Always served, whatever the mode: ``/health``, static files, the dashboard (``/``,
+``/calendar``, ``/api/dashboard``: its figures cross every service), the API docs and the
 sign-in/account pages (``/login``, ``/logout``, ``/profile`` …) — a page of any
 service must be able to send an anonymous user to sign in. The ``user`` service owns
 the user administration pages (``/admin/…``), the audit trail, ``/api/users``,
@@ -30,18 +31,20 @@ SERVICES = (USER, PATIENTS, CLINICAL, INTAKE, PRESCRIPTION)
 API_PREFIXES: dict[str, tuple[str, ...]] = {
     USER: ("/api", "/api/users", "/api/session", "/api/sessions"),
     PATIENTS: ("/api/patients", "/api/patient-cards", "/api/out-patient-records",
-               "/api/patient-files", "/api/sessions"),
-    CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd", "/api/icd11"),
+               "/api/patient-files", "/api/sessions", "/api/rooms", "/api/referrals", "/api/child-patient"),
+    CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd", "/api/icd11",
+               "/api/follow-ups"),
     INTAKE: ("/api/outpatient-intake-records", "/api/adl-files", "/api/child-cap-workup"),
     PRESCRIPTION: ("/api/prescriptions", "/api/medicines"),
 }
 
-# Blueprints outside /api owned by one service (FHIR R4 read access goes with the
-# patient record: /fhir).
+# Blueprints outside /api owned by one service (FHIR R4 read access, the OPD day — rooms,
+# queues, referrals — and patient reports go with the patient record; follow-up notes with
+# the clinical notes). The dashboard (`/`, `/calendar`, `/api/dashboard`) stays shared.
 PAGE_BLUEPRINTS: dict[str, tuple[str, ...]] = {
     USER: ("audit",),
-    PATIENTS: ("patients", "fhir"),
-    CLINICAL: ("clinical", "drafts"),
+    PATIENTS: ("patients", "fhir", "opd", "reports", "children"),
+    CLINICAL: ("clinical", "drafts", "followups"),
     INTAKE: ("intake", "cap"),  # a child's CAP work-up is the child's intake record
     PRESCRIPTION: ("prescriptions",),
 }

@@ -21,7 +21,17 @@ from .users import parse_id
 
 @bp.post("/follow-ups", endpoint="followups_create")
 def followups_create():
-    row, number, total = service.create(json_body(), principal())
+    data = json_body()
+    if "child_patient_id" in data:  # the original's child follow-up: the child's patient id
+        from ..children import service as children
+        child_id = children.child_id_for(data.get("child_patient_id"))
+        if data.get("patient_id") not in (None, "") and str(data.get("patient_id")).strip() != str(child_id):
+            from ..errors import ValidationError, field_error
+            raise ValidationError("patient_id and child_patient_id name different patients",
+                                  errors=[field_error("child_patient_id", "names a different patient than patient_id",
+                                                      data.get("child_patient_id"))])
+        data = {**{k: v for k, v in data.items() if k != "child_patient_id"}, "patient_id": child_id}
+    row, number, total = service.create(data, principal())
     return ok({"followup": service.followup_dict(row), "visit_number": number, "total_visits": total},
               service.CREATED, status=201)
 
@@ -78,9 +88,14 @@ OPENAPI_SCHEMAS = {"FollowUp": FOLLOWUP}
 OPENAPI = {
     "followups_create": Op("Follow-ups", "Write a follow-up note", obj({
         "followup": ref("FollowUp"), "visit_number": INT, "total_visits": INT}), status=201,
-        message=service.CREATED, body=obj({"patient_id": ID, **FIELDS}, required=("patient_id", "clinical_assessment")),
+        message=service.CREATED, body={"anyOf": [
+            obj({"patient_id": ID, **FIELDS}, required=("patient_id", "clinical_assessment")),
+            obj({"child_patient_id": {**ID, "description": "A child's patient id (the original's child follow-up)."},
+                 **FIELDS}, required=("child_patient_id", "clinical_assessment"))]},
         errors=(404,), description="For a returning patient (an earlier proforma, follow-up or visit); writes the "
-                                   "day's visit when there is none. The date is IST, never after today."),
+                                   "day's visit when there is none. The date is IST, never after today. "
+                                   "`child_patient_id` is accepted as an alias of `patient_id` for a child "
+                                   "(404 when it names an adult)."),
     "followups_get": Op("Follow-ups", "One follow-up note", ONE, message="Follow-up visit retrieved successfully"),
     "followups_by_patient": Op("Follow-ups", "A patient's follow-up notes", list_of("followups", "FollowUp"),
                                message="Follow-up visits retrieved successfully", params=page_params()),

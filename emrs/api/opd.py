@@ -70,10 +70,11 @@ QUEUE_ROW = obj({
     "id": INT, "name": STR, "cr_no": null(STR), "psy_no": null(STR), "age": null(INT), "sex": null(STR),
     "contact_number": null(STR), "assigned_room": null(STR), "room_id": null(INT), "token_no": null(INT),
     "visit_id": INT, "visit_date": DATE, "visit_type": STR, "visit_status": STR,
-    "queue_status": {"type": "string", "description": "waiting, with doctor, proforma done, prescription written "
-                                                      "or completed."},
+    "queue_status": {"type": "string", "enum": list(opd_queue.STATUSES),
+                     "description": "What the day's visit has reached."},
     "assigned_doctor_id": null(INT), "assigned_doctor_name": null(STR), "assigned_doctor_role": null(STR),
-    "has_visit_today": BOOL, "has_proforma_today": BOOL, "proforma_id": null(INT), "prescription_id": null(INT),
+    "has_visit_today": BOOL, "has_proforma_today": BOOL, "proforma_id": null(INT), "followup_id": null(INT),
+    "prescription_id": null(INT),
     "waiting_minutes": null(INT), "patient_type": STR}, description="A patient in the day's queue.")
 MOVED = obj({"patient": ref("Patient"), "visit": ref("Visit")})
 ROOM = {"type": "string", "minLength": 1, "maxLength": 20}

@@ -105,6 +105,8 @@ PATH_PARAMS = {
     "room_id": (ID, "The room's id."),
     "referral_id": (ID, "The referral's id."),
     "followup_id": (ID, "The follow-up note's id."),
+    "child_id": (ID, "The child patient's id (a patient id of the Child Guidance Clinic)."),
+    "cr_number": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
     "cap_id": (ID, "The CAP work-up's id (the child's intake record)."),
     "child_patient_id": (ID, "The child's patient id."),
     "room_number": ({"type": "string", "minLength": 1, "maxLength": 20}, "A room number (case-insensitive)."),
@@ -168,6 +170,8 @@ def _components() -> dict:
                                                         "else the last visit's date."},
             "visit_status": null({"type": "string", "enum": ["scheduled", "in_progress", "completed", "cancelled"]}),
             "has_visit_today": BOOL, "has_proforma_today": BOOL,
+            "patient_type": {"type": "string", "enum": ["adult", "child"],
+                             "description": "child: a patient of the Child Guidance Clinic (same as `clinic`)."},
         },
         description="Out-patient card and record: every column of the patient plus joined names. "
                     "`has_adl_file`, `case_complexity` and `adl_no` are derived from the intake record.")
@@ -568,6 +572,8 @@ TAGS = [
     ("Referrals", "Referrals of patients between doctors."),
     ("Dashboard", "The figures of each role and the registrations calendar."),
     ("Follow-ups", "Follow-up notes of returning patients (contract: /api/follow-ups)."),
+    ("Child patients", "The Child Guidance Clinic: a child is a patient of the one registry (clinic 'child'); "
+                       "these routes answer the original's /api/child-patient shapes."),
     ("CAP work-up", "The CAP detailed work-up (a child's intake record) and WHO growth z-scores."),
 ]
 

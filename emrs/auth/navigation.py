@@ -14,6 +14,7 @@ NAV = [
     ("Today's patients", "opd.today"),
     ("Counter", "opd.counter"),
     ("Register", "patients.new"),
+    ("Register a child", "children.new"),
     ("Proformas", "clinical.proformas"),
     ("Record room", "intake.record_room"),
     ("Referrals", "opd.referrals"),

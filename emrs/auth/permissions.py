@@ -137,6 +137,20 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.patients_get": ALL_ROLES,
     "api.patients_update": ALL_ROLES,
     "api.patients_delete": ADMIN_ONLY,
+    # API: child patients (the Child Guidance Clinic; emrs/api/child_patients.py)
+    "api.child_patient_register": COUNTER,
+    "api.child_patient_by_cr": ALL_ROLES,
+    "api.child_patient_add_to_today": ALL_ROLES,
+    "api.child_patient_documents": ALL_ROLES,
+    "api.child_patient_get": ALL_ROLES,
+    "api.child_patient_update": COUNTER,
+    "api.child_patient_delete": ADMIN_ONLY,
+    "api.child_patient_move_to_adult": SENIOR,
+    "api.followups_by_child_patient": CLINICIANS,  # follow-up notes are clinical (auth/records.py)
+    # pages: child patients (emrs/children/views.py)
+    "children.new": COUNTER,
+    "children.edit": COUNTER,
+    "children.move_to_adult": SENIOR,
     "api.patients_profile": ALL_ROLES,
     "api.patients_visits": ALL_ROLES,
     "api.patients_visits_count": ALL_ROLES,

@@ -46,6 +46,7 @@ SID = "https://emrs.pgimer.edu.in/fhir/sid"
 CR_SYSTEM = f"{SID}/cr-number"              # Central Registration number (hospital MRN)
 PSY_SYSTEM = f"{SID}/psy-number"            # department's psychiatry registration number
 ADL_SYSTEM = f"{SID}/adl-number"            # intake record (ADL file) number
+CGC_SYSTEM = f"{SID}/cgc-number"            # Child Guidance Clinic number (child and adolescent psychiatry)
 PRESCRIPTION_SYSTEM = f"{SID}/prescription"  # groups the lines of one prescription
 # ABHA number: the system the ABDM (NDHM) FHIR implementation guide's examples use, with
 # the value written XX-XXXX-XXXX-XXXX. The guide names no system for ABHA addresses; we
@@ -66,7 +67,7 @@ SNOMED = "http://snomed.info/sct"
 
 # identifier search: system -> kind of number (patients.reading.patients_by_number)
 IDENTIFIER_KINDS = {CR_SYSTEM: "cr", PSY_SYSTEM: "psy", ADL_SYSTEM: "adl", ABHA_NUMBER_SYSTEM: "abha",
-                    ABHA_ADDRESS_SYSTEM: "abha_address"}
+                    ABHA_ADDRESS_SYSTEM: "abha_address", CGC_SYSTEM: "cgc"}
 
 GENDER = {"M": "male", "F": "female", "Other": "other"}
 MARITAL_CODES = {"single": ("S", "Never Married"), "married": ("M", "Married"), "remarried": ("M", "Married"),
@@ -109,6 +110,8 @@ def patient_resource(p: Patient, adl_no: str | None = None) -> dict:
         identifiers.append(_identifier("secondary", PSY_SYSTEM, p.psy_no, "PSY No."))
     if adl_no or p.adl_no:
         identifiers.append(_identifier("secondary", ADL_SYSTEM, p.adl_no or adl_no, "ADL No."))
+    if p.cgc_number:
+        identifiers.append(_identifier("secondary", CGC_SYSTEM, p.cgc_number, "CGC No."))
     if p.abha_number:
         identifiers.append(_identifier("official", ABHA_NUMBER_SYSTEM, F.format_abha(p.abha_number), "ABHA number"))
     if p.abha_address:
@@ -490,7 +493,8 @@ def read_resource(resource_type: str, raw_id: str, reader) -> dict:
 SEARCH_PARAMS = {
     "Patient": [("identifier", "token", "Exact match on <system>|<value> or a bare value (any of the systems): "
                  f"CR No. {CR_SYSTEM}, PSY No. {PSY_SYSTEM}, ADL No. {ADL_SYSTEM}, ABHA number "
-                 f"{ABHA_NUMBER_SYSTEM} (14 digits, hyphens optional), ABHA address {ABHA_ADDRESS_SYSTEM}"),
+                 f"{ABHA_NUMBER_SYSTEM} (14 digits, hyphens optional), ABHA address {ABHA_ADDRESS_SYSTEM}, "
+                 f"CGC No. (Child Guidance Clinic) {CGC_SYSTEM}"),
                 ("name", "string", "The register's name search (at least 2 letters; spelling and "
                  "transliteration variants found, best matches first)")],
     "Encounter": [("patient", "reference", "The patient's visits (patient=<id> or Patient/<id>)")],

@@ -42,6 +42,11 @@ def next_cr_no(year: int) -> str:
     return f"CR{year}{next_value('CR', year):06d}"
 
 
+def next_cgc_no(year: int) -> str:
+    """The Child Guidance Clinic number: CGC{yyyy}{6-digit per-year sequence}."""
+    return f"CGC{year}{next_value('CGC', year):06d}"
+
+
 def next_psy_no(year: int) -> str:
     return f"PSY{year}{next_value('PSY', year):06d}"
 

@@ -27,6 +27,7 @@ from ..auth.models import ADMIN, PWO, User
 from ..auth.permissions import OWN_AND_ROOM, list_scope
 from ..auth.users import doctor_to_assign
 from ..clinical.models import ClinicalProforma
+from ..followups.models import FollowUp
 from ..errors import Conflict, Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..patients.models import Patient, PatientVisit
@@ -38,9 +39,9 @@ from .models import DoctorRoom, Room
 OPEN = ("scheduled", "in_progress")
 
 # What Today's Patients shows for a visit (derived from the visit and today's records).
-WAITING, WITH_DOCTOR, PROFORMA_DONE, RX_WRITTEN, COMPLETED = (
-    "waiting", "with doctor", "proforma done", "prescription written", "completed")
-STATUSES = (WAITING, WITH_DOCTOR, PROFORMA_DONE, RX_WRITTEN, COMPLETED)
+WAITING, WITH_DOCTOR, PROFORMA_DONE, NOTE_DONE, RX_WRITTEN, COMPLETED = (
+    "waiting", "with doctor", "proforma done", "follow-up note done", "prescription written", "completed")
+STATUSES = (WAITING, WITH_DOCTOR, PROFORMA_DONE, NOTE_DONE, RX_WRITTEN, COMPLETED)
 
 
 # ------------------------------------------------------------------ rooms and doctors
@@ -96,7 +97,7 @@ def _lock_room(room: Room) -> None:
         db.session.execute(select(Room.id).where(Room.id == room.id).with_for_update())
 
 
-def _place(visit: PatientVisit, room: Room, day: dt.date) -> None:
+def place(visit: PatientVisit, room: Room, day: dt.date) -> None:
     """Give the visit the next token of ``room`` (under the room's lock) and flush. The
     unique (visit_date, room_id, token_no) is the last guard: a clash is a 409, nothing saved."""
     _lock_room(room)
@@ -108,6 +109,18 @@ def _place(visit: PatientVisit, room: Room, day: dt.date) -> None:
     except IntegrityError:
         db.session.rollback()
         raise Conflict("The room's queue changed while saving; try again")
+
+
+def room_of_assignment(room_value) -> Room | None:
+    """The room an assignment (``POST /api/patients/assign``, the patient page's *Assign*)
+    names: an active room by number, None when none is named. Once rooms are set up, a room
+    number that names no active room is refused (ValidationError on ``room_no``); before any
+    room exists (a first run), the number stays the free text the original stored."""
+    if room_value in (None, "") or not isinstance(room_value, str) or not room_value.strip():
+        return None
+    if not rooms.any_rooms():
+        return None
+    return room_for(room_value, field="room_no")
 
 
 def _today_visit(patient_id: int, day: dt.date) -> PatientVisit | None:
@@ -150,7 +163,7 @@ def queue(patient: Patient, room: Room | str | int, actor: User, *, commit: bool
         _set_doctor(visit, patient, doctor_for(room, day))
         if visit.visit_status not in OPEN:
             visit.visit_status = "scheduled"
-        _place(visit, room, day)
+        place(visit, room, day)
     else:
         earlier = 0 if patient.id is None else db.session.execute(select(func.count(PatientVisit.id)).where(
             PatientVisit.patient_id == patient.id)).scalar_one()
@@ -158,7 +171,7 @@ def queue(patient: Patient, room: Room | str | int, actor: User, *, commit: bool
                              visit_type="follow_up" if earlier else "first_visit")
         db.session.add(visit)
         _set_doctor(visit, patient, doctor_for(room, day))
-        _place(visit, room, day)
+        place(visit, room, day)
     patient.assigned_room, patient.assigned_room_id = room.room_number, room.id
     details.update(token=visit.token_no, doctor_id=visit.assigned_doctor_id)
     audit.record(action, "patient_visits", visit.id, patient_id=patient.id, details=details)
@@ -178,7 +191,7 @@ def requeue_room(patient: Patient, actor: User, room_value=None) -> Room:
             return mine
     last = db.session.get(Room, patient.assigned_room_id) if patient.assigned_room_id else None
     if last is None or not last.is_active:
-        raise ValidationError("Choose a room for this patient",
+        raise ValidationError(f"Choose a room for {patient.name}: no room of an earlier visit to go back to",
                               errors=[field_error("assigned_room", "Choose a room")])
     return last
 
@@ -189,11 +202,14 @@ def requeue(patient: Patient, actor: User, room_value=None) -> PatientVisit:
     keeps the older rule: a visit with their assigned doctor (patients.visits)."""
     try:
         room = requeue_room(patient, actor, room_value)
-    except ValidationError:
+    except ValidationError as no_room:
         if room_value not in (None, ""):
             raise
         from ..patients import visits
-        return visits.new_visit_for_existing(patient, actor)
+        try:
+            return visits.new_visit_for_existing(patient, actor)
+        except ValidationError:
+            raise no_room from None  # neither a room nor a doctor: ask for what the counter has, a room
     return queue(patient, room, actor)
 
 
@@ -416,7 +432,7 @@ def view_of(user: User, wanted: str | None = None, room_id: int | None = None) -
 def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = None, search: str | None = None,
                 include_completed: bool = False, day: dt.date | None = None) -> tuple[list[dict], dict]:
     """Today's queue as the user may see it: rows ``{"visit", "patient", "doctor", "status",
-    "proforma_id", "prescription_id", "waiting_minutes"}`` by room and token (patient and doctor
+    "proforma_id", "followup_id", "prescription_id", "waiting_minutes"}`` by room and token (patient and doctor
     as ``RowPatient``/``RowDoctor`` tuples), and the view (``view_of``). Closes earlier days'
     visits first (lazily)."""
     close_earlier_days(user)
@@ -458,24 +474,36 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
     written = dict(db.session.execute(select(Prescription.clinical_proforma_id, Prescription.id).where(
         Prescription.clinical_proforma_id.in_(list(proformas.values()) or [0]),
         Prescription.withdrawn_at.is_(None))).all())
+    # A returning patient's record of the day may be a follow-up note instead of a proforma.
+    notes = dict(db.session.execute(select(FollowUp.patient_id, func.max(FollowUp.id)).where(
+        FollowUp.patient_id.in_(ids), FollowUp.visit_date == day, FollowUp.is_active.is_(True))
+        .group_by(FollowUp.patient_id)).all())
+    if notes:
+        written_on_notes = dict(db.session.execute(select(Prescription.followup_id, Prescription.id).where(
+            Prescription.followup_id.in_(list(notes.values())), Prescription.withdrawn_at.is_(None))).all())
+    else:
+        written_on_notes = {}
     now = dt.datetime.now(dt.timezone.utc)
     out = []
     for v, p, d in rows:
         pf = proformas.get(p.id)
-        rx = written.get(pf) if pf else None
+        note = notes.get(p.id)
+        rx = (written.get(pf) if pf else None) or (written_on_notes.get(note) if note else None)
         if v.visit_status not in OPEN:
             status = COMPLETED
         elif rx:
             status = RX_WRITTEN
         elif pf:
             status = PROFORMA_DONE
+        elif note:
+            status = NOTE_DONE
         elif v.visit_status == "in_progress":
             status = WITH_DOCTOR
         else:
             status = WAITING
         waited = int((now - as_utc(v.created_at)).total_seconds() // 60) if v.created_at else 0
         out.append({"visit": v, "patient": p, "doctor": d, "status": status, "proforma_id": pf,
-                    "prescription_id": rx, "waiting_minutes": max(waited, 0)})
+                    "followup_id": note, "prescription_id": rx, "waiting_minutes": max(waited, 0)})
     return out, view
 
 
@@ -550,6 +578,7 @@ def row_dict(row: dict) -> dict:
             "assigned_doctor_id": v.assigned_doctor_id, "assigned_doctor_name": d.name if d else None,
             "assigned_doctor_role": d.role if d else None, "has_visit_today": True,
             "has_proforma_today": row["proforma_id"] is not None, "proforma_id": row["proforma_id"],
+            "followup_id": row["followup_id"],
             "prescription_id": row["prescription_id"], "waiting_minutes": row["waiting_minutes"],
             "patient_type": p.clinic}
 

@@ -27,8 +27,10 @@ def _room_choices():
 
 
 def _refusal(exc: DomainError) -> str:
-    fields, general = form_errors(exc)
-    return " ".join(general + [m for ms in fields.values() for m in ms])
+    """One sentence for a refusal shown above a list or a box: the refusal's own message
+    when it says more than "Validation failed", else its field messages."""
+    fields, general = form_errors(exc, keep_summary=True)
+    return " ".join(general or [m for ms in fields.values() for m in ms])
 
 
 # ------------------------------------------------------------------ the counter
@@ -147,7 +149,7 @@ def _list_context(message=None, undo_visit=None):
     shown = [r for panel in grouped for r in panel["rows"]] if grouped is not None else rows
     return dict(rows=rows, view=view, grouped=grouped, filters=f, message=message, undo_visit=undo_visit,
                 csrf=generate_csrf(), visit_url=IdUrls("visit_id"), patient_url=IdUrls("patient_id"),
-                proforma_url=IdUrls("proforma_id"),
+                proforma_url=IdUrls("proforma_id"), followup_url=IdUrls("followup_id"),
                 active=rooms.active_rooms(), doctors=_doctors_for_claim(user),
                 **queue.row_actions(user, shown, view["my_room"]))
 
@@ -208,7 +210,8 @@ def _act(visit_id: int, do, done: str):
 
 @bp.post(f"/opd/visits/<{ID}:visit_id>/start", endpoint="start")
 def start(visit_id: int):
-    """"See patient": the visit is with the doctor now; straight on to the proforma."""
+    """"See patient": the visit is with the doctor now; straight on to the proforma, or for a
+    returning patient to the follow-up note (``next=followup``)."""
     try:
         visit, patient = queue.visit_today(visit_id)
         queue.start(visit, patient, principal())
@@ -218,6 +221,8 @@ def start(visit_id: int):
     if request.form.get("next") == "proforma":
         return redirect(url_for("clinical.proforma_new", patient_id=patient.id,
                                 prefill=1 if visit.visit_type == "follow_up" else None))
+    if request.form.get("next") == "followup":
+        return redirect(url_for("followups.new", patient_id=patient.id))
     flash(f"{patient.name} is with you now.", "success")
     return redirect(url_for("opd.today"))
 

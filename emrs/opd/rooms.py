@@ -27,6 +27,11 @@ def room_by_number(room_number: str) -> Room | None:
     return db.session.execute(select(Room).where(Room.number_key == number_key(room_number))).scalar_one_or_none()
 
 
+def any_rooms() -> bool:
+    """Whether any room has been set up (active or not)."""
+    return db.session.execute(select(Room.id).limit(1)).first() is not None
+
+
 def active_rooms() -> list[Room]:
     return list(db.session.execute(select(Room).where(Room.is_active.is_(True))
                                    .order_by(func.length(Room.room_number), Room.room_number)).scalars())

@@ -274,6 +274,10 @@ def clean_value(f: Field, value):
         if not _PIN.match(value):
             raise ValueError("must be exactly 6 digits")
         return value
+    if f.kind == "mobile10":
+        if not re.fullmatch(r"\d{10}", value):
+            raise ValueError("must be exactly 10 digits")
+        return value
     if f.kind == "mobile":
         if not _MOBILE.match(value):
             raise ValueError("must be a phone number of 10 to 15 digits")
@@ -286,14 +290,16 @@ def clean_value(f: Field, value):
     return value
 
 
-def clean(data: dict, names, *, partial: bool, location: str = "body") -> tuple[dict, list]:
+def clean(data: dict, names, *, partial: bool, location: str = "body", table=None) -> tuple[dict, list]:
     """Clean the given field names out of ``data``. Returns (values, errors).
 
     partial=True: only keys present in data are considered (None/'' kept as None so the
-    caller can decide whether to ignore them)."""
+    caller can decide whether to ignore them). ``table``: the field rules (default the
+    adult card and record; CHILD_FIELDS for a child of the Child Guidance Clinic)."""
     values, errors = {}, []
+    table = ALL_FIELDS if table is None else table
     for name in names:
-        f = ALL_FIELDS[name]
+        f = table[name]
         if name not in data:
             if f.required and not partial:
                 errors.append(field_error(name, f"{f.label} is required", None, location))
@@ -373,4 +379,138 @@ def form_values(form, names) -> dict:
             typed = (form.get(f"{name}__other") or "").strip()
             value = typed or value
         out[name] = value
+    return out
+
+
+# ------------------------------------------------------------------ the child card
+# The Child Guidance Clinic's registration (child and adolescent psychiatry): the same
+# registered_patient row, validated with the child card's own option lists (exact stored
+# values, emrs/data/child_registration.json). docs/children.md maps the original's names.
+
+def _load_child_options() -> dict:
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "data" / "child_registration.json"
+    with path.open(encoding="utf-8") as fh:
+        data = json.load(fh)
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+CHILD_OPTIONS: dict[str, list[str]] = _load_child_options()
+
+
+def _same(key: str) -> tuple:
+    return tuple((v, v) for v in CHILD_OPTIONS[key])
+
+
+CHILD_AGE_MAX = 18
+# The child card's sex is stored with the patient registry's codes (M, F, Other).
+CHILD_SEX = {"male": "M", "m": "M", "female": "F", "f": "F", "other": "Other"}
+CHILD_SEX_LABEL = {"M": "Male", "F": "Female", "Other": "Other"}
+
+CHILD_FIELD_LIST: tuple[Field, ...] = (
+    Field("cr_no", "CR No.", "identifier", max_len=50),
+    Field("cgc_number", "CGC No.", "identifier", max_len=50),
+    Field("seen_in_walk_in_on", "Seen in walk-in on", "date", past=True),
+    Field("date", "Registration date", "date", past=True),
+    Field("name", "Child's name", "name", max_len=255, required=True),
+    Field("contact_number", "Guardian's mobile", "mobile10", required=True),
+    Field("sex", "Sex", "choice", choices=SEX),
+    Field("age", "Age", "int", min=0, max=CHILD_AGE_MAX),
+    Field("date_of_birth", "Date of birth", "date", past=True),
+    Field("age_group", "Age group", "choice", choices=_same("age_group")),
+    Field("education", "Educational status", "choice", choices=_same("educational_status")),
+    Field("occupation", "Occupational status", "choice", choices=_same("occupational_status")),
+    Field("religion", "Religion", "choice", choices=_same("religion")),
+    Field("head_name", "Head of family: name", "name", max_len=255),
+    Field("head_relationship", "Head of family: relationship", "choice", choices=_same("head_relationship")),
+    Field("head_age", "Head of family: age", "int", min=0, max=150),
+    Field("head_education", "Head of family: education", "choice", choices=_same("head_education")),
+    Field("head_occupation", "Head of family: occupation", "choice", choices=_same("head_occupation")),
+    Field("head_income_band", "Head of family: monthly income", "choice", choices=_same("head_monthly_income")),
+    Field("locality", "Locality", "choice", choices=_same("locality")),
+    Field("distance_from_hospital", "Distance travelled", "choice", choices=_same("distance_travelled")),
+    Field("referred_by", "Source of referral", "choice", choices=_same("source_of_referral")),
+    Field("address_line", "Address", max_len=500),
+    Field("city", "City / town / village", max_len=100),
+    Field("district", "District", max_len=100),
+    Field("state", "State", max_len=100),
+    Field("country", "Country", max_len=100),
+    Field("pin_code", "PIN code", "pin"),
+    Field("present_address_line_1", "Present address", max_len=500),
+    Field("present_city_town_village", "City / town / village", max_len=100),
+    Field("present_district", "District", max_len=100),
+    Field("present_state", "State", max_len=100),
+    Field("present_country", "Country", max_len=100),
+    Field("present_pin_code", "PIN code", "pin"),
+    Field("permanent_address_line_1", "Permanent address", max_len=500),
+    Field("permanent_city_town_village", "City / town / village", max_len=100),
+    Field("permanent_district", "District", max_len=100),
+    Field("permanent_state", "State", max_len=100),
+    Field("permanent_country", "Country", max_len=100),
+    Field("permanent_pin_code", "PIN code", "pin"),
+    Field("local_address", "Local address", max_len=500),
+    Field("allergies", "Drug allergies", max_len=500),
+)
+CHILD_FIELDS = {f.name: f for f in CHILD_FIELD_LIST}
+CHILD_NAMES = tuple(CHILD_FIELDS)
+
+# The original's field names (child_patient_registrations) -> registered_patient columns.
+CHILD_ALIASES = {
+    "child_name": "name", "cr_number": "cr_no", "mobile_no": "contact_number",
+    "seen_as_walk_in_on": "seen_in_walk_in_on", "educational_status": "education",
+    "occupational_status": "occupation", "head_monthly_income": "head_income_band",
+    "distance_travelled": "distance_from_hospital", "source_of_referral": "referred_by",
+    "city_town_village": "city", "pincode": "pin_code",
+    "present_address_line": "present_address_line_1", "present_pincode": "present_pin_code",
+    "permanent_address_line": "permanent_address_line_1", "permanent_pincode": "permanent_pin_code",
+    "local_address_line": "local_address",
+}
+
+CHILD_GROUPS = [
+    ("Visit and identification", ("seen_in_walk_in_on", "cr_no", "cgc_number")),
+    ("Child", ("name", "sex", "age")),  # then the room to queue in today (a new child)
+    ("Guardian's mobile and the child's details", ("contact_number", "date_of_birth", "age_group", "education",
+                                                    "occupation", "religion")),
+    ("Head of family (guardian)", ("head_name", "head_relationship", "head_age", "head_education",
+                                   "head_occupation", "head_income_band")),
+    ("Locality, distance, referral", ("locality", "distance_from_hospital", "referred_by")),
+    ("Address", ("address_line", "city", "district", "state", "country", "pin_code")),
+    ("Present address", ("present_address_line_1", "present_city_town_village", "present_district",
+                         "present_state", "present_country", "present_pin_code")),
+    ("Permanent address", ("permanent_address_line_1", "permanent_city_town_village", "permanent_district",
+                           "permanent_state", "permanent_country", "permanent_pin_code")),
+    ("Local address and safety", ("local_address", "allergies")),
+]
+
+
+def child_age_group(age: int | None) -> str | None:
+    """The child card's age group of an age in years: 0 → less than 1 year, 1–5, 6–10,
+    11–15, and 16–18 → "15 – 18 years" (a group EMRS adds: the original's stop at 15)."""
+    if age is None:
+        return None
+    groups = CHILD_OPTIONS["age_group"]
+    if age < 1:
+        return groups[0]
+    if age <= 5:
+        return groups[1]
+    if age <= 10:
+        return groups[2]
+    if age <= 15:
+        return groups[3]
+    return groups[4]
+
+
+def child_input(data: dict) -> dict:
+    """A child's registration as sent (the original's names or the registry's): the
+    registry's column names, the sex as M/F/Other."""
+    out = {}
+    for key, value in data.items():
+        column = CHILD_ALIASES.get(key, key)
+        if column in out and key in CHILD_ALIASES:
+            continue  # the registry's own name, when both are sent, wins
+        out[column] = value
+    sex = out.get("sex")
+    if isinstance(sex, str) and sex.strip().lower() in CHILD_SEX:
+        out["sex"] = CHILD_SEX[sex.strip().lower()]
     return out

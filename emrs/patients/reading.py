@@ -48,7 +48,7 @@ def patients_by_number(kind: str, number: str, limit: int = 20) -> list[Patient]
     elif kind == "abha_address":
         q = select(Patient).where(Patient.abha_address == value.lower(), active)
     else:
-        column = {"cr": Patient.cr_no, "psy": Patient.psy_no, "adl": Patient.adl_no}[kind]
+        column = {"cr": Patient.cr_no, "psy": Patient.psy_no, "adl": Patient.adl_no, "cgc": Patient.cgc_number}[kind]
         q = select(Patient).where(func.upper(column) == value, active)
     found = list(db.session.execute(q.order_by(Patient.id).limit(limit)).scalars())
     if not found and kind == "adl":
@@ -78,6 +78,7 @@ def _public(columns: dict) -> dict:
         columns.pop(name, None)
     columns["version"] = columns.pop("version")
     columns["abha_number"] = F.format_abha(columns.get("abha_number"))
+    columns["patient_type"] = columns.get("clinic") or "adult"  # 'child': the Child Guidance Clinic
     return columns
 
 

@@ -55,6 +55,8 @@ def _check_abha_free(abha_number: str | None, exclude_id: int | None = None) -> 
 
 def _unique_conflict(exc: IntegrityError) -> Conflict:
     """A unique index refused the row (two desks saving at once): say which number."""
+    if "cgc" in str(exc.orig).lower():
+        return Conflict(CGC_TAKEN, errors=[field_error("cgc_number", CGC_TAKEN)])
     if "abha" in str(exc.orig).lower():
         return Conflict(ABHA_TAKEN, errors=[field_error("abha_number", ABHA_TAKEN)])
     return Conflict("CR number is already registered")
@@ -76,7 +78,60 @@ def _age_against_birth_date(patient: Patient, age: int, registered_on) -> list:
 # with the room and PSY number when given; no doctor (the counter assigns one with a visit).
 QUICK_NAMES = ("name", "sex", "age", "cr_no", "contact_number", "abha_number", "abha_address", "psy_no",
                "assigned_room")
-STEP_NAMES = {"card": F.CARD_NAMES, "complete": F.CARD_NAMES + F.RECORD_NAMES, "quick": QUICK_NAMES}
+STEP_NAMES = {"card": F.CARD_NAMES, "complete": F.CARD_NAMES + F.RECORD_NAMES, "quick": QUICK_NAMES,
+              "child": F.CHILD_NAMES}
+
+CGC_TAKEN = "CGC number is already registered to another child"
+
+
+def _check_cgc_free(cgc: str | None, exclude_id: int | None = None) -> None:
+    if not cgc:
+        return
+    other = db.session.execute(select(Patient.id).where(func.upper(Patient.cgc_number) == cgc.upper())).scalar()
+    if other is not None and other != exclude_id:
+        raise Conflict(CGC_TAKEN, errors=[field_error("cgc_number", CGC_TAKEN, cgc)])
+
+
+def _years_between(born, on) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+_AGE_PATHS = ("age", "date_of_birth", "age_group", "date")
+
+
+def _child_rules(values: dict, *, on, current: Patient | None = None) -> list:
+    """A child's age (0–18 on the registration day), date of birth and age group agree. The
+    age comes from the date of birth when only that is given; the group from the age when
+    not given (docs/children.md)."""
+    errors = []
+    born = values["date_of_birth"] if "date_of_birth" in values else (current.date_of_birth if current else None)
+    age_sent = values.get("age") is not None
+    if born is not None:
+        actual = _years_between(born, on)
+        if not age_sent and "date_of_birth" in values:
+            if actual > F.CHILD_AGE_MAX:
+                errors.append(field_error("date_of_birth", f"The date of birth gives an age of {actual}: the child "
+                                                           f"clinic registers children aged 0 to {F.CHILD_AGE_MAX}",
+                                          born.isoformat()))
+            else:
+                values["age"] = actual
+        elif age_sent and actual != values["age"]:
+            errors.append(field_error("age", f"Age {values['age']} does not match the date of birth "
+                                             f"({born.strftime('%d %b %Y')}: {actual} years on "
+                                             f"{on.strftime('%d %b %Y')})", values["age"]))
+    if current is None and values.get("age") is None and not any(e["path"] in ("age", "date_of_birth") for e in errors):
+        errors.append(field_error("age", f"Age is required (0 to {F.CHILD_AGE_MAX} years), or the date of birth", None))
+    if "age" in values or "age_group" in values:
+        age = values.get("age", current.age if current else None)
+        expected = F.child_age_group(age)
+        group = values.get("age_group")
+        if group is None:
+            if expected is not None:
+                values["age_group"] = expected
+        elif expected is not None and group != expected:
+            errors.append(field_error("age_group", f"Age group “{group}” does not match age {age} "
+                                                   f"(expected “{expected}”)", group))
+    return errors
 
 
 def register(data: dict, actor: User, *, step: str = "complete", room=None) -> Patient:
@@ -88,9 +143,12 @@ def register(data: dict, actor: User, *, step: str = "complete", room=None) -> P
     the new patient straight into today's queue of that room (opd.queue.queue), in the same
     commit; an unknown or inactive room refuses the whole registration."""
     from ..opd import queue as opd_queue
-    data = _input(data)
+    child = step == "child"
+    data = F.child_input(data) if child else _input(data)
     names = STEP_NAMES[step]
-    values, errors = F.clean(data, names, partial=False)
+    values, errors = F.clean(data, names, partial=False, table=F.CHILD_FIELDS if child else None)
+    if child and not any(e["path"] in _AGE_PATHS for e in errors):
+        errors.extend(_child_rules(values, on=values.get("date") or today_ist()))
     if room in (None, "") and step == "quick" and isinstance(data.get("assigned_room"), str) \
             and data["assigned_room"].strip() and not any(e.get("path") == "assigned_room" for e in errors):
         room = data["assigned_room"]
@@ -115,11 +173,18 @@ def register(data: dict, actor: User, *, step: str = "complete", room=None) -> P
     _check_cr_free(values.get("cr_no"))
     _check_abha_free(values.get("abha_number"))
     today = today_ist()
+    if child:
+        values["clinic"] = "child"
+        if values.get("cgc_number"):
+            values["cgc_number"] = values["cgc_number"].strip().upper().replace(" ", "")
+            _check_cgc_free(values["cgc_number"])
+        else:
+            values["cgc_number"] = numbering.next_cgc_no((values.get("date") or today).year)
     values.setdefault("date", today)
     values.setdefault("department", "Psychiatry")
     if not values.get("cr_no"):
         values["cr_no"] = numbering.next_cr_no(values["date"].year)
-    if step == "complete" and "seen_in_walk_in_on" not in values:
+    if step in ("complete", "child") and "seen_in_walk_in_on" not in values:
         values["seen_in_walk_in_on"] = values["date"]
     patient = Patient(**values, name_key=name_key(values["name"]), filled_by=actor.id if actor else None)
     if doctor is not None:
@@ -143,15 +208,33 @@ def update(patient: Patient, data: dict, actor: User, *, names=None, expected_ve
     """Update card/record fields. API rule: fields sent as null/'' are ignored, except
     assigned doctor and room, which may be cleared; 400 if nothing remains. Pages send
     ignore_empty=False (a cleared box clears the field) and the version they showed."""
-    data = _input(data)
+    child = patient.clinic == "child"
+    table = F.CHILD_FIELDS if child else F.ALL_FIELDS
+    data = F.child_input(data) if child else _input(data)
     lock_for_edit(patient, expected_version, "This patient was changed by someone else while you were editing. "
                                              "Reload to see their changes; your values are kept in the form.")
     allow_doctor = names is None or "assigned_doctor_id" in names
-    names = tuple(n for n in (names or (F.CARD_NAMES + F.RECORD_NAMES)) if n in F.ALL_FIELDS)
+    default_names = F.CHILD_NAMES + ("assigned_room",) if child else F.CARD_NAMES + F.RECORD_NAMES
+    if child:
+        table = {**table, "assigned_room": F.ALL_FIELDS["assigned_room"]}
+    names = tuple(n for n in (names or default_names) if n in table)
     present = {k: v for k, v in data.items() if k in names}
-    values, errors = F.clean(present, names, partial=True)
+    values, errors = F.clean(present, names, partial=True, table=table)
     if ignore_empty:
         values = {k: v for k, v in values.items() if v is not None or k in F.CLEARABLE}
+    if child:
+        for required in ("name", "contact_number"):
+            if required in values and values[required] is None:
+                errors.append(field_error(required, f"{table[required].label} is required", None))
+        if not any(e["path"] in _AGE_PATHS for e in errors):
+            errors.extend(_child_rules(values, on=values.get("date") or patient.date or today_ist(), current=patient))
+        if "age" in values and values["age"] is None:
+            errors.append(field_error("age", f"Age is required (0 to {F.CHILD_AGE_MAX} years), or the date of birth"))
+        if values.get("cgc_number"):
+            values["cgc_number"] = values["cgc_number"].strip().upper().replace(" ", "")
+            _check_cgc_free(values["cgc_number"], exclude_id=patient.id)
+        elif "cgc_number" in values:
+            values.pop("cgc_number")  # the CGC number is never cleared
     doctor_change = None
     if not allow_doctor:
         pass

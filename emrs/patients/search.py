@@ -136,6 +136,12 @@ def parse_filters(args) -> tuple[dict, list]:
             out["room"] = room
         else:
             bad("room", "room must be at most 20 characters")
+    clinic = (args.get("patient_type") or args.get("clinic") or "").strip().lower()
+    if clinic:
+        if clinic in ("adult", "child"):
+            out["clinic"] = clinic
+        else:
+            bad("patient_type", "patient_type must be adult or child")
     state = (args.get("state") or "").strip()
     if state:
         if len(state) <= 60:
@@ -166,6 +172,8 @@ def _apply_filters(q, filters: dict):
         q = q.where(Patient.assigned_doctor_id.is_(None))
     if "state" in filters:
         q = q.where(func.lower(Patient.state) == filters["state"].lower())
+    if "clinic" in filters:  # ?patient_type=child: the Child Guidance Clinic's patients
+        q = q.where(Patient.clinic == filters["clinic"])
     return q
 
 

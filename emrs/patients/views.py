@@ -169,6 +169,8 @@ def check_duplicates():
 
 def _edit(patient_id: int, names, groups, template: str, success_message: str, next_endpoint: str):
     patient = _patient_or_404(patient_id, audit_action=None)
+    if patient.clinic == "child":  # a child's registration has its own form (emrs/children)
+        return redirect(url_for("children.edit", patient_id=patient.id))
     field_errors, general, conflict = {}, [], False
     values = F.form_values(request.form, names) if request.method == "POST" else None
     if request.method == "POST":

@@ -45,7 +45,8 @@ def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=No
            visit_type=None) -> PatientVisit:
     """Send the patient to a doctor and room: a `scheduled` visit for that day
     (first_visit when the patient has no earlier visit, else follow_up). A second
-    assignment on the same day moves the open visit instead of adding another."""
+    assignment on the same day moves the open visit instead of adding another. A room names
+    a real room (its id and that day's next token on the visit; opd.queue.room_of_assignment)."""
     errors = []
     try:
         doctor = doctor_to_assign(doctor_id)
@@ -61,8 +62,15 @@ def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=No
         errors.append(field_error("notes", "Notes must be text of at most 1000 characters", None))
     if visit_type not in (None, "", "first_visit", "follow_up"):
         errors.append(field_error("visit_type", "visit_type must be first_visit or follow_up", F._safe_echo(visit_type)))
+    room_row = None
+    if not any(e["path"] == "room_no" for e in errors):
+        from ..opd import queue as opd_queue  # the room's queue: a real room, a token of that day
+        try:
+            room_row = opd_queue.room_of_assignment(room_no)
+        except ValidationError as exc:
+            errors += exc.errors
     F.raise_if(errors)
-    room = (room_no or "").strip() or None
+    room = room_row.room_number if room_row is not None else ((room_no or "").strip() or None)
     open_visit = db.session.execute(select(PatientVisit).where(
         PatientVisit.patient_id == patient.id, PatientVisit.visit_date == day,
         PatientVisit.visit_status.in_(("scheduled", "in_progress"))).order_by(PatientVisit.id.desc()).limit(1)
@@ -85,8 +93,13 @@ def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=No
     if room:
         patient.assigned_room = room
     db.session.flush()
+    if room_row is not None:
+        patient.assigned_room_id = room_row.id
+        if visit.room_id != room_row.id:
+            opd_queue.place(visit, room_row, day)  # the next token of that room on that day
     audit.record(action, "patient_visits", visit.id, patient_id=patient.id,
-                 details={"doctor_id": doctor.id, "visit_date": day.isoformat()})
+                 details={"doctor_id": doctor.id, "visit_date": day.isoformat(),
+                          **({"room_id": room_row.id, "token_no": visit.token_no} if room_row is not None else {})})
     db.session.commit()
     return visit
 

@@ -105,6 +105,16 @@ def _address(p: Patient) -> str:
     return ", ".join(text(x) for x in parts if text(x))
 
 
+def _guardian(p: Patient) -> str:
+    """The head of family of a child (name, relationship, age, education, occupation)."""
+    if p.clinic != "child" and not p.adult_since:
+        return ""
+    extra = [text(p.head_relationship), f"{p.head_age} y" if p.head_age is not None else "",
+             text(p.head_education), text(p.head_occupation)]
+    extra = [x for x in extra if x]
+    return text(p.head_name) + (f" ({', '.join(extra)})" if extra else "")
+
+
 DETAILS = (
     ("Patient ID", lambda p: p.id), ("CR No", lambda p: p.cr_no), ("PSY No", lambda p: p.psy_no),
     ("ADL No", lambda p: p.adl_no), ("Name", lambda p: p.name), ("Age", lambda p: p.age), ("Sex", lambda p: p.sex),
@@ -119,6 +129,14 @@ DETAILS = (
     ("Category", lambda p: p.category), ("Unit/Consit", lambda p: p.unit_consit), ("Room No", lambda p: p.room_no),
     ("Serial No", lambda p: p.serial_no), ("Unit Days", lambda p: p.unit_days), ("File No", lambda p: p.file_no),
     ("Special Clinic No", lambda p: p.special_clinic_no), ("Drug Allergies", lambda p: p.allergies),
+    # The Child Guidance Clinic (a child is a patient; docs/children.md)
+    ("Clinic", lambda p: "Child Guidance Clinic" if p.clinic == "child" else
+     ("Adult (moved from the child clinic)" if p.adult_since else None)),
+    ("CGC No", lambda p: p.cgc_number), ("Date of Birth", lambda p: p.date_of_birth),
+    ("Guardian / Head of Family", _guardian), ("Guardian's Mobile", lambda p: p.contact_number
+                                                if p.clinic == "child" else None),
+    ("Head of Family Monthly Income", lambda p: p.head_income_band),
+    ("In Adult Clinic Since", lambda p: p.adult_since),
 )
 
 

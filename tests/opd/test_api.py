@@ -142,3 +142,32 @@ def test_routing_actions_and_their_refusals(client, h, users, bearer, make_user)
     q = patient_row("Not Queued")
     resp = client.post(f"/api/patients/{q.id}/transfer", json={"target_doctor_id": fac.id}, headers=h["resident"])
     assert resp.status_code == 404 and resp.get_json()["message"] == "This patient is not in today's queue"
+
+
+def test_assign_names_a_real_room_with_a_token_and_refuses_an_unknown_one(client, h, users, role_client):
+    r = room("31")
+    first, second = patient_row("Assign One"), patient_row("Assign Two")
+    for p, token in ((first, 1), (second, 2)):
+        resp = client.post("/api/patients/assign", headers=h["pwo"], json={
+            "patient_id": p.id, "assigned_doctor_id": users["faculty"].id, "room_no": " 31 "})
+        assert resp.status_code == 201, resp.get_json()
+        a = resp.get_json()["data"]["assignment"]
+        assert (a["room_no"], a["room_id"], a["token_no"], a["assigned_doctor_id"]) == ("31", r.id, token,
+                                                                                      users["faculty"].id)
+    assert db.session.get(Patient, first.id).assigned_room_id == r.id
+    # A typo once rooms exist: refused, nothing changed.
+    third = patient_row("Assign Three")
+    resp = client.post("/api/patients/assign", headers=h["pwo"], json={
+        "patient_id": third.id, "assigned_doctor_id": users["faculty"].id, "room_no": "R-31"})
+    body = resp.get_json()
+    assert resp.status_code == 400 and body["errors"][0]["path"] == "room_no" and body["errors"][0]["msg"] == "No such room"
+    assert _visit(third.id) is None
+    # The patient page's Assign goes through the same rule.
+    resp = role_client("pwo").post(f"/patients/{third.id}/assign", data={
+        "assigned_doctor_id": str(users["faculty"].id), "room_no": "31"})
+    assert resp.status_code == 302
+    v = _visit(third.id)
+    assert (v.room_id, v.token_no) == (r.id, 3)
+    # The doctor of room 31 sees all three in the room's list, by token.
+    listed = client.get(f"/api/patients?date={TODAY()}&assigned_room=31", headers=h["faculty"]).get_json()
+    assert [x["token_no"] for x in listed["data"]["patients"]] == [1, 2, 3]

@@ -182,3 +182,39 @@ def test_the_full_card_form_can_queue_too(role_client):
     assert resp.status_code == 302 and "/slip" in resp.headers["Location"]
     page = pwo.get(resp.headers["Location"]).get_data(as_text=True)
     assert "Tarsem Lal" in page and "Out-patient record" in page
+
+
+def test_a_returning_patients_row_leads_to_a_follow_up_note_and_its_prescription(role_client, users, client, h):
+    import datetime as dt
+    from emrs.followups.models import FollowUp
+    from ..factories import proforma_row
+    r = room("22")
+    seat(users["resident"], r)
+    p = patient_row("Harbhajan Lal")
+    proforma_row(p, users["resident"], visit_date=today_ist() - dt.timedelta(days=30))
+    db.session.add(PatientVisit(patient_id=p.id, visit_date=today_ist() - dt.timedelta(days=30),
+                                visit_type="first_visit", visit_status="completed"))
+    db.session.commit()
+    pwo = role_client("pwo")
+    pwo.post("/opd/counter/requeue", data={"patient_id": str(p.id), "room": "22"})
+    [v] = [x for x in _visits(p.id) if x.visit_date == today_ist()]
+    assert v.visit_type == "follow_up"
+    doc = role_client("resident")
+    page = doc.get("/patients/today").get_data(as_text=True)
+    row = page[page.index("Harbhajan Lal"):]
+    row = row[:row.index("</tr>")]
+    assert 'value="followup"' in row and "Follow-up note" in row and f"/patients/{p.id}/refer" in row
+    resp = doc.post(f"/opd/visits/{v.id}/start", data={"next": "followup"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/follow-ups/new?patient_id={p.id}")
+    assert db.session.get(PatientVisit, v.id).visit_status == "in_progress"
+    db.session.add(FollowUp(patient_id=p.id, visit_id=v.id, visit_date=today_ist(), filled_by=users["resident"].id,
+                            clinical_assessment="Better; continue."))
+    db.session.commit()
+    note = db.session.execute(select(FollowUp.id).where(FollowUp.patient_id == p.id)).scalar_one()
+    frag = doc.get("/opd/today/list", headers=HX).get_data(as_text=True)
+    row = frag[frag.index("Harbhajan Lal"):]
+    row = row[:row.index("</tr>")]
+    assert "follow-up note done" in row and f"/follow-ups/{note}" in row and f"/prescriptions/follow-up/{note}" in row
+    api = client.get(f"/api/patients?date={today_ist().isoformat()}", headers=h["resident"]).get_json()["data"]["patients"]
+    [mine] = [x for x in api if x["id"] == p.id]
+    assert mine["queue_status"] == "follow-up note done" and mine["followup_id"] == note

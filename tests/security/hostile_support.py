@@ -173,7 +173,8 @@ class World:
     room_number: str = ""
     referral_id: int = 0       # an open referral of the patient, Admin -> faculty
     followup_id: int = 0       # a follow-up note of the patient
-    child_id: int = 0          # a child-clinic patient
+    child_id: int = 0          # a child patient (the Child Guidance Clinic)
+    child_cr: str = ""
     cap_id: int = 0            # the child's CAP work-up (an adl_files row, form 'cap')
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
@@ -215,6 +216,7 @@ class World:
                 "entity_id": self.icd11_id,  # /clinical/icd11/..., /api/icd11/entities/<id>
                 "room_id": self.room_id, "referral_id": self.referral_id, "followup_id": self.followup_id,
                 "room_number": self.room_number,  # /api/patients/by-room/<room_number>
+                "child_id": self.child_id, "cr_number": self.child_cr,  # /api/child-patient/...
                 "cap_id": self.cap_id, "child_patient_id": self.child_id}
 
 
@@ -296,16 +298,12 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     w.room_id, w.room_number = room["id"], room["room_number"]
     w.referral_id = call("POST", f"/api/patients/{p['id']}/refer",
                          json={"to_doctor_id": users["faculty"].id})["data"]["referral"]["id"]
-    from emrs.patients.models import Patient
-    import datetime as dt
-    child = Patient(name="Hostile Child", sex="M", age=9, clinic="child", cr_no="CRHOSTILECHILD1",
-                    date_of_birth=today_ist() - dt.timedelta(days=9 * 365 + 30))
-    db.session.add(child)
-    db.session.commit()
-    w.child_id = child.id
+    child = call("POST", "/api/child-patient/register", json={"child_name": "Hostile Child", "age": 9,
+                                                               "mobile_no": "9876500888"})["data"]["childPatient"]
+    w.child_id, w.child_cr = child["id"], child["cr_number"]
     h = w.bearer("faculty")
-    w.cap_id = call("POST", "/api/child-cap-workup", json={"child_patient_id": child.id, "gpe_height_length_cm": 130}
-                    )["data"]["record"]["id"]
+    w.cap_id = call("POST", "/api/child-cap-workup", json={"child_patient_id": child["id"],
+                                                           "gpe_height_length_cm": 130})["data"]["record"]["id"]
     return w
 
 
@@ -341,6 +339,9 @@ class Target:
     kind: str = "json"             # json | multipart | none | cookie (API); form | multipart (pages)
     query: object = None           # callable(world) -> dict of query args (pages)
     session: object = None         # callable(world) -> dict put into the browser session first (pages)
+
+
+_CHILD_KEYS = tuple(F.CHILD_ALIASES) + F.CHILD_NAMES + ("assigned_room",)
 
 
 def _patient_ref(w):
@@ -498,6 +499,15 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            lambda w: {"target_doctor_id": w.users["resident"].id}),
     Target("api.patients_add_to_my_list", ("doctor_id", "patient_type"), lambda w: {}),
     Target("api.patients_visits_reopen", (), kind="none"),
+    # child patients (the Child Guidance Clinic)
+    Target("api.child_patient_register", _CHILD_KEYS,
+           lambda w: {"child_name": "Hostile New Child", "mobile_no": "9876500777", "age": 7}),
+    Target("api.child_patient_update", _CHILD_KEYS, lambda w: {"district": "Ropar"}),
+    Target("api.child_patient_add_to_today", ("child_patient_id", "assigned_room"),
+           lambda w: {"child_patient_id": w.child_id, "assigned_room": w.room_number}),
+    Target("api.child_patient_documents", ("@filename", "@content"), lambda w: {}, kind="multipart"),
+    Target("api.child_patient_delete", (), kind="none"),
+    Target("api.child_patient_move_to_adult", (), kind="none"),
 ]}
 
 _SECTION_FIELDS = {s["key"]: tuple(f["name"] for f in s["fields"]) for s in intake_form.sections()}
@@ -681,6 +691,12 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     Target("opd.claim", ("doctor_id",), lambda w: {}, kind="form"),
     Target("opd.complete", (), lambda w: {}, kind="form"),
     Target("opd.reopen", (), lambda w: {}, kind="form"),
+    # child patients
+    Target("children.new", F.CHILD_NAMES + ("queue_room",),
+           lambda w: {"name": "Hostile Page Child", "contact_number": "9876500666", "age": "6"}, kind="form"),
+    Target("children.edit", F.CHILD_NAMES + ("version",),
+           lambda w: {"name": "Hostile Child", "contact_number": "9876500888", "age": "9"}, kind="form"),
+    Target("children.move_to_adult", ("confirm",), lambda w: {"confirm": "yes"}, kind="form"),
 ]}
 
 
@@ -1179,9 +1195,10 @@ def group_of(app: Flask, endpoint: str) -> str:
 API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
                         "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
                         "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical",
-                        "opd": "opd", "cap_workup": "intake"}
+                        "opd": "opd", "child_patients": "patients", "cap_workup": "intake"}
 PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
-                            "health": "auth", "followups": "clinical", "cap": "intake"}
+                            "health": "auth", "followups": "clinical",
+                            "children": "patients", "cap": "intake"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions", "opd")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions", "opd")
 

@@ -23,7 +23,8 @@ from ..conftest import api_login, browser_login
 from . import walk
 
 PATIENT_VARIABLES = {"patient_id", "visit_id", "file_id", "file_path", "file_ref", "proforma_id", "record_id",
-                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id", "cap_id", "child_patient_id"}
+                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id", "child_id", "cr_number", "cap_id",
+                     "child_patient_id"}
 
 NEW = "a patient created by the request"
 PATIENT_IN_BODY: dict[tuple[str, str], str] = {
@@ -32,6 +33,8 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
     ("api.patients_register_complete", "POST"): NEW,
     ("api.patient_cards_create", "POST"): NEW,
     ("opd.counter_register", "POST"): NEW,
+    ("api.child_patient_register", "POST"): NEW,
+    ("children.new", "POST"): NEW,
     **{key: "patient" for key in [
         ("clinical.proforma_new", "GET"), ("clinical.proforma_new", "POST"),
         ("followups.new", "GET"), ("followups.new", "POST"), ("api.followups_create", "POST"),
@@ -50,6 +53,7 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
         # referrals: the patient of the referral (and of the bulk referral's list)
         ("api.patients_refer_bulk", "POST"), ("api.referrals_seen", "POST"), ("api.referrals_complete", "POST"),
         ("api.referrals_revoke", "POST"), ("opd.referral_act", "POST"),
+        ("api.child_patient_add_to_today", "POST"),
     ]},
 }
 
@@ -111,7 +115,8 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
     DRAFTS: ["drafts.index", "drafts.banner", "drafts.save", "drafts.discard"],
     "the audit trail itself (who did what to which record, never clinical content), for the administrator; "
     "its CSV export is audited (audit_export)": ["audit.index", "audit.patient", "audit.user", "audit.export"],
-    "the empty registration form (the POST that registers is audited)": [("patients.new", "GET")],
+    "the empty registration form (the POST that registers is audited)": [("patients.new", "GET"),
+                                                                        ("children.new", "GET")],
     "the counter's empty forms and room list (the registration, the re-queue and a search are audited)": [
         "opd.counter"],
     "a doctor's seat for the day (doctor_rooms, audited as room_select); each waiting patient it gives them is "
@@ -180,7 +185,7 @@ def clients(app, users, outbox):
 def test_every_patient_route_writes_an_audit_row_with_the_patient(app, users, clients):
     w = walk.build_world(app, users)
     problems, walked = [], 0
-    existing = {w.patient.id, w.patient2.id}
+    existing = {w.patient.id, w.patient2.id, w.child_id, w.child2_id}
     changed = True
     for rule, method in walk.route_pairs(app):
         kind = classify(rule, method)
@@ -193,8 +198,7 @@ def test_every_patient_route_writes_an_audit_row_with_the_patient(app, users, cl
             prepare(w)
         if prepare is not None or changed:
             w.refresh()  # only writes change the world (reloading costs a query per object)
-        expected = (walk.PATIENT_OF[rule.endpoint](w) if rule.endpoint in walk.PATIENT_OF else
-                    w.patient2.id if "patient_id" in walk.ENDPOINT_IDS.get(rule.endpoint, {}) else w.patient.id)
+        expected = walk.audited_patient(rule, w)
         url = walk.url_for_rule(rule, w)
         api = walk.is_api_rule(app, url, method)
         before = _max_audit_id()

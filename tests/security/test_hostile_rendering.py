@@ -52,6 +52,9 @@ def store_everywhere(w) -> None:
                         json={"name": "Pt " + SCRIPT, **{n: markup(i, F.ALL_FIELDS[n].max_len)
                                                         for i, n in enumerate(text_fields)}}), "patient")
     assert patient["data"]["patient"]["father_name"] in (SCRIPT, BREAKOUT, SHORT)
+    # A room's number is the room's own (assignments name real rooms): markup in a room's number.
+    _ok(c.post("/api/rooms", headers=w.bearer("admin"), json={"room_number": SHORT, "description": BREAKOUT,
+                                                              "doctor_capacity": 2}), "room")
     _ok(c.post("/api/patients/assign", headers=h, json={"patient_id": w.patient_id, "room_no": SHORT,
                                                         "assigned_doctor_id": w.users["faculty"].id,
                                                         "notes": BREAKOUT}), "visit")

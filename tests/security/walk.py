@@ -79,13 +79,15 @@ class World:
     room_target: object = None   # a room with no history, for a route that deletes one (a fresh one each time)
     referral: object = None      # an open referral of the patient, resident -> faculty (fresh when closed)
     followup: object = None      # a follow-up note of the patient, written by the resident
-    child: object = None         # a child-clinic patient with a CAP work-up (its intake record)
-    cap: object = None           # that CAP work-up (adl_files, form 'cap')
+    child_id: int = 0            # a child patient (Child Guidance Clinic), aged 10
+    child2_id: int = 0           # another child, aged 18: archived and moved to the adult clinic (reset before)
+    child_cr: str = ""
+    cap: object = None           # the first child's CAP work-up (adl_files, form 'cap')
     child_target: object = None  # a child with no work-up yet, for a route that opens one (fresh each time)
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
                "option", "medicine", "icd11_local", "icd11_target", "room", "room2", "room_target", "referral",
-               "followup", "child", "cap", "child_target")
+               "followup", "cap", "child_target")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -156,11 +158,16 @@ def build_world(app, users) -> World:
         referral = referrals.refer(patient2.id, users["faculty"].id, None, resident)
         from emrs.followups import service as followups
         followup, _n, _total = followups.create({"patient_id": patient.id, "clinical_assessment": "Stable"}, resident)
+        from emrs.children import service as children
+        _as(pwo)
+        child = children.register({"child_name": "Matrix Child One", "mobile_no": "9876500001", "age": 10}, pwo)
+        child2 = children.register({"child_name": "Matrix Child Two", "mobile_no": "9876500002", "age": 18}, pwo)
+        child_ids = (child.id, child2.id, child.cr_no)
+        _as(resident)
         from emrs.cap import service as cap_service
-        child = _new_child("Matrix Child One")
         cap = cap_service.create({"child_patient_id": child.id, "hpi_continued": "Settling at school",
                                   "gpe_height_length_cm": 128, "gpe_weight_kg": 26}, resident)
-        ids = dict(child=child.id, cap=cap.id, followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
+        ids = dict(cap=cap.id, followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
                    visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
                    icd11=local.id, room=room.id, room2=room2.id, referral=referral.id)
     from emrs.auth.models import User
@@ -180,15 +187,15 @@ def build_world(app, users) -> World:
                  icd11_target=get(Icd11Entity, ids["icd11"]), room=get(Room, ids["room"]),
                  room2=get(Room, ids["room2"]), room_target=get(Room, ids["room"]),
                  referral=get(PatientReferral, ids["referral"]), followup=get(FollowUp, ids["followup"]),
-                 child=get(Patient, ids["child"]), cap=get(IntakeRecord, ids["cap"]),
-                 child_target=get(Patient, ids["child"]))
+                 child_id=child_ids[0], child2_id=child_ids[1], child_cr=child_ids[2],
+                 cap=get(IntakeRecord, ids["cap"]), child_target=get(Patient, child_ids[0]))
 
 
 _child_counter = {"n": 0}
 
 
 def _new_child(name: str):
-    """A child-clinic patient (registered by the child registration, which is not this walk's)."""
+    """A child with no CAP work-up yet (a plain child-clinic row: the registration is not this route's)."""
     import datetime as dt
     import uuid
     from emrs.patients.models import Patient
@@ -226,8 +233,10 @@ IDS: dict[str, Callable[[World], object]] = {
     "referral_id": lambda w: w.referral.id,
     "followup_id": lambda w: w.followup.id,
     "room_number": lambda w: w.room.room_number,
-    "cap_id": lambda w: w.cap.id,                    # the child's CAP work-up
-    "child_patient_id": lambda w: w.child.id,
+    "child_id": lambda w: w.child_id,            # /api/child-patient/<child_id>, /children/<patient_id>/...
+    "cr_number": lambda w: w.child_cr,           # /api/child-patient/cr/<cr_number>
+    "cap_id": lambda w: w.cap.id,                # the child's CAP work-up
+    "child_patient_id": lambda w: w.child_id,
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -254,21 +263,43 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     # Deleting a room takes a fresh one with no history (a room with history is never deleted).
     "api.rooms_delete": {"room_id": lambda w: w.room_target.id},
     "opd.room_delete": {"room_id": lambda w: w.room_target.id},
+    # A child's pages are /children/<patient_id>/...: the world's child, not its adult patient.
+    "children.edit": {"patient_id": lambda w: w.child_id},
+    # Archiving and the move to the adult clinic take the second child (aged 18, reset before each).
+    "api.child_patient_delete": {"child_id": lambda w: w.child2_id},
+    "api.child_patient_move_to_adult": {"child_id": lambda w: w.child2_id},
+    "children.move_to_adult": {"patient_id": lambda w: w.child2_id},
     # The CAP work-up pages name the child's work-up (an adl_files row) and its sections.
     "cap.edit": {"record_id": lambda w: w.cap.id},
     "cap.show": {"record_id": lambda w: w.cap.id},
     "cap.save_section": {"record_id": lambda w: w.cap.id, "key": lambda w: "physical_exam"},
-    "api.patient_growth": {"patient_id": lambda w: w.child.id},
+    "api.patient_growth": {"patient_id": lambda w: w.child_id},
 }
-# The patient a route's audit rows must name, where it is not the world's first patient
-# (nor, for an ENDPOINT_IDS patient_id, the second).
+# The patient a CAP work-up route's audit rows must name (see audited_patient).
 PATIENT_OF: dict[str, Callable[[World], int]] = {
-    **{e: (lambda w: w.child.id) for e in (
+    **{e: (lambda w: w.child_id) for e in (
         "cap.edit", "cap.show", "cap.save_section", "api.patient_growth", "api.cap_workup_by_child",
         "api.cap_workup_get", "api.cap_workup_update", "api.cap_workup_delete")},
     "cap.open_for_child": lambda w: w.child_target.id,
     "api.cap_workup_create": lambda w: w.child_target.id,
 }
+
+# Routes whose audited patient is a child of the world (see audited_patient).
+CHILD_IN_BODY = {"api.child_patient_add_to_today"}
+
+
+def audited_patient(rule, w: World) -> int:
+    """The patient a walked route's audit row must name."""
+    if rule.endpoint in PATIENT_OF:
+        return PATIENT_OF[rule.endpoint](w)
+    ids = ENDPOINT_IDS.get(rule.endpoint, {})
+    if rule.endpoint.startswith("children.") and "patient_id" in ids:
+        return ids["patient_id"](w)
+    if "child_id" in ids:
+        return ids["child_id"](w)
+    if rule.arguments & {"child_id", "cr_number"} or rule.endpoint in CHILD_IN_BODY:
+        return w.child_id
+    return w.patient2.id if "patient_id" in ids else w.patient.id
 
 
 class UnknownVariable(LookupError):
@@ -326,7 +357,7 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "patients.new": lambda w: {"data": {"name": "Matrix New Patient", "age": "35", "sex": "M"}},
     "patients.card_edit": lambda w: _card_form(w, _card_names()),
     "patients.record_edit": lambda w: _card_form(w, _record_names()),
-    "patients.assign": lambda w: {"data": {"assigned_doctor_id": str(w.users["resident"].id), "room_no": "R-2"}},
+    "patients.assign": lambda w: {"data": {"assigned_doctor_id": str(w.users["resident"].id), "room_no": "M1"}},
     "patients.files_upload": lambda w: _multipart_png(),
     # pages: proforma, intake, prescriptions
     "clinical.proforma_new": lambda w: {"query_string": {"patient_id": w.patient.id},
@@ -368,7 +399,7 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "api.patient_cards_update": lambda w: {"json": {"age": 41}},
     "api.out_patient_records_update": lambda w: {"json": {"assigned_room": "R-8"}},
     "api.patients_assign": lambda w: {"json": {"patient_id": w.patient.id, "assigned_doctor_id": w.users["resident"].id,
-                                               "room_no": "R-3"}},
+                                               "room_no": "M1"}},
     "api.sessions_create": lambda w: {"json": {"patient_id": w.patient.id}},
     # API: files
     "api.patient_files_create": lambda w: _multipart_png(patient_id=str(w.patient.id)),
@@ -441,7 +472,23 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "api.patients_transfer": lambda w: {"json": {"target_doctor_id": w.users["faculty"].id}},
     "opd.claim": lambda w: {"data": {"doctor_id": str(w.users["resident"].id)}},
     "api.patients_add_to_my_list": lambda w: {"json": {"doctor_id": w.users["resident"].id}},
+    # child patients
+    "api.child_patient_register": lambda w: {"json": {"child_name": "Matrix Api Child", "mobile_no": "9876500003",
+                                                      "age": 8, "head_education": "Senior Secondary"}},
+    "api.child_patient_update": lambda w: {"json": {"head_education": "Graduate"}},
+    "api.child_patient_add_to_today": lambda w: {"json": {"child_patient_id": w.child_id,
+                                                          "assigned_room": w.room.room_number}},
+    "api.child_patient_documents": lambda w: _multipart_png(),
+    "children.new": lambda w: {"data": {"name": "Matrix Page Child", "contact_number": "9876500004", "age": "7"}},
+    "children.edit": lambda w: {"data": {"name": "Matrix Child One", "contact_number": "9876500001", "age": "10",
+                                         "version": str(_child_version(w))}},
+    "children.move_to_adult": lambda w: {"data": {"confirm": "yes"}},
 }
+
+
+def _child_version(w: World) -> int:
+    from emrs.patients.models import Patient
+    return db.session.get(Patient, w.child_id).version
 
 
 def request_kwargs(endpoint: str, method: str, w: World, api: bool) -> dict:
@@ -611,7 +658,18 @@ def _patient2_active(w: World):
     db.session.commit()
 
 
+def _child2_a_child(w: World):
+    """The second child, a child again (aged 18, active), for a route that archives or moves it."""
+    from emrs.patients.models import Patient
+    child = db.session.get(Patient, w.child2_id)
+    child.clinic, child.is_active, child.age, child.adult_since = "child", True, 18, None
+    db.session.commit()
+
+
 PREPARE: dict[str, Callable[[World], None]] = {
+    "api.child_patient_delete": _child2_a_child,
+    "api.child_patient_move_to_adult": _child2_a_child,
+    "children.move_to_adult": _child2_a_child,
     "cap.open_for_child": _fresh_child,
     "api.cap_workup_create": _fresh_child,
     "api.cap_workup_delete": _cap_stored,
