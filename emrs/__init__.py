@@ -197,8 +197,9 @@ def register_blueprints(app: Flask) -> None:
     from .children import bp as children_bp
     from .child_clinical import bp as child_clinical_bp
     from .drafts import bp as drafts_bp; app.register_blueprint(drafts_bp)  # noqa: E702
+    from .cap import bp as cap_bp
     for domain_bp in (patients_bp, clinical_bp, intake_bp, prescriptions_bp, opd_bp, reports_bp, followups_bp,
-                      children_bp, child_clinical_bp):
+                      children_bp, child_clinical_bp, cap_bp):
         app.register_blueprint(domain_bp)
     from .fhir import bp as fhir_bp
     app.register_blueprint(fhir_bp)

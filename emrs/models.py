@@ -5,6 +5,7 @@ from .clinical.models import *  # noqa: F401,F403
 from .drafts.models import *  # noqa: F401,F403
 from .followups.models import *  # noqa: F401,F403
 from .intake.models import *  # noqa: F401,F403
+from .cap.models import *  # noqa: F401,F403
 from .numbering.models import *  # noqa: F401,F403
 from .opd.models import *  # noqa: F401,F403
 from .patients.models import *  # noqa: F401,F403

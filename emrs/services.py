@@ -34,7 +34,7 @@ API_PREFIXES: dict[str, tuple[str, ...]] = {
                "/api/patient-files", "/api/sessions", "/api/rooms", "/api/referrals", "/api/child-patient"),
     CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd", "/api/icd11",
                "/api/follow-ups"),
-    INTAKE: ("/api/outpatient-intake-records", "/api/adl-files"),
+    INTAKE: ("/api/outpatient-intake-records", "/api/adl-files", "/api/child-cap-workup"),
     PRESCRIPTION: ("/api/prescriptions", "/api/medicines"),
 }
 
@@ -45,7 +45,7 @@ PAGE_BLUEPRINTS: dict[str, tuple[str, ...]] = {
     USER: ("audit",),
     PATIENTS: ("patients", "fhir", "opd", "reports", "children"),
     CLINICAL: ("clinical", "drafts", "followups"),
-    INTAKE: ("intake",),
+    INTAKE: ("intake", "cap"),  # a child's CAP work-up is the child's intake record
     PRESCRIPTION: ("prescriptions",),
 }
 # Pages of the auth blueprint under these paths belong to the user service.

@@ -107,6 +107,7 @@ PATH_PARAMS = {
     "followup_id": (ID, "The follow-up note's id."),
     "child_id": (ID, "The child patient's id (a patient id of the Child Guidance Clinic)."),
     "cr_number": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
+    "cap_id": (ID, "The CAP work-up's id (the child's intake record)."),
     "child_patient_id": (ID, "The child's patient id (a patient of the child clinic)."),
     "room_number": ({"type": "string", "minLength": 1, "maxLength": 20}, "A room number (case-insensitive)."),
     "cr_no": ({"type": "string", "minLength": 1}, "CR number (case-insensitive)."),
@@ -185,7 +186,7 @@ def _components() -> dict:
         "doctor_name": null(STR), "doctor_role": null(STR)},
         "Walk-in clinical proforma: every column plus the patient's and the filling doctor's names.")
     proforma_with_doctor = extend("ProformaRow", {"doctor_name": null(STR), "doctor_role": null(STR)})
-    record_row = model_schema(IntakeRecord, description="Intake record (ADL file): its columns.")
+    record_row = model_schema(IntakeRecord, exclude=("cap_sections",), description="Intake record (ADL file): its columns.")
     record = extend("IntakeRecordRow", {
         "patient_name": null(STR), "cr_no": null(STR), "psy_no": null(STR),
         "created_by_name": null(STR), "created_by_role": null(STR), "last_accessed_by_name": null(STR),
@@ -577,6 +578,7 @@ TAGS = [
     ("Follow-ups", "Follow-up notes of returning patients (contract: /api/follow-ups)."),
     ("Child patients", "The Child Guidance Clinic: a child is a patient of the one registry (clinic 'child'); "
                        "these routes answer the original's /api/child-patient shapes."),
+    ("CAP work-up", "The CAP detailed work-up (a child's intake record) and WHO growth z-scores."),
 ]
 
 

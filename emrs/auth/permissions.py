@@ -211,6 +211,11 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "intake.show": CLINICIANS,
     "intake.open_for_patient": CLINICIANS,
     "intake.index": CLINICIANS,
+    # --- CAP detailed work-up (a child's intake record) and growth charts: clinicians only ---
+    "cap.open_for_child": CLINICIANS,
+    "cap.edit": CLINICIANS,
+    "cap.save_section": CLINICIANS,
+    "cap.show": CLINICIANS,
     # --- prescriptions ---
     "prescriptions.edit": DOCTORS | ADMIN_ONLY,
     "prescriptions.edit_followup": DOCTORS | ADMIN_ONLY,
@@ -359,6 +364,12 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.followups_update": CLINICIANS,
     "api.followups_delete": CLINICIANS,
     "api.followups_versions": CLINICIANS,
+    "api.cap_workup_by_child": CLINICIANS,
+    "api.cap_workup_get": CLINICIANS,
+    "api.cap_workup_create": CLINICIANS,
+    "api.cap_workup_update": CLINICIANS,
+    "api.cap_workup_delete": ADMIN_ONLY,  # the original: Admin; withdrawn (archived), never destroyed
+    "api.patient_growth": CLINICIANS,
     # --- FHIR R4 read access. Patient data for every role that reads patients;
     # diagnoses (Condition, from proformas) and prescriptions (MedicationRequest) and
     # $everything for clinicians, as on every other door (auth/records.py).

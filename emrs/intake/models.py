@@ -209,6 +209,11 @@ class IntakeRecord(TimestampMixin, db.Model):
     notes: Mapped[str | None] = _text()
     # Optimistic locking: the service checks and increments it.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    # 'adult' (the columns below) or 'cap': a child's CAP detailed work-up, whose fields live
+    # in cap_sections, checked against the allow-list in emrs/cap/spec.py (migration 0024).
+    form: Mapped[str] = mapped_column(String(10), nullable=False, default="adult", server_default="adult")
+    cap_sections: Mapped[dict] = mapped_column(JSON_TYPE, nullable=False, default=dict,
+                                               server_default=sa.text("'{}'"))
 
     # ===== 7.2 clinical work-up =========================================================
     # --- informants
@@ -400,12 +405,16 @@ class IntakeRecord(TimestampMixin, db.Model):
         db.CheckConstraint(
             "file_status IN (" + ", ".join(f"'{s}'" for s in INTAKE_FILE_STATUSES) + ")",
             name="file_status_allowed"),
+        db.CheckConstraint("form IN ('adult', 'cap')", name="form_allowed"),
         Index("ix_adl_files_file_status_is_active", "file_status", "is_active"),
     )
 
     def to_dict(self) -> dict:
-        """All adl_files columns (read endpoints add patient/creator/doctor names)."""
-        return column_dict(self)
+        """All adl_files columns (read endpoints add patient/creator/doctor names), but the
+        CAP work-up's fields: /api/child-cap-workup gives those (emrs/cap/service.py)."""
+        out = column_dict(self)
+        out.pop("cap_sections", None)
+        return out
 
 
 class FileMovement(db.Model):
@@ -456,7 +465,7 @@ def _check_workup_fields() -> None:
     file_fields = {"id", "patient_id", "adl_no", "created_by", "clinical_proforma_id",
                    "file_status", "physical_file_location", "file_created_date",
                    "last_accessed_date", "last_accessed_by", "total_visits", "is_active",
-                   "notes", "version", "created_at", "updated_at"}
+                   "notes", "version", "created_at", "updated_at", "form", "cap_sections"}
     unlisted = names - set(WORKUP_FIELDS) - file_fields
     if missing or dupes or wrong or unlisted:
         raise RuntimeError(f"intake WORKUP_FIELDS out of step with adl_files: missing={missing} "

@@ -276,6 +276,9 @@ def update_workup(record: IntakeRecord, data: dict, actor, expected_version=None
             raise ValidationError("Unknown section")
         data = {k: v for k, v in data.items() if k in allowed}
     values, errors = coerce_workup(data)
+    if values and record.form == "cap":  # a child's CAP work-up keeps its fields in cap_sections (emrs/cap)
+        raise ValidationError("This intake record is a child's CAP work-up: amend it through "
+                              "/api/child-cap-workup or its pages.")
     _check_birth_date(values, db.session.get(Patient, record.patient_id), errors)
     file_values = _file_values(data, errors) if section is None else {}
     if values:  # the clinical sections; where the paper file is (file_values) is the record room's

@@ -64,6 +64,8 @@ class _MultiDict(dict):
 @bp.get(f"/<{ID}:record_id>/edit", endpoint="edit")
 def edit(record_id: int):
     record = _record_or_404(record_id)
+    if record.form == "cap":  # a child's intake record is the CAP work-up (emrs/cap)
+        return redirect(url_for("cap.edit", record_id=record.id))
     patient = patients.get_patient(record.patient_id, audit_action=None, include_archived=True)
     user = principal()
     section_drafts = _section_drafts(user, record)
@@ -78,7 +80,7 @@ def edit(record_id: int):
 @bp.post(f"/<{ID}:record_id>/section/<key>", endpoint="save_section")
 def save_section(record_id: int, key: str):
     record = _record_or_404(record_id, audit_read=False)
-    if form.section_fields(key) is None:
+    if form.section_fields(key) is None or record.form == "cap":
         abort(404)
     section = next(s for s in form.sections() if s["key"] == key)
     user = principal()
@@ -110,6 +112,8 @@ def save_section(record_id: int, key: str):
 @bp.get(f"/<{ID}:record_id>", endpoint="show")
 def show(record_id: int):
     record = _record_or_404(record_id)
+    if record.form == "cap":
+        return redirect(url_for("cap.show", record_id=record.id))
     patient = patients.get_patient(record.patient_id, audit_action=None, include_archived=True)
     creator = users.get(record.created_by)
     return render_template("intake/show.html", record=record, patient=patient, sections=form.sections(),
@@ -158,7 +162,7 @@ def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
 
     from ..auth.navigation import allowed
     record = service.for_patient(patient_id)
-    if record is None:
+    if record is None or record.form == "cap":  # a child's CAP work-up has its own entry (emrs/cap/views.py)
         return []
     filled = service.section_filled(record)
     when = record.updated_at if record.updated_at.tzinfo else record.updated_at.replace(tzinfo=timezone.utc)

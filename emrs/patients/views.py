@@ -230,7 +230,10 @@ def show(patient_id: int):
     from ..followups import service as followups
     returning = allowed("followups.new") and followups.returning(patient_id)  # offers a follow-up note
     patient = info  # the template reads the same fields from it (patient.name, patient.cr_no …)
+    from ..cap import service as cap  # a child's CAP work-up and growth charts (clinicians)
+    cap_panel = cap.patient_panel(patient_id) if info.get("clinic") == "child" and allowed("cap.edit") else None
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
+                           cap_panel=cap_panel,
                            ist_time=ist_text,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
                            latest_proforma=latest_proforma, returning=returning)

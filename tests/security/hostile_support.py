@@ -178,6 +178,7 @@ class World:
     child_cr: str = ""
     child_patient_id: int = 0  # a patient of the child clinic
     child_proforma_id: int = 0  # the child's walk-in proforma (the child routes' <proforma_id>)
+    cap_id: int = 0            # the child's CAP work-up (an adl_files row, form 'cap')
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -219,7 +220,20 @@ class World:
                 "room_id": self.room_id, "referral_id": self.referral_id, "followup_id": self.followup_id,
                 "room_number": self.room_number,  # /api/patients/by-room/<room_number>
                 "child_id": self.child_id, "cr_number": self.child_cr,  # /api/child-patient/...
-                "child_patient_id": self.child_patient_id, "child_proforma_id": self.child_proforma_id}
+                "child_patient_id": self.child_patient_id, "child_proforma_id": self.child_proforma_id,
+                "cap_id": self.cap_id}
+
+
+# URL values of routes that name the child's CAP work-up rather than the adult's intake record.
+ENDPOINT_VALUES = {"cap.edit": {"record_id": "cap_id"}, "cap.show": {"record_id": "cap_id"},
+                   "cap.save_section": {"record_id": "cap_id"}, "api.patient_growth": {"patient_id": "child_id"}}
+
+
+def values_for(w: "World", endpoint: str) -> dict:
+    values = dict(w.path_values())
+    for arg, attr in ENDPOINT_VALUES.get(endpoint, {}).items():
+        values[arg] = getattr(w, attr)
+    return values
 
 
 def issue_token(app: Flask, user: User) -> str:
@@ -295,6 +309,8 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     h = w.bearer("faculty")
     w.child_proforma_id = call("POST", "/api/child-clinical-proformas",
                                json={"child_patient_id": child["id"], "reliability": "Good"})["data"]["proforma"]["id"]
+    w.cap_id = call("POST", "/api/child-cap-workup", json={"child_patient_id": child["id"],
+                                                           "gpe_height_length_cm": 130})["data"]["record"]["id"]
     return w
 
 
@@ -352,6 +368,8 @@ _PROFORMA_FIELDS = clinical_service.FIELDS + ("patient_id", "adl_no", "version",
     WORKUP_FIELDS[::7]
 _INTAKE_FIELDS = WORKUP_FIELDS + intake_service.FILE_FIELDS + ("patient_id", "file_status", "file_created_date",
                                                                "clinical_proforma_id", "adl_no", "version")
+from emrs.cap.spec import FIELDS as _CAP_SPEC_FIELDS  # noqa: E402
+_CAP_FIELDS = tuple(_CAP_SPEC_FIELDS)
 _RX_FIELDS = ("clinical_proforma_id", "patient_id", "follow_up_date", "advice", "override_reason", "version",
               "change_reason", "reason",
               "prescription") + LINES
@@ -462,6 +480,11 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
                                     "amend_reason", "version"),
            lambda w: {"clinical_assessment": "Improving further", "amend_reason": "Hostile-input check"}),
     Target("api.followups_delete", ("reason",), lambda w: {"reason": "Written for the wrong visit"}),
+    # the CAP work-up (a child's intake record): every §1c field
+    Target("api.cap_workup_create", _CAP_FIELDS + ("child_patient_id",),
+           lambda w: {"child_patient_id": w.child_id}),
+    Target("api.cap_workup_update", _CAP_FIELDS + ("version",), lambda w: {"hpi_continued": "Settling"}),
+    Target("api.cap_workup_delete", (), kind="none"),
     # the ICD-11 tree's local additions (Admin)
     Target("api.icd11_entities_create", ("parent_id", "title", "code"),
            lambda w: {"parent_id": w.icd11_parent_id, "title": "Hostile added entry"}),
@@ -501,6 +524,20 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
 ]}
 
 _SECTION_FIELDS = {s["key"]: tuple(f["name"] for f in s["fields"]) for s in intake_form.sections()}
+
+
+def _cap_inputs() -> tuple:
+    """Every input of every CAP work-up section, as ("section key", input name)."""
+    from emrs.cap import spec as cap_spec
+    out = []
+    for key, _title, fields in cap_spec.SECTIONS:
+        for f in fields:
+            if f.kind == "rows":
+                out.extend((key, f"{f.name}-0-{col}") for col in f.keys + ("remove",))
+                out.append((key, "add_row"))
+            else:
+                out.append((key, f.name))
+    return tuple(out)
 
 
 def _section_inputs() -> tuple:
@@ -605,6 +642,8 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
     # intake record: every input of every section (the section key follows the field)
     Target("intake.save_section", _section_inputs() + ("version",), lambda w: {}, kind="form"),
     Target("intake.open_for_patient", ("patient_id",), lambda w: {"patient_id": str(w.patient_id)}, kind="form"),
+    Target("cap.save_section", _cap_inputs() + ("version",), lambda w: {}, kind="form"),
+    Target("cap.open_for_child", ("patient_id",), lambda w: {"patient_id": str(w.child_id)}, kind="form"),
     Target("intake.bulk_retrieve", ("file_ids",), lambda w: {"file_ids": str(w.record_id)}, kind="form"),
     Target("intake.bulk_return", ("file_ids",), lambda w: {"file_ids": str(w.record_id)}, kind="form"),
     Target("intake.file_store", ("location", "note", "next"), lambda w: {}, kind="form"),
@@ -1065,7 +1104,7 @@ def send_api_case(w: World, rule, case: Case, before: dict) -> Outcome:
         data, ctype = json_bytes(base), "application/json"
     elif kind == "multipart":
         data, ctype = multipart_data(base, None, None)
-    path = url_for_rule(app, rule, w.path_values(), spec.get("path"))
+    path = url_for_rule(app, rule, values_for(w, rule.endpoint), spec.get("path"))
     kw = {"data": data} if data is not None else {}
     if ctype:
         kw["content_type"] = ctype
@@ -1088,7 +1127,7 @@ def send_page_case(w: World, rule, case: Case, before: dict, csrf_app: Flask | N
     if t.session is not None:
         with client.session_transaction() as s:
             s.update(t.session(w))
-    values = dict(w.path_values())
+    values = values_for(w, rule.endpoint)
     fields = dict(t.body(w) if t.body else {})
     fieldname = spec.get("field")
     if isinstance(fieldname, tuple):  # an intake section input: the URL names the section
@@ -1131,7 +1170,7 @@ def send_get_case(w: World, rule, case: Case, before: dict | None = None) -> Out
     is_api = rule.endpoint.startswith("api.")
     client = app.test_client() if is_api or role is None else w.browser(role)
     headers = w.bearer(role) if is_api else {}
-    path = url_for_rule(app, rule, w.path_values(), spec.get("path"))
+    path = url_for_rule(app, rule, values_for(w, rule.endpoint), spec.get("path"))
     if isinstance(spec.get("query"), dict):
         path += "?" + form_bytes(spec["query"]).decode()
     elif "query" in spec:
@@ -1178,10 +1217,10 @@ def group_of(app: Flask, endpoint: str) -> str:
 API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
                         "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
                         "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical",
-                        "opd": "opd", "child_patients": "patients", "child_proformas": "clinical"}
+                        "opd": "opd", "child_patients": "patients", "child_proformas": "clinical", "cap_workup": "intake"}
 PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
                             "health": "auth", "followups": "clinical",
-                            "children": "patients", "child_clinical": "clinical"}
+                            "children": "patients", "child_clinical": "clinical", "cap": "intake"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions", "opd")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions", "opd")
 

@@ -23,7 +23,8 @@ from ..conftest import api_login, browser_login
 from . import walk
 
 PATIENT_VARIABLES = {"patient_id", "visit_id", "file_id", "file_path", "file_ref", "proforma_id", "record_id",
-                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id", "child_id", "cr_number", "child_patient_id"}
+                     "rx_id", "cr_no", "psy_no", "adl_no", "followup_id", "child_id", "cr_number", "cap_id",
+                     "child_patient_id"}
 # Routes of the child walk-in proforma: their patient is the world's child.
 CHILD_ROUTES = ("child_clinical.", "api.child_proformas_")
 
@@ -39,7 +40,8 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
     **{key: "patient" for key in [
         ("clinical.proforma_new", "GET"), ("clinical.proforma_new", "POST"),
         ("followups.new", "GET"), ("followups.new", "POST"), ("api.followups_create", "POST"),
-        ("intake.open_for_patient", "POST"), ("intake.bulk_retrieve", "POST"), ("intake.bulk_return", "POST"),
+        ("intake.open_for_patient", "POST"), ("cap.open_for_child", "POST"), ("api.cap_workup_create", "POST"),
+        ("intake.bulk_retrieve", "POST"), ("intake.bulk_return", "POST"),
         ("api.patients_assign", "POST"), ("api.sessions_create", "POST"),
         ("api.patients_reports_bulk", "POST"), ("reports.bulk", "POST"), ("opd.counter_requeue", "POST"),
         ("api.patient_files_create", "POST"), ("api.patients_files_create_alias", "POST"),

@@ -23,7 +23,7 @@ from emrs.prescriptions.service import LINE_KEYS
 from emrs.timeutil import today_ist
 
 from .hostile_support import (body_problems, get_rules, role_for, unescaped_markup,
-                              url_for_rule)
+                              url_for_rule, values_for)
 
 SCRIPT = "<script>alert(1)</script>"
 BREAKOUT = "\"><img src=x onerror=alert(1)>"
@@ -104,7 +104,7 @@ def _page_urls(w):
     for rule in sorted(get_rules(w.app), key=lambda r: r.rule):
         if rule.endpoint.startswith("api.") or rule.endpoint == "static":
             continue
-        url = url_for_rule(w.app, rule, values)
+        url = url_for_rule(w.app, rule, values_for(w, rule.endpoint))
         yield rule.endpoint, url
         if rule.endpoint in ("patients.index", "patients.quick_search", "patients.export", "auth.users"):
             yield rule.endpoint, url + ("?q=Pt" if "users" not in url else "?q=Dr")

@@ -84,10 +84,12 @@ class World:
     child_cr: str = ""
     child: object = None         # a patient of the child clinic
     child_proforma: object = None  # the child's walk-in proforma (form 'child'), written by the resident
+    cap: object = None           # the first child's CAP work-up (adl_files, form 'cap')
+    child_target: object = None  # a child with no work-up yet, for a route that opens one (fresh each time)
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
                "option", "medicine", "icd11_local", "icd11_target", "room", "room2", "room_target", "referral",
-               "followup", "child", "child_proforma")
+               "followup", "child", "child_proforma", "cap", "child_target")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -166,7 +168,10 @@ def build_world(app, users) -> World:
         from emrs.child_clinical import service as child_proformas
         _as(resident)
         child_proforma = child_proformas.create({"child_patient_id": child.id, "reliability": "Good"}, resident)
-        ids = dict(child=child.id, child_proforma=child_proforma.id, followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
+        from emrs.cap import service as cap_service
+        cap = cap_service.create({"child_patient_id": child.id, "hpi_continued": "Settling at school",
+                                  "gpe_height_length_cm": 128, "gpe_weight_kg": 26}, resident)
+        ids = dict(child=child.id, child_proforma=child_proforma.id, cap=cap.id, followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
                    visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
                    icd11=local.id, room=room.id, room2=room2.id, referral=referral.id)
     from emrs.auth.models import User
@@ -187,7 +192,24 @@ def build_world(app, users) -> World:
                  room2=get(Room, ids["room2"]), room_target=get(Room, ids["room"]),
                  referral=get(PatientReferral, ids["referral"]), followup=get(FollowUp, ids["followup"]),
                  child_id=child_ids[0], child2_id=child_ids[1], child_cr=child_ids[2],
-                 child=get(Patient, ids["child"]), child_proforma=get(ClinicalProforma, ids["child_proforma"]))
+                 child=get(Patient, ids["child"]), child_proforma=get(ClinicalProforma, ids["child_proforma"]),
+                 cap=get(IntakeRecord, ids["cap"]), child_target=get(Patient, child_ids[0]))
+
+
+_child_counter = {"n": 0}
+
+
+def _new_child(name: str):
+    """A child with no CAP work-up yet (a plain child-clinic row: the registration is not this route's)."""
+    import datetime as dt
+    import uuid
+    from emrs.patients.models import Patient
+    _child_counter["n"] += 1
+    row = Patient(name=name, sex="F", age=8, clinic="child", cr_no=f"CRM{uuid.uuid4().hex[:9].upper()}",
+                  date_of_birth=today_ist() - dt.timedelta(days=8 * 365 + 100), name_key="mtrx chld")
+    db.session.add(row)
+    db.session.commit()
+    return row
 
 
 # ------------------------------------------------------------------ URL variables
@@ -218,7 +240,8 @@ IDS: dict[str, Callable[[World], object]] = {
     "room_number": lambda w: w.room.room_number,
     "child_id": lambda w: w.child_id,            # /api/child-patient/<child_id>, /children/<patient_id>/...
     "cr_number": lambda w: w.child_cr,           # /api/child-patient/cr/<cr_number>
-    "child_patient_id": lambda w: w.child.id,
+    "cap_id": lambda w: w.cap.id,                # the child's CAP work-up
+    "child_patient_id": lambda w: w.child_id,
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -255,6 +278,19 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     **{e: {"proforma_id": lambda w: w.child_proforma.id}
        for e in ("child_clinical.edit", "child_clinical.show", "api.child_proformas_get", "api.child_proformas_update",
                  "api.child_proformas_delete")},
+    # The CAP work-up pages name the child's work-up (an adl_files row) and its sections.
+    "cap.edit": {"record_id": lambda w: w.cap.id},
+    "cap.show": {"record_id": lambda w: w.cap.id},
+    "cap.save_section": {"record_id": lambda w: w.cap.id, "key": lambda w: "physical_exam"},
+    "api.patient_growth": {"patient_id": lambda w: w.child_id},
+}
+# The patient a CAP work-up route's audit rows must name (see audited_patient).
+PATIENT_OF: dict[str, Callable[[World], int]] = {
+    **{e: (lambda w: w.child_id) for e in (
+        "cap.edit", "cap.show", "cap.save_section", "api.patient_growth", "api.cap_workup_by_child",
+        "api.cap_workup_get", "api.cap_workup_update", "api.cap_workup_delete")},
+    "cap.open_for_child": lambda w: w.child_target.id,
+    "api.cap_workup_create": lambda w: w.child_target.id,
 }
 
 # Routes whose audited patient is a child of the world (see audited_patient).
@@ -263,6 +299,8 @@ CHILD_IN_BODY = {"api.child_patient_add_to_today"}
 
 def audited_patient(rule, w: World) -> int:
     """The patient a walked route's audit row must name."""
+    if rule.endpoint in PATIENT_OF:
+        return PATIENT_OF[rule.endpoint](w)
     ids = ENDPOINT_IDS.get(rule.endpoint, {})
     if rule.endpoint.startswith("children.") and "patient_id" in ids:
         return ids["patient_id"](w)
@@ -405,6 +443,13 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "api.followups_create": lambda w: {"json": {"patient_id": w.patient.id, "clinical_assessment": FREE_TEXT}},
     "api.followups_update": lambda w: {"json": {"clinical_assessment": FREE_TEXT, "amend_reason": CHANGE_REASON}},
     "api.followups_delete": lambda w: {"json": {"reason": "Written for the wrong patient"}},
+    # CAP work-up (a child's intake record) and growth
+    "cap.open_for_child": lambda w: {"data": {"patient_id": str(w.child_target.id)}},
+    "cap.save_section": lambda w: {"data": {"version": str(w.cap.version), "gpe_height_length_cm": "129",
+                                            "gpe_built": FREE_TEXT}},
+    "api.cap_workup_create": lambda w: {"json": {"child_patient_id": w.child_target.id, "school_type": "Private",
+                                                 "hpi_continued": FREE_TEXT}},
+    "api.cap_workup_update": lambda w: {"json": {"hpi_continued": FREE_TEXT, "gpe_weight_kg": 26.5}},
     # API: reference lists
     "api.clinical_options_add": lambda w: {"json": {"label": "Matrix added option"}},
     "api.icd11_entities_list": lambda w: {"query_string": {"parent": w.icd11_local.parent_id}},
@@ -613,6 +658,19 @@ def _followup_active(w: World):
     db.session.commit()
 
 
+def _fresh_child(w: World):
+    """A new child with no work-up, for a route that opens one."""
+    w.child_target = _new_child("Matrix Child New")
+
+
+def _cap_stored(w: World):
+    """The child's CAP work-up, active and stored, for the route that withdraws (archives) it."""
+    record = db.session.get(type(w.cap), w.cap.id)
+    record.file_status, record.is_active = "stored", True
+    db.session.commit()
+    w.cap = record
+
+
 def _patient2_active(w: World):
     patient = db.session.get(type(w.patient), w.patient2.id)
     patient.is_active = True
@@ -639,6 +697,9 @@ PREPARE: dict[str, Callable[[World], None]] = {
     "api.child_patient_move_to_adult": _child2_a_child,
     "children.move_to_adult": _child2_a_child,
     "api.child_proformas_delete": _child_proforma_active,
+    "cap.open_for_child": _fresh_child,
+    "api.cap_workup_create": _fresh_child,
+    "api.cap_workup_delete": _cap_stored,
     "api.followups_delete": _followup_active,
     "followups.withdraw": _followup_active,
     "api.proformas_restore": _withdrawn("proforma"),
@@ -694,6 +755,7 @@ PREPARE: dict[str, Callable[[World], None]] = {
 
 # Run after every other route: they remove or retire a row the rest of the walk names.
 DESTRUCTIVE = [
+    "api.cap_workup_delete",
     "api.followups_delete",
     "followups.withdraw",
     "api.prescriptions_delete",
