@@ -134,7 +134,11 @@ def _list_args(filters: dict) -> dict:
     return args
 
 
-CHILD_NOTE = "Child psychiatry is not yet recorded in EMRS"
+CHILD_NOTE = "Active patients of the Child Guidance Clinic"
+
+
+def _clinic(q, clinic: str):
+    return q.where(Patient.clinic == clinic)
 
 
 def cards(user: User, filters: dict | None = None) -> list[dict]:
@@ -152,7 +156,10 @@ def cards(user: User, filters: dict | None = None) -> list[dict]:
     if kind == ADMIN:
         total = _count(_patients(user, filters))
         card("total_patients", "Total patients", total, "patients.index", largs, "Active patients (adult and child)")
-        card("registered_patients", "Registered (adult) patients", total, "patients.index", largs)
+        card("registered_patients", "Registered (adult) patients", _count(_clinic(_patients(user, filters), "adult")),
+             "patients.index", {**largs, "patient_type": "adult"})
+        card("child_patients", "Child patients", _count(_clinic(_patients(user, filters), "child")), "patients.index",
+             {**largs, "patient_type": "child"}, CHILD_NOTE)
         card("total_intake_records", "Intake records", _count(select(func.count(IntakeRecord.id))), "intake.index",
              None, "Out-patient intake records (ADL files)")
         card("total_staff", "Staff", _count(select(func.count(User.id)).where(User.role.in_((FACULTY, RESIDENT, PWO)))),
@@ -161,8 +168,10 @@ def cards(user: User, filters: dict | None = None) -> list[dict]:
              "All OPD rooms, including inactive ones")
         return out
     if kind == PWO:
-        card("adult_patients", "Adult patients", _count(_patients(user, filters)), "patients.index", largs)
-        card("child_patients", "Child patients", 0, None, None, CHILD_NOTE)
+        card("adult_patients", "Adult patients", _count(_clinic(_patients(user, filters), "adult")), "patients.index",
+             {**largs, "patient_type": "adult"})
+        card("child_patients", "Child patients", _count(_clinic(_patients(user, filters), "child")), "patients.index",
+             {**largs, "patient_type": "child"}, CHILD_NOTE)
         card("referred_patients", "Open referrals", referrals.open_count(), "opd.referrals", {"status": "open"},
              "Pending or seen referrals between doctors")
         return out
@@ -170,8 +179,12 @@ def cards(user: User, filters: dict | None = None) -> list[dict]:
         card("adult_patients", "My patients", _count(_patients(user, filters)), "opd.today", None,
              "Assigned to you, in your room today, or referred to you")
     else:
-        card("adult_patients", "Adult patients", _count(_patients(user, filters)), "patients.index", largs)
-    card("child_patients", "Child patients", 0, None, None, CHILD_NOTE)
+        card("adult_patients", "Adult patients", _count(_clinic(_patients(user, filters), "adult")), "patients.index",
+             {**largs, "patient_type": "adult"})
+    card("child_patients", "Child patients", _count(_clinic(_patients(user, filters), "child")),
+         "opd.today" if kind == JUNIOR_RESIDENT else "patients.index",
+         None if kind == JUNIOR_RESIDENT else {**largs, "patient_type": "child"},
+         "Your child patients" if kind == JUNIOR_RESIDENT else CHILD_NOTE)
     card("referred_patients", "Referred to me", referrals.open_count(user.id), "opd.referrals",
          {"direction": "to_me", "status": "open"}, "Pending or seen referrals to you")
     if kind == SENIOR_RESIDENT:

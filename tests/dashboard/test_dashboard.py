@@ -17,7 +17,8 @@ from emrs.timeutil import today_ist
 from ..factories import patient_row
 
 ROLE_CARDS = {
-    "admin": ["total_patients", "registered_patients", "total_intake_records", "total_staff", "total_rooms"],
+    "admin": ["total_patients", "registered_patients", "child_patients", "total_intake_records", "total_staff",
+              "total_rooms"],
     "faculty": ["adult_patients", "child_patients", "referred_patients"],
     "pwo": ["adult_patients", "child_patients", "referred_patients"],
     "resident": ["adult_patients", "child_patients", "referred_patients", "unassigned_patients"],
@@ -56,17 +57,23 @@ def world(users):
 
 
 def test_cards_per_role(client, h, users, world):
-    base = {"total": db.session.query(Patient).filter_by(is_active=True).count()}
+    patient_row("Dashboard Child", clinic="child", age=8)
+    base = {"total": db.session.query(Patient).filter_by(is_active=True).count(),
+            "children": db.session.query(Patient).filter_by(is_active=True, clinic="child").count()}
+    assert base["children"] >= 1
     admin = _dash(client, h, "admin")
     assert admin["title"] == "Admin Dashboard" and set(admin["cards"]) == set(ROLE_CARDS["admin"])
-    assert admin["cards"]["total_patients"] == base["total"] == admin["cards"]["registered_patients"]
+    assert admin["cards"]["total_patients"] == base["total"]
+    assert admin["cards"]["registered_patients"] == base["total"] - base["children"]
+    assert admin["cards"]["child_patients"] == base["children"]
     assert admin["cards"]["total_rooms"] == db.session.query(Room).count()
     assert admin["cards"]["total_intake_records"] == db.session.query(IntakeRecord).count()
     assert admin["cards"]["total_staff"] >= 3
     faculty = _dash(client, h, "faculty")
     assert faculty["title"] == "Faculty Dashboard" and set(faculty["cards"]) == set(ROLE_CARDS["faculty"])
     assert faculty["cards"]["referred_patients"] == 1  # pending/seen to me; the completed one is closed
-    assert faculty["cards"]["child_patients"] == 0 and faculty["cards"]["adult_patients"] == base["total"]
+    assert faculty["cards"]["child_patients"] == base["children"]
+    assert faculty["cards"]["adult_patients"] == base["total"] - base["children"]
     pwo = _dash(client, h, "pwo")
     assert pwo["title"] == "PWO Dashboard" and pwo["cards"]["referred_patients"] == 2  # all open
     jr = _dash(client, h, "resident")
@@ -82,7 +89,9 @@ def test_cards_per_role(client, h, users, world):
     assert sr["title"] == "Senior Resident Dashboard"
     assert set(sr["cards"]) == {"adult_patients", "child_patients", "referred_patients", "total_patients",
                                 "unassigned_patients"}
-    assert sr["cards"]["total_patients"] == base["total"] == sr["cards"]["adult_patients"]
+    assert sr["cards"]["total_patients"] == base["total"]
+    assert sr["cards"]["adult_patients"] == base["total"] - base["children"]
+    assert sr["cards"]["child_patients"] == base["children"]
     assert sr["cards"]["unassigned_patients"] == unassigned
 
 
@@ -122,7 +131,7 @@ def test_home_page_titles_and_card_links(role_client, users, world):
     assert "Mine Assigned" not in listed  # the list the card links to is the unassigned one
     m = re.search(r'data-card="referred_patients"><a href="([^"]+)">1<', html)
     assert "Referred To Resident" in res.get(m.group(1).replace("&amp;", "&")).get_data(as_text=True)
-    assert "Child psychiatry is not yet recorded" in html
+    assert "Your child patients" in html
     html = role_client("pwo").get("/").get_data(as_text=True)
     assert "PWO Dashboard" in html and 'id="dash-gender"' in html and 'data-table="dash-state"' in html
     for name in ("registered_today", "visits_waiting", "files_out"):
