@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.exc import IntegrityError
 
 from ..audit import service as audit
 from ..auth.models import User
@@ -432,3 +433,59 @@ def unseat(actor: User, doctor_id: int) -> bool:
 
 def seated_count(room_ids, day: dt.date | None = None) -> dict[int, int]:
     return {rid: len(rows) for rid, rows in seated(room_ids, day).items()}
+
+
+# ------------------------------------------------------------------ a room by its number, a token in it
+def room_for(value, field: str = "assigned_room") -> Room:
+    """The active room named by ``value`` (its number, or its id as an int); else a
+    ValidationError on ``field`` that says why."""
+    room = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        room = db.session.get(Room, value) if 0 < value < 2**31 else None
+    elif isinstance(value, str) and value.strip() and len(value.strip()) <= 20:
+        room = room_by_number(value)
+    elif value in (None, "") or (isinstance(value, str) and not value.strip()):
+        raise ValidationError("Choose a room", errors=[field_error(field, "Choose a room")])
+    else:
+        raise ValidationError("Room must be a room number of at most 20 characters",
+                              errors=[field_error(field, "Room must be a room number of at most 20 characters")])
+    if room is None:
+        shown = value if isinstance(value, str) else str(value)
+        raise ValidationError(f"There is no room {shown.strip()[:20]}",
+                              errors=[field_error(field, "No such room", shown.strip()[:20])])
+    if not room.is_active:
+        raise ValidationError(f"Room {room.room_number} is not in use",
+                              errors=[field_error(field, "This room is inactive", room.room_number)])
+    return room
+
+def _lock_room(room: Room) -> None:
+    """Serialise token numbers per room: PostgreSQL locks the room's row until the commit;
+    SQLite has one writer at a time, taken here by a no-op write before the read."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("UPDATE rooms SET number_key = number_key WHERE id = :id"), {"id": room.id})
+    else:
+        db.session.execute(select(Room.id).where(Room.id == room.id).with_for_update())
+
+def place(visit: PatientVisit, room: Room, day: dt.date) -> None:
+    """Give the visit the next token of ``room`` (under the room's lock) and flush. The
+    unique (visit_date, room_id, token_no) is the last guard: a clash is a 409, nothing saved."""
+    _lock_room(room)
+    top = db.session.execute(select(func.max(PatientVisit.token_no)).where(
+        PatientVisit.visit_date == day, PatientVisit.room_id == room.id)).scalar()
+    visit.room_id, visit.room_no, visit.token_no = room.id, room.room_number, (top or 0) + 1
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("The room's queue changed while saving; try again")
+
+def room_of_assignment(room_value) -> Room | None:
+    """The room an assignment (``POST /api/patients/assign``, the patient page's *Assign*)
+    names: an active room by number, None when none is named. Once rooms are set up, a room
+    number that names no active room is refused (ValidationError on ``room_no``); before any
+    room exists (a first run), the number stays the free text the original stored."""
+    if room_value in (None, "") or not isinstance(room_value, str) or not room_value.strip():
+        return None
+    if not any_rooms():
+        return None
+    return room_for(room_value, field="room_no")

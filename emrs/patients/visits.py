@@ -64,9 +64,9 @@ def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=No
         errors.append(field_error("visit_type", "visit_type must be first_visit or follow_up", F._safe_echo(visit_type)))
     room_row = None
     if not any(e["path"] == "room_no" for e in errors):
-        from ..opd import queue as opd_queue  # the room's queue: a real room, a token of that day
+        from ..opd import rooms as opd_rooms  # a real room, and a token of that day in it
         try:
-            room_row = opd_queue.room_of_assignment(room_no)
+            room_row = opd_rooms.room_of_assignment(room_no)
         except ValidationError as exc:
             errors += exc.errors
     F.raise_if(errors)
@@ -96,7 +96,7 @@ def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=No
     if room_row is not None:
         patient.assigned_room_id = room_row.id
         if visit.room_id != room_row.id:
-            opd_queue.place(visit, room_row, day)  # the next token of that room on that day
+            opd_rooms.place(visit, room_row, day)  # the next token of that room on that day
     audit.record(action, "patient_visits", visit.id, patient_id=patient.id,
                  details={"doctor_id": doctor.id, "visit_date": day.isoformat(),
                           **({"room_id": room_row.id, "token_no": visit.token_no} if room_row is not None else {})})

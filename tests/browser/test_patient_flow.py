@@ -28,8 +28,13 @@ def test_register_find_assign_see_upload_complete(live_app, browser, shot):
     _user(live_app, doc_mail, "Resident")
     from emrs.auth.models import User
     from emrs.extensions import db
+    from emrs.opd.models import Room
     with live_app.app_context():
         doctor_name = db.session.execute(db.select(User.name).where(User.email == doc_mail)).scalar_one()
+        # Assignments name a real room once rooms exist (other browser tests add some).
+        if db.session.execute(db.select(Room).where(Room.number_key == "r-12")).scalar_one_or_none() is None:
+            db.session.add(Room(room_number="R-12", number_key="r-12", doctor_capacity=2))
+            db.session.commit()
 
     ctx = browser.new_context(viewport={"width": 1366, "height": 768})
     page = ctx.new_page()
