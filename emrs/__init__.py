@@ -198,8 +198,9 @@ def register_blueprints(app: Flask) -> None:
     from .child_clinical import bp as child_clinical_bp
     from .drafts import bp as drafts_bp; app.register_blueprint(drafts_bp)  # noqa: E702
     from .cap import bp as cap_bp
+    from .assessments.views import bp as assessments_bp
     for domain_bp in (patients_bp, clinical_bp, intake_bp, prescriptions_bp, opd_bp, reports_bp, followups_bp,
-                      children_bp, child_clinical_bp, cap_bp):
+                      children_bp, child_clinical_bp, cap_bp, assessments_bp):
         app.register_blueprint(domain_bp)
     from .fhir import bp as fhir_bp
     app.register_blueprint(fhir_bp)

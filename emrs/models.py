@@ -1,5 +1,6 @@
 """Imports every domain's models so that the metadata holds the whole schema."""
 from .audit.models import AuditLog  # noqa: F401
+from .assessments.models import *  # noqa: F401,F403
 from .auth.models import LoginOTP, PasswordResetToken, RefreshToken, User, UserSession  # noqa: F401
 from .clinical.models import *  # noqa: F401,F403
 from .drafts.models import *  # noqa: F401,F403

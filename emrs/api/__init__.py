@@ -15,4 +15,4 @@ from .idempotency import claim_or_replay, store_response  # noqa: E402
 bp.before_request(claim_or_replay)  # after authentication (app hook) and the body size cap
 bp.after_request(store_response)
 
-from . import clinical, root, session, patient_stats, users, patients, patient_files, icd, icd11, clinical_options, intake, prescriptions, medicines, rooms, referrals, dashboard, reports, followups, child_patients, child_proformas, opd, cap_workup, openapi  # noqa: E402,F401
+from . import clinical, root, session, patient_stats, users, patients, patient_files, icd, icd11, clinical_options, intake, prescriptions, medicines, rooms, referrals, dashboard, reports, followups, child_patients, child_proformas, opd, cap_workup, assessments, openapi  # noqa: E402,F401

@@ -370,6 +370,31 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.cap_workup_update": CLINICIANS,
     "api.cap_workup_delete": ADMIN_ONLY,  # the original: Admin; withdrawn (archived), never destroyed
     "api.patient_growth": CLINICIANS,
+    # --- rating scales (issue 19): scores are clinical (read by clinicians); a welfare officer
+    # enters self-report scales (the service refuses clinician-rated ones) and hands the tablet
+    # to the patient. The kiosk pages answer only the browser's kiosk session (one patient, one
+    # scale), which the service checks; without one they show "hand the tablet back".
+    "api.instruments_list": ALL_ROLES,
+    "api.instruments_get": ALL_ROLES,
+    "api.instruments_score": CLINICIANS,
+    "api.assessments_create": ALL_ROLES,
+    "api.assessments_by_patient": CLINICIANS,
+    "api.assessments_get": CLINICIANS,
+    "api.assessments_acknowledge": CLINICIANS,
+    "api.assessments_confirm": CLINICIANS,
+    "api.assessments_delete": CLINICIANS,
+    "assessments.new": ALL_ROLES,
+    "assessments.score": CLINICIANS,
+    "assessments.create": ALL_ROLES,
+    "assessments.index": CLINICIANS,
+    "assessments.show": CLINICIANS,
+    "assessments.acknowledge": CLINICIANS,
+    "assessments.confirm": CLINICIANS,
+    "assessments.withdraw": CLINICIANS,
+    "assessments.kiosk_start": ALL_ROLES,
+    "assessments.kiosk": PUBLIC,
+    "assessments.kiosk_submit": PUBLIC,
+    "assessments.kiosk_end": PUBLIC,
     # --- FHIR R4 read access. Patient data for every role that reads patients;
     # diagnoses (Condition, from proformas) and prescriptions (MedicationRequest) and
     # $everything for clinicians, as on every other door (auth/records.py).

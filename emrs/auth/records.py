@@ -6,8 +6,8 @@ route at all; this module says what a person may do with *this* record, from the
 of record and who wrote it.
 
 Kinds: ``proforma`` (walk-in clinical proforma), ``work-up`` (the intake record's clinical
-sections), ``prescription``, ``file`` (a scanned document of the patient) and ``follow-up``
-(a returning patient's consultation note).
+sections), ``prescription``, ``file`` (a scanned document of the patient), ``follow-up``
+(a returning patient's consultation note) and ``assessment`` (a scored rating scale).
 Acts: ``read``, ``create``, ``amend`` (a new version of someone's record), ``withdraw`` (the
 app never hard-deletes a clinical record; a withdrawn record stays, marked), ``restore`` and
 ``purge`` (files only, after the retention period).
@@ -38,14 +38,18 @@ from .models import ADMIN, FACULTY, PWO, RESIDENT, User
 
 PROFORMA, WORKUP, PRESCRIPTION, FILE = "proforma", "work-up", "prescription", "file"
 FOLLOWUP = "follow-up"
-KINDS = (PROFORMA, WORKUP, PRESCRIPTION, FILE, FOLLOWUP)
+ASSESSMENT = "assessment"
+KINDS = (PROFORMA, WORKUP, PRESCRIPTION, FILE, FOLLOWUP, ASSESSMENT)
 READ, CREATE, AMEND, WITHDRAW, RESTORE, PURGE = "read", "create", "amend", "withdraw", "restore", "purge"
 
 CLINICIANS = frozenset({ADMIN, FACULTY, RESIDENT})
 ALL_ROLES = frozenset({ADMIN, FACULTY, RESIDENT, PWO})
 
-READERS = {PROFORMA: CLINICIANS, WORKUP: CLINICIANS, PRESCRIPTION: CLINICIANS, FILE: ALL_ROLES, FOLLOWUP: CLINICIANS}
-CREATORS = {PROFORMA: ALL_ROLES, WORKUP: CLINICIANS, PRESCRIPTION: CLINICIANS, FILE: ALL_ROLES, FOLLOWUP: CLINICIANS}
+READERS = {PROFORMA: CLINICIANS, WORKUP: CLINICIANS, PRESCRIPTION: CLINICIANS, FILE: ALL_ROLES, FOLLOWUP: CLINICIANS,
+           ASSESSMENT: CLINICIANS}
+# A welfare officer enters self-report scales only (emrs/assessments/service.py), for a clinician to confirm.
+CREATORS = {PROFORMA: ALL_ROLES, WORKUP: CLINICIANS, PRESCRIPTION: CLINICIANS, FILE: ALL_ROLES, FOLLOWUP: CLINICIANS,
+            ASSESSMENT: ALL_ROLES}
 # Whose records a role may amend or withdraw besides their own: the authors' roles.
 OVER = {FACULTY: frozenset({RESIDENT, PWO}), RESIDENT: frozenset({PWO}), ADMIN: frozenset(), PWO: frozenset()}
 
@@ -54,13 +58,14 @@ STUB_FIELDS = frozenset({"patient_id", "visit_date", "visit_type", "room_no", "a
                          "doctor_decision"})
 
 NOUN = {PROFORMA: "proforma", WORKUP: "work-up", PRESCRIPTION: "prescription", FILE: "file",
-        FOLLOWUP: "follow-up note"}
+        FOLLOWUP: "follow-up note", ASSESSMENT: "rating-scale assessment"}
 
 MESSAGES = {
     (READ, PROFORMA): "Clinical proformas are read by clinicians (Admin, Faculty, Resident).",
     (READ, WORKUP): "The work-up's clinical sections are read by clinicians (Admin, Faculty, Resident).",
     (READ, PRESCRIPTION): "Prescriptions are read by clinicians (Admin, Faculty, Resident).",
     (READ, FOLLOWUP): "Follow-up notes are read by clinicians (Admin, Faculty, Resident).",
+    (READ, ASSESSMENT): "Rating-scale scores are read by clinicians (Admin, Faculty, Resident).",
     (CREATE, PRESCRIPTION): "Only prescribers (Faculty, Resident, Admin) write prescriptions.",
     (CREATE, FOLLOWUP): "Follow-up notes are written by clinicians (Admin, Faculty, Resident).",
     (CREATE, WORKUP): "The work-up is written by clinicians (Admin, Faculty, Resident).",

@@ -433,6 +433,9 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
             Prescription.followup_id.in_(list(notes.values())), Prescription.withdrawn_at.is_(None))).all())
     else:
         written_on_notes = {}
+    # A positive risk item of a rating scale nobody has acknowledged: marked on the row.
+    from ..assessments import service as assessments
+    risky = assessments.open_risk_patient_ids(ids) if rows else set()
     now = dt.datetime.now(dt.timezone.utc)
     out = []
     for v, p, d in rows:
@@ -453,7 +456,8 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
             status = WAITING
         waited = int((now - as_utc(v.created_at)).total_seconds() // 60) if v.created_at else 0
         out.append({"visit": v, "patient": p, "doctor": d, "status": status, "proforma_id": pf,
-                    "followup_id": note, "prescription_id": rx, "waiting_minutes": max(waited, 0)})
+                    "followup_id": note, "prescription_id": rx, "waiting_minutes": max(waited, 0),
+                    "risk": p.id in risky})
     return out, view
 
 

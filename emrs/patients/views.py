@@ -232,8 +232,10 @@ def show(patient_id: int):
     patient = info  # the template reads the same fields from it (patient.name, patient.cr_no …)
     from ..cap import service as cap  # a child's CAP work-up and growth charts (clinicians)
     cap_panel = cap.patient_panel(patient_id) if info.get("clinic") == "child" and allowed("cap.edit") else None
+    from ..assessments import service as assessments  # rating scales: risk banner, trends (clinicians)
+    scales = assessments.patient_panel(patient_id, principal())
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
-                           cap_panel=cap_panel,
+                           cap_panel=cap_panel, scales=scales,
                            ist_time=ist_text,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
                            latest_proforma=latest_proforma, returning=returning)

@@ -115,7 +115,7 @@ def test_every_endpoint_in_the_map_and_tables_are_current(app):
 
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
-def test_route_matrix(app, users, clients, principal, monkeypatch, capsys):
+def test_route_matrix(app, users, clients, principal, monkeypatch, capsys, outbox):
     w = walk.build_world(app, users)
     page_client, api_client, api_headers = clients[principal]
     spy = walk.ViewSpy(app, monkeypatch)
@@ -137,6 +137,8 @@ def test_route_matrix(app, users, clients, principal, monkeypatch, capsys):
         changed = method in walk.UNSAFE
         resp = client.open(url, method=method, headers=api_headers if api else {}, **kwargs)
         problem = check_answer(rule, method, principal, resp, spy.ran(rule.endpoint, mark), api, w, page_client)
+        if rule.endpoint in walk.RELOGIN and principal != "anonymous":
+            browser_login(page_client, outbox, users[principal])
         if problem:
             problems.append(f"{method} {url} [{rule.endpoint}] as {principal}: {problem}")
         checked += 1

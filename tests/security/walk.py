@@ -86,10 +86,11 @@ class World:
     child_proforma: object = None  # the child's walk-in proforma (form 'child'), written by the resident
     cap: object = None           # the first child's CAP work-up (adl_files, form 'cap')
     child_target: object = None  # a child with no work-up yet, for a route that opens one (fresh each time)
+    assessment: object = None    # the patient's PHQ-9 by the resident, item 9 positive (risk open, reset before)
 
     OBJECTS = ("other_user", "patient", "patient2", "visit", "proforma", "rx", "intake", "file", "target_file",
                "option", "medicine", "icd11_local", "icd11_target", "room", "room2", "room_target", "referral",
-               "followup", "child", "child_proforma", "cap", "child_target")
+               "followup", "child", "child_proforma", "cap", "child_target", "assessment")
 
     def refresh(self):
         """Reload every object (requests change them); a row some route deleted for good
@@ -160,6 +161,8 @@ def build_world(app, users) -> World:
         referral = referrals.refer(patient2.id, users["faculty"].id, None, resident)
         from emrs.followups import service as followups
         followup, _n, _total = followups.create({"patient_id": patient.id, "clinical_assessment": "Stable"}, resident)
+        from emrs.assessments import service as assessments
+        assessment = assessments.create(patient.id, {"instrument": "phq9", "answers": PHQ9_RISK}, resident)
         from emrs.children import service as children
         _as(pwo)
         child = children.register({"child_name": "Matrix Child One", "mobile_no": "9876500001", "age": 10}, pwo)
@@ -171,7 +174,7 @@ def build_world(app, users) -> World:
         from emrs.cap import service as cap_service
         cap = cap_service.create({"child_patient_id": child.id, "hpi_continued": "Settling at school",
                                   "gpe_height_length_cm": 128, "gpe_weight_kg": 26}, resident)
-        ids = dict(child=child.id, child_proforma=child_proforma.id, cap=cap.id, followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
+        ids = dict(assessment=assessment.id, child=child.id, child_proforma=child_proforma.id, cap=cap.id, followup=followup.id, other=other.id, option=option.id, medicine=medicine.id, patient=patient.id, patient2=patient2.id,
                    visit=visit.id, file=file_row.id, proforma=proforma.id, rx=rx.id, record=record.id,
                    icd11=local.id, room=room.id, room2=room2.id, referral=referral.id)
     from emrs.auth.models import User
@@ -181,6 +184,7 @@ def build_world(app, users) -> World:
     from emrs.patients.models import Patient, PatientFile, PatientVisit
     from emrs.prescriptions.models import Medicine, Prescription
     from emrs.followups.models import FollowUp
+    from emrs.assessments.models import Assessment
     get = db.session.get
     return World(users=users, other_user=get(User, ids["other"]), patient=get(Patient, ids["patient"]),
                  patient2=get(Patient, ids["patient2"]), visit=get(PatientVisit, ids["visit"]),
@@ -193,7 +197,8 @@ def build_world(app, users) -> World:
                  referral=get(PatientReferral, ids["referral"]), followup=get(FollowUp, ids["followup"]),
                  child_id=child_ids[0], child2_id=child_ids[1], child_cr=child_ids[2],
                  child=get(Patient, ids["child"]), child_proforma=get(ClinicalProforma, ids["child_proforma"]),
-                 cap=get(IntakeRecord, ids["cap"]), child_target=get(Patient, child_ids[0]))
+                 cap=get(IntakeRecord, ids["cap"]), child_target=get(Patient, child_ids[0]),
+                 assessment=get(Assessment, ids["assessment"]))
 
 
 _child_counter = {"n": 0}
@@ -242,6 +247,8 @@ IDS: dict[str, Callable[[World], object]] = {
     "cr_number": lambda w: w.child_cr,           # /api/child-patient/cr/<cr_number>
     "cap_id": lambda w: w.cap.id,                # the child's CAP work-up
     "child_patient_id": lambda w: w.child_id,
+    "assessment_id": lambda w: w.assessment.id,
+    "code": lambda w: "phq9",                    # /api/instruments/<code>
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
@@ -355,6 +362,7 @@ def _record_names():
 
 
 TODAY = lambda: today_ist().isoformat()  # noqa: E731
+PHQ9_RISK = {**{f"q{i}": 1 for i in range(1, 9)}, "q9": 1}  # total 9, item 9 positive
 CHANGE_REASON = "Reviewed with the consultant"
 LINES = [{"medicine": "Sertraline 50 mg", "dosage": "1-0-0", "duration": "1 Month"}]
 
@@ -502,6 +510,17 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "children.edit": lambda w: {"data": {"name": "Matrix Child One", "contact_number": "9876500001", "age": "10",
                                          "version": str(_child_version(w))}},
     "children.move_to_adult": lambda w: {"data": {"confirm": "yes"}},
+    # rating scales
+    "api.instruments_score": lambda w: {"json": {"answers": {"q1": 1}}},
+    "api.assessments_create": lambda w: {"json": {"instrument": "phq9", "answers": PHQ9_RISK}},
+    "api.assessments_acknowledge": lambda w: {"json": {"action": "Safety plan made with the family"}},
+    "api.assessments_delete": lambda w: {"json": {"reason": "Entered for the wrong patient"}},
+    "assessments.new": lambda w: {"query_string": {"instrument": "phq9"}},
+    "assessments.score": lambda w: {"data": {"instrument": "phq9", "a-q1": "1"}},
+    "assessments.create": lambda w: {"data": {"instrument": "phq9", **{f"a-{k}": str(v) for k, v in PHQ9_RISK.items()}}},
+    "assessments.acknowledge": lambda w: {"data": {"action": "Safety plan made with the family"}},
+    "assessments.withdraw": lambda w: {"data": {"reason": "Entered for the wrong patient"}},
+    "assessments.kiosk_start": lambda w: {"data": {"instrument": "phq9"}},
 }
 
 
@@ -651,6 +670,15 @@ def _open_referral(w: World):
         with current_app.test_request_context():
             row = referrals.refer(w.patient.id, w.users["faculty"].id, None, w.users["resident"])
     w.referral = db.session.get(type(row), row.id)
+def _assessment_as_made(w: World):
+    """The resident's PHQ-9 as written: active, unconfirmed, its risk item open."""
+    row = db.session.get(type(w.assessment), w.assessment.id)
+    row.is_active, row.withdrawn_at, row.withdrawn_by, row.withdrawal_reason = True, None, None, None
+    row.risk_status, row.risk_ack_by, row.risk_ack_at, row.risk_action = "open", None, None, None
+    row.confirmed_by, row.confirmed_at = None, None
+    db.session.commit()
+
+
 def _followup_active(w: World):
     """The resident's follow-up note, active again, for a route that withdraws it."""
     row = db.session.get(type(w.followup), w.followup.id)
@@ -702,6 +730,9 @@ PREPARE: dict[str, Callable[[World], None]] = {
     "api.cap_workup_delete": _cap_stored,
     "api.followups_delete": _followup_active,
     "followups.withdraw": _followup_active,
+    **{e: _assessment_as_made for e in ("api.assessments_acknowledge", "assessments.acknowledge",
+                                         "api.assessments_confirm", "assessments.confirm",
+                                         "api.assessments_delete", "assessments.withdraw")},
     "api.proformas_restore": _withdrawn("proforma"),
     "clinical.withdrawn_restore": _withdrawn("proforma"),
     "api.prescriptions_restore": _withdrawn("prescription"),
@@ -755,6 +786,8 @@ PREPARE: dict[str, Callable[[World], None]] = {
 
 # Run after every other route: they remove or retire a row the rest of the walk names.
 DESTRUCTIVE = [
+    "api.assessments_delete",
+    "assessments.withdraw",
     "api.cap_workup_delete",
     "api.followups_delete",
     "followups.withdraw",
@@ -773,7 +806,10 @@ DESTRUCTIVE = [
     "clinical.withdrawn_restore",
 ]
 # Run last of all: they end the caller's own session (API token, then browser session).
-SESSION_ENDING = ["api.session_logout", "auth.end_other_sessions", "auth.logout"]
+# The tablet hand-over signs the staff member out of the browser it runs in: the walk signs
+# that client in again after it (RELOGIN).
+SESSION_ENDING = ["assessments.kiosk_start", "api.session_logout", "auth.end_other_sessions", "auth.logout"]
+RELOGIN = {"assessments.kiosk_start"}
 
 
 def route_pairs(app) -> list:

@@ -1,0 +1,168 @@
+"""Rating-scale pages as a user meets them: the picker and the form (a welfare officer gets the
+self-report scales only), the live score fragment, saving with the visit, bad answers shown
+beside their items with nothing stored, the saved assessment with its risk acknowledgement, the
+patient page's banner and trend charts, Today's Patients' risk marker, and the kiosk."""
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from sqlalchemy import func, select
+
+from emrs.assessments.models import Assessment, KioskSession
+from emrs.extensions import db
+from emrs.timeutil import today_ist
+
+from ..factories import patient_row
+from ..opd.helpers import room, seat
+
+HX = {"HX-Request": "true"}
+PHQ9 = {"q1": 2, "q2": 2, "q3": 1, "q4": 2, "q5": 1, "q6": 1, "q7": 1, "q8": 1, "q9": 0}  # 11 Moderate
+
+
+def _form(answers, instrument="phq9", **extra):
+    return {"instrument": instrument, **{f"a-{k}": str(v) for k, v in answers.items()}, **extra}
+
+
+def _count():
+    return db.session.execute(select(func.count(Assessment.id))).scalar_one()
+
+
+def test_picker_and_form_show_every_item_with_number_keyed_answers(role_client):
+    p = patient_row("Baljit Kaur")
+    doc = role_client("resident")
+    page = unescape(doc.get(f"/patients/{p.id}/assessments/new").get_data(as_text=True))
+    for name in ("PHQ-9", "GAD-7", "AUDIT", "HAM-D", "YMRS", "BPRS", "CGI"):
+        assert name in page
+    form = unescape(doc.get(f"/patients/{p.id}/assessments/new?instrument=phq9").get_data(as_text=True))
+    assert form.count('type="radio" name="a-q') == 9 * 4  # nine items, four answers each
+    assert "Little interest or pleasure in doing things" in form
+    assert 'hx-post="/patients/%d/assessments/score"' % p.id in form and 'id="live-score"' in form
+    assert "js/scale-form.js" in form
+    assert doc.get(f"/patients/{p.id}/assessments/new?instrument=nope").status_code == 404
+
+
+def test_welfare_officer_gets_self_report_scales_without_scores(role_client):
+    p = patient_row("Kuldeep Singh")
+    pwo = role_client("pwo")
+    page = unescape(pwo.get(f"/patients/{p.id}/assessments/new").get_data(as_text=True))
+    assert "PHQ-9" in page and "HAM-D" not in page and "BPRS" not in page
+    assert pwo.get(f"/patients/{p.id}/assessments/new?instrument=hamd17").status_code == 404
+    form = pwo.get(f"/patients/{p.id}/assessments/new?instrument=phq9").get_data(as_text=True)
+    assert 'id="live-score"' not in form and "Hand the tablet to the patient" in form
+    resp = pwo.post(f"/patients/{p.id}/assessments", data=_form({**PHQ9, "q9": 2}))
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/patients/{p.id}")
+    shown = unescape(pwo.get(resp.headers["Location"]).get_data(as_text=True))
+    assert "PHQ-9 saved for a clinician to confirm." in shown
+    assert "tell the doctor before the patient leaves" in shown
+    row = db.session.scalars(select(Assessment).where(Assessment.patient_id == p.id)).one()
+    assert (row.source, row.confirmed_at, row.risk_status) == ("staff", None, "open")
+    assert pwo.get(f"/assessments/{row.id}").status_code == 403
+
+
+def test_live_score_fragment_counts_missing_items_and_shows_the_flag(role_client):
+    p = patient_row("Amandeep Kaur")
+    doc = role_client("resident")
+    frag = unescape(doc.post(f"/patients/{p.id}/assessments/score", data=_form({"q1": 3, "q9": 1}),
+                             headers=HX).get_data(as_text=True))
+    assert "<html" not in frag and "7 items to answer" in frag and "Risk item positive" in frag
+    frag = unescape(doc.post(f"/patients/{p.id}/assessments/score", data=_form(PHQ9), headers=HX)
+                    .get_data(as_text=True))
+    assert "<strong>11</strong>" in frag and "Moderate" in frag and "to answer" not in frag
+
+
+def test_save_links_the_visit_and_shows_the_score(role_client, users):
+    p = patient_row("Gurpreet Singh")
+    doc = role_client("resident")
+    resp = doc.post(f"/patients/{p.id}/assessments", data=_form(PHQ9))
+    assert resp.status_code == 302
+    page = unescape(doc.get(resp.headers["Location"]).get_data(as_text=True))
+    assert "PHQ-9 saved: 11 of 27 (Moderate)." in page and "Little interest" in page
+    row = db.session.scalars(select(Assessment).where(Assessment.patient_id == p.id)).one()
+    assert row.assessed_on == today_ist() and row.entered_by == users["resident"].id
+
+
+def test_missing_and_bad_answers_are_shown_beside_the_items_and_nothing_is_saved(role_client):
+    p = patient_row("Harpreet Kaur")
+    doc = role_client("resident")
+    before = _count()
+    answers = dict(PHQ9)
+    del answers["q4"]
+    resp = doc.post(f"/patients/{p.id}/assessments", data=_form({**answers, "q2": 9}))
+    page = unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 422 and _count() == before
+    assert 'id="item-q2"' in page and 'class="scale-item has-error" id="item-q2"' in page
+    assert 'class="scale-item has-error" id="item-q4"' in page
+    assert re.search(r'name="a-q1" value="2"\s+checked', page)  # the answers given are kept
+
+
+def test_risk_banner_on_patient_page_and_today_until_acknowledged(role_client, users):
+    r = room("31")
+    seat(users["resident"], r)
+    p = patient_row("Manpreet Kaur")
+    role_client("pwo").post("/opd/counter/requeue", data={"patient_id": str(p.id), "room": "31"})
+    doc = role_client("resident")
+    doc.post(f"/patients/{p.id}/assessments", data=_form({**PHQ9, "q9": 1}))
+    row = db.session.scalars(select(Assessment).where(Assessment.patient_id == p.id)).one()
+    patient_page = unescape(doc.get(f"/patients/{p.id}").get_data(as_text=True))
+    assert "Risk item not yet acknowledged." in patient_page and f"/assessments/{row.id}#acknowledge" in patient_page
+    assert "PHQ-9 total" in patient_page and "<svg" in patient_page  # the trend chart
+    today = unescape(doc.get("/patients/today").get_data(as_text=True))
+    assert "Manpreet Kaur" in today and ">Risk item</a>" in today
+    resp = doc.post(f"/assessments/{row.id}/acknowledge", data={"action": ""})
+    assert resp.status_code == 422 and "Write the action taken" in unescape(resp.get_data(as_text=True))
+    resp = doc.post(f"/assessments/{row.id}/acknowledge", data={"action": "Safety plan; seen by consultant"})
+    assert resp.status_code == 302
+    assert "Risk item not yet acknowledged." not in unescape(doc.get(f"/patients/{p.id}").get_data(as_text=True))
+    assert ">Risk item</a>" not in unescape(doc.get("/patients/today").get_data(as_text=True))
+    shown = unescape(doc.get(f"/assessments/{row.id}").get_data(as_text=True))
+    assert "Acknowledged by " + users["resident"].name in shown and "Safety plan; seen by consultant" in shown
+
+
+def test_patient_scales_page_lists_and_charts_every_score(role_client):
+    p = patient_row("Jaspreet Kaur")
+    doc = role_client("faculty")
+    doc.post(f"/patients/{p.id}/assessments", data=_form(PHQ9))
+    doc.post(f"/patients/{p.id}/assessments", data=_form({f"q{i}": 1 for i in range(1, 8)}, instrument="gad7"))
+    page = unescape(doc.get(f"/patients/{p.id}/assessments").get_data(as_text=True))
+    assert "PHQ-9 total" in page and "GAD-7 total" in page and page.count("<svg") >= 2
+    assert "Moderate" in page
+    only = unescape(doc.get(f"/patients/{p.id}/assessments?instrument=gad7").get_data(as_text=True))
+    assert "GAD-7 total" in only and "PHQ-9 total" not in only
+
+
+def test_kiosk_hands_one_scale_to_the_patient_and_ends_itself(app, role_client, users):
+    p = patient_row("Simranjit Kaur Dhillon")
+    pwo = role_client("pwo")
+    resp = pwo.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "hamd17"})
+    assert resp.status_code == 302 and "assessments/new" in resp.headers["Location"]  # clinician-rated: refused
+    resp = pwo.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "phq9"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/kiosk")
+    # the staff member is signed out on this browser: no patient data behind the kiosk
+    assert pwo.get(f"/patients/{p.id}").status_code == 302
+    page = unescape(pwo.get("/kiosk").get_data(as_text=True))
+    assert "Simranjit, please answer these questions" in page and "Dhillon" not in page
+    assert 'id="live-score"' not in page and p.cr_no not in page
+    resp = pwo.post("/kiosk", data={f"a-q{i}": "1" for i in range(1, 4)})
+    assert resp.status_code == 422 and "Please answer every question." in unescape(resp.get_data(as_text=True))
+    resp = pwo.post("/kiosk", data={f"a-{k}": str(v) for k, v in PHQ9.items()})
+    assert resp.status_code == 200 and "Your answers are saved for your doctor." in resp.get_data(as_text=True)
+    row = db.session.scalars(select(Assessment).where(Assessment.patient_id == p.id)).one()
+    assert (row.source, row.confirmed_at, row.total, row.entered_by) == ("kiosk", None, 11, users["pwo"].id)
+    # ended: the form is gone
+    assert pwo.get("/kiosk").status_code == 403
+    kiosk = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == p.id)).one()
+    assert kiosk.end_reason == "submitted" and kiosk.assessment_id == row.id
+    # a clinician sees it waiting for confirmation and confirms it
+    doc = role_client("resident")
+    assert "1 to confirm" in unescape(doc.get(f"/patients/{p.id}").get_data(as_text=True))
+    doc.post(f"/assessments/{row.id}/confirm")
+    assert db.session.get(Assessment, row.id).confirmed_by == users["resident"].id
+
+
+def test_kiosk_without_a_session_shows_hand_back(client):
+    before = _count()
+    resp = client.get("/kiosk")
+    assert resp.status_code == 403 and "hand the tablet back" in resp.get_data(as_text=True)
+    resp = client.post("/kiosk", data={f"a-{k}": str(v) for k, v in PHQ9.items()})
+    assert resp.status_code == 403 and _count() == before
