@@ -1,0 +1,1 @@
+"""Measurement-based care: rating scales scored at the visit."""
