@@ -217,7 +217,7 @@ def medication_changes(prescriptions: list[tuple[dt.date, list[tuple[str, str]]]
 def _y_ticks(lo: int, hi: int) -> list[int]:
     """lo and hi, and the round steps between that are not too close to them."""
     span = hi - lo
-    raw = span / 5
+    raw = span / 6
     step = 1
     for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
         step = s
@@ -449,9 +449,12 @@ def trend_chart(points: Sequence[Point], *, title: str, total_min: int, total_ma
     lx, ly = xy[-1]
     latest = points[-1]
     text = str(latest.total)
-    ty = ly - 11 if ly - 11 - 12 >= top - 6 else ly + 22
+    tx, ty = lx, (ly - 11 if ly - 11 - 12 >= top - 6 else ly + 22)
     anchor = "middle" if lx + label_width(text, 13) / 2 <= WIDTH - 2 else "end"
-    body.append(_tag("text", text, x=lx, y=ty, text_anchor=anchor, font_size=13, font_weight=700, fill=INK,
+    same_day = len(xy) > 1 and abs(xy[-2][0] - lx) < 1
+    if same_day and lx + 9 + label_width(text, 13) <= WIDTH - 2:   # off the vertical line, to the right
+        tx, ty, anchor = lx + 9, ly + 4, "start"
+    body.append(_tag("text", text, x=tx, y=ty, text_anchor=anchor, font_size=13, font_weight=700, fill=INK,
                      class_="chart-value trend-latest", **_halo()))
 
     # under the plot: the marker key (when needed) and the numbered medication changes

@@ -221,6 +221,8 @@ def test_two_scores_on_the_same_day():
     markers = classed(root, "trend-marker", "circle")
     assert len(markers) == 2 and markers[0].get("cx") == markers[1].get("cx")
     assert [e.text for e in classed(root, "trend-date", "text")] == ["2 Feb 26"]   # the date once
+    latest, = classed(root, "trend-latest", "text")   # beside the vertical line, not on it
+    assert latest.text == "15" and float(latest.get("x")) > float(markers[1].get("cx"))
     assert "Down 3 points (−17 %) since the first score." in text_of(root, "desc")
 
 
@@ -248,7 +250,7 @@ def test_no_style_attribute_anywhere():
 def test_the_y_axis_shows_the_scale_ends_and_a_few_round_ticks():
     root = parse(trend_chart([Point(D(2026, 1, 1), 50)], title="BPRS", total_min=18, total_max=126))
     assert [e.text for e in classed(root, "chart-tick", "text") if "trend-date" not in e.get("class")] == \
-        ["18", "50", "75", "100", "126"]
+        ["18", "40", "60", "80", "100", "126"]
 
 
 # ---------------------------------------------------------------- medication_changes
@@ -328,3 +330,9 @@ def test_many_changes_on_one_date_are_cut_with_the_count_of_the_rest():
 def test_change_summary(first, latest, kwargs, expected):
     out = change_summary(first, latest, **kwargs)
     assert {k: out[k] for k in expected} == expected
+
+
+def test_a_short_scale_gets_every_total_as_a_tick():
+    root = parse(trend_chart([Point(D(2026, 1, 1), 5)], title="CGI-S", total_min=1, total_max=7))
+    assert [e.text for e in classed(root, "chart-tick", "text") if "trend-date" not in e.get("class")] == \
+        ["1", "2", "3", "4", "5", "6", "7"]
