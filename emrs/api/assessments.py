@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from flask import request
 
-from ..assessments import instruments as catalogue
 from ..assessments import service
 from ..assessments.models import MAX_ACTION
 from ..auth.guard import principal
@@ -35,12 +34,7 @@ def instruments_get(code):
 
 @bp.post("/instruments/<code>/score", endpoint="instruments_score")
 def instruments_score(code):
-    body = json_body()
-    try:
-        score = service.preview(code, body.get("answers"))
-    except catalogue.AnswerError as exc:
-        from ..errors import ValidationError
-        raise ValidationError("Some answers are not allowed", errors=list(exc.errors)) from None
+    score = service.preview(code, json_body().get("answers"))
     return ok({"score": score.to_dict()}, "Score computed (nothing stored)")
 
 
@@ -121,7 +115,7 @@ ASSESSMENT = obj({
                 "a clinician's acknowledgement.")
 TREND = obj({"instrument": STR, "instrument_name": STR, "count": INT, "first_total": INT, "first_on": DATE,
              "latest_total": INT, "latest_on": DATE, "latest_severity": null(STR), "change": INT,
-             "percent": null(INT), "response": null(BOOL), "text": null(STR)})
+             "percent": {**null(INT), "description": "The change in % of the first total above the scale's floor, signed like `change` (−57 = a 57 % reduction)."}, "response": null(BOOL), "text": null(STR)})
 ONE = obj({"assessment": ref("Assessment")})
 
 OPENAPI_SCHEMAS = {"Instrument": INSTRUMENT, "Assessment": ASSESSMENT}

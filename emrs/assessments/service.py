@@ -97,11 +97,22 @@ def may_fill(actor, inst: catalogue.Instrument) -> bool:
 def preview(code, answers) -> catalogue.Score:
     """The live score while a form is being filled (missing answers allowed)."""
     inst = instrument(code)
-    return inst.score(answers if isinstance(answers, dict) else {}, partial=True)
+    if not isinstance(answers, dict):
+        raise ValidationError("Validation failed", errors=[_err("answers", "answers must be an object of item id "
+                                                                           "to the chosen value")])
+    try:
+        return inst.score(answers, partial=True)
+    except catalogue.AnswerError as exc:
+        raise _answer_errors(exc) from None
+
+
+def answer_errors(exc: catalogue.AnswerError) -> list[dict]:
+    """The definition's answer problems as the API's field errors (path ``answers.<item>``)."""
+    return [_err(e.get("field") or "answers", e.get("message") or "Not allowed") for e in exc.errors]
 
 
 def _answer_errors(exc: catalogue.AnswerError) -> ValidationError:
-    return ValidationError("Some answers are missing or not allowed", errors=list(exc.errors))
+    return ValidationError("Some answers are missing or not allowed", errors=answer_errors(exc))
 
 
 # --------------------------------------------------------------------------- writing
@@ -338,7 +349,7 @@ def medication_history(patient_id: int) -> list[tuple[dt.date, list[tuple[str, s
     """The patient's active prescriptions in date order: (IST day, [(medicine, strength)])."""
     from ..prescriptions.models import Prescription
     rows = db.session.execute(select(Prescription.created_at, Prescription.lines).where(
-        Prescription.patient_id == patient_id, Prescription.is_active.is_(True)).order_by(Prescription.created_at))
+        Prescription.patient_id == patient_id, Prescription.withdrawn_at.is_(None)).order_by(Prescription.created_at))
     out = []
     for created, lines in rows:
         day = (as_utc(created) + dt.timedelta(hours=5, minutes=30)).date()
@@ -358,7 +369,8 @@ def _change(inst: catalogue.Instrument, series: list[Assessment]) -> dict | None
     """The change since the first score (None with one score, and for CGI-I, which is itself a change)."""
     if len(series) < 2 or inst.direction != "higher_worse":
         return None
-    return charts.change_summary(series[0].total, series[-1].total, response_reduction=inst.response_reduction)
+    return charts.change_summary(series[0].total, series[-1].total, response_reduction=inst.response_reduction,
+                                 floor=inst.total_min)
 
 
 def trend_summaries(rows: list[Assessment]) -> list[dict]:

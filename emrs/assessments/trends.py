@@ -91,7 +91,7 @@ def _half_up(x: float) -> int:
 
 
 def change_summary(first: int, latest: int, *, higher_is_worse: bool = True,
-                   response_reduction: float | None = 0.5) -> dict:
+                   response_reduction: float | None = 0.5, floor: int = 0) -> dict:
     """The change from the first to the latest total.
 
     ``change``: latest − first. ``percent``: that change in % of the first total, rounded to
@@ -100,18 +100,22 @@ def change_summary(first: int, latest: int, *, higher_is_worse: bool = True,
     ``higher_is_worse``). ``response``: whether the improvement reaches ``response_reduction``
     of the first total (0.5: the usual ≥ 50 % reduction); None when ``response_reduction`` is
     None or the first total is 0 (no relative change to judge). ``text``: one sentence, e.g.
-    'Down 12 points (−57 %) since the first score: response (≥ 50 % reduction)'."""
+    'Down 12 points (−57 %) since the first score: response (≥ 50 % reduction)'.
+    ``floor``: the scale's lowest total (BPRS items score 1–7, so its total starts at 18): the
+    percentage is taken of the first total above the floor, as the BPRS response literature
+    does (Leucht et al. 2005; Obermeier et al. 2010)."""
     first, latest = int(first), int(latest)
     change = latest - first
-    percent = None if first == 0 else _half_up(100 * change / abs(first))
+    base = first - int(floor)
+    percent = None if base <= 0 else _half_up(100 * change / base)
     if change == 0:
         direction = "same"
     else:
         direction = "better" if (change < 0) == bool(higher_is_worse) else "worse"
     response = None
-    if response_reduction is not None and first != 0:
+    if response_reduction is not None and base > 0:
         improvement = -change if higher_is_worse else change
-        response = improvement / abs(first) >= response_reduction - 1e-9
+        response = improvement / base >= response_reduction - 1e-9
     if change == 0:
         text = "No change since the first score"
     else:

@@ -50,8 +50,11 @@ def _answers(inst) -> dict:
 def _render_form(patient, inst, *, answers=None, errors=None, general=None, status=200):
     user = principal()
     clinician = records.may(user, records.READ, records.ASSESSMENT)
-    score = inst.score({k: v for k, v in (answers or {}).items()}, partial=True) if inst and clinician and answers \
-        else None
+    score = None
+    if inst is not None and clinician and answers:
+        valid = {k: v for k, v in answers.items()
+                 if any(str(o.value) == str(v) for o in inst.item(k).options)}  # the bad ones are shown as errors
+        score = inst.score(valid, partial=True)
     return render_template(
         "assessments/form.html", patient=patient, patient_info=patients.with_extras([patient])[0],
         instruments=service.instruments_for(user), inst=inst, answers=answers or {}, links=_links(),
@@ -79,7 +82,8 @@ def score(patient_id: int):
     try:
         result = inst.score(_answers(inst), partial=True)
     except catalogue.AnswerError as exc:
-        return render_template("assessments/_score.html", inst=inst, score=None, problems=exc.errors)
+        return render_template("assessments/_score.html", inst=inst, score=None,
+                               problems=service.answer_errors(exc))
     return render_template("assessments/_score.html", inst=inst, score=result, problems=[])
 
 

@@ -147,11 +147,13 @@ def test_list_with_trends_and_instrument_filter(client, h):
                                                       "assessed_on": on}).status_code == 201
     _post(client, h["resident"], p["id"], {"instrument": "gad7", "answers": {f"q{i}": 0 for i in range(1, 8)}})
     data = client.get(f"/api/patients/{p['id']}/assessments", headers=h["resident"]).get_json()["data"]
-    assert [a["instrument"] for a in data["assessments"]] == ["phq9", "phq9", "gad7", "phq9"] or \
-        [a["total"] for a in data["assessments"] if a["instrument"] == "phq9"] == [15, 11, 5]
+    # oldest first; the same day's in the order they were written
+    assert [(a["instrument"], a["total"]) for a in data["assessments"]] == [
+        ("phq9", 16), ("phq9", 11), ("phq9", 4), ("gad7", 0)]
     trend = next(t for t in data["trends"] if t["instrument"] == "phq9")
-    assert (trend["first_total"], trend["latest_total"], trend["count"]) == (15, 5, 3)
-    assert trend["change"] == -10 and trend["percent"] == 67 and trend["response"] is True
+    assert (trend["first_total"], trend["latest_total"], trend["count"]) == (16, 4, 3)
+    assert trend["change"] == -12 and trend["percent"] == -75 and trend["response"] is True
+    assert "Down 12 points" in trend["text"]
     only = client.get(f"/api/patients/{p['id']}/assessments?instrument=gad7", headers=h["resident"]).get_json()["data"]
     assert {a["instrument"] for a in only["assessments"]} == {"gad7"}
     bad = client.get(f"/api/patients/{p['id']}/assessments?instrument=nope", headers=h["resident"])

@@ -35,7 +35,7 @@ def test_picker_and_form_show_every_item_with_number_keyed_answers(role_client):
     for name in ("PHQ-9", "GAD-7", "AUDIT", "HAM-D", "YMRS", "BPRS", "CGI"):
         assert name in page
     form = unescape(doc.get(f"/patients/{p.id}/assessments/new?instrument=phq9").get_data(as_text=True))
-    assert form.count('type="radio" name="a-q') == 9 * 4  # nine items, four answers each
+    assert form.count('type="radio" name="a-q') == 10 * 4  # nine scored items and the difficulty question
     assert "Little interest or pleasure in doing things" in form
     assert 'hx-post="/patients/%d/assessments/score"' % p.id in form and 'id="live-score"' in form
     assert "js/scale-form.js" in form
