@@ -31,7 +31,8 @@ SERVICES = (USER, PATIENTS, CLINICAL, INTAKE, PRESCRIPTION)
 API_PREFIXES: dict[str, tuple[str, ...]] = {
     USER: ("/api", "/api/users", "/api/session", "/api/sessions"),
     PATIENTS: ("/api/patients", "/api/patient-cards", "/api/out-patient-records",
-               "/api/patient-files", "/api/sessions", "/api/rooms", "/api/referrals", "/api/child-patient"),
+               "/api/patient-files", "/api/sessions", "/api/rooms", "/api/referrals", "/api/child-patient",
+               "/api/instruments", "/api/assessments"),
     CLINICAL: ("/api/clinical-proformas", "/api/clinical-options", "/api/icd", "/api/icd11",
                "/api/follow-ups"),
     INTAKE: ("/api/outpatient-intake-records", "/api/adl-files", "/api/child-cap-workup"),
@@ -43,7 +44,8 @@ API_PREFIXES: dict[str, tuple[str, ...]] = {
 # the clinical notes). The dashboard (`/`, `/calendar`, `/api/dashboard`) stays shared.
 PAGE_BLUEPRINTS: dict[str, tuple[str, ...]] = {
     USER: ("audit",),
-    PATIENTS: ("patients", "fhir", "opd", "reports", "children"),
+    # rating scales: their pages hang off the patient (/patients/<id>/assessments), as does their API
+    PATIENTS: ("patients", "fhir", "opd", "reports", "children", "assessments"),
     CLINICAL: ("clinical", "drafts", "followups"),
     INTAKE: ("intake", "cap"),  # a child's CAP work-up is the child's intake record
     PRESCRIPTION: ("prescriptions",),

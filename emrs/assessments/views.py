@@ -70,6 +70,9 @@ def new(patient_id: int):
         inst = catalogue.get(code)
         if inst is None or not service.may_fill(principal(), inst):
             abort(404)
+    from ..audit import service as audit
+    audit.record_now("assessment_form_open", "registered_patient", patient.id, patient_id=patient.id,
+                     details={"instrument": inst.code if inst else None})
     return _render_form(patient, inst)
 
 

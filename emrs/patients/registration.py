@@ -149,9 +149,10 @@ def register(data: dict, actor: User, *, step: str = "complete", room=None) -> P
     values, errors = F.clean(data, names, partial=False, table=F.CHILD_FIELDS if child else None)
     if child and not any(e["path"] in _AGE_PATHS for e in errors):
         errors.extend(_child_rules(values, on=values.get("date") or today_ist()))
-    if room in (None, "") and step == "quick" and isinstance(data.get("assigned_room"), str) \
-            and data["assigned_room"].strip() and not any(e.get("path") == "assigned_room" for e in errors):
-        room = data["assigned_room"]
+    typed = values.get("assigned_room")  # as cleaned (a number sent for the room is its text)
+    if room in (None, "") and step == "quick" and isinstance(typed, str) and typed.strip() \
+            and not any(e.get("path") == "assigned_room" for e in errors):
+        room = typed
     queue_room = None
     if room not in (None, ""):
         try:

@@ -179,6 +179,7 @@ class World:
     child_patient_id: int = 0  # a patient of the child clinic
     child_proforma_id: int = 0  # the child's walk-in proforma (the child routes' <proforma_id>)
     cap_id: int = 0            # the child's CAP work-up (an adl_files row, form 'cap')
+    assessment_id: int = 0     # a PHQ-9 of the patient with item 9 positive (risk open)
     _tokens: dict = field(default_factory=dict)
     _browsers: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
@@ -221,7 +222,7 @@ class World:
                 "room_number": self.room_number,  # /api/patients/by-room/<room_number>
                 "child_id": self.child_id, "cr_number": self.child_cr,  # /api/child-patient/...
                 "child_patient_id": self.child_patient_id, "child_proforma_id": self.child_proforma_id,
-                "cap_id": self.cap_id}
+                "cap_id": self.cap_id, "assessment_id": self.assessment_id, "code": "phq9"}
 
 
 # URL values of routes that name the child's CAP work-up rather than the adult's intake record.
@@ -286,6 +287,8 @@ def build_world(app: Flask, users: dict, make_user) -> World:
     w.file_id = files["data"]["file_details"][0]["id"]
     w.followup_id = call("POST", "/api/follow-ups", json={"patient_id": p["id"], "clinical_assessment": "Better"}
                          )["data"]["followup"]["id"]
+    w.assessment_id = call("POST", f"/api/patients/{p['id']}/assessments",
+                           json={"instrument": "phq9", "answers": _PHQ9_RISK})["data"]["assessment"]["id"]
     w.medicine_id = call("POST", "/api/medicines", json={"generic_name": "Hostilamine"})["data"]["medicine"]["id"]
     w.option_id = call("POST", "/api/clinical-options/mood", json={"label": "Hostile option"})["data"]["option"]["id"]
     from emrs.opd.models import Room
@@ -349,6 +352,10 @@ class Target:
 
 
 _CHILD_KEYS = tuple(F.CHILD_ALIASES) + F.CHILD_NAMES + ("assigned_room",)
+
+
+_PHQ9_RISK = {**{f"q{i}": 1 for i in range(1, 9)}, "q9": 1}
+_PHQ9_FORM = {f"a-{k}": str(v) for k, v in _PHQ9_RISK.items()}
 
 
 def _patient_ref(w):
@@ -480,6 +487,14 @@ API_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
                                     "amend_reason", "version"),
            lambda w: {"clinical_assessment": "Improving further", "amend_reason": "Hostile-input check"}),
     Target("api.followups_delete", ("reason",), lambda w: {"reason": "Written for the wrong visit"}),
+    # rating scales
+    Target("api.assessments_create", ("instrument", "answers", "visit_id", "proforma_id", "followup_id",
+                                      "assessed_on"),
+           lambda w: {"instrument": "phq9", "answers": _PHQ9_RISK}),
+    Target("api.instruments_score", ("answers",), lambda w: {"answers": {"q1": 1}}),
+    Target("api.assessments_acknowledge", ("action",), lambda w: {"action": "Safety plan made"}),
+    Target("api.assessments_confirm", (), kind="none"),
+    Target("api.assessments_delete", ("reason",), lambda w: {"reason": "Entered for the wrong patient"}),
     # the CAP work-up (a child's intake record): every §1c field
     Target("api.cap_workup_create", _CAP_FIELDS + ("child_patient_id",),
            lambda w: {"child_patient_id": w.child_id}),
@@ -681,6 +696,17 @@ PAGE_TARGETS: dict[str, Target] = {t.endpoint: t for t in [
            lambda w: {"clinical_assessment": "Amended on the page", "amend_reason": "Hostile page check"},
            kind="form"),
     Target("followups.withdraw", ("reason",), lambda w: {"reason": "Written for the wrong visit"}, kind="form"),
+    # rating scales
+    Target("assessments.create", ("instrument", "visit_id", "proforma_id", "followup_id") + tuple(_PHQ9_FORM),
+           lambda w: {"instrument": "phq9", **_PHQ9_FORM}, kind="form"),
+    Target("assessments.score", ("instrument",) + tuple(_PHQ9_FORM), lambda w: {"instrument": "phq9", "a-q1": "1"},
+           kind="form"),
+    Target("assessments.acknowledge", ("action",), lambda w: {"action": "Safety plan made"}, kind="form"),
+    Target("assessments.confirm", (), lambda w: {}, kind="form"),
+    Target("assessments.withdraw", ("reason",), lambda w: {"reason": "Entered for the wrong patient"}, kind="form"),
+    Target("assessments.kiosk_start", ("instrument", "visit_id"), lambda w: {"instrument": "phq9"}, kind="form"),
+    Target("assessments.kiosk_submit", tuple(_PHQ9_FORM), lambda w: dict(_PHQ9_FORM), kind="form"),
+    Target("assessments.kiosk_end", (), lambda w: {}, kind="form"),
     Target("prescriptions.save_template", ("template_name",) + _RX_LINES_FORM,
            lambda w: {"template_name": "Hostile template", "lines-0-medicine": "Fluoxetine"}, kind="form"),
     # OPD rooms and referrals
@@ -1058,7 +1084,8 @@ def report(failures: list[str]) -> str:
 # --------------------------------------------------------------------------- running cases
 
 FRESH_TOKEN = {"api.session_logout"}
-FRESH_BROWSER = {"auth.logout", "auth.change_password", "auth.end_other_sessions", "auth.totp_remove"}
+FRESH_BROWSER = {"auth.logout", "auth.change_password", "auth.end_other_sessions", "auth.totp_remove",
+                 "assessments.kiosk_start"}
 
 
 def twins(app: Flask, endpoints) -> dict[str, str]:
@@ -1217,10 +1244,12 @@ def group_of(app: Flask, endpoint: str) -> str:
 API_GROUPS_BY_MODULE = {"session": "users", "reports": "patients", "clinical_options": "clinical",
                         "medicines": "prescriptions", "patient_stats": "patients", "icd11": "clinical",
                         "rooms": "patients", "referrals": "patients", "dashboard": "patients", "followups": "clinical",
-                        "opd": "opd", "child_patients": "patients", "child_proformas": "clinical", "cap_workup": "intake"}
+                        "opd": "opd", "child_patients": "patients", "child_proformas": "clinical", "cap_workup": "intake",
+                        "assessments": "clinical"}
 PAGE_GROUPS_BY_BLUEPRINT = {"reports": "patients", "drafts": "clinical", "dashboard": "auth", "audit": "auth",
                             "health": "auth", "followups": "clinical",
-                            "children": "patients", "child_clinical": "clinical", "cap": "intake"}
+                            "children": "patients", "child_clinical": "clinical", "cap": "intake",
+                            "assessments": "clinical"}
 API_GROUPS = ("users", "patients", "patient_files", "clinical", "intake", "prescriptions", "opd")
 PAGE_GROUPS = ("auth", "patients", "clinical", "intake", "prescriptions", "opd")
 

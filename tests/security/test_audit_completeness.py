@@ -24,7 +24,7 @@ from . import walk
 
 PATIENT_VARIABLES = {"patient_id", "visit_id", "file_id", "file_path", "file_ref", "proforma_id", "record_id",
                      "rx_id", "cr_no", "psy_no", "adl_no", "followup_id", "child_id", "cr_number", "cap_id",
-                     "child_patient_id"}
+                     "child_patient_id", "assessment_id"}
 # Routes of the child walk-in proforma: their patient is the world's child.
 CHILD_ROUTES = ("child_clinical.", "api.child_proformas_")
 
@@ -116,6 +116,13 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
                                "api.users_rooms_clear", "api.users_change_room"],
     "the API's own description (OpenAPI document, docs page, FHIR CapabilityStatement): no record data": [
         "api.openapi", "api.docs"],
+    "rating-scale definitions, and the live score of answers being typed (nothing stored, no patient named)": [
+        "api.instruments_list", "api.instruments_get", "api.instruments_score"],
+    "the live score fragment of the rating-scale form, fired on every answer while the form is open; opening the "
+    "form (assessment_form_open) and saving (assessment_create) are audited": [("assessments.score", "POST")],
+    "the kiosk answers only the browser's kiosk session (one patient, one scale, started by staff: kiosk_start); "
+    "without one, as in this walk, it shows \"hand the tablet back\"; a submission is audited as assessment_create "
+    "and kiosk_end (tests/assessments)": ["assessments.kiosk", "assessments.kiosk_submit", "assessments.kiosk_end"],
     DRAFTS: ["drafts.index", "drafts.banner", "drafts.save", "drafts.discard"],
     "the audit trail itself (who did what to which record, never clinical content), for the administrator; "
     "its CSV export is audited (audit_export)": ["audit.index", "audit.patient", "audit.user", "audit.export"],
