@@ -35,7 +35,7 @@ DIRECTIONS = ("higher_worse", "lower_better_change")
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _ITEM_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_INT_TEXT = re.compile(r"^\s*[+-]?\d{1,6}\s*$")
+_INT_TEXT = re.compile(r"^\s*[+-]?[0-9]{1,6}\s*$")
 
 
 class InstrumentError(ValueError):

@@ -265,6 +265,9 @@ def test_out_of_range_value_names_the_allowed_values():
     assert errors_of("phq9", answers_for("phq9", q3="-1"))[0]["field"] == "answers.q3"
     assert errors_of("phq9", answers_for("phq9", q3="two"))[0]["field"] == "answers.q3"
     assert errors_of("phq9", answers_for("phq9", q3=1.5))[0]["field"] == "answers.q3"
+    # digits of other scripts are not numbers here (int() would take "\u0663" as 3)
+    assert errors_of("phq9", answers_for("phq9", q3="\u0663"))[0]["field"] == "answers.q3"
+    assert errors_of("phq9", answers_for("phq9", q3=[1]))[0]["field"] == "answers.q3"
 
 
 @pytest.mark.parametrize("value", [True, False])
