@@ -156,6 +156,9 @@ class Instrument:
     licence: dict
     examples: tuple[dict, ...] = ()
 
+    def __hash__(self) -> int:  # the dict fields would make the generated hash fail
+        return hash((self.code, self.version))
+
     def item(self, item_id: str) -> Item:
         for item in self.items:
             if item.id == item_id:

@@ -35,6 +35,7 @@ def test_the_shipped_instruments_load_in_display_order():
     assert I.get("phq9").short_name == "PHQ-9"
     assert I.get("nope") is None and I.get(None) is None
     assert I.all_instruments() is ALL  # loaded once
+    assert len({ins: ins.code for ins in ALL}) == len(ALL)  # usable as a key
 
 
 def test_definitions_are_found_beside_the_module():
