@@ -35,7 +35,7 @@ DIRECTIONS = ("higher_worse", "lower_better_change")
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _ITEM_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_INT_TEXT = re.compile(r"^\s*[+-]?\d{1,6}\s*$")
+_INT_TEXT = re.compile(r"^\s*[+-]?[0-9]{1,6}\s*$")
 
 
 class InstrumentError(ValueError):
@@ -155,6 +155,9 @@ class Instrument:
     source: dict
     licence: dict
     examples: tuple[dict, ...] = ()
+
+    def __hash__(self) -> int:  # the dict fields would make the generated hash fail
+        return hash((self.code, self.version))
 
     def item(self, item_id: str) -> Item:
         for item in self.items:

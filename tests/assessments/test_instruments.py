@@ -13,7 +13,7 @@ import pytest
 from emrs.assessments import instruments as I
 from emrs.assessments.instruments import AnswerError, InstrumentError
 
-SHIPPED = ("phq9", "gad7")
+SHIPPED = I.DISPLAY_ORDER
 ALL = I.all_instruments()
 EXAMPLES = [(ins.code, n) for ins in ALL for n in range(len(ins.examples))]
 
@@ -30,11 +30,12 @@ def answers_for(code: str, **overrides) -> dict:
 
 def test_the_shipped_instruments_load_in_display_order():
     codes = [ins.code for ins in ALL]
-    assert set(SHIPPED) <= set(codes)
+    assert codes == list(SHIPPED)
     assert codes == sorted(codes, key=lambda c: I.DISPLAY_ORDER.index(c))
     assert I.get("phq9").short_name == "PHQ-9"
     assert I.get("nope") is None and I.get(None) is None
     assert I.all_instruments() is ALL  # loaded once
+    assert len({ins: ins.code for ins in ALL}) == len(ALL)  # usable as a key
 
 
 def test_definitions_are_found_beside_the_module():
@@ -143,6 +144,108 @@ def test_numeric_strings_are_accepted_and_cleaned_to_ints():
     assert all(type(v) is int for v in result.answers.values())
 
 
+# ------------------------------------------------------------------- other instruments
+
+def test_phqa_suicide_questions_raise_flags_without_changing_the_total():
+    phqa = I.get("phqa")
+    quiet = phqa.score(answers_for("phqa", q1=2))
+    assert quiet.total == 2 and quiet.flags == ()
+    result = phqa.score(answers_for("phqa", q1=2, q12=1, q13="1"))
+    assert result.total == 2
+    assert [(f.item, f.value) for f in result.flags] == [("q12", 1), ("q13", 1)]
+    assert "past month" in result.flags[0].message and "attempt" in result.flags[1].message
+    assert [f.item for f in phqa.score(answers_for("phqa", q9=1)).flags] == ["q9"]
+    # a past-year 'yes' is recorded, not flagged
+    assert phqa.score(answers_for("phqa", q10=1)).flags == ()
+
+
+def test_phqa_supplementary_questions_are_yes_no_and_required():
+    phqa = I.get("phqa")
+    assert phqa.item("q12").values == (1, 0) and not phqa.item("q12").scored
+    answers = answers_for("phqa")
+    del answers["q12"], answers["q13"]
+    assert [e["field"] for e in errors_of("phqa", answers)] == ["answers.q12", "answers.q13"]
+    assert errors_of("phqa", answers_for("phqa", q13=2)) == [
+        {"field": "answers.q13", "message": "2 is not one of 1, 0"}]
+    # the difficulty question is optional
+    assert "q11" not in phqa.score(answers_for("phqa")).missing
+    partial = phqa.score({f"q{n}": 0 for n in range(1, 10)} | {"q12": 1}, partial=True)
+    assert partial.total == 0 and partial.missing == ("q10", "q13") and not partial.complete
+    assert [f.item for f in partial.flags] == ["q12"]
+
+
+def test_audit_items_9_and_10_take_0_2_4():
+    audit = I.get("audit")
+    assert audit.item("q9").values == audit.item("q10").values == (0, 2, 4)
+    assert errors_of("audit", answers_for("audit", q9=1)) == [
+        {"field": "answers.q9", "message": "1 is not one of 0, 2, 4"}]
+    result = audit.score(answers_for("audit", q1=1, q9=4, q10=2))
+    assert result.total == 7 and result.subscales == {"consumption": 1, "dependence": 0, "harm": 6}
+    assert result.band.label == "Zone I: low risk"
+    assert I.improvement(audit, 20, 8)["response"] is None
+
+
+def test_ymrs_double_weighted_items():
+    ymrs = I.get("ymrs")
+    for item_id in ("q5", "q6", "q8", "q9"):
+        assert ymrs.item(item_id).values == (0, 2, 4, 6, 8)
+    for item_id in ("q1", "q2", "q3", "q4", "q7", "q10", "q11"):
+        assert ymrs.item(item_id).values == (0, 1, 2, 3, 4)
+    assert errors_of("ymrs", answers_for("ymrs", q5=3))[0]["message"] == "3 is not one of 0, 2, 4, 6, 8"
+    assert ymrs.score(answers_for("ymrs", q9=4)).flags == ()
+    assert [f.item for f in ymrs.score(answers_for("ymrs", q9=6)).flags] == ["q9"]
+
+
+def test_hamd17_items_and_suicide_flag():
+    hamd = I.get("hamd17")
+    assert len(hamd.items) == 17
+    four = [i.id for i in hamd.items if i.max_value == 4]
+    assert four == ["q1", "q2", "q3", "q7", "q8", "q9", "q10", "q11", "q15"]
+    result = hamd.score(answers_for("hamd17", q3=1))
+    assert result.band.label == "No depression"
+    assert [f.item for f in result.flags] == ["q3"]
+    assert result.subscales == {"hamd6": 0}
+
+
+def test_cgi_ratings_run_1_to_7_and_0_is_not_an_answer():
+    for code in ("cgi_s", "cgi_i"):
+        ins = I.get(code)
+        assert [i.id for i in ins.items] == ["q1"]
+        assert ins.item("q1").values == (1, 2, 3, 4, 5, 6, 7)
+        assert errors_of(code, {"q1": 0}) == [
+            {"field": "answers.q1", "message": "0 is not one of 1, 2, 3, 4, 5, 6, 7"}]
+    assert I.get("cgi_s").score({"q1": 5}).band.label == "Markedly ill"
+
+
+def test_cgi_i_names_change_and_has_no_percentage_improvement():
+    cgi_i = I.get("cgi_i")
+    assert cgi_i.direction == "lower_better_change" and cgi_i.response_reduction is None
+    assert [b.label for b in cgi_i.bands] == ["Improved", "No change", "Worse"]
+    assert I.improvement(cgi_i, 4, 2) is None
+    assert cgi_i.to_dict()["response"] is None
+
+
+def test_bprs_percentage_change_subtracts_the_floor_of_18():
+    bprs = I.get("bprs18")
+    assert bprs.total_min == 18 and bprs.total_max == 126
+    # 58 -> 38: 20 of the 40 points above the floor, 50 %: a response
+    assert I.improvement(bprs, 58, 38) == {"change": -20, "percent": 50, "response": True}
+    assert I.improvement(bprs, 58, 40)["response"] is False
+    assert I.improvement(bprs, 18, 18) == {"change": 0, "percent": None, "response": False}
+    assert errors_of("bprs18", answers_for("bprs18", q1=0))[0]["field"] == "answers.q1"
+
+
+def test_cgi_s_has_no_response_rule():
+    assert I.improvement(I.get("cgi_s"), 6, 3) == {"change": -3, "percent": 60, "response": None}
+
+
+def test_licence_and_source_per_instrument():
+    for ins in ALL:
+        assert ins.licence["electronic_record"] is True, ins.code
+        assert ins.source["cutoffs"], ins.code
+    assert "not" in I.get("ymrs").licence["item_text"].lower()  # our own anchors, said so
+
+
 # ------------------------------------------------------------------------- bad answers
 
 def errors_of(code, answers, **kw) -> list[dict]:
@@ -163,6 +266,9 @@ def test_out_of_range_value_names_the_allowed_values():
     assert errors_of("phq9", answers_for("phq9", q3="-1"))[0]["field"] == "answers.q3"
     assert errors_of("phq9", answers_for("phq9", q3="two"))[0]["field"] == "answers.q3"
     assert errors_of("phq9", answers_for("phq9", q3=1.5))[0]["field"] == "answers.q3"
+    # digits of other scripts are not numbers here (int() would take "\u0663" as 3)
+    assert errors_of("phq9", answers_for("phq9", q3="\u0663"))[0]["field"] == "answers.q3"
+    assert errors_of("phq9", answers_for("phq9", q3=[1]))[0]["field"] == "answers.q3"
 
 
 @pytest.mark.parametrize("value", [True, False])
