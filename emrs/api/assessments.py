@@ -83,15 +83,18 @@ def assessments_delete(assessment_id):
 
 OPTION = obj({"value": INT, "label": STR})
 ITEM = obj({"id": STR, "text": STR, "options": arr(OPTION), "scored": BOOL, "reverse": BOOL, "required": BOOL,
-            "risk_min": null(INT), "risk_message": null(STR)}, required=("id", "text", "options"))
+            "risk": null(obj({"min": INT, "message": STR}))}, required=("id", "text", "options"))
 BAND = obj({"min": INT, "max": INT, "label": STR, "severity": INT})
 INSTRUMENT = obj({
     "code": STR, "name": STR, "short_name": STR, "version": STR,
     "respondent": {"type": "string", "enum": ["self", "clinician"]},
-    "population": STR, "timeframe": null(STR), "instructions": null(STR), "items": arr(ITEM),
-    "subscales": arr({"type": "object"}), "total_min": INT, "total_max": INT, "direction": STR, "bands": arr(BAND),
-    "response_reduction": null({"type": "number"}), "loinc": {"type": "object"}, "source": {"type": "object"},
-    "licence": {"type": "object"}}, required=("code", "name", "short_name", "items", "total_min", "total_max"),
+    "population": STR, "age_range": arr(null(INT)), "timeframe": null(STR), "instructions": null(STR),
+    "items": arr(ITEM), "subscales": arr({"type": "object"}),
+    "total": obj({"min": INT, "max": INT, "direction": {"type": "string",
+                                                        "enum": ["higher_worse", "lower_better_change"]}}),
+    "bands": arr(BAND), "response": null(obj({"reduction": {"type": "number"}})), "loinc": {"type": "object"},
+    "source": {"type": "object"}, "licence": {"type": "object"}},
+    required=("code", "name", "short_name", "items", "total", "bands"),
     description="A rating scale as data: items with their answer values, reverse-scored items, subscales, "
                 "severity bands with their published cut-offs, risk items, source and licence (docs/instruments.md).")
 FLAG = obj({"item": STR, "value": INT, "message": STR})

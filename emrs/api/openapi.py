@@ -576,6 +576,7 @@ TAGS = [
     ("Referrals", "Referrals of patients between doctors."),
     ("Dashboard", "The figures of each role and the registrations calendar."),
     ("Follow-ups", "Follow-up notes of returning patients (contract: /api/follow-ups)."),
+    ("Assessments", "Rating scales scored at the visit: instruments as data, scores, risk items, trends."),
     ("Child patients", "The Child Guidance Clinic: a child is a patient of the one registry (clinic 'child'); "
                        "these routes answer the original's /api/child-patient shapes."),
     ("CAP work-up", "The CAP detailed work-up (a child's intake record) and WHO growth z-scores."),

@@ -532,26 +532,3 @@ def get(code: str) -> Instrument | None:
     if not isinstance(code, str):
         return None
     return _by_code().get(code)
-
-
-def improvement(instrument: Instrument, first_total: int | None, latest_total: int | None) -> dict | None:
-    """How the latest total compares with the first one.
-
-    ``percent`` is the fall as a share of the first score's distance from the lowest possible
-    total (``total_min``): for scales starting at 0 that is (first - latest) / first; for
-    scales whose items start at 1 (BPRS-18: 18..126) the floor is subtracted first, as the
-    percentage-change literature requires (Leucht et al. 2007; Obermeier et al. 2010) — else a
-    symptom-free BPRS of 18 would never reach 100 %. None when the first total is at the floor.
-    ``response``: the fall reaches the instrument's response rule (None when it has none).
-    None for a ``lower_better_change`` scale (CGI-I rates change itself; there is no baseline).
-    """
-    if instrument.direction != "higher_worse" or first_total is None or latest_total is None:
-        return None
-    base = first_total - instrument.total_min
-    fall = first_total - latest_total
-    percent = round(100 * fall / base) if base > 0 else None
-    if instrument.response_reduction is None:
-        response = None
-    else:
-        response = base > 0 and fall / base >= instrument.response_reduction
-    return {"change": latest_total - first_total, "percent": percent, "response": response}

@@ -35,7 +35,8 @@ def test_instruments_lists_every_shipped_scale_with_items_and_bands(client, h):
     codes = {i["code"] for i in data["instruments"]}
     assert {"phq9", "gad7", "audit", "cgi_s", "cgi_i", "hamd17", "ymrs", "bprs18", "phqa"} <= codes
     phq = next(i for i in data["instruments"] if i["code"] == "phq9")
-    assert phq["short_name"] == "PHQ-9" and phq["total_max"] == 27
+    assert phq["short_name"] == "PHQ-9" and phq["total"]["max"] == 27
+    assert next(i for i in phq["items"] if i["id"] == "q9")["risk"]["min"] == 1
     assert [o["value"] for o in phq["items"][0]["options"]] == [0, 1, 2, 3]
     assert any(b["label"] for b in phq["bands"])
 

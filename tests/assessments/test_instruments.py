@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from emrs.assessments import instruments as I
+from emrs.assessments.trends import change_summary
 from emrs.assessments.instruments import AnswerError, InstrumentError
 
 SHIPPED = I.DISPLAY_ORDER
@@ -182,7 +183,7 @@ def test_audit_items_9_and_10_take_0_2_4():
     result = audit.score(answers_for("audit", q1=1, q9=4, q10=2))
     assert result.total == 7 and result.subscales == {"consumption": 1, "dependence": 0, "harm": 6}
     assert result.band.label == "Zone I: low risk"
-    assert I.improvement(audit, 20, 8)["response"] is None
+    assert improvement(audit, 20, 8)["response"] is None
 
 
 def test_ymrs_double_weighted_items():
@@ -221,7 +222,7 @@ def test_cgi_i_names_change_and_has_no_percentage_improvement():
     cgi_i = I.get("cgi_i")
     assert cgi_i.direction == "lower_better_change" and cgi_i.response_reduction is None
     assert [b.label for b in cgi_i.bands] == ["Improved", "No change", "Worse"]
-    assert I.improvement(cgi_i, 4, 2) is None
+    assert improvement(cgi_i, 4, 2) is None
     assert cgi_i.to_dict()["response"] is None
 
 
@@ -229,14 +230,14 @@ def test_bprs_percentage_change_subtracts_the_floor_of_18():
     bprs = I.get("bprs18")
     assert bprs.total_min == 18 and bprs.total_max == 126
     # 58 -> 38: 20 of the 40 points above the floor, 50 %: a response
-    assert I.improvement(bprs, 58, 38) == {"change": -20, "percent": 50, "response": True}
-    assert I.improvement(bprs, 58, 40)["response"] is False
-    assert I.improvement(bprs, 18, 18) == {"change": 0, "percent": None, "response": False}
+    assert improvement(bprs, 58, 38) == {"change": -20, "percent": -50, "response": True}
+    assert improvement(bprs, 58, 40)["response"] is False
+    assert improvement(bprs, 18, 18) == {"change": 0, "percent": None, "response": None}
     assert errors_of("bprs18", answers_for("bprs18", q1=0))[0]["field"] == "answers.q1"
 
 
 def test_cgi_s_has_no_response_rule():
-    assert I.improvement(I.get("cgi_s"), 6, 3) == {"change": -3, "percent": 60, "response": None}
+    assert improvement(I.get("cgi_s"), 6, 3) == {"change": -3, "percent": -60, "response": None}
 
 
 def test_licence_and_source_per_instrument():
@@ -325,14 +326,22 @@ def test_partial_with_only_an_optional_item_missing_is_complete():
 
 
 # ------------------------------------------------------------------------- improvement
+# The change since the first score, as the patient page and the API compute it: trends.change_summary
+# with the instrument's floor and response rule (none for CGI-I, which rates change itself).
+
+def improvement(inst, first, latest):
+    if inst.direction != "higher_worse":
+        return None
+    s = change_summary(first, latest, floor=inst.total_min, response_reduction=inst.response_reduction)
+    return {"change": s["change"], "percent": s["percent"], "response": s["response"]}
+
 
 def test_improvement_from_first_to_latest():
     phq9 = I.get("phq9")
-    assert I.improvement(phq9, 20, 10) == {"change": -10, "percent": 50, "response": True}
-    assert I.improvement(phq9, 20, 11) == {"change": -9, "percent": 45, "response": False}
-    assert I.improvement(phq9, 10, 15) == {"change": 5, "percent": -50, "response": False}
-    assert I.improvement(phq9, 0, 3) == {"change": 3, "percent": None, "response": False}
-    assert I.improvement(phq9, None, 3) is None
+    assert improvement(phq9, 20, 10) == {"change": -10, "percent": -50, "response": True}
+    assert improvement(phq9, 20, 11) == {"change": -9, "percent": -45, "response": False}
+    assert improvement(phq9, 10, 15) == {"change": 5, "percent": 50, "response": False}
+    assert improvement(phq9, 0, 3) == {"change": 3, "percent": None, "response": None}
 
 
 # ------------------------------------------------------------------ broken definitions
