@@ -166,3 +166,31 @@ def test_kiosk_without_a_session_shows_hand_back(client):
     assert resp.status_code == 403 and "hand the tablet back" in resp.get_data(as_text=True)
     resp = client.post("/kiosk", data={f"a-{k}": str(v) for k, v in PHQ9.items()})
     assert resp.status_code == 403 and _count() == before
+
+
+def test_scored_from_the_proforma_and_the_follow_up_note_links_them(role_client, users):
+    from emrs.clinical import service as proformas
+    from emrs.followups import service as followups
+    from flask import g
+    p = patient_row("Rajwinder Kaur")
+    doc = role_client("resident")
+    with doc.application.test_request_context():
+        g.principal = users["resident"]
+        pf, _record, _rx = proformas.create({"patient_id": p.id, "visit_date": today_ist().isoformat(),
+                                             "diagnosis": "Depressive episode"}, users["resident"])
+        fu, _n, _t = followups.create({"patient_id": p.id, "clinical_assessment": "Better"}, users["resident"])
+        pf_id, fu_id = pf.id, fu.id
+    page = unescape(doc.get(f"/clinical/proformas/{pf_id}").get_data(as_text=True))
+    link = f"/patients/{p.id}/assessments/new?proforma_id={pf_id}"
+    assert link in page
+    form = unescape(doc.get(link + "&instrument=gad7").get_data(as_text=True))
+    assert f'name="proforma_id" value="{pf_id}"' in form
+    doc.post(f"/patients/{p.id}/assessments", data=_form({f"q{i}": 2 for i in range(1, 8)}, instrument="gad7",
+                                                        proforma_id=str(pf_id)))
+    assert f"/patients/{p.id}/assessments/new?followup_id={fu_id}" in unescape(
+        doc.get(f"/follow-ups/{fu_id}").get_data(as_text=True))
+    doc.post(f"/patients/{p.id}/assessments", data=_form(PHQ9, followup_id=str(fu_id)))
+    rows = {r.instrument: r for r in db.session.scalars(select(Assessment).where(Assessment.patient_id == p.id))}
+    assert rows["gad7"].proforma_id == pf_id and rows["gad7"].total == 14
+    note_visit = db.session.get(type(fu), fu_id).visit_id
+    assert note_visit is not None and (rows["phq9"].followup_id, rows["phq9"].visit_id) == (fu_id, note_visit)
