@@ -194,3 +194,28 @@ def test_scored_from_the_proforma_and_the_follow_up_note_links_them(role_client,
     assert rows["gad7"].proforma_id == pf_id and rows["gad7"].total == 14
     note_visit = db.session.get(type(fu), fu_id).visit_id
     assert note_visit is not None and (rows["phq9"].followup_id, rows["phq9"].visit_id) == (fu_id, note_visit)
+
+
+def test_kiosk_hand_over_revokes_the_staff_session_and_expires_after_30_minutes(role_client, users):
+    import datetime as dt
+
+    from emrs.auth.models import UserSession
+    p = patient_row("Paramjit Kaur")
+    doc = role_client("resident")
+    live_before = db.session.scalars(select(UserSession).where(UserSession.user_id == users["resident"].id,
+                                                               UserSession.revoked_at.is_(None))).all()
+    assert len(live_before) == 1
+    doc.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "gad7"})
+    row = db.session.get(UserSession, live_before[0].id)
+    assert row.revoked_at is not None and row.revoked_reason == "kiosk"
+    kiosk = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == p.id)).one()
+    assert kiosk.instrument == "gad7" and kiosk.ended_at is None and len(kiosk.token_hash) == 64
+    assert doc.get("/kiosk").status_code == 200
+    kiosk.expires_at = kiosk.created_at - dt.timedelta(seconds=1)  # 30 minutes later
+    db.session.commit()
+    resp = doc.get("/kiosk")
+    assert resp.status_code == 403 and "hand the tablet back" in resp.get_data(as_text=True)
+    assert db.session.get(KioskSession, kiosk.id).end_reason == "expired"
+    before = _count()
+    assert doc.post("/kiosk", data={f"a-q{i}": "1" for i in range(1, 8)}).status_code == 403
+    assert _count() == before
