@@ -246,6 +246,17 @@ def recent_for_patient(patient_id: int, limit: int) -> list[Assessment]:
         .order_by(Assessment.created_at.desc(), Assessment.id.desc()).limit(limit)))
 
 
+def linked_to(actor, *, proforma_id: int | None = None, followup_id: int | None = None) -> list[Assessment]:
+    """The active assessments scored from one proforma or follow-up note (empty for a reader who
+    may not see scores)."""
+    if not records.may(actor, records.READ, records.ASSESSMENT):
+        return []
+    column, value = ((Assessment.proforma_id, proforma_id) if proforma_id is not None
+                     else (Assessment.followup_id, followup_id))
+    return list(db.session.scalars(select(Assessment).where(column == value, Assessment.is_active.is_(True))
+                                   .order_by(Assessment.id)))
+
+
 def open_risks(patient_ids) -> dict[int, list[Assessment]]:
     """Patients with a positive risk item nobody has acknowledged yet (for the banners)."""
     ids = sorted({int(p) for p in patient_ids if p is not None})

@@ -194,6 +194,11 @@ def proforma_edit(proforma_id: int):
     return _render_form(patient, row, values, draft=draft, draft_key=key)
 
 
+def _scales_of(**record):
+    from ..assessments import service as assessments
+    return assessments.linked_to(principal(), **record)
+
+
 @bp.get(f"/proformas/<{ID}:proforma_id>", endpoint="proforma_show")
 def proforma_show(proforma_id: int):
     row = _proforma_or_abort(proforma_id, audit_read=False)
@@ -211,7 +216,8 @@ def proforma_show(proforma_id: int):
                            rx=rx.for_proforma(row.id), groups_label=options.group_label, split=service.split_labels,
                            onset_labels=service.ONSET_LABELS, can_edit=service.may_edit(row, principal()),
                            complaint_groups=COMPLAINT_GROUPS, mse_groups=MSE_GROUPS,
-                           versions=_versions(row), not_in_release=icd.NOT_IN_RELEASE)
+                           versions=_versions(row), not_in_release=icd.NOT_IN_RELEASE,
+                           scales=_scales_of(proforma_id=row.id))
 
 
 def _versions(row) -> list[dict]:

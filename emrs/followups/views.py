@@ -94,6 +94,7 @@ def _versions(row) -> list[dict]:
 
 
 def _show(row, *, status=200, errors=None, values=None, conflict=False, withdraw_errors=None):
+    from ..assessments import service as assessments
     from ..prescriptions import service as rx_service
     patient = _patient_or_404(row.patient_id)
     user = principal()
@@ -106,7 +107,8 @@ def _show(row, *, status=200, errors=None, values=None, conflict=False, withdraw
         can_withdraw=row.is_active and service.may_withdraw(row, user),
         may_prescribe=row.is_active and records.may(user, records.CREATE, records.PRESCRIPTION),
         reason_required=True, errors=errors or {}, values=values or {}, conflict=conflict,
-        withdraw_errors=withdraw_errors or [], max_length=MAX_ASSESSMENT), status
+        withdraw_errors=withdraw_errors or [], max_length=MAX_ASSESSMENT,
+        scales=assessments.linked_to(user, followup_id=row.id)), status
 
 
 @bp.get(f"/<{ID}:followup_id>", endpoint="show")

@@ -191,6 +191,11 @@ def test_scored_from_the_proforma_and_the_follow_up_note_links_them(role_client,
         doc.get(f"/follow-ups/{fu_id}").get_data(as_text=True))
     doc.post(f"/patients/{p.id}/assessments", data=_form(PHQ9, followup_id=str(fu_id)))
     rows = {r.instrument: r for r in db.session.scalars(select(Assessment).where(Assessment.patient_id == p.id))}
+    # each record's page lists the scales scored from it
+    assert f'/assessments/{rows["gad7"].id}">GAD-7: 14 · Moderate' in unescape(
+        doc.get(f"/clinical/proformas/{pf_id}").get_data(as_text=True))
+    assert f'/assessments/{rows["phq9"].id}">PHQ-9: 11 · Moderate' in unescape(
+        doc.get(f"/follow-ups/{fu_id}").get_data(as_text=True))
     assert rows["gad7"].proforma_id == pf_id and rows["gad7"].total == 14
     note_visit = db.session.get(type(fu), fu_id).visit_id
     assert note_visit is not None and (rows["phq9"].followup_id, rows["phq9"].visit_id) == (fu_id, note_visit)
