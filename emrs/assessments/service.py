@@ -246,6 +246,13 @@ def recent_for_patient(patient_id: int, limit: int) -> list[Assessment]:
         .order_by(Assessment.created_at.desc(), Assessment.id.desc()).limit(limit)))
 
 
+def active_for_patient(patient_id: int) -> list[Assessment]:
+    """The patient's active assessments, oldest first (FHIR, reports; the caller checks who reads)."""
+    return list(db.session.scalars(select(Assessment).where(
+        Assessment.patient_id == patient_id, Assessment.is_active.is_(True))
+        .order_by(Assessment.assessed_on, Assessment.id)))
+
+
 def open_risks(patient_ids) -> dict[int, list[Assessment]]:
     """Patients with a positive risk item nobody has acknowledged yet (for the banners)."""
     ids = sorted({int(p) for p in patient_ids if p is not None})

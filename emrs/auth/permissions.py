@@ -408,6 +408,14 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "fhir.condition_read": CLINICIANS,
     "fhir.medication_request_read": CLINICIANS,
     "fhir.patient_everything": CLINICIANS,
+    # Rating scales: the instruments (Questionnaire) describe, they hold no patient data; the
+    # answers and totals (QuestionnaireResponse, Observation) are scores: clinicians only.
+    "fhir.questionnaire_search": ALL_ROLES,
+    "fhir.questionnaire_read": ALL_ROLES,
+    "fhir.questionnaire_response_search": CLINICIANS,
+    "fhir.questionnaire_response_read": CLINICIANS,
+    "fhir.observation_search": CLINICIANS,
+    "fhir.observation_read": CLINICIANS,
 }
 
 

@@ -51,7 +51,8 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
         ("api.adl_bulk_retrieve", "POST"), ("api.adl_bulk_return", "POST"),
         ("fhir.patient_search", "GET"), ("fhir.encounter_search", "GET"), ("fhir.condition_search", "GET"),
         ("fhir.medication_request_search", "GET"), ("fhir.encounter_read", "GET"), ("fhir.condition_read", "GET"),
-        ("fhir.medication_request_read", "GET"),
+        ("fhir.medication_request_read", "GET"), ("fhir.questionnaire_response_search", "GET"),
+        ("fhir.questionnaire_response_read", "GET"), ("fhir.observation_search", "GET"), ("fhir.observation_read", "GET"),
         # referrals: the patient of the referral (and of the bulk referral's list)
         ("api.patients_refer_bulk", "POST"), ("api.referrals_seen", "POST"), ("api.referrals_complete", "POST"),
         ("api.referrals_revoke", "POST"), ("opd.referral_act", "POST"),
@@ -116,6 +117,8 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
                                "api.users_rooms_clear", "api.users_change_room"],
     "the API's own description (OpenAPI document, docs page, FHIR CapabilityStatement): no record data": [
         "api.openapi", "api.docs"],
+    "rating-scale instrument definitions as FHIR Questionnaires (items, options, licence): no patient data": [
+        "fhir.questionnaire_search", "fhir.questionnaire_read"],
     DRAFTS: ["drafts.index", "drafts.banner", "drafts.save", "drafts.discard"],
     "the audit trail itself (who did what to which record, never clinical content), for the administrator; "
     "its CSV export is audited (audit_export)": ["audit.index", "audit.patient", "audit.user", "audit.export"],
