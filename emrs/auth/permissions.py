@@ -349,6 +349,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.referrals_revoke": CLINICIANS,
     # --- dashboard ---
     "dashboard.calendar": ALL_ROLES,
+    "dashboard.rating_patients": CLINICIANS,  # the patients behind the rating-scale figures (scores)
     "api.dashboard": ALL_ROLES,
     "api.patients_registrations_by_date": ALL_ROLES,
     # --- follow-up notes of returning patients: clinical text, so clinicians only (a welfare

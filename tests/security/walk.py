@@ -411,6 +411,7 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "fhir.condition_search": lambda w: {"query_string": {"patient": w.patient.id}},
     "fhir.medication_request_search": lambda w: {"query_string": {"patient": w.patient.id}},
     "fhir.questionnaire_response_search": lambda w: {"query_string": {"patient": w.patient.id}},
+    "dashboard.rating_patients": lambda w: {"query_string": {"figure": "open_risk"}},
     "fhir.observation_search": lambda w: {"query_string": {"patient": w.patient.id}},
     "drafts.banner": lambda w: {"query_string": {"_draft_key": "proforma:new", "_draft_patient": w.patient.id}},
     "drafts.discard": lambda w: {"data": {"_draft_key": "proforma:new", "_draft_patient": str(w.patient.id)}},
