@@ -24,7 +24,7 @@ import hashlib
 import secrets
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..audit import service as audit
 from ..auth import records
@@ -471,8 +471,9 @@ def improved_patients(among=None) -> dict[int, list[dict]]:
 def figure_counts(among=None) -> dict[str, int]:
     """The dashboard's rating-scale figures over the patients ``among`` (a select of patient ids;
     None: every patient): one query each."""
-    from sqlalchemy import func
-    count = lambda q: db.session.execute(select(func.count()).select_from(q.distinct().subquery())).scalar_one()  # noqa: E731
+    def count(q) -> int:
+        return db.session.execute(select(func.count()).select_from(q.distinct().subquery())).scalar_one()
+
     return {"scored_month": count(_scored_month_query(among)), "improved": len(improved_patients(among)),
             "open_risk": count(_open_risk_query(among))}
 

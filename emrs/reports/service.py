@@ -317,7 +317,10 @@ def _load_ratings(ids: list[int]) -> dict:
 
 def _rating(r: Assessment, names: dict) -> dict:
     inst = catalogue.get(r.instrument)
-    who = lambda uid: (names.get(uid) or ("",))[0]  # noqa: E731
+
+    def who(uid) -> str:
+        return (names.get(uid) or ("",))[0]
+
     risk = "; ".join(f"item {f.get('item')} = {f.get('value')}" for f in r.flags or [] if isinstance(f, dict))
     if r.risk_status == "acknowledged":
         ack = f"Acknowledged {text(r.risk_ack_at)}" + (f" by {who(r.risk_ack_by)}" if who(r.risk_ack_by) else "")
