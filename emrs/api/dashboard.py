@@ -49,7 +49,9 @@ OPENAPI = {
         description="Cards by role: Admin total_patients, registered_patients, total_intake_records, total_staff, "
                     "total_rooms; Faculty adult_patients, child_patients, referred_patients; Senior Resident also "
                     "total_patients and unassigned_patients; Junior Resident the same counted in their scope; PWO "
-                    "adult_patients, child_patients, referred_patients."),
+                    "adult_patients, child_patients, referred_patients. Clinicians (not PWO) also get the rating-scale "
+                    "figures scored_month (patients scored this IST month), improved (a response on a scale where "
+                    "higher is worse) and open_risk (patients with an unacknowledged risk item)."),
     "patients_registrations_by_date": Op("Dashboard", "Registrations per day of a month", obj({
         "month": STR, "days": arr(obj({"date": DATE, "count": INT})), "total": INT, "date": DATE,
         "by_room": arr(obj({"room": STR, "count": INT}))}, required=("month", "days", "total")), params=(

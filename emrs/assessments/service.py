@@ -24,7 +24,7 @@ import hashlib
 import secrets
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..audit import service as audit
 from ..auth import records
@@ -257,6 +257,13 @@ def linked_to(actor, *, proforma_id: int | None = None, followup_id: int | None 
                                    .order_by(Assessment.id)))
 
 
+def active_for_patient(patient_id: int) -> list[Assessment]:
+    """The patient's active assessments, oldest first (FHIR, reports; the caller checks who reads)."""
+    return list(db.session.scalars(select(Assessment).where(
+        Assessment.patient_id == patient_id, Assessment.is_active.is_(True))
+        .order_by(Assessment.assessed_on, Assessment.id)))
+
+
 def open_risks(patient_ids) -> dict[int, list[Assessment]]:
     """Patients with a positive risk item nobody has acknowledged yet (for the banners)."""
     ids = sorted({int(p) for p in patient_ids if p is not None})
@@ -415,6 +422,107 @@ def trends(rows: list[Assessment], med_history=None) -> list[dict]:
         out.append({"instrument": inst, "rows": series, "latest": series[-1], "first": series[0],
                     "summary": summary, "chart": chart})
     return out
+
+
+# --------------------------------------------------------------------------- dashboard figures
+
+FIGURES = {
+    "scored_month": ("Patients scored this month", "Patients with a rating-scale assessment dated this month "
+                     "(India time)"),
+    "improved": ("Improved", "Patients whose latest score of a scale (2 or more scores) fell from their first "
+                 "by at least the scale's response threshold"),
+    "open_risk": ("Risk items open", "Patients with a positive risk item no clinician has acknowledged yet"),
+}
+
+
+def _month_start(today: dt.date) -> dt.date:
+    return today.replace(day=1)
+
+
+def _scored_month_query(among):
+    today = today_ist()
+    q = select(Assessment.patient_id).where(Assessment.is_active.is_(True),
+                                            Assessment.assessed_on >= _month_start(today),
+                                            Assessment.assessed_on <= today)
+    return q.where(Assessment.patient_id.in_(among)) if among is not None else q
+
+
+def _open_risk_query(among):
+    q = select(Assessment.patient_id).where(Assessment.risk_status == "open", Assessment.is_active.is_(True))
+    return q.where(Assessment.patient_id.in_(among)) if among is not None else q
+
+
+def improved_patients(among=None) -> dict[int, list[dict]]:
+    """{patient id: [trend summary of each instrument that reached a response]}: instruments where
+    a higher score is worse, with 2 or more active scores, whose latest total fell from the first
+    by at least the instrument's response threshold (trend_summaries' ``response is True``).
+    One query over the totals of those instruments (``among``: a select of patient ids, or None)."""
+    codes = [i.code for i in catalogue.all_instruments()
+             if i.direction == "higher_worse" and i.response_reduction is not None]
+    if not codes:
+        return {}
+    q = select(Assessment.patient_id, Assessment.instrument, Assessment.assessed_on, Assessment.total).where(
+        Assessment.is_active.is_(True), Assessment.instrument.in_(codes))
+    if among is not None:
+        q = q.where(Assessment.patient_id.in_(among))
+    series: dict[tuple[int, str], list] = defaultdict(list)
+    for row in db.session.execute(q.order_by(Assessment.patient_id, Assessment.assessed_on, Assessment.id)):
+        series[(row.patient_id, row.instrument)].append(row)
+    out: dict[int, list[dict]] = defaultdict(list)
+    for (pid, code), rows in series.items():
+        inst = catalogue.get(code)
+        change = _change(inst, rows)
+        if change and change["response"] is True:
+            out[pid].append({"instrument": inst.short_name, "first_total": rows[0].total,
+                             "latest_total": rows[-1].total, "latest_on": rows[-1].assessed_on,
+                             "text": change["text"]})
+    return dict(out)
+
+
+def figure_counts(among=None) -> dict[str, int]:
+    """The dashboard's rating-scale figures over the patients ``among`` (a select of patient ids;
+    None: every patient): one query each."""
+    def count(q) -> int:
+        return db.session.execute(select(func.count()).select_from(q.distinct().subquery())).scalar_one()
+
+    return {"scored_month": count(_scored_month_query(among)), "improved": len(improved_patients(among)),
+            "open_risk": count(_open_risk_query(among))}
+
+
+def figure_patients(figure: str, among=None, limit: int = 500) -> list[dict]:
+    """The patients a figure counts, with what put them there (the list behind a dashboard card):
+    ``[{id, name, cr_no, detail, day}]``, latest first; at most ``limit``. Audited."""
+    if figure not in FIGURES:
+        raise ValidationError("figure must be one of: " + ", ".join(FIGURES), errors=[field_error(
+            "figure", "figure must be one of: " + ", ".join(FIGURES), figure if isinstance(figure, str)
+            and len(figure) <= 40 else None, "query")])
+    if figure == "improved":
+        found = improved_patients(among)
+        detail = {pid: "; ".join(f"{t['instrument']} {t['first_total']} → {t['latest_total']}" for t in items)
+                  for pid, items in found.items()}
+        day = {pid: max(t["latest_on"] for t in items) for pid, items in found.items()}
+    else:
+        base = _scored_month_query(among) if figure == "scored_month" else _open_risk_query(among)
+        rows = db.session.execute(base.with_only_columns(Assessment.patient_id, Assessment.instrument,
+                                                         Assessment.assessed_on)
+                                  .order_by(Assessment.assessed_on, Assessment.id)).all()
+        names: dict[int, list[str]] = defaultdict(list)
+        day = {}
+        for pid, code, on in rows:
+            inst = catalogue.get(code)
+            label = inst.short_name if inst else code
+            if label not in names[pid]:
+                names[pid].append(label)
+            day[pid] = on
+        detail = {pid: ", ".join(v) for pid, v in names.items()}
+    ids = sorted(day, key=lambda pid: (day[pid], pid), reverse=True)[:limit]
+    patients = dict((r.id, r) for r in db.session.execute(
+        select(Patient.id, Patient.name, Patient.cr_no).where(Patient.id.in_(ids)))) if ids else {}
+    shown = [{"id": pid, "name": patients[pid].name, "cr_no": patients[pid].cr_no, "detail": detail.get(pid, ""),
+              "day": day[pid]} for pid in ids if pid in patients]
+    # A read of scores across patients: one audit row naming the patients shown.
+    audit.record_list_read("assessment_figure_list", "assessments", [r["id"] for r in shown])
+    return shown
 
 
 def patient_panel(patient_id: int, actor) -> dict | None:

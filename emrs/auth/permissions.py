@@ -349,6 +349,7 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "api.referrals_revoke": CLINICIANS,
     # --- dashboard ---
     "dashboard.calendar": ALL_ROLES,
+    "dashboard.rating_patients": CLINICIANS,  # the patients behind the rating-scale figures (scores)
     "api.dashboard": ALL_ROLES,
     "api.patients_registrations_by_date": ALL_ROLES,
     # --- follow-up notes of returning patients: clinical text, so clinicians only (a welfare
@@ -408,6 +409,14 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "fhir.condition_read": CLINICIANS,
     "fhir.medication_request_read": CLINICIANS,
     "fhir.patient_everything": CLINICIANS,
+    # Rating scales: the instruments (Questionnaire) describe, they hold no patient data; the
+    # answers and totals (QuestionnaireResponse, Observation) are scores: clinicians only.
+    "fhir.questionnaire_search": ALL_ROLES,
+    "fhir.questionnaire_read": ALL_ROLES,
+    "fhir.questionnaire_response_search": CLINICIANS,
+    "fhir.questionnaire_response_read": CLINICIANS,
+    "fhir.observation_search": CLINICIANS,
+    "fhir.observation_read": CLINICIANS,
 }
 
 

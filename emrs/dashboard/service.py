@@ -11,6 +11,8 @@ import datetime as dt
 
 from sqlalchemy import func, literal_column, or_, select
 
+from ..assessments import service as assessments
+from ..auth import records
 from ..auth.models import ADMIN, FACULTY, PWO, RESIDENT, SENIOR, User
 from ..errors import ValidationError, field_error
 from ..extensions import db
@@ -143,8 +145,40 @@ def _clinic(q, clinic: str):
 
 def cards(user: User, filters: dict | None = None) -> list[dict]:
     """The role's cards in order: ``{key, label, value, endpoint, args, note}``; ``endpoint``
-    and ``args`` name the list the figure counts."""
+    and ``args`` name the list the figure counts. Clinicians' dashboards end with the
+    rating-scale figures (scores are never shown to a welfare officer: auth/records.py)."""
     filters = filters or {}
+    out = _role_cards(user, filters)
+    if records.may(user, records.READ, records.ASSESSMENT):
+        out += rating_cards(user, filters)
+    return out
+
+
+RATING_FIGURES = assessments.FIGURES  # key -> (label, what it counts)
+
+
+def rating_scope(user: User, filters: dict):
+    """The patients the rating-scale figures count: the dashboard's (active, filtered, a Junior
+    Resident's own), as a select of ids."""
+    return _patients(user, filters).with_only_columns(Patient.id)
+
+
+def rating_cards(user: User, filters: dict) -> list[dict]:
+    counts = assessments.figure_counts(rating_scope(user, filters))
+    args = {k: (v.isoformat() if isinstance(v, dt.date) else v.room_number if isinstance(v, Room) else v)
+            for k, v in filters.items()}
+    return [{"key": key, "label": label, "value": counts[key], "endpoint": "dashboard.rating_patients",
+             "args": {"figure": key, **args}, "note": note}
+            for key, (label, note) in assessments.FIGURES.items()]
+
+
+def rating_patients(user: User, figure: str, filters: dict) -> list[dict]:
+    """The list behind a rating-scale card (clinicians; audited)."""
+    records.check(user, records.READ, records.ASSESSMENT)
+    return assessments.figure_patients(figure, rating_scope(user, filters))
+
+
+def _role_cards(user: User, filters: dict) -> list[dict]:
     kind = kind_of(user)
     largs = _list_args(filters)
     out = []

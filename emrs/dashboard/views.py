@@ -64,3 +64,14 @@ def calendar_page():
                            by_room=service.registrations_by_room(day) if day else None,
                            prev_month=prev_month.strftime("%Y-%m"), next_month=next_month.strftime("%Y-%m"),
                            message=message, fmt=charts.fmt_count)
+
+
+@bp.get("/rating-scales/patients", endpoint="rating_patients")
+def rating_patients():
+    """The patients behind a rating-scale card of the dashboard (same filters)."""
+    figure = request.args.get("figure") or ""
+    filters = service.parse_filters(request.args)
+    rows = service.rating_patients(principal(), figure, filters)
+    label, note = service.RATING_FIGURES[figure]
+    return render_template("dashboard/rating_patients.html", rows=rows, label=label, note=note, figure=figure,
+                           filters=filters)

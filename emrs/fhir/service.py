@@ -6,6 +6,9 @@ Mapping:
 - Encounter          <- patient_visits (one OPD attendance)
 - Condition          <- the diagnosis of each walk-in clinical proforma (text + ICD-10/11 code)
 - MedicationRequest  <- one per medication line of a prescription
+- Questionnaire      <- each rating-scale instrument definition (emrs/assessments/instruments/)
+- QuestionnaireResponse <- each active assessment (the answers), id = the assessment id
+- Observation        <- the total score of each active assessment, id = the assessment id
 
 Audit: every request that shows a patient's data writes one audit row per patient shown
 (action ``fhir_read``, ``fhir_search`` or ``fhir_everything``); a search that shows nobody
@@ -20,6 +23,9 @@ import re
 from flask import current_app
 from sqlalchemy import or_, select
 
+from ..assessments import instruments as catalogue
+from ..assessments import service as assessments
+from ..assessments.models import Assessment
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import User
@@ -64,6 +70,13 @@ MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
 NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+# Rating-scale instruments by their code (phq9, gad7, ...), and each item's answers: one code
+# system per item (the same value means "Not at all" in one item and "Not difficult at all" in another).
+INSTRUMENT_SYSTEM = f"{SID}/instrument"
+ANSWER_SYSTEM = f"{SID}/instrument-answers"
 
 # identifier search: system -> kind of number (patients.reading.patients_by_number)
 IDENTIFIER_KINDS = {CR_SYSTEM: "cr", PSY_SYSTEM: "psy", ADL_SYSTEM: "adl", ABHA_NUMBER_SYSTEM: "abha",
@@ -260,6 +273,113 @@ def medication_requests(rx, encounter_id: int | None, condition_id: int | None,
     return out
 
 
+# --- rating scales: the instruments as Questionnaires, each assessment as a
+# QuestionnaireResponse (the answers) and an Observation (the total)
+
+def questionnaire_url(base: str, code: str) -> str:
+    """The canonical URL of an instrument's Questionnaire: where it is read (GET resolves it)."""
+    return f"{base}/Questionnaire/{code}"
+
+
+def _computable_name(inst: catalogue.Instrument) -> str:
+    """Questionnaire.name: a machine name (``PHQ9``), starting with a capital letter."""
+    name = re.sub(r"[^A-Za-z0-9_]", "", inst.short_name) or inst.code.upper()
+    return name if name[:1].isupper() else "Q" + name
+
+
+def _answer_coding(inst: catalogue.Instrument, item: catalogue.Item, option: catalogue.Option) -> dict:
+    return {"system": f"{ANSWER_SYSTEM}/{inst.code}/{item.id}", "code": str(option.value), "display": option.label}
+
+
+def questionnaire_resource(inst: catalogue.Instrument, base: str) -> dict:
+    items = []
+    for item in inst.items:
+        options = []
+        for option in item.options:
+            coding = _answer_coding(inst, item, option)
+            if item.scored:  # what the answer adds to the total (reverse-scored items count backwards)
+                coding = {"extension": [{"url": ORDINAL_VALUE, "valueDecimal": item.scored_value(option.value)}],
+                          **coding}
+            options.append({"valueCoding": coding})
+        items.append({"linkId": item.id, "text": item.text, "type": "choice", "required": bool(item.required),
+                      "answerOption": options})
+    out = {"resourceType": "Questionnaire", "id": inst.code, "url": questionnaire_url(base, inst.code),
+           "version": inst.version, "name": _computable_name(inst), "title": inst.name, "status": "active",
+           "subjectType": ["Patient"], "publisher": _organisation()["display"]}
+    if inst.instructions:
+        out["description"] = inst.instructions
+    terms = str((inst.licence or {}).get("terms") or "").strip()
+    if terms:
+        out["copyright"] = terms
+    loinc = (inst.loinc or {}).get("questionnaire")
+    if loinc:
+        out["code"] = [{"system": LOINC, "code": str(loinc), "display": inst.name}]
+    out["item"] = items
+    return out
+
+
+def questionnaires(base: str) -> list[dict]:
+    """Every instrument, in the catalogue's order."""
+    return [questionnaire_resource(inst, base) for inst in catalogue.all_instruments()]
+
+
+def read_questionnaire(code: str, base: str) -> dict:
+    inst = catalogue.get(code) if isinstance(code, str) and len(code) <= 40 else None
+    if inst is None:
+        raise NotFound(f"Questionnaire/{(code or '')[:40]} not found")
+    return questionnaire_resource(inst, base)
+
+
+def questionnaire_response_resource(row: Assessment, base: str) -> dict:
+    inst = catalogue.get(row.instrument)
+    answers = dict(row.answers or {})
+    items = []
+    for item in (inst.items if inst else ()):
+        if item.id not in answers:
+            continue
+        value = answers[item.id]
+        option = next((o for o in item.options if o.value == value), None)
+        answer = {"valueCoding": _answer_coding(inst, item, option)} if option else {"valueInteger": int(value)}
+        items.append({"linkId": item.id, "text": item.text, "answer": [answer]})
+    out = {"resourceType": "QuestionnaireResponse", "id": str(row.id),
+           "meta": {"lastUpdated": _instant(row.updated_at or row.created_at)},
+           "questionnaire": f"{questionnaire_url(base, row.instrument)}|{row.instrument_version}",
+           "status": "completed", "subject": _ref("Patient", row.patient_id)}
+    if row.visit_id is not None:
+        out["encounter"] = _ref("Encounter", row.visit_id)
+    out["authored"] = _instant(row.created_at)
+    if items:
+        out["item"] = items
+    return out
+
+
+def observation_resource(row: Assessment) -> dict:
+    """The total: final once a clinician scored or confirmed it, preliminary while a
+    self-report waits for confirmation."""
+    inst = catalogue.get(row.instrument)
+    name = inst.name if inst else row.instrument
+    codings = []
+    loinc = ((inst.loinc if inst else None) or {}).get("total")
+    if loinc:
+        codings.append({"system": LOINC, "code": str(loinc), "display": f"{name} total score"})
+    codings.append({"system": INSTRUMENT_SYSTEM, "code": row.instrument, "display": name})
+    out = {"resourceType": "Observation", "id": str(row.id),
+           "meta": {"lastUpdated": _instant(row.updated_at or row.created_at)},
+           "status": "final" if row.confirmed_at is not None else "preliminary",
+           "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey", "display": "Survey"}]}],
+           "code": {"coding": codings, "text": f"{inst.short_name if inst else row.instrument} total score"},
+           "subject": _ref("Patient", row.patient_id)}
+    if row.visit_id is not None:
+        out["encounter"] = _ref("Encounter", row.visit_id)
+    out["effectiveDateTime"] = row.assessed_on.isoformat()
+    out["issued"] = _instant(row.created_at)
+    out["valueInteger"] = row.total
+    if row.severity:
+        out["interpretation"] = [{"text": row.severity}]
+    out["derivedFrom"] = [_ref("QuestionnaireResponse", row.id)]
+    return out
+
+
 # --------------------------------------------------------------------------- reading
 
 def _names(user_ids) -> dict[int, str]:
@@ -414,12 +534,25 @@ def medications(patient: Patient) -> list[dict]:
     return out
 
 
-SEARCHES = {"Encounter": (encounters, "patient_visits"), "Condition": (conditions, "clinical_proforma"),
-            "MedicationRequest": (medications, "prescriptions")}
+def questionnaire_responses(patient: Patient, base: str) -> list[dict]:
+    return [questionnaire_response_resource(r, base) for r in assessments.active_for_patient(patient.id)]
+
+
+def observations(patient: Patient) -> list[dict]:
+    return [observation_resource(r) for r in assessments.active_for_patient(patient.id)]
+
+
+# resource type -> (build(patient, base), the table its audit rows name)
+SEARCHES = {"Encounter": (lambda p, base: encounters(p), "patient_visits"),
+            "Condition": (lambda p, base: conditions(p), "clinical_proforma"),
+            "MedicationRequest": (lambda p, base: medications(p), "prescriptions"),
+            "QuestionnaireResponse": (questionnaire_responses, "assessments"),
+            "Observation": (lambda p, base: observations(p), "assessments")}
 
 
 # The clinical record behind a resource type: reading it follows auth/records.py.
-RECORD_KINDS = {"Condition": records.PROFORMA, "MedicationRequest": records.PRESCRIPTION}
+RECORD_KINDS = {"Condition": records.PROFORMA, "MedicationRequest": records.PRESCRIPTION,
+                "QuestionnaireResponse": records.ASSESSMENT, "Observation": records.ASSESSMENT}
 
 
 def _check_read(resource_type: str, reader) -> None:
@@ -430,8 +563,9 @@ def _check_read(resource_type: str, reader) -> None:
             raise Forbidden(records.message(reader, records.READ, kind))
 
 
-def search_for_patient(resource_type: str, patient_ref: str, reader) -> list[dict]:
-    """Encounter / Condition / MedicationRequest ?patient=<id>: all of the patient's.
+def search_for_patient(resource_type: str, patient_ref: str, reader, base: str = "") -> list[dict]:
+    """Encounter / Condition / MedicationRequest / QuestionnaireResponse / Observation
+    ?patient=<id>: all of the patient's.
     An unknown or archived patient has none (a search never answers 404)."""
     _check_read(resource_type, reader)
     build, entity = SEARCHES[resource_type]
@@ -444,19 +578,26 @@ def search_for_patient(resource_type: str, patient_ref: str, reader) -> list[dic
         _audit("fhir_search", entity, None, None, resource=resource_type, matches=0)
         db.session.commit()
         return []
-    found = build(patient)
+    found = build(patient, base)
     _audit("fhir_search", entity, None, patient.id, resource=resource_type, matches=len(found))
     db.session.commit()
     return found
 
 
-def everything(raw_id, reader) -> list[dict]:
-    """Patient/<id>/$everything: the patient, then visits, diagnoses and prescriptions."""
+def everything(raw_id, reader, base: str = "") -> list[dict]:
+    """Patient/<id>/$everything: the patient, then visits, diagnoses, prescriptions, the
+    Questionnaires the patient's rating scales answer (once each), their responses and totals."""
     _check_read("$everything", reader)
     patient = active_patient(raw_id)
+    scored = assessments.active_for_patient(patient.id)
+    used = {r.instrument for r in scored}
+    forms = [questionnaire_resource(i, base) for i in catalogue.all_instruments() if i.code in used]
     parts = {"Encounter": encounters(patient), "Condition": conditions(patient),
-             "MedicationRequest": medications(patient)}
-    resources = patient_resources([patient]) + [r for rs in parts.values() for r in rs]
+             "MedicationRequest": medications(patient),
+             "QuestionnaireResponse": [questionnaire_response_resource(r, base) for r in scored],
+             "Observation": [observation_resource(r) for r in scored]}
+    resources = patient_resources([patient]) + [r for kind, rs in parts.items()
+                                                 for r in (forms if kind == "QuestionnaireResponse" else []) + rs]
     _audit("fhir_everything", "registered_patient", patient.id, patient.id,
            **{k: len(v) for k, v in parts.items()})
     db.session.commit()
@@ -464,11 +605,13 @@ def everything(raw_id, reader) -> list[dict]:
 
 
 # The row behind each resource id of the other types, and where its patient is.
-OWNER_ROWS = {"Encounter": PatientVisit, "Condition": ClinicalProforma, "MedicationRequest": Prescription}
+OWNER_ROWS = {"Encounter": PatientVisit, "Condition": ClinicalProforma, "MedicationRequest": Prescription,
+              "QuestionnaireResponse": Assessment, "Observation": Assessment}
 
 
-def read_resource(resource_type: str, raw_id: str, reader) -> dict:
-    """Encounter/<id>, Condition/<id>, MedicationRequest/<prescription id>-<line no.>:
+def read_resource(resource_type: str, raw_id: str, reader, base: str = "") -> dict:
+    """Encounter/<id>, Condition/<id>, MedicationRequest/<prescription id>-<line no.>,
+    QuestionnaireResponse/<assessment id>, Observation/<assessment id>:
     built exactly as the patient's search builds it (the same resource either way)."""
     _check_read(resource_type, reader)
     model = OWNER_ROWS[resource_type]
@@ -480,7 +623,7 @@ def read_resource(resource_type: str, raw_id: str, reader) -> dict:
         raise NotFound(f"{resource_type}/{raw_id} not found")
     patient = patients.get_patient(patient_id, audit_action=None)  # archived: NotFound
     build, entity = SEARCHES[resource_type]
-    for resource in build(patient):
+    for resource in build(patient, base):
         if resource["id"] == raw_id:
             _audit("fhir_read", entity, raw_id, patient.id, resource=resource_type)
             db.session.commit()
@@ -500,6 +643,11 @@ SEARCH_PARAMS = {
     "Encounter": [("patient", "reference", "The patient's visits (patient=<id> or Patient/<id>)")],
     "Condition": [("patient", "reference", "Diagnoses of the patient's walk-in proformas, ICD-10/ICD-11 coded")],
     "MedicationRequest": [("patient", "reference", "One per medication line of the patient's prescriptions")],
+    "Questionnaire": [],
+    "QuestionnaireResponse": [("patient", "reference", "The answers of each of the patient's rating-scale "
+                               "assessments (withdrawn ones are not returned)")],
+    "Observation": [("patient", "reference", "The total score of each of the patient's rating-scale assessments "
+                     "(category survey; preliminary until a clinician confirms a self-report)")],
 }
 
 
@@ -507,8 +655,9 @@ def capability_statement(base_url: str, date: str) -> dict:
     cfg = current_app.config
     resources = []
     for rtype, params in SEARCH_PARAMS.items():
-        entry = {"type": rtype, "interaction": [{"code": "read"}, {"code": "search-type"}],
-                 "searchParam": [{"name": n, "type": t, "documentation": d} for n, t, d in params]}
+        entry = {"type": rtype, "interaction": [{"code": "read"}, {"code": "search-type"}]}
+        if params:
+            entry["searchParam"] = [{"name": n, "type": t, "documentation": d} for n, t, d in params]
         if rtype == "Patient":
             entry["operation"] = [{"name": "everything",
                                    "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]

@@ -19,7 +19,7 @@ MAX_COUNT = 100
 MAX_PAGE = 100_000
 JSON_FORMATS = ("json", "application/json", "application/fhir+json")
 # The date of the capability statement below: change it when the statement changes.
-CAPABILITY_DATE = "2026-11-27"
+CAPABILITY_DATE = "2026-12-05"
 
 
 def _params(*allowed: str) -> dict[str, str]:
@@ -129,7 +129,7 @@ def _for_patient(resource_type: str):
     page, count = _paging(params)
     if not params.get("patient", "").strip():
         raise ValidationError(f"{resource_type} search needs patient=<id>")
-    found = service.search_for_patient(resource_type, params["patient"], principal())
+    found = service.search_for_patient(resource_type, params["patient"], principal(), base=_base())
     shown = found[(page - 1) * count: page * count]
     return fhir_response(_bundle(shown, total=len(found), params=params, page=page, count=count,
                                  more=page * count < len(found)))
@@ -150,9 +150,35 @@ def medication_request_search():
     return _for_patient("MedicationRequest")
 
 
+@bp.get("/QuestionnaireResponse", endpoint="questionnaire_response_search")
+def questionnaire_response_search():
+    return _for_patient("QuestionnaireResponse")
+
+
+@bp.get("/Observation", endpoint="observation_search")
+def observation_search():
+    return _for_patient("Observation")
+
+
+@bp.get("/Questionnaire", endpoint="questionnaire_search")
+def questionnaire_search():
+    """Every rating-scale instrument (no patient data)."""
+    params = _params("_count", "_page")
+    page, count = _paging(params)
+    found = service.questionnaires(_base())
+    return fhir_response(_bundle(found[(page - 1) * count: page * count], total=len(found), params=params,
+                                 page=page, count=count, more=page * count < len(found)))
+
+
+@bp.get("/Questionnaire/<resource_id>", endpoint="questionnaire_read")
+def questionnaire_read(resource_id):
+    _params()
+    return fhir_response(service.read_questionnaire(resource_id, _base()))
+
+
 def _read(resource_type: str, resource_id: str):
     _params()
-    return fhir_response(service.read_resource(resource_type, resource_id, principal()))
+    return fhir_response(service.read_resource(resource_type, resource_id, principal(), base=_base()))
 
 
 @bp.get("/Encounter/<resource_id>", endpoint="encounter_read")
@@ -170,9 +196,19 @@ def medication_request_read(resource_id):
     return _read("MedicationRequest", resource_id)
 
 
+@bp.get("/QuestionnaireResponse/<resource_id>", endpoint="questionnaire_response_read")
+def questionnaire_response_read(resource_id):
+    return _read("QuestionnaireResponse", resource_id)
+
+
+@bp.get("/Observation/<resource_id>", endpoint="observation_read")
+def observation_read(resource_id):
+    return _read("Observation", resource_id)
+
+
 @bp.get("/Patient/<patient_id>/$everything", endpoint="patient_everything")
 def patient_everything(patient_id):
     _params()
-    resources = service.everything(patient_id, principal())
+    resources = service.everything(patient_id, principal(), base=_base())
     modes = ["match"] + ["include"] * (len(resources) - 1)
     return fhir_response(_bundle(resources, total=1, modes=modes))

@@ -28,6 +28,9 @@ from typing import Callable
 
 from sqlalchemy import select
 
+from ..assessments import instruments as catalogue
+from ..assessments import service as assessments
+from ..assessments.models import Assessment
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import User, grade_label
@@ -300,6 +303,77 @@ def _prescription_card(p: Patient, data):
             for item in data or []] or None
 
 
+# -- rating scales
+
+def _load_ratings(ids: list[int]) -> dict:
+    rows = db.session.execute(select(Assessment).where(Assessment.patient_id.in_(ids), Assessment.is_active.is_(True))
+                              .order_by(Assessment.patient_id, Assessment.assessed_on, Assessment.id)).scalars().all()
+    names = _names({i for r in rows for i in (r.entered_by, r.confirmed_by, r.risk_ack_by)})
+    out = {}
+    for pid, series in _by_patient(rows).items():
+        out[pid] = {"rows": [_rating(r, names) for r in series], "trends": assessments.trend_summaries(series)}
+    return out
+
+
+def _rating(r: Assessment, names: dict) -> dict:
+    inst = catalogue.get(r.instrument)
+
+    def who(uid) -> str:
+        return (names.get(uid) or ("",))[0]
+
+    risk = "; ".join(f"item {f.get('item')} = {f.get('value')}" for f in r.flags or [] if isinstance(f, dict))
+    if r.risk_status == "acknowledged":
+        ack = f"Acknowledged {text(r.risk_ack_at)}" + (f" by {who(r.risk_ack_by)}" if who(r.risk_ack_by) else "")
+    elif r.risk_status == "open":
+        ack = "Open: not yet acknowledged"
+    else:
+        ack = ""
+    entered = who(r.entered_by)
+    source = assessments.SOURCE_LABEL.get(r.source, r.source)
+    if r.confirmed_at is not None:
+        confirmed = "Yes" + (f", by {who(r.confirmed_by)}" if r.source != "clinician" and who(r.confirmed_by) else "")
+    else:
+        confirmed = "No: awaiting a clinician's confirmation"
+    return {"date": text(r.assessed_on), "instrument": inst.short_name if inst else r.instrument,
+            "total": r.total, "max": inst.total_max if inst else None,
+            "score": f"{r.total} / {inst.total_max}" if inst else str(r.total), "severity": text(r.severity),
+            "risk": risk, "ack": ack, "action": text(r.risk_action),
+            "entered_by": ", ".join(x for x in (entered, source if r.source != "clinician" else "") if x),
+            "confirmed": confirmed, "code": r.instrument, "id": r.id}
+
+
+def _change_text(t: dict) -> str:
+    if t["count"] < 2:
+        return "One score so far"
+    return t["text"] or f"{t['first_total']} → {t['latest_total']} ({t['change']:+d})"
+
+
+def _rating_rows(p: Patient, data) -> list[list]:
+    if not data:
+        return []
+    latest = {t["instrument"]: t for t in data["trends"]}
+    last_id = {}
+    for row in data["rows"]:
+        last_id[row["code"]] = row["id"]
+    out = []
+    for row in data["rows"]:
+        trend = latest.get(row["code"])
+        change = _change_text(trend) if trend and last_id[row["code"]] == row["id"] else ""
+        out.append([p.id, text(p.cr_no), row["date"], row["instrument"], row["total"], row["max"], row["severity"],
+                    row["risk"], row["ack"], row["action"], row["entered_by"], row["confirmed"], change])
+    return out
+
+
+def _rating_card(p: Patient, data):
+    if not data:
+        return None
+    return {"rows": data["rows"],
+            "trends": [{"instrument": t["instrument_name"], "count": t["count"], "first": t["first_total"],
+                        "first_on": text(dt.date.fromisoformat(t["first_on"])), "latest": t["latest_total"],
+                        "latest_on": text(dt.date.fromisoformat(t["latest_on"])), "text": _change_text(t)}
+                       for t in data["trends"]]}
+
+
 SECTIONS: list[Section] = [
     Section("details", "Patient details", "Patient Details", None, tuple(label for label, _ in DETAILS),
             load=lambda ids: {}, rows=lambda p, _d: [[_detail_value(p, get) for _, get in DETAILS]],
@@ -321,6 +395,10 @@ SECTIONS: list[Section] = [
              "Frequency", "Duration", "Quantity", "Details", "Notes", "Prescribed By", "Prescriber Role",
              "Follow-up Date", "Prescribed At"),
             load=_load_prescriptions, rows=_prescription_rows, card=_prescription_card),
+    Section("ratings", "Rating scales", "Rating Scales", records.ASSESSMENT,
+            ("Patient ID", "CR No", "Date", "Instrument", "Total", "Max", "Severity", "Risk Items",
+             "Risk Acknowledged", "Action Taken", "Entered By", "Confirmed", "Change Since First Score"),
+            load=_load_ratings, rows=_rating_rows, card=_rating_card),
 ]
 
 

@@ -16,12 +16,13 @@ from emrs.timeutil import today_ist
 
 from ..factories import patient_row
 
+RATING = ["scored_month", "improved", "open_risk"]  # clinicians only (tests/dashboard/test_rating_figures.py)
 ROLE_CARDS = {
     "admin": ["total_patients", "registered_patients", "child_patients", "total_intake_records", "total_staff",
-              "total_rooms"],
-    "faculty": ["adult_patients", "child_patients", "referred_patients"],
+              "total_rooms"] + RATING,
+    "faculty": ["adult_patients", "child_patients", "referred_patients"] + RATING,
     "pwo": ["adult_patients", "child_patients", "referred_patients"],
-    "resident": ["adult_patients", "child_patients", "referred_patients", "unassigned_patients"],
+    "resident": ["adult_patients", "child_patients", "referred_patients", "unassigned_patients"] + RATING,
 }
 
 
@@ -88,7 +89,7 @@ def test_cards_per_role(client, h, users, world):
     sr = _dash(client, h, "resident")
     assert sr["title"] == "Senior Resident Dashboard"
     assert set(sr["cards"]) == {"adult_patients", "child_patients", "referred_patients", "total_patients",
-                                "unassigned_patients"}
+                                "unassigned_patients", *RATING}
     assert sr["cards"]["total_patients"] == base["total"]
     assert sr["cards"]["adult_patients"] == base["total"] - base["children"]
     assert sr["cards"]["child_patients"] == base["children"]

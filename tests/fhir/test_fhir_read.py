@@ -47,7 +47,8 @@ def test_capability_statement_is_public_and_lists_exactly_what_is_served(client)
     rest = body["rest"][0]
     assert rest["mode"] == "server"
     by_type = {r["type"]: r for r in rest["resource"]}
-    assert list(by_type) == ["Patient", "Encounter", "Condition", "MedicationRequest"]
+    assert list(by_type) == ["Patient", "Encounter", "Condition", "MedicationRequest", "Questionnaire",
+                             "QuestionnaireResponse", "Observation"]
     assert [i["code"] for i in by_type["Patient"]["interaction"]] == ["read", "search-type"]
     assert [p["name"] for p in by_type["Patient"]["searchParam"]] == ["identifier", "name"]
     assert by_type["Patient"]["operation"] == [
@@ -161,7 +162,7 @@ def test_writes_are_405_operation_outcome(client, h):
     problem = issue(resp, 405)
     assert problem["code"] == "not-supported" and "read only" in problem["diagnostics"]
     assert "GET" in resp.headers["Allow"]
-    assert issue(client.get("/fhir/Observation", headers=h["admin"]), 404)["code"] == "not-found"
+    assert issue(client.get("/fhir/AllergyIntolerance", headers=h["admin"]), 404)["code"] == "not-found"
 
 
 # ------------------------------------------------------------------ Patient search
@@ -357,7 +358,8 @@ def test_everything_bundle_holds_the_whole_record_and_validates(client, h, users
     assert refs and all(f"http://localhost/fhir/{ref}" in full_urls for ref in refs)
     rows = _audit("fhir_everything")
     assert [(r.patient_id, r.user_id) for r in rows] == [(pid, users["resident"].id)]
-    assert rows[0].details == {"Encounter": 1, "Condition": 2, "MedicationRequest": 2}
+    assert rows[0].details == {"Encounter": 1, "Condition": 2, "MedicationRequest": 2, "QuestionnaireResponse": 0,
+                               "Observation": 0}
     assert _audit("fhir_read") == [] and _audit("fhir_search") == []  # one row for the request
 
 

@@ -60,7 +60,7 @@ def test_excel_lists_every_medicine_with_its_strength(client, h, seen, users):
     assert "patient_Harjinder_Kaur_Sidhu_" in resp.headers["Content-Disposition"]
     book = _book(resp)
     assert book.sheetnames == ["Patient Details", "Clinical Proformas", "Intake Records", "Follow-Up Visits",
-                               "Prescriptions"]
+                               "Prescriptions", "Rating Scales"]
     (details,) = _sheet(book, "Patient Details")
     assert details["Patient ID"] == pid and details["Name"] == "Harjinder Kaur Sidhu"
     assert details["CR No"] == seen["patient"]["cr_no"]
@@ -74,7 +74,7 @@ def test_excel_lists_every_medicine_with_its_strength(client, h, seen, users):
     assert meds[0]["Prescribed By"] == users["resident"].name and meds[0]["Prescriber Role"] == "Junior Resident"
     (row,) = _exports(pid)
     assert row.user_id == users["faculty"].id and row.details["format"] == "xlsx"
-    assert row.details["sections"] == ["details", "proforma", "intake", "followups", "prescriptions"]
+    assert row.details["sections"] == ["details", "proforma", "intake", "followups", "prescriptions", "ratings"]
     assert "Escitalopram" not in str(row.details)
 
 

@@ -51,7 +51,8 @@ PATIENT_IN_BODY: dict[tuple[str, str], str] = {
         ("api.adl_bulk_retrieve", "POST"), ("api.adl_bulk_return", "POST"),
         ("fhir.patient_search", "GET"), ("fhir.encounter_search", "GET"), ("fhir.condition_search", "GET"),
         ("fhir.medication_request_search", "GET"), ("fhir.encounter_read", "GET"), ("fhir.condition_read", "GET"),
-        ("fhir.medication_request_read", "GET"),
+        ("fhir.medication_request_read", "GET"), ("fhir.questionnaire_response_search", "GET"),
+        ("fhir.questionnaire_response_read", "GET"), ("fhir.observation_search", "GET"), ("fhir.observation_read", "GET"),
         # referrals: the patient of the referral (and of the bulk referral's list)
         ("api.patients_refer_bulk", "POST"), ("api.referrals_seen", "POST"), ("api.referrals_complete", "POST"),
         ("api.referrals_revoke", "POST"), ("opd.referral_act", "POST"),
@@ -107,7 +108,8 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
             "api.patients_by_room", "patients.stats",
             "patients.export", "clinical.proformas", "clinical.proforma_stats", "clinical.withdrawn", "intake.index",
             "intake.record_room", "intake.stats", "dashboard.index", "dashboard.calendar", "api.dashboard",
-            "api.patients_registrations_by_date", "api.referrals_list", "opd.referrals", "api.child_proformas_list"],
+            "api.patients_registrations_by_date", "api.referrals_list", "opd.referrals", "api.child_proformas_list",
+            "dashboard.rating_patients"],
     "OPD rooms and which doctor sits in which room today: no patient data (a room's patients are listed, and "
     "audited, by the queue)": ["opd.rooms", "opd.room_new", "opd.room_edit", "opd.room_set_active",
                                "opd.room_delete", "opd.room_move_doctor", "api.rooms_list", "api.rooms_get",
@@ -123,6 +125,8 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
     "the kiosk answers only the browser's kiosk session (one patient, one scale, started by staff: kiosk_start); "
     "without one, as in this walk, it shows \"hand the tablet back\"; a submission is audited as assessment_create "
     "and kiosk_end (tests/assessments)": ["assessments.kiosk", "assessments.kiosk_submit", "assessments.kiosk_end"],
+    "rating-scale instrument definitions as FHIR Questionnaires (items, options, licence): no patient data": [
+        "fhir.questionnaire_search", "fhir.questionnaire_read"],
     DRAFTS: ["drafts.index", "drafts.banner", "drafts.save", "drafts.discard"],
     "the audit trail itself (who did what to which record, never clinical content), for the administrator; "
     "its CSV export is audited (audit_export)": ["audit.index", "audit.patient", "audit.user", "audit.export"],

@@ -182,7 +182,8 @@ def test_a_welfare_officer_writes_no_prescription_through_the_proforma_door(clie
 @pytest.mark.parametrize("url", ["/api/prescriptions/{rx}", "/api/prescriptions/{rx}/pdf",
                                  "/api/prescriptions/by-proforma/{pf}", "/api/clinical-proformas/{pf}",
                                  "/fhir/MedicationRequest?patient={patient}", "/fhir/Condition?patient={patient}",
-                                 "/fhir/Patient/{patient}/$everything"])
+                                 "/fhir/Patient/{patient}/$everything", "/fhir/Observation?patient={patient}",
+                                 "/fhir/QuestionnaireResponse?patient={patient}"])
 def test_a_welfare_officer_reads_no_clinical_record_on_the_api_or_fhir(client, world, url):
     pf, rx = world["records"]["resident"]
     resp = client.get(url.format(pf=pf, rx=rx, patient=world["patient"]["id"]), headers=world["h"]["pwo"])

@@ -265,6 +265,9 @@ ENDPOINT_IDS: dict[str, dict[str, Callable[[World], object]]] = {
     "fhir.encounter_read": {"resource_id": lambda w: str(w.visit.id)},
     "fhir.condition_read": {"resource_id": lambda w: str(w.proforma.id)},
     "fhir.medication_request_read": {"resource_id": lambda w: f"{w.rx.id}-1"},
+    "fhir.questionnaire_response_read": {"resource_id": lambda w: str(w.assessment.id)},
+    "fhir.observation_read": {"resource_id": lambda w: str(w.assessment.id)},
+    "fhir.questionnaire_read": {"resource_id": lambda w: "phq9"},  # an instrument's code
     # The Admin's withdrawn-records page restores the resident's proforma (a no-op unless withdrawn).
     "clinical.withdrawn_restore": {"kind": lambda w: "proforma", "record_id": lambda w: w.proforma.id},
     "clinical.withdrawn_purge": _TARGET_FILE,
@@ -407,6 +410,9 @@ BODIES: dict[str, Callable[[World], dict]] = {
     "fhir.encounter_search": lambda w: {"query_string": {"patient": w.patient.id}},
     "fhir.condition_search": lambda w: {"query_string": {"patient": w.patient.id}},
     "fhir.medication_request_search": lambda w: {"query_string": {"patient": w.patient.id}},
+    "fhir.questionnaire_response_search": lambda w: {"query_string": {"patient": w.patient.id}},
+    "dashboard.rating_patients": lambda w: {"query_string": {"figure": "open_risk"}},
+    "fhir.observation_search": lambda w: {"query_string": {"patient": w.patient.id}},
     "drafts.banner": lambda w: {"query_string": {"_draft_key": "proforma:new", "_draft_patient": w.patient.id}},
     "drafts.discard": lambda w: {"data": {"_draft_key": "proforma:new", "_draft_patient": str(w.patient.id)}},
     "api.patients_create": lambda w: {"json": {"name": "Matrix Api Patient", "age": 30, "sex": "F"}},
