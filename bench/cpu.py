@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/emrs_bench_1m")
     ap.add_argument("--n", type=int, default=300, help="measured requests per scenario")
     ap.add_argument("--warmup", type=int, default=50)
-    ap.add_argument("--only", help="comma-separated: page,list,by_id,search")
+    ap.add_argument("--only", help="comma-separated: page,list,by_id,search,health")
     ap.add_argument("--top", type=int, default=0, help="print the N most expensive functions (cProfile)")
     ap.add_argument("--sort", default="tottime", help="cProfile sort key (tottime, cumulative)")
     ap.add_argument("--packages", action="store_true", help="CPU by package (cProfile own time, summed)")
@@ -119,6 +119,7 @@ def main(argv=None) -> int:
         "page": ([f"/patients/{i}" for i in timeline_ids], web),
         "list": (["/api/patients?page=1&limit=20"], api),
         "by_id": ([f"/api/patients/{i}" for i in ids], api),
+        "health": (["/health"], {"Accept": "application/json"}),
         "search": ([f"/api/patients/search?q={t.replace(' ', '+')}&limit=10" for t in NAME_TERMS], api),
     }
     for extra in ns.path:

@@ -96,6 +96,15 @@ HOOK_LAYERS = {  # a hook's layer in the budget table (by function name); the re
 }
 
 
+def _hook_name(h) -> str:
+    fn = getattr(h, "func", h)  # functools.partial (Flask-Limiter's hook)
+    name = getattr(fn, "__name__", type(fn).__name__)
+    module = getattr(fn, "__module__", None) or "?"
+    if module.startswith("flask_limiter"):
+        return "hook limiter." + name
+    return f"hook {module.split('.')[-1]}.{name}"
+
+
 def instrument(app, ledger: Ledger) -> None:
     """Wrap the layers' functions in `app` (and the libraries) once."""
     from flask import templating
@@ -108,11 +117,8 @@ def instrument(app, ledger: Ledger) -> None:
     for funcs in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs,
                   app.teardown_appcontext_funcs if isinstance(app.teardown_appcontext_funcs, dict) else {}):
         for key, hooks in funcs.items():
-            funcs[key] = [ledger.wrap(f"hook {getattr(h, '__module__', '?').split('.')[-1]}.{h.__name__}", h)
-                          for h in hooks]
-    app.teardown_appcontext_funcs[:] = [
-        ledger.wrap(f"hook {getattr(h, '__module__', '?').split('.')[-1]}.{h.__name__}", h)
-        for h in app.teardown_appcontext_funcs]
+            funcs[key] = [ledger.wrap(_hook_name(h), h) for h in hooks]
+    app.teardown_appcontext_funcs[:] = [ledger.wrap(_hook_name(h), h) for h in app.teardown_appcontext_funcs]
     # The browser session cookie (Flask's signed cookie: open and save).
     si = app.session_interface
     for name in ("open_session", "save_session"):
