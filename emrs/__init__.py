@@ -214,6 +214,9 @@ def register_hooks(app: Flask) -> None:
 
     from .services import refuse_disabled
 
+    from .web import SessionCookies
+    app.session_interface = SessionCookies()  # the signing serializer built once
+
     app.before_request(before_request)
     app.before_request(refuse_disabled)  # before authentication: a disabled route is a 404
     app.before_request(enforce)
