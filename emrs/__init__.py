@@ -21,6 +21,8 @@ BASE = config_module.BASE_DIR
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR),
                 template_folder=str(BASE / "templates"), static_folder=str(BASE / "static"))
+    from .json_provider import FastJSONProvider
+    app.json = FastJSONProvider(app)  # orjson for JSON answers (emrs/json_provider.py)
     app.config.from_mapping(config_module.from_environment())
     if config:
         app.config.update(config)
