@@ -4,6 +4,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 HOST    ?= 127.0.0.1
 PORT    ?= 5000
+# waitress threads per process: 4 was the fastest measured on 2 cores (bench/README.md, "Cost per
+# request"); production runs one process per core (docker/compose.yaml: 2 replicas × 4 threads).
+THREADS ?= 4
 export FLASK_APP := emrs
 
 .PHONY: run test venv migrate seed serve browser-deps clean audit-deps
@@ -24,7 +27,7 @@ seed: migrate
 
 serve: venv
 	@echo "EMRS on http://$(HOST):$(PORT)  (login codes: $${MAIL_OUTBOX_DIR:-instance/outbox}/*.eml unless EMAIL_HOST is set)"
-	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 --call emrs:create_app
+	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads $(THREADS) --call emrs:create_app
 
 run: seed serve
 

@@ -9,6 +9,13 @@ in as bench@emrs.local (bearer token; browser session through /login with its CS
 calls the WSGI application directly (no HTTP, no client) N times per scenario and reports, per
 request: CPU time of this process (`time.process_time`, i.e. Python, not PostgreSQL), wall time,
 and how many SQL statements were sent. With --top, a cProfile of the N requests is printed.
+
+With --layers the requests go through a real waitress server in this process instead, and the
+CPU of each request is split into layers (HTTP server, Flask dispatch, each hook, session and
+permission, SQL, audit, JSON or rendering; bench/layers.py), with the SQL round trips and the
+database backends' CPU: the cost budget of issue 20 (bench/README.md).
+
+    python bench/cpu.py --layers --only by_id,list,search,page --n 300 [--json out.json]
 """
 from __future__ import annotations
 
@@ -28,6 +35,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_EMAIL = "bench@emrs.local"
 BENCH_PASSWORD = os.environ.get("BENCH_PASSWORD", "Bench-Passw0rd-2025")
+NAME_TERMS = ["sharma", "sandhu", "gurpreet", "grewal", "harpreet kaur", "malhotra", "dhillon",
+              "sukhwinder singh", "gurpr", "malho", "rakesh kumar", "bains"]  # as bench/run.py
 
 
 def by_package(prof: cProfile.Profile, n: int) -> str:
@@ -56,7 +65,7 @@ def main(argv=None) -> int:
     ap.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/emrs_bench_1m")
     ap.add_argument("--n", type=int, default=300, help="measured requests per scenario")
     ap.add_argument("--warmup", type=int, default=50)
-    ap.add_argument("--only", help="comma-separated: page,list,by_id")
+    ap.add_argument("--only", help="comma-separated: page,list,by_id,search,health")
     ap.add_argument("--top", type=int, default=0, help="print the N most expensive functions (cProfile)")
     ap.add_argument("--sort", default="tottime", help="cProfile sort key (tottime, cumulative)")
     ap.add_argument("--packages", action="store_true", help="CPU by package (cProfile own time, summed)")
@@ -66,10 +75,15 @@ def main(argv=None) -> int:
     ap.add_argument("--email", default=BENCH_EMAIL,
                     help="sign in as this account (e.g. bench.today.doctor@emrs.local after bench/today.py)")
     ap.add_argument("--app-dir", default=os.environ.get("EMRS_APP_DIR") or str(ROOT))
+    ap.add_argument("--layers", action="store_true",
+                    help="through waitress in this process: CPU per layer and per hook (bench/layers.py)")
+    ap.add_argument("--limiter", action="store_true",
+                    help="keep the rate limiter on (production; the bench turns it off)")
+    ap.add_argument("--json", help="--layers: also write the figures to this file")
     ns = ap.parse_args(argv)
 
-    os.environ.update({"DATABASE_URL": ns.database_url, "RATELIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING",
-                       "ACCESS_TOKEN_EXPIRATION_SECONDS": "3600"})
+    os.environ.update({"DATABASE_URL": ns.database_url, "RATELIMIT_ENABLED": "true" if ns.limiter else "false",
+                       "LOG_LEVEL": "WARNING", "ACCESS_TOKEN_EXPIRATION_SECONDS": "3600"})
     os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production")
     sys.path.insert(0, ns.app_dir)
     from sqlalchemy import event
@@ -105,6 +119,8 @@ def main(argv=None) -> int:
         "page": ([f"/patients/{i}" for i in timeline_ids], web),
         "list": (["/api/patients?page=1&limit=20"], api),
         "by_id": ([f"/api/patients/{i}" for i in ids], api),
+        "health": (["/health"], {"Accept": "application/json"}),
+        "search": ([f"/api/patients/search?q={t.replace(' ', '+')}&limit=10" for t in NAME_TERMS], api),
     }
     for extra in ns.path:
         scenarios[extra] = ([extra.removeprefix("web:")], web if extra.startswith("web:") else api)
@@ -129,6 +145,17 @@ def main(argv=None) -> int:
 
     only = set(ns.only.split(",")) if ns.only else set(scenarios)
     only |= set(ns.path)
+    if ns.layers:
+        sys.path.insert(0, str(ROOT / "bench"))
+        import layers
+        chosen = {k: v for k, v in scenarios.items() if k in only}
+        results = layers.measure(app, engine, chosen, ns.n, ns.warmup)
+        print(layers.table(results))
+        print()
+        print(layers.hooks_table(results))
+        if ns.json:
+            Path(ns.json).write_text(json.dumps(results, indent=1))
+        return 0
     for name, (paths, headers) in scenarios.items():
         if name not in only:
             continue

@@ -670,6 +670,7 @@ def main(argv=None) -> int:
              [f"/patients/{i}" for i in timeline_ids]),
             ("list", "GET /api/patients?page=1&limit=20", 16, "api", ["/api/patients?page=1&limit=20"]),
             ("patient_by_id", "GET /api/patients/<id>", 16, "api", [f"/api/patients/{i}" for i in ids]),
+            ("health", "GET /health (no credentials, as a monitor)", 16, "none", ["/health"]),
         ]
         only = set(ns.only.split(",")) if ns.only else None
         if ns.check_only:
@@ -680,7 +681,8 @@ def main(argv=None) -> int:
                 continue
             if time.time() - t_run > 240:  # tokens live an hour on our server, 5 minutes by default
                 site.api_login()
-            headers = site.api_headers() if kind == "api" else site.web_headers()
+            headers = (site.api_headers() if kind == "api" else site.web_headers() if kind == "web"
+                       else {"Accept": "application/json"})
             # sanity: the first path answers 2xx before load
             c = site.conn()
             c.request("GET", paths[0], headers=headers)
@@ -693,7 +695,8 @@ def main(argv=None) -> int:
             for s_ in sites:
                 s_.token = site.token
             if ns.client == "wrk":
-                header = ("Authorization", f"Bearer {site.token}") if kind == "api" else ("Cookie", site.cookie)
+                header = (("Authorization", f"Bearer {site.token}") if kind == "api" else ("Cookie", site.cookie)
+                          if kind == "web" else ("X-Bench", "1"))
                 res = run_wrk(bases, paths, header, clients, ns.duration, ns.max_requests, ns.warmup, meter)
             else:
                 res = run_load(sites, paths, headers, clients, ns.duration, ns.max_requests, ns.warmup, meter,

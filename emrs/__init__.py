@@ -21,6 +21,8 @@ BASE = config_module.BASE_DIR
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR),
                 template_folder=str(BASE / "templates"), static_folder=str(BASE / "static"))
+    from .json_provider import FastJSONProvider
+    app.json = FastJSONProvider(app)  # orjson for JSON answers (emrs/json_provider.py)
     app.config.from_mapping(config_module.from_environment())
     if config:
         app.config.update(config)
@@ -213,6 +215,9 @@ def register_hooks(app: Flask) -> None:
     from .web import after_request, before_request, cap_anonymous_body, csrf_after_authentication, end_session, refuse_unstorable_text
 
     from .services import refuse_disabled
+
+    from .web import SessionCookies
+    app.session_interface = SessionCookies()  # the signing serializer built once
 
     app.before_request(before_request)
     app.before_request(refuse_disabled)  # before authentication: a disabled route is a 404

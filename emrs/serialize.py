@@ -55,8 +55,9 @@ class RowShape:
     converting (dates, timestamps, Decimal)."""
 
     def __init__(self, table: Table):
-        self.names = tuple(c.name for c in table.columns)
-        self.convert = tuple((i, c.name, f) for i, c in enumerate(table.columns) if (f := _converter(c)))
+        # Plain strings: a quoted column name ("date") is a str subclass, which orjson refuses as a key.
+        self.names = tuple(str(c.name) for c in table.columns)
+        self.convert = tuple((i, str(c.name), f) for i, c in enumerate(table.columns) if (f := _converter(c)))
 
     def dict(self, values: Sequence) -> dict:
         """``{column name: JSON value}`` from values in table order (a Core row)."""

@@ -10,6 +10,7 @@ import time
 import uuid
 
 from flask import abort, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import OperationalError, DBAPIError, TimeoutError as PoolTimeout
@@ -105,14 +106,36 @@ def _cors(resp):
     resp.vary.add("Origin")
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, its signing serializer built once per secret (Flask
+    builds a new one to open and again to save the session of every request)."""
+
+    _cached: tuple = (None, None)
+
+    def get_signing_serializer(self, app):
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached_key, serializer = self._cached
+        if cached_key != key:
+            serializer = super().get_signing_serializer(app)
+            self._cached = (key, serializer)
+        return serializer
+
+
+SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options", "nosniff"),
+                    ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY"),
+                    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
+
+
 def after_request(resp):
     h = resp.headers
-    h.setdefault("Content-Security-Policy", CSP)
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
-    h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    h["X-Request-ID"] = getattr(g, "request_id", "")
+    present = {name.lower() for name in h.keys()}  # one pass, not one search per header
+    for name, value in SECURITY_HEADERS:
+        if name.lower() not in present:  # a view may set its own (a stricter CSP)
+            h.add(name, value)
+    if "x-request-id" in present:
+        h["X-Request-ID"] = getattr(g, "request_id", "")
+    else:
+        h.add("X-Request-ID", getattr(g, "request_id", ""))
     if is_api_or_fhir():
         from .api.limits import conditional_get
         _cors(resp)

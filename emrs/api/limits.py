@@ -14,17 +14,22 @@ import jwt
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 
+from ..auth.tokens import known_claims
+
 MULTIPART = "multipart/form-data"
 
 
 def rate_key() -> str:
     header = request.headers.get("Authorization") or ""
     if header[:7].lower() == "bearer ":
-        try:
-            claims = jwt.decode(header[7:].strip(), current_app.config["JWT_SECRET"], algorithms=["HS256"],
-                                options={"verify_exp": False})
-        except jwt.PyJWTError:
-            claims = None
+        token = header[7:].strip()
+        claims = known_claims(token)  # verified by an earlier request: not decoded again
+        if claims is None:
+            try:
+                claims = jwt.decode(token, current_app.config["JWT_SECRET"], algorithms=["HS256"],
+                                    options={"verify_exp": False})
+            except jwt.PyJWTError:
+                claims = None
         if isinstance(claims, dict) and isinstance(claims.get("sid"), int):
             return f"api-session:{claims['sid']}"
     return f"api-ip:{get_remote_address()}"

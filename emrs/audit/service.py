@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, fields
 import functools
+import json
 
 from flask import g, has_request_context, request
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, insert, select
 
 from ..extensions import db
 from ..client import user_agent
@@ -71,6 +72,33 @@ def record_now(*args, **kwargs) -> None:
     values["created_at"] = utcnow()
     db.session.connection().execute(_insert(), values)
     db.session.commit()
+
+
+# A read whose own statement inserts its audit row (patients.reading.read_patient on PostgreSQL:
+# one round trip instead of two): the row record_now() would insert, as that statement's
+# parameters, and the INSERT … SELECT that writes it for each row a source gives.
+ROW_COLUMNS = ("user_id", "action", "entity", "entity_id", "patient_id", "ip_address", "request_id",
+               "user_agent", "details", "created_at")
+ROW_PARAMETER_TYPES = (("audit_user_id", "int"), ("audit_action", "varchar"), ("audit_entity", "varchar"),
+                       ("audit_entity_id", "varchar"), ("audit_patient_id", "int"), ("audit_ip_address", "varchar"),
+                       ("audit_request_id", "varchar"), ("audit_user_agent", "varchar"), ("audit_details", "jsonb"),
+                       ("audit_created_at", "timestamptz"))
+
+
+def row_parameters(action: str, entity: str, entity_id=None, patient_id: int | None = None) -> dict:
+    """record_now()'s values as ``audit_<column>`` parameters (``details`` as JSON text: a read
+    has none, stored as JSON null exactly as the ORM's JSON type stores None)."""
+    values = _values(action, entity, entity_id, patient_id)
+    values["created_at"] = utcnow()
+    return {f"audit_{name}": json.dumps(values[name]) if name == "details" else values[name] for name in ROW_COLUMNS}
+
+
+def insert_for_each(source, where):
+    """A CTE inserting the audit row of row_parameters() once for each row of ``source``
+    matching ``where`` (PostgreSQL: a data-modifying WITH runs even when nothing selects it)."""
+    table = AuditLog.__table__
+    rows = select(*[bindparam(f"audit_{name}") for name in ROW_COLUMNS]).select_from(source).where(where)
+    return insert(table).from_select(list(ROW_COLUMNS), rows).returning(table.c.id).cte("audit_row")
 
 
 def record_each_now(action: str, entity: str, patient_ids, details: dict | None = None) -> None:

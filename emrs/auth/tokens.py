@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
+import time
 from datetime import timedelta
 
 import jwt
@@ -36,6 +38,39 @@ def issue_access_token(user: User, session: UserSession) -> tuple[str, int]:
     return jwt.encode(claims, cfg["JWT_SECRET"], algorithm="HS256"), lifetime
 
 
+# Access tokens whose signature and claims were verified, per process: verifying an HS256 token
+# (base64 of each segment, the HMAC, the JSON, the claim checks) is a fifth of an API read's
+# authentication. Only a token that passed jwt.decode() is kept, under its exact text and the
+# secret it was checked with; its expiry is checked again on every use. Nothing about the
+# session is kept: its row is still read on every request, so revocation is immediate.
+_VERIFIED: dict[tuple[str, str], dict] = {}
+_VERIFIED_MAX = 2048
+_VERIFIED_LOCK = threading.Lock()
+
+
+def verified_claims(token: str) -> dict:
+    """The claims of a valid access token; raises jwt.ExpiredSignatureError or another
+    jwt.PyJWTError as jwt.decode() does."""
+    secret = current_app.config["JWT_SECRET"]
+    claims = _VERIFIED.get((secret, token))
+    if claims is not None:
+        if claims["exp"] <= time.time():  # as PyJWT: expired when exp <= now
+            raise jwt.ExpiredSignatureError("Signature has expired")
+        return claims
+    claims = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "userId", "sid"]})
+    if isinstance(claims.get("exp"), int):
+        with _VERIFIED_LOCK:
+            if len(_VERIFIED) >= _VERIFIED_MAX:
+                del _VERIFIED[next(iter(_VERIFIED))]  # the oldest
+            _VERIFIED[(secret, token)] = claims
+    return claims
+
+
+def known_claims(token: str) -> dict | None:
+    """The claims of a token verified before in this process (expired or not), else None."""
+    return _VERIFIED.get((current_app.config["JWT_SECRET"], token))
+
+
 def authenticate_bearer(header: str | None) -> tuple[User, UserSession]:
     """Resolve `Authorization: Bearer …` to (user, session). Raises AuthFailed with
     the contract's messages."""
@@ -43,8 +78,7 @@ def authenticate_bearer(header: str | None) -> tuple[User, UserSession]:
         raise AuthFailed("Access token required")
     token = header[len("Bearer "):].strip()
     try:
-        claims = jwt.decode(token, current_app.config["JWT_SECRET"], algorithms=["HS256"],
-                            options={"require": ["exp", "userId", "sid"]})
+        claims = verified_claims(token)
     except jwt.ExpiredSignatureError:
         raise AuthFailed("Token expired")
     except jwt.PyJWTError:

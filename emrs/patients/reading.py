@@ -135,6 +135,16 @@ _EXTRAS = Prepared("emrs_patient_extras", lambda pg: _patients_statement("extras
 _ROWS = Prepared("emrs_patient_rows", lambda pg: _patients_statement("rows", pg), _PARAMS)
 
 
+def _read_statement(postgresql: bool):
+    """The patient rows of `:ids` and, in the same statement, the audit row of reading each
+    active one (PostgreSQL only: SQLite has no INSERT inside WITH)."""
+    rows = _patients_statement("rows", postgresql).cte("patient_row")
+    return select(rows).add_cte(audit.insert_for_each(rows, rows.c.is_active))
+
+
+_READ = Prepared("emrs_patient_read", _read_statement, _PARAMS + audit.ROW_PARAMETER_TYPES)
+
+
 def _extras(values, today: dt.date) -> dict:
     """The extras of one patient from the statement's last ten values."""
     f_name, f_role, d_id, d_name, d_role, last, t_status, adl, pro, adl_no = values
@@ -165,20 +175,37 @@ def patient_dicts(ids: list[int]) -> list[dict]:
     if not ids:
         return []
     today = today_ist()
+    out = _dicts(_ROWS.rows({"ids": list(ids), "today": today}), today)
+    return [out[i] for i in ids if i in out]
+
+
+def _dicts(rows, today: dt.date) -> dict[int, dict]:
     shape = row_shape(Patient.__table__)
     n = len(shape.names)
     out = {}
-    for row in _ROWS.rows({"ids": list(ids), "today": today}):
+    for row in rows:
         d = _public(shape.dict(row))
         d.update(_extras(row[n:], today))
         out[d["id"]] = d
-    return [out[i] for i in ids if i in out]
+    return out
 
 
 def read_patient(patient_id: int, *, audit_action: str = "patient_view") -> dict:
     """get_patient() + patient_dict() of an active patient in one statement; the read is
-    audited in the same transaction. NotFound("Patient not found") otherwise."""
-    found = patient_dicts([patient_id]) if isinstance(patient_id, int) else []
+    audited in the same transaction (on PostgreSQL by the same statement: the row, its audit
+    row and the commit are two round trips). NotFound("Patient not found") otherwise."""
+    if not isinstance(patient_id, int):
+        raise NotFound("Patient not found")
+    if db.session.connection().dialect.name == "postgresql":
+        today = today_ist()
+        found = _dicts(_READ.rows({"ids": [patient_id], "today": today,
+                                   **audit.row_parameters(audit_action, "registered_patient", patient_id,
+                                                          patient_id=patient_id)}), today).get(patient_id)
+        if found is None or not found["is_active"]:  # then the statement inserted no audit row
+            raise NotFound("Patient not found")
+        db.session.commit()
+        return found
+    found = patient_dicts([patient_id])
     if not found or not found[0]["is_active"]:
         raise NotFound("Patient not found")
     audit.record_now(audit_action, "registered_patient", patient_id, patient_id=patient_id)
