@@ -58,3 +58,15 @@ def storable(text: str) -> bool:
 
 def field_error(path: str, msg: str, value=None, location: str = "body") -> dict:
     return {"type": "field", "value": value, "msg": msg, "path": path, "location": location}
+
+
+def positive_id(raw) -> int | None:
+    """An id sent in a body or form (a positive int, or its digits as text) as an int; None for
+    anything else (booleans, zero, negatives, non-digits, beyond a 32-bit column)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int) and 0 < raw < 2**31:
+        return raw
+    if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) < 10 and int(raw) > 0:
+        return int(raw)
+    return None

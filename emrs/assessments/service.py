@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import PWO, User
-from ..errors import Forbidden, NotFound, ValidationError, field_error
+from ..errors import Forbidden, NotFound, ValidationError, field_error, positive_id
 from ..extensions import db
 from ..models_base import utcnow
 from ..patients import visits
@@ -51,14 +51,7 @@ def _err(name, msg, value=None):
     return field_error(name, msg, value if isinstance(value, (int, str)) and len(str(value)) <= 100 else None)
 
 
-def _positive_id(raw) -> int | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int) and 0 < raw < 2**31:
-        return raw
-    if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) < 10 and int(raw) > 0:
-        return int(raw)
-    return None
+_positive_id = positive_id
 
 
 def patient_for(raw) -> Patient:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ..audit import service as audit
 from ..audit.models import AuditLog
 from ..auth.models import ADMIN, FACULTY, User
-from ..errors import DomainError, NotFound, ValidationError, field_error
+from ..errors import DomainError, NotFound, ValidationError, field_error, positive_id
 from ..extensions import db
 from ..patients import fields as F
 from ..patients import reading, registration
@@ -24,14 +24,7 @@ MOVED_ACTION = "patient_to_adult_clinic"
 MOVERS = (ADMIN, FACULTY)  # clinicians who may move a child to the adult clinic
 
 
-def _positive_id(raw) -> int | None:
-    if isinstance(raw, bool):
-        return None
-    if isinstance(raw, int) and 0 < raw < 2**31:
-        return raw
-    if isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) < 10 and int(raw) > 0:
-        return int(raw)
-    return None
+_positive_id = positive_id
 
 
 def get_child(child_id, *, audit_action: str | None = "child_patient_view") -> Patient:
