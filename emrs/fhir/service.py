@@ -276,9 +276,14 @@ def medication_requests(rx, encounter_id: int | None, condition_id: int | None,
 # --- rating scales: the instruments as Questionnaires, each assessment as a
 # QuestionnaireResponse (the answers) and an Observation (the total)
 
+def questionnaire_id(code: str) -> str:
+    """A FHIR id for an instrument code: ids allow letters, digits, '-' and '.' only (cgi_s -> cgi-s)."""
+    return code.replace("_", "-")
+
+
 def questionnaire_url(base: str, code: str) -> str:
     """The canonical URL of an instrument's Questionnaire: where it is read (GET resolves it)."""
-    return f"{base}/Questionnaire/{code}"
+    return f"{base}/Questionnaire/{questionnaire_id(code)}"
 
 
 def _computable_name(inst: catalogue.Instrument) -> str:
@@ -303,7 +308,7 @@ def questionnaire_resource(inst: catalogue.Instrument, base: str) -> dict:
             options.append({"valueCoding": coding})
         items.append({"linkId": item.id, "text": item.text, "type": "choice", "required": bool(item.required),
                       "answerOption": options})
-    out = {"resourceType": "Questionnaire", "id": inst.code, "url": questionnaire_url(base, inst.code),
+    out = {"resourceType": "Questionnaire", "id": questionnaire_id(inst.code), "url": questionnaire_url(base, inst.code),
            "version": inst.version, "name": _computable_name(inst), "title": inst.name, "status": "active",
            "subjectType": ["Patient"], "publisher": _organisation()["display"]}
     if inst.instructions:
@@ -324,7 +329,7 @@ def questionnaires(base: str) -> list[dict]:
 
 
 def read_questionnaire(code: str, base: str) -> dict:
-    inst = catalogue.get(code) if isinstance(code, str) and len(code) <= 40 else None
+    inst = catalogue.get(code.replace("-", "_")) if isinstance(code, str) and len(code) <= 40 else None
     if inst is None:
         raise NotFound(f"Questionnaire/{(code or '')[:40]} not found")
     return questionnaire_resource(inst, base)
