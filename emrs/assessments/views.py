@@ -140,6 +140,14 @@ def _show(row, *, status=200, errors=None, values=None):
                                user, records.WITHDRAW, records.ASSESSMENT, row.entered_by)), status
 
 
+def _refused(row, exc: DomainError, field: str):
+    """A refused act on the assessment's page: the page again, the reason beside ``field``, what was typed kept."""
+    db.session.rollback()
+    errors, general = form_errors(exc, keep_summary=True)
+    return _show(row, status=422 if exc.status in (400, 422) else exc.status,
+                 errors={**errors, "_general": general}, values={field: request.form.get(field)})
+
+
 @bp.get(f"/assessments/<{ID}:assessment_id>", endpoint="show")
 def show(assessment_id: int):
     return _show(record_or_abort(service.get, assessment_id, principal(), include_withdrawn=True))
@@ -151,9 +159,7 @@ def acknowledge(assessment_id: int):
     try:
         service.acknowledge(row, principal(), request.form.get("action", ""))
     except DomainError as exc:
-        db.session.rollback()
-        errors, general = form_errors(exc, keep_summary=True)
-        return _show(row, status=422, errors={**errors, "_general": general}, values={"action": request.form.get("action")})
+        return _refused(row, exc, "action")
     flash("Risk item acknowledged; the banner is cleared.", "success")
     return redirect(url_for("assessments.show", assessment_id=row.id))
 
@@ -177,10 +183,7 @@ def withdraw(assessment_id: int):
     try:
         service.withdraw(row, principal(), request.form.get("reason"))
     except DomainError as exc:
-        db.session.rollback()
-        errors, general = form_errors(exc, keep_summary=True)
-        return _show(row, status=422 if exc.status in (400, 422) else exc.status,
-                     errors={**errors, "_general": general}, values={"reason": request.form.get("reason")})
+        return _refused(row, exc, "reason")
     flash("Assessment withdrawn (kept, marked).", "success")
     return redirect(url_for("assessments.index", patient_id=row.patient_id))
 
@@ -213,6 +216,12 @@ def _kiosk():
     return service.kiosk_for(session.get(KIOSK_KEY))
 
 
+def _kiosk_ended():
+    """No live kiosk session in this browser: forget any stale one, ask for the tablet back."""
+    session.pop(KIOSK_KEY, None)
+    return render_template("assessments/kiosk_done.html", ended=True), 403
+
+
 def _kiosk_page(kiosk, *, answers=None, errors=None, status=200):
     inst = catalogue.get(kiosk.instrument)
     return render_template("assessments/kiosk.html", inst=inst, first_name=service.kiosk_patient_label(kiosk),
@@ -222,18 +231,14 @@ def _kiosk_page(kiosk, *, answers=None, errors=None, status=200):
 @bp.get("/kiosk", endpoint="kiosk")
 def kiosk():
     row = _kiosk()
-    if row is None:
-        session.pop(KIOSK_KEY, None)
-        return render_template("assessments/kiosk_done.html", ended=True), 403
-    return _kiosk_page(row)
+    return _kiosk_page(row) if row is not None else _kiosk_ended()
 
 
 @bp.post("/kiosk", endpoint="kiosk_submit")
 def kiosk_submit():
     row = _kiosk()
     if row is None:
-        session.pop(KIOSK_KEY, None)
-        return render_template("assessments/kiosk_done.html", ended=True), 403
+        return _kiosk_ended()
     inst = catalogue.get(row.instrument)
     answers = _answers(inst)
     try:
