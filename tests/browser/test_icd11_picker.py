@@ -50,6 +50,11 @@ def test_pick_an_icd11_code_by_keyboard_from_search_and_from_the_tree(live_app, 
     page.keyboard.press("Enter")
     toggle = page.locator(".icd11-tree .icd11-chapter .icd11-toggle").first
     toggle.wait_for(timeout=5000)
+    # htmx binds the toggle's "click once" loader when it processes the swapped-in tree; a press
+    # before that (a loaded CI machine) would open an empty box. Wait for htmx, as a person would.
+    page.wait_for_function(
+        "() => { const t = document.querySelector('.icd11-tree .icd11-chapter .icd11-toggle');"
+        " return !!(t && t['htmx-internal-data'] && t['htmx-internal-data'].initHash); }", timeout=5000)
     toggle.focus()
     page.keyboard.press("Enter")
     page.wait_for_selector(".icd11-tree .icd11-kids [data-icd-code='6A02']", timeout=5000)
