@@ -29,11 +29,13 @@ from .extensions import db
 
 
 class Prepared:
-    def __init__(self, name: str, build: Callable[[bool], Select], params: Sequence[tuple[str, str]]):
+    def __init__(self, name: str, build: Callable[[bool], Select], params: Sequence[tuple[str, str]],
+                 named: bool = False):
         """`build(postgresql)` returns the statement with its bound parameters named as in
         `params` ((name, PostgreSQL type) in the order EXECUTE passes them); on PostgreSQL a
-        list parameter is compared with `= ANY(:name)`, elsewhere with an expanding IN."""
-        self.name, self.build, self.params = name, build, tuple(params)
+        list parameter is compared with `= ANY(:name)`, elsewhere with an expanding IN.
+        `named`: rows are read by the statement's column names (else by position only)."""
+        self.name, self.build, self.params, self.named = name, build, tuple(params), named
         self._statements: dict[bool, Select] = {}
         self._prepare: str | None = None
         self._execute = None
@@ -52,11 +54,13 @@ class Prepared:
                 if not n:
                     raise ValueError(f"{self.name}: parameter {name} is not in the statement")
 
-            def constant(m):  # the statement's own constants (LIMIT 1): written into the text
+            def constant(m):  # the statement's own constants (LIMIT 1, 'cap'): written into the text
                 value = compiled.params.get(m.group(1))
-                if type(value) is not int:
-                    raise ValueError(f"{self.name}: parameter {m.group(1)} is neither listed nor an integer")
-                return str(value)
+                if type(value) is int:
+                    return str(value)
+                if type(value) is str and "\\" not in value and "\x00" not in value:
+                    return "'" + value.replace("'", "''").replace("%", "%%") + "'"
+                raise ValueError(f"{self.name}: parameter {m.group(1)} is neither listed nor an integer or a string")
             sql = re.sub(r"%\((\w+)\)s", constant, sql)
             types = ", ".join(t for _, t in self.params)
             self._prepare = f"PREPARE {self.name} ({types}) AS {sql.replace('%%', '%')}"
@@ -78,9 +82,9 @@ class Prepared:
 
     def _execute_statement(self):
         if self._execute is None:
-            width = len(self.statement(True).selected_columns)
+            selected = self.statement(True).selected_columns
+            names = [c.name for c in selected] if self.named else [f"c{i}" for i in range(len(selected))]
             placeholders = ", ".join(f":{name}" for name, _ in self.params)
             self._execute = text(f"SET LOCAL plan_cache_mode = force_generic_plan; "
-                                 f"EXECUTE {self.name}({placeholders})").columns(
-                *[column(f"c{i}") for i in range(width)])
+                                 f"EXECUTE {self.name}({placeholders})").columns(*[column(n) for n in names])
         return self._execute

@@ -1,18 +1,21 @@
-"""The patient timeline takes entries from each domain's service.
+"""The patient timeline takes entries from each domain, in one statement.
 
-A domain registers a provider: ``provider(patient_id, limit) -> list[TimelineEntry]``.
-The patient page merges all providers' entries, newest first. Domains that land
-later (proformas, intake record, prescriptions) add their provider in their own
-package; nothing here needs to change.
+A domain registers a source: its rows (a SELECT from its service) and how a row becomes an
+entry for the signed-in reader. The patient page asks for the newest entries of every kind
+in one UNION ALL query and merges them, newest first. Domains that land later add their
+source in their own package; nothing here needs to change.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 from flask import url_for
+from sqlalchemy import Date, DateTime, Integer, Select, Text, cast, literal_column, null, select, type_coerce, union_all
 
+from .prepared import Prepared
 from .timeutil import IST
 
 
@@ -51,20 +54,86 @@ class TimelineEntry:
         return f"tl-d-{self.kind}-{self.id}"
 
 
-Provider = Callable[[int, int], list[TimelineEntry]]
-_PROVIDERS: dict[str, Provider] = {}
+# ------------------------------------------------------------------ the one query
+#
+# Every domain's rows come back in ONE statement: each source is a SELECT (ordered and limited
+# as its domain wants, with bindparams ``patient_id`` and ``limit``) whose columns are labelled
+# with some of the SLOTS below; the timeline pads the slots a source leaves out with typed
+# NULLs, wraps each SELECT as a sub-query and joins them with UNION ALL. Rows come back tagged
+# with their kind, and the kind's ``entry`` function (built once per page for the reader: who
+# may see what, link makers) turns each into a TimelineEntry.
+
+SLOTS: tuple[tuple[str, Any], ...] = (
+    ("id", Integer), ("at", DateTime(timezone=True)), ("day", Date),
+    ("text1", Text), ("text2", Text), ("text3", Text), ("text4", Text),
+    ("num1", Integer), ("num2", Integer),
+)
+
+Row = Any
+Entry = Callable[[Row], "TimelineEntry | None"]
 
 
-def register(kind: str, provider: Provider) -> None:
-    _PROVIDERS[kind] = provider
+@dataclass(frozen=True)
+class Source:
+    rows: Callable[[], Select]                            # built once (cached by the service)
+    reader: Callable[[int], "Entry | None"]               # per page: None = this reader sees none
+
+
+_SOURCES: dict[str, Source] = {}
+_UNIONS: dict[tuple[str, ...], Prepared] = {}
+_generation = [0]
+
+
+def register(kind: str, rows: Callable[[], Select], reader: Callable[[int], Entry | None]) -> None:
+    """A domain's timeline source: ``rows()`` gives its SELECT (columns labelled with SLOTS
+    names, ``bindparam("patient_id")`` and ``bindparam("limit")``), ``reader(patient_id)``
+    gives the function that makes an entry of one row, or None when the signed-in reader may
+    not see this kind at all (the kind is then left out of the query)."""
+    _SOURCES[kind] = Source(rows, reader)
+    _UNIONS.clear()
+    _generation[0] += 1  # a new statement gets a new prepared name
+
+
+def _union(kinds: tuple[str, ...]) -> Prepared:
+    """The UNION ALL of these kinds' sources, built once per set of kinds; on PostgreSQL a
+    prepared statement (planning the union costs the database more than running it)."""
+    prepared = _UNIONS.get(kinds)
+    if prepared is None:
+        def build(_postgresql: bool):
+            branches = []
+            for kind in kinds:
+                sub = _SOURCES[kind].rows().subquery(f"tl_{kind}")
+                cols = [literal_column(f"'{kind}'", Text).label("kind")]
+                for name, type_ in SLOTS:
+                    cols.append(type_coerce(sub.c[name], type_).label(name) if name in sub.c
+                                else cast(null(), type_).label(name))
+                branches.append(select(*cols))
+            return union_all(*branches) if len(branches) > 1 else branches[0]
+        name = "emrs_timeline_" + hashlib.sha1(f"{_generation[0]}:{','.join(kinds)}".encode()).hexdigest()[:12]
+        prepared = _UNIONS[kinds] = Prepared(name, build, (("patient_id", "integer"), ("limit", "integer")),
+                                             named=True)
+    return prepared
 
 
 def entries(patient_id: int, limit: int = 50) -> list[TimelineEntry]:
-    out: list[TimelineEntry] = []
-    for provider in _PROVIDERS.values():
-        out.extend(provider(patient_id, limit))
+    """The patient's newest ``limit`` entries of every kind the signed-in reader may see,
+    newest first, from one statement."""
+    makers = {}
+    for kind, source in _SOURCES.items():
+        make = source.reader(patient_id)
+        if make is not None:
+            makers[kind] = make
+    if not makers:
+        return []
+    rows = _union(tuple(makers)).rows({"patient_id": patient_id, "limit": limit})
+    out = [e for e in (makers[row.kind](row) for row in rows) if e is not None]
     out.sort(key=lambda e: (e.when, e.id), reverse=True)
     return out[:limit]
+
+
+def aware(value: dt.datetime) -> dt.datetime:
+    """A stored time as an aware UTC datetime (SQLite gives naive ones)."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
 def url_maker(endpoint: str, key: str, **values) -> Callable[[int], str]:
@@ -79,4 +148,4 @@ def url_maker(endpoint: str, key: str, **values) -> Callable[[int], str]:
 
 
 def kinds() -> list[str]:
-    return sorted(_PROVIDERS)
+    return sorted(_SOURCES)

@@ -20,11 +20,12 @@ API, FHIR, reports and the kiosk call these).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, bindparam, case, cast, func, select
 
 from ..audit import service as audit
 from ..auth import records
@@ -232,11 +233,17 @@ def for_patient(patient_id, actor, instrument_code=None, *, audit_read: bool = T
     return rows
 
 
-def recent_for_patient(patient_id: int, limit: int) -> list[Assessment]:
-    """The patient's latest active assessments (the timeline; the caller checks who reads)."""
-    return list(db.session.scalars(select(Assessment).where(
-        Assessment.patient_id == patient_id, Assessment.is_active.is_(True))
-        .order_by(Assessment.created_at.desc(), Assessment.id.desc()).limit(limit)))
+@functools.cache  # built once: the patient page's timeline runs it on every view
+def timeline_rows():
+    """The patient's latest active assessments (emrs/timeline.py slots): id, at = created_at,
+    day = assessed_on, text1 = instrument, text2 = severity, text3 = flags as JSON text,
+    num1 = total, num2 = 1 once confirmed."""
+    A = Assessment
+    return (select(A.id, A.created_at.label("at"), A.assessed_on.label("day"), A.instrument.label("text1"),
+                   A.severity.label("text2"), cast(A.flags, Text).label("text3"), A.total.label("num1"),
+                   case((A.confirmed_at.is_(None), 0), else_=1).label("num2"))
+            .where(A.patient_id == bindparam("patient_id"), A.is_active.is_(True))
+            .order_by(A.created_at.desc(), A.id.desc()).limit(bindparam("limit")))
 
 
 def linked_to(actor, *, proforma_id: int | None = None, followup_id: int | None = None) -> list[Assessment]:

@@ -5,7 +5,6 @@ timeline entries, and the kiosk: a tablet handed to the patient for one self-rep
 Who may do what is the service's answer (auth/records.py)."""
 from __future__ import annotations
 
-from datetime import timezone
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_login import logout_user
@@ -262,22 +261,21 @@ def kiosk_end():
 
 # ------------------------------------------------------------------ the patient page
 
-def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
-    user = principal()
-    if not records.may(user, records.READ, records.ASSESSMENT):
-        return []
-    out = []
-    for row in service.recent_for_patient(patient_id, limit):
-        inst = catalogue.get(row.instrument)
-        name = inst.short_name if inst else row.instrument
-        when = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
-        badges = (["risk item"] if row.flags else []) + ([] if row.confirmed_at else ["to confirm"])
-        out.append(timeline.TimelineEntry(
-            kind="assessment", id=row.id, when=when,
-            title=f"{name}: {row.total}" + (f" / {inst.total_max}" if inst else "") + (f" · {row.severity}" if row.severity else ""),
-            summary=f"Rated {row.assessed_on:%d %b %Y}", url=url_for("assessments.show", assessment_id=row.id),
-            badges=badges))
-    return out
+def _timeline(patient_id: int):
+    if not records.may(principal(), records.READ, records.ASSESSMENT):
+        return None
+    link = timeline.url_maker("assessments.show", "assessment_id")
+
+    def entry(row) -> timeline.TimelineEntry:
+        inst = catalogue.get(row.text1)
+        name = inst.short_name if inst else row.text1
+        flagged = row.text3 not in (None, "", "[]", "null")
+        badges = (["risk item"] if flagged else []) + ([] if row.num2 else ["to confirm"])
+        return timeline.TimelineEntry(
+            kind="assessment", id=row.id, when=timeline.aware(row.at),
+            title=f"{name}: {row.num1}" + (f" / {inst.total_max}" if inst else "") + (f" · {row.text2}" if row.text2 else ""),
+            summary=f"Rated {row.day:%d %b %Y}", url=link(row.id), badges=badges)
+    return entry
 
 
-timeline.register("assessment", _timeline)
+timeline.register("assessment", service.timeline_rows, _timeline)

@@ -215,7 +215,11 @@ def registration_facts(patient: Patient) -> dict:
 
 
 def section_filled(record: IntakeRecord) -> dict[str, bool]:
-    s = record.cap_sections or {}
+    return sections_filled(record.cap_sections or {})
+
+
+def sections_filled(s: dict) -> dict[str, bool]:
+    """Which CAP sections of a work-up's ``cap_sections`` have anything in them."""
     return {key: any(s.get(f.name) not in (None, "", [], False) for f in fields)
             for key, _t, fields in spec.SECTIONS}
 

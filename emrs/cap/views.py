@@ -4,6 +4,7 @@ growth charts. Repeatable rows: "Add a row" and "Remove" are submit buttons/chec
 they work without any script."""
 from __future__ import annotations
 
+import json
 import re
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
@@ -149,26 +150,26 @@ def save_section(record_id: int, key: str):
 
 # ------------------------------------------------------------------ timeline entry
 
-def _timeline(patient_id: int, limit: int):
-    from datetime import timezone
-
+def _timeline(patient_id: int):
     from .. import timeline
     from ..auth.navigation import allowed
-    record = service.for_child(patient_id)
-    if record is None:
-        return []
-    filled = service.section_filled(record)
-    when = record.updated_at if record.updated_at.tzinfo else record.updated_at.replace(tzinfo=timezone.utc)
-    return [timeline.TimelineEntry(
-        kind="cap_work_up", id=record.id, when=when, title=f"CAP work-up {record.adl_no}",
-        summary=f"{sum(filled.values())} of {len(filled)} sections filled · file {record.file_status}",
-        url=url_for("cap.show", record_id=record.id) if allowed("cap.show") else None,
-        badges=[record.file_status])]
+    link = timeline.url_maker("cap.show", "record_id") if allowed("cap.show") else None
+
+    def entry(row):
+        if row.text3 != "cap":  # the newest work-up is an adult's intake record (emrs/intake/views.py)
+            return None
+        filled = service.sections_filled(json.loads(row.text4) if row.text4 else {})
+        return timeline.TimelineEntry(
+            kind="cap_work_up", id=row.id, when=timeline.aware(row.at), title=f"CAP work-up {row.text1}",
+            summary=f"{sum(filled.values())} of {len(filled)} sections filled · file {row.text2}",
+            url=link(row.id) if link else None, badges=[row.text2])
+    return entry
 
 
 def _register_timeline():
     from .. import timeline
-    timeline.register("cap_work_up", _timeline)
+    from ..intake import service as intake
+    timeline.register("cap_work_up", intake.timeline_rows, _timeline)
 
 
 _register_timeline()

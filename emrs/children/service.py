@@ -6,8 +6,9 @@ finds no child (404). No Flask request objects here."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..audit import service as audit
 from ..audit.models import AuditLog
@@ -124,10 +125,12 @@ def move_to_adult(child: Patient, actor: User) -> Patient:
     return child
 
 
-def moves(patient_id: int) -> list[AuditLog]:
-    """The patient's moves to the adult clinic (for the timeline)."""
-    return list(db.session.execute(select(AuditLog).where(
-        AuditLog.patient_id == patient_id, AuditLog.action == MOVED_ACTION).order_by(AuditLog.id)).scalars())
+@functools.cache  # built once: the patient page's timeline runs it on every view
+def timeline_rows():
+    """The patient's moves to the adult clinic, newest first (emrs/timeline.py slots): id, at."""
+    return (select(AuditLog.id, AuditLog.created_at.label("at"))
+            .where(AuditLog.patient_id == bindparam("patient_id"), AuditLog.action == MOVED_ACTION)
+            .order_by(AuditLog.id.desc()).limit(bindparam("limit")))
 
 
 # ------------------------------------------------------------------ the original's shape

@@ -108,18 +108,13 @@ def move_to_adult(patient_id: int):
 
 # ------------------------------------------------------------------ timeline: the move at 18
 
-def _moves(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
-    out = []
-    for row in service.moves(patient_id)[:limit]:
-        when = row.created_at
-        if when.tzinfo is None:
-            import datetime as dt
-            when = when.replace(tzinfo=dt.timezone.utc)
-        out.append(timeline.TimelineEntry(kind="clinic", id=row.id, when=when,
-                                          title="Moved from the child clinic to the adult clinic",
-                                          summary="Same record and CR number; the child clinic's history is kept",
-                                          badges=["adult clinic"]))
-    return out
+def _moves(patient_id: int):
+    def entry(row) -> timeline.TimelineEntry:
+        return timeline.TimelineEntry(kind="clinic", id=row.id, when=timeline.aware(row.at),
+                                      title="Moved from the child clinic to the adult clinic",
+                                      summary="Same record and CR number; the child clinic's history is kept",
+                                      badges=["adult clinic"])
+    return entry
 
 
-timeline.register("clinic", _moves)
+timeline.register("clinic", service.timeline_rows, _moves)

@@ -604,6 +604,18 @@ def _for_patient(latest_id: bool = False):
     return q.limit(1) if latest_id else q
 
 
+@functools.cache  # built once: the patient page's timeline runs it on every view
+def timeline_rows():
+    """The patient's newest active proformas (emrs/timeline.py slots): id, at = created_at,
+    day = visit_date, text1 = ICD code, text2 = the diagnosis's first 80 characters,
+    text3 = the doctor's decision."""
+    P = ClinicalProforma
+    return (select(P.id, P.created_at.label("at"), P.visit_date.label("day"), P.icd_code.label("text1"),
+                   func.substr(P.diagnosis, 1, 80).label("text2"), P.doctor_decision.label("text3"))
+            .where(P.patient_id == bindparam("patient_id"), P.is_active.is_(True))
+            .order_by(P.visit_date.desc(), P.id.desc()).limit(bindparam("limit")))
+
+
 def for_patient(patient_id: int, reader=None) -> list[ClinicalProforma]:
     """A patient's proformas, newest first; with ``reader``, only those they may read."""
     rows = list(db.session.execute(_for_patient(), {"patient_id": patient_id}).scalars())

@@ -264,26 +264,25 @@ def proformas():
 
 # ------------------------------------------------------------------ timeline entries
 
-def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
-    from datetime import timezone
+def _timeline(patient_id: int):
     from ..auth.navigation import allowed
-    rows = service.for_patient(patient_id)[:limit]
     readable = records.reads_all(principal(), records.PROFORMA)  # a welfare officer sees no diagnosis
     linkable = allowed("clinical.proforma_show") and readable
-    out = []
-    for p in rows:
-        when = p.created_at if p.created_at.tzinfo else p.created_at.replace(tzinfo=timezone.utc)
-        out.append(timeline.TimelineEntry(
-            kind="proforma", id=p.id, when=when,
-            title=f"Walk-in proforma · {p.visit_date.strftime('%d %b %Y')}",
-            summary=" · ".join(x for x in [p.icd_code, (p.diagnosis or "")[:80] or None] if x) if readable else "",
-            url=url_for("clinical.proforma_show", proforma_id=p.id) if linkable else None,
-            detail_url=url_for("clinical.proforma_summary", proforma_id=p.id) if linkable else None,
-            badges=["complex" if p.doctor_decision == "complex_case" else "simple"]))
-    return out
+    show = timeline.url_maker("clinical.proforma_show", "proforma_id") if linkable else None
+    summary = timeline.url_maker("clinical.proforma_summary", "proforma_id") if linkable else None
+
+    def entry(p) -> timeline.TimelineEntry:
+        return timeline.TimelineEntry(
+            kind="proforma", id=p.id, when=timeline.aware(p.at),
+            title=f"Walk-in proforma · {p.day.strftime('%d %b %Y')}",
+            summary=" · ".join(x for x in [p.text1, p.text2 or None] if x) if readable else "",
+            url=show(p.id) if show else None,
+            detail_url=summary(p.id) if summary else None,
+            badges=["complex" if p.text3 == "complex_case" else "simple"])
+    return entry
 
 
-timeline.register("proforma", _timeline)
+timeline.register("proforma", service.timeline_rows, _timeline)
 
 
 def _draft_url(draft):

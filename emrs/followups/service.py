@@ -22,8 +22,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 
 from ..audit import service as audit
 from ..auth import records
@@ -425,6 +426,23 @@ def list_for_patient(patient_id, page: int, limit: int, reader) -> tuple[list[Fo
     audit.record_now("followup_list_view", "followup_visits", None, patient_id=patient.id,
                      details={"count": len(rows)})
     return rows, total
+
+
+@functools.cache  # built once: the patient page's timeline runs it on every view
+def timeline_rows():
+    """The patient's newest active follow-ups with their visit numbers (emrs/timeline.py
+    slots): id, at = created_at, day = visit_date, text1 = the assessment's first 121
+    characters, num1 = the visit number (as numbering() counts), num2 = how many there are."""
+    numbered = (select(FollowUp.id, FollowUp.created_at, FollowUp.visit_date,
+                       func.substr(FollowUp.clinical_assessment, 1, 121).label("excerpt"),
+                       func.row_number().over(order_by=(FollowUp.visit_date, FollowUp.id)).label("number"),
+                       func.count().over().label("total"))
+                .where(FollowUp.patient_id == bindparam("patient_id"), FollowUp.is_active.is_(True))
+                .subquery("numbered"))
+    return (select(numbered.c.id, numbered.c.created_at.label("at"), numbered.c.visit_date.label("day"),
+                   numbered.c.excerpt.label("text1"), numbered.c.number.label("num1"),
+                   numbered.c.total.label("num2"))
+            .order_by(numbered.c.visit_date.desc(), numbered.c.id.desc()).limit(bindparam("limit")))
 
 
 def for_patient(patient_id: int) -> list[FollowUp]:

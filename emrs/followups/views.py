@@ -4,7 +4,6 @@ entries. Who may do what is the service's (auth/records.py) answer."""
 from __future__ import annotations
 
 import datetime as dt
-from datetime import timezone
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
@@ -172,29 +171,23 @@ def withdraw(followup_id: int):
 
 # ------------------------------------------------------------------ timeline
 
-def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
+def _timeline(patient_id: int):
     from ..auth.navigation import allowed
-    rows = service.for_patient(patient_id)[:limit]
-    if not rows:
-        return []
     readable = records.reads_all(principal(), records.FOLLOWUP)  # a welfare officer sees no clinical text
-    linkable = readable and allowed("followups.show")
-    numbers = service.numbering(patient_id)
-    total = len(numbers)
-    out = []
-    for f in rows:
-        when = f.created_at if f.created_at.tzinfo else f.created_at.replace(tzinfo=timezone.utc)
-        out.append(timeline.TimelineEntry(
-            kind="follow_up", id=f.id, when=when,
-            title=f"Follow-up visit {numbers.get(f.id, '?')} of {total} · {f.visit_date.strftime('%d %b %Y')}",
-            summary=(f.clinical_assessment[:120] + (" …" if len(f.clinical_assessment) > 120 else "")) if readable
-            else "",
-            url=url_for("followups.show", followup_id=f.id) if linkable else None,
-            badges=[f"visit {numbers.get(f.id, '?')}"]))
-    return out
+    link = timeline.url_maker("followups.show", "followup_id") if readable and allowed("followups.show") else None
+
+    def entry(f) -> timeline.TimelineEntry:
+        text = f.text1 or ""
+        return timeline.TimelineEntry(
+            kind="follow_up", id=f.id, when=timeline.aware(f.at),
+            title=f"Follow-up visit {f.num1} of {f.num2} · {f.day.strftime('%d %b %Y')}",
+            summary=(text[:120] + (" …" if len(text) > 120 else "")) if readable else "",
+            url=link(f.id) if link else None,
+            badges=[f"visit {f.num1}"])
+    return entry
 
 
-timeline.register("follow_up", _timeline)
+timeline.register("follow_up", service.timeline_rows, _timeline)
 
 
 def _draft_url(draft):

@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 import json
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Integer, Text, and_, bindparam, case, cast, literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit import service as audit
@@ -365,6 +365,46 @@ def upsert(data: dict, actor) -> tuple[IntakeRecord, bool]:
     audit.record("intake_create", "adl_files", record.id, patient_id=patient.id, details={"fields": sorted(values)})
     db.session.commit()
     return record, True
+
+
+def _filled_sql(name: str):
+    """SQL for "the field has something in it", as section_filled() decides in Python (None, "",
+    [], False — and so 0 — are empty)."""
+    col = getattr(IntakeRecord, name)
+    if name in JSON_ARRAY_FIELDS:
+        as_text = cast(col, Text)
+        return and_(col.is_not(None), *(as_text != empty for empty in ("[]", "null", '""', "false")))
+    if name in BOOL_FIELDS:
+        return col.is_(True)
+    if name in INT_FIELDS:
+        return and_(col.is_not(None), col != 0)
+    if name in DATE_FIELDS:
+        return col.is_not(None)
+    return and_(col.is_not(None), col != "")
+
+
+def sections_filled_sql():
+    """How many work-up sections have anything in them, counted by the database."""
+    total = None
+    for _key, _title, fields in WORKUP_SECTIONS_BY_KEY:
+        one = case((or_(*(_filled_sql(f) for f in fields)), 1), else_=0)
+        total = one if total is None else total + one
+    return total
+
+
+@functools.cache  # built once: the patient page's timeline runs it on every view
+def timeline_rows():
+    """The patient's work-up (the newest intake record, adult or CAP) for the timeline
+    (emrs/timeline.py slots): id, at = updated_at, text1 = ADL no., text2 = file status,
+    text3 = form ('cap' for a child's), text4 = the CAP sections as JSON text, num1 = how many
+    adult work-up sections are filled, num2 = how many there are."""
+    return (select(IntakeRecord.id, IntakeRecord.updated_at.label("at"), IntakeRecord.adl_no.label("text1"),
+                   IntakeRecord.file_status.label("text2"), IntakeRecord.form.label("text3"),
+                   cast(IntakeRecord.cap_sections, Text).label("text4"),
+                   sections_filled_sql().label("num1"),
+                   literal_column(str(len(WORKUP_SECTIONS_BY_KEY)), Integer).label("num2"))
+            .where(IntakeRecord.patient_id == bindparam("patient_id"))
+            .order_by(IntakeRecord.id.desc()).limit(1))
 
 
 def section_filled(record: IntakeRecord) -> dict[str, bool]:

@@ -157,24 +157,21 @@ def index():
 
 # ------------------------------------------------------------------ timeline entry
 
-def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
-    from datetime import timezone
-
+def _timeline(patient_id: int):
     from ..auth.navigation import allowed
-    record = service.for_patient(patient_id)
-    if record is None or record.form == "cap":  # a child's CAP work-up has its own entry (emrs/cap/views.py)
-        return []
-    filled = service.section_filled(record)
-    when = record.updated_at if record.updated_at.tzinfo else record.updated_at.replace(tzinfo=timezone.utc)
-    link = allowed("intake.show")
-    return [timeline.TimelineEntry(
-        kind="intake", id=record.id, when=when, title=f"Intake record {record.adl_no}",
-        summary=f"{sum(filled.values())} of {len(filled)} sections filled · file {record.file_status}",
-        url=url_for("intake.show", record_id=record.id) if link else None,
-        badges=[record.file_status])]
+    link = timeline.url_maker("intake.show", "record_id") if allowed("intake.show") else None
+
+    def entry(row):
+        if row.text3 == "cap":  # a child's CAP work-up has its own entry (emrs/cap/views.py)
+            return None
+        return timeline.TimelineEntry(
+            kind="intake", id=row.id, when=timeline.aware(row.at), title=f"Intake record {row.text1}",
+            summary=f"{row.num1} of {row.num2} sections filled · file {row.text2}",
+            url=link(row.id) if link else None, badges=[row.text2])
+    return entry
 
 
-timeline.register("intake", _timeline)
+timeline.register("intake", service.timeline_rows, _timeline)
 
 
 def _draft_url(draft):

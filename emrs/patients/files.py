@@ -645,28 +645,29 @@ def human_size(n: int) -> str:
 
 # ------------------------------------------------------------------ timeline
 
-@functools.cache  # built once: the patient page runs it on every view
-def _timeline_rows():
-    return (select(PatientFile).where(PatientFile.patient_id == bindparam("patient_id"),
-                                      PatientFile.is_deleted.is_(False))
+@functools.cache  # built once: the patient page's timeline runs it on every view
+def timeline_rows():
+    """The newest files (emrs/timeline.py slots): id, at = created_at, text1 = the file's name,
+    text2 = its type, num1 = its size in bytes."""
+    return (select(PatientFile.id, PatientFile.created_at.label("at"), PatientFile.original_name.label("text1"),
+                   PatientFile.mime_type.label("text2"), PatientFile.size_bytes.label("num1"))
+            .where(PatientFile.patient_id == bindparam("patient_id"), PatientFile.is_deleted.is_(False))
             .order_by(PatientFile.created_at.desc(), PatientFile.id.desc()).limit(bindparam("limit")))
 
 
-def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
-    rows = db.session.execute(_timeline_rows(), {"patient_id": patient_id, "limit": limit}).scalars().all()
+def _timeline(patient_id: int):
     download = timeline.url_maker("patients.file_download", "file_id", patient_id=patient_id) \
-        if rows and has_request_context() else None
-    out = []
-    for r in rows:
-        url = download(r.id) if download else None
-        out.append(timeline.TimelineEntry(
-            kind="file", id=r.id, when=_aware(r.created_at), title=r.original_name,
-            summary=f"{ALLOWED.get(r.mime_type, ('', 'File'))[1]} · {human_size(r.size_bytes)}",
-            url=url, badges=["file"]))
-    return out
+        if has_request_context() else None
+
+    def entry(r) -> timeline.TimelineEntry:
+        return timeline.TimelineEntry(
+            kind="file", id=r.id, when=timeline.aware(r.at), title=r.text1,
+            summary=f"{ALLOWED.get(r.text2, ('', 'File'))[1]} · {human_size(r.num1)}",
+            url=download(r.id) if download else None, badges=["file"])
+    return entry
 
 
-timeline.register("file", _timeline)
+timeline.register("file", timeline_rows, _timeline)
 
 __all__ = ["upload", "update", "list_files", "delete_file", "open_for_download", "stats", "sweep",
            "resolve_path", "find_file", "record_json", "api_path"]

@@ -295,25 +295,25 @@ def archive(patient_id: int):
 
 # ------------------------------------------------------------------ timeline: visits
 
-def _visit_entries(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
+def _visit_entries(patient_id: int):
     from datetime import datetime, time, timezone
 
     detail_url = timeline.url_maker("patients.visit_detail", "visit_id", patient_id=patient_id)
     nine_ist = time(3, 30, tzinfo=timezone.utc)  # 09:00 in India (no daylight saving) is 03:30 UTC
-    out = []
-    for v in visits.recent_visits(patient_id, limit):
-        when = datetime.combine(v.visit_date, nine_ist)
-        created = v.created_at if v.created_at.tzinfo else v.created_at.replace(tzinfo=timezone.utc)
+
+    def entry(v) -> timeline.TimelineEntry:
+        when = datetime.combine(v.day, nine_ist)
+        created = timeline.aware(v.at)
         if created.date() == when.date():
             when = created
-        out.append(timeline.TimelineEntry(
+        return timeline.TimelineEntry(
             kind="visit", id=v.id, when=when,
-            title=("First visit" if v.visit_type == "first_visit" else "Follow-up visit") +
-                  f" · {v.visit_date.strftime('%d %b %Y')}",
-            summary=" · ".join(x for x in [v.doctor_name, f"room {v.room_no}" if v.room_no else None] if x),
+            title=("First visit" if v.text1 == "first_visit" else "Follow-up visit") +
+                  f" · {v.day.strftime('%d %b %Y')}",
+            summary=" · ".join(x for x in [v.text4, f"room {v.text3}" if v.text3 else None] if x),
             detail_url=detail_url(v.id),
-            badges=[v.visit_status]))
-    return out
+            badges=[v.text2])
+    return entry
 
 
-timeline.register("visit", _visit_entries)
+timeline.register("visit", visits.timeline_rows, _visit_entries)

@@ -153,19 +153,17 @@ VISIT_SUMMARY_KEYS = ("id", "visit_date", "visit_type", "visit_status", "assigne
 # Statements of the patient page, built once (functools.cache) with bound parameters:
 # building a statement and its cache key costs more than running these small queries.
 
-@functools.cache
-def _recent_visits():
-    return (select(PatientVisit.id, PatientVisit.visit_date, PatientVisit.visit_type, PatientVisit.visit_status,
-                   PatientVisit.room_no, PatientVisit.created_at, User.name.label("doctor_name"))
+@functools.cache  # built once: the patient page's timeline runs it on every view
+def timeline_rows():
+    """The newest visits for the timeline (emrs/timeline.py slots): id, at = created_at,
+    day = visit_date, text1 = visit_type, text2 = visit_status, text3 = room_no, text4 = the
+    doctor's name."""
+    return (select(PatientVisit.id, PatientVisit.created_at.label("at"), PatientVisit.visit_date.label("day"),
+                   PatientVisit.visit_type.label("text1"), PatientVisit.visit_status.label("text2"),
+                   PatientVisit.room_no.label("text3"), User.name.label("text4"))
             .outerjoin(User, User.id == PatientVisit.assigned_doctor_id)
             .where(PatientVisit.patient_id == bindparam("patient_id"))
             .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(bindparam("limit")))
-
-
-def recent_visits(patient_id: int, limit: int) -> list:
-    """The newest visits as plain rows (id, visit_date, visit_type, visit_status, room_no,
-    created_at, doctor_name), for the timeline."""
-    return db.session.connection().execute(_recent_visits(), {"patient_id": patient_id, "limit": limit}).all()
 
 
 @functools.cache

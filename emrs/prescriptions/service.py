@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import Text, bindparam, case, cast, func, or_, select
 
 from ..audit import service as audit
 from ..auth import records
@@ -186,6 +186,25 @@ def _for_patient():
                    or_(ClinicalProforma.is_active.is_(True), FollowUp.is_active.is_(True)))
             .order_by(func.coalesce(ClinicalProforma.visit_date, FollowUp.visit_date).desc(),
                       Prescription.id.desc()))
+
+
+@functools.cache  # built once: the patient page's timeline runs it on every view
+def timeline_rows():
+    """The patient's newest prescriptions as for_patient() orders them (emrs/timeline.py slots):
+    id, at = created_at, text1 = the lines as JSON text, num1 = 1 when an interaction warning
+    was overridden."""
+    from ..clinical.models import ClinicalProforma
+    return (select(Prescription.id, Prescription.created_at.label("at"),
+                   cast(Prescription.lines, Text).label("text1"),
+                   case((Prescription.override_reason.is_(None), 0), (Prescription.override_reason == "", 0),
+                        else_=1).label("num1"))
+            .outerjoin(ClinicalProforma, ClinicalProforma.id == Prescription.clinical_proforma_id)
+            .outerjoin(FollowUp, FollowUp.id == Prescription.followup_id)
+            .where(Prescription.patient_id == bindparam("patient_id"), Prescription.withdrawn_at.is_(None),
+                   or_(ClinicalProforma.is_active.is_(True), FollowUp.is_active.is_(True)))
+            .order_by(func.coalesce(ClinicalProforma.visit_date, FollowUp.visit_date).desc(),
+                      Prescription.id.desc())
+            .limit(bindparam("limit")))
 
 
 def for_patient(patient_id: int) -> list[Prescription]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import re
-from datetime import timezone
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
@@ -343,25 +343,24 @@ def _rx_change(change) -> str:
 
 # ------------------------------------------------------------------ timeline
 
-def _timeline(patient_id: int, limit: int) -> list[timeline.TimelineEntry]:
+def _timeline(patient_id: int):
     from ..auth.navigation import allowed
     if not records.reads_all(principal(), records.PRESCRIPTION):
-        return []  # a welfare officer does not see prescriptions on the patient page either
-    link = allowed("prescriptions.show")
-    out = []
-    for row in service.for_patient(patient_id)[:limit]:
-        when = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
-        meds = [service.line_name(l) for l in row.lines or []]
-        out.append(timeline.TimelineEntry(
-            kind="prescription", id=row.id, when=when,
+        return None  # a welfare officer does not see prescriptions on the patient page either
+    link = timeline.url_maker("prescriptions.show", "rx_id") if allowed("prescriptions.show") else None
+
+    def entry(row) -> timeline.TimelineEntry:
+        meds = [service.line_name(l) for l in (json.loads(row.text1) if row.text1 else None) or []]
+        return timeline.TimelineEntry(
+            kind="prescription", id=row.id, when=timeline.aware(row.at),
             title=f"Prescription · {len(meds)} medicine{'s' if len(meds) != 1 else ''}",
             summary=", ".join(meds[:4]) + (" …" if len(meds) > 4 else ""),
-            url=url_for("prescriptions.show", rx_id=row.id) if link else None,
-            badges=["override"] if row.override_reason else []))
-    return out
+            url=link(row.id) if link else None,
+            badges=["override"] if row.num1 else [])
+    return entry
 
 
-timeline.register("prescription", _timeline)
+timeline.register("prescription", service.timeline_rows, _timeline)
 
 
 def _draft_url(draft):
