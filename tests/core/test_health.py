@@ -99,3 +99,23 @@ def test_health_with_max_age_zero_checks_every_time():
         assert len(seen) == 3
     finally:
         stop()
+
+
+@pytest.mark.parametrize("raw, expected", [(None, 1.0), ("", 1.0), ("0.25", 0.25), ("2", 2.0), ("0", 0.0)])
+def test_health_max_age_comes_from_the_environment(monkeypatch, raw, expected):
+    from emrs.config import from_environment
+    monkeypatch.setenv("SECRET_KEY", "health-test")  # no instance/secret_key written
+    if raw is None:
+        monkeypatch.delenv("HEALTH_MAX_AGE", raising=False)
+    else:
+        monkeypatch.setenv("HEALTH_MAX_AGE", raw)
+    assert from_environment()["HEALTH_MAX_AGE"] == expected
+
+
+@pytest.mark.parametrize("raw", ["one", "-1", "nan", "inf", "1s"])
+def test_a_bad_health_max_age_stops_start_up(monkeypatch, raw):
+    from emrs.config import from_environment
+    monkeypatch.setenv("SECRET_KEY", "health-test")
+    monkeypatch.setenv("HEALTH_MAX_AGE", raw)
+    with pytest.raises(ValueError, match="HEALTH_MAX_AGE"):
+        from_environment()
