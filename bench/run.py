@@ -585,6 +585,26 @@ def _commit(app_dir: str) -> str | None:
         return None
 
 
+def bench_database(db_url: str) -> tuple[dict, int, int, str, list[int]]:
+    """(the seed's manifest or {}, max patient id, patients, PostgreSQL version, the patients with a
+    50-entry timeline) of a seeded bench database."""
+    dbname = urlsplit(db_url).path.lstrip("/")
+    manifest_path = RESULTS / f"seed-{dbname}.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    conn = psycopg2.connect(db_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT max(id), count(*) FROM registered_patient")
+        max_id, n_patients = cur.fetchone()
+        cur.execute("SELECT version()")
+        pg_version = cur.fetchone()[0]
+        timeline_ids = manifest.get("timeline_patient_ids") or []
+        if not timeline_ids:
+            cur.execute("SELECT patient_id FROM patient_visits GROUP BY patient_id HAVING count(*) >= 50 LIMIT 200")
+            timeline_ids = [r[0] for r in cur.fetchall()]
+    conn.close()
+    return manifest, max_id, n_patients, pg_version, timeline_ids
+
+
 # ------------------------------------------------------------------------------ main
 
 def main(argv=None) -> int:
@@ -614,20 +634,7 @@ def main(argv=None) -> int:
     if ns.think and ns.client != "python":
         ap.error("--think needs the python client (wrk has no pauses)")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    dbname = urlsplit(ns.database_url).path.lstrip("/")
-    manifest_path = RESULTS / f"seed-{dbname}.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    conn = psycopg2.connect(ns.database_url)
-    with conn.cursor() as cur:
-        cur.execute("SELECT max(id), count(*) FROM registered_patient")
-        max_id, n_patients = cur.fetchone()
-        cur.execute("SELECT version()")
-        pg_version = cur.fetchone()[0]
-        timeline_ids = manifest.get("timeline_patient_ids") or []
-        if not timeline_ids:
-            cur.execute("SELECT patient_id FROM patient_visits GROUP BY patient_id HAVING count(*) >= 50 LIMIT 200")
-            timeline_ids = [r[0] for r in cur.fetchall()]
-    conn.close()
+    manifest, max_id, n_patients, pg_version, timeline_ids = bench_database(ns.database_url)
     rng = random.Random(ns.seed)
     crs, mobiles, ids = sample_numbers(ns.database_url, max_id, 400, rng)
 

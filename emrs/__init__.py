@@ -43,6 +43,8 @@ def create_app(config: dict | None = None) -> Flask:
     from .resilience import RetryIdempotentReads
     app.wsgi_app = RetryIdempotentReads(app.wsgi_app, int(app.config.get("DB_READ_RETRIES") or 0),
                                         float(app.config.get("DB_RETRY_DELAY_MS") or 0) / 1000)
+    from .health import HealthFastPath
+    app.wsgi_app = HealthFastPath(app, app.wsgi_app)  # GET/HEAD /health answered before Flask (emrs/health.py)
     register_extensions(app)
     register_blueprints(app)
     from .services import configure as configure_services

@@ -27,6 +27,19 @@ def _int(name: str, default: int) -> int:
     return int(raw)
 
 
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value < float("inf"):  # not a number, NaN, negative or infinite: a mistake, not a setting
+        raise ValueError(f"{name}={raw!r}: expected a number of seconds, 0 or more (e.g. 1 or 0.5)")
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -122,6 +135,8 @@ def from_environment() -> dict:
         "HOSPITAL_NAME": _str("HOSPITAL_NAME", "PGIMER Chandigarh"),
         "DEPARTMENT_NAME": _str("DEPARTMENT_NAME", "Department of Psychiatry"),
         "EMRS_SERVICE_NAME": _str("EMRS_SERVICE_NAME", "emrs"),
+        # /health reuses its database check while younger than this (seconds, per process; emrs/health.py).
+        "HEALTH_MAX_AGE": _float("HEALTH_MAX_AGE", 1.0),
         # Behind a reverse proxy (the nginx gateway): how many proxies set X-Forwarded-For/-Proto.
         # 0 = none (the default); 1 behind the compose gateway, so rate limits and audit see the client.
         "PROXY_FIX_X_FOR": _int("PROXY_FIX_X_FOR", 0),

@@ -33,10 +33,14 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
+def request_id(raw: str | None) -> str:
+    """The request's id: the caller's X-Request-ID when it is a plain token (it goes into the
+    audit trail and back out as a header), else a fresh one."""
+    return raw if raw and _REQUEST_ID.fullmatch(raw) else uuid.uuid4().hex
+
+
 def before_request():
-    # A caller's id is kept only when it is a plain token: it goes into the audit trail and back out as a header.
-    raw = request.headers.get("X-Request-ID", "")
-    g.request_id = raw if _REQUEST_ID.fullmatch(raw) else uuid.uuid4().hex
+    g.request_id = request_id(request.headers.get("X-Request-ID"))
     g.started = time.perf_counter()
     if wants_api_root():
         from .api.root import root_document
@@ -126,41 +130,52 @@ SECURITY_HEADERS = (("Content-Security-Policy", CSP), ("X-Content-Type-Options",
                     ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"))
 
 
+# A page (not /api, /fhir or a static file) may be a full page or an htmx fragment from one URL,
+# and shows what the session cookie's user may see; nothing on it may be kept by a browser or proxy.
+PAGE_HEADERS = (("Vary", "HX-Request, Cookie"), ("Cache-Control", "no-store"))
+_REPLACED = frozenset({"x-request-id", "cache-control"})  # set by after_request whatever a view set
+
+
+def answer_headers(request_id: str, page: bool) -> tuple[tuple[str, str], ...]:
+    """The headers after_request gives an answer, in order: the security headers, the request
+    id, and for a page PAGE_HEADERS. after_request and the /health fast path (emrs/health.py)
+    both take them from here."""
+    return SECURITY_HEADERS + (("X-Request-ID", request_id),) + (PAGE_HEADERS if page else ())
+
+
 def after_request(resp):
     h = resp.headers
     present = {name.lower() for name in h.keys()}  # one pass, not one search per header
-    for name, value in SECURITY_HEADERS:
-        if name.lower() not in present:  # a view may set its own (a stricter CSP)
+    api = is_api_or_fhir()
+    for name, value in answer_headers(getattr(g, "request_id", ""), page=not api and request.endpoint != "static"):
+        key = name.lower()
+        if key == "vary":
+            resp.vary.update(v.strip() for v in value.split(","))
+        elif key in _REPLACED:
+            h[name] = value
+        elif key not in present:  # a view may set its own (a stricter CSP)
             h.add(name, value)
-    if "x-request-id" in present:
-        h["X-Request-ID"] = getattr(g, "request_id", "")
-    else:
-        h.add("X-Request-ID", getattr(g, "request_id", ""))
-    if is_api_or_fhir():
+    if api:
         from .api.limits import conditional_get
         _cors(resp)
         h.setdefault("Cache-Control", "no-store")
         resp = conditional_get(resp)
-    elif request.endpoint != "static":
-        # Pages may serve a full page or an HTMX fragment from one URL.
-        resp.vary.add("HX-Request")
-        # Nothing a signed-in user sees (patient data) may be kept by a browser or proxy.
-        h["Cache-Control"] = "no-store"
-    _log_request(resp)
+    if request.endpoint != "static" and log.isEnabledFor(logging.INFO):
+        # The URL rule, not the raw path: paths may carry identifiers, query strings may carry names.
+        log_request(getattr(g, "request_id", None), request.method, request.url_rule.rule if request.url_rule else None,
+                    resp.status_code, getattr(g, "started", None), _principal_id())
     return resp
 
 
-def _log_request(resp):
-    if request.endpoint == "static" or not log.isEnabledFor(logging.INFO):
+def log_request(request_id: str | None, method: str, route: str | None, status: int, started: float | None,
+                user_id: int | None) -> None:
+    """The request's one INFO line (JSON; emrs.JsonLineFormatter merges it into the log file's
+    line). ``started`` is the request's time.perf_counter() at its start."""
+    if not log.isEnabledFor(logging.INFO):
         return
-    started = getattr(g, "started", None)
     duration = round((time.perf_counter() - started) * 1000, 1) if started else None
-    # The URL rule, not the raw path: paths may carry identifiers, query strings may carry names.
-    log.info(json.dumps({
-        "request_id": getattr(g, "request_id", None), "method": request.method,
-        "route": request.url_rule.rule if request.url_rule else None,
-        "status": resp.status_code, "duration_ms": duration, "user_id": _principal_id(),
-    }))
+    log.info(json.dumps({"request_id": request_id, "method": method, "route": route, "status": status,
+                         "duration_ms": duration, "user_id": user_id}))
 
 
 def end_session(_exc=None) -> None:

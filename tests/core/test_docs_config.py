@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-READ = re.compile(r'(?:_int|_str|_bool|environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
+READ = re.compile(r'(?:_int|_float|_str|_bool|environ\.get)\(\s*"([A-Z][A-Z0-9_]+)"')
 NAME = re.compile(r"`([A-Z][A-Z0-9_]+)`")
 TESTS_ONLY = {"TEST_DATABASE_URL"}  # read by tests/conftest.py, not by the application
 
