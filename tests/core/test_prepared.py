@@ -42,3 +42,27 @@ def test_the_prepare_text_and_a_parameter_missing_from_the_statement():
     broken = Prepared("emrs_test_broken", _users_by_ids, (("ids", "int[]"), ("nobody", "text")))
     with pytest.raises(ValueError, match="nobody"):
         broken._prepare_sql(postgresql.psycopg2.dialect())
+
+
+def _named_with_constants(_postgresql: bool):
+    """String constants (one with a quote and a percent sign) and labelled columns."""
+    return (select(User.id.label("user_id"), User.email.label("mail"))
+            .where(User.role != "it's 100% nobody", User.role == bindparam("role")).order_by(User.id))
+
+
+NAMED = Prepared("emrs_test_named", _named_with_constants, (("role", "text"),), named=True)
+
+
+def test_named_rows_and_string_constants_written_into_the_statement(ctx, users):
+    rows = NAMED.rows({"role": users["pwo"].role})
+    assert [(r.user_id, r.mail) for r in rows] == [(users["pwo"].id, users["pwo"].email)]
+    from sqlalchemy.dialects import postgresql
+    sql = NAMED._prepare_sql(postgresql.psycopg2.dialect())
+    assert "users.role != 'it''s 100% nobody'" in sql and "users.role = $1" in sql
+
+
+def test_a_string_constant_with_a_backslash_is_refused():
+    from sqlalchemy.dialects import postgresql
+    odd = Prepared("emrs_test_odd", lambda pg: select(User.id).where(User.role != "a\\b"), ())
+    with pytest.raises(ValueError, match="neither listed nor an integer or a string"):
+        odd._prepare_sql(postgresql.psycopg2.dialect())
