@@ -101,7 +101,7 @@ def _union(kinds: tuple[str, ...]) -> Prepared:
     if prepared is None:
         def build(_postgresql: bool):
             branches = []
-            for kind in kinds:
+            for kind in _branches(kinds):
                 sub = _SOURCES[kind].rows().subquery(f"tl_{kind}")
                 cols = [literal_column(f"'{kind}'", Text).label("kind")]
                 for name, type_ in SLOTS:
@@ -115,6 +115,18 @@ def _union(kinds: tuple[str, ...]) -> Prepared:
     return prepared
 
 
+def _branches(kinds: tuple[str, ...]) -> dict[str, list[str]]:
+    """Kinds that share one SELECT (the adult intake record and the CAP work-up are both the
+    newest work-up row) are one branch of the union, read once: the first kind's name -> every
+    kind whose entry maker sees its rows."""
+    first: dict[Callable, str] = {}
+    out: dict[str, list[str]] = {}
+    for kind in kinds:
+        label = first.setdefault(_SOURCES[kind].rows, kind)
+        out.setdefault(label, []).append(kind)
+    return out
+
+
 def entries(patient_id: int, limit: int = 50) -> list[TimelineEntry]:
     """The patient's newest ``limit`` entries of every kind the signed-in reader may see,
     newest first, from one statement."""
@@ -125,8 +137,10 @@ def entries(patient_id: int, limit: int = 50) -> list[TimelineEntry]:
             makers[kind] = make
     if not makers:
         return []
-    rows = _union(tuple(makers)).rows({"patient_id": patient_id, "limit": limit})
-    out = [e for e in (makers[row.kind](row) for row in rows) if e is not None]
+    kinds = tuple(makers)
+    shared = _branches(kinds)
+    rows = _union(kinds).rows({"patient_id": patient_id, "limit": limit})
+    out = [e for row in rows for kind in shared[row.kind] if (e := makers[kind](row)) is not None]
     out.sort(key=lambda e: (e.when, e.id), reverse=True)
     return out[:limit]
 

@@ -81,6 +81,7 @@ def test_every_kind_comes_from_one_statement(app, client, h, users):
     pid = seen["patient"]["id"]
     got, sent = _entries_as(app, users["faculty"], pid)
     assert len(sent) == 1 and _union_sql(sent[0]).count("UNION ALL") >= 5
+    assert _union_sql(sent[0]).count("FROM adl_files") == 1  # the intake and CAP kinds share one read
     by_kind = {}
     for e in got:
         by_kind.setdefault(e.kind, []).append(e)
