@@ -232,6 +232,8 @@ def register_hooks(app: Flask) -> None:
 
     from .submission import submission_field
     app.jinja_env.globals["submission_field"] = submission_field  # one-time token of create forms
+    from .web import fixed_url
+    app.jinja_env.globals["fixed_url"] = fixed_url  # the layout's links, built once
 
     @app.context_processor
     def _globals():

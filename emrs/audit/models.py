@@ -32,7 +32,7 @@ class AuditLog(db.Model):
                                                  default=utcnow)
 
     __table_args__ = (
-        Index("ix_audit_log_patient_time", "patient_id", "created_at"),
+        Index("ix_audit_log_patient_time", "patient_id", "created_at", "id"),  # newest first, ties by id
         Index("ix_audit_log_user_time", "user_id", "created_at"),
         Index("ix_audit_log_created_at", "created_at"),
     )

@@ -15,6 +15,7 @@ from flask import g, has_request_context, request
 from sqlalchemy import bindparam, func, insert, select
 
 from ..extensions import db
+from ..prepared import Prepared
 from ..client import user_agent
 from ..models_base import utcnow
 from .models import AuditLog
@@ -125,18 +126,23 @@ def _insert():
     return AuditLog.__table__.insert()
 
 
-@functools.cache  # built once: the patient page runs it on every view (Admin)
-def _recent_for_patient():
+def _recent_statement(_postgresql: bool):
     from ..auth.models import User
-    return (select(AuditLog, User.name).outerjoin(User, User.id == AuditLog.user_id)
+    return (select(AuditLog.id, AuditLog.action, AuditLog.user_id, AuditLog.created_at, User.name.label("who"))
+            .outerjoin(User, User.id == AuditLog.user_id)
             .where(AuditLog.patient_id == bindparam("patient_id"))
             .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(bindparam("limit")))
 
 
-def recent_for_patient(patient_id: int, limit: int = 20) -> list[tuple[AuditLog, str | None]]:
-    """The patient's latest audit rows with the name of who acted, newest first."""
-    return [tuple(r) for r in db.session.execute(_recent_for_patient(),
-                                                 {"patient_id": patient_id, "limit": limit}).all()]
+# The patient page runs it on every view (Admin): planned once per connection.
+_RECENT = Prepared("emrs_audit_recent", _recent_statement, (("patient_id", "integer"), ("limit", "integer")),
+                   named=True)
+
+
+def recent_for_patient(patient_id: int, limit: int = 20) -> list[tuple]:
+    """The patient's latest audit rows (id, action, user_id, created_at) with the name of who
+    acted, newest first: [(row, name or None)]."""
+    return [(r, r.who) for r in _RECENT.rows({"patient_id": patient_id, "limit": limit})]
 
 
 def count(action: str | None = None, user_id: int | None = None) -> int:

@@ -57,12 +57,24 @@ def _active(endpoint: str) -> bool:
     return False
 
 
+def _menu(role: str) -> tuple[tuple[str, str, str], ...]:
+    """(label, endpoint, url) of the menu entries ``role`` may follow. It depends only on the
+    role, the permission map (code), the endpoints this process disables and where the
+    application is mounted, so each application keeps it per (role, mount point, disabled
+    endpoints); the role itself is still read from the request's user on every request."""
+    cache = current_app.extensions.setdefault("emrs.menus", {})
+    key = (role, request.script_root, tuple(current_app.config.get("EMRS_DISABLED_ENDPOINTS", ())))
+    menu = cache.get(key)
+    if menu is None:
+        menu = tuple((label, endpoint, url_for(endpoint)) for label, endpoint in NAV
+                     if in_menu_of(endpoint, role) and allowed(endpoint))
+        if len(cache) < 256:  # roles are a handful: never grows without bound
+            cache[key] = menu
+    return menu
+
+
 def nav_items() -> list[dict]:
     if getattr(g, "principal", None) is None:
         return []
-    items = []
-    role = g.principal.role
-    for label, endpoint in NAV:
-        if in_menu_of(endpoint, role) and allowed(endpoint):
-            items.append({"label": label, "url": url_for(endpoint), "active": _active(endpoint)})
-    return items
+    return [{"label": label, "url": url, "active": _active(endpoint)}
+            for label, endpoint, url in _menu(g.principal.role)]

@@ -137,16 +137,23 @@ def _reason(data: dict) -> str:
 
 # --------------------------------------------------------------------------- the patient
 
+@functools.cache  # built once: the patient page asks it on every view
+def _seen_before():
+    patient, day = bindparam("patient_id"), bindparam("day", type_=db.Date)
+    proforma = exists().where(ClinicalProforma.patient_id == patient, ClinicalProforma.is_active.is_(True),
+                              ClinicalProforma.visit_date <= day)
+    followup = exists().where(FollowUp.patient_id == patient, FollowUp.is_active.is_(True),
+                              FollowUp.visit_date <= day, FollowUp.id != bindparam("exclude_id"))
+    earlier_visit = exists().where(PatientVisit.patient_id == patient, PatientVisit.visit_date < day,
+                                   PatientVisit.visit_status != "cancelled")
+    return select(or_(proforma, followup, earlier_visit))
+
+
 def seen_before(patient_id: int, day: dt.date, exclude_id: int | None = None) -> bool:
     """Has the patient been seen before ``day`` (or on it, by a proforma)? A walk-in proforma,
     an active follow-up (other than ``exclude_id``), or a visit on an earlier day."""
-    proforma = exists().where(ClinicalProforma.patient_id == patient_id, ClinicalProforma.is_active.is_(True),
-                              ClinicalProforma.visit_date <= day)
-    followup = exists().where(FollowUp.patient_id == patient_id, FollowUp.is_active.is_(True),
-                              FollowUp.visit_date <= day, FollowUp.id != (exclude_id or 0))
-    earlier_visit = exists().where(PatientVisit.patient_id == patient_id, PatientVisit.visit_date < day,
-                                   PatientVisit.visit_status != "cancelled")
-    return bool(db.session.execute(select(or_(proforma, followup, earlier_visit))).scalar())
+    return bool(db.session.execute(_seen_before(), {"patient_id": patient_id, "day": day,
+                                                    "exclude_id": exclude_id or 0}).scalar())
 
 
 def _patient(raw) -> Patient:

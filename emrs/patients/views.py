@@ -238,7 +238,8 @@ def show(patient_id: int):
                            cap_panel=cap_panel, scales=scales,
                            ist_time=ist_text,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
-                           latest_proforma=latest_proforma, returning=returning)
+                           latest_proforma=latest_proforma, returning=returning,
+                           audit_user_url=timeline.url_maker("audit.user", "user_id") if recent is not None else None)
 
 
 @bp.get(f"/<{ID}:patient_id>/visits/<{ID}:visit_id>", endpoint="visit_detail")

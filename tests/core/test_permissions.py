@@ -68,6 +68,9 @@ def test_the_menu_and_the_patient_page_ask_the_map(role_client, monkeypatch):
         page = c.get(f"/patients/{pid}").get_data(as_text=True)
         assert (f'action="/patients/{pid}/archive"' in page) is archives, role
     monkeypatch.setitem(permissions.MENU_ONLY_FOR, "patients.new", frozenset({"Resident"}))
+    from flask import current_app
+    # Each role's menu is built once from the map (code); this test's menus go when it ends.
+    monkeypatch.setitem(current_app.extensions, "emrs.menus", {})
     assert 'href="/patients/new"' in nav(role_client("resident").get("/").get_data(as_text=True))
     monkeypatch.setitem(permissions.PERMISSIONS, "patients.archive", frozenset({"Admin", "Faculty"}))
     assert f'action="/patients/{pid}/archive"' in role_client("faculty").get(f"/patients/{pid}").get_data(as_text=True)
@@ -89,3 +92,19 @@ def test_role_check_is_case_insensitive_after_trimming():
     assert role_matches("System Administrator", ADMIN_ONLY)  # legacy spelling
     assert not role_matches("Resident", ADMIN_ONLY)
     assert not role_matches(None, ADMIN_ONLY)
+
+
+def test_a_role_change_changes_the_menu_on_the_next_page(role_client, users):
+    """Each role's menu is built once, but whose menu a page shows is read from the signed-in
+    user's row on every request: an Admin making a Resident a PWO changes the next page."""
+    from emrs.auth.models import PWO
+    from emrs.extensions import db
+
+    nav = lambda html: html.split('class="mainnav"')[1].split("</nav>")[0]  # noqa: E731
+    c = role_client("resident")
+    before = nav(c.get("/").get_data(as_text=True))
+    assert 'href="/patients/new"' not in before
+    users["resident"].role, users["resident"].grade = PWO, None
+    db.session.commit()
+    after = nav(c.get("/").get_data(as_text=True))
+    assert 'href="/patients/new"' in after

@@ -1,0 +1,27 @@
+"""The patient page's audit trail panel reads a patient's newest audit rows ordered by
+(created_at, id). The index on (patient_id, created_at) could not give that order with its
+tie-breaker, so PostgreSQL read every audit row of the patient and sorted them: a cost that
+grew with each view of the record (1,124 rows and 1.9 ms for a much-read patient of the
+bench). With ``id`` in the index the newest 15 come straight off its end.
+
+Revision ID: 0026
+Revises: 0025
+"""
+from alembic import op
+
+revision = "0026"
+down_revision = "0025"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("audit_log") as batch_op:
+        batch_op.drop_index("ix_audit_log_patient_time")
+        batch_op.create_index("ix_audit_log_patient_time", ["patient_id", "created_at", "id"], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table("audit_log") as batch_op:
+        batch_op.drop_index("ix_audit_log_patient_time")
+        batch_op.create_index("ix_audit_log_patient_time", ["patient_id", "created_at"], unique=False)
