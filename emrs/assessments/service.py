@@ -27,6 +27,7 @@ from collections import defaultdict
 
 from sqlalchemy import Text, bindparam, case, cast, func, select
 
+from .. import facts
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import PWO, User
@@ -525,14 +526,23 @@ def figure_patients(figure: str, among=None, limit: int = 500) -> list[dict]:
     return shown
 
 
-def patient_panel(patient_id: int, actor) -> dict | None:
+def _active_of(patient):
+    return (Assessment.patient_id == patient, Assessment.is_active.is_(True))
+
+
+# The patient page's facts (emrs/facts.py): how many scores the patient has (none: no panel query).
+facts.register("scored", lambda patient, _day: select(func.count(Assessment.id)).where(*_active_of(patient))
+               .scalar_subquery())
+
+
+def patient_panel(patient_id: int, actor, scored: int | None = None) -> dict | None:
     """The patient page's "Rating scales" panel for a clinician: open risk items, self-reports to
-    confirm, and each instrument's trend (None for a reader who may not see scores)."""
+    confirm, and each instrument's trend (None for a reader who may not see scores). ``scored``:
+    the patient's number of active scores when the page has read it already (its facts)."""
     if not records.may(actor, records.READ, records.ASSESSMENT):
         return None
-    rows = list(db.session.scalars(select(Assessment).where(
-        Assessment.patient_id == patient_id, Assessment.is_active.is_(True))
-        .order_by(Assessment.assessed_on, Assessment.id)))
+    rows = [] if scored == 0 else list(db.session.scalars(select(Assessment).where(*_active_of(patient_id))
+                                                           .order_by(Assessment.assessed_on, Assessment.id)))
     return {"open_risks": [r for r in rows if r.risk_status == "open"],
             "unconfirmed": [r for r in rows if r.confirmed_at is None], "count": len(rows),
             "trends": trends(rows, medication_history(patient_id)) if rows else []}

@@ -18,6 +18,7 @@ import functools
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
+from .. import facts
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import DOCTOR_ROLES, User
@@ -596,12 +597,20 @@ def list_proformas(filters: dict, page: int, limit: int, reader):
     return list(rows), total
 
 
-@functools.cache  # built once (with its cache key): the patient page runs both on every view
-def _for_patient(latest_id: bool = False):
-    q = (select(ClinicalProforma.id if latest_id else ClinicalProforma).where(
-        ClinicalProforma.patient_id == bindparam("patient_id"), ClinicalProforma.is_active.is_(True))
-        .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc()))
-    return q.limit(1) if latest_id else q
+@functools.cache  # built once (with its cache key)
+def _for_patient():
+    return _newest_first(select(ClinicalProforma), bindparam("patient_id"))
+
+
+def _newest_first(query, patient):
+    """The patient's active proformas, newest (by visit date) first."""
+    return (query.where(ClinicalProforma.patient_id == patient, ClinicalProforma.is_active.is_(True))
+            .order_by(ClinicalProforma.visit_date.desc(), ClinicalProforma.id.desc()))
+
+
+# The patient page's facts (emrs/facts.py): the proforma "Prescribe" starts from.
+facts.register("latest_proforma",
+               lambda patient, _day: _newest_first(select(ClinicalProforma.id), patient).limit(1).scalar_subquery())
 
 
 @functools.cache  # built once: the patient page's timeline runs it on every view
@@ -622,11 +631,6 @@ def for_patient(patient_id: int, reader=None) -> list[ClinicalProforma]:
     if reader is not None and not records.reads_all(reader, records.PROFORMA):
         rows = [r for r in rows if r.filled_by == reader.id]
     return rows
-
-
-def latest_id(patient_id: int) -> int | None:
-    """Id of the patient's newest active proforma (by visit date)."""
-    return db.session.execute(_for_patient(latest_id=True), {"patient_id": patient_id}).scalar()
 
 
 def stats() -> dict:

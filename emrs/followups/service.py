@@ -26,6 +26,7 @@ import functools
 
 from sqlalchemy import bindparam, exists, func, or_, select
 
+from .. import facts
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import DOCTOR_ROLES, User
@@ -137,16 +138,19 @@ def _reason(data: dict) -> str:
 
 # --------------------------------------------------------------------------- the patient
 
-@functools.cache  # built once: the patient page asks it on every view
-def _seen_before():
-    patient, day = bindparam("patient_id"), bindparam("day", type_=db.Date)
+def _seen_before_expr(patient, day, exclude_id):
     proforma = exists().where(ClinicalProforma.patient_id == patient, ClinicalProforma.is_active.is_(True),
                               ClinicalProforma.visit_date <= day)
     followup = exists().where(FollowUp.patient_id == patient, FollowUp.is_active.is_(True),
-                              FollowUp.visit_date <= day, FollowUp.id != bindparam("exclude_id"))
+                              FollowUp.visit_date <= day, FollowUp.id != exclude_id)
     earlier_visit = exists().where(PatientVisit.patient_id == patient, PatientVisit.visit_date < day,
                                    PatientVisit.visit_status != "cancelled")
-    return select(or_(proforma, followup, earlier_visit))
+    return or_(proforma, followup, earlier_visit)
+
+
+@functools.cache  # built once
+def _seen_before():
+    return select(_seen_before_expr(bindparam("patient_id"), bindparam("day", type_=db.Date), bindparam("exclude_id")))
 
 
 def seen_before(patient_id: int, day: dt.date, exclude_id: int | None = None) -> bool:
@@ -154,6 +158,10 @@ def seen_before(patient_id: int, day: dt.date, exclude_id: int | None = None) ->
     an active follow-up (other than ``exclude_id``), or a visit on an earlier day."""
     return bool(db.session.execute(_seen_before(), {"patient_id": patient_id, "day": day,
                                                     "exclude_id": exclude_id or 0}).scalar())
+
+
+# The patient page's facts (emrs/facts.py): seen before today, so the page offers a follow-up note.
+facts.register("seen_before", lambda patient, day: _seen_before_expr(patient, day, 0), uses_day=True)
 
 
 def _patient(raw) -> Patient:
@@ -483,5 +491,5 @@ def version_history(row: FollowUp) -> list[dict]:
 
 
 def returning(patient_id: int) -> bool:
-    """Whether the patient page offers a follow-up today."""
+    """Whether a follow-up note may be written for the patient today."""
     return seen_before(patient_id, today_ist())

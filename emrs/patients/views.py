@@ -2,9 +2,12 @@
 page with its timeline, visits and Today's Patients. Thin: parse, call the services."""
 from __future__ import annotations
 
+import datetime as dt
+from typing import NamedTuple
+
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from .. import timeline
+from .. import facts, timeline
 from ..audit import service as audit
 from ..auth.guard import principal
 from ..auth.navigation import allowed
@@ -216,6 +219,11 @@ def record_edit(patient_id: int):
 
 # ------------------------------------------------------------------ patient page
 
+class OpenVisit(NamedTuple):
+    id: int
+    visit_date: dt.date
+
+
 @bp.get(f"/<{ID}:patient_id>", endpoint="show")
 def show(patient_id: int):
     try:
@@ -223,22 +231,24 @@ def show(patient_id: int):
     except DomainError:
         abort(404)
     recent = audit.recent_for_patient(patient_id, 15) if allowed("audit.patient") else None  # who reads the trail
-    open_visit = visits.open_visit(patient_id)
+    # The open visit, the proforma "Prescribe" starts from, "seen before?" (offers a follow-up
+    # note) and how many scores: one statement (emrs/facts.py), each rule in its own domain.
+    from ..assessments import service as _scored  # noqa: F401  the domains that register these facts
+    from ..clinical import service as _latest_proforma  # noqa: F401
+    from ..followups import service as _returning  # noqa: F401
+    known = facts.read(patient_id, ("open_visit_id", "open_visit_date", "latest_proforma", "scored")
+                       + (("seen_before",) if allowed("followups.new") else ()))
+    open_visit = OpenVisit(known.open_visit_id, known.open_visit_date) if known.open_visit_id else None
     entries = timeline.entries(patient_id, 50)
-    from ..clinical import service as clinical
-    latest_proforma = clinical.latest_id(patient_id)
-    from ..followups import service as followups
-    returning = allowed("followups.new") and followups.returning(patient_id)  # offers a follow-up note
     patient = info  # the template reads the same fields from it (patient.name, patient.cr_no …)
     from ..cap import service as cap  # a child's CAP work-up and growth charts (clinicians)
     cap_panel = cap.patient_panel(patient_id) if info.get("clinic") == "child" and allowed("cap.edit") else None
-    from ..assessments import service as assessments  # rating scales: risk banner, trends (clinicians)
-    scales = assessments.patient_panel(patient_id, principal())
+    scales = _scored.patient_panel(patient_id, principal(), scored=known.scored)
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
                            cap_panel=cap_panel, scales=scales,
                            ist_time=ist_text,
                            doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
-                           latest_proforma=latest_proforma, returning=returning,
+                           latest_proforma=known.latest_proforma, returning=bool(getattr(known, "seen_before", False)),
                            audit_user_url=timeline.url_maker("audit.user", "user_id") if recent is not None else None)
 
 

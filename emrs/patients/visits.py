@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
+from .. import facts
 from ..audit import service as audit
 from ..auth.models import User
 from ..auth.users import doctor_to_assign
@@ -166,16 +167,16 @@ def timeline_rows():
             .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(bindparam("limit")))
 
 
-@functools.cache
-def _open_visit():
-    return (select(PatientVisit).where(PatientVisit.patient_id == bindparam("patient_id"),
-                                       PatientVisit.visit_status.in_(("scheduled", "in_progress")))
-            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1))
+def _open_visits(patient, column):
+    """The patient's newest scheduled or in-progress visit's ``column``."""
+    return (select(column).where(PatientVisit.patient_id == patient,
+                                 or_(PatientVisit.visit_status == "scheduled", PatientVisit.visit_status == "in_progress"))
+            .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1).scalar_subquery())
 
 
-def open_visit(patient_id: int) -> PatientVisit | None:
-    """The patient's newest scheduled or in-progress visit."""
-    return db.session.execute(_open_visit(), {"patient_id": patient_id}).scalar_one_or_none()
+# The patient page's facts (emrs/facts.py): the open visit it offers to complete.
+facts.register("open_visit_id", lambda patient, _day: _open_visits(patient, PatientVisit.id))
+facts.register("open_visit_date", lambda patient, _day: _open_visits(patient, PatientVisit.visit_date))
 
 
 def visit_on(patient_id: int, day: dt.date) -> PatientVisit | None:

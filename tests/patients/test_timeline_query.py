@@ -148,3 +148,40 @@ def test_the_database_counts_filled_sections_as_section_filled_does(app, client,
     filled = intake.section_filled(record)
     assert row.num1 == sum(filled.values()) and row.num2 == len(filled)
     assert 0 < row.num1 < row.num2
+
+
+HOSTILE = "<script>alert(1)</script>\"><img src=x onerror=alert(1)> & 'quotes'"
+
+
+def test_an_entry_is_escaped_where_people_wrote_it():
+    """An entry writes its own item (TimelineEntry.__html__): whatever a person or another
+    system wrote, and every link, is escaped; kinds are identifiers or refused."""
+    import pytest
+    from markupsafe import Markup, escape
+
+    e = timeline.TimelineEntry(kind="follow_up", id=7, when=dt.datetime(2025, 3, 5, 4, 0, tzinfo=dt.timezone.utc),
+                               title=HOSTILE, summary=HOSTILE, url='/x?a=1&b="2"', detail_url="/d?<x>",
+                               badges=[HOSTILE])
+    html = str(Markup(escape(e)))
+    assert "<script>" not in html and "<img" not in html and HOSTILE not in html
+    assert html.count(str(escape(HOSTILE))) == 3  # title, summary, badge
+    assert 'href="/x?a=1&amp;b=&#34;2&#34;"' in html and 'hx-get="/d?&lt;x&gt;"' in html
+    assert '<time datetime="2025-03-05T04:00:00+00:00">05 Mar 2025</time>' in html
+    assert 'aria-controls="tl-d-follow_up-7"' in html and 'id="tl-d-follow_up-7"' in html
+    with pytest.raises(ValueError):
+        timeline.TimelineEntry(kind='visit" onclick="x', id=1, when=e.when, title="t")
+
+
+def test_the_page_shows_a_hostile_note_as_text(client, h, role_client):
+    p = register_patient(client, h["pwo"], name="Escape Timeline")
+    earlier = (today_ist() - dt.timedelta(days=30)).isoformat()
+    resp = client.post("/api/clinical-proformas", headers=h["resident"], json={
+        "patient_id": p["id"], "visit_date": earlier, "diagnosis": "Adjustment disorder"})
+    assert resp.status_code == 201, resp.get_json()
+    resp = client.post("/api/follow-ups", headers=h["resident"], json={
+        "patient_id": p["id"], "clinical_assessment": HOSTILE, "visit_date": today_ist().isoformat()})
+    assert resp.status_code == 201, resp.get_json()
+    html = role_client("faculty").get(f"/patients/{p['id']}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert 'class="tl tl-follow_up"' in html and 'class="tl tl-proforma"' in html
