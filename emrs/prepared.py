@@ -62,8 +62,8 @@ class Prepared:
                     return "'" + value.replace("'", "''").replace("%", "%%") + "'"
                 raise ValueError(f"{self.name}: parameter {m.group(1)} is neither listed nor an integer or a string")
             sql = re.sub(r"%\((\w+)\)s", constant, sql)
-            types = ", ".join(t for _, t in self.params)
-            self._prepare = f"PREPARE {self.name} ({types}) AS {sql.replace('%%', '%')}"
+            types = f" ({', '.join(t for _, t in self.params)})" if self.params else ""
+            self._prepare = f"PREPARE {self.name}{types} AS {sql.replace('%%', '%')}"
         return self._prepare
 
     def rows(self, values: dict) -> list:
@@ -84,7 +84,7 @@ class Prepared:
         if self._execute is None:
             selected = self.statement(True).selected_columns
             names = [c.name for c in selected] if self.named else [f"c{i}" for i in range(len(selected))]
-            placeholders = ", ".join(f":{name}" for name, _ in self.params)
+            placeholders = f"({', '.join(f':{name}' for name, _ in self.params)})" if self.params else ""
             self._execute = text(f"SET LOCAL plan_cache_mode = force_generic_plan; "
-                                 f"EXECUTE {self.name}({placeholders})").columns(*[column(n) for n in names])
+                                 f"EXECUTE {self.name}{placeholders}").columns(*[column(n) for n in names])
         return self._execute

@@ -3,17 +3,20 @@ accounts a list can be filtered by. The other domains ask here instead of queryi
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from ..errors import ValidationError, field_error
 from ..extensions import db
-from .models import DOCTOR_ROLES, User
+from ..prepared import Prepared
+from .models import DOCTOR_ROLES, User, grade_label
 
 
 def is_active_doctor():
-    """The condition on users: an active Faculty member or Resident."""
-    return and_(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
+    """The condition on users: an active Faculty member or Resident (the roles one by one, not
+    an expanding IN: the doctors' choices are a prepared statement, emrs/prepared.py)."""
+    return and_(or_(*(User.role == role for role in DOCTOR_ROLES)), User.is_active.is_(True))
 
 
 @functools.cache  # built once: the patient pages ask on every view
@@ -24,6 +27,28 @@ def _active_doctors():
 def active_doctors() -> list[User]:
     """Who a patient can be sent to: active Faculty and Residents, by name."""
     return list(db.session.execute(_active_doctors()).scalars())
+
+
+class DoctorChoice(NamedTuple):
+    """A doctor as a form's "send to" list shows them (no account objects: a page read on
+    every view lists every doctor of the department)."""
+    id: int
+    name: str
+    role: str
+    grade: str | None
+
+    @property
+    def sub_role(self) -> str | None:
+        return grade_label(self.grade)
+
+
+_DOCTOR_CHOICES = Prepared("emrs_doctor_choices", lambda _pg: select(User.id, User.name, User.role, User.grade)
+                           .where(is_active_doctor()).order_by(User.name), (), named=True)
+
+
+def doctor_choices() -> list[DoctorChoice]:
+    """active_doctors() as the choices of a form, from one statement planned once."""
+    return [DoctorChoice(*row) for row in _DOCTOR_CHOICES.rows({})]
 
 
 def with_roles(roles) -> list[User]:

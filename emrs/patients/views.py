@@ -38,7 +38,7 @@ def _abha_filter(value):
 
 
 def _doctors() -> list:
-    return users.active_doctors()
+    return users.doctor_choices()
 
 
 def _patient_or_404(patient_id: int, audit_action="patient_view"):

@@ -111,3 +111,24 @@ def test_the_page_shows_the_facts_and_asks_for_them_once(app, client, h, users, 
 
     pwo, _ = _page(role_client("pwo"), pid)  # may write neither: offered neither
     assert follow_up not in pwo and prescribe not in pwo
+
+
+def test_the_send_to_doctor_list_is_every_active_doctor(client, h, users, role_client):
+    """The assign form's choices (a prepared statement without parameters on PostgreSQL): each
+    active Faculty member and Resident with the grade or role, nobody deactivated or else."""
+    from emrs.auth import users as accounts
+
+    p = register_patient(client, h["pwo"], name="Choices Page")
+    admin = role_client("admin")
+    html, _ = _page(admin, p["id"])
+    doctors = accounts.active_doctors()
+    assert {u.role for u in doctors} == {"Faculty", "Resident"}
+    for u in doctors:
+        assert f'<option value="{u.id}" >{u.name} ({u.sub_role or u.role})</option>' in html \
+            or f'<option value="{u.id}" selected>{u.name} ({u.sub_role or u.role})</option>' in html
+    assert f'<option value="{users["pwo"].id}"' not in html.split('id="assign-h"')[1].split("</form>")[0]
+    users["faculty"].is_active = False
+    db.session.commit()
+    form = _page(admin, p["id"])[0].split('id="assign-h"')[1].split("</form>")[0]
+    assert f'<option value="{users["faculty"].id}"' not in form
+    assert f'<option value="{users["resident"].id}"' in form
