@@ -232,8 +232,8 @@ def register_hooks(app: Flask) -> None:
 
     from .submission import submission_field
     app.jinja_env.globals["submission_field"] = submission_field  # one-time token of create forms
-    from .web import fixed_url
-    app.jinja_env.globals["fixed_url"] = fixed_url  # the layout's links, built once
+    from .web import template_url_for
+    app.jinja_env.globals["url_for"] = template_url_for  # each link's shape built once, ids put in place
 
     @app.context_processor
     def _globals():
