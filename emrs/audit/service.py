@@ -65,13 +65,18 @@ def record(action: str, entity: str, entity_id=None, patient_id: int | None = No
     return row
 
 
-def record_now(*args, **kwargs) -> None:
-    """Record and commit at once (a read, or an event with no other write such as a failed
-    login). The row is inserted straight away in the current transaction (a plain INSERT
-    costs a fraction of the ORM's flush), then everything is committed together."""
+def insert_now(*args, **kwargs) -> None:
+    """Insert the row straight away in the current transaction (a plain INSERT costs a
+    fraction of the ORM's flush); the caller commits it with whatever else it did."""
     values = _values(*args, **kwargs)
     values["created_at"] = utcnow()
     db.session.connection().execute(_insert(), values)
+
+
+def record_now(*args, **kwargs) -> None:
+    """Record and commit at once (a read, or an event with no other write such as a failed
+    login): the row is inserted, then everything is committed together."""
+    insert_now(*args, **kwargs)
     db.session.commit()
 
 

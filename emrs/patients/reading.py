@@ -190,10 +190,12 @@ def _dicts(rows, today: dt.date) -> dict[int, dict]:
     return out
 
 
-def read_patient(patient_id: int, *, audit_action: str = "patient_view") -> dict:
+def read_patient(patient_id: int, *, audit_action: str = "patient_view", commit: bool = True) -> dict:
     """get_patient() + patient_dict() of an active patient in one statement; the read is
     audited in the same transaction (on PostgreSQL by the same statement: the row, its audit
-    row and the commit are two round trips). NotFound("Patient not found") otherwise."""
+    row and the commit are two round trips). NotFound("Patient not found") otherwise.
+    ``commit=False``: the caller reads more in the same transaction and commits it (the audit
+    row with it) before anything of the record leaves the server (the patient page)."""
     if not isinstance(patient_id, int):
         raise NotFound("Patient not found")
     if db.session.connection().dialect.name == "postgresql":
@@ -203,12 +205,14 @@ def read_patient(patient_id: int, *, audit_action: str = "patient_view") -> dict
                                                           patient_id=patient_id)}), today).get(patient_id)
         if found is None or not found["is_active"]:  # then the statement inserted no audit row
             raise NotFound("Patient not found")
-        db.session.commit()
+        if commit:
+            db.session.commit()
         return found
     found = patient_dicts([patient_id])
     if not found or not found[0]["is_active"]:
         raise NotFound("Patient not found")
-    audit.record_now(audit_action, "registered_patient", patient_id, patient_id=patient_id)
+    (audit.record_now if commit else audit.insert_now)(audit_action, "registered_patient", patient_id,
+                                                         patient_id=patient_id)
     return found[0]
 
 

@@ -16,6 +16,7 @@ from ..doors import is_htmx
 from ..pages import form_errors, page_number
 from ..downloads import content_disposition
 from ..errors import Conflict, DomainError
+from ..extensions import db
 from ..spreadsheet import safe_cell, xlsx_cell
 from ..submission import once_per_submission
 from . import bp, reading, registration, search, visits
@@ -227,7 +228,9 @@ class OpenVisit(NamedTuple):
 @bp.get(f"/<{ID}:patient_id>", endpoint="show")
 def show(patient_id: int):
     try:
-        info = reading.read_patient(patient_id)  # the patient object of the API: columns and joined facts
+        # The patient object of the API (columns and joined facts) with its audit row, in the
+        # transaction the rest of the page reads in: committed below, before the page is rendered.
+        info = reading.read_patient(patient_id, commit=False)
     except DomainError:
         abort(404)
     recent = audit.recent_for_patient(patient_id, 15) if allowed("audit.patient") else None  # who reads the trail
@@ -244,10 +247,12 @@ def show(patient_id: int):
     from ..cap import service as cap  # a child's CAP work-up and growth charts (clinicians)
     cap_panel = cap.patient_panel(patient_id) if info.get("clinic") == "child" and allowed("cap.edit") else None
     scales = _scored.patient_panel(patient_id, principal(), scored=known.scored)
+    doctors = _doctors()  # the send-to-doctor choices
+    db.session.commit()  # the read's audit row: the page's reads are one transaction, on one connection
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,
                            cap_panel=cap_panel, scales=scales,
                            ist_time=ist_text,
-                           doctors=_doctors(), open_visit=open_visit, label_of=F.label_of,
+                           doctors=doctors, open_visit=open_visit, label_of=F.label_of,
                            latest_proforma=known.latest_proforma, returning=bool(getattr(known, "seen_before", False)),
                            audit_user_url=timeline.url_maker("audit.user", "user_id") if recent is not None else None)
 
