@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, event
+from sqlalchemy import text as sa_text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -35,6 +36,11 @@ class AuditLog(db.Model):
         Index("ix_audit_log_patient_time", "patient_id", "created_at", "id"),  # newest first, ties by id
         Index("ix_audit_log_user_time", "user_id", "created_at"),
         Index("ix_audit_log_created_at", "created_at"),
+        # A child's moves to the adult clinic are audit rows (children.service.MOVED_ACTION) that
+        # the patient's timeline shows: found without reading every audit row of the patient.
+        Index("ix_audit_log_clinic_moves", "patient_id", "id",
+              postgresql_where=sa_text("action = 'patient_to_adult_clinic'"),
+              sqlite_where=sa_text("action = 'patient_to_adult_clinic'")),
     )
 
     def to_dict(self) -> dict:

@@ -4,9 +4,14 @@ tie-breaker, so PostgreSQL read every audit row of the patient and sorted them: 
 grew with each view of the record (1,124 rows and 1.9 ms for a much-read patient of the
 bench). With ``id`` in the index the newest 15 come straight off its end.
 
+The timeline's "moved to the adult clinic" entries are audit rows of one action, and were found
+the same way (2,102 rows read for none found, 0.36 ms of the 0.45 ms the whole timeline took):
+a partial index of those rows alone finds them at once.
+
 Revision ID: 0026
 Revises: 0025
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0026"
@@ -14,14 +19,19 @@ down_revision = "0025"
 branch_labels = None
 depends_on = None
 
+MOVES = "action = 'patient_to_adult_clinic'"  # children.service.MOVED_ACTION
+
 
 def upgrade():
     with op.batch_alter_table("audit_log") as batch_op:
         batch_op.drop_index("ix_audit_log_patient_time")
         batch_op.create_index("ix_audit_log_patient_time", ["patient_id", "created_at", "id"], unique=False)
+        batch_op.create_index("ix_audit_log_clinic_moves", ["patient_id", "id"], unique=False,
+                              postgresql_where=sa.text(MOVES), sqlite_where=sa.text(MOVES))
 
 
 def downgrade():
     with op.batch_alter_table("audit_log") as batch_op:
+        batch_op.drop_index("ix_audit_log_clinic_moves")
         batch_op.drop_index("ix_audit_log_patient_time")
         batch_op.create_index("ix_audit_log_patient_time", ["patient_id", "created_at"], unique=False)
