@@ -66,3 +66,24 @@ def test_a_string_constant_with_a_backslash_is_refused():
     odd = Prepared("emrs_test_odd", lambda pg: select(User.id).where(User.role != "a\\b"), ())
     with pytest.raises(ValueError, match="neither listed nor an integer or a string"):
         odd._prepare_sql(postgresql.psycopg2.dialect())
+
+
+def _active_emails(_postgresql: bool):
+    return select(User.email).where(User.is_active.is_(True)).order_by(User.email)
+
+
+NO_PARAMS = Prepared("emrs_test_no_params", _active_emails, ())
+
+
+def test_a_statement_without_parameters(ctx, users):
+    """PREPARE and EXECUTE take no parentheses when there are no parameters (PostgreSQL
+    refuses `PREPARE name () AS …`); the rows are the statement's."""
+    from sqlalchemy.dialects import postgresql
+    sql = NO_PARAMS._prepare_sql(postgresql.psycopg2.dialect())
+    assert sql.startswith("PREPARE emrs_test_no_params AS SELECT users.email") and "()" not in sql
+    assert str(NO_PARAMS._execute_statement()).endswith("EXECUTE emrs_test_no_params")
+    expected = sorted(u.email for u in users.values())
+    assert [r[0] for r in NO_PARAMS.rows({})] == expected
+    users["pwo"].is_active = False
+    db.session.flush()
+    assert [r[0] for r in NO_PARAMS.rows({})] == [e for e in expected if e != users["pwo"].email]
