@@ -232,7 +232,7 @@ def register_hooks(app: Flask) -> None:
 
     from .submission import submission_field
     app.jinja_env.globals["submission_field"] = submission_field  # one-time token of create forms
-    from .web import template_url_for
+    from .links import template_url_for
     app.jinja_env.globals["url_for"] = template_url_for  # each link's shape built once, ids put in place
 
     @app.context_processor

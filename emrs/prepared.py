@@ -54,14 +54,23 @@ class Prepared:
                 if not n:
                     raise ValueError(f"{self.name}: parameter {name} is not in the statement")
 
-            def constant(m):  # the statement's own constants (LIMIT 1, 'cap'): written into the text
-                value = compiled.params.get(m.group(1))
+            def literal(name, value):
                 if type(value) is int:
                     return str(value)
                 if type(value) is str and "\\" not in value and "\x00" not in value:
                     return "'" + value.replace("'", "''").replace("%", "%%") + "'"
-                raise ValueError(f"{self.name}: parameter {m.group(1)} is neither listed nor an integer or a string")
+                raise ValueError(f"{self.name}: parameter {name} is neither listed nor an integer or a string")
+
+            def constant(m):  # the statement's own constants (LIMIT 1, 'cap'): written into the text
+                return literal(m.group(1), compiled.params.get(m.group(1)))
+
+            def constant_list(m):  # IN (a constant tuple), e.g. the open visit statuses
+                values = compiled.params.get(m.group(1))
+                if not isinstance(values, (list, tuple)) or not values:
+                    raise ValueError(f"{self.name}: parameter {m.group(1)} is a list the statement does not hold")
+                return ", ".join(literal(m.group(1), v) for v in values)
             sql = re.sub(r"%\((\w+)\)s", constant, sql)
+            sql = re.sub(r"__\[POSTCOMPILE_(\w+)\]", constant_list, sql)
             types = f" ({', '.join(t for _, t in self.params)})" if self.params else ""
             self._prepare = f"PREPARE {self.name}{types} AS {sql.replace('%%', '%')}"
         return self._prepare

@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from flask import url_for
 from markupsafe import escape
 from sqlalchemy import Date, DateTime, Integer, Select, Text, cast, literal_column, null, select, type_coerce, union_all
 
+from .links import url_maker  # noqa: F401  (the domains' entry makers: timeline.url_maker)
 from .prepared import Prepared
 from .timeutil import IST
 
@@ -62,7 +62,7 @@ class TimelineEntry:
     def __html__(self) -> str:
         """The entry's item on the patient page, safe by construction. Everything a person or
         another system wrote (title, summary, badges) and every link is escaped; the rest is
-        made here from the kind (an identifier, checked by ``register``), an integer id and
+        made here from the kind (an identifier, checked when the entry is made), an integer id and
         the entry's time. Written here, not in a template loop, because a page of 50 entries
         escaped about 550 values one by one (half of the page's rendering)."""
         title = escape(self.title)
@@ -120,7 +120,7 @@ def register(kind: str, rows: Callable[[], Select], reader: Callable[[int], Entr
     names, ``bindparam("patient_id")`` and ``bindparam("limit")``), ``reader(patient_id)``
     gives the function that makes an entry of one row, or None when the signed-in reader may
     not see this kind at all (the kind is then left out of the query)."""
-    if not _KIND.fullmatch(kind):  # written into the page's HTML unescaped (TimelineEntry.__html__)
+    if not _KIND.fullmatch(kind):  # written into the union's SQL as a literal and an alias (_union)
         raise ValueError(f"timeline kind {kind!r}: lower-case letters and underscores only")
     _SOURCES[kind] = Source(rows, reader)
     _UNIONS.clear()
@@ -181,17 +181,6 @@ def entries(patient_id: int, limit: int = 50) -> list[TimelineEntry]:
 def aware(value: dt.datetime) -> dt.datetime:
     """A stored time as an aware UTC datetime (SQLite gives naive ones)."""
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def url_maker(endpoint: str, key: str, **values) -> Callable[[int], str]:
-    """`url_for(endpoint, **values, key=id)` for many ids, as a function of the id: url_for
-    runs once (it costs tens of microseconds a call) and the id is put in place."""
-    marker = str(2_147_483_647)
-    probe = url_for(endpoint, **values, **{key: int(marker)})
-    if probe.count(marker) != 1:  # the marker also stands in another value: no shortcut
-        return lambda i: url_for(endpoint, **values, **{key: i})
-    head, tail = probe.split(marker)
-    return lambda i: f"{head}{int(i)}{tail}"
 
 
 def kinds() -> list[str]:

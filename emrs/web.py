@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 
-from flask import abort, current_app, g, request, url_for
+from flask import abort, current_app, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import inspect as sa_inspect
@@ -312,64 +312,6 @@ class _AllowedEndpoints:
 def _now_utc():
     import datetime as dt
     return dt.datetime.now(dt.timezone.utc)
-
-
-_INT_MAX = 2_147_483_647  # the id converters' max
-_MARKER = 2_147_483_600  # + the argument's position: stands in for an id while a link's shape is learned
-
-
-def template_url_for(endpoint: str, **values) -> str:
-    """url_for() as the templates call it, e.g. ``url_for('patients.show', patient_id=p.id)``:
-    the shape of each link (endpoint, argument names, string arguments) is built once per
-    application and mount point with url_for itself, then the ids are put in place. A page has
-    dozens of links and url_for costs tens of microseconds a call. Anything else — a relative
-    endpoint, ``_external`` or another ``_`` option, an id outside 1…2147483647, a value that is
-    not an int or a string, a rule that refuses the stand-in — is url_for's as before."""
-    ints, texts = [], []
-    for name, value in values.items():
-        kind = type(value)
-        if kind is int and 0 < value <= _INT_MAX:
-            ints.append(name)
-        elif kind is str and name[:1] != "_":
-            texts.append((name, value))
-        else:
-            return url_for(endpoint, **values)
-    if endpoint[:1] == ".":
-        return url_for(endpoint, **values)
-    cache = current_app.extensions.setdefault("emrs.url_shapes", {})
-    key = (request.script_root, endpoint, tuple(sorted(ints)), tuple(sorted(texts)))
-    shape = cache.get(key)
-    if shape is None:
-        shape = _url_shape(endpoint, key[2], dict(texts))
-        if len(cache) < 4096:  # the templates' call sites: never grows without bound
-            cache[key] = shape
-    if not shape:
-        return url_for(endpoint, **values)
-    pieces, names = shape
-    out = [pieces[0]]
-    for name, piece in zip(names, pieces[1:]):
-        out.append(str(values[name]))
-        out.append(piece)
-    return "".join(out)
-
-
-def _url_shape(endpoint: str, ints: tuple[str, ...], texts: dict) -> tuple | bool:
-    """(literal pieces, id argument names in order of appearance), or False: no shortcut."""
-    from werkzeug.routing import BuildError
-    markers = {name: str(_MARKER + i) for i, name in enumerate(ints)}
-    try:
-        probe = url_for(endpoint, **texts, **{name: int(m) for name, m in markers.items()})
-    except BuildError:
-        return False
-    if any(probe.count(m) != 1 for m in markers.values()):
-        return False
-    order = sorted(ints, key=lambda name: probe.index(markers[name]))
-    pieces, rest = [], probe
-    for name in order:
-        head, rest = rest.split(markers[name], 1)
-        pieces.append(head)
-    pieces.append(rest)
-    return tuple(pieces), tuple(order)
 
 
 def template_globals() -> dict:

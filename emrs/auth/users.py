@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 
 from ..errors import ValidationError, field_error
 from ..extensions import db
@@ -14,9 +14,8 @@ from .models import DOCTOR_ROLES, User, grade_label
 
 
 def is_active_doctor():
-    """The condition on users: an active Faculty member or Resident (the roles one by one, not
-    an expanding IN: the doctors' choices are a prepared statement, emrs/prepared.py)."""
-    return and_(or_(*(User.role == role for role in DOCTOR_ROLES)), User.is_active.is_(True))
+    """The condition on users: an active Faculty member or Resident."""
+    return and_(User.role.in_(DOCTOR_ROLES), User.is_active.is_(True))
 
 
 @functools.cache  # built once: the patient pages ask on every view

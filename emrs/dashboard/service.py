@@ -19,7 +19,7 @@ from ..extensions import db
 from ..intake.models import IntakeRecord
 from ..opd import referrals, rooms
 from ..opd.models import Room
-from ..patients.models import Patient, PatientVisit
+from ..patients.models import OPEN_VISIT_STATUSES, Patient, PatientVisit
 from ..patients.stats import AGE_GROUPS, NOT_RECORDED, SEX_LABELS
 from ..querying import date_filters
 from ..timeutil import IST, ist_day_bounds_utc, today_ist
@@ -32,7 +32,7 @@ def figures(user=None) -> dict:
         select(func.count(Patient.id)).where(Patient.created_at >= start, Patient.created_at < end)
     ).scalar_one()
     waiting_q = select(func.count(PatientVisit.id)).where(
-        PatientVisit.visit_date == today, PatientVisit.visit_status.in_(("scheduled", "in_progress")))
+        PatientVisit.visit_date == today, PatientVisit.visit_status.in_(OPEN_VISIT_STATUSES))
     waiting = db.session.execute(waiting_q).scalar_one()
     mine = None
     if user is not None and user.is_doctor:

@@ -20,7 +20,7 @@ from ..auth.models import User
 from ..clinical.models import ClinicalProforma
 from ..errors import NotFound, ValidationError, field_error
 from ..extensions import db
-from ..patients.models import Patient, PatientVisit
+from ..patients.models import OPEN_VISIT_STATUSES, Patient, PatientVisit
 from ..timeutil import today_ist
 from .models import INTAKE_FILE_STATUSES, WORKUP_FIELDS, FileMovement, IntakeRecord
 
@@ -30,7 +30,7 @@ ARCHIVE_ROOM = "Archive Room"
 MAX_LOCATION = 100
 MAX_NOTE = 1000
 MAX_BULK = 500
-OPEN_VISIT = ("scheduled", "in_progress")
+OPEN_VISIT = OPEN_VISIT_STATUSES
 
 STATUS_LABELS = {"created": "Created (not yet in the record room)", "stored": "In the record room",
                  "retrieved": "Out of the record room", "active": "Active", "archived": "Archived"}

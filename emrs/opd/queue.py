@@ -29,14 +29,14 @@ from ..clinical.models import ClinicalProforma
 from ..followups.models import FollowUp
 from ..errors import Conflict, Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
-from ..patients.models import Patient, PatientVisit
+from ..patients.models import OPEN_VISIT_STATUSES, Patient, PatientVisit
 from ..prescriptions.models import Prescription
 from ..timeutil import as_utc, today_ist
 from . import referrals, rooms
 from .models import DoctorRoom, Room
 from .rooms import place, room_for, room_of_assignment  # noqa: F401  (queue.room_for, queue.place: callers' names)
 
-OPEN = ("scheduled", "in_progress")
+OPEN = OPEN_VISIT_STATUSES
 
 # What Today's Patients shows for a visit (derived from the visit and today's records).
 WAITING, WITH_DOCTOR, PROFORMA_DONE, NOTE_DONE, RX_WRITTEN, COMPLETED = (

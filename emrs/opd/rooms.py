@@ -14,7 +14,7 @@ from ..audit import service as audit
 from ..auth.models import User
 from ..errors import Conflict, NotFound, ValidationError, field_error
 from ..extensions import db
-from ..patients.models import PatientVisit
+from ..patients.models import OPEN_VISIT_STATUSES, PatientVisit
 from ..timeutil import today_ist
 from .models import MAX_CAPACITY, MIN_CAPACITY, DoctorRoom, Room
 
@@ -111,7 +111,7 @@ def take_waiting(doctor: User, room: Room) -> list[PatientVisit]:
         return []
     taken = list(db.session.execute(select(PatientVisit).where(
         PatientVisit.visit_date == day, PatientVisit.room_id == room.id, PatientVisit.assigned_doctor_id.is_(None),
-        PatientVisit.visit_status.in_(("scheduled", "in_progress")))).scalars())
+        PatientVisit.visit_status.in_(OPEN_VISIT_STATUSES))).scalars())
     for visit in taken:
         visit.assigned_doctor_id = doctor.id
         patient = db.session.get(Patient, visit.patient_id)

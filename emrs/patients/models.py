@@ -30,6 +30,7 @@ CLINICS = ("adult", "child")  # child: the Child Guidance Clinic (child and adol
 PATIENT_FILE_STATUSES = ("none", "created", "stored", "retrieved", "active")
 VISIT_TYPES = ("first_visit", "follow_up")
 VISIT_STATUSES = ("scheduled", "in_progress", "completed", "cancelled")
+OPEN_VISIT_STATUSES = ("scheduled", "in_progress")  # waiting or with the doctor: not yet over
 
 from ..timeutil import today_ist  # noqa: E402  ('today' for OPD purposes is the IST date)
 

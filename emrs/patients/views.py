@@ -236,9 +236,9 @@ def show(patient_id: int):
     recent = audit.recent_for_patient(patient_id, 15) if allowed("audit.patient") else None  # who reads the trail
     # The open visit, the proforma "Prescribe" starts from, "seen before?" (offers a follow-up
     # note) and how many scores: one statement (emrs/facts.py), each rule in its own domain.
-    from ..assessments import service as _scored  # noqa: F401  the domains that register these facts
-    from ..clinical import service as _latest_proforma  # noqa: F401
-    from ..followups import service as _returning  # noqa: F401
+    from ..assessments import service as assessments  # these three register facts (and assessments' panel)
+    from ..clinical import service as _clinical  # noqa: F401
+    from ..followups import service as _followups  # noqa: F401
     known = facts.read(patient_id, ("open_visit_id", "open_visit_date", "latest_proforma", "scored")
                        + (("seen_before",) if allowed("followups.new") else ()))
     open_visit = OpenVisit(known.open_visit_id, known.open_visit_date) if known.open_visit_id else None
@@ -246,7 +246,7 @@ def show(patient_id: int):
     patient = info  # the template reads the same fields from it (patient.name, patient.cr_no …)
     from ..cap import service as cap  # a child's CAP work-up and growth charts (clinicians)
     cap_panel = cap.patient_panel(patient_id) if info.get("clinic") == "child" and allowed("cap.edit") else None
-    scales = _scored.patient_panel(patient_id, principal(), scored=known.scored)
+    scales = assessments.patient_panel(patient_id, principal(), scored=known.scored)
     doctors = _doctors()  # the send-to-doctor choices
     db.session.commit()  # the read's audit row: the page's reads are one transaction, on one connection
     return render_template("patients/show.html", patient=patient, info=info, entries=entries, recent=recent,

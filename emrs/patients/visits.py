@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from .. import facts
@@ -16,7 +16,7 @@ from ..errors import NotFound, ValidationError, field_error
 from ..extensions import db
 from ..timeutil import today_ist
 from . import fields as F
-from .models import Patient, PatientVisit
+from .models import OPEN_VISIT_STATUSES, Patient, PatientVisit
 
 
 def _visit_dict(v: PatientVisit, doctor: User | None = None) -> dict:
@@ -74,7 +74,7 @@ def assign(patient: Patient, actor: User, doctor_id, room_no=None, visit_date=No
     room = room_row.room_number if room_row is not None else ((room_no or "").strip() or None)
     open_visit = db.session.execute(select(PatientVisit).where(
         PatientVisit.patient_id == patient.id, PatientVisit.visit_date == day,
-        PatientVisit.visit_status.in_(("scheduled", "in_progress"))).order_by(PatientVisit.id.desc()).limit(1)
+        PatientVisit.visit_status.in_(OPEN_VISIT_STATUSES)).order_by(PatientVisit.id.desc()).limit(1)
     ).scalar_one_or_none()
     if open_visit is not None:
         visit = open_visit
@@ -127,7 +127,7 @@ def complete_visit(patient: Patient, actor: User, visit_date=None) -> PatientVis
     if not visits:
         raise NotFound("No visit record found for today. Please assign the patient first."
                        if day == today_ist() else f"No visit record found for {day.isoformat()}.")
-    open_visits = [v for v in visits if v.visit_status in ("scheduled", "in_progress")]
+    open_visits = [v for v in visits if v.visit_status in OPEN_VISIT_STATUSES]
     if not open_visits:
         raise NotFound("Visit for today is already marked as completed" if day == today_ist()
                        else f"Visit for {day.isoformat()} is already marked as completed")
@@ -169,8 +169,7 @@ def timeline_rows():
 
 def _open_visits(patient, column):
     """The patient's newest scheduled or in-progress visit's ``column``."""
-    return (select(column).where(PatientVisit.patient_id == patient,
-                                 or_(PatientVisit.visit_status == "scheduled", PatientVisit.visit_status == "in_progress"))
+    return (select(column).where(PatientVisit.patient_id == patient, PatientVisit.visit_status.in_(OPEN_VISIT_STATUSES))
             .order_by(PatientVisit.visit_date.desc(), PatientVisit.id.desc()).limit(1).scalar_subquery())
 
 

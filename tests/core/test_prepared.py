@@ -87,3 +87,21 @@ def test_a_statement_without_parameters(ctx, users):
     users["pwo"].is_active = False
     db.session.flush()
     assert [r[0] for r in NO_PARAMS.rows({})] == [e for e in expected if e != users["pwo"].email]
+
+
+def _of_roles(_postgresql: bool):
+    return select(User.email).where(User.role.in_(("Faculty", "Resident"))).order_by(User.email)
+
+
+IN_CONSTANTS = Prepared("emrs_test_in_constants", _of_roles, ())
+
+
+def test_an_in_list_of_constants_is_written_into_the_statement(ctx, users):
+    from sqlalchemy.dialects import postgresql
+    sql = IN_CONSTANTS._prepare_sql(postgresql.psycopg2.dialect())
+    assert "users.role IN ('Faculty', 'Resident')" in sql and "POSTCOMPILE" not in sql
+    assert [r[0] for r in IN_CONSTANTS.rows({})] == sorted(users[k].email for k in ("faculty", "resident"))
+    listed = Prepared("emrs_test_in_listed", lambda _pg: select(User.email).where(
+        User.id.in_(bindparam("ids", expanding=True))), ())
+    with pytest.raises(ValueError, match="ids"):  # a list passed at run time must be listed, as = ANY
+        listed._prepare_sql(postgresql.psycopg2.dialect())

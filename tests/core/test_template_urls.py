@@ -1,4 +1,4 @@
-"""Templates build links with emrs.web.template_url_for: each link's shape learned once from
+"""Templates build links with emrs.links.template_url_for: each link's shape learned once from
 url_for, the ids put in place. It must give exactly url_for's answer for every route."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from flask import url_for
 from werkzeug.routing import BuildError
 
-from emrs.web import template_url_for
+from emrs.links import template_url_for
 
 
 def _calls(app):
