@@ -45,7 +45,13 @@ def create_app(config: dict | None = None) -> Flask:
                                         float(app.config.get("DB_RETRY_DELAY_MS") or 0) / 1000)
     from .health import HealthFastPath
     app.wsgi_app = HealthFastPath(app, app.wsgi_app)  # GET/HEAD /health answered before Flask (emrs/health.py)
+    # The pool's ping before lending, skipped where a retry covers it (emrs/resilience.py).
+    ping = bool(app.config["SQLALCHEMY_ENGINE_OPTIONS"].pop("pool_pre_ping", False))
     register_extensions(app)
+    if ping:
+        from .resilience import PingBeforeWrites
+        with app.app_context():
+            PingBeforeWrites(db.engine)
     register_blueprints(app)
     from .services import configure as configure_services
     configure_services(app)  # EMRS_SERVICES: which services' routes this process answers

@@ -12,6 +12,7 @@ from emrs import create_app
 from emrs.auth import service as auth_service
 from emrs.auth.models import FACULTY
 from emrs.extensions import db
+from emrs.resilience import RetryIdempotentReads
 
 from ..conftest import PASSWORD, make_config
 from ..dbutil import base_url, drop_database, is_pg
@@ -275,3 +276,68 @@ def test_patient_reads_prepare_their_statements_again_on_new_connections(fresh_a
         again = client.get(f"/api/patients/{pid}", headers=headers)
         assert again.status_code == 200, again.get_json()
         assert again.get_json()["data"]["patient"] == first.get_json()["data"]["patient"]
+
+
+def _kill_pool_connections(app) -> int:
+    """Terminate every server connection this app's pool holds (what a restart does to them)."""
+    with app.app_context():
+        held = [db.engine.connect() for _ in range(3)]
+        pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar() for c in held]
+        for c in held:
+            c.close()
+    from sqlalchemy import create_engine
+    admin = create_engine(base_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        killed = conn.execute(text("SELECT count(*) FROM unnest(CAST(:pids AS int[])) AS p(pid) "
+                                   "WHERE pg_terminate_backend(p.pid)"), {"pids": pids}).scalar()
+    admin.dispose()
+    return killed
+
+
+class CountPings:
+    def __init__(self, app, monkeypatch):
+        with app.app_context():
+            dialect = db.engine.dialect
+        self.n = 0
+        original = dialect.do_ping
+
+        def counted(dbapi_connection):
+            self.n += 1
+            return original(dbapi_connection)
+        monkeypatch.setattr(dialect, "do_ping", counted)
+
+
+@pytest.mark.skipif(not is_pg(base_url()), reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_the_pool_pings_before_a_write_but_not_before_a_read_that_can_be_retried(fresh_app, monkeypatch):
+    """The ping is a round trip on every request; a read that meets a dead connection is
+    retried anyway, so only writes (and reads on their last attempt) are pinged."""
+    client = fresh_app.test_client()
+    headers = _token(client)
+    pings = CountPings(fresh_app, monkeypatch)
+    assert client.get("/api/users/profile", headers=headers).status_code == 200
+    assert pings.n == 0
+    resp = client.post("/api/patients", json={"name": "Gurpreet Kaur", "sex": "F", "age": 31}, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    after_write = pings.n
+    assert after_write >= 1  # every lending of the write (it commits, then reads the new record)
+    retry = fresh_app.wsgi_app.wsgi_app  # behind the /health fast path
+    assert isinstance(retry, RetryIdempotentReads)
+    retry.attempts = 0  # no retry left: the read is pinged as a write is
+    try:
+        assert client.get("/api/users/profile", headers=headers).status_code == 200
+    finally:
+        retry.attempts = 2
+    assert pings.n == after_write + 1
+
+
+@pytest.mark.skipif(not is_pg(base_url()), reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_after_every_connection_died_a_write_still_succeeds_and_a_read_still_answers(fresh_app):
+    client = fresh_app.test_client()
+    headers = _token(client)
+    assert _kill_pool_connections(fresh_app) == 3
+    resp = client.post("/api/patients", json={"name": "Harjit Singh", "sex": "M", "age": 40}, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    pid = resp.get_json()["data"]["patient"]["id"]
+    assert _kill_pool_connections(fresh_app) == 3
+    again = client.get(f"/api/patients/{pid}", headers=headers)
+    assert again.status_code == 200 and again.get_json()["data"]["patient"]["name"] == "Harjit Singh"
