@@ -174,6 +174,8 @@ def register_extensions(app: Flask) -> None:
                      render_as_batch=app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"),
                      compare_type=True)
     login_manager.init_app(app)
+    from .auth import session_cache
+    session_cache.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # our own session rows do the checking
     # Flask-WTF's own hook runs before ours and reads (parses) the form of every POST, signed

@@ -108,6 +108,10 @@ def from_environment() -> dict:
         "REFRESH_TOKEN_COOKIE_MAX_AGE_MS": _int("REFRESH_TOKEN_COOKIE_MAX_AGE_MS", 604_800_000),
         "SESSION_INACTIVITY_TIMEOUT_MS": _int("SESSION_INACTIVITY_TIMEOUT_MS", 900_000),
         "SESSION_ABSOLUTE_TIMEOUT_MS": _int("SESSION_ABSOLUTE_TIMEOUT_MS", 43_200_000),
+        # Checked session rows kept in each process's memory (PostgreSQL only; revocation is
+        # announced by NOTIFY to every process: emrs/auth/session_cache.py).
+        "SESSION_CACHE": _bool("SESSION_CACHE", True),
+        "SESSION_CACHE_SECONDS": _int("SESSION_CACHE_SECONDS", 30),
         "OTP_EXPIRATION_MS": _int("OTP_EXPIRATION_MS", _int("OTP_EXPIRATION_SECONDS", 300) * 1000),
         "PASSWORD_RESET_TOKEN_EXPIRATION_MS": _int("PASSWORD_RESET_TOKEN_EXPIRATION_MS", 900_000),
         # Hours an account set-up (invitation) link stays valid.

@@ -81,11 +81,10 @@ class Prepared:
             return conn.execute(self.statement(False), values).all()
         prepared = conn.connection.info.setdefault("emrs_prepared", set())
         if self.name not in prepared:
-            cursor = conn.connection.dbapi_connection.cursor()
-            try:
-                cursor.execute(self._prepare_sql(conn.dialect))  # no parameters: sent as written
-            finally:
-                cursor.close()
+            # No parameters: sent as written. Through SQLAlchemy, so that a dead connection met
+            # here (a read is not pinged before: emrs/resilience.py) throws the pool away and
+            # the read is retried, as on any other statement.
+            conn.exec_driver_sql(self._prepare_sql(conn.dialect), execution_options={"no_parameters": True})
             prepared.add(self.name)
         return conn.execute(self._execute_statement(), {name: values[name] for name, _ in self.params}).all()
 

@@ -27,6 +27,7 @@ from ..mail import send_mail, send_mail_in_background
 from ..models_base import utcnow
 from .models import (ADMIN, GRADES, JUNIOR, RESIDENT, ROLES, LoginOTP, PasswordResetToken, PendingLogin,
                      RefreshToken, User, UserInvitation, UserSession)
+from .session_cache import cached_session
 from .security import (check_password, hash_password, keyed_hash, new_numeric_code, new_token,
                        password_problem, same)
 from .users import is_active_doctor
@@ -895,16 +896,24 @@ def _session_by(column: str):
     return select(UserSession).where(getattr(UserSession, column) == bindparam("value"))
 
 
+def _live(snapshot) -> bool:
+    return session_state(snapshot) == "ok"
+
+
 def web_session_for(raw_token: str) -> UserSession | None:
+    """The session row (with its user) of a browser cookie's token, checked on every request:
+    from the process's session cache while it may serve it (emrs/auth/session_cache.py)."""
     if not raw_token or not isinstance(raw_token, str):
         return None
-    return db.session.execute(_session_by("token_hash"),
-                              {"value": keyed_hash(f"session:{raw_token}")}).scalar_one_or_none()
+    token_hash = keyed_hash(f"session:{raw_token}")
+    return cached_session(("token", token_hash), lambda: db.session.execute(
+        _session_by("token_hash"), {"value": token_hash}).scalar_one_or_none(), _live)
 
 
 def session_by_id(session_id: int) -> UserSession | None:
-    """The session row (with its user) of an API access token, read on every API request."""
-    return db.session.execute(_session_by("id"), {"value": session_id}).scalar_one_or_none()
+    """The session row (with its user) of an API access token, checked on every API request."""
+    return cached_session(("id", session_id), lambda: db.session.execute(
+        _session_by("id"), {"value": session_id}).scalar_one_or_none(), _live)
 
 
 def active_sessions(user: User) -> list[UserSession]:

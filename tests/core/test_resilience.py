@@ -249,37 +249,9 @@ def test_every_server_connection_killed_the_next_read_still_answers(fresh_app):
         assert resp.status_code == 200, resp.get_json()
 
 
-@pytest.mark.skipif(not is_pg(base_url()), reason="needs PostgreSQL (TEST_DATABASE_URL)")
-def test_patient_reads_prepare_their_statements_again_on_new_connections(fresh_app):
-    """Patient reads run statements prepared once per connection (emrs/prepared.py): after a
-    restart every connection is new, and the statements are prepared again."""
-    client = fresh_app.test_client()
-    headers = _token(client)
-    resp = client.post("/api/patients", json={"name": "Gurpreet Kaur", "sex": "F", "age": 31}, headers=headers)
-    assert resp.status_code == 201, resp.get_json()
-    pid = resp.get_json()["data"]["patient"]["id"]
-    first = client.get(f"/api/patients/{pid}", headers=headers)
-    assert first.status_code == 200
-    with fresh_app.app_context():  # every connection the pool holds (and a few more): this app's only
-        held = [db.engine.connect() for _ in range(3)]
-        pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar() for c in held]
-        for c in held:
-            c.close()
-    from sqlalchemy import create_engine
-    admin = create_engine(base_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        killed = conn.execute(text("SELECT count(*) FROM unnest(CAST(:pids AS int[])) AS p(pid) "
-                                   "WHERE pg_terminate_backend(p.pid)"), {"pids": pids}).scalar()
-    admin.dispose()
-    assert killed == 3
-    for _ in range(3):
-        again = client.get(f"/api/patients/{pid}", headers=headers)
-        assert again.status_code == 200, again.get_json()
-        assert again.get_json()["data"]["patient"] == first.get_json()["data"]["patient"]
-
-
 def _kill_pool_connections(app) -> int:
-    """Terminate every server connection this app's pool holds (what a restart does to them)."""
+    """Terminate every server connection this app's pool holds (and a few more: this app's only),
+    as a restart does."""
     with app.app_context():
         held = [db.engine.connect() for _ in range(3)]
         pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar() for c in held]
@@ -292,6 +264,25 @@ def _kill_pool_connections(app) -> int:
                                    "WHERE pg_terminate_backend(p.pid)"), {"pids": pids}).scalar()
     admin.dispose()
     return killed
+
+
+@pytest.mark.skipif(not is_pg(base_url()), reason="needs PostgreSQL (TEST_DATABASE_URL)")
+def test_patient_reads_prepare_their_statements_again_on_new_connections(fresh_app):
+    """Patient reads run statements prepared once per connection (emrs/prepared.py): after a
+    restart every connection is new, and the statements are prepared again."""
+    client = fresh_app.test_client()
+    headers = _token(client)
+    resp = client.post("/api/patients", json={"name": "Gurpreet Kaur", "sex": "F", "age": 31}, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    pid = resp.get_json()["data"]["patient"]["id"]
+    first = client.get(f"/api/patients/{pid}", headers=headers)
+    assert first.status_code == 200
+    killed = _kill_pool_connections(fresh_app)
+    assert killed == 3
+    for _ in range(3):
+        again = client.get(f"/api/patients/{pid}", headers=headers)
+        assert again.status_code == 200, again.get_json()
+        assert again.get_json()["data"]["patient"] == first.get_json()["data"]["patient"]
 
 
 class CountPings:
@@ -313,10 +304,13 @@ def test_the_pool_pings_before_a_write_but_not_before_a_read_that_can_be_retried
     retried anyway, so only writes (and reads on their last attempt) are pinged."""
     client = fresh_app.test_client()
     headers = _token(client)
-    pings = CountPings(fresh_app, monkeypatch)
-    assert client.get("/api/users/profile", headers=headers).status_code == 200
-    assert pings.n == 0
     resp = client.post("/api/patients", json={"name": "Gurpreet Kaur", "sex": "F", "age": 31}, headers=headers)
+    assert resp.status_code == 201, resp.get_json()
+    path = f"/api/patients/{resp.get_json()['data']['patient']['id']}"  # a read that reaches the database
+    pings = CountPings(fresh_app, monkeypatch)
+    assert client.get(path, headers=headers).status_code == 200
+    assert pings.n == 0
+    resp = client.post("/api/patients", json={"name": "Harpreet Kaur", "sex": "F", "age": 33}, headers=headers)
     assert resp.status_code == 201, resp.get_json()
     after_write = pings.n
     assert after_write >= 1  # every lending of the write (it commits, then reads the new record)
@@ -324,7 +318,7 @@ def test_the_pool_pings_before_a_write_but_not_before_a_read_that_can_be_retried
     assert isinstance(retry, RetryIdempotentReads)
     retry.attempts = 0  # no retry left: the read is pinged as a write is
     try:
-        assert client.get("/api/users/profile", headers=headers).status_code == 200
+        assert client.get(path, headers=headers).status_code == 200
     finally:
         retry.attempts = 2
     assert pings.n == after_write + 1
