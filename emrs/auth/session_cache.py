@@ -166,6 +166,13 @@ class Listener:
             cache.drop(user_id)
 
     def _run(self) -> None:
+        try:
+            self._listen()
+        finally:  # the thread never ends; if it did, nothing may be served from memory again
+            self.listening = False
+            self._drop_all()
+
+    def _listen(self) -> None:
         pause = 0.5
         while True:
             conn = None
@@ -260,10 +267,11 @@ _CHANGED = "emrs_session_users"
 def _note_changes(session, _flush_context):
     changed = session.info.setdefault(_CHANGED, set())
     for obj in list(session.dirty) + list(session.deleted):
-        if isinstance(obj, User):
-            changed.add(obj.id)
+        if isinstance(obj, User):  # read without loading anything (no SQL inside a flush)
+            identity = inspect(obj).identity
+            changed.add(identity[0] if identity else EVERYONE)
         elif isinstance(obj, UserSession):
-            changed.add(obj.user_id)
+            changed.add(obj.__dict__.get("user_id", EVERYONE))
 
 
 @event.listens_for(Session, "do_orm_execute")
