@@ -83,8 +83,10 @@ def test_counter_and_doctor_by_keyboard(live_app, browser, shot):
     with live_app.app_context():
         cr = db.session.execute(db.select(Patient.cr_no).where(Patient.name == "Asha Rani")).scalars().first()
     page.goto(base + "/opd/counter")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'rq-q'")
     k = Keys(page)
     k.type(cr[2:])
+    assert page.input_value("#rq-q") == cr[2:], (cr, page.input_value("#rq-q"))  # no key lost
     k.press("Enter")
     page.wait_for_url("**/opd/visits/*/slip")
     assert "room 8" in page.inner_text("main")
