@@ -224,3 +224,38 @@ def test_kiosk_hand_over_revokes_the_staff_session_and_expires_after_30_minutes(
     before = _count()
     assert doc.post("/kiosk", data={f"a-q{i}": "1" for i in range(1, 8)}).status_code == 403
     assert _count() == before
+
+
+def test_todays_patients_banner_counts_patients_with_an_open_risk_item(role_client, users):
+    from emrs.patients.models import PatientVisit
+    r = room("32")
+    seat(users["resident"], r)
+    pwo = role_client("pwo")
+    people = [patient_row(n) for n in ("Navjot Kaur", "Simran Gill", "Tejinder Pal")]
+    for p in people:
+        pwo.post("/opd/counter/requeue", data={"patient_id": str(p.id), "room": "32"})
+    doc = role_client("resident")
+    today = unescape(doc.get("/patients/today").get_data(as_text=True))
+    assert "with an open risk item" not in today  # nobody yet
+    doc.post(f"/patients/{people[0].id}/assessments", data=_form({**PHQ9, "q9": 1}))
+    doc.post(f"/patients/{people[1].id}/assessments", data=_form({**PHQ9, "q9": 3}))
+    doc.post(f"/patients/{people[1].id}/assessments", data=_form({**PHQ9, "q9": 2}))  # still one patient
+    doc.post(f"/patients/{people[2].id}/assessments", data=_form(PHQ9))                # no risk item
+    visits = {v.patient_id: v.id for v in db.session.scalars(select(PatientVisit).where(
+        PatientVisit.patient_id.in_([p.id for p in people])))}
+    for page in (doc.get("/patients/today"), doc.get("/opd/today/list")):  # the page and its 15 s poll
+        html = unescape(page.get_data(as_text=True))
+        banner = html[html.index('class="risk-banner today-risk"'):]
+        banner = banner[:banner.index("</div>")]
+        assert "2 patients with an open risk item" in banner
+        assert f'href="#visit-{visits[people[0].id]}">Navjot Kaur</a>' in banner
+        assert f'href="#visit-{visits[people[1].id]}">Simran Gill</a>' in banner
+        assert "Tejinder Pal" not in banner
+        assert f'<tr id="visit-{visits[people[0].id]}"' in html  # the link scrolls to the row
+    # A welfare officer reads no scores: no banner, no badge.
+    shown = unescape(pwo.get("/patients/today").get_data(as_text=True))
+    assert "Navjot Kaur" in shown and "open risk item" not in shown and ">Risk item</a>" not in shown
+    row = db.session.scalars(select(Assessment).where(Assessment.patient_id == people[0].id)).one()
+    doc.post(f"/assessments/{row.id}/acknowledge", data={"action": "Seen by consultant; safety plan"})
+    html = unescape(doc.get("/patients/today").get_data(as_text=True))
+    assert "1 patient with an open risk item" in html
