@@ -25,6 +25,7 @@ import hashlib
 import secrets
 from collections import defaultdict
 
+from flask import current_app
 from sqlalchemy import Text, bindparam, case, cast, func, select
 
 from .. import facts
@@ -44,7 +45,7 @@ from .models import MAX_ACTION, Assessment, KioskSession
 
 CREATED = "Assessment saved successfully"
 NOT_FOUND = "Assessment not found"
-KIOSK_MINUTES = 30
+KIOSK_MINUTES = 30  # the default of the KIOSK_SESSION_SECONDS setting (emrs/config.py)
 
 SOURCE_LABEL = {"clinician": "clinician", "staff": "entered by the welfare officer", "kiosk": "patient, on the tablet"}
 
@@ -575,14 +576,30 @@ def start_kiosk(patient_id, code, actor: User, visit_id=None) -> str:
             "instrument", f"{inst.short_name} is rated by a clinician; the tablet takes self-report scales only", code)])
     links = _link(patient, {"visit_id": visit_id}, today_ist())
     raw = secrets.token_urlsafe(32)
+    now = utcnow()
     row = KioskSession(token_hash=_hash(raw), patient_id=patient.id, instrument=inst.code, visit_id=links["visit_id"],
-                       started_by=actor.id, created_at=utcnow(),
-                       expires_at=utcnow() + dt.timedelta(minutes=KIOSK_MINUTES))
+                       started_by=actor.id, created_at=now, expires_at=now + dt.timedelta(seconds=kiosk_seconds()))
     db.session.add(row)
     db.session.flush()
     audit.record("kiosk_start", "kiosk_sessions", row.id, patient_id=patient.id, details={"instrument": inst.code})
     db.session.commit()
     return raw
+
+
+def kiosk_seconds() -> int:
+    """How long a tablet handed to a patient stays open (setting KIOSK_SESSION_SECONDS, 30 min)."""
+    try:
+        seconds = int(current_app.config.get("KIOSK_SESSION_SECONDS") or KIOSK_MINUTES * 60)
+    except (TypeError, ValueError):
+        seconds = KIOSK_MINUTES * 60
+    return max(seconds, 1)
+
+
+def kiosk_seconds_left(row: KioskSession) -> int:
+    """Whole seconds until the kiosk session expires, rounded up (the page's timer fires after
+    the server has ended it, never before)."""
+    left = (as_utc(row.expires_at) - utcnow()).total_seconds()
+    return max(int(left) + (1 if left > int(left) else 0), 0)
 
 
 def kiosk_for(raw) -> KioskSession | None:

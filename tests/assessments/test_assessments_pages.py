@@ -219,7 +219,9 @@ def test_kiosk_hand_over_revokes_the_staff_session_and_expires_after_30_minutes(
     kiosk.expires_at = kiosk.created_at - dt.timedelta(seconds=1)  # 30 minutes later
     db.session.commit()
     resp = doc.get("/kiosk")
-    assert resp.status_code == 403 and "hand the tablet back" in resp.get_data(as_text=True)
+    ended = unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 403 and "hand the tablet back" in ended
+    assert "Paramjit" not in ended and "GAD-7" not in ended and 'type="radio"' not in ended  # nothing of the patient
     assert db.session.get(KioskSession, kiosk.id).end_reason == "expired"
     before = _count()
     assert doc.post("/kiosk", data={f"a-q{i}": "1" for i in range(1, 8)}).status_code == 403
@@ -259,3 +261,63 @@ def test_todays_patients_banner_counts_patients_with_an_open_risk_item(role_clie
     doc.post(f"/assessments/{row.id}/acknowledge", data={"action": "Seen by consultant; safety plan"})
     html = unescape(doc.get("/patients/today").get_data(as_text=True))
     assert "1 patient with an open risk item" in html
+
+
+def _kiosk_screen(page: str) -> dict:
+    """The data attributes of the kiosk page's screen (what static/js/kiosk.js reads)."""
+    tag = re.search(r'<div id="kiosk-screen"([^>]*)>', page).group(1)
+    return dict(re.findall(r'data-kiosk-([a-z-]+)="([^"]*)"', tag))
+
+
+def test_kiosk_page_carries_its_expiry_for_the_tablets_timer(app, role_client):
+    import datetime as dt
+    p = patient_row("Hardeep Kaur Bains")
+    doc = role_client("resident")
+    doc.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "phq9"})
+    kiosk = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == p.id)).one()
+    page = unescape(doc.get("/kiosk").get_data(as_text=True))
+    screen = _kiosk_screen(page)
+    expires = kiosk.expires_at.replace(tzinfo=dt.timezone.utc) if kiosk.expires_at.tzinfo is None else kiosk.expires_at
+    assert screen["expires-at"] == expires.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert 1790 <= int(screen["seconds-left"]) <= 1800  # 30 minutes by default
+    assert (expires - kiosk.created_at.replace(tzinfo=expires.tzinfo)) == dt.timedelta(minutes=30)
+    assert screen["ended-url"] == "/kiosk" and "js/kiosk.js" in page
+    # The form and the patient's first name are inside the screen the timer clears.
+    inside = page[page.index('<div id="kiosk-screen"'):page.index("js/kiosk.js")]
+    assert "Hardeep, please answer" in inside and 'action="/kiosk"' in inside
+
+
+def test_kiosk_duration_is_a_setting(app, role_client):
+    p = patient_row("Kamaljit Singh Brar")
+    doc = role_client("resident")
+    app.config["KIOSK_SESSION_SECONDS"] = 90
+    try:
+        doc.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "gad7"})
+    finally:
+        app.config["KIOSK_SESSION_SECONDS"] = 1800
+    kiosk = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == p.id)).one()
+    assert (kiosk.expires_at - kiosk.created_at).total_seconds() == 90
+    assert 85 <= int(_kiosk_screen(unescape(doc.get("/kiosk").get_data(as_text=True)))["seconds-left"]) <= 90
+
+
+def test_hand_back_without_finishing_ends_the_kiosk_and_shows_nothing_of_the_patient(role_client, users):
+    from emrs.audit.models import AuditLog
+    p = patient_row("Jasvir Kaur Grewal")
+    doc = role_client("pwo")
+    doc.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "phq9"})
+    assert "Jasvir, please answer" in unescape(doc.get("/kiosk").get_data(as_text=True))
+    before = _count()
+    resp = doc.post("/kiosk/end", data={"a-q1": "2"})  # answers ticked on the way are not kept
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
+    kiosk = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == p.id)).one()
+    assert kiosk.end_reason == "handed_back" and kiosk.ended_at is not None and kiosk.assessment_id is None
+    assert _count() == before
+    ends = db.session.scalars(select(AuditLog).where(AuditLog.action == "kiosk_end",
+                                                     AuditLog.entity_id == kiosk.id)).all()
+    assert [(e.details or {}).get("reason") for e in ends] == ["handed_back"]
+    for page in (doc.get("/login"), doc.get("/kiosk"), doc.get(f"/patients/{p.id}", follow_redirects=True)):
+        html = unescape(page.get_data(as_text=True))
+        assert "Jasvir" not in html and "Grewal" not in html and p.cr_no not in html
+    assert doc.get("/kiosk").status_code == 403
+    assert doc.post("/kiosk", data={f"a-{k}": str(v) for k, v in PHQ9.items()}).status_code == 403
+    assert _count() == before
