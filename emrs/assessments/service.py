@@ -85,6 +85,42 @@ def instruments_for(actor) -> tuple[catalogue.Instrument, ...]:
     return every
 
 
+def _ages(inst: catalogue.Instrument) -> str:
+    low, high = inst.age_range
+    if low is not None and high is not None:
+        return f"ages {low}–{high}"
+    if low is not None:
+        return f"ages {low}+"
+    return f"up to age {high}" if high is not None else "all ages"
+
+
+def picker(actor, age) -> list[dict]:
+    """The instruments ``actor`` may fill, ordered and hinted by the patient's age (years, or
+    None): ``[{"inst", "suggested", "hint"}]``. Instruments made for the patient's age group
+    (PHQ-A for 11–17, the adult scales for 18+) come first and are marked suggested; those for
+    every age (CGI) next; those made for another age group last, with their ages as a hint.
+    Ordering and hints only: nothing is refused by age (docs/assessments.md)."""
+    every = instruments_for(actor)
+    if not isinstance(age, int) or isinstance(age, bool) or age < 0:
+        return [{"inst": i, "suggested": False, "hint": None} for i in every]
+
+    def fits(inst) -> bool:
+        low, high = inst.age_range
+        return (low is None or age >= low) and (high is None or age <= high)
+
+    def tier(inst) -> int:
+        if inst.population == "all" and inst.age_range == (None, None):
+            return 1
+        return 0 if fits(inst) else 2
+    out = []
+    for inst in sorted(every, key=tier):  # stable: the display order within a tier
+        t = tier(inst)
+        hint = (f"suggested for age {age} ({_ages(inst)})" if t == 0
+                else f"made for {_ages(inst)}" if t == 2 else None)
+        out.append({"inst": inst, "suggested": t == 0, "hint": hint})
+    return out
+
+
 def may_fill(actor, inst: catalogue.Instrument) -> bool:
     return getattr(actor, "role", None) in records.CLINICIANS or (
         getattr(actor, "role", None) == PWO and inst.respondent == "self")

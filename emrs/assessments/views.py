@@ -57,7 +57,7 @@ def _render_form(patient, inst, *, answers=None, errors=None, general=None, stat
         score = inst.score(valid, partial=True)
     return render_template(
         "assessments/form.html", patient=patient, patient_info=patients.with_extras([patient])[0],
-        instruments=service.instruments_for(user), inst=inst, answers=answers or {}, links=_links(),
+        picker=service.picker(user, patient.age), inst=inst, answers=answers or {}, links=_links(),
         field_errors=errors or {}, general=general or [], clinician=clinician, score=score), status
 
 

@@ -321,3 +321,62 @@ def test_hand_back_without_finishing_ends_the_kiosk_and_shows_nothing_of_the_pat
     assert doc.get("/kiosk").status_code == 403
     assert doc.post("/kiosk", data={f"a-{k}": str(v) for k, v in PHQ9.items()}).status_code == 403
     assert _count() == before
+
+
+def _picker(page: str) -> list[str]:
+    """The instruments of the picker, in order, as their short names."""
+    section = page[page.index("Choose an instrument"):]
+    section = section[:section.index("</ul>")]
+    return re.findall(r"<strong>([^<]+)</strong>", section)
+
+
+def test_picker_puts_the_scales_for_the_patients_age_first(role_client):
+    teen = patient_row("Gurleen Kaur Teen", clinic="child", age=14, sex="F")
+    adult = patient_row("Balwinder Singh Adult", age=45)
+    unknown = patient_row("Age Unknown Person", age=None)
+    doc = role_client("resident")
+    page = unescape(doc.get(f"/patients/{teen.id}/assessments/new").get_data(as_text=True))
+    order = _picker(page)
+    assert order[0] == "PHQ-A" and order.index("CGI-S") < order.index("PHQ-9")
+    assert "suggested for age 14 (ages 11–17)" in page and "made for ages 18+" in page
+    assert re.search(r'class="btn btn-primary" href="[^"]*instrument=phqa', page)  # the first choice stands out
+    # A hint, not a refusal: an adult scale still opens for the child.
+    assert doc.get(f"/patients/{teen.id}/assessments/new?instrument=phq9").status_code == 200
+    page = unescape(doc.get(f"/patients/{adult.id}/assessments/new").get_data(as_text=True))
+    order = _picker(page)
+    assert order[0] == "PHQ-9" and order[-1] == "PHQ-A" and "suggested for age 45 (ages 18+)" in page
+    assert "made for ages 11–17" in page
+    assert doc.get(f"/patients/{adult.id}/assessments/new?instrument=phqa").status_code == 200
+    page = unescape(doc.get(f"/patients/{unknown.id}/assessments/new").get_data(as_text=True))
+    assert _picker(page)[:3] == ["PHQ-9", "GAD-7", "PHQ-A"] and "suggested for" not in page
+    # A welfare officer gets the same order among the self-report scales.
+    pwo_page = unescape(role_client("pwo").get(f"/patients/{teen.id}/assessments/new").get_data(as_text=True))
+    assert _picker(pwo_page)[0] == "PHQ-A" and "HAM-D" not in _picker(pwo_page)
+
+
+def test_child_proforma_and_cap_workup_offer_a_rating_scale(role_client):
+    child = patient_row("Harnoor Kaur Child", clinic="child", age=13, sex="F")
+    doc = role_client("resident")
+    resp = doc.post(f"/clinical/child/new?patient_id={child.id}", data={
+        "visit_date": today_ist().isoformat(), "reliability": "Good", "school_type": "Private",
+        "presenting_complaints": "Low mood, not going to school", "provisional_diagnosis": "Depressive episode",
+        "icd_code": "F32.1", "high_risk_management": "No"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    show = resp.headers["Location"]
+    pf_id = int(re.search(r"/(\d+)$", show).group(1))
+    page = unescape(doc.get(show).get_data(as_text=True))
+    link = f"/patients/{child.id}/assessments/new?proforma_id={pf_id}"
+    assert f'href="{link}">Rating scale</a>' in page
+    picker = unescape(doc.get(link).get_data(as_text=True))
+    assert _picker(picker)[0] == "PHQ-A"
+    phqa = {**{f"q{i}": 1 for i in range(1, 10)}, "q10": 1, "q12": 0, "q13": 0}  # 9, mild
+    resp = doc.post(f"/patients/{child.id}/assessments", data=_form(phqa, instrument="phqa", proforma_id=str(pf_id)))
+    assert resp.status_code == 302
+    row = db.session.scalars(select(Assessment).where(Assessment.patient_id == child.id)).one()
+    assert row.proforma_id == pf_id and row.total == 9
+    assert f'/assessments/{row.id}">PHQ-A: 9 · Mild' in unescape(doc.get(show).get_data(as_text=True))
+    # The CAP work-up page links the picker too.
+    opened = doc.post("/cap/open", data={"patient_id": str(child.id)})
+    rid = int(re.search(r"/cap/(\d+)/edit", opened.headers["Location"]).group(1))
+    cap = unescape(doc.get(f"/cap/{rid}").get_data(as_text=True))
+    assert f'href="/patients/{child.id}/assessments/new">Rating scale</a>' in cap
