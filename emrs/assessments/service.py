@@ -99,10 +99,12 @@ def picker(actor, age) -> list[dict]:
     None): ``[{"inst", "suggested", "hint"}]``. Instruments made for the patient's age group
     (PHQ-A for 11–17, the adult scales for 18+) come first and are marked suggested; those for
     every age (CGI) next; those made for another age group last, with their ages as a hint.
-    Ordering and hints only: nothing is refused by age (docs/assessments.md)."""
+    Ordering and hints only: nothing is refused by age (docs/assessments.md). ``terms_unconfirmed``:
+    see terms_unconfirmed()."""
     every = instruments_for(actor)
     if not isinstance(age, int) or isinstance(age, bool) or age < 0:
-        return [{"inst": i, "suggested": False, "hint": None} for i in every]
+        return [{"inst": i, "suggested": False, "hint": None, "terms_unconfirmed": terms_unconfirmed(i)}
+                for i in every]
 
     def fits(inst) -> bool:
         low, high = inst.age_range
@@ -117,8 +119,15 @@ def picker(actor, age) -> list[dict]:
         t = tier(inst)
         hint = (f"suggested for age {age} ({_ages(inst)})" if t == 0
                 else f"made for {_ages(inst)}" if t == 2 else None)
-        out.append({"inst": inst, "suggested": t == 0, "hint": hint})
+        out.append({"inst": inst, "suggested": t == 0, "hint": hint, "terms_unconfirmed": terms_unconfirmed(inst)})
     return out
+
+
+def terms_unconfirmed(inst: catalogue.Instrument) -> bool:
+    """Whether the instrument's terms of use in an electronic record are not established
+    (``licence.electronic_record`` false: PHQ-A, YMRS). Such an instrument is offered, marked
+    "terms to be confirmed by the hospital" in the picker and on its form (docs/instruments.md)."""
+    return not (inst.licence or {}).get("electronic_record")
 
 
 def may_fill(actor, inst: catalogue.Instrument) -> bool:

@@ -380,3 +380,21 @@ def test_child_proforma_and_cap_workup_offer_a_rating_scale(role_client):
     rid = int(re.search(r"/cap/(\d+)/edit", opened.headers["Location"]).group(1))
     cap = unescape(doc.get(f"/cap/{rid}").get_data(as_text=True))
     assert f'href="/patients/{child.id}/assessments/new">Rating scale</a>' in cap
+
+
+def test_instruments_with_unconfirmed_terms_are_marked_in_the_picker_and_on_the_form(role_client, client, h):
+    p = patient_row("Terms Check Person", age=30)
+    doc = role_client("faculty")
+    page = unescape(doc.get(f"/patients/{p.id}/assessments/new").get_data(as_text=True))
+    section = page[page.index("Choose an instrument"):]
+    items = {re.search(r"<strong>([^<]+)</strong>", li).group(1): li
+             for li in re.findall(r"<li.*?</li>", section, re.S)}
+    marked = {name for name, li in items.items() if "terms to be confirmed by the hospital" in li}
+    assert marked == {"PHQ-A", "YMRS"}
+    for code, shown in (("ymrs", True), ("phqa", True), ("phq9", False), ("hamd17", False)):
+        form = unescape(doc.get(f"/patients/{p.id}/assessments/new?instrument={code}").get_data(as_text=True))
+        assert ("Terms to be confirmed by the hospital." in form) is shown, code
+    # Offered, not refused: the hospital decides; the API carries the same licence.
+    data = client.get("/api/instruments/ymrs", headers=h["faculty"]).get_json()["data"]["instrument"]
+    assert data["licence"]["electronic_record"] is False
+    assert data["licence"]["terms"].startswith("Terms to be confirmed by the hospital.")
