@@ -313,7 +313,7 @@ def test_hand_back_without_finishing_ends_the_kiosk_and_shows_nothing_of_the_pat
     assert kiosk.end_reason == "handed_back" and kiosk.ended_at is not None and kiosk.assessment_id is None
     assert _count() == before
     ends = db.session.scalars(select(AuditLog).where(AuditLog.action == "kiosk_end",
-                                                     AuditLog.entity_id == kiosk.id)).all()
+                                                     AuditLog.entity_id == str(kiosk.id))).all()
     assert [(e.details or {}).get("reason") for e in ends] == ["handed_back"]
     for page in (doc.get("/login"), doc.get("/kiosk"), doc.get(f"/patients/{p.id}", follow_redirects=True)):
         html = unescape(page.get_data(as_text=True))
