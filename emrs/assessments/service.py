@@ -335,10 +335,6 @@ def open_risk_count(patient_id_column):
             .correlate_except(Assessment).scalar_subquery())
 
 
-def open_risk_patient_ids(patient_ids) -> set[int]:
-    return set(open_risks(patient_ids))
-
-
 def _names(ids) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:
