@@ -116,6 +116,9 @@ def from_environment() -> dict:
         "PASSWORD_RESET_TOKEN_EXPIRATION_MS": _int("PASSWORD_RESET_TOKEN_EXPIRATION_MS", 900_000),
         # Hours an account set-up (invitation) link stays valid.
         "INVITATION_HOURS": _int("INVITATION_HOURS", 24),
+        # Seconds a tablet handed to a patient (kiosk, one self-report scale) stays open; the
+        # page clears itself at the end (static/js/kiosk.js) and the server refuses it after.
+        "KIOSK_SESSION_SECONDS": _int("KIOSK_SESSION_SECONDS", 1800),
         "LOGIN_MAX_FAILURES": _int("LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int("LOGIN_LOCKOUT_MINUTES", 15),
         "OTP_MAX_ATTEMPTS": _int("OTP_MAX_ATTEMPTS", 5),

@@ -75,7 +75,12 @@ QUEUE_ROW = obj({
     "assigned_doctor_id": null(INT), "assigned_doctor_name": null(STR), "assigned_doctor_role": null(STR),
     "has_visit_today": BOOL, "has_proforma_today": BOOL, "proforma_id": null(INT), "followup_id": null(INT),
     "prescription_id": null(INT),
-    "waiting_minutes": null(INT), "patient_type": STR}, description="A patient in the day's queue.")
+    "waiting_minutes": null(INT), "patient_type": STR,
+    "open_risk_items": {"type": ["integer", "null"], "minimum": 0, "description": (
+        "How many of the patient's rating scales have a positive risk item (e.g. PHQ-9 item 9) that no "
+        "clinician has acknowledged yet (0: none). null for a caller who may not read rating scales "
+        "(a welfare officer): it is clinical information.")}},
+    description="A patient in the day's queue.")
 MOVED = obj({"patient": ref("Patient"), "visit": ref("Visit")})
 ROOM = {"type": "string", "minLength": 1, "maxLength": 20}
 

@@ -25,6 +25,7 @@ import hashlib
 import secrets
 from collections import defaultdict
 
+from flask import current_app
 from sqlalchemy import Text, bindparam, case, cast, func, select
 
 from .. import facts
@@ -44,7 +45,7 @@ from .models import MAX_ACTION, Assessment, KioskSession
 
 CREATED = "Assessment saved successfully"
 NOT_FOUND = "Assessment not found"
-KIOSK_MINUTES = 30
+KIOSK_MINUTES = 30  # the default of the KIOSK_SESSION_SECONDS setting (emrs/config.py)
 
 SOURCE_LABEL = {"clinician": "clinician", "staff": "entered by the welfare officer", "kiosk": "patient, on the tablet"}
 
@@ -82,6 +83,51 @@ def instruments_for(actor) -> tuple[catalogue.Instrument, ...]:
     if getattr(actor, "role", None) == PWO:
         return tuple(i for i in every if i.respondent == "self")
     return every
+
+
+def _ages(inst: catalogue.Instrument) -> str:
+    low, high = inst.age_range
+    if low is not None and high is not None:
+        return f"ages {low}–{high}"
+    if low is not None:
+        return f"ages {low}+"
+    return f"up to age {high}" if high is not None else "all ages"
+
+
+def picker(actor, age) -> list[dict]:
+    """The instruments ``actor`` may fill, ordered and hinted by the patient's age (years, or
+    None): ``[{"inst", "suggested", "hint"}]``. Instruments made for the patient's age group
+    (PHQ-A for 11–17, the adult scales for 18+) come first and are marked suggested; those for
+    every age (CGI) next; those made for another age group last, with their ages as a hint.
+    Ordering and hints only: nothing is refused by age (docs/assessments.md). ``terms_unconfirmed``:
+    see terms_unconfirmed()."""
+    every = instruments_for(actor)
+    if not isinstance(age, int) or isinstance(age, bool) or age < 0:
+        return [{"inst": i, "suggested": False, "hint": None, "terms_unconfirmed": terms_unconfirmed(i)}
+                for i in every]
+
+    def fits(inst) -> bool:
+        low, high = inst.age_range
+        return (low is None or age >= low) and (high is None or age <= high)
+
+    def tier(inst) -> int:
+        if inst.population == "all" and inst.age_range == (None, None):
+            return 1
+        return 0 if fits(inst) else 2
+    out = []
+    for inst in sorted(every, key=tier):  # stable: the display order within a tier
+        t = tier(inst)
+        hint = (f"suggested for age {age} ({_ages(inst)})" if t == 0
+                else f"made for {_ages(inst)}" if t == 2 else None)
+        out.append({"inst": inst, "suggested": t == 0, "hint": hint, "terms_unconfirmed": terms_unconfirmed(inst)})
+    return out
+
+
+def terms_unconfirmed(inst: catalogue.Instrument) -> bool:
+    """Whether the instrument's terms of use in an electronic record are not established
+    (``licence.electronic_record`` false: PHQ-A, YMRS). Such an instrument is offered, marked
+    "terms to be confirmed by the hospital" in the picker and on its form (docs/instruments.md)."""
+    return not (inst.licence or {}).get("electronic_record")
 
 
 def may_fill(actor, inst: catalogue.Instrument) -> bool:
@@ -279,8 +325,14 @@ def open_risks(patient_ids) -> dict[int, list[Assessment]]:
     return dict(found)
 
 
-def open_risk_patient_ids(patient_ids) -> set[int]:
-    return set(open_risks(patient_ids))
+def open_risk_count(patient_id_column):
+    """The number of the patient's open risk items (active assessments with a positive risk item
+    nobody has acknowledged) as a correlated subquery, to be one more column of a list's own query
+    (Today's Patients): no query per row. Served by the partial index ix_assessments_open_risk."""
+    return (select(func.count(Assessment.id))
+            .where(Assessment.patient_id == patient_id_column, Assessment.risk_status == "open",
+                   Assessment.is_active.is_(True))
+            .correlate_except(Assessment).scalar_subquery())
 
 
 def _names(ids) -> dict[int, str]:
@@ -565,14 +617,30 @@ def start_kiosk(patient_id, code, actor: User, visit_id=None) -> str:
             "instrument", f"{inst.short_name} is rated by a clinician; the tablet takes self-report scales only", code)])
     links = _link(patient, {"visit_id": visit_id}, today_ist())
     raw = secrets.token_urlsafe(32)
+    now = utcnow()
     row = KioskSession(token_hash=_hash(raw), patient_id=patient.id, instrument=inst.code, visit_id=links["visit_id"],
-                       started_by=actor.id, created_at=utcnow(),
-                       expires_at=utcnow() + dt.timedelta(minutes=KIOSK_MINUTES))
+                       started_by=actor.id, created_at=now, expires_at=now + dt.timedelta(seconds=kiosk_seconds()))
     db.session.add(row)
     db.session.flush()
     audit.record("kiosk_start", "kiosk_sessions", row.id, patient_id=patient.id, details={"instrument": inst.code})
     db.session.commit()
     return raw
+
+
+def kiosk_seconds() -> int:
+    """How long a tablet handed to a patient stays open (setting KIOSK_SESSION_SECONDS, 30 min)."""
+    try:
+        seconds = int(current_app.config.get("KIOSK_SESSION_SECONDS") or KIOSK_MINUTES * 60)
+    except (TypeError, ValueError):
+        seconds = KIOSK_MINUTES * 60
+    return max(seconds, 1)
+
+
+def kiosk_seconds_left(row: KioskSession) -> int:
+    """Whole seconds until the kiosk session expires, rounded up (the page's timer fires after
+    the server has ended it, never before)."""
+    left = (as_utc(row.expires_at) - utcnow()).total_seconds()
+    return max(int(left) + (1 if left > int(left) else 0), 0)
 
 
 def kiosk_for(raw) -> KioskSession | None:

@@ -18,6 +18,7 @@ from ..extensions import db
 from ..pages import form_errors
 from ..patients import reading as patients
 from ..submission import once_per_submission
+from ..timeutil import as_utc
 from ..web import record_or_abort
 from . import instruments as catalogue
 from . import service
@@ -56,7 +57,7 @@ def _render_form(patient, inst, *, answers=None, errors=None, general=None, stat
         score = inst.score(valid, partial=True)
     return render_template(
         "assessments/form.html", patient=patient, patient_info=patients.with_extras([patient])[0],
-        instruments=service.instruments_for(user), inst=inst, answers=answers or {}, links=_links(),
+        picker=service.picker(user, patient.age), inst=inst, answers=answers or {}, links=_links(),
         field_errors=errors or {}, general=general or [], clinician=clinician, score=score), status
 
 
@@ -224,7 +225,8 @@ def _kiosk_ended():
 def _kiosk_page(kiosk, *, answers=None, errors=None, status=200):
     inst = catalogue.get(kiosk.instrument)
     return render_template("assessments/kiosk.html", inst=inst, first_name=service.kiosk_patient_label(kiosk),
-                           answers=answers or {}, field_errors=errors or {}), status
+                           answers=answers or {}, field_errors=errors or {},
+                           expires_at=as_utc(kiosk.expires_at), seconds_left=service.kiosk_seconds_left(kiosk)), status
 
 
 @bp.get("/kiosk", endpoint="kiosk")

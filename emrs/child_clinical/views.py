@@ -154,7 +154,14 @@ def show(proforma_id: int):
     from ..prescriptions import service as rx
     return render_template("child_clinical/show.html", p=row, info=service.one(row), patient=patient,
                            patient_info=patients.with_extras([patient])[0], spec=spec,
-                           rx=rx.for_proforma(row.id), can_edit=service.may_edit(row, principal()))
+                           rx=rx.for_proforma(row.id), can_edit=service.may_edit(row, principal()),
+                           scales=_scales_of(row.id))
+
+
+def _scales_of(proforma_id: int):
+    """The rating scales scored from this proforma (readers of scores only: the service decides)."""
+    from ..assessments import service as assessments
+    return assessments.linked_to(principal(), proforma_id=proforma_id)
 
 
 def _draft_url(draft):

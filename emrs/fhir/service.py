@@ -382,7 +382,22 @@ def observation_resource(row: Assessment) -> dict:
     if row.severity:
         out["interpretation"] = [{"text": row.severity}]
     out["derivedFrom"] = [_ref("QuestionnaireResponse", row.id)]
+    components = _subscale_components(inst, row)
+    if components:
+        out["component"] = components
     return out
+
+
+def _subscale_components(inst: catalogue.Instrument | None, row: Assessment) -> list[dict]:
+    """The subscales stored with the score (AUDIT's WHO domains, HAM-D6), in the definition's
+    order, each coded in the instrument's own subscale system (no LOINC codes: none verified)."""
+    stored = dict(row.subscales or {})
+    names = {sid: name for sid, name, _items in (inst.subscales if inst else ())}
+    order = [sid for sid in names if sid in stored] + sorted(sid for sid in stored if sid not in names)
+    return [{"code": {"coding": [{"system": f"{INSTRUMENT_SYSTEM}/{row.instrument}/subscale", "code": sid,
+                                  "display": names.get(sid, sid)}], "text": names.get(sid, sid)},
+             "valueInteger": int(stored[sid])}
+            for sid in order if isinstance(stored[sid], int)]
 
 
 # --------------------------------------------------------------------------- reading

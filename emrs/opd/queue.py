@@ -18,10 +18,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import namedtuple
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Integer, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from ..audit import service as audit
+from ..auth import records
 from ..auth.models import ADMIN, PWO, User
 from ..auth.permissions import OWN_AND_ROOM, list_scope
 from ..auth.users import doctor_to_assign
@@ -391,7 +392,12 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
     doctor = aliased(User)
     # Only the columns a row shows, as plain tuples (the patient card has ~90 columns, and
     # building ORM objects for them is most of the cost): the list is read every 15 s.
-    q = (select(PatientVisit, *ROW_PATIENT_COLUMNS, doctor.id, doctor.name, doctor.role)
+    # A positive risk item of a rating scale nobody has acknowledged: counted in this query (no
+    # query per row), for the readers of rating scales only (a welfare officer's rows carry None).
+    from ..assessments import service as assessments
+    reads_scales = records.may(user, records.READ, records.ASSESSMENT)
+    risk_count = assessments.open_risk_count(Patient.id) if reads_scales else literal(None, Integer)
+    q = (select(PatientVisit, *ROW_PATIENT_COLUMNS, doctor.id, doctor.name, doctor.role, risk_count)
          .join(Patient, Patient.id == PatientVisit.patient_id)
          .outerjoin(doctor, doctor.id == PatientVisit.assigned_doctor_id)
          .where(PatientVisit.visit_date == day, Patient.is_active.is_(True)))
@@ -416,8 +422,9 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
     for v, *cols in db.session.execute(q.order_by(PatientVisit.room_no.is_(None), func.length(PatientVisit.room_no),
                                                   PatientVisit.room_no, PatientVisit.token_no, PatientVisit.id)):
         n = len(ROW_PATIENT_COLUMNS)
-        rows.append((v, RowPatient(*cols[:n]), RowDoctor(*cols[n:]) if cols[n] is not None else None))
-    ids = [p.id for _, p, _ in rows] or [0]
+        *cols, risk_items = cols
+        rows.append((v, RowPatient(*cols[:n]), RowDoctor(*cols[n:]) if cols[n] is not None else None, risk_items))
+    ids = [p.id for _, p, _, _ in rows] or [0]
     proformas = dict(db.session.execute(select(ClinicalProforma.patient_id, func.max(ClinicalProforma.id)).where(
         ClinicalProforma.patient_id.in_(ids), ClinicalProforma.visit_date == day,
         ClinicalProforma.is_active.is_(True)).group_by(ClinicalProforma.patient_id)).all())
@@ -433,12 +440,9 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
             Prescription.followup_id.in_(list(notes.values())), Prescription.withdrawn_at.is_(None))).all())
     else:
         written_on_notes = {}
-    # A positive risk item of a rating scale nobody has acknowledged: marked on the row.
-    from ..assessments import service as assessments
-    risky = assessments.open_risk_patient_ids(ids) if rows else set()
     now = dt.datetime.now(dt.timezone.utc)
     out = []
-    for v, p, d in rows:
+    for v, p, d, risk_items in rows:
         pf = proformas.get(p.id)
         note = notes.get(p.id)
         rx = (written.get(pf) if pf else None) or (written_on_notes.get(note) if note else None)
@@ -457,7 +461,7 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
         waited = int((now - as_utc(v.created_at)).total_seconds() // 60) if v.created_at else 0
         out.append({"visit": v, "patient": p, "doctor": d, "status": status, "proforma_id": pf,
                     "followup_id": note, "prescription_id": rx, "waiting_minutes": max(waited, 0),
-                    "risk": p.id in risky})
+                    "risk": bool(risk_items), "open_risk_items": risk_items if reads_scales else None})
     return out, view
 
 
@@ -534,7 +538,7 @@ def row_dict(row: dict) -> dict:
             "has_proforma_today": row["proforma_id"] is not None, "proforma_id": row["proforma_id"],
             "followup_id": row["followup_id"],
             "prescription_id": row["prescription_id"], "waiting_minutes": row["waiting_minutes"],
-            "patient_type": p.clinic}
+            "patient_type": p.clinic, "open_risk_items": row.get("open_risk_items")}
 
 
 def room_number(room_id: int) -> str | None:

@@ -147,7 +147,12 @@ def _list_context(message=None, undo_visit=None):
                                    include_completed=f["include_completed"])
     grouped = queue.by_room(rows, limit=queue.PANEL_ROWS) if user.role in (ADMIN, PWO) and not f["room_id"] else None
     shown = [r for panel in grouped for r in panel["rows"]] if grouped is not None else rows
+    # Patients with an open risk item (readers of rating scales only: others' rows carry none),
+    # for the banner above the list; a row cut from its room panel is linked to its scales page.
+    risky = [r for r in rows if r["risk"]]
+    shown_visits = {r["visit"].id for r in shown}
     return dict(rows=rows, view=view, grouped=grouped, filters=f, message=message, undo_visit=undo_visit,
+                risky=risky, shown_visits=shown_visits,
                 csrf=generate_csrf(), visit_url=IdUrls("visit_id"), patient_url=IdUrls("patient_id"),
                 proforma_url=IdUrls("proforma_id"), followup_url=IdUrls("followup_id"),
                 active=rooms.active_rooms(), doctors=_doctors_for_claim(user),

@@ -197,3 +197,68 @@ def test_every_write_and_read_is_audited_without_answers(client, h):
     create = db.session.scalars(select(AuditLog).where(AuditLog.action == "assessment_create",
                                                        AuditLog.entity_id == str(a["id"]))).one()
     assert create.details["total"] == 11 and "answers" not in create.details
+
+
+# ------------------------------------------------------------------ Today's list: open risk items
+
+def _queued(client, h, name, room_number):
+    from ..opd.helpers import room  # noqa: F401  (rooms are made by the caller)
+    from ..factories import patient_row
+    p = patient_row(name)
+    resp = client.post("/api/patients", json={"patient_id": p.id, "assigned_room": room_number}, headers=h["pwo"])
+    assert resp.status_code == 201, resp.get_json()
+    return p
+
+
+def _day_rows(client, headers):
+    resp = client.get(f"/api/patients?date={today_ist().isoformat()}&scope=all", headers=headers)
+    assert resp.status_code == 200, resp.get_json()
+    return {r["name"]: r for r in resp.get_json()["data"]["patients"]}
+
+
+def test_todays_list_counts_open_risk_items_in_one_query(app, client, h, users):
+    from sqlalchemy import event
+
+    from ..opd.helpers import room, seat
+    seat(users["faculty"], room("41"))
+    calm, risky = _queued(client, h, "Sukhwinder Calm", "41"), _queued(client, h, "Rajinder Risky", "41")
+    assert _post(client, h["faculty"], calm.id, {"instrument": "phq9", "answers": phq9()}).status_code == 201
+    first = _post(client, h["faculty"], risky.id, {"instrument": "phq9", "answers": phq9(q9=1)}).get_json()
+    _post(client, h["faculty"], risky.id, {"instrument": "phq9", "answers": phq9(q9=2)})
+
+    rows = _day_rows(client, h["faculty"])
+    assert rows["Sukhwinder Calm"]["open_risk_items"] == 0 and rows["Rajinder Risky"]["open_risk_items"] == 2
+    # A welfare officer reads no scores: the field is there, null.
+    pwo_rows = _day_rows(client, h["pwo"])
+    assert {r["open_risk_items"] for r in pwo_rows.values()} == {None}
+    # Acknowledging one leaves one.
+    aid = first["data"]["assessment"]["id"]
+    assert client.post(f"/api/assessments/{aid}/acknowledge", json={"action": "Safety plan made"},
+                       headers=h["faculty"]).status_code == 200
+    assert _day_rows(client, h["faculty"])["Rajinder Risky"]["open_risk_items"] == 1
+
+    # The count is a column of the list's own query: more patients, no more statements.
+    def statements():
+        sent = []
+
+        def note(conn, cursor, statement, *args):
+            if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):
+                sent.append(statement)
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            _day_rows(client, h["faculty"])
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        return len(sent)
+    before = statements()
+    for i in range(3):
+        p = _queued(client, h, f"Extra Patient {i}", "41")
+        _post(client, h["faculty"], p.id, {"instrument": "phq9", "answers": phq9(q9=1)})
+    assert len(_day_rows(client, h["faculty"])) == 5
+    assert statements() == before
+
+
+def test_open_risk_items_is_in_the_openapi_queue_row(client):
+    doc = client.get("/api/openapi.json").get_json()
+    prop = doc["components"]["schemas"]["QueueRow"]["properties"]["open_risk_items"]
+    assert prop["type"] == ["integer", "null"] and "acknowledged" in prop["description"]

@@ -219,8 +219,182 @@ def test_kiosk_hand_over_revokes_the_staff_session_and_expires_after_30_minutes(
     kiosk.expires_at = kiosk.created_at - dt.timedelta(seconds=1)  # 30 minutes later
     db.session.commit()
     resp = doc.get("/kiosk")
-    assert resp.status_code == 403 and "hand the tablet back" in resp.get_data(as_text=True)
+    ended = unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 403 and "hand the tablet back" in ended
+    assert "Paramjit" not in ended and "GAD-7" not in ended and 'type="radio"' not in ended  # nothing of the patient
     assert db.session.get(KioskSession, kiosk.id).end_reason == "expired"
     before = _count()
     assert doc.post("/kiosk", data={f"a-q{i}": "1" for i in range(1, 8)}).status_code == 403
     assert _count() == before
+
+
+def test_todays_patients_banner_counts_patients_with_an_open_risk_item(role_client, users):
+    from emrs.patients.models import PatientVisit
+    r = room("32")
+    seat(users["resident"], r)
+    pwo = role_client("pwo")
+    people = [patient_row(n) for n in ("Navjot Kaur", "Simran Gill", "Tejinder Pal")]
+    for p in people:
+        pwo.post("/opd/counter/requeue", data={"patient_id": str(p.id), "room": "32"})
+    doc = role_client("resident")
+    today = unescape(doc.get("/patients/today").get_data(as_text=True))
+    assert "with an open risk item" not in today  # nobody yet
+    doc.post(f"/patients/{people[0].id}/assessments", data=_form({**PHQ9, "q9": 1}))
+    doc.post(f"/patients/{people[1].id}/assessments", data=_form({**PHQ9, "q9": 3}))
+    doc.post(f"/patients/{people[1].id}/assessments", data=_form({**PHQ9, "q9": 2}))  # still one patient
+    doc.post(f"/patients/{people[2].id}/assessments", data=_form(PHQ9))                # no risk item
+    visits = {v.patient_id: v.id for v in db.session.scalars(select(PatientVisit).where(
+        PatientVisit.patient_id.in_([p.id for p in people])))}
+    for page in (doc.get("/patients/today"), doc.get("/opd/today/list")):  # the page and its 15 s poll
+        html = unescape(page.get_data(as_text=True))
+        banner = html[html.index('class="risk-banner today-risk"'):]
+        banner = banner[:banner.index("</div>")]
+        assert "2 patients with an open risk item" in banner
+        assert f'href="#visit-{visits[people[0].id]}">Navjot Kaur</a>' in banner
+        assert f'href="#visit-{visits[people[1].id]}">Simran Gill</a>' in banner
+        assert "Tejinder Pal" not in banner
+        assert f'<tr id="visit-{visits[people[0].id]}"' in html  # the link scrolls to the row
+    # A welfare officer reads no scores: no banner, no badge.
+    shown = unescape(pwo.get("/patients/today").get_data(as_text=True))
+    assert "Navjot Kaur" in shown and "open risk item" not in shown and ">Risk item</a>" not in shown
+    row = db.session.scalars(select(Assessment).where(Assessment.patient_id == people[0].id)).one()
+    doc.post(f"/assessments/{row.id}/acknowledge", data={"action": "Seen by consultant; safety plan"})
+    html = unescape(doc.get("/patients/today").get_data(as_text=True))
+    assert "1 patient with an open risk item" in html
+
+
+def _kiosk_screen(page: str) -> dict:
+    """The data attributes of the kiosk page's screen (what static/js/kiosk.js reads)."""
+    tag = re.search(r'<div id="kiosk-screen"([^>]*)>', page).group(1)
+    return dict(re.findall(r'data-kiosk-([a-z-]+)="([^"]*)"', tag))
+
+
+def test_kiosk_page_carries_its_expiry_for_the_tablets_timer(app, role_client):
+    import datetime as dt
+    p = patient_row("Hardeep Kaur Bains")
+    doc = role_client("resident")
+    doc.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "phq9"})
+    kiosk = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == p.id)).one()
+    page = unescape(doc.get("/kiosk").get_data(as_text=True))
+    screen = _kiosk_screen(page)
+    expires = kiosk.expires_at.replace(tzinfo=dt.timezone.utc) if kiosk.expires_at.tzinfo is None else kiosk.expires_at
+    assert screen["expires-at"] == expires.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert 1790 <= int(screen["seconds-left"]) <= 1800  # 30 minutes by default
+    assert (expires - kiosk.created_at.replace(tzinfo=expires.tzinfo)) == dt.timedelta(minutes=30)
+    assert screen["ended-url"] == "/kiosk" and "js/kiosk.js" in page
+    # The form and the patient's first name are inside the screen the timer clears.
+    inside = page[page.index('<div id="kiosk-screen"'):page.index("js/kiosk.js")]
+    assert "Hardeep, please answer" in inside and 'action="/kiosk"' in inside
+
+
+def test_kiosk_duration_is_a_setting(app, role_client):
+    p = patient_row("Kamaljit Singh Brar")
+    doc = role_client("resident")
+    app.config["KIOSK_SESSION_SECONDS"] = 90
+    try:
+        doc.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "gad7"})
+    finally:
+        app.config["KIOSK_SESSION_SECONDS"] = 1800
+    kiosk = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == p.id)).one()
+    assert (kiosk.expires_at - kiosk.created_at).total_seconds() == 90
+    assert 85 <= int(_kiosk_screen(unescape(doc.get("/kiosk").get_data(as_text=True)))["seconds-left"]) <= 90
+
+
+def test_hand_back_without_finishing_ends_the_kiosk_and_shows_nothing_of_the_patient(role_client, users):
+    from emrs.audit.models import AuditLog
+    p = patient_row("Jasvir Kaur Grewal")
+    doc = role_client("pwo")
+    doc.post(f"/patients/{p.id}/assessments/kiosk", data={"instrument": "phq9"})
+    assert "Jasvir, please answer" in unescape(doc.get("/kiosk").get_data(as_text=True))
+    before = _count()
+    resp = doc.post("/kiosk/end", data={"a-q1": "2"})  # answers ticked on the way are not kept
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/login")
+    kiosk = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == p.id)).one()
+    assert kiosk.end_reason == "handed_back" and kiosk.ended_at is not None and kiosk.assessment_id is None
+    assert _count() == before
+    ends = db.session.scalars(select(AuditLog).where(AuditLog.action == "kiosk_end",
+                                                     AuditLog.entity_id == str(kiosk.id))).all()
+    assert [(e.details or {}).get("reason") for e in ends] == ["handed_back"]
+    for page in (doc.get("/login"), doc.get("/kiosk"), doc.get(f"/patients/{p.id}", follow_redirects=True)):
+        html = unescape(page.get_data(as_text=True))
+        assert "Jasvir" not in html and "Grewal" not in html and p.cr_no not in html
+    assert doc.get("/kiosk").status_code == 403
+    assert doc.post("/kiosk", data={f"a-{k}": str(v) for k, v in PHQ9.items()}).status_code == 403
+    assert _count() == before
+
+
+def _picker(page: str) -> list[str]:
+    """The instruments of the picker, in order, as their short names."""
+    section = page[page.index("Choose an instrument"):]
+    section = section[:section.index("</ul>")]
+    return re.findall(r"<strong>([^<]+)</strong>", section)
+
+
+def test_picker_puts_the_scales_for_the_patients_age_first(role_client):
+    teen = patient_row("Gurleen Kaur Teen", clinic="child", age=14, sex="F")
+    adult = patient_row("Balwinder Singh Adult", age=45)
+    unknown = patient_row("Age Unknown Person", age=None)
+    doc = role_client("resident")
+    page = unescape(doc.get(f"/patients/{teen.id}/assessments/new").get_data(as_text=True))
+    order = _picker(page)
+    assert order[0] == "PHQ-A" and order.index("CGI-S") < order.index("PHQ-9")
+    assert "suggested for age 14 (ages 11–17)" in page and "made for ages 18+" in page
+    assert re.search(r'class="btn btn-primary" href="[^"]*instrument=phqa', page)  # the first choice stands out
+    # A hint, not a refusal: an adult scale still opens for the child.
+    assert doc.get(f"/patients/{teen.id}/assessments/new?instrument=phq9").status_code == 200
+    page = unescape(doc.get(f"/patients/{adult.id}/assessments/new").get_data(as_text=True))
+    order = _picker(page)
+    assert order[0] == "PHQ-9" and order[-1] == "PHQ-A" and "suggested for age 45 (ages 18+)" in page
+    assert "made for ages 11–17" in page
+    assert doc.get(f"/patients/{adult.id}/assessments/new?instrument=phqa").status_code == 200
+    page = unescape(doc.get(f"/patients/{unknown.id}/assessments/new").get_data(as_text=True))
+    assert _picker(page)[:3] == ["PHQ-9", "GAD-7", "PHQ-A"] and "suggested for" not in page
+    # A welfare officer gets the same order among the self-report scales.
+    pwo_page = unescape(role_client("pwo").get(f"/patients/{teen.id}/assessments/new").get_data(as_text=True))
+    assert _picker(pwo_page)[0] == "PHQ-A" and "HAM-D" not in _picker(pwo_page)
+
+
+def test_child_proforma_and_cap_workup_offer_a_rating_scale(role_client):
+    child = patient_row("Harnoor Kaur Child", clinic="child", age=13, sex="F")
+    doc = role_client("resident")
+    resp = doc.post(f"/clinical/child/new?patient_id={child.id}", data={
+        "visit_date": today_ist().isoformat(), "reliability": "Good", "school_type": "Private",
+        "presenting_complaints": "Low mood, not going to school", "provisional_diagnosis": "Depressive episode",
+        "icd_code": "F32.1", "high_risk_management": "No"})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    show = resp.headers["Location"]
+    pf_id = int(re.search(r"/(\d+)$", show).group(1))
+    page = unescape(doc.get(show).get_data(as_text=True))
+    link = f"/patients/{child.id}/assessments/new?proforma_id={pf_id}"
+    assert f'href="{link}">Rating scale</a>' in page
+    picker = unescape(doc.get(link).get_data(as_text=True))
+    assert _picker(picker)[0] == "PHQ-A"
+    phqa = {**{f"q{i}": 1 for i in range(1, 10)}, "q10": 1, "q12": 0, "q13": 0}  # 9, mild
+    resp = doc.post(f"/patients/{child.id}/assessments", data=_form(phqa, instrument="phqa", proforma_id=str(pf_id)))
+    assert resp.status_code == 302
+    row = db.session.scalars(select(Assessment).where(Assessment.patient_id == child.id)).one()
+    assert row.proforma_id == pf_id and row.total == 9
+    assert f'/assessments/{row.id}">PHQ-A: 9 · Mild' in unescape(doc.get(show).get_data(as_text=True))
+    # The CAP work-up page links the picker too.
+    opened = doc.post("/cap/open", data={"patient_id": str(child.id)})
+    rid = int(re.search(r"/cap/(\d+)/edit", opened.headers["Location"]).group(1))
+    cap = unescape(doc.get(f"/cap/{rid}").get_data(as_text=True))
+    assert f'href="/patients/{child.id}/assessments/new">Rating scale</a>' in cap
+
+
+def test_instruments_with_unconfirmed_terms_are_marked_in_the_picker_and_on_the_form(role_client, client, h):
+    p = patient_row("Terms Check Person", age=30)
+    doc = role_client("faculty")
+    page = unescape(doc.get(f"/patients/{p.id}/assessments/new").get_data(as_text=True))
+    section = page[page.index("Choose an instrument"):]
+    items = {re.search(r"<strong>([^<]+)</strong>", li).group(1): li
+             for li in re.findall(r"<li.*?</li>", section, re.S)}
+    marked = {name for name, li in items.items() if "terms to be confirmed by the hospital" in li}
+    assert marked == {"PHQ-A", "YMRS"}
+    for code, shown in (("ymrs", True), ("phqa", True), ("phq9", False), ("hamd17", False)):
+        form = unescape(doc.get(f"/patients/{p.id}/assessments/new?instrument={code}").get_data(as_text=True))
+        assert ("Terms to be confirmed by the hospital." in form) is shown, code
+    # Offered, not refused: the hospital decides; the API carries the same licence.
+    data = client.get("/api/instruments/ymrs", headers=h["faculty"]).get_json()["data"]["instrument"]
+    assert data["licence"]["electronic_record"] is False
+    assert data["licence"]["terms"].startswith("Terms to be confirmed by the hospital.")

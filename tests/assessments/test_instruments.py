@@ -240,9 +240,16 @@ def test_cgi_s_has_no_response_rule():
     assert improvement(I.get("cgi_s"), 6, 3) == {"change": -3, "percent": -60, "response": None}
 
 
+# Instruments whose terms for use in an electronic record we could not establish (docs/instruments.md):
+# marked false, and their terms say "to be confirmed by the hospital".
+TERMS_UNCONFIRMED = {"phqa", "ymrs"}
+
+
 def test_licence_and_source_per_instrument():
     for ins in ALL:
-        assert ins.licence["electronic_record"] is True, ins.code
+        assert ins.licence["electronic_record"] is (ins.code not in TERMS_UNCONFIRMED), ins.code
+        assert ins.licence["terms"].startswith("Terms to be confirmed by the hospital.") is (
+            ins.code in TERMS_UNCONFIRMED), ins.code
         assert ins.source["cutoffs"], ins.code
     assert "not" in I.get("ymrs").licence["item_text"].lower()  # our own anchors, said so
 

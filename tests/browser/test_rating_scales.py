@@ -92,3 +92,45 @@ def test_phq9_by_keyboard_with_live_flag_banner_and_trend(live_app, browser, sho
     page.goto(f"{base}/patients/{pid}")
     assert page.locator(".risk-banner").count() == 0
     ctx.close()
+
+
+def test_abandoned_kiosk_clears_itself_at_expiry(live_app, browser, shot):
+    """A tablet handed to the patient and left: at the session's end the page removes the
+    patient's first name and ticked answers and shows "hand the tablet back" (the server ended
+    the session as expired), with no form to go back to."""
+    from sqlalchemy import select
+
+    from emrs.assessments.models import KioskSession
+    from emrs.extensions import db
+    base = live_app.config["LIVE_URL"]
+    addr = "resident.kiosk@browser.emrs.local"
+    doctor_id = _user(live_app, addr, "Resident")
+    pid = _patient(live_app, doctor_id)
+    ctx = browser.new_context(viewport={"width": 800, "height": 1280})
+    page = ctx.new_page()
+    page.goto(base + "/login")
+    _sign_in(page, live_app, addr, "/")
+    page.goto(f"{base}/patients/{pid}/assessments/new?instrument=phq9")
+    live_app.config["KIOSK_SESSION_SECONDS"] = 4
+    try:
+        with page.expect_navigation():
+            page.get_by_role("button", name="Hand the tablet to the patient").click()
+    finally:
+        live_app.config["KIOSK_SESSION_SECONDS"] = 1800
+    assert page.url == base + "/kiosk"
+    assert "Navjot, please answer these questions" in page.inner_text("main")
+    page.locator('input[name="a-q1"][value="2"]').check()
+    shot(page, "kiosk-before-expiry")
+    page.get_by_text("This tablet session has ended").wait_for(timeout=15000)
+    page.wait_for_load_state()
+    text = page.inner_text("body")
+    assert "hand the tablet back" in text.lower()
+    assert "Navjot" not in text and page.locator('input[type="radio"]').count() == 0
+    assert page.url == base + "/kiosk"
+    shot(page, "kiosk-after-expiry")
+    page.go_back()  # replace(): the form is not in the history
+    assert "Navjot, please answer" not in page.inner_text("body")
+    with live_app.app_context():
+        row = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == pid)).one()
+        assert row.end_reason == "expired"
+    ctx.close()

@@ -10,7 +10,7 @@ from emrs.audit.models import AuditLog
 from emrs.extensions import db
 from emrs.fhir import service as fhir
 
-from .conftest import fhir_body, issue
+from .conftest import assert_r4, fhir_body, issue
 
 BASE = "http://localhost/fhir"
 # PHQ-9 total 15 (moderately severe), item 9 positive; q10 (difficulty) answered, not scored.
@@ -243,3 +243,51 @@ def test_bad_search_parameters_are_400(client, h):
     for path in ("/fhir/Observation", "/fhir/QuestionnaireResponse?patient=abc", "/fhir/Observation?code=phq9",
                  "/fhir/Questionnaire?name=PHQ9", "/fhir/Questionnaire?_count=0"):
         assert issue(client.get(path, headers=h["resident"]), 400)["code"] == "invalid", path
+
+
+# ------------------------------------------------------------------ every shipped instrument
+
+def _worked_example(inst):
+    """The instrument's highest-scoring worked example (docs/instruments.md): every item answered,
+    flags and subscales as published."""
+    return max(inst.examples, key=lambda e: (e["total"], len(e.get("flags") or [])))
+
+
+@pytest.mark.parametrize("code", ["phq9", "gad7", "phqa", "audit", "cgi_s", "cgi_i", "hamd17", "ymrs", "bprs18"])
+def test_every_instrument_validates_as_fhir(client, h, clinical_patient, code):
+    from emrs.assessments import instruments as catalogue
+    inst = catalogue.get(code)
+    example = _worked_example(inst)
+    pid = clinical_patient["patient"]["id"]
+    row = _score(client, h["resident"], pid, code, example["answers"])
+    assert row["total"] == example["total"] and row["severity"] == example["band"]
+    aid = str(row["id"])
+
+    form = fhir_body(client.get(f"/fhir/Questionnaire/{fhir.questionnaire_id(code)}", headers=h["resident"]))
+    qr = fhir_body(client.get(f"/fhir/QuestionnaireResponse/{aid}", headers=h["resident"]))
+    assert qr["questionnaire"] == f"{form['url']}|{form['version']}"
+    offered = {i["linkId"]: {(o["valueCoding"]["system"], o["valueCoding"]["code"]) for o in i["answerOption"]}
+               for i in form["item"]}
+    got = {i["linkId"]: i["answer"][0]["valueCoding"] for i in qr["item"]}
+    assert {k: int(v["code"]) for k, v in got.items()} == {k: int(v) for k, v in example["answers"].items()}
+    for link_id, coding in got.items():  # every answer is one the Questionnaire offers for its item
+        assert (coding["system"], coding["code"]) in offered[link_id], (code, link_id)
+
+    obs = fhir_body(client.get(f"/fhir/Observation/{aid}", headers=h["resident"]))
+    assert obs["valueInteger"] == example["total"] and obs["status"] == "final"
+    assert obs["interpretation"] == [{"text": example["band"]}]
+    codings = obs["code"]["coding"]
+    assert codings[-1] == {"system": fhir.INSTRUMENT_SYSTEM, "code": code, "display": inst.name}
+    loinc = (inst.loinc or {}).get("total")
+    assert [c["code"] for c in codings if c["system"] == "http://loinc.org"] == ([loinc] if loinc else [])
+    # Subscales (AUDIT's WHO domains, HAM-D6) are components, coded per instrument; none otherwise.
+    components = {c["code"]["coding"][0]["code"]: c["valueInteger"] for c in obs.get("component", [])}
+    assert components == (example.get("subscales") or {})
+    for c in obs.get("component", []):
+        assert c["code"]["coding"][0]["system"] == f"{fhir.INSTRUMENT_SYSTEM}/{code}/subscale"
+
+    bundle = fhir_body(client.get(f"/fhir/Patient/{pid}/$everything", headers=h["resident"]))
+    for entry in bundle["entry"]:  # each entry on its own too (the Bundle was validated as a whole)
+        assert_r4(entry["resource"])
+    ids = {(r["resourceType"], r["id"]) for r in _entries(bundle)}
+    assert {("Questionnaire", form["id"]), ("QuestionnaireResponse", aid), ("Observation", aid)} <= ids
