@@ -45,7 +45,9 @@ def _page(c, pid):
     sent = []
 
     def note(conn, cursor, statement, *args):
-        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK")):  # the test's transaction
+        # Not the test's own transaction; not a PREPARE (sent once per pooled connection, on
+        # its first use: emrs/prepared.py).
+        if not statement.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "PREPARE ")):
             sent.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", note)
