@@ -2,7 +2,9 @@
 reads behind /fhir, each audited.
 
 Mapping:
-- Patient            <- registered_patient (archived patients are never returned)
+- Patient            <- registered_patient (archived patients are never returned); a child of
+                        the Child Guidance Clinic: birthDate, the guardian as a contact (with
+                        the guardian's mobile, not as the child's telecom), the CGC number
 - Encounter          <- patient_visits (one OPD attendance)
 - Condition          <- the diagnosis of each walk-in clinical proforma (text + ICD-10/11 code)
 - MedicationRequest  <- one per medication line of a prescription
@@ -67,6 +69,9 @@ ICD11_LOCAL_SYSTEM = f"{SID}/icd11-local"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 MARITAL = "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus"
+# Patient.contact.relationship (value set patient-contactrelationship, extensible): the guardian
+# of a child is next of kin ("N"); the relation as registered (Father, Mother, …) in the text.
+CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
 NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 SNOMED = "http://snomed.info/sct"
@@ -133,10 +138,15 @@ def patient_resource(p: Patient, adl_no: str | None = None) -> dict:
            "meta": {"versionId": str(p.version), "lastUpdated": _instant(p.updated_at or p.created_at)},
            "identifier": identifiers, "active": bool(p.is_active),
            "name": [{"use": "official", "text": p.name}]}
-    if p.contact_number:
+    child = p.clinic == "child"
+    # A child's only number is the guardian's mobile (the child card's "Guardian's mobile"): it
+    # is the guardian's telecom in Patient.contact, never the child's own.
+    if p.contact_number and not child:
         out["telecom"] = [{"system": "phone", "value": p.contact_number, "use": "mobile"}]
     if p.sex in GENDER:
         out["gender"] = GENDER[p.sex]
+    if p.date_of_birth:
+        out["birthDate"] = p.date_of_birth.isoformat()
     address = {k: v for k, v in (("line", [p.address_line] if p.address_line else None), ("city", p.city),
                                  ("district", p.district), ("state", p.state), ("postalCode", p.pin_code),
                                  ("country", p.country)) if v}
@@ -151,8 +161,27 @@ def patient_resource(p: Patient, adl_no: str | None = None) -> dict:
             out["maritalStatus"] = {"coding": [{"system": NULL_FLAVOR, "code": "UNK", "display": "unknown"}]}
         else:
             out["maritalStatus"] = {"text": F.label_of("marital_status", p.marital_status)}
+    if child:
+        guardian = _guardian_contact(p)
+        if guardian:
+            out["contact"] = [guardian]
     out["managingOrganization"] = _organisation()
     return out
+
+
+def _guardian_contact(p: Patient) -> dict | None:
+    """The child's guardian (head of family) and the guardian's mobile as a Patient.contact."""
+    contact: dict = {}
+    relation = F.label_of("head_relationship", p.head_relationship) if p.head_relationship else None
+    if p.head_name or p.contact_number:
+        role = {"coding": [{"system": CONTACT_ROLE, "code": "N", "display": "Next-of-Kin"}]}
+        role["text"] = f"Guardian ({relation})" if relation and relation != "Guardian" else "Guardian"
+        contact["relationship"] = [role]
+    if p.head_name:
+        contact["name"] = {"text": p.head_name}
+    if p.contact_number:
+        contact["telecom"] = [{"system": "phone", "value": p.contact_number, "use": "mobile"}]
+    return contact or None
 
 
 def encounter_resource(v: PatientVisit, doctor_name: str | None) -> dict:

@@ -3,9 +3,9 @@ returning patient — one free-text clinical assessment, optional attachments, n
 fields, no diagnosis — stored apart from the walk-in proforma and counted as the patient's
 visits.
 
-Children's follow-ups come in a later issue: they will add a nullable ``child_patient_id``
-and make ``patient_id`` nullable with a check that exactly one of the two is set. Nothing
-here assumes more than that (``patient_id`` is only read through ``subject_id``).
+A child is a patient (``registered_patient`` with ``clinic='child'``, docs/children.md), so a
+child's follow-up note is a row like any other, keyed by ``patient_id``; the API's
+``child_patient_id`` is only an alias of it (emrs/api/followups.py).
 """
 from __future__ import annotations
 

@@ -209,9 +209,6 @@ def create(data: dict, actor: User, files=None) -> tuple[FollowUp, int, int]:
         raise ValidationError("Request body must be a JSON object")
     records.check(actor, records.CREATE, records.FOLLOWUP)
     patient_raw = data.get("patient_id")
-    if "child_patient_id" in data and patient_raw in (None, ""):
-        raise ValidationError("Child follow-ups are not available yet", errors=[_err(
-            "child_patient_id", "Follow-ups of child patients are not available yet; send patient_id")])
     values, errors = clean(data, creating=True)
     try:
         patient = _patient(patient_raw)

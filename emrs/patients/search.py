@@ -205,7 +205,7 @@ IDENT = re.compile(r"^[A-Za-z]{0,4}[-/ ]?\d[\w\-/]*$")
 
 
 def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = None):
-    """Ranked search: exact/prefix on CR, PSY, ADL numbers and mobile; names by substring,
+    """Ranked search: exact/prefix on CR, PSY, ADL, CGC numbers and mobile; names by substring,
     typo and transliteration variants (trigrams on PostgreSQL, substring on SQLite).
     Returns (patients, total, estimated)."""
     term = (term or "").strip()
@@ -216,14 +216,16 @@ def search(term: str, page: int = 1, limit: int = 20, filters: dict | None = Non
     conds, rank = [], []
     if IDENT.match(term) or compact.isdecimal():
         prefix = compact + "%"
-        id_cols = [Patient.cr_no, Patient.psy_no, Patient.adl_no]
+        # The CGC number (a child of the Child Guidance Clinic) like the others: migration 0028
+        # indexes it on PostgreSQL (prefix and reversed body, only the rows that have one).
+        id_cols = [Patient.cr_no, Patient.psy_no, Patient.adl_no, Patient.cgc_number]
         exact = or_(*(func.upper(c) == compact for c in id_cols), Patient.contact_number == compact)
         by_number = [*(func.upper(c).like(prefix) for c in id_cols), func.upper(Patient.contact_number).like(prefix)]
         if len(compact) == 14 and compact.isascii() and compact.isdecimal():  # an ABHA number, with or without hyphens
             exact = or_(exact, Patient.abha_number == compact)
             by_number.append(Patient.abha_number == compact)
         if compact.isalnum() and compact.isascii() and re.search(r"\d", compact):
-            # A CR/PSY/ADL number by its body (the number without its letters in front:
+            # A CR/PSY/ADL/CGC number by its body (the number without its letters in front:
             # "2025000123" for CR2025000123) or by any 4+ trailing characters ("0123").
             for c in id_cols:
                 body_equal, body_ends = _number_body_match(c, compact)

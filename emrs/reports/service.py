@@ -168,11 +168,37 @@ def _diagnosis(r: ClinicalProforma) -> str:
     return text(r.diagnosis) + (f" ({code})" if code and text(r.diagnosis) else code)
 
 
+FORM_NAMES = {"adult": "Adult walk-in proforma", "child": "Child walk-in proforma"}
+
+
 def _proforma_rows(p: Patient, data) -> list[list]:
     return [[p.id, text(p.cr_no), i, text(r.visit_date), "First visit" if r.visit_type == "first_visit" else
              "Follow-up", text(r.room_no), name, role, text(r.diagnosis), text(r.icd_code), text(r.case_severity),
-             text(r.disposal), text(r.treatment_prescribed), text(r.created_at)]
+             text(r.disposal), text(r.treatment_prescribed), text(r.created_at), FORM_NAMES.get(r.form, text(r.form)),
+             _child_sections_text(r)]
             for i, (r, (name, role)) in enumerate(data or [], start=1)]
+
+
+def _child_section_rows(r: ClinicalProforma) -> list[tuple[str, str]]:
+    """The child form's own sections (emrs/child_clinical/spec.py), filled fields only, labelled
+    with their section where the label alone says little ("Description")."""
+    from ..child_clinical import spec as child_spec
+    values = r.child_sections or {}
+    out = []
+    for _key, title, names in child_spec.SECTIONS:
+        heading = title.split(". ", 1)[-1]
+        for name in names:
+            shown = text(child_spec.shown(values.get(name)))
+            if shown:
+                label = child_spec.LABELS.get(name, name)
+                out.append((f"{heading}: description" if label == "Description" else label, shown))
+    return out
+
+
+def _child_sections_text(r: ClinicalProforma) -> str:
+    if r.form != "child":
+        return ""
+    return "\n".join(f"{label}: {value}" for label, value in _child_section_rows(r))
 
 
 PROFORMA_SUMMARY = (("Informant", "informant_present"), ("Onset", "onset_duration"), ("Course", "course"),
@@ -192,8 +218,14 @@ def _proforma_card(p: Patient, data):
     r, (name, role) = first
     rows = [("Visit date", text(r.visit_date)), ("Room", text(r.room_no)),
             ("Doctor", ", ".join(x for x in (name, role) if x)), ("Diagnosis", _diagnosis(r))]
-    rows += [(label, text(getattr(r, attr))) for label, attr in PROFORMA_SUMMARY]
-    return {"rows": [(k, v) for k, v in rows if v], "later": len(data) - 1}
+    if r.form == "child":  # the child form's own sections, not the adult form's (empty) fields
+        rows += _child_section_rows(r)
+        rows += [("Pharmacological treatment", text(r.treatment_prescribed)), ("Referred to", text(r.referred_to))]
+        title = "Child walk-in clinical proforma"
+    else:
+        rows += [(label, text(getattr(r, attr))) for label, attr in PROFORMA_SUMMARY]
+        title = None
+    return {"rows": [(k, v) for k, v in rows if v], "later": len(data) - 1, "title": title}
 
 
 # -- intake record
@@ -204,11 +236,27 @@ def _load_intake(ids: list[int]) -> dict:
     return dict(_by_patient(rows))
 
 
+RECORD_NAMES = {"adult": "Out-patient intake record", "cap": "CAP work-up"}
+
+
 def _intake_rows(p: Patient, data) -> list[list]:
     return [[p.id, text(p.cr_no), text(r.adl_no), text(r.file_status), text(r.physical_file_location),
              text(r.file_created_date), r.total_visits if r.total_visits is not None else "",
              text(r.last_accessed_date), text(r.complaints_patient), text(r.onset_duration), text(r.course),
-             text(r.created_at), text(r.updated_at)] for r in data or []]
+             text(r.created_at), text(r.updated_at), RECORD_NAMES.get(r.form, text(r.form))] for r in data or []]
+
+
+def _cap_rows(r: IntakeRecord) -> list[tuple[str, str]]:
+    """The CAP work-up's filled single-value fields (emrs/cap/spec.py), in the form's order."""
+    from ..cap import spec as cap_spec
+    values = r.cap_sections or {}
+    out = [("Work-up date", text(values.get("workup_date")))]
+    for name, field in cap_spec.FIELDS.items():
+        value = values.get(name)
+        if field.kind == "rows" or value in (None, "", [], {}):
+            continue
+        out.append((cap_spec.label(field), "Yes" if value is True else "No" if value is False else text(value)))
+    return out
 
 
 INTAKE_SUMMARY = (("Complaints (patient)", "complaints_patient"), ("Complaints (informant)", "complaints_informant"),
@@ -223,11 +271,16 @@ def _intake_card(p: Patient, data):
     if not active:
         return None
     r = active[0]
-    rows = [("ADL No", text(r.adl_no)), ("File status", text(r.file_status)),
+    cap = r.form == "cap"
+    rows = [("CAP work-up No" if cap else "ADL No", text(r.adl_no)), ("File status", text(r.file_status)),
             ("File location", text(r.physical_file_location)), ("File opened", text(r.file_created_date)),
             ("Visits", text(r.total_visits))]
-    rows += [(label, text(getattr(r, attr, None))) for label, attr in INTAKE_SUMMARY]
-    return {"rows": [(k, v) for k, v in rows if v]}
+    if cap:  # a child's CAP work-up: its own fields, not the adult intake record's (empty) ones
+        rows += _cap_rows(r)
+    else:
+        rows += [(label, text(getattr(r, attr, None))) for label, attr in INTAKE_SUMMARY]
+    return {"rows": [(k, v) for k, v in rows if v],
+            "title": "CAP work-up (child and adolescent psychiatry)" if cap else None}
 
 
 # -- follow-up notes
@@ -380,11 +433,12 @@ SECTIONS: list[Section] = [
             card=_details_card),
     Section("proforma", "Walk-in clinical proforma", "Clinical Proformas", records.PROFORMA,
             ("Patient ID", "CR No", "Visit #", "Visit Date", "Visit Type", "Room", "Doctor", "Doctor Role",
-             "Diagnosis", "ICD Code", "Case Severity", "Disposal", "Treatment Prescribed", "Created At"),
+             "Diagnosis", "ICD Code", "Case Severity", "Disposal", "Treatment Prescribed", "Created At", "Form",
+             "Child Form Sections"),
             load=_load_proformas, rows=_proforma_rows, card=_proforma_card),
     Section("intake", "Out-patient intake record", "Intake Records", records.WORKUP,
             ("Patient ID", "CR No", "ADL No", "File Status", "File Location", "File Opened", "Total Visits",
-             "Last Accessed", "Complaints (patient)", "Onset", "Course", "Created At", "Updated At"),
+             "Last Accessed", "Complaints (patient)", "Onset", "Course", "Created At", "Updated At", "Record"),
             load=_load_intake, rows=_intake_rows, card=_intake_card),
     Section("followups", "Follow-up notes", "Follow-Up Visits", records.FOLLOWUP,
             ("Patient ID", "CR No", "Follow-up #", "Visit Date", "Room", "Doctor", "Clinical Assessment",
