@@ -464,6 +464,8 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
     # A positive risk item of a rating scale nobody has acknowledged: marked on the row.
     from ..assessments import service as assessments
     risky = assessments.open_risk_patient_ids(ids) if rows else set()
+    # The referral shown on the row (open, or closed today): one query for the whole list.
+    referred_rows = referrals.row_states(ids, day) if rows else {}
     now = dt.datetime.now(dt.timezone.utc)
     out = []
     for v, p, d in rows:
@@ -485,7 +487,7 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
         waited = int((now - as_utc(v.created_at)).total_seconds() // 60) if v.created_at else 0
         out.append({"visit": v, "patient": p, "doctor": d, "status": status, "proforma_id": pf,
                     "followup_id": note, "prescription_id": rx, "waiting_minutes": max(waited, 0),
-                    "risk": p.id in risky})
+                    "risk": p.id in risky, "referral": referred_rows.get(p.id)})
     return out, view
 
 
@@ -562,7 +564,8 @@ def row_dict(row: dict) -> dict:
             "has_proforma_today": row["proforma_id"] is not None, "proforma_id": row["proforma_id"],
             "followup_id": row["followup_id"],
             "prescription_id": row["prescription_id"], "waiting_minutes": row["waiting_minutes"],
-            "patient_type": p.clinic}
+            "patient_type": p.clinic,
+            "referral_status": row["referral"].status if row.get("referral") else None}
 
 
 def room_number(room_id: int) -> str | None:
