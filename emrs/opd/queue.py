@@ -573,6 +573,12 @@ def room_number(room_id: int) -> str | None:
     return room.room_number if room is not None else None
 
 
+def doctor_summary(doctor_id) -> dict:
+    """``{name, role}`` of a visit's doctor (nulls when none)."""
+    doctor = db.session.get(User, doctor_id) if doctor_id else None
+    return {"name": doctor.name if doctor else None, "role": doctor.role if doctor else None}
+
+
 def visit_dict(visit: PatientVisit) -> dict:
     d = visit.to_dict()
     doctor = db.session.get(User, visit.assigned_doctor_id) if visit.assigned_doctor_id else None
