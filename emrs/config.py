@@ -139,6 +139,8 @@ def from_environment() -> dict:
         # JSON bodies on the API (api-contract.md §1: 10 MB); uploads keep MAX_CONTENT_LENGTH.
         "API_JSON_MAX_BYTES": _int("API_JSON_MAX_BYTES", 10 * 1024 * 1024),
         "RATELIMIT_HEADERS_ENABLED": False,
+        # Seconds between the self-refreshes of Today's Patients (docs/opd.md).
+        "OPD_LIST_REFRESH_SECONDS": _int("OPD_LIST_REFRESH_SECONDS", 15),
         "HOSPITAL_NAME": _str("HOSPITAL_NAME", "PGIMER Chandigarh"),
         "DEPARTMENT_NAME": _str("DEPARTMENT_NAME", "Department of Psychiatry"),
         "EMRS_SERVICE_NAME": _str("EMRS_SERVICE_NAME", "emrs"),

@@ -27,10 +27,10 @@ def patients_change_room(patient_id):
     patient, visit = _patient_and_visit(patient_id)
     old_room = visit.room_no
     visit = opd_queue.change_room(visit, patient, data.get("new_room"), principal())
-    doctor = opd_queue.visit_dict(visit)
+    doctor = opd_queue.doctor_summary(visit.assigned_doctor_id)
     return _answer(patient, visit, f"Patient moved to room {visit.room_no}", room_changed=True, old_room=old_room,
                    new_room=visit.room_no, token_no=visit.token_no, new_doctor_id=visit.assigned_doctor_id,
-                   new_doctor_name=doctor["assigned_doctor_name"])
+                   new_doctor_name=doctor["name"], new_doctor_role=doctor["role"])
 
 
 @bp.post("/patients/<patient_id>/transfer", endpoint="patients_transfer")
@@ -88,7 +88,8 @@ OPENAPI_SCHEMAS = {"QueueRow": QUEUE_ROW}
 OPENAPI = {
     "patients_change_room": Op("Visits", "Send today's patient to another room", obj({
         "patient": ref("Patient"), "visit": ref("Visit"), "room_changed": BOOL, "old_room": null(STR),
-        "new_room": STR, "token_no": null(INT), "new_doctor_id": null(INT), "new_doctor_name": null(STR)}),
+        "new_room": STR, "token_no": null(INT), "new_doctor_id": null(INT), "new_doctor_name": null(STR),
+        "new_doctor_role": {**null(STR), "description": "The new doctor's role (Faculty, Resident, Admin), or null."}}),
         message="Patient moved to room 7", body=obj({"new_room": ROOM, "patient_type": STR}, required=("new_room",)),
         errors=(404, 409), description="To an active room: a new token there, and the doctor seated in it (the "
                                        "least loaded in a shared room) or none."),

@@ -47,7 +47,8 @@ def _list(key="patients", shape=None):
         patient = _read(single)
         return ok({key: [shape(patient) if shape else patient], "pagination": page_object(1, limit, 1)})
     term = (request.args.get("search") or "").strip()
-    items, total, est = search.list_patient_dicts(page, limit, filters, term if len(term) >= 2 else None)
+    items, total, est = search.list_patient_dicts(page, limit, filters, term if len(term) >= 2 else None,
+                                                  reader=principal())
     return _list_response(items, total, est, page, limit, key, shape)
 
 

@@ -70,10 +70,10 @@ def users_rooms_my_room():
 def users_rooms_select():
     """The server decides the day and time; a client's ``assignment_time`` is ignored."""
     data = json_body()
-    seat = rooms.select_room(principal(), data.get("room_number"))
+    seat, given = rooms.select_room(principal(), data.get("room_number"))
     mine = rooms.my_room(principal())
-    return ok({"room": mine["current_room"], "assignment_time": mine["room_assignment_time"], "room_id": seat.room_id},
-              f"You are in room {mine['current_room']} today")
+    return ok({"room": mine["current_room"], "assignment_time": mine["room_assignment_time"], "room_id": seat.room_id,
+               **given}, f"You are in room {mine['current_room']} today")
 
 
 @bp.post("/users/rooms/clear", endpoint="users_rooms_clear")
@@ -100,6 +100,12 @@ ROOM_NUMBER = {"type": "string", "minLength": 1, "maxLength": rooms.ROOM_NUMBER_
 ROOM_FIELDS = {"room_number": ROOM_NUMBER, "description": null({"type": "string", "maxLength": 1000}),
                "doctor_capacity": {"type": "integer", "minimum": MIN_CAPACITY, "maximum": MAX_CAPACITY},
                "is_active": BOOL}
+ASSIGNED = {  # what a doctor taking a room was given (the original's answer)
+    "patients_assigned": {**INT, "description": "How many of the room's waiting, unassigned patients of today "
+                                                "this seat gave the doctor (0 when another doctor already sits "
+                                                "there: only a room's only doctor takes them)."},
+    "patients": arr(obj({"id": INT, "name": STR, "assigned_room": null(STR),
+                         "patient_type": {"type": "string", "enum": ["adult", "child"]}}))}
 MY_ROOM = obj({"current_room": null(STR), "room_assignment_time": null(DATETIME)})
 
 OPENAPI_SCHEMAS = {"Room": ROOM}
@@ -124,13 +130,16 @@ OPENAPI = {
                                    "(code ROOM_HAS_HISTORY): deactivate it instead."),
     "users_rooms_available": Op("Rooms", "Rooms and their occupancy today", obj({
         "rooms": arr(STR), "available_rooms": arr(STR),
+        "distribution": {"type": "object", "additionalProperties": INT,
+                         "description": "Each active room's adult patients of all time (active patients whose "
+                                        "room it is)."},
         "distribution_today": {"type": "object", "additionalProperties": INT},
         "occupied_rooms": {"type": "object", "additionalProperties": obj({
             "capacity": INT, "doctors": arr(obj({"doctor_id": INT, "doctor_name": STR})), "slots_remaining": INT,
             "doctor_id": null(INT), "doctor_name": null(STR)})}})),
     "users_rooms_my_room": Op("Rooms", "My room today", MY_ROOM),
     "users_rooms_select": Op("Rooms", "Sit in a room today", obj({"room": STR, "assignment_time": DATETIME,
-                                                                 "room_id": INT}),
+                                                                 "room_id": INT, **ASSIGNED}),
                              message="You are in room 7 today", body=obj({"room_number": ROOM_NUMBER}),
                              errors=(404, 409),
                              description="Faculty and Residents. The server decides the day (IST) and time; a "
@@ -140,6 +149,6 @@ OPENAPI = {
                                                           "cleared": BOOL}), message="Room cleared"),
     "users_change_room": Op("Rooms", "Move a doctor to another room (Admin)", obj({
         "doctor": obj({"id": INT, "name": STR, "role": STR}), "old_room": null(STR), "new_room": STR,
-        "assignment_time": DATETIME}), message="Dr X moved to room 7", body=obj({"new_room": ROOM_NUMBER}),
+        "assignment_time": DATETIME, **ASSIGNED}), message="Dr X moved to room 7", body=obj({"new_room": ROOM_NUMBER}),
         errors=(409,)),
 }

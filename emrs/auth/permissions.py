@@ -450,7 +450,20 @@ DEPARTMENT = "department"
 
 def list_scope(user) -> str:
     """OWN_AND_ROOM for Junior Residents (a Resident without a grade counts as Junior),
-    DEPARTMENT for everyone else."""
+    DEPARTMENT for everyone else. It scopes what a person *browses*: Today's Patients, the
+    dashboard's figures, the patients list (``/patients/`` and ``GET /api/patients`` without a
+    search term) and its export, bulk reports. Their own patients: ``opd.queue.own_patients``."""
     if user.role == RESIDENT and user.grade != SENIOR_GRADE:
         return OWN_AND_ROOM
+    return DEPARTMENT
+
+
+def search_scope(user) -> str:
+    """DEPARTMENT for everyone: a search by name, CR/PSY/ADL number or mobile (the header's
+    quick search, ``/patients/?q=``, ``GET /api/patients?search=``, ``/api/patients/search``,
+    the counter) finds any patient of the department. A Junior Resident must find a returning
+    patient who is not yet theirs to bring them into today's queue (``POST /api/patients``
+    with ``patient_id``: the visit goes to the doctor's room) or to answer a referral, and
+    every role may open any patient's page anyway (auth/records.py): narrowing the search
+    would hide nothing and would block care (docs/opd.md, docs/record-rules.md)."""
     return DEPARTMENT

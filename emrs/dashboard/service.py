@@ -9,11 +9,12 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from sqlalchemy import func, literal_column, or_, select
+from sqlalchemy import func, literal_column, select
 
 from ..assessments import service as assessments
 from ..auth import records
 from ..auth.models import ADMIN, FACULTY, PWO, RESIDENT, SENIOR, User
+from ..auth.permissions import OWN_AND_ROOM, list_scope
 from ..errors import ValidationError, field_error
 from ..extensions import db
 from ..intake.models import IntakeRecord
@@ -85,19 +86,12 @@ def parse_filters(args) -> dict:
 
 
 def _scope(user: User):
-    """The condition on Patient for a Junior Resident's own figures: assigned to them, in their
-    room today, or referred to them (open referrals). None for everyone else (the department)."""
-    if kind_of(user) != JUNIOR_RESIDENT:
+    """The condition on Patient for a Junior Resident's own figures (the one rule:
+    ``opd.queue.own_patients``). None for everyone else (the department)."""
+    if list_scope(user) != OWN_AND_ROOM:
         return None
-    conds = [Patient.assigned_doctor_id == user.id]
-    room = rooms.room_of(user.id)
-    if room is not None:
-        conds.append(Patient.id.in_(select(PatientVisit.patient_id).where(
-            PatientVisit.visit_date == today_ist(), PatientVisit.room_id == room.id)))
-    referred = referrals.referred_to(user.id)
-    if referred:
-        conds.append(Patient.id.in_(sorted(referred)))
-    return or_(*conds)
+    from ..opd import queue
+    return queue.own_patients(user)
 
 
 def _patients(user: User | None, filters: dict, scoped: bool = True):

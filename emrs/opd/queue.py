@@ -380,6 +380,34 @@ def view_of(user: User, wanted: str | None = None, room_id: int | None = None) -
     return {"scope": ALL, "room_id": None, "my_room": my_room, "can_widen": True}
 
 
+def own_patients(user: User, day: dt.date | None = None):
+    """The one rule of "their patients" for a list whose scope is OWN_AND_ROOM
+    (``auth.permissions.list_scope``: a Junior Resident), as a condition on ``Patient.id``:
+
+    * the patient's doctor is them (``registered_patient.assigned_doctor_id``: set by routing,
+      transfer, claim and assignment, so it names the doctor who has the patient now);
+    * a visit of ``day`` (today) assigned to them, or in the room they sit in today;
+    * an open referral to them (``referrals.referred_to_query``).
+
+    Today's Patients, the dashboard's figures and the patients list all ask this function."""
+    day = day or today_ist()
+    room = rooms.room_of(user.id)
+    of_the_day = PatientVisit.assigned_doctor_id == user.id
+    if room is not None:
+        of_the_day = or_(of_the_day, PatientVisit.room_id == room.id)
+    return or_(Patient.assigned_doctor_id == user.id,
+               Patient.id.in_(select(PatientVisit.patient_id).where(PatientVisit.visit_date == day, of_the_day)),
+               Patient.id.in_(referrals.referred_to_query(user.id)))
+
+
+def browsable(user: User):
+    """What a Junior Resident's patients list holds (``GET /api/patients``, ``/patients/``
+    without a search term): their own patients (``own_patients``) and the patients nobody
+    has yet (no assigned doctor), whom any doctor may take — the dashboard's "Unassigned
+    patients" card links to them. A condition on ``Patient``."""
+    return or_(own_patients(user), Patient.assigned_doctor_id.is_(None))
+
+
 def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = None, search: str | None = None,
                 include_completed: bool = False, day: dt.date | None = None) -> tuple[list[dict], dict]:
     """Today's queue as the user may see it: rows ``{"visit", "patient", "doctor", "status",
@@ -403,17 +431,17 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
          .where(PatientVisit.visit_date == day, Patient.is_active.is_(True)))
     if not include_completed:
         q = q.where(PatientVisit.visit_status.in_(OPEN))
-    # A Junior Resident's scope also holds the patients referred to them (open referrals).
-    referred = (Patient.id.in_(referrals.referred_to_query(user.id)) if list_scope(user) == OWN_AND_ROOM
-                else None)
-    if view["scope"] == MINE:
-        cond = PatientVisit.assigned_doctor_id == user.id
-        q = q.where(cond if referred is None else or_(cond, referred))
+    if list_scope(user) == OWN_AND_ROOM:
+        # A Junior Resident: their own patients and their room's (own_patients, the one rule),
+        # which holds those referred to them.
+        q = q.where(or_(PatientVisit.assigned_doctor_id == user.id, own_patients(user, day)))
+    elif view["scope"] == MINE:
+        q = q.where(PatientVisit.assigned_doctor_id == user.id)
     elif view["scope"] == ROOM:
         cond = PatientVisit.room_id == view["room_id"]
         if view["my_room"] is not None and view["my_room"].id == view["room_id"]:
             cond = or_(cond, PatientVisit.assigned_doctor_id == user.id)  # my room and my own patients
-        q = q.where(cond if referred is None else or_(cond, referred))
+        q = q.where(cond)
     term = (search or "").strip()[:100]
     if term:
         like = f"%{term.replace('%', '').replace('_', '')}%"
@@ -440,6 +468,8 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
             Prescription.followup_id.in_(list(notes.values())), Prescription.withdrawn_at.is_(None))).all())
     else:
         written_on_notes = {}
+    # The referral shown on the row (open, or closed today): one query for the whole list.
+    referred_rows = referrals.row_states(ids, day) if rows else {}
     now = dt.datetime.now(dt.timezone.utc)
     out = []
     for v, p, d, risk_items in rows:
@@ -461,7 +491,8 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
         waited = int((now - as_utc(v.created_at)).total_seconds() // 60) if v.created_at else 0
         out.append({"visit": v, "patient": p, "doctor": d, "status": status, "proforma_id": pf,
                     "followup_id": note, "prescription_id": rx, "waiting_minutes": max(waited, 0),
-                    "risk": bool(risk_items), "open_risk_items": risk_items if reads_scales else None})
+                    "risk": bool(risk_items), "open_risk_items": risk_items if reads_scales else None,
+                    "referral": referred_rows.get(p.id)})
     return out, view
 
 
@@ -538,12 +569,19 @@ def row_dict(row: dict) -> dict:
             "has_proforma_today": row["proforma_id"] is not None, "proforma_id": row["proforma_id"],
             "followup_id": row["followup_id"],
             "prescription_id": row["prescription_id"], "waiting_minutes": row["waiting_minutes"],
-            "patient_type": p.clinic, "open_risk_items": row.get("open_risk_items")}
+            "patient_type": p.clinic, "open_risk_items": row.get("open_risk_items"),
+            "referral_status": row["referral"].status if row.get("referral") else None}
 
 
 def room_number(room_id: int) -> str | None:
     room = db.session.get(Room, room_id)
     return room.room_number if room is not None else None
+
+
+def doctor_summary(doctor_id) -> dict:
+    """``{name, role}`` of a visit's doctor (nulls when none)."""
+    doctor = db.session.get(User, doctor_id) if doctor_id else None
+    return {"name": doctor.name if doctor else None, "role": doctor.role if doctor else None}
 
 
 def visit_dict(visit: PatientVisit) -> dict:

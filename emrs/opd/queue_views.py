@@ -3,7 +3,7 @@ patient by CR number, QR scan or name), the OPD slip, and Today's Patients with 
 picker and row actions. Thin: parse, call emrs/opd/queue.py, render."""
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_wtf.csrf import generate_csrf
 
 from ..audit import service as audit
@@ -172,12 +172,18 @@ def today():
     picker = None
     if user.is_doctor and rooms.room_of(user.id) is None:
         picker = rooms.occupancy()
-    return render_template("opd/today.html", picker=picker, **_list_context())
+    return render_template("opd/today.html", picker=picker, refresh_seconds=refresh_seconds(), **_list_context())
+
+
+def refresh_seconds() -> int:
+    """How often the list refreshes itself (OPD_LIST_REFRESH_SECONDS, 15 s by default)."""
+    value = current_app.config.get("OPD_LIST_REFRESH_SECONDS", 15)
+    return value if isinstance(value, int) and value >= 1 else 15
 
 
 @bp.get("/opd/today/list", endpoint="today_list")
 def today_list():
-    """The list alone (htmx polls it every 15 s; the filter boxes stay outside it)."""
+    """The list alone (htmx polls it every 15 s — OPD_LIST_REFRESH_SECONDS —; the filter boxes stay outside it)."""
     return render_template("opd/_today_list.html", **_list_context())
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from collections import namedtuple
+
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit import service as audit
@@ -19,6 +21,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationError, field_error
 from ..extensions import db
 from ..patients.models import Patient
 from ..serialize import json_value
+from ..timeutil import ist_day_bounds_utc
 from .models import OPEN_REFERRAL, REFERRAL_REASON_MAX, REFERRAL_STATUSES, PatientReferral
 
 DIRECTIONS = ("to_me", "by_me", "all")
@@ -242,6 +245,31 @@ def referred_to_query(user_id: int):
 def referred_to(user_id: int) -> set[int]:
     """Ids of the patients with an open referral to this doctor (part of their list scope)."""
     return set(db.session.execute(referred_to_query(user_id)).scalars())
+
+
+RowReferral = namedtuple("RowReferral", "id status to_doctor_id to_doctor_name")
+
+
+def row_states(patient_ids, day: dt.date) -> dict[int, RowReferral]:
+    """The referral Today's Patients shows on each patient's row, for many patients in one
+    query: the newest open referral (pending, seen); without one, the newest closed on ``day``
+    (completed, revoked: IST day, by ``updated_at``). Patients with neither are absent."""
+    ids = list(patient_ids)
+    if not ids:
+        return {}
+    start, _end = ist_day_bounds_utc(day)
+    q = (select(PatientReferral.id, PatientReferral.patient_id, PatientReferral.status,
+                PatientReferral.to_doctor_id, User.name)
+         .join(User, User.id == PatientReferral.to_doctor_id)
+         .where(PatientReferral.patient_id.in_(ids),
+                or_(PatientReferral.status.in_(OPEN_REFERRAL), PatientReferral.updated_at >= start))
+         .order_by(PatientReferral.id))
+    out: dict[int, RowReferral] = {}
+    for rid, patient_id, status, to_id, to_name in db.session.execute(q):
+        shown = out.get(patient_id)
+        if shown is None or status in OPEN_REFERRAL or shown.status not in OPEN_REFERRAL:
+            out[patient_id] = RowReferral(rid, status, to_id, to_name)  # the newest open wins
+    return out
 
 
 def open_count(to_user_id: int | None = None) -> int:

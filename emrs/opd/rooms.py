@@ -336,8 +336,32 @@ def availability(day: dt.date | None = None) -> dict:
                                            "doctor_id": doctors[0]["doctor_id"], "doctor_name": doctors[0]["doctor_name"]}
     return {"rooms": [o["room"].room_number for o in rooms],
             "available_rooms": [o["room"].room_number for o in rooms if not o["full"]],
+            "distribution": distribution([o["room"] for o in rooms]),
             "distribution_today": {o["room"].room_number: o["patients_today"] for o in rooms},
             "occupied_rooms": occupied}
+
+
+def distribution(rooms: list[Room]) -> dict[str, int]:
+    """The original's ``distribution``: every active room's adult patients of all time (active
+    patients whose room is that room), one grouped query."""
+    from ..patients.models import Patient
+    counts = dict(db.session.execute(select(Patient.assigned_room_id, func.count(Patient.id)).where(
+        Patient.assigned_room_id.in_([r.id for r in rooms] or [0]), Patient.is_active.is_(True),
+        Patient.clinic == "adult").group_by(Patient.assigned_room_id)).all())
+    return {r.room_number: counts.get(r.id, 0) for r in rooms}
+
+
+def assigned_patients(visits: list[PatientVisit]) -> dict:
+    """The original's answer to a doctor taking a room: ``{patients_assigned, patients[{id,
+    name, assigned_room, patient_type}]}`` — the room's waiting patients this seat gave the
+    doctor (``take_waiting``; none when another doctor already sat there), by token."""
+    from ..patients.models import Patient
+    ids = [v.patient_id for v in sorted(visits, key=lambda v: (v.token_no or 0, v.id))]
+    found = {row.id: row for row in db.session.execute(select(
+        Patient.id, Patient.name, Patient.assigned_room, Patient.clinic).where(Patient.id.in_(ids or [0])))}
+    patients = [{"id": i, "name": found[i].name, "assigned_room": found[i].assigned_room,
+                 "patient_type": found[i].clinic} for i in ids if i in found]
+    return {"patients_assigned": len(patients), "patients": patients}
 
 
 def my_room(user: User) -> dict:
@@ -362,13 +386,14 @@ def _room_named(room_number, field: str = "room_number") -> Room:
     return room
 
 
-def select_room(doctor: User, room_number) -> DoctorRoom:
-    """The doctor chooses today's room (the server decides the day and the time)."""
+def select_room(doctor: User, room_number) -> tuple[DoctorRoom, dict]:
+    """The doctor chooses today's room (the server decides the day and the time): the seat
+    and the patients it gave them (``assigned_patients``)."""
     room = _room_named(room_number)
     seat = sit(doctor, room)
-    take_waiting(doctor, room)
+    taken = take_waiting(doctor, room)
     db.session.commit()
-    return seat
+    return seat, assigned_patients(taken)
 
 
 def clear_room(doctor: User) -> bool:
@@ -379,7 +404,7 @@ def clear_room(doctor: User) -> bool:
 
 def change_room(actor: User, doctor_id: int, new_room) -> dict:
     """An Admin moves a doctor to another room for today:
-    ``{doctor, old_room, new_room, assignment_time}``."""
+    ``{doctor, old_room, new_room, assignment_time, patients_assigned, patients}``."""
     from ..serialize import json_value
     doctor = db.session.get(User, doctor_id)
     if doctor is None:
@@ -389,11 +414,11 @@ def change_room(actor: User, doctor_id: int, new_room) -> dict:
     room = _room_named(new_room, "new_room")
     old = room_of(doctor.id)
     seat = sit(doctor, room, by=actor)
-    take_waiting(doctor, room)
+    taken = take_waiting(doctor, room)
     db.session.commit()
     return {"doctor": {"id": doctor.id, "name": doctor.name, "role": doctor.role},
             "old_room": old.room_number if old is not None else None, "new_room": room.room_number,
-            "assignment_time": json_value(seat.since)}
+            "assignment_time": json_value(seat.since), **assigned_patients(taken)}
 
 
 def doctors_today() -> list[dict]:

@@ -361,25 +361,40 @@ def _escape_like(s: str) -> str:
 
 
 def list_patient_dicts(page: int = 1, limit: int = 20, filters: dict | None = None,
-                       search_term: str | None = None):
+                       search_term: str | None = None, reader=None):
     """The patients list as patient_dict()s, newest first (or ranked when searching): the
-    page's ids, then patient_dicts()."""
+    page's ids, then patient_dicts(). With ``reader``, the list is scoped by the permission
+    map: a search by ``search_scope`` (the department), browsing by ``list_scope`` (a Junior
+    Resident browses their own patients and those nobody has: ``opd.queue.browsable``)."""
     if search_term:
+        # permissions.search_scope is DEPARTMENT for everyone (its docstring says why).
         rows, total, estimated = search(search_term, page, limit, filters)
         return with_extras(rows), total, estimated
-    q, total, estimated = _register(filters)
+    q, total, estimated = _register(filters, own_of=reader if browses_own(reader) else None)
     ids = list(db.session.execute(q.with_only_columns(Patient.id)
                                   .order_by(Patient.created_at.desc(), Patient.id.desc())
                                   .offset((page - 1) * limit).limit(limit)).scalars())
     return patient_dicts(ids), total, estimated
 
 
-def _register(filters: dict | None):
-    """The list's query (without order and page) and its total."""
+def browses_own(reader) -> bool:
+    """Whether ``reader`` browses only their own patients (permissions.list_scope)."""
+    if reader is None:
+        return False
+    from ..auth.permissions import OWN_AND_ROOM, list_scope
+    return list_scope(reader) == OWN_AND_ROOM
+
+
+def _register(filters: dict | None, own_of=None):
+    """The list's query (without order and page) and its total; ``own_of``: only what that
+    user browses (opd.queue.browsable: their own patients and those nobody has yet)."""
     q = select(Patient).where(Patient.is_active.is_(True))
     q = _apply_filters(q, filters or {})
+    if own_of is not None:
+        from ..opd import queue
+        q = q.where(queue.browsable(own_of))
     total, estimated = None, False
-    if not filters and _is_pg():
+    if not filters and own_of is None and _is_pg():
         # The whole register: the table's row estimate (kept by ANALYZE/autovacuum) once
         # it is large; small tables are counted exactly.
         rows_estimate = db.session.execute(text(

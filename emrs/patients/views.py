@@ -62,11 +62,13 @@ def index():
     elif term and len(term) < 2:
         message = "Type at least 2 characters to search."
     else:
-        items, total, estimated = search.list_patient_dicts(page, PAGE_SIZE, filters, search_term=term or None)
+        items, total, estimated = search.list_patient_dicts(page, PAGE_SIZE, filters, search_term=term or None,
+                                                            reader=principal())
     pages = max(1, -(-total // PAGE_SIZE))
     export_args = {k: v for k, v in request.args.items() if k in search.FILTER_KEYS + ("q",) and v}
     ctx = dict(items=items, total=total, estimated=estimated, page=page, pages=pages, q=term, filters=filters,
-               message=message, doctors=_doctors(), args=request.args, export_args=export_args)
+               message=message, doctors=_doctors(), args=request.args, export_args=export_args,
+               own_only=search.browses_own(principal()))
     if is_htmx():
         return render_template("patients/_results.html", **ctx)
     return render_template("patients/index.html", **ctx)
@@ -102,7 +104,8 @@ def export(fmt: str):
     if errors or (term and len(term) < 2):
         flash("Fix the filters before exporting.", "error")
         return redirect(url_for("patients.index"))
-    items, total, _ = search.list_patient_dicts(1, EXPORT_LIMIT, filters, search_term=term or None)
+    items, total, _ = search.list_patient_dicts(1, EXPORT_LIMIT, filters, search_term=term or None,
+                                                reader=principal())
     audit.record_now("patient_export", "registered_patient", None,
                      details={"format": fmt, "rows": len(items), "filters": sorted(filters), "search": bool(term)})
     header = [label for _, label in EXPORT_COLUMNS]

@@ -116,6 +116,7 @@ def test_routing_actions_and_their_refusals(client, h, users, bearer, make_user)
     data = resp.get_json()["data"]
     assert resp.status_code == 200 and (data["old_room"], data["new_room"], data["token_no"]) == ("27", "28", 1)
     assert data["new_doctor_id"] is None and data["room_changed"] is True
+    assert data["new_doctor_name"] is None and data["new_doctor_role"] is None  # nobody sits in 28
     resp = client.post(f"/api/patients/{p.id}/change-room", json={}, headers=h["faculty"])
     assert resp.status_code == 400 and resp.get_json()["message"] == "Choose a room"
     # Add to my list: an unassigned patient; Admin names the doctor.
@@ -171,3 +172,19 @@ def test_assign_names_a_real_room_with_a_token_and_refuses_an_unknown_one(client
     # The doctor of room 31 sees all three in the room's list, by token.
     listed = client.get(f"/api/patients?date={TODAY()}&assigned_room=31", headers=h["faculty"]).get_json()
     assert [x["token_no"] for x in listed["data"]["patients"]] == [1, 2, 3]
+
+
+def test_change_room_names_the_new_doctors_role(client, h, users):
+    from .helpers import room, seat
+    room("61")
+    r62 = room("62")
+    seat(users["faculty"], r62)
+    p = patient_row("Kuldip Role")
+    assert client.post("/api/patients", json={"patient_id": p.id, "assigned_room": "61"},
+                       headers=h["pwo"]).status_code in (200, 201)
+    resp = client.post(f"/api/patients/{p.id}/change-room", json={"new_room": "62"}, headers=h["admin"])
+    assert resp.status_code == 200, resp.get_json()
+    data = resp.get_json()["data"]
+    assert (data["new_doctor_id"], data["new_doctor_name"], data["new_doctor_role"]) == (
+        users["faculty"].id, users["faculty"].name, "Faculty")
+    assert data["patient"]["id"] == p.id and data["visit"]["room_no"] == "62"  # the existing keys stay

@@ -9,6 +9,8 @@ from emrs.extensions import db
 from emrs.opd import referrals
 from emrs.opd.models import PatientReferral
 
+from emrs.timeutil import today_ist
+
 from ..factories import patient_row
 
 
@@ -219,3 +221,65 @@ def test_a_junior_resident_sees_a_patient_referred_to_them_in_todays_list(app, c
     assert patient.id not in ids()
     referrals.refer(patient.id, resident.id, None, faculty)
     assert patient.id in ids()
+
+
+def _referral_statements(app, page_client):
+    """Statements that read patient_referrals while Today's list renders."""
+    from sqlalchemy import event
+    sent = []
+
+    def note(conn, cursor, statement, *args):
+        if "patient_referrals" in statement:
+            sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        html = page_client.get("/opd/today/list").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    return html, sent
+
+
+def _badge(html, name):
+    import re
+    row = next(r for r in html.split("<tr") if name in r)
+    m = re.search(r'class="badge badge-referral[^"]*"[^>]*>([^<]+)<', row)
+    return m.group(1) if m else None
+
+
+def test_todays_row_shows_the_referral_state_in_one_query(app, client, h, users, role_client):
+    from emrs.opd import queue
+    from emrs.opd.models import Room
+    room = Room(room_number="55", number_key="55", doctor_capacity=1)
+    db.session.add(room)
+    db.session.commit()
+    ids = {}
+    for name in ("Referral Pending", "Referral Seen", "Referral Done", "Referral Revoked", "No Referral"):
+        p = patient_row(name)
+        queue.queue(p, room, users["pwo"])
+        ids[name] = p.id
+    refs = {}
+    for name in ("Referral Pending", "Referral Seen", "Referral Done", "Referral Revoked"):
+        resp = _refer(client, h, ids[name], users["faculty"], reason="Please see")
+        assert resp.status_code == 201
+        refs[name] = resp.get_json()["data"]["referral"]["id"]
+    assert client.post(f"/api/referrals/{refs['Referral Seen']}/seen", headers=h["faculty"]).status_code == 200
+    assert client.post(f"/api/referrals/{refs['Referral Done']}/complete", headers=h["faculty"]).status_code == 200
+    assert client.post(f"/api/referrals/{refs['Referral Revoked']}/revoke", headers=h["resident"]).status_code == 200
+    admin = role_client("admin")
+    html, sent = _referral_statements(app, admin)
+    assert _badge(html, "Referral Pending") == "Referral pending"
+    assert _badge(html, "Referral Seen") == "Referral seen"
+    assert _badge(html, "Referral Done") == "Referral completed"
+    assert _badge(html, "Referral Revoked") == "Referral revoked"
+    assert _badge(html, "No Referral") is None
+    assert len(sent) == 1, sent  # one query for every row, not one per row
+    # A new open referral is shown before the one completed today.
+    assert _refer(client, h, ids["Referral Done"], users["faculty"]).status_code == 201
+    html, sent = _referral_statements(app, admin)
+    assert _badge(html, "Referral Done") == "Referral pending" and len(sent) == 1
+    # The API row carries the state too.
+    rows = client.get(f"/api/patients?date={today_ist().isoformat()}", headers=h["admin"]).get_json()["data"]["patients"]
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["Referral Seen"]["referral_status"] == "seen"
+    assert by_name["No Referral"]["referral_status"] is None

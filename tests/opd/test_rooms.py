@@ -175,6 +175,7 @@ def test_select_my_room_clear(client, h, users):
     assert resp.status_code == 200, resp.get_json()
     data = resp.get_json()["data"]
     assert data["room"] == "4" and not data["assignment_time"].startswith("2001")  # the server decides the time
+    assert data["patients_assigned"] == 0 and data["patients"] == []
     seat = db.session.query(DoctorRoom).filter_by(user_id=users["faculty"].id).one()
     assert seat.day == today_ist()
     mine = client.get("/api/users/rooms/my-room", headers=h["faculty"]).get_json()["data"]
@@ -189,6 +190,7 @@ def test_select_my_room_clear(client, h, users):
     assert occ["capacity"] == 1 and occ["slots_remaining"] == 0 and occ["doctor_id"] == users["faculty"].id
     assert occ["doctors"] == [{"doctor_id": users["faculty"].id, "doctor_name": users["faculty"].name}]
     assert avail["distribution_today"] == {"4": 0}
+    assert avail["distribution"] == {"4": 0}
     resp = client.post("/api/users/rooms/clear", headers=h["faculty"])
     assert resp.status_code == 200 and resp.get_json()["data"]["cleared"] is True
     assert client.get("/api/users/rooms/my-room", headers=h["faculty"]).get_json()["data"]["current_room"] is None
@@ -279,3 +281,37 @@ def test_admin_moves_a_doctor_on_the_rooms_page(role_client, users):
     assert rooms.room_of(users["resident"].id).room_number == "30"
     resp = c.post(f"/rooms/doctors/{users['resident'].id}", data={"room_number": ""}, follow_redirects=True)
     assert rooms.room_of(users["resident"].id) is None
+
+
+def test_taking_a_room_answers_the_patients_it_gave(client, h, users):
+    """POST /api/users/rooms/select and PUT /api/users/:id/change-room say which of the room's
+    waiting, unassigned patients the doctor was given (the original's patients_assigned and
+    patients); GET /api/users/rooms/available has each room's patients of all time."""
+    _room("71", capacity=2)
+    _room("72", capacity=1)
+    first, second = patient_row("Amrit First"), patient_row("Baljit Second")
+    for p in (first, second):
+        assert client.post("/api/patients", json={"patient_id": p.id, "assigned_room": "71"},
+                           headers=h["pwo"]).status_code in (200, 201)
+    other = patient_row("Chaman Other")
+    client.post("/api/patients", json={"patient_id": other.id, "assigned_room": "72"}, headers=h["pwo"])
+    avail = client.get("/api/users/rooms/available", headers=h["resident"]).get_json()["data"]
+    assert avail["distribution"] == {"71": 2, "72": 1} and avail["distribution_today"] == {"71": 2, "72": 1}
+    resp = client.post("/api/users/rooms/select", json={"room_number": "71"}, headers=h["resident"])
+    data = resp.get_json()["data"]
+    assert resp.status_code == 200 and data["room"] == "71" and data["room_id"] and data["assignment_time"]
+    assert data["patients_assigned"] == 2
+    assert data["patients"] == [
+        {"id": first.id, "name": "Amrit First", "assigned_room": "71", "patient_type": "adult"},
+        {"id": second.id, "name": "Baljit Second", "assigned_room": "71", "patient_type": "adult"}]
+    # A second doctor in the shared room takes nobody's patients.
+    data = client.post("/api/users/rooms/select", json={"room_number": "71"}, headers=h["faculty"]).get_json()["data"]
+    assert data["patients_assigned"] == 0 and data["patients"] == []
+    # The Admin moves the resident to room 72: its waiting patient is theirs.
+    resp = client.put(f"/api/users/{users['resident'].id}/change-room", json={"new_room": "72"}, headers=h["admin"])
+    data = resp.get_json()["data"]
+    assert resp.status_code == 200 and data["old_room"] == "71" and data["new_room"] == "72"
+    assert data["doctor"]["id"] == users["resident"].id
+    assert data["patients_assigned"] == 1
+    assert data["patients"] == [{"id": other.id, "name": "Chaman Other", "assigned_room": "72",
+                                 "patient_type": "adult"}]
