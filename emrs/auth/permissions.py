@@ -467,3 +467,20 @@ def search_scope(user) -> str:
     every role may open any patient's page anyway (auth/records.py): narrowing the search
     would hide nothing and would block care (docs/opd.md, docs/record-rules.md)."""
     return DEPARTMENT
+
+
+# What an OWN_AND_ROOM reader browses, as a condition on Patient: their own patients and those
+# nobody has yet. The OPD domain knows rooms, visits and referrals and gives the rule
+# (opd.queue.browsable registers itself); the patients list asks for it here.
+_OWN_LIST_RULE = None
+
+
+def register_own_list(rule) -> None:
+    global _OWN_LIST_RULE
+    _OWN_LIST_RULE = rule
+
+
+def own_list_condition(user):
+    if _OWN_LIST_RULE is None:  # fail closed: no list is widened by a rule that is missing
+        raise RuntimeError("no rule of what an OWN_AND_ROOM reader browses is registered (emrs.opd.queue)")
+    return _OWN_LIST_RULE(user)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from ..audit import service as audit
 from ..auth import records
 from ..auth.models import ADMIN, PWO, User
-from ..auth.permissions import OWN_AND_ROOM, list_scope
+from ..auth.permissions import OWN_AND_ROOM, list_scope, register_own_list
 from ..auth.users import doctor_to_assign
 from ..clinical.models import ClinicalProforma
 from ..followups.models import FollowUp
@@ -406,6 +406,9 @@ def browsable(user: User):
     has yet (no assigned doctor), whom any doctor may take — the dashboard's "Unassigned
     patients" card links to them. A condition on ``Patient``."""
     return or_(own_patients(user), Patient.assigned_doctor_id.is_(None))
+
+
+register_own_list(browsable)  # permissions.own_list_condition asks it
 
 
 def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = None, search: str | None = None,

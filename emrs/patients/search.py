@@ -365,7 +365,8 @@ def list_patient_dicts(page: int = 1, limit: int = 20, filters: dict | None = No
     """The patients list as patient_dict()s, newest first (or ranked when searching): the
     page's ids, then patient_dicts(). With ``reader``, the list is scoped by the permission
     map: a search by ``search_scope`` (the department), browsing by ``list_scope`` (a Junior
-    Resident browses their own patients and those nobody has: ``opd.queue.browsable``)."""
+    Resident browses their own patients and those nobody has: ``opd.queue.browsable``,
+    through ``permissions.own_list_condition``)."""
     if search_term:
         # permissions.search_scope is DEPARTMENT for everyone (its docstring says why).
         rows, total, estimated = search(search_term, page, limit, filters)
@@ -391,8 +392,8 @@ def _register(filters: dict | None, own_of=None):
     q = select(Patient).where(Patient.is_active.is_(True))
     q = _apply_filters(q, filters or {})
     if own_of is not None:
-        from ..opd import queue
-        q = q.where(queue.browsable(own_of))
+        from ..auth.permissions import own_list_condition
+        q = q.where(own_list_condition(own_of))
     total, estimated = None, False
     if not filters and own_of is None and _is_pg():
         # The whole register: the table's row estimate (kept by ANALYZE/autovacuum) once
