@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from ..factories import patient_row
-from .test_login_flow import _sign_in, _user
+from .test_login_flow import _user, signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_rollback]
 
@@ -33,12 +33,7 @@ def test_follow_up_note_prescription_and_amendment(live_app, browser, shot, tmp_
     addr = "resident.followup@browser.emrs.local"
     rid = _user(live_app, addr, "Resident")
     pid = _setup(live_app, rid)
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = ctx.new_page()
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(base + "/login")
-    _sign_in(page, live_app, addr, "/")
+    page, errors = signed_in_page(browser, live_app, addr)
     page.goto(f"{base}/patients/{pid}")
     page.click("nav.patient-actions >> text=Follow-up")
     page.wait_for_url(f"{base}/follow-ups/new?patient_id={pid}")
@@ -74,4 +69,4 @@ def test_follow_up_note_prescription_and_amendment(live_app, browser, shot, tmp_
     assert "plan to taper" in body and "Continue escitalopram" in body and "Plan agreed with the consultant" in body
     shot(page, "followup-amended")
     assert errors == []
-    ctx.close()
+    page.context.close()

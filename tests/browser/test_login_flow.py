@@ -47,6 +47,16 @@ def _sign_in(page, app, addr, expect_url):
     page.wait_for_url(base + expect_url)
 
 
+def signed_in_page(browser, app, addr, width=1366, height=900, expect_url="/"):
+    """A new browser page signed in as ``addr``, and the list its console errors go to."""
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(app.config["LIVE_URL"] + "/login")
+    _sign_in(page, app, addr, expect_url)
+    return page, errors
+
+
 @pytest.mark.parametrize("width,height,tag", [(1366, 768, "desktop"), (390, 844, "phone")])
 def test_login_with_otp_reaches_dashboard(live_app, browser, shot, width, height, tag):
     base = live_app.config["LIVE_URL"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .test_login_flow import _sign_in, _user
+from .test_login_flow import _user, signed_in_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_rollback]
 
@@ -45,12 +45,7 @@ def test_typed_room_survives_the_refresh_and_the_list_refreshes_after_sending(li
     visit_id = _setup(live_app, admin_id)
     live_app.config["OPD_LIST_REFRESH_SECONDS"] = 1
     try:
-        ctx = browser.new_context(viewport={"width": 1366, "height": 900})
-        page = ctx.new_page()
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(base + "/login")
-        _sign_in(page, live_app, addr, "/")
+        page, errors = signed_in_page(browser, live_app, addr)
         page.goto(base + "/patients/today")
         assert page.locator("#today-list").get_attribute("hx-trigger") == "every 1s"
         polls = _polls(page)
