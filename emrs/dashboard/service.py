@@ -67,9 +67,9 @@ STATE_MAX = 60  # as the patients list's state filter
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
 
-def _flag(args, name: str, errors: list) -> bool:
+def _flag(value, name: str, errors: list) -> bool:
     """A boolean query parameter (true/false, 1/0, yes/no; absent or empty is false)."""
-    raw = (args.get(name) or "").strip().lower()
+    raw = (value or "").strip().lower()
     if raw in TRUE:
         return True
     if raw and raw not in FALSE:
@@ -122,15 +122,17 @@ def parse_filters(args) -> dict:
         errors.append(field_error("referred", "referred must be all, referred or non_referred", referred[:20],
                                   "query"))
         referred = ""
-    wanted = {r for r, flag in (("referred", "referred_only"), ("non_referred", "non_referred_only"))
-              if _flag(args, flag, errors)}
+    wanted = {r for r, flag in (("referred", _flag(args.get("referred_only"), "referred_only", errors)),
+                                ("non_referred", _flag(args.get("non_referred_only"), "non_referred_only", errors)))
+              if flag}
     if referred and referred != "all":
         wanted.add(referred)
     if len(wanted) > 1:
         errors.append(field_error("referred", "referred and non_referred exclude each other", None, "query"))
     elif wanted:
         out["referred"] = wanted.pop()
-    assigned, unassigned = _flag(args, "assigned_only", errors), _flag(args, "unassigned_only", errors)
+    assigned = _flag(args.get("assigned_only"), "assigned_only", errors)
+    unassigned = _flag(args.get("unassigned_only"), "unassigned_only", errors)
     if assigned and unassigned:
         errors.append(field_error("unassigned_only", "assigned_only and unassigned_only exclude each other", None,
                                   "query"))
