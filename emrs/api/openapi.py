@@ -115,6 +115,7 @@ PATH_PARAMS = {
     "adl_no": ({"type": "string", "minLength": 1}, "ADL (intake record) number (case-insensitive)."),
     "group": ({"type": "string", "minLength": 1, "examples": ["mood", "behaviour", "mse_affect"]},
               "Option group: the proforma column it fills (mood, behaviour, speech, …)."),
+    "date": (DATE, "An IST calendar day (YYYY-MM-DD)."),
     "file_path": ({"type": "string", "minLength": 1},
                   "A file path as returned by the API (URL-encoded), its stored name or its id."),
     "file_ref": ({"type": "string", "minLength": 1},

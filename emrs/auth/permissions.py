@@ -352,6 +352,9 @@ PERMISSIONS: dict[str, str | frozenset] = {
     "dashboard.rating_patients": CLINICIANS,  # the patients behind the rating-scale figures (scores)
     "api.dashboard": ALL_ROLES,
     "api.patients_registrations_by_date": ALL_ROLES,
+    # the patients registered on one day, by name: the Admin's, as in the original (a list of
+    # the whole department would step round a Junior Resident's own list scope)
+    "api.patients_by_date": ADMIN_ONLY,
     # --- follow-up notes of returning patients: clinical text, so clinicians only (a welfare
     # officer neither reads nor writes them, as with proformas they did not open); amending and
     # withdrawing someone else's note follow auth/records.py.

@@ -20,6 +20,7 @@ from ..extensions import db
 from ..intake.models import IntakeRecord
 from ..opd import referrals, rooms
 from ..opd.models import Room
+from ..patients import reading
 from ..patients.models import OPEN_VISIT_STATUSES, Patient, PatientVisit
 from ..patients.stats import AGE_GROUPS, NOT_RECORDED, SEX_LABELS
 from ..querying import date_filters
@@ -60,8 +61,28 @@ def kind_of(user: User) -> str:
     return user.role
 
 
+PATIENT_TYPES = ("all", "adult", "child")
+REFERRED = ("all", "referred", "non_referred")
+STATE_MAX = 60  # as the patients list's state filter
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _flag(value, name: str, errors: list) -> bool:
+    """A boolean query parameter (true/false, 1/0, yes/no; absent or empty is false)."""
+    raw = (value or "").strip().lower()
+    if raw in TRUE:
+        return True
+    if raw and raw not in FALSE:
+        errors.append(field_error(name, f"{name} must be true or false", raw[:20], "query"))
+    return False
+
+
 def parse_filters(args) -> dict:
-    """Optional filters of the API and page: start_date, end_date (registration date), sex, room."""
+    """Optional filters of the API and page (the original's, later-features.md §4):
+    start_date, end_date (registration date), sex (or gender), room, patient_type
+    (all|adult|child), state, doctor_id, referred (all|referred|non_referred, or the
+    referred_only / non_referred_only flags), assigned_only / unassigned_only. Defaults
+    ("all", false) are left out, so ``filters`` holds only what narrows the figures."""
     out, errors = {}, []
     date_filters(args, out, errors, keys=("start_date", "end_date"))
     sex = (args.get("sex") or args.get("gender") or "").strip()
@@ -78,11 +99,57 @@ def parse_filters(args) -> dict:
             errors.append(field_error("room", "No such room", room[:20], "query"))
         else:
             out["room"] = found
+    kind = (args.get("patient_type") or "").strip().lower()
+    if kind and kind not in PATIENT_TYPES:
+        errors.append(field_error("patient_type", "patient_type must be all, adult or child", kind[:20], "query"))
+    elif kind and kind != "all":
+        out["patient_type"] = kind
+    state = (args.get("state") or "").strip()
+    if len(state) > STATE_MAX:
+        errors.append(field_error("state", f"state must be at most {STATE_MAX} characters", state[:20], "query"))
+    elif state:
+        out["state"] = state
+    doctor = (args.get("doctor_id") or "").strip()
+    if doctor:
+        if not (doctor.isascii() and doctor.isdigit() and len(doctor) < 10 and int(doctor) > 0):
+            errors.append(field_error("doctor_id", "doctor_id must be a positive integer", doctor[:20], "query"))
+        elif db.session.get(User, int(doctor)) is None:
+            errors.append(field_error("doctor_id", "No such doctor", doctor[:20], "query"))
+        else:
+            out["doctor_id"] = int(doctor)
+    referred = (args.get("referred") or "").strip().lower()
+    if referred and referred not in REFERRED:
+        errors.append(field_error("referred", "referred must be all, referred or non_referred", referred[:20],
+                                  "query"))
+        referred = ""
+    wanted = {r for r, flag in (("referred", _flag(args.get("referred_only"), "referred_only", errors)),
+                                ("non_referred", _flag(args.get("non_referred_only"), "non_referred_only", errors)))
+              if flag}
+    if referred and referred != "all":
+        wanted.add(referred)
+    if len(wanted) > 1:
+        errors.append(field_error("referred", "referred and non_referred exclude each other", None, "query"))
+    elif wanted:
+        out["referred"] = wanted.pop()
+    assigned = _flag(args.get("assigned_only"), "assigned_only", errors)
+    unassigned = _flag(args.get("unassigned_only"), "unassigned_only", errors)
+    if assigned and unassigned:
+        errors.append(field_error("unassigned_only", "assigned_only and unassigned_only exclude each other", None,
+                                  "query"))
+    elif assigned or unassigned:
+        out["assigned_only" if assigned else "unassigned_only"] = True
     if "start_date" in out and "end_date" in out and out["start_date"] > out["end_date"]:
         errors.append(field_error("end_date", "end_date must not be before start_date", None, "query"))
     if errors:
         raise ValidationError("Validation failed", errors=errors)
     return out
+
+
+def shown_filters(filters: dict) -> dict:
+    """The filters as the API echoes them and as a query string carries them again: dates
+    ISO, the room by its number, the rest as parsed."""
+    return {k: (v.isoformat() if isinstance(v, dt.date) else v.room_number if isinstance(v, Room) else v)
+            for k, v in filters.items()}
 
 
 def _scope(user: User):
@@ -105,6 +172,19 @@ def _patients(user: User | None, filters: dict, scoped: bool = True):
         q = q.where(Patient.sex == filters["sex"])
     if "room" in filters:
         q = q.where(Patient.assigned_room_id == filters["room"].id)
+    if "patient_type" in filters:
+        q = q.where(Patient.clinic == filters["patient_type"])
+    if "state" in filters:
+        q = q.where(func.lower(func.trim(Patient.state)) == filters["state"].lower())
+    if "doctor_id" in filters:
+        q = q.where(Patient.assigned_doctor_id == filters["doctor_id"])
+    if "referred" in filters:
+        referred = referrals.has_open_referral()
+        q = q.where(referred if filters["referred"] == "referred" else ~referred)
+    if filters.get("assigned_only"):
+        q = q.where(Patient.assigned_doctor_id.is_not(None))
+    if filters.get("unassigned_only"):
+        q = q.where(Patient.assigned_doctor_id.is_(None))
     if scoped and user is not None:
         cond = _scope(user)
         if cond is not None:
@@ -127,6 +207,14 @@ def _list_args(filters: dict) -> dict:
         args["sex"] = filters["sex"]
     if "room" in filters:
         args["room"] = filters["room"].room_number
+    if "patient_type" in filters:
+        args["patient_type"] = filters["patient_type"]
+    if "state" in filters:
+        args["state"] = filters["state"]
+    if "doctor_id" in filters:
+        args["doctor_id"] = filters["doctor_id"]
+    if filters.get("unassigned_only"):
+        args["unassigned"] = "true"
     return args
 
 
@@ -159,8 +247,7 @@ def rating_scope(user: User, filters: dict):
 
 def rating_cards(user: User, filters: dict) -> list[dict]:
     counts = assessments.figure_counts(rating_scope(user, filters))
-    args = {k: (v.isoformat() if isinstance(v, dt.date) else v.room_number if isinstance(v, Room) else v)
-            for k, v in filters.items()}
+    args = {k: ("true" if v is True else v) for k, v in shown_filters(filters).items()}
     return [{"key": key, "label": label, "value": counts[key], "endpoint": "dashboard.rating_patients",
              "args": {"figure": key, **args}, "note": note}
             for key, (label, note) in assessments.FIGURES.items()]
@@ -275,8 +362,7 @@ def overview(user: User, filters: dict | None = None) -> dict:
             "card_list": listed, "charts": chart_data(user, filters)}
     if user.role == RESIDENT:
         body["sub_role"] = kind
-    shown = {k: (v.isoformat() if isinstance(v, dt.date) else v.room_number if isinstance(v, Room) else v)
-             for k, v in filters.items()}
+    shown = shown_filters(filters)
     if shown:
         body["filters"] = shown
     return body
@@ -301,15 +387,20 @@ def parse_month(raw: str | None) -> dt.date:
     return first
 
 
-def parse_day(raw: str | None) -> dt.date | None:
-    raw = (raw or "").strip()
-    if not raw:
+def parse_day(raw: str | None, location: str = "query", required: bool = False) -> dt.date | None:
+    """``YYYY-MM-DD`` (years 1900-2999) → the date; empty → None (a 400 when ``required``);
+    anything else a 400."""
+    raw = (raw or "").strip() if isinstance(raw, str) else ""
+    if not raw and not required:
         return None
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw) if len(raw) == 10 else None
     except ValueError:
+        day = None
+    if day is None or not 1900 <= day.year <= 2999:
         raise ValidationError("Validation failed", errors=[field_error("date", "date must be YYYY-MM-DD", raw[:12],
-                                                                       "query")])
+                                                                       location)])
+    return day
 
 
 def _ist_day_of_created():
@@ -350,6 +441,16 @@ def registrations_by_room(day: dt.date) -> list[dict]:
     if none:
         out.append({"room": None, "count": none})
     return out
+
+
+def patients_registered_on(day: dt.date) -> list[dict]:
+    """The patients registered on ``day`` (IST), newest first, as the patients list gives
+    them (``patients.reading.patient_dicts``): the same patients the calendar counts for that
+    day (``registrations_by_date``), archived ones included."""
+    start, end = ist_day_bounds_utc(day)
+    ids = list(db.session.execute(select(Patient.id).where(Patient.created_at >= start, Patient.created_at < end)
+                                  .order_by(Patient.created_at.desc(), Patient.id.desc())).scalars())
+    return reading.patient_dicts(ids)
 
 
 def calendar_weeks(month: dt.date, per_day: list[dict]) -> list[list[dict | None]]:

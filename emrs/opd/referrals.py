@@ -242,6 +242,13 @@ def referred_to_query(user_id: int):
                                                     PatientReferral.status.in_(OPEN_REFERRAL))
 
 
+def has_open_referral():
+    """The condition on Patient: the patient has an open (pending or seen) referral to anyone
+    (the dashboard's ``referred`` filter; open as in the referral cards' counts)."""
+    return select(PatientReferral.id).where(PatientReferral.patient_id == Patient.id,
+                                            PatientReferral.status.in_(OPEN_REFERRAL)).exists()
+
+
 def referred_to(user_id: int) -> set[int]:
     """Ids of the patients with an open referral to this doctor (part of their list scope)."""
     return set(db.session.execute(referred_to_query(user_id)).scalars())

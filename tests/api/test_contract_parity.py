@@ -57,6 +57,7 @@ CONTRACT = [
     ("GET", "/api/patients/:id", ALL),
     ("PUT", "/api/patients/:id", ALL),
     ("DELETE", "/api/patients/:id", ADMIN),
+    ("GET", "/api/patients/patients-by-date/:date", ADMIN),  # [LATER] Admin registration analytics
     ("GET", "/api/patients/:id/profile", ALL),
     ("GET", "/api/patients/:id/visits", ALL),
     ("GET", "/api/patients/:id/visits/count", ALL),

@@ -222,7 +222,8 @@ class World:
                 "room_number": self.room_number,  # /api/patients/by-room/<room_number>
                 "child_id": self.child_id, "cr_number": self.child_cr,  # /api/child-patient/...
                 "child_patient_id": self.child_patient_id, "child_proforma_id": self.child_proforma_id,
-                "cap_id": self.cap_id, "assessment_id": self.assessment_id, "code": "phq9"}
+                "cap_id": self.cap_id, "assessment_id": self.assessment_id, "code": "phq9",
+                "date": today_ist().isoformat()}  # /api/patients/patients-by-date/<date>
 
 
 # URL values of routes that name the child's CAP work-up rather than the adult's intake record.

@@ -108,7 +108,7 @@ NOT_PATIENT_GROUPS: dict[str, list] = {
             "api.patients_by_room", "patients.stats",
             "patients.export", "clinical.proformas", "clinical.proforma_stats", "clinical.withdrawn", "intake.index",
             "intake.record_room", "intake.stats", "dashboard.index", "dashboard.calendar", "api.dashboard",
-            "api.patients_registrations_by_date", "api.referrals_list", "opd.referrals", "api.child_proformas_list",
+            "api.patients_registrations_by_date", "api.patients_by_date", "api.referrals_list", "opd.referrals", "api.child_proformas_list",
             "dashboard.rating_patients"],
     "OPD rooms and which doctor sits in which room today: no patient data (a room's patients are listed, and "
     "audited, by the queue)": ["opd.rooms", "opd.room_new", "opd.room_edit", "opd.room_set_active",

@@ -249,6 +249,7 @@ IDS: dict[str, Callable[[World], object]] = {
     "child_patient_id": lambda w: w.child_id,
     "assessment_id": lambda w: w.assessment.id,
     "code": lambda w: "phq9",                    # /api/instruments/<code>
+    "date": lambda w: TODAY(),                   # /api/patients/patients-by-date/<date>: the world's day
 }
 
 # Routes that would spoil the shared patient for the rest of the walk use the second one.
