@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from .test_login_flow import _sign_in, _user
+from .test_login_flow import _sign_in, _user, signed_in_page
 from .test_opd_keyboard import Keys
 
 pytestmark = [pytest.mark.browser, pytest.mark.no_rollback]
@@ -106,10 +106,7 @@ def test_abandoned_kiosk_clears_itself_at_expiry(live_app, browser, shot):
     addr = "resident.kiosk@browser.emrs.local"
     doctor_id = _user(live_app, addr, "Resident")
     pid = _patient(live_app, doctor_id)
-    ctx = browser.new_context(viewport={"width": 800, "height": 1280})
-    page = ctx.new_page()
-    page.goto(base + "/login")
-    _sign_in(page, live_app, addr, "/")
+    page, _errors = signed_in_page(browser, live_app, addr, 800, 1280)
     page.goto(f"{base}/patients/{pid}/assessments/new?instrument=phq9")
     live_app.config["KIOSK_SESSION_SECONDS"] = 4
     try:
@@ -133,4 +130,4 @@ def test_abandoned_kiosk_clears_itself_at_expiry(live_app, browser, shot):
     with live_app.app_context():
         row = db.session.scalars(select(KioskSession).where(KioskSession.patient_id == pid)).one()
         assert row.end_reason == "expired"
-    ctx.close()
+    page.context.close()
