@@ -127,8 +127,9 @@ def prescriptions_restore(rx_id):
 def prescriptions_pdf(rx_id):
     from ..downloads import content_disposition
     from ..prescriptions.printing import pdf_for
-    row = service.get(parse_id(rx_id), principal())
+    row = service.get(parse_id(rx_id), principal(), audit_read=False)  # the print's own audit row
     data, filename = pdf_for(row, request.args.get("size"))
+    service.printed(row)
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": content_disposition(filename, inline=True),
                              "Cache-Control": "no-store"})

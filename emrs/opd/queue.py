@@ -40,9 +40,10 @@ from .rooms import place, room_for, room_of_assignment  # noqa: F401  (queue.roo
 OPEN = OPEN_VISIT_STATUSES
 
 # What Today's Patients shows for a visit (derived from the visit and today's records).
-WAITING, WITH_DOCTOR, PROFORMA_DONE, NOTE_DONE, RX_WRITTEN, COMPLETED = (
-    "waiting", "with doctor", "proforma done", "follow-up note done", "prescription written", "completed")
-STATUSES = (WAITING, WITH_DOCTOR, PROFORMA_DONE, NOTE_DONE, RX_WRITTEN, COMPLETED)
+WAITING, WITH_DOCTOR, PROFORMA_DONE, NOTE_DONE, RX_WRITTEN, RX_PRINTED, COMPLETED = (
+    "waiting", "with doctor", "proforma done", "follow-up note done", "prescription written",
+    "prescription printed", "completed")
+STATUSES = (WAITING, WITH_DOCTOR, PROFORMA_DONE, NOTE_DONE, RX_WRITTEN, RX_PRINTED, COMPLETED)
 
 
 # ------------------------------------------------------------------ rooms and doctors
@@ -471,6 +472,9 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
             Prescription.followup_id.in_(list(notes.values())), Prescription.withdrawn_at.is_(None))).all())
     else:
         written_on_notes = {}
+    # A prescription whose PDF was handed out (its print's audit row): one query for the list.
+    from ..prescriptions import service as prescriptions
+    printed = prescriptions.printed_among(ids, [*written.values(), *written_on_notes.values()]) if rows else set()
     # The referral shown on the row (open, or closed today): one query for the whole list.
     referred_rows = referrals.row_states(ids, day) if rows else {}
     now = dt.datetime.now(dt.timezone.utc)
@@ -482,7 +486,7 @@ def todays_list(user: User, *, wanted: str | None = None, room_id: int | None = 
         if v.visit_status not in OPEN:
             status = COMPLETED
         elif rx:
-            status = RX_WRITTEN
+            status = RX_PRINTED if rx in printed else RX_WRITTEN
         elif pf:
             status = PROFORMA_DONE
         elif note:

@@ -15,6 +15,7 @@ import functools
 from sqlalchemy import Text, bindparam, case, cast, func, or_, select
 
 from ..audit import service as audit
+from ..audit.models import AuditLog
 from ..auth import records
 from ..errors import Conflict, DomainError, NotFound, ValidationError, field_error
 from ..extensions import db
@@ -151,6 +152,27 @@ def get(rx_id: int, reader, *, audit_read: bool = True, include_withdrawn: bool 
     if audit_read:
         audit.record_now("prescription_view", "prescriptions", row.id, patient_id=row.patient_id)
     return row
+
+
+PRINT_ACTION = "prescription_print"  # the audit row of each PDF handed out (page or API)
+
+
+def printed(row: Prescription) -> None:
+    """Record that the prescription's PDF was handed out (the read's audit row, committed):
+    Today's Patients then shows the visit as "prescription printed"."""
+    audit.record_now(PRINT_ACTION, "prescriptions", row.id, patient_id=row.patient_id)
+
+
+def printed_among(patient_ids, rx_ids) -> set[int]:
+    """Which of these prescriptions (of these patients) were ever printed: one statement, on
+    the audit trail's patient index."""
+    rx_ids = [i for i in rx_ids if i is not None]
+    if not rx_ids:
+        return set()
+    rows = db.session.execute(select(AuditLog.entity_id).where(
+        AuditLog.patient_id.in_(list(patient_ids)), AuditLog.action == PRINT_ACTION,
+        AuditLog.entity_id.in_([str(i) for i in rx_ids])).distinct()).scalars()
+    return {int(v) for v in rows if v is not None and str(v).isdecimal()}
 
 
 def for_proforma(proforma_id: int, *, include_withdrawn: bool = False) -> Prescription | None:

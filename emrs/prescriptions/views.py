@@ -299,7 +299,7 @@ def _signer(row):
 def pdf(rx_id: int):
     from ..downloads import content_disposition
     from .printing import pdf_for
-    row = _rx_or_abort(rx_id)
+    row = _rx_or_abort(rx_id, audit_read=False)  # the print's own audit row, once it is made
     try:
         data, filename = pdf_for(row, request.args.get("size"))
     except DomainError as exc:
@@ -307,6 +307,7 @@ def pdf(rx_id: int):
             abort(404)
         flash(exc.message, "error")
         return redirect(url_for("prescriptions.show", rx_id=rx_id))
+    service.printed(row)
     return Response(data, mimetype="application/pdf",
                     headers={"Content-Disposition": content_disposition(filename, inline=True)})
 

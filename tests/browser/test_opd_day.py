@@ -4,7 +4,7 @@ the figures).
 A new patient: the counter registers her into room 9 and prints the slip (its PDF holds her
 name, CR number and token) → the doctor picks room 9 → sees her in Today's Patients →
 proforma → prescription (the PDF holds the medicine with its strength) → the row reads
-"prescription written" → completed.
+"prescription printed" → completed.
 
 A returning patient: the counter re-queues him by CR number → the doctor's row offers the
 follow-up note → the note → a prescription from it (PDF) → completed.
@@ -195,7 +195,7 @@ def test_the_opd_day_end_to_end(live_app, browser, shot, tmp_path):
     text = _pdf_text(doc, base, doc.get_attribute("text=Print (A5 PDF)", "href"), tmp_path, "rx-new.pdf")
     assert "Paramjit Kaur" in text and "Sertraline" in text and "50 mg" in text
     doc.goto(base + "/patients/today")
-    assert "prescription written" in _row(doc, "Paramjit Kaur").inner_text()
+    assert "prescription printed" in _row(doc, "Paramjit Kaur").inner_text()  # its PDF was fetched
     _complete(doc, "Paramjit Kaur")
 
     # --- The returning patient: follow-up note → prescription from it → completed.
@@ -213,7 +213,7 @@ def test_the_opd_day_end_to_end(live_app, browser, shot, tmp_path):
     text = _pdf_text(doc, base, doc.get_attribute("text=Print (A5 PDF)", "href"), tmp_path, "rx-follow.pdf")
     assert "Gurdial Singh Virk" in text and "Fluoxetine" in text and "20 mg" in text
     doc.goto(base + "/patients/today")
-    assert "prescription written" in _row(doc, "Gurdial Singh Virk").inner_text()
+    assert "prescription printed" in _row(doc, "Gurdial Singh Virk").inner_text()
     _complete(doc, "Gurdial Singh Virk")
     doc.check("input[name=completed]")
     doc.wait_for_timeout(800)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from emrs.audit.models import AuditLog
 from emrs.extensions import db
 from emrs.patients.models import Patient, PatientVisit
 from emrs.timeutil import today_ist
@@ -188,3 +189,34 @@ def test_change_room_names_the_new_doctors_role(client, h, users):
     assert (data["new_doctor_id"], data["new_doctor_name"], data["new_doctor_role"]) == (
         users["faculty"].id, users["faculty"].name, "Faculty")
     assert data["patient"]["id"] == p.id and data["visit"]["room_no"] == "62"  # the existing keys stay
+
+
+def test_a_visit_reads_prescription_printed_once_its_pdf_was_handed_out(client, h, role_client):
+    """Today's statuses: "prescription written" until the PDF is fetched (page or API door),
+    then "prescription printed"; a refused print (no medicine) records nothing."""
+    from emrs.prescriptions.service import PRINT_ACTION
+    from ..factories import prescribed
+    room("25")
+    made = prescribed(client, h)
+    pid, rx_id = made["patient"]["id"], made["prescription"]["id"]
+    resp = client.post("/api/patients", json={"patient_id": pid, "assigned_room": "25"}, headers=h["pwo"])
+    assert resp.status_code == 201, resp.get_json()  # in today's queue
+
+    def status():
+        rows = client.get(f"/api/patients?date={today_ist().isoformat()}", headers=h["admin"]).get_json()
+        [mine] = [x for x in rows["data"]["patients"] if x["id"] == pid]
+        return mine["queue_status"]
+
+    assert status() == "prescription written"
+    assert client.get(f"/api/prescriptions/{rx_id}/pdf", headers=h["resident"]).status_code == 200
+    assert status() == "prescription printed"
+    page = role_client("admin").get("/patients/today?room=all").get_data(as_text=True)
+    assert "prescription printed" in page[page.index(made["patient"]["name"]):]
+
+    other = prescribed(client, h, patient={"name": "Second Printtest"})
+    resp = client.put(f"/api/clinical-proformas/{other['proforma']['id']}", json={"prescriptions": []},
+                      headers=h["resident"])
+    assert resp.status_code == 200, resp.get_json()
+    assert role_client("resident").get(f"/prescriptions/{other['prescription']['id']}/pdf").status_code == 302
+    prints = db.session.execute(select(AuditLog.entity_id).where(AuditLog.action == PRINT_ACTION)).scalars().all()
+    assert prints == [str(rx_id)]
