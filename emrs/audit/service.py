@@ -150,6 +150,18 @@ def recent_for_patient(patient_id: int, limit: int = 20) -> list[tuple]:
     return [(r, r.who) for r in _RECENT.rows({"patient_id": patient_id, "limit": limit})]
 
 
+def entities_with_action(action: str, patient_ids, entity_ids) -> set[str]:
+    """Which of these entity ids (of these patients) have a row of ``action``: one statement,
+    on the patient index (e.g. the prescriptions whose PDF was handed out)."""
+    entity_ids = [str(i) for i in entity_ids if i is not None]
+    patient_ids = list(patient_ids)
+    if not entity_ids or not patient_ids:
+        return set()
+    return set(db.session.execute(select(AuditLog.entity_id).where(
+        AuditLog.patient_id.in_(patient_ids), AuditLog.action == action,
+        AuditLog.entity_id.in_(entity_ids)).distinct()).scalars())
+
+
 def count(action: str | None = None, user_id: int | None = None) -> int:
     q = select(func.count(AuditLog.id))
     if action:

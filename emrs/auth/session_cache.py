@@ -253,8 +253,6 @@ def cached_session(key: tuple, load: Callable[[], UserSession | None],
         cache.listener.caches.add(cache)
         if not cache.listener.ready.wait(2.0):
             return load()
-        if cache.listener.listening:
-            cache.drop(EVERYONE)
     return cache.get(key, load, usable)
 
 

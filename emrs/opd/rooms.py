@@ -14,7 +14,7 @@ from ..audit import service as audit
 from ..auth.models import User
 from ..errors import Conflict, NotFound, ValidationError, field_error
 from ..extensions import db
-from ..patients.models import OPEN_VISIT_STATUSES, PatientVisit
+from ..patients.models import OPEN_VISIT_STATUSES, Patient, PatientVisit
 from ..timeutil import today_ist
 from .models import MAX_CAPACITY, MIN_CAPACITY, DoctorRoom, Room
 
@@ -105,7 +105,6 @@ def sit(doctor: User, room: Room, by: User | None = None) -> DoctorRoom:
 def take_waiting(doctor: User, room: Room) -> list[PatientVisit]:
     """When the doctor is the only one seated in the room today, give them the room's
     unassigned waiting visits of today (audited). The caller commits."""
-    from ..patients.models import Patient
     day = today_ist()
     if len(doctors_in(room.id, day)) != 1:
         return []
@@ -244,7 +243,6 @@ def room_json(room: Room, doctors: list[tuple[User, DoctorRoom]]) -> dict:
 
 def history(room: Room) -> dict:
     """What points at the room: visits, patients and doctor-days (any date)."""
-    from ..patients.models import Patient
     return {
         "visits": db.session.execute(select(func.count(PatientVisit.id)).where(PatientVisit.room_id == room.id))
         .scalar_one(),
@@ -344,7 +342,6 @@ def availability(day: dt.date | None = None) -> dict:
 def distribution(rooms: list[Room]) -> dict[str, int]:
     """The original's ``distribution``: every active room's adult patients of all time (active
     patients whose room is that room), one grouped query."""
-    from ..patients.models import Patient
     counts = dict(db.session.execute(select(Patient.assigned_room_id, func.count(Patient.id)).where(
         Patient.assigned_room_id.in_([r.id for r in rooms] or [0]), Patient.is_active.is_(True),
         Patient.clinic == "adult").group_by(Patient.assigned_room_id)).all())
@@ -355,7 +352,6 @@ def assigned_patients(visits: list[PatientVisit]) -> dict:
     """The original's answer to a doctor taking a room: ``{patients_assigned, patients[{id,
     name, assigned_room, patient_type}]}`` — the room's waiting patients this seat gave the
     doctor (``take_waiting``; none when another doctor already sat there), by token."""
-    from ..patients.models import Patient
     ids = [v.patient_id for v in sorted(visits, key=lambda v: (v.token_no or 0, v.id))]
     found = {row.id: row for row in db.session.execute(select(
         Patient.id, Patient.name, Patient.assigned_room, Patient.clinic).where(Patient.id.in_(ids or [0])))}
@@ -433,7 +429,6 @@ def doctors_today() -> list[dict]:
 
 def with_history(room_ids) -> set[int]:
     """The rooms among ``room_ids`` that anything ever pointed at (they can only be deactivated)."""
-    from ..patients.models import Patient
     ids = list(room_ids)
     if not ids:
         return set()

@@ -15,7 +15,6 @@ import functools
 from sqlalchemy import Text, bindparam, case, cast, func, or_, select
 
 from ..audit import service as audit
-from ..audit.models import AuditLog
 from ..auth import records
 from ..errors import Conflict, DomainError, NotFound, ValidationError, field_error
 from ..extensions import db
@@ -164,15 +163,8 @@ def printed(row: Prescription) -> None:
 
 
 def printed_among(patient_ids, rx_ids) -> set[int]:
-    """Which of these prescriptions (of these patients) were ever printed: one statement, on
-    the audit trail's patient index."""
-    rx_ids = [i for i in rx_ids if i is not None]
-    if not rx_ids:
-        return set()
-    rows = db.session.execute(select(AuditLog.entity_id).where(
-        AuditLog.patient_id.in_(list(patient_ids)), AuditLog.action == PRINT_ACTION,
-        AuditLog.entity_id.in_([str(i) for i in rx_ids])).distinct()).scalars()
-    return {int(v) for v in rows if v is not None and str(v).isdecimal()}
+    """Which of these prescriptions (of these patients) were ever printed."""
+    return {int(v) for v in audit.entities_with_action(PRINT_ACTION, patient_ids, rx_ids) if v.isdecimal()}
 
 
 def for_proforma(proforma_id: int, *, include_withdrawn: bool = False) -> Prescription | None:
